@@ -1,0 +1,229 @@
+//! One issuer's signing keys: found through its metadata, cached, refetched when a token names
+//! an unknown key id (at most once per interval), and kept while the issuer is unreachable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use mcp_oauth_core::{AuthorizationServerMetadata, authorization_server_metadata_urls};
+use url::Url;
+
+use crate::IssuerConfig;
+
+/// Metadata and JWKS documents larger than this are refused.
+const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+/// A public key usable for verifying signatures.
+pub(crate) struct VerifyingKey {
+    pub(crate) key: DecodingKey,
+    /// The `alg` the JWK pins, if any.
+    pub(crate) algorithm: Option<Algorithm>,
+}
+
+/// Why no key could be found for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyLookupError {
+    /// The issuer's key set does not hold the key the token names.
+    UnknownKey,
+    /// No key set could be fetched and none is cached.
+    Unavailable,
+}
+
+#[derive(Default)]
+struct KeySet {
+    /// Keys by `kid`; a key without `kid` is stored under the empty string.
+    keys: HashMap<String, Arc<VerifyingKey>>,
+    fetched: bool,
+}
+
+impl KeySet {
+    fn find(&self, kid: Option<&str>) -> Option<Arc<VerifyingKey>> {
+        match kid {
+            Some(kid) => self.keys.get(kid).cloned(),
+            // A token without `kid` can only be matched when there is no choice.
+            None if self.keys.len() == 1 => self.keys.values().next().cloned(),
+            None => None,
+        }
+    }
+}
+
+/// The cached key set of one issuer.
+pub(crate) struct IssuerKeys {
+    issuer: String,
+    configured_jwks_uri: Option<String>,
+    metadata_url: Option<String>,
+    http: reqwest::Client,
+    refresh_interval: Duration,
+    keys: RwLock<KeySet>,
+    /// Serialises refreshes and remembers when the last one started.
+    refresh: tokio::sync::Mutex<RefreshState>,
+}
+
+#[derive(Default)]
+struct RefreshState {
+    last_attempt: Option<Instant>,
+    jwks_uri: Option<String>,
+}
+
+impl IssuerKeys {
+    pub(crate) fn new(config: &IssuerConfig, http: reqwest::Client, refresh_interval: Duration) -> Self {
+        Self {
+            issuer: config.issuer.clone(),
+            configured_jwks_uri: config.jwks_uri.clone(),
+            metadata_url: config.metadata_url.clone(),
+            http,
+            refresh_interval,
+            keys: RwLock::new(KeySet::default()),
+            refresh: tokio::sync::Mutex::new(RefreshState::default()),
+        }
+    }
+
+    fn cached(&self, kid: Option<&str>) -> (Option<Arc<VerifyingKey>>, bool) {
+        let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (keys.find(kid), keys.fetched)
+    }
+
+    /// The key for a token's `kid`, fetching the key set if the key is unknown and the last
+    /// fetch is older than the refresh interval.
+    pub(crate) async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, KeyLookupError> {
+        if let (Some(key), _) = self.cached(kid) {
+            return Ok(key);
+        }
+        let mut refresh = self.refresh.lock().await;
+        // Another request may have refreshed while this one waited.
+        let (key, fetched) = self.cached(kid);
+        if let Some(key) = key {
+            return Ok(key);
+        }
+        let missing = if fetched {
+            KeyLookupError::UnknownKey
+        } else {
+            KeyLookupError::Unavailable
+        };
+        if refresh
+            .last_attempt
+            .is_some_and(|last| last.elapsed() < self.refresh_interval)
+        {
+            return Err(missing);
+        }
+        refresh.last_attempt = Some(Instant::now());
+        match self.fetch(&mut refresh).await {
+            Ok(set) => {
+                let found = set.find(kid);
+                *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = set;
+                found.ok_or(KeyLookupError::UnknownKey)
+            }
+            Err(reason) => {
+                tracing::warn!(issuer = %self.issuer, %reason, "cannot refresh signing keys; keeping the cached ones");
+                Err(missing)
+            }
+        }
+    }
+
+    /// Fetches the key set now (at start-up, so the first request does not wait).
+    pub(crate) async fn warm_up(&self) -> Result<(), String> {
+        let mut refresh = self.refresh.lock().await;
+        refresh.last_attempt = Some(Instant::now());
+        let set = self.fetch(&mut refresh).await?;
+        *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = set;
+        Ok(())
+    }
+
+    async fn fetch(&self, refresh: &mut RefreshState) -> Result<KeySet, String> {
+        let jwks_uri = match (&self.configured_jwks_uri, &refresh.jwks_uri) {
+            (Some(uri), _) | (None, Some(uri)) => uri.clone(),
+            (None, None) => {
+                let uri = self.discover_jwks_uri().await?;
+                refresh.jwks_uri = Some(uri.clone());
+                uri
+            }
+        };
+        let body = self.get_document(&jwks_uri).await?;
+        let set: JwkSet = serde_json::from_slice(&body)
+            .map_err(|error| format!("JWKS at {jwks_uri} is not a JWK set: {error}"))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            if let Some(key) = verifying_key(jwk) {
+                keys.insert(jwk.common.key_id.clone().unwrap_or_default(), Arc::new(key));
+            }
+        }
+        tracing::debug!(issuer = %self.issuer, keys = keys.len(), "fetched signing keys");
+        Ok(KeySet { keys, fetched: true })
+    }
+
+    /// Finds `jwks_uri` in the issuer's metadata, trying the configured metadata URL or the
+    /// well-known URLs in the MCP specification's order, and accepting only a document whose
+    /// `issuer` is this issuer (RFC 8414 §3.3).
+    async fn discover_jwks_uri(&self) -> Result<String, String> {
+        let urls = match &self.metadata_url {
+            Some(url) => vec![url.clone()],
+            None => authorization_server_metadata_urls(
+                &Url::parse(&self.issuer).map_err(|error| error.to_string())?,
+            ),
+        };
+        let mut failures = Vec::new();
+        for url in urls {
+            let metadata = match self.get_document(&url).await {
+                Ok(body) => serde_json::from_slice::<AuthorizationServerMetadata>(&body)
+                    .map_err(|error| format!("{url}: not a metadata document: {error}")),
+                Err(reason) => Err(reason),
+            };
+            match metadata {
+                Ok(metadata) if metadata.issuer != self.issuer => failures.push(format!(
+                    "{url}: issuer `{}` differs from `{}`",
+                    metadata.issuer, self.issuer
+                )),
+                Ok(metadata) => match metadata.jwks_uri {
+                    Some(jwks_uri) => return Ok(jwks_uri),
+                    None => failures.push(format!("{url}: no jwks_uri")),
+                },
+                Err(reason) => failures.push(reason),
+            }
+        }
+        Err(failures.join("; "))
+    }
+
+    async fn get_document(&self, url: &str) -> Result<Vec<u8>, String> {
+        let mut response = self
+            .http
+            .get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|error| format!("{url}: {error}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{url}: HTTP {}", response.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| format!("{url}: {error}"))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(format!("{url}: document larger than {MAX_DOCUMENT_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Turns a JWK into a verifying key; symmetric keys, encryption keys and keys of unsupported
+/// types are skipped.
+fn verifying_key(jwk: &Jwk) -> Option<VerifyingKey> {
+    if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) {
+        return None;
+    }
+    if matches!(jwk.common.public_key_use, Some(ref usage) if *usage != PublicKeyUse::Signature) {
+        return None;
+    }
+    let algorithm = match jwk.common.key_algorithm {
+        Some(algorithm) => Some(Algorithm::try_from(algorithm).ok()?),
+        None => None,
+    };
+    let key = DecodingKey::from_jwk(jwk).ok()?;
+    Some(VerifyingKey { key, algorithm })
+}

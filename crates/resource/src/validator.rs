@@ -1,0 +1,317 @@
+//! Token validation: routes a token to its issuer, verifies it under that issuer's profile,
+//! and remembers the result until the token expires.
+
+use std::sync::Arc;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use mcp_oauth_core::{CanonicalResource, ScopeSet};
+use serde::Deserialize;
+
+use crate::cache::{TokenCache, hash_token, now_unix};
+use crate::config::{IssuerConfig, ResourceServerConfig, TokenProfile};
+use crate::error::{ConfigError, TokenRejection};
+use crate::introspection::Introspector;
+use crate::keys::{IssuerKeys, KeyLookupError};
+use crate::{TokenProfileKind, VerifiedToken};
+
+/// The `typ` header values accepted for access tokens (RFC 9068 §2.1; many issuers send `JWT`).
+const ACCEPTED_TYPES: [&str; 3] = ["at+jwt", "application/at+jwt", "jwt"];
+
+struct TrustedIssuer {
+    config: IssuerConfig,
+    keys: IssuerKeys,
+}
+
+/// Validates bearer tokens against the trusted issuers of a [`ResourceServerConfig`].
+pub struct TokenValidator {
+    resource: CanonicalResource,
+    /// `<resource>/`: the prefix of Cognito scopes that belong to this resource.
+    cognito_scope_prefix: String,
+    issuers: Vec<TrustedIssuer>,
+    algorithms: Vec<Algorithm>,
+    leeway: u64,
+    cache: TokenCache,
+    introspector: Introspector,
+}
+
+/// The claims read from an access token.
+#[derive(Deserialize)]
+struct AccessTokenClaims {
+    iss: String,
+    sub: String,
+    exp: u64,
+    #[serde(default)]
+    aud: Audience,
+    client_id: Option<String>,
+    azp: Option<String>,
+    scope: Option<String>,
+    #[serde(default)]
+    scp: Vec<String>,
+    token_use: Option<String>,
+    jti: Option<String>,
+}
+
+/// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Audience {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::None => Vec::new(),
+            Self::One(value) => vec![value],
+            Self::Many(values) => values,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct IssuerOnly {
+    iss: Option<String>,
+}
+
+impl TokenValidator {
+    /// Builds a validator; the configuration must already be valid.
+    pub fn new(config: &ResourceServerConfig) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.http_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
+        let issuers = config
+            .issuers
+            .iter()
+            .map(|issuer| TrustedIssuer {
+                keys: IssuerKeys::new(issuer, http.clone(), config.jwks_refresh_interval),
+                config: issuer.clone(),
+            })
+            .collect();
+        Ok(Self {
+            cognito_scope_prefix: format!("{}/", config.resource),
+            resource: config.resource.clone(),
+            issuers,
+            algorithms: config.algorithms.clone(),
+            leeway: config.leeway.as_secs(),
+            cache: TokenCache::new(config.token_cache_capacity),
+            introspector: Introspector::new(http),
+        })
+    }
+
+    /// Fetches every issuer's keys now; returns the issuers that could not be reached.
+    pub async fn warm_up(&self) -> Vec<(String, String)> {
+        let mut failures = Vec::new();
+        for issuer in &self.issuers {
+            if let Err(reason) = issuer.keys.warm_up().await {
+                failures.push((issuer.config.issuer.clone(), reason));
+            }
+        }
+        failures
+    }
+
+    /// Validates `token`, answering from the cache when the same token was validated before.
+    pub async fn validate(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenRejection> {
+        let hash = hash_token(token);
+        let now = now_unix();
+        if let Some(verified) = self.cache.get(&hash, now) {
+            return Ok(verified);
+        }
+        let (verified, valid_until) = if looks_like_jwt(token) {
+            let verified = self.validate_jwt(token).await?;
+            let valid_until = verified.expires_at + self.leeway;
+            (verified, valid_until)
+        } else {
+            self.introspect(token, now).await?
+        };
+        let verified = Arc::new(verified);
+        self.cache.insert(hash, Arc::clone(&verified), valid_until);
+        Ok(verified)
+    }
+
+    async fn validate_jwt(&self, token: &str) -> Result<VerifiedToken, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| TokenRejection::invalid("malformed token or unsupported algorithm"))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(TokenRejection::invalid("token algorithm is not allowed"));
+        }
+        if let Some(typ) = &header.typ
+            && !ACCEPTED_TYPES.iter().any(|accepted| typ.eq_ignore_ascii_case(accepted))
+        {
+            return Err(TokenRejection::invalid("token type is not an access token"));
+        }
+        let issuer_claim = jsonwebtoken::dangerous::insecure_decode_claims::<IssuerOnly>(token)
+            .map_err(|_| TokenRejection::invalid("malformed token claims"))?
+            .iss
+            .ok_or_else(|| TokenRejection::invalid("token has no issuer"))?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|issuer| issuer.config.issuer == issuer_claim)
+            .ok_or_else(|| TokenRejection::invalid("token issuer is not trusted"))?;
+        let key = issuer
+            .keys
+            .key_for(header.kid.as_deref())
+            .await
+            .map_err(|error| match error {
+                KeyLookupError::UnknownKey => TokenRejection::invalid("token signing key is unknown"),
+                KeyLookupError::Unavailable => TokenRejection::IssuerUnavailable,
+            })?;
+        if key.algorithm.is_some_and(|pinned| pinned != header.alg) {
+            return Err(TokenRejection::invalid("token algorithm does not match its key"));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&issuer.config.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &validation)
+            .map_err(|error| TokenRejection::invalid(describe_jwt_error(error.kind())))?
+            .claims;
+        match &issuer.config.profile {
+            TokenProfile::Jwt => self.accept_jwt_profile(claims),
+            TokenProfile::Cognito { allowed_clients } => {
+                self.accept_cognito_profile(claims, allowed_clients.as_ref())
+            }
+        }
+    }
+
+    /// RFC 9068 / RFC 8707: the token must be an access token whose audience is this resource.
+    fn accept_jwt_profile(&self, claims: AccessTokenClaims) -> Result<VerifiedToken, TokenRejection> {
+        if claims.token_use.as_deref().is_some_and(|usage| usage != "access") {
+            return Err(TokenRejection::invalid("token is not an access token"));
+        }
+        let audience = claims.aud.into_vec();
+        if !audience.iter().any(|aud| self.resource.matches(aud)) {
+            return Err(TokenRejection::invalid("token audience is not this resource"));
+        }
+        let scopes = scopes_of(claims.scope.as_deref(), &claims.scp);
+        Ok(VerifiedToken {
+            issuer: claims.iss,
+            subject: claims.sub,
+            client_id: claims.client_id.or(claims.azp),
+            scopes,
+            audience,
+            expires_at: claims.exp,
+            token_id: claims.jti,
+            profile: TokenProfileKind::Jwt,
+        })
+    }
+
+    /// Cognito access tokens carry no `aud`: `token_use`, `client_id` and the resource
+    /// server's scope prefix bind them to this resource instead.
+    fn accept_cognito_profile(
+        &self,
+        claims: AccessTokenClaims,
+        allowed_clients: &dyn crate::ClientAllowList,
+    ) -> Result<VerifiedToken, TokenRejection> {
+        if claims.token_use.as_deref() != Some("access") {
+            return Err(TokenRejection::invalid("token is not a Cognito access token"));
+        }
+        let client_id = claims
+            .client_id
+            .ok_or_else(|| TokenRejection::invalid("token has no client_id"))?;
+        if !allowed_clients.is_allowed(&client_id) {
+            return Err(TokenRejection::invalid("token was issued to a client this resource does not accept"));
+        }
+        let scopes = scopes_of(claims.scope.as_deref(), &claims.scp);
+        if !scopes.iter().any(|scope| scope.starts_with(&self.cognito_scope_prefix)) {
+            return Err(TokenRejection::invalid("token carries no scope of this resource"));
+        }
+        Ok(VerifiedToken {
+            issuer: claims.iss,
+            subject: claims.sub,
+            client_id: Some(client_id),
+            scopes,
+            audience: claims.aud.into_vec(),
+            expires_at: claims.exp,
+            token_id: claims.jti,
+            profile: TokenProfileKind::Cognito,
+        })
+    }
+
+    async fn introspect(&self, token: &str, now: u64) -> Result<(VerifiedToken, u64), TokenRejection> {
+        let configured: Vec<_> = self
+            .issuers
+            .iter()
+            .filter_map(|issuer| Some((&issuer.config.issuer, issuer.config.introspection.as_ref()?)))
+            .collect();
+        if configured.is_empty() {
+            return Err(TokenRejection::invalid("malformed token"));
+        }
+        let mut last = TokenRejection::invalid("token is not active");
+        for (issuer, introspection) in configured {
+            match self.introspector.introspect(token, issuer, introspection, &self.resource, now).await {
+                Ok(verified) => {
+                    // Introspection answers may go stale (revocation): remember them briefly.
+                    let valid_until = verified.expires_at.min(now + 30);
+                    return Ok((verified, valid_until));
+                }
+                Err(rejection) => last = rejection,
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Three non-empty dot-separated parts: a JWS compact serialisation.
+fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(a), Some(b), Some(_), None) if !a.is_empty() && !b.is_empty()
+    )
+}
+
+fn scopes_of(scope: Option<&str>, scp: &[String]) -> ScopeSet {
+    match scope {
+        Some(scope) => ScopeSet::parse(scope),
+        None => scp.iter().map(String::as_str).collect(),
+    }
+}
+
+/// A fixed description per fault; nothing from the token is echoed.
+fn describe_jwt_error(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "token has expired",
+        ErrorKind::ImmatureSignature => "token is not valid yet",
+        ErrorKind::InvalidSignature => "token signature is invalid",
+        ErrorKind::InvalidIssuer => "token issuer is not trusted",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "token algorithm does not match its key"
+        }
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "exp" => "token has no expiry",
+            "sub" => "token has no subject",
+            _ => "token lacks a required claim",
+        },
+        _ => "malformed token",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_compact_jws_only() {
+        assert!(looks_like_jwt("a.b.c"));
+        assert!(looks_like_jwt("a.b."));
+        assert!(!looks_like_jwt("opaque-token"));
+        assert!(!looks_like_jwt("a.b.c.d.e"));
+        assert!(!looks_like_jwt(".b.c"));
+    }
+
+    #[test]
+    fn scope_claim_wins_over_scp() {
+        let scp = vec!["x".to_owned()];
+        assert_eq!(scopes_of(Some("a b"), &scp).to_string(), "a b");
+        assert_eq!(scopes_of(None, &scp).to_string(), "x");
+    }
+}
