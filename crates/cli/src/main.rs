@@ -1,1 +1,48 @@
-fn main() {}
+//! `mcp-oauth`: put MCP servers behind OAuth 2.1.
+
+mod mcp_server;
+mod runtime;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// MCP servers behind OAuth 2.1: locally, on AWS Cognito, or behind your own identity provider.
+///
+/// Every flag can also be set by the environment variable shown in its help, and a `.env` file
+/// in the working directory is read first.
+#[derive(Parser)]
+#[command(name = "mcp-oauth", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the protected MCP server (default http://localhost:3001/mcp) that trusts one or more
+    /// OAuth issuers.
+    McpServer(mcp_server::McpServerArgs),
+}
+
+fn main() -> ExitCode {
+    // A missing .env file is normal; a malformed one is reported.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("error: cannot read .env: {error}");
+        return ExitCode::FAILURE;
+    }
+    let cli = Cli::parse();
+    runtime::init_logging();
+    let result = match cli.command {
+        Command::McpServer(args) => runtime::block_on(mcp_server::run(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,15 @@
+//! The demo MCP server: the original demo's "contexts" given a real MCP shape, protected by
+//! [`mcp_oauth_resource`].
+//!
+//! Tools: `list_contexts` and `create_context` (a per-user store; each needs a configurable
+//! scope) and `whoami` (what the resource server verified about the caller's token).
+#![warn(missing_docs)]
 
+mod app;
+mod contexts;
+mod docs;
+mod tools;
+
+pub use app::{Authentication, DemoScopes, mcp_router};
+pub use contexts::{Context, ContextStore, ContextStoreError};
+pub use tools::ContextServer;

@@ -8,6 +8,8 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http::{HeaderMap, Request, StatusCode, Uri, header};
 use tower::{Layer, Service};
 use url::Url;
@@ -150,17 +152,16 @@ pub struct RebindingGuardService<S> {
     policy: Arc<RebindingPolicy>,
 }
 
-impl<S> Service<Request<Body>> for RebindingGuardService<S>
+impl<S, B> Service<Request<Body>> for RebindingGuardService<S>
 where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+    S: Service<Request<Body>, Response = http::Response<B>, Error = Infallible>,
     S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = futures_util::future::Either<
-        std::future::Ready<Result<Response, Infallible>>,
-        S::Future,
-    >;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -168,14 +169,17 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         match self.policy.check(request.uri(), request.headers()) {
-            Ok(()) => futures_util::future::Either::Right(self.inner.call(request)),
+            Ok(()) => {
+                let response = self.inner.call(request);
+                Box::pin(async move { Ok(response.await?.map(Body::new)) })
+            }
             Err(reason) => {
                 tracing::warn!(
                     host = ?request.headers().get(header::HOST),
                     origin = ?request.headers().get(header::ORIGIN),
                     "refused a request: {reason} (possible DNS rebinding)"
                 );
-                futures_util::future::Either::Left(std::future::ready(Ok(forbidden(reason))))
+                Box::pin(std::future::ready(Ok(forbidden(reason))))
             }
         }
     }

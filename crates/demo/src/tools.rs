@@ -1,0 +1,144 @@
+//! The MCP tools of the demo server.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use mcp_oauth_resource::VerifiedToken;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, Implementation, ProtocolVersion, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::ContextStore;
+use crate::app::DemoScopes;
+
+/// The protocol revisions this server speaks, oldest first.
+const SUPPORTED_VERSIONS: [ProtocolVersion; 3] = [
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2026_07_28,
+];
+
+/// Arguments of `create_context`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CreateContextArgs {
+    /// A short name (1 to 100 characters).
+    pub name: String,
+    /// What the context holds (at most 1000 characters).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The demo MCP server. One is made per request (stateless Streamable HTTP); the store and
+/// the tool router are shared.
+#[derive(Clone)]
+pub struct ContextServer {
+    store: ContextStore,
+    scopes: Arc<DemoScopes>,
+    tool_router: ToolRouter<ContextServer>,
+}
+
+#[tool_router]
+impl ContextServer {
+    /// A server over `store` that names `scopes` in its tool descriptions.
+    pub fn new(store: ContextStore, scopes: Arc<DemoScopes>) -> Self {
+        Self {
+            store,
+            scopes,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "List the contexts you have stored. Needs the read scope.")]
+    async fn list_contexts(&self, context: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+        let owner = caller(&context).owner();
+        let contexts = self.store.list(&owner);
+        Ok(CallToolResult::structured(json!({
+            "count": contexts.len(),
+            "contexts": contexts,
+        })))
+    }
+
+    #[tool(description = "Store a new context (a name and a description) for you. Needs the write scope.")]
+    async fn create_context(
+        &self,
+        Parameters(args): Parameters<CreateContextArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let owner = caller(&context).owner();
+        match self.store.create(&owner, &args.name, &args.description) {
+            Ok(created) => Ok(CallToolResult::structured(json!({ "created": created }))),
+            Err(error) => Err(ErrorData::invalid_params(error.to_string(), None)),
+        }
+    }
+
+    #[tool(description = "Show what the server verified about your access token: issuer, subject, client id, scopes and audience.")]
+    async fn whoami(&self, context: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+        let body = match caller(&context) {
+            Caller::Verified(token) => json!({
+                "authenticated": true,
+                "issuer": token.issuer,
+                "subject": token.subject,
+                "client_id": token.client_id,
+                "scopes": token.scopes.iter().collect::<Vec<_>>(),
+                "audience": token.audience,
+                "expires_at": token.expires_at,
+                "profile": token.profile,
+                "read_scope": self.scopes.read,
+                "write_scope": self.scopes.write,
+            }),
+            Caller::Anonymous => json!({
+                "authenticated": false,
+                "warning": "token validation is switched off on this server",
+            }),
+        };
+        Ok(CallToolResult::structured(body))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for ContextServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("mcp-oauth-demo", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Keeps named contexts per user. list_contexts and create_context need the \
+                 read and write scopes; whoami shows what the server verified about your token.",
+            )
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(&SUPPORTED_VERSIONS)
+    }
+}
+
+/// Who is calling: the verified token the bearer layer attached, or nobody when validation
+/// is switched off.
+enum Caller {
+    Verified(Arc<VerifiedToken>),
+    Anonymous,
+}
+
+impl Caller {
+    /// The key of the caller's contexts: issuer and subject, since subjects are only unique
+    /// per issuer.
+    fn owner(&self) -> String {
+        match self {
+            Self::Verified(token) => format!("{} {}", token.issuer, token.subject),
+            Self::Anonymous => "anonymous".to_owned(),
+        }
+    }
+}
+
+fn caller(context: &RequestContext<RoleServer>) -> Caller {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Arc<VerifiedToken>>())
+        .map_or(Caller::Anonymous, |token| Caller::Verified(Arc::clone(token)))
+}
