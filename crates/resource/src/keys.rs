@@ -12,6 +12,9 @@ use url::Url;
 
 use crate::IssuerConfig;
 
+/// How soon a failed first fetch of the key set may be retried.
+const FIRST_FETCH_RETRY: Duration = Duration::from_secs(5);
+
 /// Metadata and JWKS documents larger than this are refused.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
@@ -57,13 +60,14 @@ pub(crate) struct IssuerKeys {
     http: reqwest::Client,
     refresh_interval: Duration,
     keys: RwLock<KeySet>,
-    /// Serialises refreshes and remembers when the last one started.
+    /// Serialises refreshes and remembers when the next one may start.
     refresh: tokio::sync::Mutex<RefreshState>,
 }
 
 #[derive(Default)]
 struct RefreshState {
-    last_attempt: Option<Instant>,
+    /// No fetch before this instant (rate limit of refetches).
+    next_attempt: Option<Instant>,
     jwks_uri: Option<String>,
 }
 
@@ -85,8 +89,9 @@ impl IssuerKeys {
         (keys.find(kid), keys.fetched)
     }
 
-    /// The key for a token's `kid`, fetching the key set if the key is unknown and the last
-    /// fetch is older than the refresh interval.
+    /// The key for a token's `kid`. An unknown key id triggers a refetch of the key set, at
+    /// most once per refresh interval; a failed first fetch is retried after at most
+    /// [`FIRST_FETCH_RETRY`], so a server started before its issuer recovers quickly.
     pub(crate) async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, KeyLookupError> {
         if let (Some(key), _) = self.cached(kid) {
             return Ok(key);
@@ -102,21 +107,13 @@ impl IssuerKeys {
         } else {
             KeyLookupError::Unavailable
         };
-        if refresh
-            .last_attempt
-            .is_some_and(|last| last.elapsed() < self.refresh_interval)
-        {
+        if refresh.next_attempt.is_some_and(|next| Instant::now() < next) {
             return Err(missing);
         }
-        refresh.last_attempt = Some(Instant::now());
-        match self.fetch(&mut refresh).await {
-            Ok(set) => {
-                let found = set.find(kid);
-                *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = set;
-                found.ok_or(KeyLookupError::UnknownKey)
-            }
+        match self.refresh_now(&mut refresh, fetched).await {
+            Ok(()) => self.cached(kid).0.ok_or(KeyLookupError::UnknownKey),
             Err(reason) => {
-                tracing::warn!(issuer = %self.issuer, %reason, "cannot refresh signing keys; keeping the cached ones");
+                tracing::warn!(issuer = %self.issuer, %reason, "cannot fetch signing keys; keeping the cached ones");
                 Err(missing)
             }
         }
@@ -125,8 +122,20 @@ impl IssuerKeys {
     /// Fetches the key set now (at start-up, so the first request does not wait).
     pub(crate) async fn warm_up(&self) -> Result<(), String> {
         let mut refresh = self.refresh.lock().await;
-        refresh.last_attempt = Some(Instant::now());
-        let set = self.fetch(&mut refresh).await?;
+        let fetched = self.cached(None).1;
+        self.refresh_now(&mut refresh, fetched).await
+    }
+
+    /// Fetches and installs the key set, and decides when the next fetch may happen.
+    async fn refresh_now(&self, refresh: &mut RefreshState, refetch: bool) -> Result<(), String> {
+        let result = self.fetch(refresh).await;
+        let now = Instant::now();
+        refresh.next_attempt = match (&result, refetch) {
+            (_, true) => Some(now + self.refresh_interval),
+            (Ok(_), false) => None,
+            (Err(_), false) => Some(now + self.refresh_interval.min(FIRST_FETCH_RETRY)),
+        };
+        let set = result?;
         *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = set;
         Ok(())
     }

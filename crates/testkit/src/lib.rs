@@ -205,6 +205,15 @@ impl TestIssuer {
         jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign test token")
     }
 
+    /// Signs `claims` with key `kid` but names `named_kid` in the header (an unknown key id).
+    pub fn sign_naming_kid(&self, kid: &str, named_kid: &str, claims: &Value) -> String {
+        let key = self.key(kid);
+        let mut header = Header::new(key.algorithm);
+        header.kid = Some(named_kid.to_owned());
+        header.typ = Some("at+jwt".to_owned());
+        jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign test token")
+    }
+
     /// An unsigned token (`alg: none`).
     pub fn unsigned(&self, claims: &Value) -> String {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#);

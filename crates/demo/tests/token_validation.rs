@@ -1,0 +1,355 @@
+//! The bearer layer over HTTP: every way a token can be wrong, and the answers the MCP
+//! authorization specification and RFC 6750 require.
+
+mod common;
+
+use common::{challenge, start, start_with, tool_call, tools_list};
+use mcp_oauth_resource::{IntrospectionConfig, IssuerConfig};
+use mcp_oauth_testkit::{MetadataStyle, now};
+use serde_json::{Value, json};
+
+async fn refusal(harness: &common::Harness, token: &str) -> (u16, String) {
+    let response = harness.post(Some(token), &tools_list()).await;
+    (response.status().as_u16(), challenge(&response))
+}
+
+fn assert_invalid_token(status: u16, challenge: &str, description: &str) {
+    assert_eq!(status, 401, "{challenge}");
+    assert!(challenge.contains(r#"error="invalid_token""#), "{challenge}");
+    assert!(
+        challenge.contains(&format!(r#"error_description="{description}""#)),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn request_without_token_gets_401_pointing_at_the_metadata() {
+    let harness = start().await;
+    let response = harness.post(None, &tools_list()).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        challenge(&response),
+        format!(
+            r#"Bearer resource_metadata="{}", scope="mcp:read mcp:write""#,
+            harness.metadata_url()
+        )
+    );
+}
+
+#[tokio::test]
+async fn other_schemes_are_treated_as_no_token() {
+    let harness = start().await;
+    let response = harness
+        .http
+        .post(&harness.resource)
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .json(&tools_list())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(!challenge(&response).contains("error="));
+}
+
+#[tokio::test]
+async fn malformed_authorization_header_is_an_invalid_request() {
+    let harness = start().await;
+    for value in ["Bearer", "Bearer two words", "Bearer a\"b"] {
+        let response = harness
+            .http
+            .post(&harness.resource)
+            .header("authorization", value)
+            .json(&tools_list())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{value}");
+        assert!(challenge(&response).contains(r#"error="invalid_request""#), "{value}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_in_the_query_string_are_refused() {
+    let harness = start().await;
+    let token = harness.token("mcp:read");
+    let response = harness
+        .http
+        .post(format!("{}?access_token={token}", harness.resource))
+        .json(&tools_list())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("only in the Authorization header"), "{body}");
+    assert!(!body.contains(&token), "the token must not be echoed");
+}
+
+#[tokio::test]
+async fn valid_token_reaches_the_mcp_server() {
+    let harness = start().await;
+    let response = harness.post(Some(&harness.token("mcp:read")), &tools_list()).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let tools: Vec<&str> = body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert!(tools.contains(&"whoami") && tools.contains(&"create_context"), "{body}");
+}
+
+#[tokio::test]
+async fn every_allowed_algorithm_is_accepted() {
+    let harness = start().await;
+    for kid in ["rsa-1", "ps-1", "ec-1", "ed-1"] {
+        let token = harness.issuer.sign(kid, &harness.claims("mcp:read"));
+        let response = harness.post(Some(&token), &tools_list()).await;
+        assert_eq!(response.status(), 200, "{kid}");
+    }
+}
+
+#[tokio::test]
+async fn plain_jwt_type_is_accepted_but_other_types_are_not() {
+    let harness = start().await;
+    let claims = harness.claims("mcp:read");
+    let jwt = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
+    assert_eq!(harness.post(Some(&jwt), &tools_list()).await.status(), 200);
+    let untyped = harness.issuer.sign_typed("rsa-1", None, &claims);
+    assert_eq!(harness.post(Some(&untyped), &tools_list()).await.status(), 200);
+    let logout = harness.issuer.sign_typed("rsa-1", Some("logout+jwt"), &claims);
+    let (status, challenge) = refusal(&harness, &logout).await;
+    assert_invalid_token(status, &challenge, "token type is not an access token");
+}
+
+#[tokio::test]
+async fn bad_signature_is_refused() {
+    let harness = start().await;
+    let token = harness.token("mcp:read");
+    let (head, _) = token.rsplit_once('.').unwrap();
+    let other = harness.issuer.sign("rsa-1", &json!({"sub": "someone else"}));
+    let forged = format!("{head}.{}", other.rsplit_once('.').unwrap().1);
+    let (status, challenge) = refusal(&harness, &forged).await;
+    assert_invalid_token(status, &challenge, "token signature is invalid");
+}
+
+#[tokio::test]
+async fn alg_none_is_refused() {
+    let harness = start().await;
+    let token = harness.issuer.unsigned(&harness.claims("mcp:read"));
+    let (status, challenge) = refusal(&harness, &token).await;
+    assert_invalid_token(status, &challenge, "malformed token or unsupported algorithm");
+}
+
+#[tokio::test]
+async fn hmac_signed_with_the_public_key_is_refused() {
+    let harness = start().await;
+    let token = harness.issuer.hmac_with_public_key(&harness.claims("mcp:read"));
+    let (status, challenge) = refusal(&harness, &token).await;
+    assert_invalid_token(status, &challenge, "token algorithm is not allowed");
+}
+
+#[tokio::test]
+async fn expired_token_is_refused_beyond_the_leeway() {
+    let harness = start().await;
+    let mut claims = harness.claims("mcp:read");
+    claims["exp"] = json!(now() - 120);
+    let token = harness.issuer.sign("rsa-1", &claims);
+    let (status, challenge) = refusal(&harness, &token).await;
+    assert_invalid_token(status, &challenge, "token has expired");
+}
+
+#[tokio::test]
+async fn token_expired_within_the_leeway_is_accepted() {
+    let harness = start().await;
+    let mut claims = harness.claims("mcp:read");
+    claims["exp"] = json!(now() - 5);
+    let token = harness.issuer.sign("rsa-1", &claims);
+    assert_eq!(harness.post(Some(&token), &tools_list()).await.status(), 200);
+}
+
+#[tokio::test]
+async fn token_not_yet_valid_is_refused() {
+    let harness = start().await;
+    let mut claims = harness.claims("mcp:read");
+    claims["nbf"] = json!(now() + 600);
+    let token = harness.issuer.sign("rsa-1", &claims);
+    let (status, challenge) = refusal(&harness, &token).await;
+    assert_invalid_token(status, &challenge, "token is not valid yet");
+}
+
+#[tokio::test]
+async fn token_from_another_issuer_is_refused() {
+    let harness = start().await;
+    let mut claims = harness.claims("mcp:read");
+    claims["iss"] = json!("https://evil.example");
+    let token = harness.issuer.sign("rsa-1", &claims);
+    let (status, challenge) = refusal(&harness, &token).await;
+    assert_invalid_token(status, &challenge, "token issuer is not trusted");
+    // A lookalike with a trailing slash is another issuer too (exact comparison).
+    claims["iss"] = json!(format!("{}/", harness.issuer.issuer()));
+    let token = harness.issuer.sign("rsa-1", &claims);
+    let (status, _) = refusal(&harness, &token).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn token_for_another_resource_is_refused() {
+    let harness = start().await;
+    for audience in [json!("http://127.0.0.1:1/mcp"), json!(["https://other.example/mcp"]), json!(null)] {
+        let mut claims = harness.claims("mcp:read");
+        claims["aud"] = audience.clone();
+        let token = harness.issuer.sign("rsa-1", &claims);
+        let (status, challenge) = refusal(&harness, &token).await;
+        assert_invalid_token(status, &challenge, "token audience is not this resource");
+    }
+}
+
+#[tokio::test]
+async fn audience_lists_and_trailing_slashes_name_the_same_resource() {
+    let harness = start().await;
+    let mut claims = harness.claims("mcp:read");
+    claims["aud"] = json!(["https://other.example", format!("{}/", harness.resource)]);
+    let token = harness.issuer.sign("rsa-1", &claims);
+    assert_eq!(harness.post(Some(&token), &tools_list()).await.status(), 200);
+}
+
+#[tokio::test]
+async fn id_tokens_are_refused() {
+    let harness = start().await;
+    // An OIDC ID token: audience is the client, not the resource.
+    let mut claims = harness.claims("");
+    claims["aud"] = json!("test-client");
+    claims["nonce"] = json!("n-0S6_WzA2Mj");
+    let token = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
+    let (status, challenge) = refusal(&harness, &token).await;
+    assert_invalid_token(status, &challenge, "token audience is not this resource");
+    // Even one that names the resource is refused when it says it is an ID token.
+    let mut claims = harness.claims("mcp:read");
+    claims["token_use"] = json!("id");
+    let token = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
+    let (status, challenge) = refusal(&harness, &token).await;
+    assert_invalid_token(status, &challenge, "token is not an access token");
+}
+
+#[tokio::test]
+async fn token_without_subject_or_expiry_is_refused() {
+    let harness = start().await;
+    for claim in ["sub", "exp"] {
+        let mut claims = harness.claims("mcp:read");
+        claims.as_object_mut().unwrap().remove(claim);
+        let token = harness.issuer.sign("rsa-1", &claims);
+        let (status, _) = refusal(&harness, &token).await;
+        assert_eq!(status, 401, "{claim}");
+    }
+}
+
+#[tokio::test]
+async fn missing_scope_gets_403_with_the_scope_to_step_up_to() {
+    let harness = start().await;
+    let response = harness
+        .call_tool(&harness.token("mcp:read"), "create_context", json!({"name": "x"}))
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        challenge(&response),
+        format!(
+            r#"Bearer resource_metadata="{}", scope="mcp:write", error="insufficient_scope", error_description="the request needs scope mcp:write""#,
+            harness.metadata_url()
+        )
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+}
+
+#[tokio::test]
+async fn scope_is_checked_for_every_message_of_a_batch() {
+    let harness = start().await;
+    let batch = json!([tools_list(), tool_call("list_contexts", json!({}))]);
+    let response = harness.post(Some(&harness.token("mcp:write")), &batch).await;
+    assert_eq!(response.status(), 403);
+    assert!(challenge(&response).contains(r#"scope="mcp:read""#));
+}
+
+#[tokio::test]
+async fn unknown_kid_triggers_one_refetch_per_interval() {
+    let harness = start().await;
+    assert_eq!(harness.post(Some(&harness.token("mcp:read")), &tools_list()).await.status(), 200);
+    let hits_after_first = harness.issuer.jwks_hits();
+    assert_eq!(hits_after_first, 1);
+    // The issuer rotates to a new key: the first token signed with it triggers one refetch.
+    harness.issuer.publish("rsa-2");
+    let rotated = harness.issuer.sign("rsa-2", &harness.claims("mcp:read"));
+    assert_eq!(harness.post(Some(&rotated), &tools_list()).await.status(), 200);
+    assert_eq!(harness.issuer.jwks_hits(), 2);
+    // Tokens naming keys that do not exist cannot make the server hammer the issuer.
+    for attempt in 0..5 {
+        let bogus = harness.issuer.sign_naming_kid("rsa-1", &format!("nope-{attempt}"), &harness.claims("mcp:read"));
+        let (status, challenge) = refusal(&harness, &bogus).await;
+        assert_invalid_token(status, &challenge, "token signing key is unknown");
+    }
+    assert_eq!(harness.issuer.jwks_hits(), 2);
+}
+
+#[tokio::test]
+async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
+    let harness = start_with(MetadataStyle::Rfc8414, |config| {
+        config.with_jwks_refresh_interval(std::time::Duration::ZERO)
+    })
+    .await;
+    assert_eq!(harness.post(Some(&harness.token("mcp:read")), &tools_list()).await.status(), 200);
+    harness.issuer.set_jwks_available(false);
+    // A different token (not in the validated-token cache) signed with a cached key.
+    let token = harness.issuer.sign("ec-1", &harness.claims("mcp:read"));
+    assert_eq!(harness.post(Some(&token), &tools_list()).await.status(), 200);
+    // A key the server never saw cannot be fetched now: the token is refused, not a 5xx.
+    harness.issuer.publish("rsa-2");
+    let rotated = harness.issuer.sign("rsa-2", &harness.claims("mcp:read"));
+    let (status, _) = refusal(&harness, &rotated).await;
+    assert_eq!(status, 401);
+    harness.issuer.set_jwks_available(true);
+    assert_eq!(harness.post(Some(&rotated), &tools_list()).await.status(), 200);
+}
+
+#[tokio::test]
+async fn unreachable_issuer_without_cached_keys_is_503_not_401() {
+    let harness = start().await;
+    harness.issuer.set_jwks_available(false);
+    let response = harness.post(Some(&harness.token("mcp:read")), &tools_list()).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+}
+
+#[tokio::test]
+async fn keys_are_discovered_through_oidc_path_appended_metadata_as_cognito_publishes_it() {
+    let harness = start_with(MetadataStyle::CognitoLike, |config| config).await;
+    assert!(harness.issuer.issuer().ends_with("/us-east-1_TestPool"));
+    assert_eq!(harness.post(Some(&harness.token("mcp:read")), &tools_list()).await.status(), 200);
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected_when_configured() {
+    let plain = start().await;
+    let endpoint = plain.issuer.introspection_endpoint();
+    let issuer = plain.issuer.issuer().to_owned();
+    let harness = start_with(MetadataStyle::Rfc8414, move |mut config| {
+        config.issuers.clear();
+        config.with_issuer(IssuerConfig::jwt(issuer).with_introspection(
+            IntrospectionConfig::new(endpoint, "rs", "rs-secret"),
+        ))
+    })
+    .await;
+    plain.issuer.register_opaque(
+        "opaque-active",
+        json!({"active": true, "sub": "u-9", "scope": "mcp:read", "exp": now() + 60, "aud": harness.resource}),
+    );
+    assert_eq!(harness.post(Some("opaque-active"), &tools_list()).await.status(), 200);
+    let (status, challenge) = refusal(&harness, "opaque-unknown").await;
+    assert_invalid_token(status, &challenge, "token is not active");
+    // Without introspection an opaque token is simply malformed.
+    let (status, challenge) = refusal(&plain, "opaque-active").await;
+    assert_invalid_token(status, &challenge, "malformed token");
+}
