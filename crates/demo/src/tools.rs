@@ -7,7 +7,7 @@ use mcp_oauth_resource::VerifiedToken;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, Implementation, ProtocolVersion, ServerCapabilities, ServerConfig,
+    CallToolResult, ContentBlock, Implementation, ProtocolVersion, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -73,7 +73,8 @@ impl ContextServer {
         let owner = caller(&context).owner();
         match self.store.create(&owner, &args.name, &args.description) {
             Ok(created) => Ok(CallToolResult::structured(json!({ "created": created }))),
-            Err(error) => Err(ErrorData::invalid_params(error.to_string(), None)),
+            // Input validation errors are tool execution errors, so the model can correct itself.
+            Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(error.to_string())])),
         }
     }
 

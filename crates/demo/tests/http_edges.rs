@@ -1,0 +1,199 @@
+//! The MCP server's HTTP surface: metadata documents, documentation page, CORS, DNS-rebinding
+//! protection, and hostile input that must get a 4xx, never a 5xx.
+
+mod common;
+
+use common::{start, tools_list};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn metadata_is_served_at_both_well_known_urls() {
+    let harness = start().await;
+    for url in [
+        harness.metadata_url(),
+        format!("{}/.well-known/oauth-protected-resource", harness.origin),
+    ] {
+        let response = harness.http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let document: Value = response.json().await.unwrap();
+        assert_eq!(
+            document,
+            json!({
+                "resource": harness.resource,
+                "authorization_servers": [harness.issuer.issuer()],
+                "scopes_supported": ["mcp:read", "mcp:write"],
+                "bearer_methods_supported": ["header"],
+                "resource_name": "test MCP server",
+                "resource_documentation": format!("{}/docs", harness.origin),
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn resource_documentation_page_exists() {
+    let harness = start().await;
+    let response = harness.http.get(format!("{}/docs", harness.origin)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("create_context") && page.contains("mcp:write"));
+    assert!(page.contains(&harness.metadata_url()));
+}
+
+#[tokio::test]
+async fn browsers_can_read_the_metadata_and_the_challenge() {
+    let harness = start().await;
+    let response = harness
+        .http
+        .get(harness.metadata_url())
+        .header("origin", "https://anywhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+
+    let response = harness
+        .http
+        .post(&harness.resource)
+        .header("origin", "https://app.example.com")
+        .json(&tools_list())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+    let exposed = response.headers()["access-control-expose-headers"].to_str().unwrap();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+}
+
+#[tokio::test]
+async fn preflight_from_an_allowed_origin_needs_no_token() {
+    let harness = start().await;
+    let response = harness
+        .http
+        .request(reqwest::Method::OPTIONS, &harness.resource)
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type, mcp-protocol-version")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+}
+
+#[tokio::test]
+async fn foreign_origin_is_refused_before_authentication() {
+    let harness = start().await;
+    let token = harness.token("mcp:read");
+    for origin in ["https://evil.example", "null", "https://app.example.com:8443"] {
+        let response = harness
+            .http
+            .post(&harness.resource)
+            .header("origin", origin)
+            .bearer_auth(&token)
+            .json(&tools_list())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{origin}");
+        assert!(response.headers().get("www-authenticate").is_none());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["message"], "Forbidden: Origin header is not allowed");
+    }
+}
+
+#[tokio::test]
+async fn foreign_host_is_refused() {
+    let harness = start().await;
+    let response = harness
+        .http
+        .post(&harness.resource)
+        .header("host", "attacker.example")
+        .bearer_auth(harness.token("mcp:read"))
+        .json(&tools_list())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn garbage_json_rpc_gets_a_parse_error() {
+    let harness = start().await;
+    let response = harness
+        .http
+        .post(&harness.resource)
+        .bearer_auth(harness.token("mcp:read"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body("{\"jsonrpc\": \"2.0\", \"method\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32700);
+    for not_a_message in ["42", "\"tools/call\"", "{\"method\": 7}"] {
+        let response = harness
+            .http
+            .post(&harness.resource)
+            .bearer_auth(harness.token("mcp:read"))
+            .header("content-type", "application/json")
+            .body(not_a_message)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{not_a_message}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_method_is_a_json_rpc_error_not_a_server_error() {
+    let harness = start().await;
+    let response = harness
+        .post(
+            Some(&harness.token("mcp:read")),
+            &json!({"jsonrpc": "2.0", "id": 7, "method": "no/such/method"}),
+        )
+        .await;
+    assert!(response.status().is_success() || response.status().is_client_error());
+}
+
+#[tokio::test]
+async fn oversized_body_gets_413() {
+    let harness = start().await;
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"create_context","arguments":{{"name":"{}"}}}}}}"#,
+        "x".repeat(5 * 1024 * 1024)
+    );
+    let response = harness
+        .http
+        .post(&harness.resource)
+        .bearer_auth(harness.token("mcp:read mcp:write"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn huge_headers_get_a_4xx() {
+    let harness = start().await;
+    let response = harness
+        .http
+        .post(&harness.resource)
+        .header("authorization", format!("Bearer {}", "a".repeat(256 * 1024)))
+        .json(&tools_list())
+        .send()
+        .await;
+    match response {
+        Ok(response) => assert!(response.status().is_client_error(), "{}", response.status()),
+        // hyper may close the connection on a header section beyond its limit.
+        Err(error) => assert!(error.is_request() || error.is_connect() || error.is_body(), "{error}"),
+    }
+}
