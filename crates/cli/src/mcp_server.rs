@@ -21,23 +21,40 @@ pub struct McpServerArgs {
 
     /// Public URL of the MCP endpoint: the resource identifier in metadata and the audience
     /// tokens must name. A public deployment sets its own (its host is then allowed too).
-    #[arg(long, env = "MCP_SERVER_URL", default_value = "http://localhost:3001/mcp")]
+    #[arg(
+        long,
+        env = "MCP_SERVER_URL",
+        default_value = "http://localhost:3001/mcp"
+    )]
     url: String,
 
     /// Issuer of RFC 9068 JWT access tokens to trust (repeatable; comma-separated in the
     /// environment). Tokens must name this server's URL in `aud`.
-    #[arg(long = "issuer", env = "MCP_ISSUERS", value_delimiter = ',', default_value = "http://localhost:9000")]
+    #[arg(
+        long = "issuer",
+        env = "MCP_ISSUERS",
+        value_delimiter = ',',
+        default_value = "http://localhost:9000"
+    )]
     issuers: Vec<String>,
 
     /// AWS Cognito user pool issuer to trust (`https://cognito-idp.<region>.amazonaws.com/<pool>`;
     /// repeatable). Its access tokens need a scope of the resource server whose identifier is
     /// this server's URL, and a client id from --cognito-client-id.
-    #[arg(long = "cognito-issuer", env = "COGNITO_ISSUERS", value_delimiter = ',')]
+    #[arg(
+        long = "cognito-issuer",
+        env = "COGNITO_ISSUERS",
+        value_delimiter = ','
+    )]
     cognito_issuers: Vec<String>,
 
     /// Cognito app client ids whose tokens are accepted (repeatable; comma-separated in the
     /// environment).
-    #[arg(long = "cognito-client-id", env = "COGNITO_CLIENT_IDS", value_delimiter = ',')]
+    #[arg(
+        long = "cognito-client-id",
+        env = "COGNITO_CLIENT_IDS",
+        value_delimiter = ','
+    )]
     cognito_client_ids: Vec<String>,
 
     /// Where an issuer's metadata is, when not at its well-known URLs: ISSUER=URL (repeatable).
@@ -70,16 +87,29 @@ pub struct McpServerArgs {
 
     /// `Host` values accepted (DNS-rebinding protection; comma-separated in the environment).
     /// The host of --url is always accepted.
-    #[arg(long = "allowed-host", env = "MCP_ALLOWED_HOSTS", value_delimiter = ',', default_value = "localhost,127.0.0.1,[::1]")]
+    #[arg(
+        long = "allowed-host",
+        env = "MCP_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        default_value = "localhost,127.0.0.1,[::1]"
+    )]
     allowed_hosts: Vec<String>,
 
     /// Browser origins allowed to call the MCP endpoint (`scheme://host[:port]`, or
     /// `scheme://host:*` for any port). Requests with any other `Origin` get 403.
-    #[arg(long = "allowed-origin", env = "MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-origin",
+        env = "MCP_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     allowed_origins: Vec<String>,
 
     /// Name published in the Protected Resource Metadata.
-    #[arg(long, env = "MCP_RESOURCE_NAME", default_value = "mcp-oauth demo MCP server")]
+    #[arg(
+        long,
+        env = "MCP_RESOURCE_NAME",
+        default_value = "mcp-oauth demo MCP server"
+    )]
     resource_name: String,
 
     /// Allowed clock skew for `exp`/`nbf`, in seconds (at most 60).
@@ -111,13 +141,20 @@ fn resource_config(args: &McpServerArgs) -> Result<ResourceServerConfig, String>
     let known: HashSet<&String> = args.issuers.iter().chain(&args.cognito_issuers).collect();
     for issuer in metadata_urls.keys().chain(jwks_uris.keys()) {
         if !known.contains(issuer) {
-            return Err(format!("{issuer} is given a metadata or JWKS URL but is not a trusted issuer"));
+            return Err(format!(
+                "{issuer} is given a metadata or JWKS URL but is not a trusted issuer"
+            ));
         }
     }
     if !args.cognito_issuers.is_empty() && args.cognito_client_ids.is_empty() {
         return Err("--cognito-issuer needs at least one --cognito-client-id".to_owned());
     }
-    let allowed_clients = Arc::new(args.cognito_client_ids.iter().cloned().collect::<HashSet<_>>());
+    let allowed_clients = Arc::new(
+        args.cognito_client_ids
+            .iter()
+            .cloned()
+            .collect::<HashSet<_>>(),
+    );
     let mut issuers: Vec<IssuerConfig> = args.issuers.iter().map(IssuerConfig::jwt).collect();
     issuers.extend(
         args.cognito_issuers
@@ -163,7 +200,9 @@ pub async fn run(args: McpServerArgs) -> Result<(), String> {
     let resource_server = ResourceServer::new(config).map_err(|error| error.to_string())?;
     let authentication = if args.dangerously_disable_auth {
         tracing::warn!("!!! TOKEN VALIDATION IS SWITCHED OFF (--dangerously-disable-auth) !!!");
-        tracing::warn!("!!! anyone who can reach this server can call every tool; use it only to measure !!!");
+        tracing::warn!(
+            "!!! anyone who can reach this server can call every tool; use it only to measure !!!"
+        );
         Authentication::DangerouslyDisabled
     } else {
         Authentication::Required
@@ -177,9 +216,15 @@ pub async fn run(args: McpServerArgs) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
     let config = resource_server.config();
-    println!("MCP server listening on {} (resource {})", args.bind, config.resource);
+    println!(
+        "MCP server listening on {} (resource {})",
+        args.bind, config.resource
+    );
     println!("  metadata:  {}", config.resource_metadata_url());
-    println!("  docs:      {}", config.resource_documentation.as_deref().unwrap_or_default());
+    println!(
+        "  docs:      {}",
+        config.resource_documentation.as_deref().unwrap_or_default()
+    );
     for issuer in &config.issuers {
         println!("  trusts:    {} ({:?})", issuer.issuer, issuer.profile);
     }
@@ -225,18 +270,27 @@ mod tests {
         assert_eq!(config.resource.as_str(), "http://localhost:3001/mcp");
         assert_eq!(config.issuers[0].issuer, "http://localhost:9000");
         assert_eq!(config.tool_scopes["create_context"], "mcp:write");
-        assert_eq!(config.resource_documentation.as_deref(), Some("http://localhost:3001/docs"));
+        assert_eq!(
+            config.resource_documentation.as_deref(),
+            Some("http://localhost:3001/docs")
+        );
     }
 
     #[test]
     fn cognito_issuers_need_client_ids() {
-        let error = resource_config(&parse(&["--cognito-issuer", "https://cognito-idp.us-east-1.amazonaws.com/p"]));
+        let error = resource_config(&parse(&[
+            "--cognito-issuer",
+            "https://cognito-idp.us-east-1.amazonaws.com/p",
+        ]));
         assert!(error.unwrap_err().contains("--cognito-client-id"));
     }
 
     #[test]
     fn metadata_urls_must_belong_to_a_trusted_issuer() {
-        let error = resource_config(&parse(&["--issuer-metadata-url", "https://other=https://x/.well-known/openid-configuration"]));
+        let error = resource_config(&parse(&[
+            "--issuer-metadata-url",
+            "https://other=https://x/.well-known/openid-configuration",
+        ]));
         assert!(error.unwrap_err().contains("not a trusted issuer"));
     }
 }

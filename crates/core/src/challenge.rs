@@ -140,9 +140,7 @@ fn bearer_params(header: &str) -> Result<Vec<(String, String)>, CoreError> {
     let mut rest = header.trim_start();
     // Find a challenge whose scheme is `Bearer`: a token at the start or after a comma.
     loop {
-        let scheme_end = rest
-            .find(|c: char| c == ' ' || c == ',')
-            .unwrap_or(rest.len());
+        let scheme_end = rest.find([' ', ',']).unwrap_or(rest.len());
         if rest[..scheme_end].eq_ignore_ascii_case("bearer") {
             rest = &rest[scheme_end..];
             break;
@@ -182,9 +180,7 @@ fn bearer_params(header: &str) -> Result<Vec<(String, String)>, CoreError> {
 fn skip_challenge(mut rest: &str) -> Result<&str, CoreError> {
     loop {
         rest = rest.trim_start_matches([' ', ',']);
-        let token_end = rest
-            .find(|c: char| c == ' ' || c == ',' || c == '=')
-            .unwrap_or(rest.len());
+        let token_end = rest.find([' ', ',', '=']).unwrap_or(rest.len());
         match rest[token_end..].trim_start().chars().next() {
             Some('=') => {
                 let after_eq = rest[token_end..].trim_start()[1..].trim_start();
@@ -222,10 +218,9 @@ mod tests {
 
     #[test]
     fn renders_resource_metadata_and_scope() {
-        let challenge = BearerChallenge::new(
-            "http://localhost:3001/.well-known/oauth-protected-resource/mcp",
-        )
-        .with_scope("mcp:read mcp:write");
+        let challenge =
+            BearerChallenge::new("http://localhost:3001/.well-known/oauth-protected-resource/mcp")
+                .with_scope("mcp:read mcp:write");
         assert_eq!(
             challenge.to_string(),
             r#"Bearer resource_metadata="http://localhost:3001/.well-known/oauth-protected-resource/mcp", scope="mcp:read mcp:write""#
@@ -237,7 +232,10 @@ mod tests {
         let challenge = BearerChallenge::new("https://r/.well-known/oauth-protected-resource")
             .with_error(BearerErrorCode::InvalidToken, "bad \"x\", error=\"y\\\r\né");
         let rendered = challenge.to_string();
-        assert!(rendered.ends_with(r#"error_description="bad ?x?, error=?y????""#), "{rendered}");
+        assert!(
+            rendered.ends_with(r#"error_description="bad ?x?, error=?y????""#),
+            "{rendered}"
+        );
         let parsed = BearerChallenge::parse(&rendered).unwrap();
         assert_eq!(parsed.error, Some(BearerErrorCode::InvalidToken));
     }
@@ -256,7 +254,9 @@ mod tests {
 
     #[test]
     fn parses_escaped_quotes_and_bare_tokens() {
-        let parsed = BearerChallenge::parse(r#"bearer error=invalid_token, error_description="a \"b\"""#).unwrap();
+        let parsed =
+            BearerChallenge::parse(r#"bearer error=invalid_token, error_description="a \"b\"""#)
+                .unwrap();
         assert_eq!(parsed.error, Some(BearerErrorCode::InvalidToken));
         assert_eq!(parsed.error_description.as_deref(), Some(r#"a "b""#));
     }

@@ -40,7 +40,12 @@ impl ContextStore {
     }
 
     /// Adds a context for `owner` after checking its name and description.
-    pub fn create(&self, owner: &str, name: &str, description: &str) -> Result<Context, ContextStoreError> {
+    pub fn create(
+        &self,
+        owner: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<Context, ContextStoreError> {
         let name = name.trim();
         if name.is_empty() {
             return Err(ContextStoreError::EmptyName);
@@ -69,7 +74,9 @@ impl ContextStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Context>>> {
-        self.by_owner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.by_owner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -102,7 +109,10 @@ mod tests {
         store.create("alice", "todo", "").unwrap();
         store.create("bob", "other", "").unwrap();
         let alice = store.list("alice");
-        assert_eq!(alice.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["notes", "todo"]);
+        assert_eq!(
+            alice.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["notes", "todo"]
+        );
         assert_eq!(alice[1].id, 2);
         assert_eq!(store.list("bob").len(), 1);
         assert!(store.list("carol").is_empty());
@@ -111,13 +121,25 @@ mod tests {
     #[test]
     fn refuses_bad_names_and_overflow_without_losing_contexts() {
         let store = ContextStore::default();
-        assert_eq!(store.create("a", "  ", ""), Err(ContextStoreError::EmptyName));
-        assert_eq!(store.create("a", &"x".repeat(101), ""), Err(ContextStoreError::NameTooLong));
-        assert_eq!(store.create("a", "n", &"x".repeat(1001)), Err(ContextStoreError::DescriptionTooLong));
+        assert_eq!(
+            store.create("a", "  ", ""),
+            Err(ContextStoreError::EmptyName)
+        );
+        assert_eq!(
+            store.create("a", &"x".repeat(101), ""),
+            Err(ContextStoreError::NameTooLong)
+        );
+        assert_eq!(
+            store.create("a", "n", &"x".repeat(1001)),
+            Err(ContextStoreError::DescriptionTooLong)
+        );
         for i in 0..MAX_CONTEXTS_PER_USER {
             store.create("a", &format!("c{i}"), "").unwrap();
         }
-        assert_eq!(store.create("a", "one more", ""), Err(ContextStoreError::Full));
+        assert_eq!(
+            store.create("a", "one more", ""),
+            Err(ContextStoreError::Full)
+        );
         assert_eq!(store.list("a").len(), MAX_CONTEXTS_PER_USER);
     }
 }

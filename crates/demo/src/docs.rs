@@ -25,7 +25,11 @@ pub(crate) fn render(resource_server: &ResourceServer, scopes: &DemoScopes) -> H
         name: config.resource_name.as_deref().unwrap_or("MCP server"),
         resource: config.resource.as_str(),
         metadata_urls: protected_resource_metadata_urls(&config.resource),
-        issuers: config.issuers.iter().map(|issuer| issuer.issuer.as_str()).collect(),
+        issuers: config
+            .issuers
+            .iter()
+            .map(|issuer| issuer.issuer.as_str())
+            .collect(),
         read_scope: &scopes.read,
         write_scope: &scopes.write,
     };

@@ -55,7 +55,10 @@ impl ContextServer {
     }
 
     #[tool(description = "List the contexts you have stored. Needs the read scope.")]
-    async fn list_contexts(&self, context: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+    async fn list_contexts(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
         let owner = caller(&context).owner();
         let contexts = self.store.list(&owner);
         Ok(CallToolResult::structured(json!({
@@ -64,7 +67,9 @@ impl ContextServer {
         })))
     }
 
-    #[tool(description = "Store a new context (a name and a description) for you. Needs the write scope.")]
+    #[tool(
+        description = "Store a new context (a name and a description) for you. Needs the write scope."
+    )]
     async fn create_context(
         &self,
         Parameters(args): Parameters<CreateContextArgs>,
@@ -74,12 +79,19 @@ impl ContextServer {
         match self.store.create(&owner, &args.name, &args.description) {
             Ok(created) => Ok(CallToolResult::structured(json!({ "created": created }))),
             // Input validation errors are tool execution errors, so the model can correct itself.
-            Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(error.to_string())])),
+            Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(
+                error.to_string(),
+            )])),
         }
     }
 
-    #[tool(description = "Show what the server verified about your access token: issuer, subject, client id, scopes and audience.")]
-    async fn whoami(&self, context: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Show what the server verified about your access token: issuer, subject, client id, scopes and audience."
+    )]
+    async fn whoami(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
         let body = match caller(&context) {
             Caller::Verified(token) => json!({
                 "authenticated": true,
@@ -106,7 +118,10 @@ impl ContextServer {
 impl ServerHandler for ContextServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("mcp-oauth-demo", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "mcp-oauth-demo",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(
                 "Keeps named contexts per user. list_contexts and create_context need the \
                  read and write scopes; whoami shows what the server verified about your token.",
@@ -141,5 +156,7 @@ fn caller(context: &RequestContext<RoleServer>) -> Caller {
         .extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<Arc<VerifiedToken>>())
-        .map_or(Caller::Anonymous, |token| Caller::Verified(Arc::clone(token)))
+        .map_or(Caller::Anonymous, |token| {
+            Caller::Verified(Arc::clone(token))
+        })
 }

@@ -34,9 +34,19 @@ async fn metadata_is_served_at_both_well_known_urls() {
 #[tokio::test]
 async fn resource_documentation_page_exists() {
     let harness = start().await;
-    let response = harness.http.get(format!("{}/docs", harness.origin)).send().await.unwrap();
+    let response = harness
+        .http
+        .get(format!("{}/docs", harness.origin))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let page = response.text().await.unwrap();
     assert!(page.contains("create_context") && page.contains("mcp:write"));
     assert!(page.contains(&harness.metadata_url()));
@@ -63,8 +73,13 @@ async fn browsers_can_read_the_metadata_and_the_challenge() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
-    let exposed = response.headers()["access-control-expose-headers"].to_str().unwrap();
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
     assert!(exposed.contains("www-authenticate"), "{exposed}");
 }
 
@@ -76,19 +91,29 @@ async fn preflight_from_an_allowed_origin_needs_no_token() {
         .request(reqwest::Method::OPTIONS, &harness.resource)
         .header("origin", "https://app.example.com")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type, mcp-protocol-version")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
         .send()
         .await
         .unwrap();
     assert!(response.status().is_success());
-    assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
 }
 
 #[tokio::test]
 async fn foreign_origin_is_refused_before_authentication() {
     let harness = start().await;
     let token = harness.token("mcp:read");
-    for origin in ["https://evil.example", "null", "https://app.example.com:8443"] {
+    for origin in [
+        "https://evil.example",
+        "null",
+        "https://app.example.com:8443",
+    ] {
         let response = harness
             .http
             .post(&harness.resource)
@@ -101,7 +126,10 @@ async fn foreign_origin_is_refused_before_authentication() {
         assert_eq!(response.status(), 403, "{origin}");
         assert!(response.headers().get("www-authenticate").is_none());
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["message"], "Forbidden: Origin header is not allowed");
+        assert_eq!(
+            body["error"]["message"],
+            "Forbidden: Origin header is not allowed"
+        );
     }
 }
 
@@ -187,13 +215,19 @@ async fn huge_headers_get_a_4xx() {
     let response = harness
         .http
         .post(&harness.resource)
-        .header("authorization", format!("Bearer {}", "a".repeat(256 * 1024)))
+        .header(
+            "authorization",
+            format!("Bearer {}", "a".repeat(256 * 1024)),
+        )
         .json(&tools_list())
         .send()
         .await;
     match response {
         Ok(response) => assert!(response.status().is_client_error(), "{}", response.status()),
         // hyper may close the connection on a header section beyond its limit.
-        Err(error) => assert!(error.is_request() || error.is_connect() || error.is_body(), "{error}"),
+        Err(error) => assert!(
+            error.is_request() || error.is_connect() || error.is_body(),
+            "{error}"
+        ),
     }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Harness, start};
+use rmcp::ServiceExt;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
     ProtocolVersion,
@@ -11,7 +12,6 @@ use rmcp::model::{
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::ServiceExt;
 use serde_json::{Value, json};
 
 type Client = RunningService<RoleClient, ClientConfig>;
@@ -23,8 +23,11 @@ fn transport(harness: &Harness, token: &str) -> StreamableHttpClientTransport<re
 }
 
 fn client_info(version: ProtocolVersion) -> ClientConfig {
-    ClientConfig::new(ClientCapabilities::default(), Implementation::new("mcp-oauth-tests", "0"))
-        .with_protocol_version(version)
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("mcp-oauth-tests", "0"),
+    )
+    .with_protocol_version(version)
 }
 
 /// A client that negotiates with `initialize` (revisions up to 2025-11-25).
@@ -48,7 +51,11 @@ async fn connect_stateless(harness: &Harness, token: &str) -> Client {
         .expect("discover")
 }
 
-async fn call(client: &Client, tool: &str, arguments: Value) -> Result<CallToolResult, rmcp::ServiceError> {
+async fn call(
+    client: &Client,
+    tool: &str,
+    arguments: Value,
+) -> Result<CallToolResult, rmcp::ServiceError> {
     let arguments = arguments.as_object().cloned().unwrap_or_default();
     client
         .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
@@ -56,13 +63,21 @@ async fn call(client: &Client, tool: &str, arguments: Value) -> Result<CallToolR
 }
 
 fn structured(result: &CallToolResult) -> Value {
-    result.structured_content.clone().expect("structured content")
+    result
+        .structured_content
+        .clone()
+        .expect("structured content")
 }
 
 #[tokio::test]
 async fn client_of_2025_11_25_lists_and_calls_tools() {
     let harness = start().await;
-    let client = connect(&harness, &harness.token("mcp:read mcp:write"), ProtocolVersion::V_2025_11_25).await;
+    let client = connect(
+        &harness,
+        &harness.token("mcp:read mcp:write"),
+        ProtocolVersion::V_2025_11_25,
+    )
+    .await;
     assert_eq!(
         client.peer_info().unwrap().protocol_version,
         ProtocolVersion::V_2025_11_25
@@ -72,20 +87,32 @@ async fn client_of_2025_11_25_lists_and_calls_tools() {
     names.sort();
     assert_eq!(names, ["create_context", "list_contexts", "whoami"]);
 
-    let created = call(&client, "create_context", json!({"name": "notes", "description": "meeting notes"}))
-        .await
-        .unwrap();
+    let created = call(
+        &client,
+        "create_context",
+        json!({"name": "notes", "description": "meeting notes"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(structured(&created)["created"]["name"], "notes");
     let listed = call(&client, "list_contexts", json!({})).await.unwrap();
     assert_eq!(structured(&listed)["count"], 1);
-    assert_eq!(structured(&listed)["contexts"][0]["description"], "meeting notes");
+    assert_eq!(
+        structured(&listed)["contexts"][0]["description"],
+        "meeting notes"
+    );
     client.cancel().await.unwrap();
 }
 
 #[tokio::test]
 async fn client_of_2025_06_18_is_served() {
     let harness = start().await;
-    let client = connect(&harness, &harness.token("mcp:read"), ProtocolVersion::V_2025_06_18).await;
+    let client = connect(
+        &harness,
+        &harness.token("mcp:read"),
+        ProtocolVersion::V_2025_06_18,
+    )
+    .await;
     assert_eq!(
         client.peer_info().unwrap().protocol_version,
         ProtocolVersion::V_2025_06_18
@@ -101,7 +128,9 @@ async fn client_of_2026_07_28_calls_tools_without_initialize() {
     let client = connect_stateless(&harness, &harness.token("mcp:read mcp:write")).await;
     let result = call(&client, "whoami", json!({})).await.unwrap();
     assert_eq!(structured(&result)["subject"], "user-123");
-    call(&client, "create_context", json!({"name": "stateless"})).await.unwrap();
+    call(&client, "create_context", json!({"name": "stateless"}))
+        .await
+        .unwrap();
     let listed = call(&client, "list_contexts", json!({})).await.unwrap();
     assert_eq!(structured(&listed)["contexts"][0]["name"], "stateless");
     client.cancel().await.unwrap();
@@ -110,7 +139,12 @@ async fn client_of_2026_07_28_calls_tools_without_initialize() {
 #[tokio::test]
 async fn whoami_returns_what_the_server_verified() {
     let harness = start().await;
-    let client = connect(&harness, &harness.token("mcp:read"), ProtocolVersion::V_2025_11_25).await;
+    let client = connect(
+        &harness,
+        &harness.token("mcp:read"),
+        ProtocolVersion::V_2025_11_25,
+    )
+    .await;
     let me = structured(&call(&client, "whoami", json!({})).await.unwrap());
     assert_eq!(me["authenticated"], true);
     assert_eq!(me["issuer"], harness.issuer.issuer());
@@ -125,8 +159,15 @@ async fn whoami_returns_what_the_server_verified() {
 #[tokio::test]
 async fn contexts_are_stored_per_user() {
     let harness = start().await;
-    let alice = connect(&harness, &harness.token("mcp:read mcp:write"), ProtocolVersion::V_2025_11_25).await;
-    call(&alice, "create_context", json!({"name": "alice's"})).await.unwrap();
+    let alice = connect(
+        &harness,
+        &harness.token("mcp:read mcp:write"),
+        ProtocolVersion::V_2025_11_25,
+    )
+    .await;
+    call(&alice, "create_context", json!({"name": "alice's"}))
+        .await
+        .unwrap();
 
     let mut claims = harness.claims("mcp:read mcp:write");
     claims["sub"] = json!("bob");
@@ -143,10 +184,20 @@ async fn contexts_are_stored_per_user() {
 #[tokio::test]
 async fn call_without_the_tool_scope_fails_and_the_client_sees_the_step_up_scope() {
     let harness = start().await;
-    let client = connect(&harness, &harness.token("mcp:read"), ProtocolVersion::V_2025_11_25).await;
-    let error = call(&client, "create_context", json!({"name": "x"})).await.unwrap_err();
+    let client = connect(
+        &harness,
+        &harness.token("mcp:read"),
+        ProtocolVersion::V_2025_11_25,
+    )
+    .await;
+    let error = call(&client, "create_context", json!({"name": "x"}))
+        .await
+        .unwrap_err();
     let message = format!("{error:?}");
-    assert!(message.contains("insufficient_scope") && message.contains("mcp:write"), "{message}");
+    assert!(
+        message.contains("insufficient_scope") && message.contains("mcp:write"),
+        "{message}"
+    );
     // Nothing was stored by the refused call, and the session is still usable.
     let listed = call(&client, "list_contexts", json!({})).await.unwrap();
     assert_eq!(structured(&listed)["count"], 0);
@@ -156,12 +207,26 @@ async fn call_without_the_tool_scope_fails_and_the_client_sees_the_step_up_scope
 #[tokio::test]
 async fn invalid_tool_arguments_are_tool_errors_and_store_nothing() {
     let harness = start().await;
-    let client = connect(&harness, &harness.token("mcp:read mcp:write"), ProtocolVersion::V_2025_11_25).await;
+    let client = connect(
+        &harness,
+        &harness.token("mcp:read mcp:write"),
+        ProtocolVersion::V_2025_11_25,
+    )
+    .await;
     // Bad arguments are tool execution errors (MCP 2025-11-25), which the model can act on.
-    for arguments in [json!({"name": "   "}), json!({"nom": 1}), json!({"name": "x".repeat(101)})] {
-        let result = call(&client, "create_context", arguments.clone()).await.unwrap();
+    for arguments in [
+        json!({"name": "   "}),
+        json!({"nom": 1}),
+        json!({"name": "x".repeat(101)}),
+    ] {
+        let result = call(&client, "create_context", arguments.clone())
+            .await
+            .unwrap();
         assert_eq!(result.is_error, Some(true), "{arguments}");
-        assert!(format!("{:?}", result.content).contains("name"), "{arguments}");
+        assert!(
+            format!("{:?}", result.content).contains("name"),
+            "{arguments}"
+        );
     }
     let listed = call(&client, "list_contexts", json!({})).await.unwrap();
     assert_eq!(structured(&listed)["count"], 0);

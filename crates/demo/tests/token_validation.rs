@@ -15,7 +15,10 @@ async fn refusal(harness: &common::Harness, token: &str) -> (u16, String) {
 
 fn assert_invalid_token(status: u16, challenge: &str, description: &str) {
     assert_eq!(status, 401, "{challenge}");
-    assert!(challenge.contains(r#"error="invalid_token""#), "{challenge}");
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
     assert!(
         challenge.contains(&format!(r#"error_description="{description}""#)),
         "{challenge}"
@@ -64,7 +67,10 @@ async fn malformed_authorization_header_is_an_invalid_request() {
             .await
             .unwrap();
         assert_eq!(response.status(), 400, "{value}");
-        assert!(challenge(&response).contains(r#"error="invalid_request""#), "{value}");
+        assert!(
+            challenge(&response).contains(r#"error="invalid_request""#),
+            "{value}"
+        );
     }
 }
 
@@ -88,7 +94,9 @@ async fn tokens_in_the_query_string_are_refused() {
 #[tokio::test]
 async fn valid_token_reaches_the_mcp_server() {
     let harness = start().await;
-    let response = harness.post(Some(&harness.token("mcp:read")), &tools_list()).await;
+    let response = harness
+        .post(Some(&harness.token("mcp:read")), &tools_list())
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let tools: Vec<&str> = body["result"]["tools"]
@@ -97,7 +105,10 @@ async fn valid_token_reaches_the_mcp_server() {
         .iter()
         .map(|tool| tool["name"].as_str().unwrap())
         .collect();
-    assert!(tools.contains(&"whoami") && tools.contains(&"create_context"), "{body}");
+    assert!(
+        tools.contains(&"whoami") && tools.contains(&"create_context"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -117,8 +128,13 @@ async fn plain_jwt_type_is_accepted_but_other_types_are_not() {
     let jwt = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
     assert_eq!(harness.post(Some(&jwt), &tools_list()).await.status(), 200);
     let untyped = harness.issuer.sign_typed("rsa-1", None, &claims);
-    assert_eq!(harness.post(Some(&untyped), &tools_list()).await.status(), 200);
-    let logout = harness.issuer.sign_typed("rsa-1", Some("logout+jwt"), &claims);
+    assert_eq!(
+        harness.post(Some(&untyped), &tools_list()).await.status(),
+        200
+    );
+    let logout = harness
+        .issuer
+        .sign_typed("rsa-1", Some("logout+jwt"), &claims);
     let (status, challenge) = refusal(&harness, &logout).await;
     assert_invalid_token(status, &challenge, "token type is not an access token");
 }
@@ -128,7 +144,9 @@ async fn bad_signature_is_refused() {
     let harness = start().await;
     let token = harness.token("mcp:read");
     let (head, _) = token.rsplit_once('.').unwrap();
-    let other = harness.issuer.sign("rsa-1", &json!({"sub": "someone else"}));
+    let other = harness
+        .issuer
+        .sign("rsa-1", &json!({"sub": "someone else"}));
     let forged = format!("{head}.{}", other.rsplit_once('.').unwrap().1);
     let (status, challenge) = refusal(&harness, &forged).await;
     assert_invalid_token(status, &challenge, "token signature is invalid");
@@ -139,13 +157,19 @@ async fn alg_none_is_refused() {
     let harness = start().await;
     let token = harness.issuer.unsigned(&harness.claims("mcp:read"));
     let (status, challenge) = refusal(&harness, &token).await;
-    assert_invalid_token(status, &challenge, "malformed token or unsupported algorithm");
+    assert_invalid_token(
+        status,
+        &challenge,
+        "malformed token or unsupported algorithm",
+    );
 }
 
 #[tokio::test]
 async fn hmac_signed_with_the_public_key_is_refused() {
     let harness = start().await;
-    let token = harness.issuer.hmac_with_public_key(&harness.claims("mcp:read"));
+    let token = harness
+        .issuer
+        .hmac_with_public_key(&harness.claims("mcp:read"));
     let (status, challenge) = refusal(&harness, &token).await;
     assert_invalid_token(status, &challenge, "token algorithm is not allowed");
 }
@@ -166,7 +190,10 @@ async fn token_expired_within_the_leeway_is_accepted() {
     let mut claims = harness.claims("mcp:read");
     claims["exp"] = json!(now() - 5);
     let token = harness.issuer.sign("rsa-1", &claims);
-    assert_eq!(harness.post(Some(&token), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness.post(Some(&token), &tools_list()).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -197,7 +224,11 @@ async fn token_from_another_issuer_is_refused() {
 #[tokio::test]
 async fn token_for_another_resource_is_refused() {
     let harness = start().await;
-    for audience in [json!("http://127.0.0.1:1/mcp"), json!(["https://other.example/mcp"]), json!(null)] {
+    for audience in [
+        json!("http://127.0.0.1:1/mcp"),
+        json!(["https://other.example/mcp"]),
+        json!(null),
+    ] {
         let mut claims = harness.claims("mcp:read");
         claims["aud"] = audience.clone();
         let token = harness.issuer.sign("rsa-1", &claims);
@@ -212,7 +243,10 @@ async fn audience_lists_and_trailing_slashes_name_the_same_resource() {
     let mut claims = harness.claims("mcp:read");
     claims["aud"] = json!(["https://other.example", format!("{}/", harness.resource)]);
     let token = harness.issuer.sign("rsa-1", &claims);
-    assert_eq!(harness.post(Some(&token), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness.post(Some(&token), &tools_list()).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -249,7 +283,11 @@ async fn token_without_subject_or_expiry_is_refused() {
 async fn missing_scope_gets_403_with_the_scope_to_step_up_to() {
     let harness = start().await;
     let response = harness
-        .call_tool(&harness.token("mcp:read"), "create_context", json!({"name": "x"}))
+        .call_tool(
+            &harness.token("mcp:read"),
+            "create_context",
+            json!({"name": "x"}),
+        )
         .await;
     assert_eq!(response.status(), 403);
     assert_eq!(
@@ -267,7 +305,9 @@ async fn missing_scope_gets_403_with_the_scope_to_step_up_to() {
 async fn scope_is_checked_for_every_message_of_a_batch() {
     let harness = start().await;
     let batch = json!([tools_list(), tool_call("list_contexts", json!({}))]);
-    let response = harness.post(Some(&harness.token("mcp:write")), &batch).await;
+    let response = harness
+        .post(Some(&harness.token("mcp:write")), &batch)
+        .await;
     assert_eq!(response.status(), 403);
     assert!(challenge(&response).contains(r#"scope="mcp:read""#));
 }
@@ -275,17 +315,30 @@ async fn scope_is_checked_for_every_message_of_a_batch() {
 #[tokio::test]
 async fn unknown_kid_triggers_one_refetch_per_interval() {
     let harness = start().await;
-    assert_eq!(harness.post(Some(&harness.token("mcp:read")), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness
+            .post(Some(&harness.token("mcp:read")), &tools_list())
+            .await
+            .status(),
+        200
+    );
     let hits_after_first = harness.issuer.jwks_hits();
     assert_eq!(hits_after_first, 1);
     // The issuer rotates to a new key: the first token signed with it triggers one refetch.
     harness.issuer.publish("rsa-2");
     let rotated = harness.issuer.sign("rsa-2", &harness.claims("mcp:read"));
-    assert_eq!(harness.post(Some(&rotated), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness.post(Some(&rotated), &tools_list()).await.status(),
+        200
+    );
     assert_eq!(harness.issuer.jwks_hits(), 2);
     // Tokens naming keys that do not exist cannot make the server hammer the issuer.
     for attempt in 0..5 {
-        let bogus = harness.issuer.sign_naming_kid("rsa-1", &format!("nope-{attempt}"), &harness.claims("mcp:read"));
+        let bogus = harness.issuer.sign_naming_kid(
+            "rsa-1",
+            &format!("nope-{attempt}"),
+            &harness.claims("mcp:read"),
+        );
         let (status, challenge) = refusal(&harness, &bogus).await;
         assert_invalid_token(status, &challenge, "token signing key is unknown");
     }
@@ -298,25 +351,39 @@ async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
         config.with_jwks_refresh_interval(std::time::Duration::ZERO)
     })
     .await;
-    assert_eq!(harness.post(Some(&harness.token("mcp:read")), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness
+            .post(Some(&harness.token("mcp:read")), &tools_list())
+            .await
+            .status(),
+        200
+    );
     harness.issuer.set_jwks_available(false);
     // A different token (not in the validated-token cache) signed with a cached key.
     let token = harness.issuer.sign("ec-1", &harness.claims("mcp:read"));
-    assert_eq!(harness.post(Some(&token), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness.post(Some(&token), &tools_list()).await.status(),
+        200
+    );
     // A key the server never saw cannot be fetched now: the token is refused, not a 5xx.
     harness.issuer.publish("rsa-2");
     let rotated = harness.issuer.sign("rsa-2", &harness.claims("mcp:read"));
     let (status, _) = refusal(&harness, &rotated).await;
     assert_eq!(status, 401);
     harness.issuer.set_jwks_available(true);
-    assert_eq!(harness.post(Some(&rotated), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness.post(Some(&rotated), &tools_list()).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn unreachable_issuer_without_cached_keys_is_503_not_401() {
     let harness = start().await;
     harness.issuer.set_jwks_available(false);
-    let response = harness.post(Some(&harness.token("mcp:read")), &tools_list()).await;
+    let response = harness
+        .post(Some(&harness.token("mcp:read")), &tools_list())
+        .await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
     let body: Value = response.json().await.unwrap();
@@ -327,7 +394,13 @@ async fn unreachable_issuer_without_cached_keys_is_503_not_401() {
 async fn keys_are_discovered_through_oidc_path_appended_metadata_as_cognito_publishes_it() {
     let harness = start_with(MetadataStyle::CognitoLike, |config| config).await;
     assert!(harness.issuer.issuer().ends_with("/us-east-1_TestPool"));
-    assert_eq!(harness.post(Some(&harness.token("mcp:read")), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness
+            .post(Some(&harness.token("mcp:read")), &tools_list())
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -337,16 +410,26 @@ async fn opaque_tokens_are_introspected_when_configured() {
     let issuer = plain.issuer.issuer().to_owned();
     let harness = start_with(MetadataStyle::Rfc8414, move |mut config| {
         config.issuers.clear();
-        config.with_issuer(IssuerConfig::jwt(issuer).with_introspection(
-            IntrospectionConfig::new(endpoint, "rs", "rs-secret"),
-        ))
+        config.with_issuer(
+            IssuerConfig::jwt(issuer).with_introspection(IntrospectionConfig::new(
+                endpoint,
+                "rs",
+                "rs-secret",
+            )),
+        )
     })
     .await;
     plain.issuer.register_opaque(
         "opaque-active",
         json!({"active": true, "sub": "u-9", "scope": "mcp:read", "exp": now() + 60, "aud": harness.resource}),
     );
-    assert_eq!(harness.post(Some("opaque-active"), &tools_list()).await.status(), 200);
+    assert_eq!(
+        harness
+            .post(Some("opaque-active"), &tools_list())
+            .await
+            .status(),
+        200
+    );
     let (status, challenge) = refusal(&harness, "opaque-unknown").await;
     assert_invalid_token(status, &challenge, "token is not active");
     // Without introspection an opaque token is simply malformed.

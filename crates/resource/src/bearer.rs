@@ -73,14 +73,17 @@ where
         Box::pin(async move {
             match authorize(&shared, request).await {
                 Ok(request) => Ok(inner.call(request).await?.map(Body::new)),
-                Err(refusal) => Ok(refusal),
+                Err(refusal) => Ok(*refusal),
             }
         })
     }
 }
 
+/// The response that refuses a request (boxed: responses are large and refusals are rare).
+type Refusal = Box<Response>;
+
 /// Runs the checks in order; returns the request to pass on, or the response that refuses it.
-async fn authorize(shared: &Shared, request: Request<Body>) -> Result<Request<Body>, Response> {
+async fn authorize(shared: &Shared, request: Request<Body>) -> Result<Request<Body>, Refusal> {
     let token = bearer_token(&request).map_err(|rejection| shared.refuse(&rejection))?;
     let verified = shared
         .validator
@@ -115,7 +118,9 @@ fn bearer_token(request: &Request<Body>) -> Result<&str, TokenRejection> {
     let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         return match request.headers().contains_key(header::AUTHORIZATION) {
-            true => Err(TokenRejection::InvalidRequest("more than one Authorization header")),
+            true => Err(TokenRejection::InvalidRequest(
+                "more than one Authorization header",
+            )),
             false => Err(TokenRejection::Missing),
         };
     };
@@ -137,13 +142,17 @@ fn bearer_token(request: &Request<Body>) -> Result<&str, TokenRejection> {
 fn is_token68(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// Reads the whole body, up to the configured limit.
-async fn read_body(shared: &Shared, parts: &http::request::Parts, body: Body) -> Result<Bytes, Response> {
+async fn read_body(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: Body,
+) -> Result<Bytes, Refusal> {
     let limit = shared.config.max_body_bytes;
     let declared_too_large = parts
         .headers
@@ -156,15 +165,31 @@ async fn read_body(shared: &Shared, parts: &http::request::Parts, body: Body) ->
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<LengthLimitError>() => Err(too_large(limit)),
-        Err(_) => Err(json_rpc_refusal(StatusCode::BAD_REQUEST, json_rpc::INVALID_REQUEST, "the request body could not be read")),
+        Err(_) => Err(json_rpc_refusal(
+            StatusCode::BAD_REQUEST,
+            json_rpc::INVALID_REQUEST,
+            "the request body could not be read",
+        )),
     }
 }
 
 /// A `tools/call` needs the scope configured for its tool (403 `insufficient_scope` otherwise).
-fn check_tool_scopes(shared: &Shared, verified: &VerifiedToken, body: &[u8]) -> Result<(), Response> {
+fn check_tool_scopes(
+    shared: &Shared,
+    verified: &VerifiedToken,
+    body: &[u8],
+) -> Result<(), Refusal> {
     let tools = json_rpc::called_tools(body).map_err(|error| match error {
-        PeekError::Parse => json_rpc_refusal(StatusCode::BAD_REQUEST, json_rpc::PARSE_ERROR, "Parse error: the body is not JSON"),
-        PeekError::InvalidRequest => json_rpc_refusal(StatusCode::BAD_REQUEST, json_rpc::INVALID_REQUEST, "Invalid Request: not a JSON-RPC message"),
+        PeekError::Parse => json_rpc_refusal(
+            StatusCode::BAD_REQUEST,
+            json_rpc::PARSE_ERROR,
+            "Parse error: the body is not JSON",
+        ),
+        PeekError::InvalidRequest => json_rpc_refusal(
+            StatusCode::BAD_REQUEST,
+            json_rpc::INVALID_REQUEST,
+            "Invalid Request: not a JSON-RPC message",
+        ),
     })?;
     for tool in tools {
         if let Some(required) = shared.config.tool_scopes.get(tool.as_ref())
@@ -178,7 +203,7 @@ fn check_tool_scopes(shared: &Shared, verified: &VerifiedToken, body: &[u8]) -> 
     Ok(())
 }
 
-fn too_large(limit: usize) -> Response {
+fn too_large(limit: usize) -> Refusal {
     json_rpc_refusal(
         StatusCode::PAYLOAD_TOO_LARGE,
         json_rpc::INVALID_REQUEST,
@@ -186,18 +211,20 @@ fn too_large(limit: usize) -> Response {
     )
 }
 
-fn json_rpc_refusal(status: StatusCode, code: i64, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        json_rpc::error_body(code, message),
+fn json_rpc_refusal(status: StatusCode, code: i64, message: &str) -> Refusal {
+    Box::new(
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            json_rpc::error_body(code, message),
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
 impl Shared {
     /// The HTTP answer to a rejection: status, challenge and an OAuth error body.
-    pub(crate) fn refuse(&self, rejection: &TokenRejection) -> Response {
+    pub(crate) fn refuse(&self, rejection: &TokenRejection) -> Refusal {
         let challenge = BearerChallenge::new(self.metadata_url.clone());
         let description = rejection.to_string();
         let (status, challenge, error) = match rejection {
@@ -229,9 +256,11 @@ impl Shared {
                 ),
                 Some("insufficient_scope"),
             ),
-            TokenRejection::IssuerUnavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, None, Some("temporarily_unavailable"))
-            }
+            TokenRejection::IssuerUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                Some("temporarily_unavailable"),
+            ),
         };
         tracing::debug!(%status, reason = %description, "refused a request to the MCP endpoint");
         let body = serde_json::json!({
@@ -242,14 +271,16 @@ impl Shared {
         if let Some(challenge) = challenge
             && let Ok(value) = HeaderValue::from_str(&challenge.to_string())
         {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
-        response
+        Box::new(response)
     }
 }
 
@@ -278,14 +309,40 @@ mod tests {
         let cases: [(&[&str], &str, TokenRejection); 7] = [
             (&[], "/mcp", TokenRejection::Missing),
             (&["Basic dXNlcjpwYXNz"], "/mcp", TokenRejection::Missing),
-            (&["Bearer"], "/mcp", TokenRejection::InvalidRequest("malformed bearer token")),
-            (&["Bearer a b"], "/mcp", TokenRejection::InvalidRequest("malformed bearer token")),
-            (&["Bearer a\"b"], "/mcp", TokenRejection::InvalidRequest("malformed bearer token")),
-            (&["Bearer a", "Bearer b"], "/mcp", TokenRejection::InvalidRequest("more than one Authorization header")),
-            (&[], "/mcp?access_token=abc", TokenRejection::InvalidRequest("access tokens are accepted only in the Authorization header")),
+            (
+                &["Bearer"],
+                "/mcp",
+                TokenRejection::InvalidRequest("malformed bearer token"),
+            ),
+            (
+                &["Bearer a b"],
+                "/mcp",
+                TokenRejection::InvalidRequest("malformed bearer token"),
+            ),
+            (
+                &["Bearer a\"b"],
+                "/mcp",
+                TokenRejection::InvalidRequest("malformed bearer token"),
+            ),
+            (
+                &["Bearer a", "Bearer b"],
+                "/mcp",
+                TokenRejection::InvalidRequest("more than one Authorization header"),
+            ),
+            (
+                &[],
+                "/mcp?access_token=abc",
+                TokenRejection::InvalidRequest(
+                    "access tokens are accepted only in the Authorization header",
+                ),
+            ),
         ];
         for (headers, uri, expected) in cases {
-            assert_eq!(bearer_token(&request(headers, uri)).unwrap_err(), expected, "{headers:?} {uri}");
+            assert_eq!(
+                bearer_token(&request(headers, uri)).unwrap_err(),
+                expected,
+                "{headers:?} {uri}"
+            );
         }
     }
 }

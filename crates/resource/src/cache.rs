@@ -45,7 +45,10 @@ impl TokenCache {
 
     /// The cached result for `hash`, if it is still valid at `now`.
     pub(crate) fn get(&self, hash: &TokenHash, now: u64) -> Option<Arc<VerifiedToken>> {
-        let entries = self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         entries
             .get(hash)
             .filter(|entry| entry.valid_until > now)
@@ -57,7 +60,10 @@ impl TokenCache {
         if self.capacity == 0 {
             return;
         }
-        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if entries.len() >= self.capacity {
             let now = now_unix();
             entries.retain(|_, entry| entry.valid_until > now);

@@ -65,7 +65,9 @@ impl ResourceServerConfig {
             issuers: Vec::new(),
             scopes_supported: Vec::new(),
             tool_scopes: HashMap::new(),
-            allowed_hosts: ["localhost", "127.0.0.1", "[::1]"].map(String::from).to_vec(),
+            allowed_hosts: ["localhost", "127.0.0.1", "[::1]"]
+                .map(String::from)
+                .to_vec(),
             allowed_origins: Vec::new(),
             algorithms: vec![
                 Algorithm::RS256,
@@ -100,7 +102,10 @@ impl ResourceServerConfig {
     }
 
     /// Sets PRM `scopes_supported`.
-    pub fn with_scopes_supported(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn with_scopes_supported(
+        mut self,
+        scopes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         self.scopes_supported = scopes.into_iter().map(Into::into).collect();
         self
     }
@@ -112,13 +117,19 @@ impl ResourceServerConfig {
     }
 
     /// Replaces the accepted `Host` values. The resource's own host is always accepted.
-    pub fn with_allowed_hosts(mut self, hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn with_allowed_hosts(
+        mut self,
+        hosts: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         self.allowed_hosts = hosts.into_iter().map(Into::into).collect();
         self
     }
 
     /// Replaces the accepted `Origin` values.
-    pub fn with_allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn with_allowed_origins(
+        mut self,
+        origins: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         self.allowed_origins = origins.into_iter().map(Into::into).collect();
         self
     }
@@ -191,7 +202,10 @@ impl ResourceServerConfig {
             problems.push("at least one JWT algorithm must be allowed".to_owned());
         }
         for algorithm in &self.algorithms {
-            if matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            if matches!(
+                algorithm,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) {
                 problems.push(format!(
                     "{algorithm:?} is refused: a resource server must not accept HMAC-signed tokens"
                 ));
@@ -205,12 +219,16 @@ impl ResourceServerConfig {
         }
         for (tool, scope) in &self.tool_scopes {
             if scope.is_empty() || scope.contains(' ') {
-                problems.push(format!("tool {tool}: scope `{scope}` must be one non-empty scope token"));
+                problems.push(format!(
+                    "tool {tool}: scope `{scope}` must be one non-empty scope token"
+                ));
             }
         }
         for origin in &self.allowed_origins {
             if origin != "null" && Url::parse(origin).is_err() {
-                problems.push(format!("allowed origin `{origin}` is not scheme://host[:port]"));
+                problems.push(format!(
+                    "allowed origin `{origin}` is not scheme://host[:port]"
+                ));
             }
         }
         if self.max_body_bytes == 0 {
@@ -298,7 +316,10 @@ impl IssuerConfig {
         if url.query().is_some() || url.fragment().is_some() {
             return Err("an issuer identifier has no query or fragment (RFC 8414 §2)".to_owned());
         }
-        for (name, value) in [("jwks_uri", &self.jwks_uri), ("metadata_url", &self.metadata_url)] {
+        for (name, value) in [
+            ("jwks_uri", &self.jwks_uri),
+            ("metadata_url", &self.metadata_url),
+        ] {
             if let Some(value) = value {
                 Url::parse(value).map_err(|error| format!("{name} is not a URL: {error}"))?;
             }

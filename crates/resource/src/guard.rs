@@ -84,7 +84,10 @@ impl RebindingPolicy {
     /// Whether an `Origin` value is allowed.
     pub(crate) fn origin_allowed(&self, origin: &str) -> bool {
         if origin == "null" {
-            return self.origins.iter().any(|p| matches!(p, OriginPattern::Null));
+            return self
+                .origins
+                .iter()
+                .any(|p| matches!(p, OriginPattern::Null));
         }
         let Ok(url) = Url::parse(origin) else {
             return false;
@@ -210,24 +213,43 @@ mod tests {
     #[test]
     fn hosts_match_with_or_without_port() {
         let policy = RebindingPolicy::new(
-            &["localhost".into(), "mcp.example.com:8443".into(), "[::1]".into()],
+            &[
+                "localhost".into(),
+                "mcp.example.com:8443".into(),
+                "[::1]".into(),
+            ],
             &[],
         );
         let uri = Uri::from_static("/mcp");
         assert!(policy.check(&uri, &headers("localhost:3001", None)).is_ok());
         assert!(policy.check(&uri, &headers("LOCALHOST", None)).is_ok());
         assert!(policy.check(&uri, &headers("[::1]:3001", None)).is_ok());
-        assert!(policy.check(&uri, &headers("mcp.example.com:8443", None)).is_ok());
-        assert!(policy.check(&uri, &headers("mcp.example.com", None)).is_err());
+        assert!(
+            policy
+                .check(&uri, &headers("mcp.example.com:8443", None))
+                .is_ok()
+        );
+        assert!(
+            policy
+                .check(&uri, &headers("mcp.example.com", None))
+                .is_err()
+        );
         assert!(policy.check(&uri, &headers("evil.example", None)).is_err());
-        assert!(policy.check(&uri, &headers("localhost.evil.example", None)).is_err());
+        assert!(
+            policy
+                .check(&uri, &headers("localhost.evil.example", None))
+                .is_err()
+        );
     }
 
     #[test]
     fn origins_must_match_exactly_unless_any_port_is_allowed() {
         let policy = RebindingPolicy::new(
             &[],
-            &["https://app.example.com".into(), "http://localhost:*".into()],
+            &[
+                "https://app.example.com".into(),
+                "http://localhost:*".into(),
+            ],
         );
         let uri = Uri::from_static("/mcp");
         let ok = |origin| policy.check(&uri, &headers("x", Some(origin))).is_ok();

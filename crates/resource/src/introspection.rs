@@ -60,10 +60,16 @@ impl Introspector {
             tracing::warn!(endpoint = %config.endpoint, status = %response.status(), "introspection refused");
             return Err(TokenRejection::IssuerUnavailable);
         }
-        if response.content_length().is_some_and(|length| length > MAX_RESPONSE_BYTES as u64) {
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+        {
             return Err(TokenRejection::IssuerUnavailable);
         }
-        let body = response.bytes().await.map_err(|_| TokenRejection::IssuerUnavailable)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|_| TokenRejection::IssuerUnavailable)?;
         if body.len() > MAX_RESPONSE_BYTES {
             return Err(TokenRejection::IssuerUnavailable);
         }
@@ -112,7 +118,9 @@ fn accept(
         _ => Vec::new(),
     };
     if !audience.iter().any(|aud| resource.matches(aud)) {
-        return Err(TokenRejection::invalid("token audience is not this resource"));
+        return Err(TokenRejection::invalid(
+            "token audience is not this resource",
+        ));
     }
     let subject = answer
         .sub
@@ -164,7 +172,10 @@ mod tests {
             serde_json::json!({"active": true, "sub": "u", "exp": 200, "aud": "http://localhost:3001/mcp", "iss": "https://evil"}),
         ];
         for case in cases {
-            assert!(accept(answer(case.clone()), "https://as", &resource(), 100).is_err(), "{case}");
+            assert!(
+                accept(answer(case.clone()), "https://as", &resource(), 100).is_err(),
+                "{case}"
+            );
         }
     }
 }

@@ -94,6 +94,9 @@ mod tests {
         assert_eq!(called_tools(b"{not json").unwrap_err(), PeekError::Parse);
         assert_eq!(called_tools(b"").unwrap_err(), PeekError::Parse);
         assert_eq!(called_tools(b"42").unwrap_err(), PeekError::InvalidRequest);
-        assert_eq!(called_tools(br#"{"method": 7}"#).unwrap_err(), PeekError::InvalidRequest);
+        assert_eq!(
+            called_tools(br#"{"method": 7}"#).unwrap_err(),
+            PeekError::InvalidRequest
+        );
     }
 }

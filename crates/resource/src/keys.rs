@@ -72,7 +72,11 @@ struct RefreshState {
 }
 
 impl IssuerKeys {
-    pub(crate) fn new(config: &IssuerConfig, http: reqwest::Client, refresh_interval: Duration) -> Self {
+    pub(crate) fn new(
+        config: &IssuerConfig,
+        http: reqwest::Client,
+        refresh_interval: Duration,
+    ) -> Self {
         Self {
             issuer: config.issuer.clone(),
             configured_jwks_uri: config.jwks_uri.clone(),
@@ -85,14 +89,20 @@ impl IssuerKeys {
     }
 
     fn cached(&self, kid: Option<&str>) -> (Option<Arc<VerifyingKey>>, bool) {
-        let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         (keys.find(kid), keys.fetched)
     }
 
     /// The key for a token's `kid`. An unknown key id triggers a refetch of the key set, at
     /// most once per refresh interval; a failed first fetch is retried after at most
     /// [`FIRST_FETCH_RETRY`], so a server started before its issuer recovers quickly.
-    pub(crate) async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, KeyLookupError> {
+    pub(crate) async fn key_for(
+        &self,
+        kid: Option<&str>,
+    ) -> Result<Arc<VerifyingKey>, KeyLookupError> {
         if let (Some(key), _) = self.cached(kid) {
             return Ok(key);
         }
@@ -107,7 +117,10 @@ impl IssuerKeys {
         } else {
             KeyLookupError::Unavailable
         };
-        if refresh.next_attempt.is_some_and(|next| Instant::now() < next) {
+        if refresh
+            .next_attempt
+            .is_some_and(|next| Instant::now() < next)
+        {
             return Err(missing);
         }
         match self.refresh_now(&mut refresh, fetched).await {
@@ -136,7 +149,10 @@ impl IssuerKeys {
             (Err(_), false) => Some(now + self.refresh_interval.min(FIRST_FETCH_RETRY)),
         };
         let set = result?;
-        *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = set;
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = set;
         Ok(())
     }
 
@@ -159,7 +175,10 @@ impl IssuerKeys {
             }
         }
         tracing::debug!(issuer = %self.issuer, keys = keys.len(), "fetched signing keys");
-        Ok(KeySet { keys, fetched: true })
+        Ok(KeySet {
+            keys,
+            fetched: true,
+        })
     }
 
     /// Finds `jwks_uri` in the issuer's metadata, trying the configured metadata URL or the
@@ -212,7 +231,9 @@ impl IssuerKeys {
             .map_err(|error| format!("{url}: {error}"))?
         {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(format!("{url}: document larger than {MAX_DOCUMENT_BYTES} bytes"));
+                return Err(format!(
+                    "{url}: document larger than {MAX_DOCUMENT_BYTES} bytes"
+                ));
             }
             body.extend_from_slice(&chunk);
         }

@@ -13,7 +13,11 @@ use crate::ResourceServerConfig;
 pub(crate) fn document(config: &ResourceServerConfig) -> ProtectedResourceMetadata {
     let mut document = ProtectedResourceMetadata::new(
         config.resource.as_str(),
-        config.issuers.iter().map(|issuer| issuer.issuer.clone()).collect(),
+        config
+            .issuers
+            .iter()
+            .map(|issuer| issuer.issuer.clone())
+            .collect(),
     );
     document.scopes_supported = config.scopes_supported.clone();
     document.resource_name = config.resource_name.clone();
@@ -29,8 +33,14 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(config: &ResourceServerCo
         async move {
             (
                 [
-                    (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    ),
+                    (
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("public, max-age=300"),
+                    ),
                 ],
                 body,
             )

@@ -87,11 +87,19 @@ impl ResourceServer {
     /// `WWW-Authenticate` and the MCP headers of its responses.
     pub fn cors_layer(&self) -> CorsLayer {
         let rebinding = Arc::clone(&self.shared.rebinding);
-        let mcp_headers = ["mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"]
-            .map(HeaderName::from_static);
+        let mcp_headers = [
+            "mcp-session-id",
+            "mcp-protocol-version",
+            "mcp-method",
+            "mcp-name",
+            "last-event-id",
+        ]
+        .map(HeaderName::from_static);
         CorsLayer::new()
             .allow_origin(AllowOrigin::predicate(move |origin, _| {
-                origin.to_str().is_ok_and(|origin| rebinding.origin_allowed(origin))
+                origin
+                    .to_str()
+                    .is_ok_and(|origin| rebinding.origin_allowed(origin))
             }))
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
             .allow_headers(

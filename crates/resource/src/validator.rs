@@ -141,7 +141,9 @@ impl TokenValidator {
             return Err(TokenRejection::invalid("token algorithm is not allowed"));
         }
         if let Some(typ) = &header.typ
-            && !ACCEPTED_TYPES.iter().any(|accepted| typ.eq_ignore_ascii_case(accepted))
+            && !ACCEPTED_TYPES
+                .iter()
+                .any(|accepted| typ.eq_ignore_ascii_case(accepted))
         {
             return Err(TokenRejection::invalid("token type is not an access token"));
         }
@@ -154,16 +156,21 @@ impl TokenValidator {
             .iter()
             .find(|issuer| issuer.config.issuer == issuer_claim)
             .ok_or_else(|| TokenRejection::invalid("token issuer is not trusted"))?;
-        let key = issuer
-            .keys
-            .key_for(header.kid.as_deref())
-            .await
-            .map_err(|error| match error {
-                KeyLookupError::UnknownKey => TokenRejection::invalid("token signing key is unknown"),
-                KeyLookupError::Unavailable => TokenRejection::IssuerUnavailable,
-            })?;
+        let key =
+            issuer
+                .keys
+                .key_for(header.kid.as_deref())
+                .await
+                .map_err(|error| match error {
+                    KeyLookupError::UnknownKey => {
+                        TokenRejection::invalid("token signing key is unknown")
+                    }
+                    KeyLookupError::Unavailable => TokenRejection::IssuerUnavailable,
+                })?;
         if key.algorithm.is_some_and(|pinned| pinned != header.alg) {
-            return Err(TokenRejection::invalid("token algorithm does not match its key"));
+            return Err(TokenRejection::invalid(
+                "token algorithm does not match its key",
+            ));
         }
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&issuer.config.issuer]);
@@ -183,13 +190,22 @@ impl TokenValidator {
     }
 
     /// RFC 9068 / RFC 8707: the token must be an access token whose audience is this resource.
-    fn accept_jwt_profile(&self, claims: AccessTokenClaims) -> Result<VerifiedToken, TokenRejection> {
-        if claims.token_use.as_deref().is_some_and(|usage| usage != "access") {
+    fn accept_jwt_profile(
+        &self,
+        claims: AccessTokenClaims,
+    ) -> Result<VerifiedToken, TokenRejection> {
+        if claims
+            .token_use
+            .as_deref()
+            .is_some_and(|usage| usage != "access")
+        {
             return Err(TokenRejection::invalid("token is not an access token"));
         }
         let audience = claims.aud.into_vec();
         if !audience.iter().any(|aud| self.resource.matches(aud)) {
-            return Err(TokenRejection::invalid("token audience is not this resource"));
+            return Err(TokenRejection::invalid(
+                "token audience is not this resource",
+            ));
         }
         let scopes = scopes_of(claims.scope.as_deref(), &claims.scp);
         Ok(VerifiedToken {
@@ -212,17 +228,26 @@ impl TokenValidator {
         allowed_clients: &dyn crate::ClientAllowList,
     ) -> Result<VerifiedToken, TokenRejection> {
         if claims.token_use.as_deref() != Some("access") {
-            return Err(TokenRejection::invalid("token is not a Cognito access token"));
+            return Err(TokenRejection::invalid(
+                "token is not a Cognito access token",
+            ));
         }
         let client_id = claims
             .client_id
             .ok_or_else(|| TokenRejection::invalid("token has no client_id"))?;
         if !allowed_clients.is_allowed(&client_id) {
-            return Err(TokenRejection::invalid("token was issued to a client this resource does not accept"));
+            return Err(TokenRejection::invalid(
+                "token was issued to a client this resource does not accept",
+            ));
         }
         let scopes = scopes_of(claims.scope.as_deref(), &claims.scp);
-        if !scopes.iter().any(|scope| scope.starts_with(&self.cognito_scope_prefix)) {
-            return Err(TokenRejection::invalid("token carries no scope of this resource"));
+        if !scopes
+            .iter()
+            .any(|scope| scope.starts_with(&self.cognito_scope_prefix))
+        {
+            return Err(TokenRejection::invalid(
+                "token carries no scope of this resource",
+            ));
         }
         Ok(VerifiedToken {
             issuer: claims.iss,
@@ -236,18 +261,28 @@ impl TokenValidator {
         })
     }
 
-    async fn introspect(&self, token: &str, now: u64) -> Result<(VerifiedToken, u64), TokenRejection> {
+    async fn introspect(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<(VerifiedToken, u64), TokenRejection> {
         let configured: Vec<_> = self
             .issuers
             .iter()
-            .filter_map(|issuer| Some((&issuer.config.issuer, issuer.config.introspection.as_ref()?)))
+            .filter_map(|issuer| {
+                Some((&issuer.config.issuer, issuer.config.introspection.as_ref()?))
+            })
             .collect();
         if configured.is_empty() {
             return Err(TokenRejection::invalid("malformed token"));
         }
         let mut last = TokenRejection::invalid("token is not active");
         for (issuer, introspection) in configured {
-            match self.introspector.introspect(token, issuer, introspection, &self.resource, now).await {
+            match self
+                .introspector
+                .introspect(token, issuer, introspection, &self.resource, now)
+                .await
+            {
                 Ok(verified) => {
                     // Introspection answers may go stale (revocation): remember them briefly.
                     let valid_until = verified.expires_at.min(now + 30);

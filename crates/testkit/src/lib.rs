@@ -111,9 +111,21 @@ impl TestIssuer {
             MetadataStyle::CognitoLike => format!("{base_url}/us-east-1_TestPool"),
         };
         let keys = vec![
-            TestKey::load("rsa-1", Algorithm::RS256, include_bytes!("../keys/rsa-1.pem")),
-            TestKey::load("rsa-2", Algorithm::RS256, include_bytes!("../keys/rsa-2.pem")),
-            TestKey::load("ps-1", Algorithm::PS256, include_bytes!("../keys/rsa-1.pem")),
+            TestKey::load(
+                "rsa-1",
+                Algorithm::RS256,
+                include_bytes!("../keys/rsa-1.pem"),
+            ),
+            TestKey::load(
+                "rsa-2",
+                Algorithm::RS256,
+                include_bytes!("../keys/rsa-2.pem"),
+            ),
+            TestKey::load(
+                "ps-1",
+                Algorithm::PS256,
+                include_bytes!("../keys/rsa-1.pem"),
+            ),
             TestKey::load("ec-1", Algorithm::ES256, include_bytes!("../keys/ec-1.pem")),
             TestKey::load("ed-1", Algorithm::EdDSA, include_bytes!("../keys/ed-1.pem")),
         ];
@@ -128,7 +140,10 @@ impl TestIssuer {
         let metadata_path = match style {
             MetadataStyle::Rfc8414 => "/.well-known/oauth-authorization-server".to_owned(),
             MetadataStyle::CognitoLike => {
-                format!("{}/.well-known/openid-configuration", &issuer[base_url.len()..])
+                format!(
+                    "{}/.well-known/openid-configuration",
+                    &issuer[base_url.len()..]
+                )
             }
         };
         let app = Router::new()
@@ -250,11 +265,7 @@ impl TestIssuer {
 
 async fn metadata(State(state): State<Arc<IssuerState>>) -> Json<Value> {
     let base = state.issuer.clone();
-    let origin = base
-        .splitn(4, '/')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join("/");
+    let origin = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
     Json(json!({
         "issuer": state.issuer,
         "authorization_endpoint": format!("{base}/authorize"),
@@ -286,6 +297,11 @@ async fn introspect(
     Form(form): Form<HashMap<String, String>>,
 ) -> Json<Value> {
     let token = form.get("token").cloned().unwrap_or_default();
-    let answer = state.introspection.lock().expect("lock").get(&token).cloned();
+    let answer = state
+        .introspection
+        .lock()
+        .expect("lock")
+        .get(&token)
+        .cloned();
     Json(answer.unwrap_or_else(|| json!({"active": false})))
 }

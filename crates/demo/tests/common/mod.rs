@@ -50,7 +50,11 @@ pub async fn start_with(
         .with_allowed_origins(["https://app.example.com"])
         .with_jwks_refresh_interval(Duration::from_secs(300));
     let resource_server = ResourceServer::new(customize(config)).unwrap();
-    let app = mcp_router(&resource_server, DemoScopes::default(), Authentication::Required);
+    let app = mcp_router(
+        &resource_server,
+        DemoScopes::default(),
+        Authentication::Required,
+    );
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
