@@ -3,4 +3,13 @@
 //! Work in progress: the storage layer ([`store`]) comes first; the endpoints follow.
 #![warn(missing_docs)]
 
+mod config;
+mod endpoints;
+pub mod keys;
+mod pages;
+mod server;
+pub mod secrets;
 pub mod store;
+
+pub use config::AuthorizationServerConfig;
+pub use server::{AuthorizationServer, Clock, StartError, system_clock};

@@ -1,0 +1,31 @@
+//! Server-rendered pages shared by every flow (each flow renders its own forms).
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    heading: &'a str,
+    message: &'a str,
+    code: &'a str,
+}
+
+/// Renders a template, or a plain 500 if the template fails (it never should: templates are
+/// checked at compile time, only `Display` impls can fail).
+pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot render a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page unavailable").into_response()
+        }
+    }
+}
+
+/// A page explaining an error to the person in the browser, for errors that must not be
+/// redirected to the client (unknown client, unregistered redirect URI, …).
+pub(crate) fn error_page(status: StatusCode, heading: &str, message: &str, code: &str) -> Response {
+    render(status, &ErrorPage { heading, message, code })
+}

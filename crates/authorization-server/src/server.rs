@@ -1,0 +1,104 @@
+//! The public facade: a validated configuration, the store, the keys, and the router.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use thiserror::Error;
+
+use crate::config::AuthorizationServerConfig;
+use crate::keys::{KeyError, SigningKeys};
+use crate::store::{Store, UnixTime};
+
+/// Where the server reads the time; tests replace it.
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs() as UnixTime)
+    })
+}
+
+/// Why the server cannot start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error("invalid authorization server configuration:\n  - {}", .0.join("\n  - "))]
+    Config(Vec<String>),
+    /// The signing keys could not be loaded or generated.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+/// Everything a request handler needs.
+pub(crate) struct Inner {
+    pub(crate) config: AuthorizationServerConfig,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keys: SigningKeys,
+    pub(crate) clock: Clock,
+}
+
+impl Inner {
+    /// The current time.
+    pub(crate) fn now(&self) -> UnixTime {
+        (self.clock)()
+    }
+}
+
+/// The state of every route.
+pub(crate) type AppState = Arc<Inner>;
+
+/// The embedded authorization server.
+#[derive(Clone)]
+pub struct AuthorizationServer {
+    inner: AppState,
+}
+
+impl AuthorizationServer {
+    /// Validates `config`, loads (or generates) the signing keys, and builds the server.
+    pub async fn new(config: AuthorizationServerConfig, store: Arc<dyn Store>) -> Result<Self, StartError> {
+        Self::with_clock(config, store, system_clock()).await
+    }
+
+    /// Like [`AuthorizationServer::new`] with a given clock (tests).
+    pub async fn with_clock(
+        config: AuthorizationServerConfig,
+        store: Arc<dyn Store>,
+        clock: Clock,
+    ) -> Result<Self, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        let keys = SigningKeys::load_or_generate(store.as_ref(), clock()).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                keys,
+                clock,
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AuthorizationServerConfig {
+        &self.inner.config
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &SigningKeys {
+        &self.inner.keys
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Every endpoint of the server.
+    pub fn router(&self) -> Router {
+        crate::endpoints::router().with_state(Arc::clone(&self.inner))
+    }
+}
