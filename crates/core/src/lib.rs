@@ -6,15 +6,37 @@
 #![warn(missing_docs)]
 
 mod challenge;
+mod client_id_metadata;
+mod client_metadata;
 mod error;
 mod metadata;
+mod oauth_error;
+mod pkce;
+mod redirect_uri;
 mod resource_uri;
 mod scope;
 mod well_known;
 
 pub use challenge::{BearerChallenge, BearerErrorCode};
+pub use client_id_metadata::{
+    CimdError, MAX_CLIENT_ID_URL_LEN, is_client_id_url, validate_client_id_metadata_document,
+    validate_client_id_url,
+};
+pub use client_metadata::{
+    ClientMetadata, GrantType, RegistrationError, RegistrationPolicy, ResponseType, ScopeHandling,
+    TokenEndpointAuthMethod, ValidatedClientMetadata,
+};
 pub use error::CoreError;
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+pub use oauth_error::{OAuthErrorCode, OAuthErrorResponse};
+pub use pkce::{
+    CODE_VERIFIER_MAX_LEN, CODE_VERIFIER_MIN_LEN, CodeChallengeMethod, PkceError, challenge_s256,
+    validate_code_challenge, validate_code_verifier, verify_s256,
+};
+pub use redirect_uri::{
+    ApplicationType, RedirectUriError, RedirectUriKind, UnknownApplicationType,
+    redirect_uri_matches, validate_redirect_uri,
+};
 pub use resource_uri::CanonicalResource;
 pub use scope::ScopeSet;
 pub use well_known::{authorization_server_metadata_urls, protected_resource_metadata_urls};

@@ -1,0 +1,807 @@
+//! Client metadata (RFC 7591 §2) and the registration policy that turns what a client asks for
+//! into what the server registers.
+//!
+//! [`ClientMetadata`] is the document as sent (a registration request, or a Client ID Metadata
+//! Document); [`ClientMetadata::validate`] applies the RFC 7591 defaults and a
+//! [`RegistrationPolicy`] and yields [`ValidatedClientMetadata`], the only form the rest of the
+//! system accepts. Its JSON form is the registered metadata a registration response echoes
+//! (RFC 7591 §3.2.1).
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use thiserror::Error;
+use url::Url;
+
+use crate::ScopeSet;
+use crate::oauth_error::{OAuthErrorCode, OAuthErrorResponse};
+use crate::redirect_uri::{
+    ApplicationType, RedirectUriError, RedirectUriKind, UnknownApplicationType,
+    redirect_uri_matches, validate_redirect_uri,
+};
+
+mod values;
+
+pub use values::{GrantType, ResponseType, TokenEndpointAuthMethod};
+
+/// Members the server assigns (RFC 7591 §3.2.1, RFC 7592 §3) or does not support
+/// (`software_statement`, RFC 7591 §2.3): never taken from a client's document, never echoed.
+const SERVER_ASSIGNED_MEMBERS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "registration_access_token",
+    "registration_client_uri",
+    "software_statement",
+];
+
+/// Members modelled by [`ClientMetadata`]; kept out of its `other` map.
+const MODELLED_MEMBERS: &[&str] = &[
+    "redirect_uris",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "response_types",
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "scope",
+    "contacts",
+    "tos_uri",
+    "policy_uri",
+    "software_id",
+    "software_version",
+    "application_type",
+];
+
+/// Client metadata as a client sends it (RFC 7591 §2; OpenID Connect Registration 1.0 §2 for
+/// `application_type`). Nothing is checked yet: call [`ClientMetadata::validate`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientMetadata {
+    /// `redirect_uris`.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// `token_endpoint_auth_method`; RFC 7591 §2 default: `client_secret_basic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// `grant_types`; RFC 7591 §2 default: `["authorization_code"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// `response_types`; RFC 7591 §2 default: `["code"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_types: Option<Vec<String>>,
+    /// `client_name`: shown to the user on the consent page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// `client_uri`: the client's home page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// `logo_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// `scope`: space-separated scopes the client may request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// `contacts`: people responsible for the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<Vec<String>>,
+    /// `tos_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// `policy_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// `software_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    /// `software_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// `application_type` (OpenID Connect Registration 1.0 §2): `web` or `native`; inferred
+    /// when absent, see [`ApplicationType::infer`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+    /// Members this crate does not model, kept as sent (RFC 7591 §2: extensions).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl ClientMetadata {
+    /// Metadata with only `redirect_uris` set.
+    pub fn new<S: Into<String>>(redirect_uris: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            redirect_uris: redirect_uris.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Parses a JSON object (a registration request body, RFC 7591 §3.1).
+    pub fn from_json(body: &[u8]) -> Result<Self, RegistrationError> {
+        let value: Value = serde_json::from_slice(body).map_err(malformed)?;
+        Self::from_value(value)
+    }
+
+    /// Reads metadata from a parsed JSON value, which must be an object.
+    pub fn from_value(value: Value) -> Result<Self, RegistrationError> {
+        if !value.is_object() {
+            return Err(RegistrationError::Malformed {
+                reason: "the client metadata must be a JSON object".to_owned(),
+            });
+        }
+        serde_json::from_value(value).map_err(malformed)
+    }
+
+    /// Applies the RFC 7591 §2 defaults and `policy`, and checks every member.
+    ///
+    /// Checks, in order: `application_type` (explicit or inferred), `redirect_uris` (at least
+    /// one, at most `policy.max_redirect_uris`, each valid for the application type; duplicates
+    /// dropped), `token_endpoint_auth_method` (default `client_secret_basic`), `grant_types`
+    /// (default `authorization_code`; only `authorization_code` and `refresh_token`),
+    /// `response_types` (default and only `code`), the human-readable and URI members, and
+    /// `scope` (narrowed or refused per `policy`). Members the server assigns (`client_id`,
+    /// `client_secret`, …) are dropped from `other`.
+    pub fn validate(
+        self,
+        policy: &RegistrationPolicy,
+    ) -> Result<ValidatedClientMetadata, RegistrationError> {
+        let application_type =
+            ApplicationType::infer(self.application_type.as_deref(), &self.redirect_uris)?;
+        let redirect_uris = check_redirect_uris(self.redirect_uris, application_type, policy)?;
+        let token_endpoint_auth_method =
+            check_auth_method(self.token_endpoint_auth_method.as_deref(), policy)?;
+        let grant_types = check_grant_types(self.grant_types)?;
+        let response_types = check_response_types(self.response_types)?;
+        let client_name = check_text("client_name", self.client_name, policy)?;
+        let client_uri = check_uri("client_uri", self.client_uri, policy)?;
+        let logo_uri = check_uri("logo_uri", self.logo_uri, policy)?;
+        let tos_uri = check_uri("tos_uri", self.tos_uri, policy)?;
+        let policy_uri = check_uri("policy_uri", self.policy_uri, policy)?;
+        let contacts = check_contacts(self.contacts, policy)?;
+        let software_id = check_text("software_id", self.software_id, policy)?;
+        let software_version = check_text("software_version", self.software_version, policy)?;
+        let scope = check_scope(self.scope.as_deref(), policy)?;
+        let mut other = self.other;
+        other.retain(|name, _| {
+            !SERVER_ASSIGNED_MEMBERS.contains(&name.as_str())
+                && !MODELLED_MEMBERS.contains(&name.as_str())
+        });
+        Ok(ValidatedClientMetadata {
+            redirect_uris,
+            token_endpoint_auth_method,
+            grant_types,
+            response_types,
+            client_name,
+            client_uri,
+            logo_uri,
+            scope,
+            contacts,
+            tos_uri,
+            policy_uri,
+            software_id,
+            software_version,
+            application_type,
+            other,
+        })
+    }
+}
+
+fn malformed(error: serde_json::Error) -> RegistrationError {
+    RegistrationError::Malformed {
+        reason: error.to_string(),
+    }
+}
+
+/// What to do with requested scopes outside [`RegistrationPolicy::allowed_scopes`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScopeHandling {
+    /// Register only the allowed ones (RFC 7591 §2: the server may register a different
+    /// scope); refuse the registration if none is left.
+    #[default]
+    Narrow,
+    /// Refuse the registration.
+    Refuse,
+}
+
+/// What a registration may ask for. The [`Default`] is the safe baseline described on each
+/// field; tighten it with the `with_…` setters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegistrationPolicy {
+    /// Scopes a client may register; `None` (the default) leaves `scope` unrestricted here, and
+    /// the authorization endpoint restricts what is granted.
+    pub allowed_scopes: Option<ScopeSet>,
+    /// What to do with scopes outside `allowed_scopes` (default: narrow).
+    pub scope_handling: ScopeHandling,
+    /// Token endpoint authentication methods a client may register (default: all three; MCP
+    /// clients are mostly public clients using `none`).
+    pub allowed_auth_methods: Vec<TokenEndpointAuthMethod>,
+    /// The most redirect URIs one client may register (default 10).
+    pub max_redirect_uris: usize,
+    /// The longest `client_name`, `software_id`, `software_version` or contact, in characters
+    /// (default 200).
+    pub max_text_chars: usize,
+    /// The longest redirect URI or other URI member, in bytes (default 2000).
+    pub max_uri_len: usize,
+    /// The most `contacts` (default 10).
+    pub max_contacts: usize,
+}
+
+impl Default for RegistrationPolicy {
+    fn default() -> Self {
+        Self {
+            allowed_scopes: None,
+            scope_handling: ScopeHandling::Narrow,
+            allowed_auth_methods: vec![
+                TokenEndpointAuthMethod::None,
+                TokenEndpointAuthMethod::ClientSecretBasic,
+                TokenEndpointAuthMethod::ClientSecretPost,
+            ],
+            max_redirect_uris: 10,
+            max_text_chars: 200,
+            max_uri_len: 2000,
+            max_contacts: 10,
+        }
+    }
+}
+
+impl RegistrationPolicy {
+    /// Restricts the scopes a client may register.
+    pub fn with_allowed_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.allowed_scopes = Some(scopes);
+        self
+    }
+
+    /// Sets what happens to scopes outside the allowed ones.
+    pub fn with_scope_handling(mut self, handling: ScopeHandling) -> Self {
+        self.scope_handling = handling;
+        self
+    }
+
+    /// Sets the token endpoint authentication methods a client may register.
+    pub fn with_allowed_auth_methods(
+        mut self,
+        methods: impl IntoIterator<Item = TokenEndpointAuthMethod>,
+    ) -> Self {
+        self.allowed_auth_methods = methods.into_iter().collect();
+        self
+    }
+
+    /// Sets the most redirect URIs one client may register.
+    pub fn with_max_redirect_uris(mut self, max: usize) -> Self {
+        self.max_redirect_uris = max;
+        self
+    }
+
+    /// Sets the longest human-readable member, in characters.
+    pub fn with_max_text_chars(mut self, max: usize) -> Self {
+        self.max_text_chars = max;
+        self
+    }
+
+    /// Sets the longest URI member, in bytes.
+    pub fn with_max_uri_len(mut self, max: usize) -> Self {
+        self.max_uri_len = max;
+        self
+    }
+
+    /// Sets the most `contacts`.
+    pub fn with_max_contacts(mut self, max: usize) -> Self {
+        self.max_contacts = max;
+        self
+    }
+
+    /// Whether `method` may be registered.
+    pub fn allows_auth_method(&self, method: TokenEndpointAuthMethod) -> bool {
+        self.allowed_auth_methods.contains(&method)
+    }
+
+    /// No limits and every method: for re-reading metadata this server validated earlier.
+    fn stored() -> Self {
+        Self {
+            max_redirect_uris: usize::MAX,
+            max_text_chars: usize::MAX,
+            max_uri_len: usize::MAX,
+            max_contacts: usize::MAX,
+            ..Self::default()
+        }
+    }
+}
+
+/// Why client metadata was refused. [`RegistrationError::error_code`] gives the RFC 7591
+/// §3.2.2 code; the `Display` text is a description fit for `error_description`.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistrationError {
+    /// The body is not a JSON object of the expected shape.
+    #[error("malformed client metadata: {reason}")]
+    Malformed {
+        /// The parser's explanation.
+        reason: String,
+    },
+    /// No redirect URI (the authorization code grant needs one, RFC 6749 §3.1.2.2).
+    #[error("at least one redirect URI is required")]
+    MissingRedirectUris,
+    /// More redirect URIs than the policy allows.
+    #[error("at most {max} redirect URIs may be registered")]
+    TooManyRedirectUris {
+        /// The limit.
+        max: usize,
+    },
+    /// A redirect URI longer than the policy allows.
+    #[error("redirect URIs may be at most {max} bytes long")]
+    RedirectUriTooLong {
+        /// The limit.
+        max: usize,
+    },
+    /// A redirect URI the registration policy refuses.
+    #[error("redirect URI `{uri}`: {source}")]
+    InvalidRedirectUri {
+        /// The refused URI.
+        uri: String,
+        /// Why.
+        source: RedirectUriError,
+    },
+    /// An `application_type` other than `web` or `native`.
+    #[error(transparent)]
+    UnknownApplicationType(#[from] UnknownApplicationType),
+    /// A `token_endpoint_auth_method` this server does not implement.
+    #[error(
+        "token_endpoint_auth_method `{method}` is not supported; use none, client_secret_basic or client_secret_post"
+    )]
+    UnsupportedAuthMethod {
+        /// The requested method.
+        method: String,
+    },
+    /// A supported `token_endpoint_auth_method` the policy does not allow.
+    #[error("token_endpoint_auth_method `{method}` is not allowed by this server")]
+    AuthMethodNotAllowed {
+        /// The requested (or defaulted) method.
+        method: TokenEndpointAuthMethod,
+    },
+    /// An empty `grant_types` or `response_types` list.
+    #[error("{field} must not be empty")]
+    EmptyList {
+        /// The member.
+        field: &'static str,
+    },
+    /// A grant type other than `authorization_code` and `refresh_token`.
+    #[error("grant type `{grant_type}` is not supported; use authorization_code and refresh_token")]
+    UnsupportedGrantType {
+        /// The requested grant type.
+        grant_type: String,
+    },
+    /// A response type other than `code`.
+    #[error("response type `{response_type}` is not supported; use code")]
+    UnsupportedResponseType {
+        /// The requested response type.
+        response_type: String,
+    },
+    /// `grant_types` lacks `authorization_code`, which the `code` response type needs
+    /// (RFC 7591 §2.1).
+    #[error("grant_types must include authorization_code, which response type code requires")]
+    InconsistentGrantTypes,
+    /// A human-readable member that is empty, too long, or holds control or bidirectional
+    /// formatting characters (which could disguise it on the consent page).
+    #[error("{field} {reason}")]
+    InvalidText {
+        /// The member.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A URI member (`client_uri`, `logo_uri`, `tos_uri`, `policy_uri`) that is not an
+    /// `http`/`https` URL without credentials, or is too long.
+    #[error("{field} {reason}")]
+    InvalidUri {
+        /// The member.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A scope token with characters RFC 6749 §3.3 does not allow.
+    #[error("scope token `{token}` is not valid (RFC 6749 §3.3)")]
+    InvalidScopeToken {
+        /// The refused token.
+        token: String,
+    },
+    /// Scopes outside what the policy allows.
+    #[error("scope `{scopes}` is not allowed for registered clients")]
+    ScopeNotAllowed {
+        /// The refused scopes, space-separated.
+        scopes: String,
+    },
+}
+
+impl RegistrationError {
+    /// The RFC 7591 §3.2.2 error code: `invalid_redirect_uri` for redirect URI faults,
+    /// `invalid_client_metadata` for everything else.
+    pub fn error_code(&self) -> OAuthErrorCode {
+        match self {
+            Self::MissingRedirectUris
+            | Self::TooManyRedirectUris { .. }
+            | Self::RedirectUriTooLong { .. }
+            | Self::InvalidRedirectUri { .. } => OAuthErrorCode::InvalidRedirectUri,
+            _ => OAuthErrorCode::InvalidClientMetadata,
+        }
+    }
+
+    /// The RFC 7591 §3.2.2 error response for this fault.
+    pub fn to_error_response(&self) -> OAuthErrorResponse {
+        OAuthErrorResponse::with_description(self.error_code(), self.to_string())
+    }
+}
+
+/// Client metadata that passed [`ClientMetadata::validate`]: defaults applied, every member
+/// checked.
+///
+/// It serialises to the registered metadata (RFC 7591 §3.2.1 echoes it with the `client_id`).
+/// Deserialising re-runs the structural checks (redirect URIs, methods, grant types) without
+/// the size limits or scope policy, so a stored record can be read back but an arbitrary
+/// document cannot skip validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidatedClientMetadata {
+    redirect_uris: Vec<String>,
+    token_endpoint_auth_method: TokenEndpointAuthMethod,
+    grant_types: Vec<GrantType>,
+    response_types: Vec<ResponseType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<ScopeSet>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    contacts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tos_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    software_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    software_version: Option<String>,
+    application_type: ApplicationType,
+    #[serde(flatten)]
+    other: Map<String, Value>,
+}
+
+impl ValidatedClientMetadata {
+    /// The registered redirect URIs, in the order given, without duplicates.
+    pub fn redirect_uris(&self) -> &[String] {
+        &self.redirect_uris
+    }
+
+    /// The registered redirect URI that `presented` matches ([`redirect_uri_matches`]), if any.
+    pub fn matching_redirect_uri(&self, presented: &str) -> Option<&str> {
+        self.redirect_uris
+            .iter()
+            .map(String::as_str)
+            .find(|registered| redirect_uri_matches(registered, presented))
+    }
+
+    /// Whether every redirect URI is loopback `http`: the MCP specification asks authorization
+    /// servers to warn users about such clients, whose identity localhost cannot prove.
+    pub fn has_only_loopback_redirect_uris(&self) -> bool {
+        self.redirect_uris.iter().all(|uri| {
+            validate_redirect_uri(uri, ApplicationType::Native) == Ok(RedirectUriKind::LoopbackHttp)
+        })
+    }
+
+    /// The token endpoint authentication method.
+    pub fn token_endpoint_auth_method(&self) -> TokenEndpointAuthMethod {
+        self.token_endpoint_auth_method
+    }
+
+    /// Whether the client is public (`token_endpoint_auth_method` `none`).
+    pub fn is_public(&self) -> bool {
+        !self.token_endpoint_auth_method.uses_secret()
+    }
+
+    /// The registered grant types (always including `authorization_code`).
+    pub fn grant_types(&self) -> &[GrantType] {
+        &self.grant_types
+    }
+
+    /// Whether the client may use `grant_type`.
+    pub fn allows_grant_type(&self, grant_type: GrantType) -> bool {
+        self.grant_types.contains(&grant_type)
+    }
+
+    /// The registered response types (always `code`).
+    pub fn response_types(&self) -> &[ResponseType] {
+        &self.response_types
+    }
+
+    /// The application type, explicit or inferred.
+    pub fn application_type(&self) -> ApplicationType {
+        self.application_type
+    }
+
+    /// `client_name`.
+    pub fn client_name(&self) -> Option<&str> {
+        self.client_name.as_deref()
+    }
+
+    /// `client_uri`.
+    pub fn client_uri(&self) -> Option<&str> {
+        self.client_uri.as_deref()
+    }
+
+    /// `logo_uri`.
+    pub fn logo_uri(&self) -> Option<&str> {
+        self.logo_uri.as_deref()
+    }
+
+    /// `tos_uri`.
+    pub fn tos_uri(&self) -> Option<&str> {
+        self.tos_uri.as_deref()
+    }
+
+    /// `policy_uri`.
+    pub fn policy_uri(&self) -> Option<&str> {
+        self.policy_uri.as_deref()
+    }
+
+    /// The registered scope, after the policy; `None` when the client registered none.
+    pub fn scope(&self) -> Option<&ScopeSet> {
+        self.scope.as_ref()
+    }
+
+    /// `contacts`.
+    pub fn contacts(&self) -> &[String] {
+        &self.contacts
+    }
+
+    /// `software_id`.
+    pub fn software_id(&self) -> Option<&str> {
+        self.software_id.as_deref()
+    }
+
+    /// `software_version`.
+    pub fn software_version(&self) -> Option<&str> {
+        self.software_version.as_deref()
+    }
+
+    /// Members this crate does not model (server-assigned ones removed).
+    pub fn other(&self) -> &Map<String, Value> {
+        &self.other
+    }
+
+    /// The registered metadata as a JSON object.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl<'de> Deserialize<'de> for ValidatedClientMetadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ClientMetadata::deserialize(deserializer)?
+            .validate(&RegistrationPolicy::stored())
+            .map_err(D::Error::custom)
+    }
+}
+
+impl Serialize for ApplicationType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+fn check_redirect_uris(
+    uris: Vec<String>,
+    application_type: ApplicationType,
+    policy: &RegistrationPolicy,
+) -> Result<Vec<String>, RegistrationError> {
+    if uris.is_empty() {
+        return Err(RegistrationError::MissingRedirectUris);
+    }
+    let mut registered: Vec<String> = Vec::with_capacity(uris.len());
+    for uri in uris {
+        if uri.len() > policy.max_uri_len {
+            return Err(RegistrationError::RedirectUriTooLong {
+                max: policy.max_uri_len,
+            });
+        }
+        if let Err(source) = validate_redirect_uri(&uri, application_type) {
+            return Err(RegistrationError::InvalidRedirectUri { uri, source });
+        }
+        if !registered.contains(&uri) {
+            registered.push(uri);
+        }
+    }
+    if registered.len() > policy.max_redirect_uris {
+        return Err(RegistrationError::TooManyRedirectUris {
+            max: policy.max_redirect_uris,
+        });
+    }
+    Ok(registered)
+}
+
+fn check_auth_method(
+    requested: Option<&str>,
+    policy: &RegistrationPolicy,
+) -> Result<TokenEndpointAuthMethod, RegistrationError> {
+    let method = match requested {
+        None => TokenEndpointAuthMethod::ClientSecretBasic,
+        Some(value) => TokenEndpointAuthMethod::parse(value).ok_or_else(|| {
+            RegistrationError::UnsupportedAuthMethod {
+                method: value.to_owned(),
+            }
+        })?,
+    };
+    if !policy.allows_auth_method(method) {
+        return Err(RegistrationError::AuthMethodNotAllowed { method });
+    }
+    Ok(method)
+}
+
+fn check_grant_types(requested: Option<Vec<String>>) -> Result<Vec<GrantType>, RegistrationError> {
+    let Some(requested) = requested else {
+        return Ok(vec![GrantType::AuthorizationCode]);
+    };
+    if requested.is_empty() {
+        return Err(RegistrationError::EmptyList {
+            field: "grant_types",
+        });
+    }
+    let mut grant_types = Vec::new();
+    for value in requested {
+        let grant_type = GrantType::parse(&value)
+            .ok_or(RegistrationError::UnsupportedGrantType { grant_type: value })?;
+        if !grant_types.contains(&grant_type) {
+            grant_types.push(grant_type);
+        }
+    }
+    if !grant_types.contains(&GrantType::AuthorizationCode) {
+        return Err(RegistrationError::InconsistentGrantTypes);
+    }
+    Ok(grant_types)
+}
+
+fn check_response_types(
+    requested: Option<Vec<String>>,
+) -> Result<Vec<ResponseType>, RegistrationError> {
+    let Some(requested) = requested else {
+        return Ok(vec![ResponseType::Code]);
+    };
+    if requested.is_empty() {
+        return Err(RegistrationError::EmptyList {
+            field: "response_types",
+        });
+    }
+    if let Some(other) = requested.into_iter().find(|value| value != "code") {
+        return Err(RegistrationError::UnsupportedResponseType {
+            response_type: other,
+        });
+    }
+    Ok(vec![ResponseType::Code])
+}
+
+fn check_text(
+    field: &'static str,
+    value: Option<String>,
+    policy: &RegistrationPolicy,
+) -> Result<Option<String>, RegistrationError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| RegistrationError::InvalidText { field, reason };
+    if value.trim().is_empty() {
+        return Err(invalid("must not be empty".to_owned()));
+    }
+    if value.chars().count() > policy.max_text_chars {
+        return Err(invalid(format!(
+            "may be at most {} characters long",
+            policy.max_text_chars
+        )));
+    }
+    if value.chars().any(is_deceptive_char) {
+        return Err(invalid(
+            "must not contain control or bidirectional formatting characters".to_owned(),
+        ));
+    }
+    Ok(Some(value))
+}
+
+/// Control characters and the Unicode bidirectional formatting characters (UAX #9), which can
+/// make a name display as something else.
+fn is_deceptive_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn check_uri(
+    field: &'static str,
+    value: Option<String>,
+    policy: &RegistrationPolicy,
+) -> Result<Option<String>, RegistrationError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| RegistrationError::InvalidUri { field, reason };
+    if value.len() > policy.max_uri_len {
+        return Err(invalid(format!(
+            "may be at most {} bytes long",
+            policy.max_uri_len
+        )));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') {
+        return Err(invalid(
+            "contains whitespace, control, backslash or non-ASCII characters".to_owned(),
+        ));
+    }
+    let url = Url::parse(&value).map_err(|error| invalid(format!("is not a URL: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("must be an http or https URL".to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "must not contain a user name or password".to_owned(),
+        ));
+    }
+    Ok(Some(value))
+}
+
+fn check_contacts(
+    contacts: Option<Vec<String>>,
+    policy: &RegistrationPolicy,
+) -> Result<Vec<String>, RegistrationError> {
+    let contacts = contacts.unwrap_or_default();
+    if contacts.len() > policy.max_contacts {
+        return Err(RegistrationError::InvalidText {
+            field: "contacts",
+            reason: format!("may list at most {} entries", policy.max_contacts),
+        });
+    }
+    contacts
+        .into_iter()
+        .map(|contact| check_text("contacts", Some(contact), policy).map(Option::unwrap_or_default))
+        .collect()
+}
+
+fn check_scope(
+    requested: Option<&str>,
+    policy: &RegistrationPolicy,
+) -> Result<Option<ScopeSet>, RegistrationError> {
+    let Some(requested) = requested else {
+        return Ok(None);
+    };
+    let requested = ScopeSet::parse(requested);
+    if requested.is_empty() {
+        return Ok(None);
+    }
+    if let Some(token) = requested.iter().find(|token| !is_scope_token(token)) {
+        return Err(RegistrationError::InvalidScopeToken {
+            token: token.to_owned(),
+        });
+    }
+    let Some(allowed) = &policy.allowed_scopes else {
+        return Ok(Some(requested));
+    };
+    let refused: ScopeSet = requested.iter().filter(|s| !allowed.contains(s)).collect();
+    if refused.is_empty() {
+        return Ok(Some(requested));
+    }
+    let kept: ScopeSet = requested.iter().filter(|s| allowed.contains(s)).collect();
+    if policy.scope_handling == ScopeHandling::Refuse || kept.is_empty() {
+        return Err(RegistrationError::ScopeNotAllowed {
+            scopes: refused.to_string(),
+        });
+    }
+    Ok(Some(kept))
+}
+
+/// `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )` (RFC 6749 §3.3).
+fn is_scope_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+#[cfg(test)]
+mod tests;
