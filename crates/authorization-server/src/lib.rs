@@ -3,6 +3,7 @@
 //! Work in progress: the storage layer ([`store`]) comes first; the endpoints follow.
 #![warn(missing_docs)]
 
+pub mod cimd;
 mod config;
 mod endpoints;
 pub mod keys;
