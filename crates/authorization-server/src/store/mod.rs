@@ -6,6 +6,10 @@
 //! ([`SecretHash`]); passwords as Argon2id PHC strings. Times are Unix seconds ([`UnixTime`])
 //! passed in by the caller, so tests control the clock.
 
+mod sql;
+
+pub use sql::SqlStore;
+
 use std::fmt;
 
 use async_trait::async_trait;

@@ -1,0 +1,64 @@
+//! The `access_tokens` table: issued JWTs remembered by `jti`, for revocation and introspection.
+
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+
+use super::rows::{self, db_error};
+use crate::store::{AccessTokenRecord, ClientId, GrantId, StoreResult, UnixTime};
+
+pub(super) async fn insert(pool: &AnyPool, token: &AccessTokenRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token.jti.as_str())
+    .bind(token.grant_id.as_str())
+    .bind(token.client_id.as_str())
+    .bind(token.expires_at)
+    .execute(pool)
+    .await
+    .map_err(rows::conflict("access token"))?;
+    Ok(())
+}
+
+pub(super) async fn find_active(
+    pool: &AnyPool,
+    jti: &str,
+    now: UnixTime,
+) -> StoreResult<Option<AccessTokenRecord>> {
+    sqlx::query(
+        "SELECT access_tokens.jti, access_tokens.grant_id, access_tokens.client_id, \
+                access_tokens.expires_at \
+         FROM access_tokens JOIN grants ON grants.grant_id = access_tokens.grant_id \
+         WHERE access_tokens.jti = $1 AND access_tokens.revoked_at IS NULL \
+           AND access_tokens.expires_at > $2 AND grants.revoked_at IS NULL",
+    )
+    .bind(jti)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(db_error)?
+    .map(|row| from_row(&row))
+    .transpose()
+}
+
+/// Revokes one token, keeping the first revocation time; `false` if there is no such token.
+pub(super) async fn revoke(pool: &AnyPool, jti: &str, now: UnixTime) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE jti = $1",
+    )
+    .bind(jti)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(db_error)?;
+    Ok(done.rows_affected() > 0)
+}
+
+fn from_row(row: &AnyRow) -> StoreResult<AccessTokenRecord> {
+    Ok(AccessTokenRecord {
+        jti: rows::get(row, "jti")?,
+        grant_id: GrantId(rows::get(row, "grant_id")?),
+        client_id: ClientId(rows::get(row, "client_id")?),
+        expires_at: rows::get(row, "expires_at")?,
+    })
+}

@@ -1,0 +1,85 @@
+//! What differs between SQLite and PostgreSQL: everything else is shared SQL.
+
+use sqlx::migrate::Migrator;
+
+use crate::store::{StoreError, StoreResult};
+
+/// The SQLite migrations, embedded at build time.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+/// The PostgreSQL migrations, embedded at build time.
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect of a database URL, from its scheme. The URL itself never goes into the error:
+    /// it may carry a password.
+    pub(super) fn from_url(url: &str) -> StoreResult<Self> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(StoreError::Database(format!(
+                "unsupported database URL scheme {scheme:?}: expected sqlite: or postgres:"
+            ))),
+        }
+    }
+
+    /// A name for logs.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// The migrations of this dialect.
+    pub(super) fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATIONS,
+            Self::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// How a transaction that will write begins. SQLite's default (`DEFERRED`) takes the write
+    /// lock only at the first write, and fails at once if another connection wrote meanwhile;
+    /// `IMMEDIATE` takes it up front, waiting under the busy timeout.
+    pub(super) fn begin_write(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+
+    /// A statement (binding the presented token's hash as `$1`) that, run first in a refresh
+    /// rotation, locks the token's grant: rotations and revocations of one family then take
+    /// their locks in one order, grant before tokens. Without it, two racing reuses deadlock on
+    /// PostgreSQL: the one whose conditional `UPDATE` waited keeps that token's row lock, then
+    /// wants the grant the other one has locked to revoke it. SQLite needs none: its writing
+    /// transactions are already serialised.
+    pub(super) fn lock_refresh_family(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(
+                "SELECT 1 FROM grants WHERE grant_id = \
+                 (SELECT grant_id FROM refresh_tokens WHERE token_hash = $1) \
+                 FOR NO KEY UPDATE",
+            ),
+        }
+    }
+
+    /// A statement that, run first in a transaction, serialises it with every other key
+    /// rotation, so concurrent rotations cannot leave two previous keys. SQLite needs none: its
+    /// writing transactions are already serialised.
+    pub(super) fn lock_signing_keys(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"),
+        }
+    }
+}

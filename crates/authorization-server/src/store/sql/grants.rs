@@ -1,0 +1,202 @@
+//! The `grants` and `authorization_codes` tables, and revoking a grant with everything issued
+//! from it.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+
+use super::rows::{self, db_error};
+use crate::store::{
+    AuthorizationCodeRecord, ClientId, CodeRedemption, GrantId, GrantRecord, SecretHash,
+    StoreError, StoreResult, UnixTime, UserId,
+};
+
+/// Stores a grant and its code in one transaction: both or neither.
+pub(super) async fn insert_with_code(
+    mut tx: Transaction<'static, Any>,
+    grant: &GrantRecord,
+    code: &AuthorizationCodeRecord,
+) -> StoreResult<()> {
+    check_code_matches_grant(grant, code)?;
+    sqlx::query(
+        "INSERT INTO grants (grant_id, client_id, user_id, scope, resource, created_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(grant.grant_id.as_str())
+    .bind(grant.client_id.as_str())
+    .bind(grant.user_id.as_str())
+    .bind(grant.scope.as_str())
+    .bind(grant.resource.as_deref())
+    .bind(grant.created_at)
+    .bind(grant.revoked_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(rows::conflict("grant"))?;
+    sqlx::query(
+        "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, redirect_uri, \
+                                          scope, resource, code_challenge, nonce, auth_time, \
+                                          expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(code.code_hash.0.as_str())
+    .bind(code.grant_id.as_str())
+    .bind(code.client_id.as_str())
+    .bind(code.user_id.as_str())
+    .bind(code.redirect_uri.as_str())
+    .bind(code.scope.as_str())
+    .bind(code.resource.as_deref())
+    .bind(code.code_challenge.as_str())
+    .bind(code.nonce.as_deref())
+    .bind(code.auth_time)
+    .bind(code.expires_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(rows::conflict("authorization code"))?;
+    tx.commit().await.map_err(db_error)
+}
+
+/// The code record repeats its grant's client, user, scope and resource; a code that disagrees
+/// with its grant is a bug of the caller, refused before anything is written.
+fn check_code_matches_grant(
+    grant: &GrantRecord,
+    code: &AuthorizationCodeRecord,
+) -> StoreResult<()> {
+    let mismatch = [
+        (
+            "grant_id",
+            code.grant_id.as_str() == grant.grant_id.as_str(),
+        ),
+        ("client_id", code.client_id == grant.client_id),
+        ("user_id", code.user_id == grant.user_id),
+        ("scope", code.scope == grant.scope),
+        ("resource", code.resource == grant.resource),
+    ]
+    .into_iter()
+    .find(|(_, same)| !same);
+    match mismatch {
+        Some((field, _)) => Err(StoreError::Database(format!(
+            "the authorization code's {field} differs from its grant's"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Redeems a code with one conditional `UPDATE`: of concurrent redemptions only one can see
+/// `used_at IS NULL`. When it matches nothing, the code's row (if any) tells why; a code's
+/// state only moves forward (unused → used, unexpired → expired), so that answer is sound.
+pub(super) async fn redeem_code(
+    pool: &AnyPool,
+    code_hash: &SecretHash,
+    now: UnixTime,
+) -> StoreResult<CodeRedemption> {
+    let redeemed = sqlx::query(
+        "UPDATE authorization_codes SET used_at = $2 \
+         WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+         RETURNING code_hash, grant_id, client_id, user_id, redirect_uri, scope, resource, \
+                   code_challenge, nonce, auth_time, expires_at",
+    )
+    .bind(code_hash.0.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(db_error)?;
+    if let Some(row) = redeemed {
+        return Ok(CodeRedemption::Redeemed(code_from_row(&row)?));
+    }
+    let Some(row) =
+        sqlx::query("SELECT grant_id, used_at FROM authorization_codes WHERE code_hash = $1")
+            .bind(code_hash.0.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(db_error)?
+    else {
+        return Ok(CodeRedemption::Unknown);
+    };
+    // Not redeemed although it exists: used already, or else expired.
+    Ok(match rows::get::<Option<UnixTime>>(&row, "used_at")? {
+        Some(_) => CodeRedemption::AlreadyRedeemed {
+            grant_id: GrantId(rows::get(&row, "grant_id")?),
+        },
+        None => CodeRedemption::Expired,
+    })
+}
+
+fn code_from_row(row: &AnyRow) -> StoreResult<AuthorizationCodeRecord> {
+    Ok(AuthorizationCodeRecord {
+        code_hash: rows::hash(row, "code_hash")?,
+        grant_id: GrantId(rows::get(row, "grant_id")?),
+        client_id: ClientId(rows::get(row, "client_id")?),
+        user_id: UserId(rows::get(row, "user_id")?),
+        redirect_uri: rows::get(row, "redirect_uri")?,
+        scope: rows::get(row, "scope")?,
+        resource: rows::get(row, "resource")?,
+        code_challenge: rows::get(row, "code_challenge")?,
+        nonce: rows::get(row, "nonce")?,
+        auth_time: rows::get(row, "auth_time")?,
+        expires_at: rows::get(row, "expires_at")?,
+    })
+}
+
+/// The grant with `grant_id`, on the pool or on a transaction.
+pub(super) async fn get<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    grant_id: &GrantId,
+) -> StoreResult<Option<GrantRecord>> {
+    sqlx::query(
+        "SELECT grant_id, client_id, user_id, scope, resource, created_at, revoked_at \
+         FROM grants WHERE grant_id = $1",
+    )
+    .bind(grant_id.as_str())
+    .fetch_optional(executor)
+    .await
+    .map_err(db_error)?
+    .map(|row| grant_from_row(&row))
+    .transpose()
+}
+
+fn grant_from_row(row: &AnyRow) -> StoreResult<GrantRecord> {
+    Ok(GrantRecord {
+        grant_id: GrantId(rows::get(row, "grant_id")?),
+        client_id: ClientId(rows::get(row, "client_id")?),
+        user_id: UserId(rows::get(row, "user_id")?),
+        scope: rows::get(row, "scope")?,
+        resource: rows::get(row, "resource")?,
+        created_at: rows::get(row, "created_at")?,
+        revoked_at: rows::get(row, "revoked_at")?,
+    })
+}
+
+/// Revokes a grant and every refresh and access token issued from it, on the caller's
+/// transaction; `false` if there is no such grant. A grant keeps its first revocation time, and
+/// so do tokens revoked before.
+pub(super) async fn revoke(
+    conn: &mut AnyConnection,
+    grant_id: &GrantId,
+    now: UnixTime,
+) -> StoreResult<bool> {
+    let found =
+        sqlx::query("UPDATE grants SET revoked_at = COALESCE(revoked_at, $2) WHERE grant_id = $1")
+            .bind(grant_id.as_str())
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .rows_affected()
+            > 0;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(grant_id.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    sqlx::query(
+        "UPDATE access_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(grant_id.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(found)
+}

@@ -1,0 +1,149 @@
+//! The `refresh_tokens` table: each grant's rotation family.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use super::dialect::Dialect;
+use super::grants;
+use super::rows::{self, db_error};
+use crate::store::{
+    GrantId, RefreshRotation, RefreshTokenRecord, SecretHash, StoreError, StoreResult, UnixTime,
+};
+
+/// Stores a refresh token, on the pool or on a transaction.
+pub(super) async fn insert<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    token: &RefreshTokenRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token.token_hash.0.as_str())
+    .bind(token.grant_id.as_str())
+    .bind(token.scope.as_str())
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .execute(executor)
+    .await
+    .map_err(rows::conflict("refresh token"))?;
+    Ok(())
+}
+
+/// Rotates `presented` on the writing transaction `tx`: a conditional `UPDATE` marks it used only
+/// if it is active, so of concurrent rotations one wins and the others see a used token. A
+/// used token's reuse revokes the grant, in the same transaction, before the answer. The grant
+/// is locked first (see [`Dialect::lock_refresh_family`]).
+pub(super) async fn rotate(
+    mut tx: Transaction<'static, Any>,
+    dialect: Dialect,
+    presented: &SecretHash,
+    next: &RefreshTokenRecord,
+    now: UnixTime,
+) -> StoreResult<RefreshRotation> {
+    if let Some(lock) = dialect.lock_refresh_family() {
+        sqlx::query(lock)
+            .bind(presented.0.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+    }
+    let used = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $2 \
+         WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+           AND EXISTS (SELECT 1 FROM grants \
+                       WHERE grants.grant_id = refresh_tokens.grant_id \
+                         AND grants.revoked_at IS NULL) \
+         RETURNING token_hash, grant_id, scope, created_at, expires_at",
+    )
+    .bind(presented.0.as_str())
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_error)?;
+
+    let Some(row) = used else {
+        let outcome = why_not_rotated(&mut tx, presented, now).await?;
+        tx.commit().await.map_err(db_error)?;
+        return Ok(outcome);
+    };
+    let previous = from_row(&row)?;
+    if previous.grant_id != next.grant_id {
+        // Dropping `tx` rolls the use back.
+        return Err(StoreError::Database(
+            "the next refresh token belongs to another grant than the presented one".to_owned(),
+        ));
+    }
+    insert(&mut *tx, next).await?;
+    let grant = grants::get(&mut *tx, &previous.grant_id)
+        .await?
+        .ok_or_else(|| StoreError::Database("a refresh token's grant vanished".to_owned()))?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(RefreshRotation::Rotated { previous, grant })
+}
+
+/// Why a presented token could not be rotated; revokes its grant on reuse. A revoked token (or
+/// grant) is inactive even if it was used: the family is already revoked.
+async fn why_not_rotated(
+    tx: &mut Transaction<'static, Any>,
+    presented: &SecretHash,
+    now: UnixTime,
+) -> StoreResult<RefreshRotation> {
+    let Some(row) = sqlx::query(
+        "SELECT refresh_tokens.grant_id, refresh_tokens.used_at, refresh_tokens.revoked_at, \
+                grants.revoked_at AS grant_revoked_at \
+         FROM refresh_tokens JOIN grants ON grants.grant_id = refresh_tokens.grant_id \
+         WHERE refresh_tokens.token_hash = $1",
+    )
+    .bind(presented.0.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?
+    else {
+        return Ok(RefreshRotation::Unknown);
+    };
+    let grant_id = GrantId(rows::get(&row, "grant_id")?);
+    let revoked = rows::get::<Option<UnixTime>>(&row, "revoked_at")?.is_some()
+        || rows::get::<Option<UnixTime>>(&row, "grant_revoked_at")?.is_some();
+    if revoked {
+        return Ok(RefreshRotation::Inactive);
+    }
+    if rows::get::<Option<UnixTime>>(&row, "used_at")?.is_some() {
+        grants::revoke(tx, &grant_id, now).await?;
+        return Ok(RefreshRotation::ReuseDetected { grant_id });
+    }
+    // Unused, unrevoked, yet not rotated: expired.
+    Ok(RefreshRotation::Inactive)
+}
+
+pub(super) async fn find_active(
+    pool: &AnyPool,
+    token_hash: &SecretHash,
+    now: UnixTime,
+) -> StoreResult<Option<RefreshTokenRecord>> {
+    sqlx::query(
+        "SELECT refresh_tokens.token_hash, refresh_tokens.grant_id, refresh_tokens.scope, \
+                refresh_tokens.created_at, refresh_tokens.expires_at \
+         FROM refresh_tokens JOIN grants ON grants.grant_id = refresh_tokens.grant_id \
+         WHERE refresh_tokens.token_hash = $1 AND refresh_tokens.used_at IS NULL \
+           AND refresh_tokens.revoked_at IS NULL AND refresh_tokens.expires_at > $2 \
+           AND grants.revoked_at IS NULL",
+    )
+    .bind(token_hash.0.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(db_error)?
+    .map(|row| from_row(&row))
+    .transpose()
+}
+
+fn from_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
+    Ok(RefreshTokenRecord {
+        token_hash: rows::hash(row, "token_hash")?,
+        grant_id: GrantId(rows::get(row, "grant_id")?),
+        scope: rows::get(row, "scope")?,
+        created_at: rows::get(row, "created_at")?,
+        expires_at: rows::get(row, "expires_at")?,
+    })
+}

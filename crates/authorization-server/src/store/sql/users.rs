@@ -1,0 +1,63 @@
+//! The `users` table: local accounts and users who sign in upstream.
+
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+
+use super::rows::{self, db_error};
+use crate::store::{StoreResult, UserId, UserRecord};
+
+/// Adds a user; a taken e-mail address (or user id) is `Conflict("user")`.
+pub(super) async fn insert(pool: &AnyPool, user: &UserRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (user_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user.user_id.as_str())
+    .bind(user.email.as_str())
+    .bind(user.password_hash.as_deref())
+    .bind(user.created_at)
+    .execute(pool)
+    .await
+    .map_err(rows::conflict("user"))?;
+    Ok(())
+}
+
+pub(super) async fn find_by_email(pool: &AnyPool, email: &str) -> StoreResult<Option<UserRecord>> {
+    sqlx::query("SELECT user_id, email, password_hash, created_at FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?
+        .map(|row| from_row(&row))
+        .transpose()
+}
+
+pub(super) async fn get(pool: &AnyPool, user_id: &UserId) -> StoreResult<Option<UserRecord>> {
+    sqlx::query("SELECT user_id, email, password_hash, created_at FROM users WHERE user_id = $1")
+        .bind(user_id.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?
+        .map(|row| from_row(&row))
+        .transpose()
+}
+
+pub(super) async fn list(pool: &AnyPool) -> StoreResult<Vec<UserRecord>> {
+    sqlx::query(
+        "SELECT user_id, email, password_hash, created_at FROM users ORDER BY created_at, user_id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+fn from_row(row: &AnyRow) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        user_id: UserId(rows::get(row, "user_id")?),
+        email: rows::get(row, "email")?,
+        password_hash: rows::get(row, "password_hash")?,
+        created_at: rows::get(row, "created_at")?,
+    })
+}

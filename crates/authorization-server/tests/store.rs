@@ -1,0 +1,89 @@
+//! The behaviour of the store, written once and run on every database: each case below is a
+//! test in `sqlite::` (a file in a temporary directory) and in `postgres::` (a fresh schema of
+//! the database at `MCP_OAUTH_POSTGRES_URL`). Time is a fake clock: plain numbers.
+//!
+//! ```sh
+//! source scripts/services/postgres.sh && postgres_install && postgres_start
+//! MCP_OAUTH_REQUIRE_SERVICES=1 cargo nextest run -p mcp-oauth-authorization-server --test store
+//! postgres_stop
+//! ```
+//!
+//! Without `MCP_OAUTH_POSTGRES_URL` the `postgres::` tests pass after printing a skip notice,
+//! unless `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes them fail.
+
+#[path = "store/backend.rs"]
+mod backend;
+#[path = "store/cases/mod.rs"]
+mod cases;
+#[path = "store/fixtures.rs"]
+mod fixtures;
+#[path = "store/sqlite_only.rs"]
+mod sqlite_only;
+
+/// Runs each case on SQLite and on PostgreSQL, as `sqlite::<case>` and `postgres::<case>`.
+macro_rules! on_every_database {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let db = crate::backend::TestDb::sqlite();
+                    crate::cases::$case(&db).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = crate::backend::TestDb::postgres(stringify!($case)).await else {
+                        return;
+                    };
+                    crate::cases::$case(&db).await;
+                }
+            )+
+        }
+    };
+}
+
+on_every_database!(
+    // clients
+    registering_a_client_twice_conflicts,
+    updating_a_client_replaces_metadata_and_secret_only,
+    clients_are_listed_oldest_first,
+    deleting_a_client_removes_its_grants_and_tokens,
+    // users and consents
+    a_taken_email_conflicts,
+    users_are_found_by_email_and_by_id,
+    giving_consent_again_replaces_it,
+    // grants and codes
+    redeeming_a_code_twice_reports_replay,
+    expired_and_unknown_codes_are_not_redeemed,
+    a_grant_is_not_stored_without_its_code,
+    a_code_that_contradicts_its_grant_is_refused,
+    concurrent_redemptions_of_one_code_redeem_it_once,
+    revoking_a_grant_deactivates_its_tokens,
+    // refresh tokens
+    rotating_a_refresh_token_replaces_it,
+    reused_refresh_token_revokes_the_whole_family,
+    expired_revoked_and_unknown_refresh_tokens_do_not_rotate,
+    rotating_into_another_grant_is_refused_and_changes_nothing,
+    concurrent_rotations_of_one_refresh_token_rotate_once,
+    // access tokens
+    access_tokens_are_active_until_revoked_or_expired,
+    tokens_of_unknown_grants_are_refused,
+    // signing keys
+    rotating_keys_keeps_the_previous_one_published,
+    a_key_rotation_with_a_taken_kid_changes_nothing,
+    concurrent_key_rotations_leave_one_current_and_one_previous,
+    // sessions and housekeeping
+    sessions_end_at_expiry_or_sign_out,
+    purging_deletes_only_what_expired,
+    // the database itself
+    data_survives_reopening,
+    concurrent_writers_all_succeed,
+    unreadable_rows_are_errors_not_panics,
+    migrations_replayed_on_an_empty_database_change_nothing,
+    migrations_keep_the_data_of_every_earlier_version,
+);

@@ -1,0 +1,171 @@
+//! Migrations: replayed, and applied over data written by every earlier schema version (the
+//! seed files in `tests/store/seeds/<dialect>/<version>.sql`).
+
+use std::path::{Path, PathBuf};
+
+use mcp_oauth_authorization_server::store::{
+    ClientId, ClientOrigin, CodeRedemption, GrantId, KeyState, Store, UserId,
+};
+use serde_json::json;
+use sqlx::AssertSqlSafe;
+use sqlx::migrate::Migrator;
+
+use crate::backend::TestDb;
+use crate::fixtures::hash;
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The migrations of the database's dialect, read from the source tree like `migrate!` reads
+/// them at build time (so their checksums agree).
+async fn migrator(db: &TestDb) -> Migrator {
+    let dir = crate_dir().join("migrations").join(db.dialect());
+    Migrator::new(dir).await.expect("read the migrations")
+}
+
+fn seed_file(db: &TestDb, version: i64) -> PathBuf {
+    crate_dir()
+        .join("tests/store/seeds")
+        .join(db.dialect())
+        .join(format!("{version:04}.sql"))
+}
+
+/// The versions recorded as applied.
+async fn applied_versions(db: &TestDb) -> Vec<i64> {
+    let raw = db.raw().await;
+    let versions =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&raw)
+            .await
+            .expect("read the migrations table");
+    raw.close().await;
+    versions
+}
+
+pub async fn migrations_replayed_on_an_empty_database_change_nothing(db: &TestDb) {
+    let migrator = migrator(db).await;
+    let every_version: Vec<i64> = migrator.iter().map(|migration| migration.version).collect();
+    assert!(!every_version.is_empty());
+
+    db.open().await.close().await;
+    assert_eq!(applied_versions(db).await, every_version);
+
+    // Again through the store, and again straight from the source tree: nothing left to do.
+    let store = db.open().await;
+    let raw = db.raw().await;
+    migrator.run(&raw).await.expect("migrations replay cleanly");
+    raw.close().await;
+    assert_eq!(applied_versions(db).await, every_version);
+    store
+        .insert_user(&crate::fixtures::user("after-replay", 1))
+        .await
+        .expect("the schema works");
+}
+
+pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
+    let migrator = migrator(db).await;
+    let raw = db.raw().await;
+    for migration in migrator.iter() {
+        migrator
+            .run_to(migration.version, &raw)
+            .await
+            .expect("migrate one step");
+        let path = seed_file(db, migration.version);
+        let seed = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+            panic!(
+                "every migration needs seed data written against it, {}: {error}",
+                path.display()
+            )
+        });
+        sqlx::raw_sql(AssertSqlSafe(seed))
+            .execute(&raw)
+            .await
+            .unwrap_or_else(|error| panic!("seed {}: {error}", path.display()));
+    }
+    raw.close().await;
+
+    let store = db.open().await;
+    check_seed_0001(&store).await;
+}
+
+/// Everything `0001.sql` wrote, as the store reads it now.
+async fn check_seed_0001(store: &impl Store) {
+    let now = 1_700_000_001;
+    let client = store
+        .get_client(&ClientId("seed-client".into()))
+        .await
+        .unwrap()
+        .expect("seed client");
+    assert_eq!(client.secret_hash, Some(hash("seed-secret")));
+    assert_eq!(
+        client.metadata,
+        json!({ "client_name": "Seed", "redirect_uris": ["https://seed.example/cb"] })
+    );
+    assert_eq!(
+        (client.origin, client.created_at, client.updated_at),
+        (ClientOrigin::Static, 1_700_000_000, 1_700_000_100)
+    );
+
+    let user = store
+        .find_user_by_email("seed@example.com")
+        .await
+        .unwrap()
+        .expect("seed user");
+    assert_eq!(user.user_id, UserId("seed-user".into()));
+    let consent = store
+        .get_consent(&user.user_id, &client.client_id)
+        .await
+        .unwrap()
+        .expect("seed consent");
+    assert_eq!(consent.scope, "mcp.read");
+
+    let grant = store
+        .get_grant(&GrantId("seed-grant".into()))
+        .await
+        .unwrap()
+        .expect("seed grant");
+    assert_eq!(grant.resource.as_deref(), Some("https://mcp.example/mcp"));
+    assert!(
+        store
+            .find_active_refresh_token(&hash("seed-refresh"), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .find_active_access_token("seed-jti", now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_session(&hash("seed-session"), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let keys = store.published_keys().await.unwrap();
+    let keys: Vec<_> = keys
+        .iter()
+        .map(|key| (key.kid.as_str(), key.state, key.private_key_der.clone()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("seed-key-new", KeyState::Current, vec![3, 4]),
+            ("seed-key-old", KeyState::Previous, vec![1, 2])
+        ]
+    );
+
+    match store.redeem_code(&hash("seed-code"), now).await.unwrap() {
+        CodeRedemption::Redeemed(code) => {
+            assert_eq!(code.grant_id, grant.grant_id);
+            assert_eq!(code.nonce, None);
+        }
+        other => panic!("the seed code should redeem: {other:?}"),
+    }
+}

@@ -1,0 +1,21 @@
+//! The cases of the suite, each an `async fn(&TestDb)`, grouped by what they store.
+
+mod clients;
+mod database;
+mod grants;
+mod keys;
+mod migrations;
+mod refresh;
+mod sessions;
+mod tokens;
+mod users;
+
+pub use clients::*;
+pub use database::*;
+pub use grants::*;
+pub use keys::*;
+pub use migrations::*;
+pub use refresh::*;
+pub use sessions::*;
+pub use tokens::*;
+pub use users::*;

@@ -1,0 +1,104 @@
+//! Users and their consents.
+
+use mcp_oauth_authorization_server::store::{ConsentRecord, Store, StoreError, UserId};
+
+use crate::backend::TestDb;
+use crate::fixtures::{self, T0};
+
+pub async fn a_taken_email_conflicts(db: &TestDb) {
+    let store = db.open().await;
+    let alice = fixtures::user("alice", T0);
+    store.insert_user(&alice).await.unwrap();
+
+    let mut impostor = fixtures::user("impostor", T0 + 1);
+    impostor.email = alice.email.clone();
+    let taken_email = store.insert_user(&impostor).await;
+    let taken_id = store.insert_user(&fixtures::user("alice", T0 + 2)).await;
+
+    assert!(
+        matches!(taken_email, Err(StoreError::Conflict("user"))),
+        "{taken_email:?}"
+    );
+    assert!(
+        matches!(taken_id, Err(StoreError::Conflict("user"))),
+        "{taken_id:?}"
+    );
+    assert_eq!(store.list_users().await.unwrap(), [alice]);
+}
+
+pub async fn users_are_found_by_email_and_by_id(db: &TestDb) {
+    let store = db.open().await;
+    let mut upstream = fixtures::user("upstream", T0 + 10);
+    upstream.password_hash = None;
+    let local = fixtures::user("local", T0);
+    store.insert_user(&upstream).await.unwrap();
+    store.insert_user(&local).await.unwrap();
+
+    assert_eq!(
+        store
+            .find_user_by_email("upstream@example.com")
+            .await
+            .unwrap(),
+        Some(upstream.clone())
+    );
+    assert_eq!(
+        store.get_user(&local.user_id).await.unwrap(),
+        Some(local.clone())
+    );
+    assert_eq!(
+        store
+            .find_user_by_email("nobody@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_user(&UserId("nobody".into())).await.unwrap(),
+        None
+    );
+    assert_eq!(store.list_users().await.unwrap(), [local, upstream]);
+}
+
+pub async fn giving_consent_again_replaces_it(db: &TestDb) {
+    let store = db.open().await;
+    let client = fixtures::client("alpha", T0);
+    let user = fixtures::user("alice", T0);
+    store.insert_client(&client).await.unwrap();
+    store.insert_user(&user).await.unwrap();
+    assert_eq!(
+        store
+            .get_consent(&user.user_id, &client.client_id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let first = ConsentRecord {
+        user_id: user.user_id.clone(),
+        client_id: client.client_id.clone(),
+        scope: "mcp.read".into(),
+        granted_at: T0,
+    };
+    store.upsert_consent(&first).await.unwrap();
+    assert_eq!(
+        store
+            .get_consent(&user.user_id, &client.client_id)
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+
+    let wider = ConsentRecord {
+        scope: "mcp.read mcp.write".into(),
+        granted_at: T0 + 60,
+        ..first
+    };
+    store.upsert_consent(&wider).await.unwrap();
+    assert_eq!(
+        store
+            .get_consent(&user.user_id, &client.client_id)
+            .await
+            .unwrap(),
+        Some(wider)
+    );
+}
