@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) keys: SigningKeys,
     pub(crate) clock: Clock,
+    /// Failed sign-in counters (per account and per client IP).
+    pub(crate) login_throttle: crate::accounts::LoginThrottle,
 }
 
 impl Inner {
@@ -72,12 +74,14 @@ impl AuthorizationServer {
     ) -> Result<Self, StartError> {
         config.validate().map_err(StartError::Config)?;
         let keys = SigningKeys::load_or_generate(store.as_ref(), clock()).await?;
+        let login_throttle = crate::accounts::LoginThrottle::new(&config);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 keys,
                 clock,
+                login_throttle,
             }),
         })
     }

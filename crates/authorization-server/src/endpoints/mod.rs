@@ -8,5 +8,7 @@ use crate::server::AppState;
 
 /// All routes.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().merge(metadata::routes())
+    Router::new()
+        .merge(metadata::routes())
+        .merge(crate::accounts::routes())
 }

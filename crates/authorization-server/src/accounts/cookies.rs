@@ -1,0 +1,95 @@
+//! Reading and writing the cookies of the sign-in pages.
+
+use cookie::time::Duration;
+use cookie::{Cookie, SameSite};
+use http::{HeaderMap, HeaderValue, header};
+
+/// The values of every cookie called `name` the browser sent, in order (a browser may send
+/// several with one name, for different paths or domains).
+pub(super) fn values<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(move |pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key.trim() == name).then(|| value.trim().trim_matches('"'))
+        })
+}
+
+/// Whether `value` has the shape of a [`crate::secrets::Secret`]: 43 base64url characters.
+pub(super) fn looks_like_secret(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `Path=/`, the given `SameSite`, `Secure` when asked,
+/// and `Max-Age` when given (otherwise the cookie lasts as long as the browser session).
+pub(super) fn set_cookie(
+    name: &'static str,
+    value: &str,
+    same_site: SameSite,
+    secure: bool,
+    max_age_secs: Option<i64>,
+) -> HeaderValue {
+    let mut cookie = Cookie::build((name, value))
+        .http_only(true)
+        .same_site(same_site)
+        .path("/")
+        .secure(secure);
+    if let Some(seconds) = max_age_secs {
+        cookie = cookie.max_age(Duration::seconds(seconds));
+    }
+    // Names are constants and values are base64url (or empty): always a valid header value.
+    HeaderValue::from_str(&cookie.build().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_cookie_with_the_name() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; sid=two; b=3"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("sid=\"three\""));
+        assert_eq!(
+            values(&headers, "sid").collect::<Vec<_>>(),
+            ["two", "three"]
+        );
+        assert_eq!(values(&headers, "none").count(), 0);
+    }
+
+    #[test]
+    fn writes_http_only_root_cookies() {
+        let value = set_cookie("n", "v", SameSite::Lax, true, Some(60));
+        let text = value.to_str().unwrap();
+        for attribute in [
+            "n=v",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/",
+            "Secure",
+            "Max-Age=60",
+        ] {
+            assert!(text.contains(attribute), "{text}");
+        }
+        let plain = set_cookie("n", "v", SameSite::Strict, false, None);
+        let text = plain.to_str().unwrap();
+        assert!(
+            !text.contains("Secure")
+                && !text.contains("Max-Age")
+                && text.contains("SameSite=Strict")
+        );
+    }
+}

@@ -1,0 +1,418 @@
+//! The handlers of the account pages; each POST is a sequence of named checks.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Extension, Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, header};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use super::csrf::{self, CsrfToken};
+use super::throttle::client_key;
+use super::{AccountError, create_user, email, password, return_to, session};
+use crate::pages::{error_page, render};
+use crate::server::{AppState, Inner};
+use crate::store::{UnixTime, UserRecord};
+
+/// The message for every failed sign-in: it never says which of the two was wrong.
+const WRONG_CREDENTIALS: &str = "Wrong e-mail or password.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    email: &'a str,
+    error: Option<String>,
+    csrf_token: &'a str,
+    return_to: Option<&'a str>,
+    signup_href: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage<'a> {
+    email: &'a str,
+    errors: Vec<String>,
+    policy: &'static str,
+    min_chars: usize,
+    max_chars: usize,
+    csrf_token: &'a str,
+    return_to: Option<&'a str>,
+    login_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    email: Option<&'a str>,
+    csrf_token: &'a str,
+    signup: bool,
+}
+
+/// `?return_to=` of the pages.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct ReturnQuery {
+    return_to: String,
+}
+
+/// The sign-in form. Every field defaults to empty, so a form without a token reaches the
+/// CSRF check (and gets 403) instead of a parse error.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(super) struct LoginForm {
+    email: String,
+    password: String,
+    csrf_token: String,
+    return_to: String,
+}
+
+/// The sign-up form.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(super) struct SignupForm {
+    email: String,
+    password: String,
+    password_confirm: String,
+    csrf_token: String,
+    return_to: String,
+}
+
+/// The sign-out form.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(super) struct LogoutForm {
+    csrf_token: String,
+}
+
+/// `GET /`: who is signed in.
+pub(super) async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let signed_in = session::signed_in(&state, &headers).await;
+    let (csrf, set_cookie) = csrf::for_form(&headers, state.config.secure_cookies());
+    let page = HomePage {
+        email: signed_in
+            .as_ref()
+            .map(|signed_in| signed_in.user.email.as_str()),
+        csrf_token: csrf.as_str(),
+        signup: state.config.allow_signup,
+    };
+    with_cookies(render(StatusCode::OK, &page), set_cookie)
+}
+
+/// `GET /login`.
+pub(super) async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ReturnQuery>, QueryRejection>,
+) -> Response {
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    let (csrf, set_cookie) = csrf::for_form(&headers, state.config.secure_cookies());
+    let page = login_page(&state, "", None, &csrf, return_to::accept(&query.return_to));
+    with_cookies(render(StatusCode::OK, &page), set_cookie)
+}
+
+/// `POST /login`: CSRF token, throttle, password, then a new session and the redirect.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let mut form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return unreadable_form(&rejection),
+    };
+    let password = Zeroizing::new(std::mem::take(&mut form.password));
+    if !csrf::verify(&headers, &form.csrf_token) {
+        return csrf::rejected();
+    }
+    let (csrf, _) = csrf::for_form(&headers, state.config.secure_cookies());
+    let target = return_to::accept(&form.return_to);
+    let email = email::normalize(&form.email);
+    let now = state.now();
+
+    let ip = client_key(peer.map(|Extension(ConnectInfo(address))| address));
+    // No account has an implausible address: such attempts share one account counter, so
+    // junk cannot fill the table with long keys (they still count against the IP).
+    let plausible = email::is_plausible(&email);
+    let account_key = if plausible { email.as_str() } else { "" };
+    let attempt = match state.login_throttle.begin(account_key, &ip, now) {
+        Ok(attempt) => attempt,
+        Err(retry_at) => {
+            tracing::info!(%ip, "sign-in throttled");
+            let page = login_page(&state, &email, Some(too_many(retry_at, now)), &csrf, target);
+            return throttled(render(StatusCode::TOO_MANY_REQUESTS, &page), retry_at, now);
+        }
+    };
+
+    let user = if plausible {
+        match state.store.find_user_by_email(&email).await {
+            Ok(user) => user,
+            Err(error) => {
+                state.login_throttle.abandoned(attempt, now);
+                tracing::error!(%error, "cannot look up a user");
+                return unavailable();
+            }
+        }
+    } else {
+        None
+    };
+    let stored = user.as_ref().and_then(|user| user.password_hash.clone());
+    match (password::verify(stored, password).await, user) {
+        (true, Some(user)) => {
+            state.login_throttle.succeeded(attempt, state.now());
+            sign_in(&state, &headers, &user, target).await
+        }
+        _ => {
+            drop(attempt); // counted as a failure
+            tracing::info!(%ip, "failed sign-in");
+            let page = login_page(
+                &state,
+                &email,
+                Some(WRONG_CREDENTIALS.to_owned()),
+                &csrf,
+                target,
+            );
+            render(StatusCode::BAD_REQUEST, &page)
+        }
+    }
+}
+
+/// `GET /signup`.
+pub(super) async fn signup_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ReturnQuery>, QueryRejection>,
+) -> Response {
+    if !state.config.allow_signup {
+        return signup_disabled();
+    }
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    let (csrf, set_cookie) = csrf::for_form(&headers, state.config.secure_cookies());
+    let page = signup_page("", Vec::new(), &csrf, return_to::accept(&query.return_to));
+    with_cookies(render(StatusCode::OK, &page), set_cookie)
+}
+
+/// `POST /signup`: sign-up allowed, CSRF token, IP throttle, e-mail and policy, then the
+/// account, a session and the redirect.
+pub(super) async fn signup(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    form: Result<Form<SignupForm>, FormRejection>,
+) -> Response {
+    if !state.config.allow_signup {
+        return signup_disabled();
+    }
+    let mut form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return unreadable_form(&rejection),
+    };
+    let password = Zeroizing::new(std::mem::take(&mut form.password));
+    let confirmation = Zeroizing::new(std::mem::take(&mut form.password_confirm));
+    if !csrf::verify(&headers, &form.csrf_token) {
+        return csrf::rejected();
+    }
+    let (csrf, _) = csrf::for_form(&headers, state.config.secure_cookies());
+    let target = return_to::accept(&form.return_to);
+    let email = email::normalize(&form.email);
+    let now = state.now();
+
+    let ip = client_key(peer.map(|Extension(ConnectInfo(address))| address));
+    if let Err(retry_at) = state.login_throttle.check_ip(&ip, now) {
+        let page = signup_page(&email, vec![too_many(retry_at, now)], &csrf, target);
+        return throttled(render(StatusCode::TOO_MANY_REQUESTS, &page), retry_at, now);
+    }
+
+    let mut problems = Vec::new();
+    if !email::is_plausible(&email) {
+        problems.push("Enter an e-mail address such as name@example.com.".to_owned());
+    }
+    problems.extend(
+        password::policy_problems(&email, &password)
+            .into_iter()
+            .map(str::to_owned),
+    );
+    if *password != *confirmation {
+        problems.push("The two passwords differ.".to_owned());
+    }
+    if !problems.is_empty() {
+        return render(
+            StatusCode::BAD_REQUEST,
+            &signup_page(&email, problems, &csrf, target),
+        );
+    }
+
+    match create_user(state.store.as_ref(), &email, &password, now).await {
+        Ok(user) => {
+            tracing::info!(user_id = %user.user_id, "account created");
+            sign_in(&state, &headers, &user, target).await
+        }
+        Err(AccountError::AlreadyExists(_)) => {
+            state.login_throttle.record_ip_failure(&ip, now);
+            let problem =
+                "An account with this e-mail address already exists: sign in instead.".to_owned();
+            render(
+                StatusCode::CONFLICT,
+                &signup_page(&email, vec![problem], &csrf, target),
+            )
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot create an account");
+            unavailable()
+        }
+    }
+}
+
+/// `POST /logout`: CSRF token, then the session ends and its cookie is cleared.
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return unreadable_form(&rejection),
+    };
+    if !csrf::verify(&headers, &form.csrf_token) {
+        return csrf::rejected();
+    }
+    match session::end(&state, &headers).await {
+        Ok(clear) => see_other(return_to::HOME, clear),
+        Err(error) => {
+            tracing::error!(%error, "cannot end a session");
+            unavailable()
+        }
+    }
+}
+
+/// Replaces the browser's session (if any) by a new one for `user`, and sends the browser to
+/// `target` or home.
+async fn sign_in(
+    state: &Inner,
+    headers: &HeaderMap,
+    user: &UserRecord,
+    target: Option<&str>,
+) -> Response {
+    if let Err(error) = session::end(state, headers).await {
+        tracing::warn!(%error, "cannot end the previous session");
+    }
+    match session::start(state, &user.user_id).await {
+        Ok(cookie) => see_other(target.unwrap_or(return_to::HOME), cookie),
+        Err(error) => {
+            tracing::error!(%error, "cannot start a session");
+            unavailable()
+        }
+    }
+}
+
+fn login_page<'a>(
+    state: &Inner,
+    email: &'a str,
+    error: Option<String>,
+    csrf: &'a CsrfToken,
+    target: Option<&'a str>,
+) -> LoginPage<'a> {
+    LoginPage {
+        email,
+        error,
+        csrf_token: csrf.as_str(),
+        return_to: target,
+        signup_href: state
+            .config
+            .allow_signup
+            .then(|| format!("/signup{}", return_to::query(target))),
+    }
+}
+
+fn signup_page<'a>(
+    email: &'a str,
+    errors: Vec<String>,
+    csrf: &'a CsrfToken,
+    target: Option<&'a str>,
+) -> SignupPage<'a> {
+    SignupPage {
+        email,
+        errors,
+        policy: password::POLICY,
+        min_chars: password::MIN_CHARS,
+        max_chars: password::MAX_CHARS,
+        csrf_token: csrf.as_str(),
+        return_to: target,
+        login_href: format!("/login{}", return_to::query(target)),
+    }
+}
+
+/// "Too many failed attempts", with when to try again.
+fn too_many(retry_at: UnixTime, now: UnixTime) -> String {
+    let wait = (retry_at - now).max(1);
+    let wait = if wait < 60 {
+        format!("{wait} seconds")
+    } else {
+        let minutes = (wait + 59) / 60;
+        format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+    };
+    format!("Too many failed sign-in attempts. Try again in {wait}.")
+}
+
+fn throttled(mut response: Response, retry_at: UnixTime, now: UnixTime) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from((retry_at - now).max(1)),
+    );
+    response
+}
+
+/// 303 to `target` (already checked by [`return_to::accept`], or home) with a cookie.
+fn see_other(target: &str, cookie: HeaderValue) -> Response {
+    let location =
+        HeaderValue::from_str(target).unwrap_or(HeaderValue::from_static(return_to::HOME));
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location), (header::SET_COOKIE, cookie)],
+    )
+        .into_response()
+}
+
+fn with_cookies(mut response: Response, set_cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn unreadable_form(rejection: &FormRejection) -> Response {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "The form is too large."
+    } else {
+        "The form could not be read."
+    };
+    error_page(
+        status,
+        "The form could not be read",
+        message,
+        "invalid_form",
+    )
+}
+
+fn signup_disabled() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Sign-up is disabled",
+        "This server does not let people create accounts themselves. Ask its administrator to create one for you.",
+        "signup_disabled",
+    )
+}
+
+fn unavailable() -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The server could not complete the request. Nothing was changed; try again in a moment.",
+        "server_error",
+    )
+}
