@@ -84,13 +84,19 @@ impl AuthorizationServerConfig {
     }
 
     /// Replaces the supported scopes.
-    pub fn with_scopes_supported(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn with_scopes_supported(
+        mut self,
+        scopes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         self.scopes_supported = scopes.into_iter().map(Into::into).collect();
         self
     }
 
     /// Replaces the scopes granted when a request names none.
-    pub fn with_default_scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn with_default_scopes(
+        mut self,
+        scopes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         self.default_scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
@@ -163,7 +169,8 @@ impl AuthorizationServerConfig {
             Ok(url) => {
                 let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
                 if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-                    problems.push("the issuer must be https (http only on a loopback host)".to_owned());
+                    problems
+                        .push("the issuer must be https (http only on a loopback host)".to_owned());
                 }
                 if url.query().is_some() || url.fragment().is_some() {
                     problems.push("the issuer must not have a query or fragment".to_owned());
@@ -191,7 +198,11 @@ impl AuthorizationServerConfig {
                 problems.push(format!("the {name} lifetime must be positive"));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -201,7 +212,9 @@ mod tests {
 
     #[test]
     fn defaults_are_valid_for_local_development() {
-        let config = AuthorizationServerConfig::new("http://localhost:9000/", "http://localhost:3001/mcp").unwrap();
+        let config =
+            AuthorizationServerConfig::new("http://localhost:9000/", "http://localhost:3001/mcp")
+                .unwrap();
         assert_eq!(config.issuer, "http://localhost:9000");
         assert_eq!(config.endpoint("/token"), "http://localhost:9000/token");
         assert!(config.validate().is_ok());
@@ -210,10 +223,13 @@ mod tests {
 
     #[test]
     fn reports_every_problem() {
-        let config = AuthorizationServerConfig::new("http://auth.example.com?x=1", "http://localhost:3001/mcp")
-            .unwrap()
-            .with_default_scopes(["admin"])
-            .with_code_ttl(Duration::from_secs(3600));
+        let config = AuthorizationServerConfig::new(
+            "http://auth.example.com?x=1",
+            "http://localhost:3001/mcp",
+        )
+        .unwrap()
+        .with_default_scopes(["admin"])
+        .with_code_ttl(Duration::from_secs(3600));
         assert_eq!(config.validate().unwrap_err().len(), 4);
     }
 }

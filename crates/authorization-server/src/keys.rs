@@ -66,12 +66,20 @@ impl SigningKeys {
     /// Reads the published keys again (after another process rotated them).
     pub async fn reload(&self, store: &dyn Store) -> Result<(), KeyError> {
         let loaded = Arc::new(load(store).await?);
-        *self.loaded.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded;
+        *self
+            .loaded
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded;
         Ok(())
     }
 
     fn current(&self) -> Arc<LoadedKeys> {
-        Arc::clone(&self.loaded.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        Arc::clone(
+            &self
+                .loaded
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// The JWKS document: current and previous public keys.
@@ -82,6 +90,24 @@ impl SigningKeys {
     /// The key id of the current key.
     pub fn current_kid(&self) -> String {
         self.current().kid.clone()
+    }
+
+    /// Verifies a token this server signed (any published key) and returns its claims;
+    /// `exp` is checked, the audience is the caller's business.
+    pub fn verify(&self, token: &str) -> Option<serde_json::Value> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != SIGNING_ALGORITHM {
+            return None;
+        }
+        let loaded = self.current();
+        let jwk = loaded.jwks.find(header.kid.as_deref()?)?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(SIGNING_ALGORITHM);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+            .ok()
+            .map(|data| data.claims)
     }
 
     /// Signs `claims` with the current key and the given `typ` header.
@@ -97,8 +123,9 @@ impl SigningKeys {
 
 /// A fresh ES256 key with its public JWK.
 fn generate(now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(|_| KeyError::Crypto("cannot generate an ES256 key".to_owned()))?;
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| KeyError::Crypto("cannot generate an ES256 key".to_owned()))?;
     let der = pkcs8.as_ref().to_vec();
     let kid = random_id();
     let jwk = public_jwk(&der, &kid)?;
@@ -106,7 +133,8 @@ fn generate(now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
         kid,
         algorithm: "ES256".to_owned(),
         private_key_der: der,
-        public_jwk: serde_json::to_value(jwk).map_err(|error| KeyError::Crypto(error.to_string()))?,
+        public_jwk: serde_json::to_value(jwk)
+            .map_err(|error| KeyError::Crypto(error.to_string()))?,
         state: KeyState::Current,
         created_at: now,
     })

@@ -1,17 +1,26 @@
 //! The embedded OAuth 2.1 authorization server for MCP.
 //!
-//! Work in progress: the storage layer ([`store`]) comes first; the endpoints follow.
+//! [`AuthorizationServer`] serves RFC 8414 / OpenID Connect discovery metadata, a JWKS, the
+//! sign-in, sign-up and consent pages, the authorization endpoint (code flow, PKCE S256,
+//! RFC 8707 resources, RFC 9207 `iss`), the token endpoint (code and rotating refresh tokens),
+//! Dynamic Client Registration (RFC 7591/7592), Client ID Metadata Documents, revocation
+//! (RFC 7009) and introspection (RFC 7662), over a [`store::Store`] (SQLite or PostgreSQL).
 #![warn(missing_docs)]
 
 mod accounts;
 pub mod cimd;
+mod clients;
 mod config;
 mod endpoints;
+mod form;
 pub mod keys;
+mod oauth_error;
 mod pages;
-mod server;
+mod rate_limit;
 pub mod secrets;
+mod server;
 pub mod store;
+mod tokens;
 
 pub use accounts::{AccountError, create_user};
 pub use config::AuthorizationServerConfig;

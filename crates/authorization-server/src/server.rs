@@ -6,8 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use thiserror::Error;
 
+use crate::cimd::{ClientMetadataFetcher, FetcherConfig};
 use crate::config::AuthorizationServerConfig;
 use crate::keys::{KeyError, SigningKeys};
+use crate::rate_limit::RateLimiter;
 use crate::store::{Store, UnixTime};
 
 /// Where the server reads the time; tests replace it.
@@ -42,6 +44,10 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     /// Failed sign-in counters (per account and per client IP).
     pub(crate) login_throttle: crate::accounts::LoginThrottle,
+    /// Registrations per client IP per minute.
+    pub(crate) registrations: RateLimiter,
+    /// Fetches Client ID Metadata Documents, when they are accepted.
+    pub(crate) client_metadata: Option<ClientMetadataFetcher>,
 }
 
 impl Inner {
@@ -62,7 +68,10 @@ pub struct AuthorizationServer {
 
 impl AuthorizationServer {
     /// Validates `config`, loads (or generates) the signing keys, and builds the server.
-    pub async fn new(config: AuthorizationServerConfig, store: Arc<dyn Store>) -> Result<Self, StartError> {
+    pub async fn new(
+        config: AuthorizationServerConfig,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartError> {
         Self::with_clock(config, store, system_clock()).await
     }
 
@@ -73,15 +82,26 @@ impl AuthorizationServer {
         clock: Clock,
     ) -> Result<Self, StartError> {
         config.validate().map_err(StartError::Config)?;
+        let client_metadata = if config.client_id_metadata_documents {
+            let fetcher_config = FetcherConfig::default()
+                .dangerous_allow_private_addresses(config.cimd_allow_private_addresses)
+                .with_registration_policy(crate::endpoints::registration_policy(&config));
+            let fetcher = ClientMetadataFetcher::new(fetcher_config)
+                .map_err(|error| StartError::Config(vec![error.to_string()]))?;
+            Some(fetcher)
+        } else {
+            None
+        };
         let keys = SigningKeys::load_or_generate(store.as_ref(), clock()).await?;
-        let login_throttle = crate::accounts::LoginThrottle::new(&config);
         Ok(Self {
             inner: Arc::new(Inner {
+                login_throttle: crate::accounts::LoginThrottle::new(&config),
+                registrations: RateLimiter::new(config.registrations_per_minute, 60),
+                client_metadata,
                 config,
                 store,
                 keys,
                 clock,
-                login_throttle,
             }),
         })
     }

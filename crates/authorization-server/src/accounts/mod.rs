@@ -31,9 +31,7 @@ pub(crate) mod throttle;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use http::{HeaderValue, header};
 use thiserror::Error;
-use tower_http::set_header::SetResponseHeaderLayer;
 use zeroize::Zeroizing;
 
 pub(crate) use throttle::LoginThrottle;
@@ -107,28 +105,11 @@ pub async fn create_user(
 
 /// The account pages.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+    let pages = Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/signup", get(pages::signup_form).post(pages::signup))
         .route("/logout", post(pages::logout))
-        .layer(DefaultBodyLimit::max(FORM_LIMIT))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
-            ),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
+        .layer(DefaultBodyLimit::max(FORM_LIMIT));
+    crate::pages::with_page_headers(pages)
 }

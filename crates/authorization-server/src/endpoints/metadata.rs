@@ -1,12 +1,11 @@
 //! Authorization Server Metadata (RFC 8414 §3), the same document at the OpenID Connect
-//! Discovery URL, and the JWKS. Readable from any browser origin.
+//! Discovery URL, and the JWKS.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use http::{HeaderValue, Method, header};
+use http::{HeaderValue, header};
 use serde_json::{Value, json};
-use tower_http::cors::{Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::server::AppState;
@@ -20,11 +19,6 @@ pub(crate) fn routes() -> Router<AppState> {
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=300"),
         ))
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([Method::GET, Method::OPTIONS]),
-        )
 }
 
 /// The metadata document: every endpoint and capability, truthfully.

@@ -166,6 +166,7 @@ pub struct AuthorizationCodeRecord {
 
 /// What became of an attempt to redeem a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per token request: boxing would buy nothing
 pub enum CodeRedemption {
     /// First redemption of an unexpired code: it is now used.
     Redeemed(AuthorizationCodeRecord),
@@ -197,6 +198,7 @@ pub struct RefreshTokenRecord {
 
 /// What became of an attempt to rotate a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per token request: boxing would buy nothing
 pub enum RefreshRotation {
     /// The presented token was current: it is now used, and the new one is stored.
     Rotated {
@@ -335,13 +337,25 @@ pub trait Store: Send + Sync {
     /// Records (or replaces) a user's consent for a client.
     async fn upsert_consent(&self, consent: &ConsentRecord) -> StoreResult<()>;
     /// The consent a user gave a client.
-    async fn get_consent(&self, user_id: &UserId, client_id: &ClientId) -> StoreResult<Option<ConsentRecord>>;
+    async fn get_consent(
+        &self,
+        user_id: &UserId,
+        client_id: &ClientId,
+    ) -> StoreResult<Option<ConsentRecord>>;
 
     // --- grants and codes
     /// Stores a new grant and its authorization code, atomically.
-    async fn insert_grant_with_code(&self, grant: &GrantRecord, code: &AuthorizationCodeRecord) -> StoreResult<()>;
+    async fn insert_grant_with_code(
+        &self,
+        grant: &GrantRecord,
+        code: &AuthorizationCodeRecord,
+    ) -> StoreResult<()>;
     /// Redeems a code, atomically: only the first redemption of an unexpired code succeeds.
-    async fn redeem_code(&self, code_hash: &SecretHash, now: UnixTime) -> StoreResult<CodeRedemption>;
+    async fn redeem_code(
+        &self,
+        code_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<CodeRedemption>;
     /// The grant with `grant_id`.
     async fn get_grant(&self, grant_id: &GrantId) -> StoreResult<Option<GrantRecord>>;
     /// Revokes a grant and every refresh and access token issued from it; `false` if there was none.
@@ -360,13 +374,21 @@ pub trait Store: Send + Sync {
         now: UnixTime,
     ) -> StoreResult<RefreshRotation>;
     /// The refresh token with `token_hash`, if it is active (unused, unexpired, grant not revoked).
-    async fn find_active_refresh_token(&self, token_hash: &SecretHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>>;
+    async fn find_active_refresh_token(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<RefreshTokenRecord>>;
 
     // --- access tokens
     /// Remembers an issued access token.
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()>;
     /// The access token with `jti`, if it is active (unexpired, not revoked, grant not revoked).
-    async fn find_active_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<Option<AccessTokenRecord>>;
+    async fn find_active_access_token(
+        &self,
+        jti: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<AccessTokenRecord>>;
     /// Revokes one access token; `false` if there was none.
     async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<bool>;
 
@@ -381,7 +403,11 @@ pub trait Store: Send + Sync {
     /// Stores a session.
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// The session with `session_hash`, if unexpired.
-    async fn get_session(&self, session_hash: &SecretHash, now: UnixTime) -> StoreResult<Option<SessionRecord>>;
+    async fn get_session(
+        &self,
+        session_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<SessionRecord>>;
     /// Deletes a session (sign-out).
     async fn delete_session(&self, session_hash: &SecretHash) -> StoreResult<()>;
 
