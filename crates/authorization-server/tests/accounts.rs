@@ -7,7 +7,7 @@
 //! cargo nextest run -p mcp-oauth-authorization-server --test accounts
 //! ```
 
-#[path = "accounts/harness.rs"]
+#[path = "support.rs"]
 mod harness;
 
 use std::net::Ipv4Addr;

@@ -1,5 +1,7 @@
-//! The test harness of `tests/accounts.rs`: a served authorization server with a fake clock,
-//! and a browser that keeps cookies by hand and follows no redirects.
+//! The HTTP test harness of the authorization server: a served server with a fake clock, and
+//! a browser that keeps cookies by hand and follows no redirects. Shared by several test
+//! binaries, each of which uses a part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
