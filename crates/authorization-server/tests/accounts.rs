@@ -7,7 +7,7 @@
 //! cargo nextest run -p mcp-oauth-authorization-server --test accounts
 //! ```
 
-#[path = "support.rs"]
+#[path = "support/mod.rs"]
 mod harness;
 
 use std::net::Ipv4Addr;

@@ -6,7 +6,7 @@
 //! cargo nextest run -p mcp-oauth-authorization-server --test oauth_flow
 //! ```
 
-#[path = "support.rs"]
+#[path = "support/mod.rs"]
 mod harness;
 
 use harness::{Browser, Page, Server, hidden_field, url_encode};
