@@ -1,5 +1,7 @@
 //! `mcp-oauth`: put MCP servers behind OAuth 2.1.
 
+mod admin;
+mod auth_server;
 mod mcp_server;
 mod runtime;
 
@@ -23,6 +25,12 @@ enum Command {
     /// Run the protected MCP server (default http://localhost:3001/mcp) that trusts one or more
     /// OAuth issuers.
     McpServer(mcp_server::McpServerArgs),
+    /// Run the embedded OAuth 2.1 authorization server (default http://localhost:9000): sign-up,
+    /// sign-in and consent pages, PKCE, Dynamic Client Registration, Client ID Metadata
+    /// Documents, refresh rotation, revocation and introspection, on SQLite or PostgreSQL.
+    AuthServer(auth_server::AuthServerArgs),
+    /// Manage the authorization server's users, clients and signing keys.
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +45,8 @@ fn main() -> ExitCode {
     runtime::init_logging();
     let result = match cli.command {
         Command::McpServer(args) => runtime::block_on(mcp_server::run(args)),
+        Command::AuthServer(args) => runtime::block_on(auth_server::run(args)),
+        Command::Admin(args) => runtime::block_on(admin::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

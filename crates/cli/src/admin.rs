@@ -1,0 +1,213 @@
+//! `mcp-oauth admin`: manage the authorization server's users, clients and signing keys
+//! directly in its database (the server may be running).
+
+use std::io::BufRead;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Subcommand};
+use mcp_oauth_authorization_server::keys::SigningKeys;
+use mcp_oauth_authorization_server::secrets::{Secret, random_id};
+use mcp_oauth_authorization_server::store::{ClientId, ClientOrigin, ClientRecord, Store, UnixTime};
+use mcp_oauth_authorization_server::create_user;
+use mcp_oauth_core::{ClientMetadata, RegistrationPolicy};
+
+use crate::auth_server::StorageArgs;
+
+/// Flags of `mcp-oauth admin`.
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Manage user accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage pre-registered clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum UsersCommand {
+    /// Add a user. The password is read from standard input with --password-stdin, otherwise
+    /// a random one is generated and printed once.
+    Add {
+        /// The user's e-mail address (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ClientsCommand {
+    /// Pre-register a client; prints its id (and secret, shown only once).
+    Add {
+        /// The name shown on the consent page.
+        #[arg(long)]
+        name: String,
+        /// A redirect URI (repeatable).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE only).
+        #[arg(long)]
+        public: bool,
+        /// Use this client id instead of a random one.
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+    /// List clients.
+    List,
+    /// Delete a client with everything it was granted.
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Make a new signing key current; the old one stays published until tokens expire.
+    /// Running servers pick it up when restarted.
+    Rotate,
+    /// List the published keys.
+    List,
+}
+
+fn now() -> UnixTime {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as UnixTime)
+}
+
+/// Runs an admin command.
+pub async fn run(args: AdminArgs) -> Result<(), String> {
+    let store = args.storage.open().await?;
+    match args.command {
+        AdminCommand::Users(command) => users(store.as_ref(), command).await,
+        AdminCommand::Clients(command) => clients(store.as_ref(), command).await,
+        AdminCommand::Keys(command) => keys(store.as_ref(), command).await,
+    }
+}
+
+async fn users(store: &dyn Store, command: UsersCommand) -> Result<(), String> {
+    match command {
+        UsersCommand::Add { email, password_stdin } => {
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .map_err(|error| format!("cannot read the password: {error}"))?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (Secret::generate().expose().to_owned(), true)
+            };
+            let user = create_user(store, &email, &password, now())
+                .await
+                .map_err(|error| error.to_string())?;
+            println!("added user {} ({})", user.email, user.user_id);
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        UsersCommand::List => {
+            for user in store.list_users().await.map_err(|error| error.to_string())? {
+                println!("{}\t{}", user.user_id, user.email);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), String> {
+    match command {
+        ClientsCommand::Add {
+            name,
+            redirect_uris,
+            public,
+            client_id,
+        } => {
+            let mut metadata = ClientMetadata::new(redirect_uris);
+            metadata.client_name = Some(name);
+            metadata.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into()]);
+            metadata.token_endpoint_auth_method =
+                Some(if public { "none" } else { "client_secret_basic" }.to_owned());
+            let validated = metadata
+                .validate(&RegistrationPolicy::default())
+                .map_err(|error| error.to_string())?;
+            let secret = (!public).then(Secret::generate);
+            let now = now();
+            let record = ClientRecord {
+                client_id: ClientId(client_id.unwrap_or_else(random_id)),
+                secret_hash: secret.as_ref().map(Secret::hash),
+                metadata: validated.to_json(),
+                registration_token_hash: None,
+                origin: ClientOrigin::Static,
+                created_at: now,
+                updated_at: now,
+            };
+            store
+                .insert_client(&record)
+                .await
+                .map_err(|error| error.to_string())?;
+            println!("client_id: {}", record.client_id);
+            if let Some(secret) = secret {
+                println!("client_secret: {} (shown only now)", secret.expose());
+            }
+            Ok(())
+        }
+        ClientsCommand::List => {
+            for client in store.list_clients().await.map_err(|error| error.to_string())? {
+                let name = client.metadata["client_name"].as_str().unwrap_or("-").to_owned();
+                println!("{}\t{:?}\t{name}", client.client_id, client.origin);
+            }
+            Ok(())
+        }
+        ClientsCommand::Delete { client_id } => {
+            let deleted = store
+                .delete_client(&ClientId(client_id.clone()))
+                .await
+                .map_err(|error| error.to_string())?;
+            if deleted {
+                println!("deleted client {client_id}");
+                Ok(())
+            } else {
+                Err(format!("no client {client_id}"))
+            }
+        }
+    }
+}
+
+async fn keys(store: &dyn Store, command: KeysCommand) -> Result<(), String> {
+    let now = now();
+    let keys = SigningKeys::load_or_generate(store, now)
+        .await
+        .map_err(|error| error.to_string())?;
+    match command {
+        KeysCommand::Rotate => {
+            let kid = keys.rotate(store, now).await.map_err(|error| error.to_string())?;
+            println!("new current signing key: {kid} (restart running servers to use it)");
+        }
+        KeysCommand::List => {
+            for key in store.published_keys().await.map_err(|error| error.to_string())? {
+                println!("{}\t{}\t{:?}\t{}", key.kid, key.algorithm, key.state, key.created_at);
+            }
+        }
+    }
+    Ok(())
+}

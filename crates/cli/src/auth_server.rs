@@ -1,0 +1,149 @@
+//! `mcp-oauth auth-server`: the embedded OAuth 2.1 authorization server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use clap::Args;
+use mcp_oauth_authorization_server::store::{SqlStore, Store};
+use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerConfig};
+use mcp_oauth_core::CanonicalResource;
+
+use crate::runtime::shutdown_signal;
+
+/// Where the authorization server keeps its data (shared with the admin commands).
+#[derive(Args, Debug, Clone)]
+pub struct StorageArgs {
+    /// Directory of the SQLite database (created if missing). Ignored with --database-url.
+    #[arg(long, env = "MCP_OAUTH_DATA_DIR", default_value = "mcp-oauth-data")]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL URL (`postgres://user:password@host/db`), for more than one instance.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl StorageArgs {
+    /// Opens the store and applies migrations.
+    pub async fn open(&self) -> Result<Arc<dyn Store>, String> {
+        let store = match &self.database_url {
+            Some(url) => SqlStore::connect(url).await,
+            None => SqlStore::open_sqlite_dir(&self.data_dir).await,
+        }
+        .map_err(|error| format!("cannot open the database: {error}"))?;
+        Ok(Arc::new(store))
+    }
+}
+
+/// Flags of `mcp-oauth auth-server`.
+#[derive(Args, Debug)]
+pub struct AuthServerArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "AUTH_SERVER_BIND", default_value = "127.0.0.1:9000")]
+    bind: SocketAddr,
+
+    /// The issuer identifier: the public URL of this server (https, or http on loopback).
+    #[arg(long, env = "AUTH_SERVER_ISSUER", default_value = "http://localhost:9000")]
+    issuer: String,
+
+    /// Resources (MCP server URLs) tokens may be issued for (repeatable; comma-separated in
+    /// the environment). Tokens carry the requested one as `aud`; others get invalid_target.
+    #[arg(long = "resource", env = "AUTH_SERVER_RESOURCES", value_delimiter = ',', default_value = "http://localhost:3001/mcp")]
+    resources: Vec<String>,
+
+    /// Scopes clients may ask for (comma-separated in the environment).
+    #[arg(long = "scope", env = "AUTH_SERVER_SCOPES", value_delimiter = ',', default_value = "mcp:read,mcp:write,openid,offline_access")]
+    scopes: Vec<String>,
+
+    #[command(flatten)]
+    storage: StorageArgs,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "AUTH_SERVER_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
+    access_token_ttl_secs: u64,
+
+    /// Refresh token lifetime in seconds.
+    #[arg(long, env = "AUTH_SERVER_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    refresh_token_ttl_secs: u64,
+
+    /// Do not let people create accounts (add users with `mcp-oauth admin users add`).
+    #[arg(long, env = "AUTH_SERVER_NO_SIGNUP")]
+    no_signup: bool,
+
+    /// Require this initial access token (as a Bearer token) for Dynamic Client Registration.
+    #[arg(long, env = "AUTH_SERVER_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
+    initial_access_token: Option<String>,
+
+    /// Dynamic registrations allowed per client IP per minute.
+    #[arg(long, env = "AUTH_SERVER_REGISTRATIONS_PER_MINUTE", default_value_t = 20)]
+    registrations_per_minute: u32,
+
+    /// Development only: accept Client ID Metadata Documents on loopback and private addresses.
+    #[arg(long, env = "AUTH_SERVER_CIMD_ALLOW_PRIVATE_ADDRESSES")]
+    cimd_allow_private_addresses: bool,
+}
+
+fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
+    let (first, others) = args
+        .resources
+        .split_first()
+        .ok_or("at least one --resource is required")?;
+    let mut config = AuthorizationServerConfig::new(&args.issuer, first)?
+        .with_scopes_supported(&args.scopes)
+        .with_access_token_ttl(Duration::from_secs(args.access_token_ttl_secs))
+        .with_refresh_token_ttl(Duration::from_secs(args.refresh_token_ttl_secs))
+        .with_signup(!args.no_signup)
+        .with_registrations_per_minute(args.registrations_per_minute)
+        .with_cimd_private_addresses_allowed(args.cimd_allow_private_addresses);
+    for resource in others {
+        config = config.with_resource(CanonicalResource::parse(resource).map_err(|error| error.to_string())?);
+    }
+    if let Some(token) = &args.initial_access_token {
+        config = config.with_initial_access_token(token);
+    }
+    let defaults: Vec<&String> = ["mcp:read", "mcp:write"]
+        .iter()
+        .filter_map(|scope| args.scopes.iter().find(|supported| supported == scope))
+        .collect();
+    if !defaults.is_empty() {
+        config = config.with_default_scopes(defaults);
+    }
+    Ok(config)
+}
+
+/// Runs the authorization server until Ctrl-C or SIGTERM.
+pub async fn run(args: AuthServerArgs) -> Result<(), String> {
+    let config = config(&args)?;
+    let store = args.storage.open().await?;
+    let server = AuthorizationServer::new(config, store)
+        .await
+        .map_err(|error| error.to_string())?;
+    if args.cimd_allow_private_addresses {
+        tracing::warn!("Client ID Metadata Documents may be fetched from private addresses (development only)");
+    }
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
+    let issuer = &server.config().issuer;
+    println!("Authorization server listening on {} (issuer {issuer})", args.bind);
+    println!("  metadata:  {issuer}/.well-known/oauth-authorization-server");
+    println!("  sign in:   {issuer}/login");
+    match &args.storage.database_url {
+        Some(_) => println!("  storage:   PostgreSQL (DATABASE_URL)"),
+        None => println!("  storage:   {}", args.storage.data_dir.join("mcp-oauth.db").display()),
+    }
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        server
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|error| format!("server error: {error}"))
+}
