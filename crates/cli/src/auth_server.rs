@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use clap::Args;
 use mcp_oauth_authorization_server::store::{SqlStore, Store};
 use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerConfig};
 use mcp_oauth_core::CanonicalResource;
 
-use crate::runtime::shutdown_signal;
+use crate::runtime::{Service, serve_all};
 
 /// Where the authorization server keeps its data (shared with the admin commands).
 #[derive(Args, Debug, Clone)]
@@ -58,7 +57,7 @@ pub struct AuthServerArgs {
     scopes: Vec<String>,
 
     #[command(flatten)]
-    storage: StorageArgs,
+    pub storage: StorageArgs,
 
     /// Access token lifetime in seconds.
     #[arg(long, env = "AUTH_SERVER_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
@@ -115,35 +114,32 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
 
 /// Runs the authorization server until Ctrl-C or SIGTERM.
 pub async fn run(args: AuthServerArgs) -> Result<(), String> {
-    let config = config(&args)?;
     let store = args.storage.open().await?;
+    serve_all(vec![prepare(&args, store).await?]).await
+}
+
+/// Builds and binds the authorization server over `store`, and prints where it is.
+pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Service, String> {
+    let config = config(args)?;
     let server = AuthorizationServer::new(config, store)
         .await
         .map_err(|error| error.to_string())?;
     if args.cimd_allow_private_addresses {
-        tracing::warn!("Client ID Metadata Documents may be fetched from private addresses (development only)");
+        tracing::warn!(
+            "Client ID Metadata Documents may be fetched from private addresses (development only)"
+        );
     }
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
+    let service = Service::bind(args.bind, server.router()).await?;
     let issuer = &server.config().issuer;
     println!("Authorization server listening on {} (issuer {issuer})", args.bind);
     println!("  metadata:  {issuer}/.well-known/oauth-authorization-server");
     println!("  sign in:   {issuer}/login");
     match &args.storage.database_url {
         Some(_) => println!("  storage:   PostgreSQL (DATABASE_URL)"),
-        None => println!("  storage:   {}", args.storage.data_dir.join("mcp-oauth.db").display()),
+        None => println!(
+            "  storage:   {}",
+            args.storage.data_dir.join("mcp-oauth.db").display()
+        ),
     }
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        server
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|error| format!("server error: {error}"))
+    Ok(service)
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth_server;
+mod dev;
 mod mcp_server;
 mod runtime;
 
@@ -22,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the local stack in one process: the authorization server (http://localhost:9000)
+    /// and the protected MCP server (http://localhost:3001/mcp), with a demo user.
+    Dev(dev::DevArgs),
     /// Run the protected MCP server (default http://localhost:3001/mcp) that trusts one or more
     /// OAuth issuers.
     McpServer(mcp_server::McpServerArgs),
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     runtime::init_logging();
     let result = match cli.command {
+        Command::Dev(args) => runtime::block_on(dev::run(args)),
         Command::McpServer(args) => runtime::block_on(mcp_server::run(args)),
         Command::AuthServer(args) => runtime::block_on(auth_server::run(args)),
         Command::Admin(args) => runtime::block_on(admin::run(args)),

@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use clap::Args;
 use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
 use mcp_oauth_resource::{IntrospectionConfig, IssuerConfig, ResourceServer, ResourceServerConfig};
 
-use crate::runtime::shutdown_signal;
+use crate::runtime::{Service, serve_all};
 
 /// Flags of `mcp-oauth mcp-server`.
 #[derive(Args, Debug)]
@@ -196,7 +195,12 @@ fn resource_config(args: &McpServerArgs) -> Result<ResourceServerConfig, String>
 
 /// Runs the MCP server until Ctrl-C or SIGTERM.
 pub async fn run(args: McpServerArgs) -> Result<(), String> {
-    let config = resource_config(&args)?;
+    serve_all(vec![prepare(&args).await?]).await
+}
+
+/// Builds and binds the MCP server, prints where it is, and starts fetching issuer keys.
+pub async fn prepare(args: &McpServerArgs) -> Result<Service, String> {
+    let config = resource_config(args)?;
     let resource_server = ResourceServer::new(config).map_err(|error| error.to_string())?;
     let authentication = if args.dangerously_disable_auth {
         tracing::warn!("!!! TOKEN VALIDATION IS SWITCHED OFF (--dangerously-disable-auth) !!!");
@@ -211,15 +215,9 @@ pub async fn run(args: McpServerArgs) -> Result<(), String> {
         read: args.scope_read.clone(),
         write: args.scope_write.clone(),
     };
-    let app = mcp_router(&resource_server, scopes, authentication);
-    let listener = tokio::net::TcpListener::bind(args.bind)
-        .await
-        .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
+    let service = Service::bind(args.bind, mcp_router(&resource_server, scopes, authentication)).await?;
     let config = resource_server.config();
-    println!(
-        "MCP server listening on {} (resource {})",
-        args.bind, config.resource
-    );
+    println!("MCP server listening on {} (resource {})", args.bind, config.resource);
     println!("  metadata:  {}", config.resource_metadata_url());
     println!(
         "  docs:      {}",
@@ -236,14 +234,7 @@ pub async fn run(args: McpServerArgs) -> Result<(), String> {
             }
         });
     }
-    // Nagle's algorithm delays small SSE frames by tens of milliseconds.
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|error| format!("server error: {error}"))
+    Ok(service)
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! Process plumbing shared by the commands: logging, the async runtime, shutdown signals.
 
 use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
 
 use tracing_subscriber::EnvFilter;
 
@@ -22,8 +27,68 @@ pub fn block_on<F: Future<Output = Result<(), String>>>(future: F) -> Result<(),
         .block_on(future)
 }
 
+/// A server ready to run: where it listens and what it serves.
+pub struct Service {
+    /// The bound listener.
+    pub listener: TcpListener,
+    /// Every route of the server.
+    pub router: Router,
+}
+
+impl Service {
+    /// Binds `address` for `router`.
+    pub async fn bind(address: SocketAddr, router: Router) -> Result<Self, String> {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+        Ok(Self { listener, router })
+    }
+}
+
+/// Serves every service until Ctrl-C or SIGTERM, then stops them all gracefully. Handlers
+/// see the client's address (`ConnectInfo`), which sign-in throttling needs.
+pub async fn serve_all(services: Vec<Service>) -> Result<(), String> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for service in services {
+        let mut stopped = stopped.clone();
+        // Nagle's algorithm delays small SSE frames by tens of milliseconds.
+        let listener = service.listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        let app = service
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+    }
+    tokio::select! {
+        () = shutdown_signal() => {}
+        Some(result) = tasks.join_next() => {
+            let _ = stop.send(true);
+            return match result {
+                Ok(Ok(())) => Err("a server stopped unexpectedly".to_owned()),
+                Ok(Err(error)) => Err(format!("server error: {error}")),
+                Err(error) => Err(format!("server task failed: {error}")),
+            };
+        }
+    }
+    let _ = stop.send(true);
+    while let Some(result) = tasks.join_next().await {
+        if let Ok(Err(error)) = result {
+            return Err(format!("server error: {error}"));
+        }
+    }
+    Ok(())
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

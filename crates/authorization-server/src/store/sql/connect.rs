@@ -67,7 +67,7 @@ pub(super) fn sqlite_file_url(data_dir: &Path, file_name: &str) -> StoreResult<S
     let unusable = |problem: String| {
         StoreError::Database(format!("data directory {}: {problem}", data_dir.display()))
     };
-    std::fs::create_dir_all(data_dir).map_err(|error| unusable(error.to_string()))?;
+    create_private_dir(data_dir).map_err(|error| unusable(error.to_string()))?;
     let path = std::path::absolute(data_dir.join(file_name))
         .map_err(|error| unusable(error.to_string()))?;
     let path = path
@@ -85,6 +85,19 @@ pub(super) fn sqlite_file_url(data_dir: &Path, file_name: &str) -> StoreResult<S
     Ok(url)
 }
 
+/// Creates the data directory readable by its owner only: the database holds the private
+/// signing keys. An existing directory keeps its permissions.
+fn create_private_dir(data_dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(data_dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +112,17 @@ mod tests {
         assert!(odd.is_dir());
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_new_data_directory_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let data = dir.path().join("data");
+        sqlite_file_url(&data, "x.db").expect("url");
+        let mode = std::fs::metadata(&data).expect("metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
     #[test]
     fn in_memory_urls_are_recognised() {
         assert!(is_sqlite_memory("sqlite::memory:"));
@@ -106,3 +130,4 @@ mod tests {
         assert!(!is_sqlite_memory("sqlite:///var/lib/x.db?mode=rwc"));
     }
 }
+
