@@ -5,10 +5,12 @@ use std::io::BufRead;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
+use mcp_oauth_authorization_server::create_user;
 use mcp_oauth_authorization_server::keys::SigningKeys;
 use mcp_oauth_authorization_server::secrets::{Secret, random_id};
-use mcp_oauth_authorization_server::store::{ClientId, ClientOrigin, ClientRecord, Store, UnixTime};
-use mcp_oauth_authorization_server::create_user;
+use mcp_oauth_authorization_server::store::{
+    ClientId, ClientOrigin, ClientRecord, Store, UnixTime,
+};
 use mcp_oauth_core::{ClientMetadata, RegistrationPolicy};
 
 use crate::auth_server::StorageArgs;
@@ -105,7 +107,10 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
 
 async fn users(store: &dyn Store, command: UsersCommand) -> Result<(), String> {
     match command {
-        UsersCommand::Add { email, password_stdin } => {
+        UsersCommand::Add {
+            email,
+            password_stdin,
+        } => {
             let (password, generated) = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin()
@@ -126,7 +131,11 @@ async fn users(store: &dyn Store, command: UsersCommand) -> Result<(), String> {
             Ok(())
         }
         UsersCommand::List => {
-            for user in store.list_users().await.map_err(|error| error.to_string())? {
+            for user in store
+                .list_users()
+                .await
+                .map_err(|error| error.to_string())?
+            {
                 println!("{}\t{}", user.user_id, user.email);
             }
             Ok(())
@@ -145,8 +154,14 @@ async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), Strin
             let mut metadata = ClientMetadata::new(redirect_uris);
             metadata.client_name = Some(name);
             metadata.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into()]);
-            metadata.token_endpoint_auth_method =
-                Some(if public { "none" } else { "client_secret_basic" }.to_owned());
+            metadata.token_endpoint_auth_method = Some(
+                if public {
+                    "none"
+                } else {
+                    "client_secret_basic"
+                }
+                .to_owned(),
+            );
             let validated = metadata
                 .validate(&RegistrationPolicy::default())
                 .map_err(|error| error.to_string())?;
@@ -172,8 +187,15 @@ async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), Strin
             Ok(())
         }
         ClientsCommand::List => {
-            for client in store.list_clients().await.map_err(|error| error.to_string())? {
-                let name = client.metadata["client_name"].as_str().unwrap_or("-").to_owned();
+            for client in store
+                .list_clients()
+                .await
+                .map_err(|error| error.to_string())?
+            {
+                let name = client.metadata["client_name"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned();
                 println!("{}\t{:?}\t{name}", client.client_id, client.origin);
             }
             Ok(())
@@ -200,12 +222,22 @@ async fn keys(store: &dyn Store, command: KeysCommand) -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     match command {
         KeysCommand::Rotate => {
-            let kid = keys.rotate(store, now).await.map_err(|error| error.to_string())?;
+            let kid = keys
+                .rotate(store, now)
+                .await
+                .map_err(|error| error.to_string())?;
             println!("new current signing key: {kid} (restart running servers to use it)");
         }
         KeysCommand::List => {
-            for key in store.published_keys().await.map_err(|error| error.to_string())? {
-                println!("{}\t{}\t{:?}\t{}", key.kid, key.algorithm, key.state, key.created_at);
+            for key in store
+                .published_keys()
+                .await
+                .map_err(|error| error.to_string())?
+            {
+                println!(
+                    "{}\t{}\t{:?}\t{}",
+                    key.kid, key.algorithm, key.state, key.created_at
+                );
             }
         }
     }

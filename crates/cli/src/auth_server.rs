@@ -44,23 +44,41 @@ pub struct AuthServerArgs {
     bind: SocketAddr,
 
     /// The issuer identifier: the public URL of this server (https, or http on loopback).
-    #[arg(long, env = "AUTH_SERVER_ISSUER", default_value = "http://localhost:9000")]
+    #[arg(
+        long,
+        env = "AUTH_SERVER_ISSUER",
+        default_value = "http://localhost:9000"
+    )]
     issuer: String,
 
     /// Resources (MCP server URLs) tokens may be issued for (repeatable; comma-separated in
     /// the environment). Tokens carry the requested one as `aud`; others get invalid_target.
-    #[arg(long = "resource", env = "AUTH_SERVER_RESOURCES", value_delimiter = ',', default_value = "http://localhost:3001/mcp")]
+    #[arg(
+        long = "resource",
+        env = "AUTH_SERVER_RESOURCES",
+        value_delimiter = ',',
+        default_value = "http://localhost:3001/mcp"
+    )]
     resources: Vec<String>,
 
     /// Scopes clients may ask for (comma-separated in the environment).
-    #[arg(long = "scope", env = "AUTH_SERVER_SCOPES", value_delimiter = ',', default_value = "mcp:read,mcp:write,openid,offline_access")]
+    #[arg(
+        long = "scope",
+        env = "AUTH_SERVER_SCOPES",
+        value_delimiter = ',',
+        default_value = "mcp:read,mcp:write,openid,offline_access"
+    )]
     scopes: Vec<String>,
 
     #[command(flatten)]
     pub storage: StorageArgs,
 
     /// Access token lifetime in seconds.
-    #[arg(long, env = "AUTH_SERVER_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
+    #[arg(
+        long,
+        env = "AUTH_SERVER_ACCESS_TOKEN_TTL_SECS",
+        default_value_t = 3600
+    )]
     access_token_ttl_secs: u64,
 
     /// Refresh token lifetime in seconds.
@@ -76,7 +94,11 @@ pub struct AuthServerArgs {
     initial_access_token: Option<String>,
 
     /// Dynamic registrations allowed per client IP per minute.
-    #[arg(long, env = "AUTH_SERVER_REGISTRATIONS_PER_MINUTE", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "AUTH_SERVER_REGISTRATIONS_PER_MINUTE",
+        default_value_t = 20
+    )]
     registrations_per_minute: u32,
 
     /// Development only: accept Client ID Metadata Documents on loopback and private addresses.
@@ -97,7 +119,8 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
         .with_registrations_per_minute(args.registrations_per_minute)
         .with_cimd_private_addresses_allowed(args.cimd_allow_private_addresses);
     for resource in others {
-        config = config.with_resource(CanonicalResource::parse(resource).map_err(|error| error.to_string())?);
+        config = config
+            .with_resource(CanonicalResource::parse(resource).map_err(|error| error.to_string())?);
     }
     if let Some(token) = &args.initial_access_token {
         config = config.with_initial_access_token(token);
@@ -131,7 +154,10 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
     }
     let service = Service::bind(args.bind, server.router()).await?;
     let issuer = &server.config().issuer;
-    println!("Authorization server listening on {} (issuer {issuer})", args.bind);
+    println!(
+        "Authorization server listening on {} (issuer {issuer})",
+        args.bind
+    );
     println!("  metadata:  {issuer}/.well-known/oauth-authorization-server");
     println!("  sign in:   {issuer}/login");
     match &args.storage.database_url {

@@ -52,19 +52,34 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     println!();
     println!("The local stack is running. Next:");
     match demo_password {
-        Some(password) => println!("  - sign in at http://localhost:9000/login as {} / {password}", args.demo_email),
-        None => println!("  - sign in at http://localhost:9000/login as {} (password set when it was created)", args.demo_email),
+        Some(password) => println!(
+            "  - sign in at http://localhost:9000/login as {} / {password}",
+            args.demo_email
+        ),
+        None => println!(
+            "  - sign in at http://localhost:9000/login as {} (password set when it was created)",
+            args.demo_email
+        ),
     }
     println!("    or create an account at http://localhost:9000/signup");
-    println!("  - point an MCP client at http://localhost:3001/mcp: it discovers the authorization server,");
+    println!(
+        "  - point an MCP client at http://localhost:3001/mcp: it discovers the authorization server,"
+    );
     println!("    registers itself and sends you to sign in");
-    println!("  - Ctrl-C stops everything; data stays in {}", args.data_dir.display());
+    println!(
+        "  - Ctrl-C stops everything; data stays in {}",
+        args.data_dir.display()
+    );
     serve_all(services).await
 }
 
 /// Creates the demo user on first start, keeping its password in the data directory
 /// (readable by the owner only); returns the password when it is known.
-async fn ensure_demo_user(store: &dyn Store, data_dir: &Path, email: &str) -> Result<Option<String>, String> {
+async fn ensure_demo_user(
+    store: &dyn Store,
+    data_dir: &Path,
+    email: &str,
+) -> Result<Option<String>, String> {
     let password_file = data_dir.join(DEMO_PASSWORD_FILE);
     let existing = store
         .find_user_by_email(&email.trim().to_lowercase())

@@ -215,9 +215,16 @@ pub async fn prepare(args: &McpServerArgs) -> Result<Service, String> {
         read: args.scope_read.clone(),
         write: args.scope_write.clone(),
     };
-    let service = Service::bind(args.bind, mcp_router(&resource_server, scopes, authentication)).await?;
+    let service = Service::bind(
+        args.bind,
+        mcp_router(&resource_server, scopes, authentication),
+    )
+    .await?;
     let config = resource_server.config();
-    println!("MCP server listening on {} (resource {})", args.bind, config.resource);
+    println!(
+        "MCP server listening on {} (resource {})",
+        args.bind, config.resource
+    );
     println!("  metadata:  {}", config.resource_metadata_url());
     println!(
         "  docs:      {}",
