@@ -291,8 +291,10 @@ async fn start(
     consent_page(&state, &headers, &request, &user, &query)
 }
 
-/// The consent form's fields.
-#[derive(Deserialize)]
+/// The consent form's fields. Every field defaults to empty, so a form without a token
+/// reaches the CSRF check (and gets 403) instead of a parse error.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct Decision {
     csrf_token: String,
     request: String,
