@@ -56,7 +56,7 @@ async fn introspect(
 /// What an active token is (RFC 7662 §2.2), or `{"active": false}`.
 async fn describe(state: &Inner, token: &str) -> Result<Value, OAuthError> {
     let now = state.now();
-    if let Some(claims) = state.keys.verify(token)
+    if let Some(claims) = state.keys.verify(token, now)
         && claims.get("scope").is_some()
         && let Some(jti) = claims["jti"].as_str()
         && state

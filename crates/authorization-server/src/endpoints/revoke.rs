@@ -58,7 +58,7 @@ async fn revoke_token(
     }
     if let Some(jti) = state
         .keys
-        .verify(token)
+        .verify(token, now)
         .and_then(|claims| claims["jti"].as_str().map(str::to_owned))
         && let Some(access) = state.store.find_active_access_token(&jti, now).await?
         && access.client_id == *client.id()
