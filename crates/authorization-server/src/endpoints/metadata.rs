@@ -44,7 +44,8 @@ async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "email"],
+        // Only claims the ID token carries: there is no `email` scope nor userinfo endpoint.
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce"],
     }))
 }
 
