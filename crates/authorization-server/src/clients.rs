@@ -9,6 +9,7 @@ use http::header::AUTHORIZATION;
 use mcp_oauth_core::{ScopeSet, is_client_id_url};
 use serde_json::Value;
 
+use crate::config::AuthorizationServerConfig;
 use crate::oauth_error::OAuthError;
 use crate::secrets::Secret;
 use crate::server::Inner;
@@ -95,7 +96,7 @@ pub(crate) async fn resolve_client(
     let lookup_failed = |_| "The server could not look up the application.".to_owned();
     let stored = find_client(state, client_id).await.map_err(lookup_failed)?;
     let fetcher = match &state.client_metadata {
-        Some(fetcher) if is_client_id_url(client_id) => fetcher,
+        Some(fetcher) if is_metadata_document_id(&state.config, client_id) => fetcher,
         _ => return Ok(stored),
     };
     // The document is authoritative (the fetcher caches it per HTTP caching); the stored
@@ -140,6 +141,13 @@ pub(crate) async fn resolve_client(
         }
     };
     Ok(Some(RegisteredClient { record }))
+}
+
+/// Whether `client_id` names a Client ID Metadata Document: an `https` URL or, in development
+/// (`cimd_allow_private_addresses`), an `http` URL, which the fetcher takes only on loopback.
+pub(crate) fn is_metadata_document_id(config: &AuthorizationServerConfig, client_id: &str) -> bool {
+    is_client_id_url(client_id)
+        || (config.cimd_allow_private_addresses && client_id.starts_with("http://"))
 }
 
 /// Finds a registered client.

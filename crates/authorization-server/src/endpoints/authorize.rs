@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::accounts::csrf::{self, CsrfToken};
 use crate::accounts::session::{SignedIn, signed_in};
-use crate::clients::{RegisteredClient, resolve_client};
+use crate::clients::{RegisteredClient, is_metadata_document_id, resolve_client};
 use crate::pages::{error_page, render};
 use crate::secrets::{Secret, random_id};
 use crate::server::{AppState, Inner};
@@ -464,11 +464,7 @@ fn consent_page(
                 .map_or_else(|| format!("{}:", url.scheme()), str::to_owned)
         })
         .unwrap_or_default();
-    let metadata_host = request
-        .client
-        .id()
-        .as_str()
-        .starts_with("https://")
+    let metadata_host = is_metadata_document_id(&state.config, request.client.id().as_str())
         .then(|| {
             Url::parse(request.client.id().as_str())
                 .ok()?
