@@ -1,17 +1,31 @@
 //! The HTTP test harness of the authorization server: a served server with a fake clock, and
 //! a browser that keeps cookies by hand and follows no redirects. Shared by several test
 //! binaries, each of which uses a part of it.
+//!
+//! The server's store is SQLite in memory, unless a test serves it on a [`TestDb`] (the
+//! databases of the store suite: a SQLite file in a temporary directory, or a fresh schema of
+//! the PostgreSQL database at `MCP_OAUTH_POSTGRES_URL`). [`oauth`] drives the OAuth endpoints
+//! as an MCP client does.
 #![allow(dead_code)]
+
+#[path = "../store/backend.rs"]
+mod backend;
+pub mod oauth;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
+pub use backend::TestDb;
+use mcp_oauth_authorization_server::keys::SigningKeys;
 use mcp_oauth_authorization_server::store::{SqlStore, Store};
 use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerConfig, Clock};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// When the fake clock starts.
 pub const START: i64 = 1_700_000_000;
@@ -21,6 +35,11 @@ pub struct Server {
     pub base: String,
     pub store: Arc<dyn Store>,
     pub now: Arc<AtomicI64>,
+    authorization: AuthorizationServer,
+    address: SocketAddr,
+    sql: SqlStore,
+    shutdown: Option<oneshot::Sender<()>>,
+    serving: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -40,12 +59,64 @@ impl Server {
         configure: impl FnOnce(AuthorizationServerConfig) -> AuthorizationServerConfig,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let config =
-            AuthorizationServerConfig::new(issuer.unwrap_or(&base), "http://127.0.0.1:3001/mcp")
-                .unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
         let now = Arc::new(AtomicI64::new(START));
+        Self::serve(listener, issuer, store, now, configure).await
+    }
+
+    /// Serves on 127.0.0.1 over the store of `db` (opened as the server opens it).
+    pub async fn start_on(
+        db: &TestDb,
+        configure: impl FnOnce(AuthorizationServerConfig) -> AuthorizationServerConfig,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let now = Arc::new(AtomicI64::new(START));
+        Self::serve(listener, None, db.open().await, now, configure).await
+    }
+
+    /// Stops this server and starts a new one at the same address and time, with a new
+    /// `AuthorizationServer` on a newly opened store over `db`: a process restart.
+    pub async fn restart_on(
+        self,
+        db: &TestDb,
+        configure: impl FnOnce(AuthorizationServerConfig) -> AuthorizationServerConfig,
+    ) -> Self {
+        let (address, now) = (self.address, Arc::clone(&self.now));
+        self.stop().await;
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        Self::serve(listener, None, db.open().await, now, configure).await
+    }
+
+    /// Stops serving (open connections finish first) and closes the store.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            let abort = serving.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), serving)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        self.sql.close().await;
+    }
+
+    async fn serve(
+        listener: tokio::net::TcpListener,
+        issuer: Option<&str>,
+        store: SqlStore,
+        now: Arc<AtomicI64>,
+        configure: impl FnOnce(AuthorizationServerConfig) -> AuthorizationServerConfig,
+    ) -> Self {
+        let address = listener.local_addr().unwrap();
+        let base = format!("http://{address}");
+        let config =
+            AuthorizationServerConfig::new(issuer.unwrap_or(&base), oauth::RESOURCE).unwrap();
+        let sql = store.clone();
+        let store: Arc<dyn Store> = Arc::new(store);
         let clock: Clock = {
             let now = Arc::clone(&now);
             Arc::new(move || now.load(Ordering::SeqCst))
@@ -56,12 +127,43 @@ impl Server {
         let app = server
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { base, store, now }
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            base,
+            store,
+            now,
+            authorization: server,
+            address,
+            sql,
+            shutdown: Some(shutdown),
+            serving: Some(serving),
+        }
+    }
+
+    /// The server's signing keys.
+    pub fn keys(&self) -> &SigningKeys {
+        self.authorization.keys()
     }
 
     pub fn advance(&self, seconds: i64) {
         self.now.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    /// Sets the fake clock.
+    pub fn set_now(&self, now: i64) {
+        self.now.store(now, Ordering::SeqCst);
+    }
+
+    /// The fake clock's time.
+    pub fn now(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
     }
 
     pub fn browser(&self) -> Browser {
