@@ -1,0 +1,450 @@
+//! What happens to tokens, clients and keys over time, over HTTP: revocation (RFC 7009),
+//! introspection (RFC 7662), clients identified by a metadata document (Client ID Metadata
+//! Documents draft; MCP "Client ID Metadata Documents"), signing-key rotation seen by the MCP
+//! server's validator, and everything surviving a restart on SQLite and on PostgreSQL.
+//!
+//! ```sh
+//! cargo nextest run -p mcp-oauth-authorization-server --test oauth_lifecycle
+//! ```
+
+#[path = "support/mod.rs"]
+mod harness;
+
+use axum::Json;
+use axum::routing::get;
+use harness::oauth::{
+    Auth, Client, EMAIL, PASSWORD, REDIRECT_URI, RESOURCE, VERIFIER, authorize_path,
+    callback_parameters, code_for, confidential_client, decide, introspect, is_active, parameter,
+    public_client, real_now, redeem, refresh, resource_server, revoke, signed_in_browser, token,
+    tokens_for,
+};
+use harness::{Server, TestDb};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn text(value: &Value) -> String {
+    value.as_str().expect("a string").to_owned()
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_revokes_its_grant() {
+    let server = Server::start().await;
+    let client = public_client(&server).await;
+    let introspector = confidential_client(&server, Auth::Basic).await;
+    let tokens = tokens_for(&server, &client).await;
+    let (access_token, refresh_token) = (
+        text(&tokens["access_token"]),
+        text(&tokens["refresh_token"]),
+    );
+    let other = tokens_for(&server, &client).await; // another grant of the same client
+
+    let revoked = revoke(&server, &client, &refresh_token).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    assert_eq!(
+        refresh(&server, &client, &refresh_token).await.error(),
+        "invalid_grant"
+    );
+    assert!(
+        !is_active(&server, &introspector, &access_token).await,
+        "RFC 7009 §2.1"
+    );
+    // Only that grant.
+    assert!(is_active(&server, &introspector, &text(&other["access_token"])).await);
+    assert_eq!(
+        refresh(&server, &client, &text(&other["refresh_token"]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn revoking_an_access_token_makes_introspection_say_inactive() {
+    let server = Server::start().await;
+    let client = confidential_client(&server, Auth::Post).await;
+    let tokens = tokens_for(&server, &client).await;
+    let access_token = text(&tokens["access_token"]);
+    assert!(is_active(&server, &client, &access_token).await);
+    let reply = call_revoke(&server, &client, &access_token, Some("access_token")).await;
+    assert_eq!(reply, StatusCode::OK);
+    assert!(!is_active(&server, &client, &access_token).await);
+    // That token only: the refresh token still works.
+    let refreshed = refresh(&server, &client, &text(&tokens["refresh_token"])).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    assert!(is_active(&server, &client, &text(&refreshed.body["access_token"])).await);
+}
+
+async fn call_revoke(
+    server: &Server,
+    client: &Client,
+    token: &str,
+    hint: Option<&str>,
+) -> StatusCode {
+    let mut fields = vec![("token", token)];
+    if let Some(hint) = hint {
+        fields.push(("token_type_hint", hint));
+    }
+    harness::oauth::call(server, "/revoke", client, &fields)
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn revocation_answers_200_for_tokens_it_does_not_know_or_that_are_not_the_clients() {
+    let server = Server::start().await;
+    let client = public_client(&server).await;
+    let owner = public_client(&server).await;
+    let introspector = confidential_client(&server, Auth::Basic).await;
+    let owned = tokens_for(&server, &owner).await;
+    let (owned_access, owned_refresh) =
+        (text(&owned["access_token"]), text(&owned["refresh_token"]));
+    let foreign_jwt = "eyJhbGciOiJFUzI1NiIsImtpZCI6Im5vcGUifQ.eyJqdGkiOiJ4In0.c2ln";
+    for (case, candidate, hint) in [
+        ("garbage", "not-a-token", None),
+        ("a JWT of another issuer", foreign_jwt, None),
+        ("a wrong hint", "not-a-token", Some("refresh_token")),
+        ("an unknown hint", "not-a-token", Some("id_token")),
+        ("another client's access token", owned_access.as_str(), None),
+        (
+            "another client's refresh token",
+            owned_refresh.as_str(),
+            Some("refresh_token"),
+        ),
+    ] {
+        assert_eq!(
+            call_revoke(&server, &client, candidate, hint).await,
+            StatusCode::OK,
+            "{case}"
+        );
+    }
+    // Another client cannot revoke what it does not own.
+    assert!(is_active(&server, &introspector, &owned_access).await);
+    let refreshed = refresh(&server, &owner, &owned_refresh).await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    // Expired and already revoked tokens: 200, nothing to do.
+    let revoked = text(&refreshed.body["refresh_token"]);
+    assert_eq!(
+        call_revoke(&server, &owner, &revoked, None).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call_revoke(&server, &owner, &revoked, None).await,
+        StatusCode::OK
+    );
+    server.advance(3601);
+    assert_eq!(
+        call_revoke(&server, &owner, &owned_access, None).await,
+        StatusCode::OK
+    );
+    // Revocation needs a known client and a token.
+    let missing = revoke(&server, &client, "").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.error(), "invalid_request");
+    let stranger = Client {
+        id: "no-such-client".into(),
+        ..client.clone()
+    };
+    let unknown = revoke(&server, &stranger, "not-a-token").await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.error(), "invalid_client");
+}
+
+#[tokio::test]
+async fn introspection_is_only_for_confidential_clients() {
+    let server = Server::start().await;
+    let public = public_client(&server).await;
+    let basic = confidential_client(&server, Auth::Basic).await;
+    let post = confidential_client(&server, Auth::Post).await;
+    let access_token = text(&tokens_for(&server, &public).await["access_token"]);
+    for (case, client, status) in [
+        ("public", public.clone(), StatusCode::UNAUTHORIZED),
+        (
+            "unknown",
+            Client {
+                id: "no-such-client".into(),
+                ..basic.clone()
+            },
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "wrong secret",
+            basic.presenting(Auth::Basic, Some("wrong")),
+            StatusCode::UNAUTHORIZED,
+        ),
+        ("basic", basic.clone(), StatusCode::OK),
+        ("post", post.clone(), StatusCode::OK),
+    ] {
+        let reply = introspect(&server, &client, &access_token).await;
+        assert_eq!(reply.status, status, "{case}: {}", reply.text);
+        if status == StatusCode::OK {
+            assert_eq!(reply.body["active"], true, "{case}");
+        } else {
+            assert_eq!(reply.error(), "invalid_client", "{case}");
+            assert!(
+                reply.body.get("active").is_none(),
+                "{case}: nothing about the token"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn introspection_describes_active_tokens_and_only_says_inactive_otherwise() {
+    let server = Server::start().await;
+    let client = public_client(&server).await;
+    let introspector = confidential_client(&server, Auth::Basic).await;
+    let tokens = tokens_for(&server, &client).await;
+    let access = introspect(&server, &introspector, &text(&tokens["access_token"])).await;
+    assert_eq!(access.header("cache-control"), Some("no-store"));
+    let body = &access.body;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["iss"], server.base.as_str());
+    assert_eq!(body["aud"], RESOURCE);
+    assert_eq!(body["client_id"], client.id.as_str());
+    assert_eq!(body["scope"], "mcp:read mcp:write");
+    assert_eq!(body["exp"], server.now() + 3600);
+    assert!(body["sub"].is_string() && body["jti"].is_string());
+    let refresh_token = introspect(&server, &introspector, &text(&tokens["refresh_token"])).await;
+    assert_eq!(refresh_token.body["active"], true);
+    assert_eq!(refresh_token.body["client_id"], client.id.as_str());
+    assert_eq!(refresh_token.body["sub"], body["sub"]);
+
+    server.advance(3600);
+    let signed_by_us_but_expired = text(&tokens["access_token"]);
+    for candidate in [signed_by_us_but_expired.as_str(), "garbage", "a.b.c", ""] {
+        let reply = harness::oauth::call(
+            &server,
+            "/introspect",
+            &introspector,
+            &[("token", candidate)],
+        )
+        .await;
+        if candidate.is_empty() {
+            assert_eq!(reply.error(), "invalid_request");
+            continue;
+        }
+        assert_eq!(reply.body, json!({"active": false}), "{candidate}");
+    }
+    assert!(is_active(&server, &introspector, &text(&tokens["refresh_token"])).await);
+}
+
+/// Serves a Client ID Metadata Document at `http://localhost:<port>/client.json`, naming
+/// itself as `client_id`; returns that URL.
+async fn serve_metadata_document() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://localhost:{}/client.json",
+        listener.local_addr().unwrap().port()
+    );
+    let document = json!({
+        "client_id": url,
+        "client_name": "Document client",
+        "redirect_uris": [REDIRECT_URI],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let app = axum::Router::new().route(
+        "/client.json",
+        get(move || {
+            let document = document.clone();
+            async move { Json(document) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_client_identified_by_its_metadata_document_gets_consent_and_tokens() {
+    let server =
+        Server::start_with(|config| config.with_cimd_private_addresses_allowed(true)).await;
+    let client_id = serve_metadata_document().await;
+    let client = Client {
+        id: client_id.clone(),
+        secret: None,
+        registration_token: String::new(),
+        auth: Auth::None,
+    };
+    let mut browser = signed_in_browser(&server).await;
+    let consent = browser.get(&authorize_path(&client_id, &[])).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    assert!(consent.body.contains("Document client"));
+    assert!(
+        consent
+            .body
+            .contains("metadata document published on\n<strong>localhost</strong>"),
+        "the page names the document's host: {}",
+        consent.body
+    );
+    let parameters = callback_parameters(&decide(&mut browser, &consent, "allow").await);
+    let code = parameter(&parameters, "code").expect("a code");
+    let tokens = redeem(&server, &client, code, VERIFIER).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
+    let refreshed = refresh(&server, &client, &text(&tokens.body["refresh_token"])).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    // The document's redirect URIs are the only ones.
+    let page = browser
+        .get(&authorize_path(
+            &client_id,
+            &[("redirect_uri", "http://127.0.0.1:4000/other")],
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    // Without the development switch, a document on a loopback address is refused.
+    let strict = Server::start().await;
+    let page = strict.browser().get(&authorize_path(&client_id, &[])).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert_eq!(page.location(), None);
+}
+
+#[tokio::test]
+async fn after_a_key_rotation_both_keys_are_published_and_earlier_tokens_still_verify() {
+    let server = Server::start().await;
+    server.set_now(real_now());
+    let client = public_client(&server).await;
+    let mcp = resource_server(&server, RESOURCE);
+    let before = text(&tokens_for(&server, &client).await["access_token"]);
+    mcp.validator()
+        .validate(&before)
+        .await
+        .expect("valid before the rotation");
+    let first_kid = server.keys().current_kid();
+
+    let second_kid = server
+        .keys()
+        .rotate(server.store.as_ref(), server.now())
+        .await
+        .unwrap();
+    assert_ne!(second_kid, first_kid);
+    assert_eq!(
+        jwks_kids(&server).await,
+        [second_kid.clone(), first_kid.clone()]
+    );
+
+    let mut browser = signed_in_browser(&server).await;
+    let code = code_for(&mut browser, &client, &[]).await;
+    let after = text(&redeem(&server, &client, &code, VERIFIER).await.body["access_token"]);
+    assert_eq!(kid_of(&after), second_kid, "signed with the new key");
+    let fresh = resource_server(&server, RESOURCE);
+    for (validator, name) in [
+        (&mcp, "the running MCP server"),
+        (&fresh, "a restarted MCP server"),
+    ] {
+        validator
+            .validator()
+            .validate(&before)
+            .await
+            .unwrap_or_else(|error| panic!("{name}, old token: {error:?}"));
+        validator
+            .validator()
+            .validate(&after)
+            .await
+            .unwrap_or_else(|error| panic!("{name}, new token: {error:?}"));
+    }
+    let introspector = confidential_client(&server, Auth::Basic).await;
+    assert!(is_active(&server, &introspector, &before).await);
+
+    // A second rotation retires the first key: its tokens are no longer verifiable.
+    server
+        .keys()
+        .rotate(server.store.as_ref(), server.now())
+        .await
+        .unwrap();
+    let kids = jwks_kids(&server).await;
+    assert_eq!(kids.len(), 2);
+    assert!(!kids.contains(&first_kid));
+    assert!(
+        resource_server(&server, RESOURCE)
+            .validator()
+            .validate(&before)
+            .await
+            .is_err()
+    );
+    assert!(!is_active(&server, &introspector, &before).await);
+}
+
+async fn jwks_kids(server: &Server) -> Vec<String> {
+    let jwks: Value = reqwest::get(format!("{}/jwks.json", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| text(&key["kid"]))
+        .collect()
+}
+
+fn kid_of(jwt: &str) -> String {
+    jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_users_consents_refresh_tokens_and_keys_survive_a_restart() {
+    survives_a_restart(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_users_consents_refresh_tokens_and_keys_survive_a_restart_on_postgres() {
+    if let Some(db) = TestDb::postgres("survives_a_restart").await {
+        survives_a_restart(db).await;
+    }
+}
+
+async fn survives_a_restart(db: TestDb) {
+    let server = Server::start_on(&db, |config| config).await;
+    let client = public_client(&server).await;
+    let tokens = tokens_for(&server, &client).await;
+    let kid = server.keys().current_kid();
+
+    let server = server.restart_on(&db, |config| config).await;
+    assert_eq!(
+        jwks_kids(&server).await,
+        [kid.as_str()],
+        "the same signing key"
+    );
+    assert_eq!(server.keys().current_kid(), kid);
+    // The client, with its registration access token.
+    let read = reqwest::Client::new()
+        .get(format!("{}/register/{}", server.base, client.id))
+        .bearer_auth(&client.registration_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    // The refresh token still rotates, and the new one works too.
+    let refreshed = refresh(&server, &client, &text(&tokens["refresh_token"])).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    assert_eq!(kid_of(&text(&refreshed.body["access_token"])), kid);
+    let again = refresh(&server, &client, &text(&refreshed.body["refresh_token"])).await;
+    assert_eq!(again.status, StatusCode::OK);
+    // The person signs in again, and the consent is remembered: no consent page.
+    let mut browser = server.browser();
+    let signed_in = browser.sign_in(EMAIL, PASSWORD).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let page = browser.get(&authorize_path(&client.id, &[])).await;
+    let parameters = callback_parameters(&page);
+    let code = parameter(&parameters, "code").expect("a code without asking");
+    let redeemed = token(
+        &server,
+        &client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
+    server.stop().await;
+}
