@@ -119,7 +119,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let data = dir.path().join("data");
         sqlite_file_url(&data, "x.db").expect("url");
-        let mode = std::fs::metadata(&data).expect("metadata").permissions().mode();
+        let mode = std::fs::metadata(&data)
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
     }
 
@@ -130,4 +133,3 @@ mod tests {
         assert!(!is_sqlite_memory("sqlite:///var/lib/x.db?mode=rwc"));
     }
 }
-
