@@ -12,6 +12,8 @@ use crate::store::StoreError;
 #[derive(Debug)]
 pub(crate) struct OAuthError {
     body: OAuthErrorResponse,
+    /// Overrides the status the error code implies (e.g. 413 for an oversized body).
+    status: Option<StatusCode>,
     /// Answer `WWW-Authenticate: Basic` (the client tried HTTP Basic authentication).
     basic_challenge: bool,
 }
@@ -21,6 +23,7 @@ impl OAuthError {
     pub(crate) fn new(code: OAuthErrorCode, description: &str) -> Self {
         Self {
             body: OAuthErrorResponse::with_description(code, description),
+            status: None,
             basic_challenge: false,
         }
     }
@@ -52,6 +55,12 @@ impl OAuthError {
         )
     }
 
+    /// Answers with `status` instead of the one the code implies.
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
     /// The error code.
     pub(crate) fn code(&self) -> &OAuthErrorCode {
         &self.body.error
@@ -66,8 +75,9 @@ impl From<StoreError> for OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.body.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.body.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+        });
         let mut response = (status, Json(self.body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

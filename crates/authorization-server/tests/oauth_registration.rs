@@ -388,8 +388,12 @@ async fn refuses_oversized_and_malformed_registration_bodies() {
     }
     let mut huge = with_redirect_uris(json!([REDIRECT_URI]));
     huge["padding"] = json!("a".repeat(70 * 1024));
-    let (status, _, _) = register_raw(&server, None, json_type, huge.to_string()).await;
+    let (status, _, body) = register_raw(&server, None, json_type, huge.to_string()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        body["error"], invalid,
+        "oversized bodies get an OAuth error too"
+    );
     assert!(server.store.list_clients().await.unwrap().is_empty());
 }
 

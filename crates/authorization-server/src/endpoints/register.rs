@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -60,7 +61,22 @@ fn invalid_token(description: &str) -> Response {
     response
 }
 
-fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<ClientMetadata, OAuthError> {
+/// The registration request's metadata: a JSON object within the body limit. Unreadable
+/// bodies get an OAuth error too, not the framework's plain-text rejection.
+fn json_body(
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<ClientMetadata, OAuthError> {
+    let body = body.as_ref().map_err(|rejection| {
+        let mut error = OAuthError::new(
+            OAuthErrorCode::InvalidClientMetadata,
+            "the registration request body is too large or unreadable",
+        );
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            error = error.with_status(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        error
+    })?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -122,7 +138,7 @@ async fn register(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let now = state.now();
     let ip = client_ip(&extensions).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
@@ -217,7 +233,7 @@ async fn update(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut record = match managed_client(&state, &client_id, &headers).await {
         Ok(record) => record,
