@@ -1,0 +1,116 @@
+//! [`McpOAuthClient`]: the configuration, the credential store and the authorization driver,
+//! shared by every flow and session.
+
+use std::fmt;
+use std::sync::Arc;
+
+use mcp_oauth_core::{BearerChallenge, ScopeSet};
+use url::Url;
+
+use crate::authorization::Authorized;
+use crate::discovery::Discovery;
+use crate::driver::AuthorizationDriver;
+use crate::http::Http;
+use crate::registration::Registered;
+use crate::store::CredentialStore;
+use crate::{Error, OAuthClientConfig};
+
+/// An OAuth client for MCP servers. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct McpOAuthClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: OAuthClientConfig,
+    redirect_uri: Url,
+    http: Http,
+    mcp_http: reqwest::Client,
+    store: Arc<dyn CredentialStore>,
+    driver: Arc<dyn AuthorizationDriver>,
+}
+
+impl fmt::Debug for McpOAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpOAuthClient")
+            .field("redirect_uri", &self.inner.config.redirect_uri)
+            .field("client_name", &self.inner.config.client_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl McpOAuthClient {
+    /// Validates `config` and builds the client over `store` and `driver`.
+    pub fn new(
+        config: OAuthClientConfig,
+        store: Arc<dyn CredentialStore>,
+        driver: Arc<dyn AuthorizationDriver>,
+    ) -> Result<Self, Error> {
+        config.validate().map_err(Error::Config)?;
+        let redirect_uri = Url::parse(&config.redirect_uri)
+            .map_err(|error| Error::Config(vec![format!("redirect_uri: {error}")]))?;
+        let http = Http::new(config.http_timeout, config.max_document_bytes)
+            .map_err(|error| Error::Config(vec![error]))?;
+        // MCP requests carry the bearer token: no redirect is followed with it.
+        let mcp_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| {
+                Error::Config(vec![format!("cannot build the HTTP client: {error}")])
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                redirect_uri,
+                http,
+                mcp_http,
+                store,
+                driver,
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &OAuthClientConfig {
+        &self.inner.config
+    }
+
+    /// The credential store.
+    pub fn store(&self) -> &dyn CredentialStore {
+        self.inner.store.as_ref()
+    }
+
+    pub(crate) fn http(&self) -> &Http {
+        &self.inner.http
+    }
+
+    pub(crate) fn mcp_http(&self) -> &reqwest::Client {
+        &self.inner.mcp_http
+    }
+
+    /// Runs discovery for the MCP server at `server_url` (see [`Discovery::run`]).
+    pub async fn discover(
+        &self,
+        server_url: &str,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<Discovery, Error> {
+        Discovery::run(self, server_url, challenge).await
+    }
+
+    /// Takes `registered` through the authorization code flow with `scopes`: the request is
+    /// built, the driver brings back the response, which is checked and redeemed.
+    pub async fn authorize(
+        &self,
+        registered: Registered,
+        scopes: Option<ScopeSet>,
+    ) -> Result<Authorized, Error> {
+        let pending = registered.authorize(self, scopes)?;
+        tracing::debug!(issuer = %pending.expected_issuer(), "authorization request sent to the driver");
+        let callback = self
+            .inner
+            .driver
+            .authorize(pending.url(), &self.inner.redirect_uri)
+            .await?;
+        pending.complete(self, &callback).await
+    }
+}
