@@ -46,9 +46,8 @@ pub fn mcp_router(
     scopes: DemoScopes,
     authentication: Authentication,
 ) -> Router {
-    let store = ContextStore::default();
     let scopes = Arc::new(scopes);
-    let tool_scopes = Arc::clone(&scopes);
+    let prototype = ContextServer::new(ContextStore::default(), Arc::clone(&scopes));
     // The rebinding guard in front checks Host and Origin with the configured lists, so
     // rmcp's own (loopback-only by default) checks are switched off to avoid disagreement.
     let config = StreamableHttpServerConfig::default()
@@ -58,7 +57,7 @@ pub fn mcp_router(
         .disable_allowed_hosts()
         .disable_allowed_origins();
     let mcp = StreamableHttpService::new(
-        move || Ok(ContextServer::new(store.clone(), Arc::clone(&tool_scopes))),
+        move || Ok(prototype.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     );

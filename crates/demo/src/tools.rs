@@ -34,13 +34,14 @@ pub struct CreateContextArgs {
     pub description: String,
 }
 
-/// The demo MCP server. One is made per request (stateless Streamable HTTP); the store and
-/// the tool router are shared.
+/// The demo MCP server. Stateless Streamable HTTP makes one per request by cloning a
+/// prototype, so the store and the tool router (built once: it derives JSON schemas) are
+/// shared behind `Arc`s.
 #[derive(Clone)]
 pub struct ContextServer {
     store: ContextStore,
     scopes: Arc<DemoScopes>,
-    tool_router: ToolRouter<ContextServer>,
+    tool_router: Arc<ToolRouter<ContextServer>>,
 }
 
 #[tool_router]
@@ -50,7 +51,7 @@ impl ContextServer {
         Self {
             store,
             scopes,
-            tool_router: Self::tool_router(),
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 

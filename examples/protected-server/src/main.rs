@@ -15,10 +15,11 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 
-/// An MCP server with one tool.
+/// An MCP server with one tool. The router is built once and shared: stateless Streamable
+/// HTTP clones the server for every request.
 #[derive(Clone)]
 struct Hello {
-    tool_router: ToolRouter<Hello>,
+    tool_router: Arc<ToolRouter<Hello>>,
 }
 
 #[tool_router]
@@ -64,8 +65,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resource_server = ResourceServer::new(config)?;
 
     // 2. An rmcp Streamable HTTP service, stateless.
+    let hello = Hello::new();
     let mcp = StreamableHttpService::new(
-        || Ok(Hello::new()),
+        move || Ok(hello.clone()),
         Arc::new(NeverSessionManager::default()),
         StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
