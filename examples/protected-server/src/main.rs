@@ -26,7 +26,7 @@ struct Hello {
 impl Hello {
     fn new() -> Self {
         Self {
-            tool_router: Self::tool_router(),
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 
