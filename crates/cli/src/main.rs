@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth_server;
+mod call;
 mod dev;
 mod mcp_server;
 mod runtime;
@@ -35,6 +36,10 @@ enum Command {
     AuthServer(auth_server::AuthServerArgs),
     /// Manage the authorization server's users, clients and signing keys.
     Admin(admin::AdminArgs),
+    /// Call an MCP server as an OAuth client: sign in (system browser and a loopback
+    /// redirect, or --headless), keep the credentials per authorization server, then list
+    /// the tools or call one.
+    Call(call::CallArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,12 +51,16 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    runtime::init_logging();
+    match &cli.command {
+        Command::Call(_) => runtime::init_logging_with(call::LOG_FILTER),
+        _ => runtime::init_logging(),
+    }
     let result = match cli.command {
         Command::Dev(args) => runtime::block_on(dev::run(args)),
         Command::McpServer(args) => runtime::block_on(mcp_server::run(args)),
         Command::AuthServer(args) => runtime::block_on(auth_server::run(args)),
         Command::Admin(args) => runtime::block_on(admin::run(args)),
+        Command::Call(args) => runtime::block_on(call::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,13 @@ use tracing_subscriber::EnvFilter;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_with("info");
+}
+
+/// Logs to stderr; `RUST_LOG` overrides `default_filter`.
+pub fn init_logging_with(default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mcp_oauth_core::{ApplicationType, validate_client_id_url, validate_redirect_uri};
+use mcp_oauth_core::{ApplicationType, ScopeSet, validate_client_id_url, validate_redirect_uri};
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
 use url::Url;
 
@@ -29,6 +29,11 @@ pub struct OAuthClientConfig {
     /// Clients registered beforehand, each bound to its authorization server's issuer
     /// (MCP "Pre-registration"; used first).
     pub pre_registered: Vec<PreRegisteredClient>,
+    /// The scopes of every first authorization request, replacing the MCP "Scope Selection
+    /// Strategy" (the challenge's `scope`, else `scopes_supported`); stored tokens are used
+    /// when they cover them. Step-ups still add the scopes a 403 asks for. Default: none,
+    /// the strategy applies.
+    pub scopes: Option<ScopeSet>,
     /// Refresh the access token when it expires within this margin (default 60 s).
     pub refresh_skew: Duration,
     /// How many step-up authorizations one MCP operation may trigger before it fails
@@ -51,6 +56,7 @@ impl OAuthClientConfig {
             application_type: None,
             client_id_metadata_document: None,
             pre_registered: Vec::new(),
+            scopes: None,
             refresh_skew: Duration::from_secs(60),
             max_step_ups: 2,
             http_timeout: Duration::from_secs(30),
@@ -83,6 +89,12 @@ impl OAuthClientConfig {
     /// Adds a pre-registered client.
     pub fn with_pre_registered_client(mut self, client: PreRegisteredClient) -> Self {
         self.pre_registered.push(client);
+        self
+    }
+
+    /// Requests `scopes` instead of the ones the MCP server asks for.
+    pub fn with_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.scopes = Some(scopes);
         self
     }
 
@@ -155,6 +167,9 @@ impl OAuthClientConfig {
                     client.client_id, client.token_endpoint_auth_method
                 ));
             }
+        }
+        if self.scopes.as_ref().is_some_and(ScopeSet::is_empty) {
+            problems.push("scopes, when set, must name at least one scope".to_owned());
         }
         if self.http_timeout.is_zero() {
             problems.push("http_timeout must be more than zero".to_owned());

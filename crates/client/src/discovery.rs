@@ -40,16 +40,11 @@ impl Discovery {
         server_url: &str,
         challenge: Option<&BearerChallenge>,
     ) -> Result<Self, Error> {
-        let resource = canonical_server(server_url)?;
+        let server = canonical_server(server_url)?;
         let http = client.http();
         let (resource_metadata_url, resource_metadata) =
-            protected_resource_metadata(http, &resource, challenge).await?;
-        if !resource.matches(&resource_metadata.resource) {
-            return Err(Error::ResourceMismatch {
-                expected: resource.to_string(),
-                found: resource_metadata.resource.clone(),
-            });
-        }
+            protected_resource_metadata(http, &server, challenge).await?;
+        let resource = described_resource(&server, &resource_metadata_url, &resource_metadata)?;
         let issuer = choose_authorization_server(client, &resource_metadata)?;
         let (metadata_url, metadata) = authorization_server_metadata(http, &issuer).await?;
         check_authorization_server(&issuer, &metadata)?;
@@ -66,7 +61,8 @@ impl Discovery {
     }
 
     /// The MCP server's canonical URI: the `resource` of authorization and token requests
-    /// (RFC 8707 §2, MCP "Canonical Server URI").
+    /// (RFC 8707 §2, MCP "Canonical Server URI"). It is the server URL, or its origin when
+    /// the metadata at the root well-known URL describes the origin.
     pub fn resource(&self) -> &CanonicalResource {
         &self.resource
     }
@@ -147,6 +143,37 @@ pub(crate) fn canonical_server(server_url: &str) -> Result<CanonicalResource, Er
         })?;
     secure_url(resource.as_str())?;
     Ok(resource)
+}
+
+/// The resource the Protected Resource Metadata describes, which must be the MCP server
+/// (RFC 9728 §3.3: the `resource` is the identifier the well-known URL was built from). The
+/// document at the root well-known URL is built from the server's origin, so there the
+/// origin is accepted too (MCP "Protected Resource Metadata Discovery Requirements": the
+/// root is the fallback) and becomes the canonical URI. Anything else is refused.
+fn described_resource(
+    server: &CanonicalResource,
+    metadata_url: &str,
+    document: &ProtectedResourceMetadata,
+) -> Result<CanonicalResource, Error> {
+    if server.matches(&document.resource) {
+        return Ok(server.clone());
+    }
+    let root_url = protected_resource_metadata_urls(server).pop();
+    let same_url = |a: &str, b: &str| {
+        url::Url::parse(a)
+            .ok()
+            .is_some_and(|a| url::Url::parse(b).ok() == Some(a))
+    };
+    if let (Some(root_url), Ok(origin)) = (root_url, CanonicalResource::parse(&server.origin()))
+        && same_url(&root_url, metadata_url)
+        && origin.matches(&document.resource)
+    {
+        return Ok(origin);
+    }
+    Err(Error::ResourceMismatch {
+        expected: server.to_string(),
+        found: document.resource.clone(),
+    })
 }
 
 async fn protected_resource_metadata(

@@ -2,7 +2,7 @@
 //! response at the redirect URI.
 //!
 //! An interactive client opens a browser and listens on its loopback redirect URI (RFC 8252
-//! §7.3); that driver belongs to the command-line client. [`HeadlessDriver`] serves
+//! §7.3): [`LoopbackDriver`](crate::LoopbackDriver). [`HeadlessDriver`] serves
 //! authorization servers that redirect straight back without showing a page (conformance
 //! servers, pre-approved clients).
 

@@ -38,7 +38,9 @@
 //! 3. [`PendingAuthorization`] ([`Registered::authorize`]): PKCE `S256`, `state`, the scopes of
 //!    MCP "Scope Selection Strategy" (the challenge's `scope`, else `scopes_supported`), and
 //!    `resource` (RFC 8707). An [`AuthorizationDriver`] takes the person through it and
-//!    brings back the response.
+//!    brings back the response: [`LoopbackDriver`] opens their browser and receives the
+//!    redirect on a loopback port (RFC 8252 §7.3); [`HeadlessDriver`] follows the redirects
+//!    of servers that show no page.
 //! 4. [`Authorized`] ([`PendingAuthorization::complete`]): the response's `iss` (RFC 9207) and
 //!    `state` are checked before anything else is read, and the code is redeemed with the
 //!    verifier and `resource`.
@@ -70,6 +72,7 @@ mod discovery;
 mod driver;
 mod error;
 mod http;
+mod loopback;
 mod registration;
 mod secret;
 mod session;
@@ -83,6 +86,7 @@ pub use config::OAuthClientConfig;
 pub use discovery::Discovery;
 pub use driver::{AuthorizationDriver, DriverError, HeadlessDriver};
 pub use error::Error;
+pub use loopback::{CALLBACK_PATH, LoopbackDriver, open_browser};
 pub use registration::{ClientRegistration, PreRegisteredClient, Registered, RegistrationSource};
 pub use secret::{AccessToken, ClientSecret, RefreshToken};
 pub use session::AuthorizedSession;

@@ -303,7 +303,7 @@ impl SessionAuth {
             http: self.client.http(),
             url: &token_url,
             client: registration,
-            resource: self.resource.as_str(),
+            resource: discovery.resource().as_str(),
         };
         match endpoint.refresh(refresh_token, &tokens.scope).await {
             Ok(refreshed) => {
@@ -451,7 +451,11 @@ impl SessionAuth {
             state.tokens = None;
             state.requested = ScopeSet::default();
         }
-        let challenged = challenge.scope.as_deref().map(ScopeSet::parse);
+        // Configured scopes replace the server's choice (the challenge, scopes_supported).
+        let configured = self.client.config().scopes.clone();
+        let challenged = configured
+            .clone()
+            .or_else(|| challenge.scope.as_deref().map(ScopeSet::parse));
         if !had_tokens
             && self
                 .use_stored(state, &discovery, challenged.as_ref())
@@ -461,7 +465,9 @@ impl SessionAuth {
         }
         let scopes = union(
             &state.requested,
-            &discovery.initial_scopes().unwrap_or_default(),
+            &configured
+                .or_else(|| discovery.initial_scopes())
+                .unwrap_or_default(),
         );
         let registered = match state.binding.clone() {
             Some((_, registration)) => Registered::new(discovery, registration),

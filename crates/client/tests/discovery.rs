@@ -155,6 +155,39 @@ async fn refuses_metadata_for_another_resource() {
 }
 
 #[tokio::test]
+async fn accepts_root_metadata_that_describes_the_servers_origin() {
+    // RFC 9728 §3.3: the root document is built from the origin, so it may describe the
+    // origin; that is then the canonical URI the tokens are requested for.
+    let stack = Stack::start().await;
+    let fixture = Fixture::start().await;
+    serve_root_metadata(&fixture, &fixture.base, &stack.issuer);
+    let discovery = Discovery::run(&client(), &format!("{}/mcp", fixture.base), None)
+        .await
+        .unwrap();
+    assert_eq!(discovery.resource().as_str(), fixture.base);
+
+    // A document at any other URL must describe the server itself.
+    let custom = format!("{}/custom/metadata.json", fixture.base);
+    fixture.answer(
+        "/custom/metadata.json",
+        Canned::json(json!({
+            "resource": fixture.base,
+            "authorization_servers": [stack.issuer],
+        })),
+    );
+    let challenge =
+        BearerChallenge::parse(&format!("Bearer resource_metadata=\"{custom}\"")).unwrap();
+    let error = Discovery::run(
+        &client(),
+        &format!("{}/mcp", fixture.base),
+        Some(&challenge),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, Error::ResourceMismatch { .. }), "{error:?}");
+}
+
+#[tokio::test]
 async fn refuses_authorization_server_metadata_naming_another_issuer() {
     let stack = Stack::start().await;
     let fixture = Fixture::start().await;

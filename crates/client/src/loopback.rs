@@ -1,0 +1,532 @@
+//! [`LoopbackDriver`]: the authorization driver of a native application (RFC 8252). The
+//! person signs in with their own browser, and the authorization server redirects that
+//! browser back to a small HTTP listener on the loopback interface (RFC 8252 §7.3), which
+//! shows a "you can close this window" page and hands the response to the client.
+//!
+//! - It listens on `127.0.0.1` only (RFC 8252 §8.3: not `localhost`, which may resolve
+//!   elsewhere, and never on other interfaces), at `http://127.0.0.1:PORT/callback`.
+//! - Only a `GET` of the callback path whose `state` is the one of the authorization request
+//!   in progress ends the wait; anything else (a favicon, a stale tab, a page elsewhere that
+//!   probes the port) gets an error page and is otherwise ignored.
+//! - The wait has a timeout (5 minutes by default).
+//!
+//! [`open_browser`] opens a URL in the system browser (`xdg-open`, `open`, or the Windows
+//! URL handler).
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::driver::{AuthorizationDriver, DriverError, goes_to};
+
+/// The path of the redirect URI.
+pub const CALLBACK_PATH: &str = "/callback";
+
+/// The longest request head read from the browser.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// How long one connection may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What is done with the authorization URL before the driver waits for the redirect.
+type Presenter = Arc<dyn Fn(&Url) + Send + Sync>;
+
+/// A driver that sends the person to the authorization URL in their browser and receives
+/// the redirect on a loopback port (RFC 8252 §7.3).
+pub struct LoopbackDriver {
+    redirect_uri: Url,
+    /// Bound ahead of time for an ephemeral port; bound at sign-in for a chosen one.
+    listener: Mutex<Option<std::net::TcpListener>>,
+    timeout: Duration,
+    presenter: Presenter,
+}
+
+impl fmt::Debug for LoopbackDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopbackDriver")
+            .field("redirect_uri", &self.redirect_uri.as_str())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoopbackDriver {
+    /// A driver whose redirect URI is `http://127.0.0.1:{port}/callback`.
+    ///
+    /// Port 0 binds a free port now, so the redirect URI is known; it changes from run to
+    /// run. Any other port is bound only when a sign-in starts, so runs that use stored
+    /// tokens do not hold it, and the redirect URI stays the same from run to run (a client
+    /// registered dynamically for it can be reused).
+    pub fn new(port: u16) -> io::Result<Self> {
+        let (port, listener) = if port == 0 {
+            let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+            (listener.local_addr()?.port(), Some(listener))
+        } else {
+            (port, None)
+        };
+        let redirect_uri = Url::parse(&format!("http://127.0.0.1:{port}{CALLBACK_PATH}"))
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        Ok(Self {
+            redirect_uri,
+            listener: Mutex::new(listener),
+            timeout: Duration::from_secs(300),
+            presenter: Arc::new(default_presenter),
+        })
+    }
+
+    /// The redirect URI to configure the client with
+    /// ([`OAuthClientConfig::new`](crate::OAuthClientConfig::new)).
+    pub fn redirect_uri(&self) -> &str {
+        self.redirect_uri.as_str()
+    }
+
+    /// Sets how long the driver waits for the redirect (default 5 minutes).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets what is done with the authorization URL once the listener is ready. The default
+    /// prints it on standard error and opens it with [`open_browser`].
+    pub fn with_presenter(mut self, presenter: impl Fn(&Url) + Send + Sync + 'static) -> Self {
+        self.presenter = Arc::new(presenter);
+        self
+    }
+
+    fn listener(&self) -> Result<TcpListener, DriverError> {
+        let bound = self
+            .listener
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+        let port = self.redirect_uri.port().unwrap_or(80);
+        let listener = match bound {
+            Some(listener) => listener,
+            None => std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|error| {
+                DriverError::with_source(
+                    format!("cannot listen on 127.0.0.1:{port} for the authorization redirect"),
+                    error,
+                )
+            })?,
+        };
+        listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(listener))
+            .map_err(|error| DriverError::with_source("cannot use the loopback listener", error))
+    }
+
+    /// Binds (again) the port after a sign-in, so a second sign-in of the same run (a
+    /// step-up) can use it.
+    fn keep(&self, listener: TcpListener) {
+        if let Ok(listener) = listener.into_std() {
+            *self
+                .listener
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()) = Some(listener);
+        }
+    }
+}
+
+/// Prints the URL on standard error and tries to open it in the system browser.
+fn default_presenter(url: &Url) {
+    eprintln!("Sign in with your browser; if it does not open, visit:\n\n  {url}\n");
+    if let Err(error) = open_browser(url) {
+        tracing::debug!(%error, "cannot open a browser");
+    }
+}
+
+#[async_trait]
+impl AuthorizationDriver for LoopbackDriver {
+    async fn authorize(
+        &self,
+        authorization_url: &Url,
+        redirect_uri: &Url,
+    ) -> Result<Url, DriverError> {
+        if !goes_to(redirect_uri, &self.redirect_uri) {
+            return Err(DriverError::new(format!(
+                "the client's redirect URI {redirect_uri} is not this driver's {}",
+                self.redirect_uri
+            )));
+        }
+        let expected_state = authorization_url
+            .query_pairs()
+            .find(|(name, _)| name == "state")
+            .map(|(_, value)| value.into_owned());
+        let listener = self.listener()?;
+        (self.presenter)(authorization_url);
+        let waited = tokio::time::timeout(
+            self.timeout,
+            receive(&listener, &self.redirect_uri, expected_state.as_deref()),
+        )
+        .await;
+        self.keep(listener);
+        match waited {
+            Ok(result) => result,
+            Err(_) => Err(DriverError::new(format!(
+                "no authorization response reached {} within {}",
+                self.redirect_uri,
+                seconds(self.timeout)
+            ))),
+        }
+    }
+}
+
+/// `duration` for people: whole seconds, or milliseconds below one second.
+fn seconds(duration: Duration) -> String {
+    if duration.as_secs() > 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}
+
+/// Serves connections until one brings the authorization response.
+async fn receive(
+    listener: &TcpListener,
+    redirect_uri: &Url,
+    expected_state: Option<&str>,
+) -> Result<Url, DriverError> {
+    // Each connection is handled on its own task: browsers open connections they send
+    // nothing on, which must not hold up the one that carries the response.
+    let (found, mut responses) = mpsc::channel::<Url>(1);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = accepted.map_err(|error| {
+                    DriverError::with_source("accepting a connection on the loopback listener failed", error)
+                })?;
+                let found = found.clone();
+                let redirect_uri = redirect_uri.clone();
+                let expected_state = expected_state.map(str::to_owned);
+                connections.spawn(async move {
+                    if let Some(response) =
+                        serve(stream, peer, &redirect_uri, expected_state.as_deref()).await
+                    {
+                        let _ = found.send(response).await;
+                    }
+                });
+            }
+            Some(response) = responses.recv() => return Ok(response),
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+/// Answers one connection; returns the authorization response if it brought it.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    redirect_uri: &Url,
+    expected_state: Option<&str>,
+) -> Option<Url> {
+    let head = match tokio::time::timeout(REQUEST_TIMEOUT, read_head(&stream)).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "unreadable request on the loopback listener");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let (status, page, response) = route(&head, redirect_uri, expected_state);
+    let _ = write_all(&stream, &http_response(status, &page)).await;
+    response
+}
+
+/// Decides what a request gets: a status, a page, and the authorization response if it is
+/// one.
+fn route(
+    head: &str,
+    redirect_uri: &Url,
+    expected_state: Option<&str>,
+) -> (&'static str, String, Option<Url>) {
+    let mut parts = head.lines().next().unwrap_or_default().split(' ');
+    let (method, target) = (parts.next().unwrap_or_default(), parts.next());
+    let Some(url) = target
+        .filter(|target| target.starts_with('/'))
+        .and_then(|target| redirect_uri.join(target).ok())
+    else {
+        return ("400 Bad Request", page("Bad request", "", false), None);
+    };
+    if url.path() != redirect_uri.path() {
+        return ("404 Not Found", page("Not found", "", false), None);
+    }
+    if method != "GET" {
+        return (
+            "405 Method Not Allowed",
+            page("Method not allowed", "", false),
+            None,
+        );
+    }
+    let parameter = |name: &str| {
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    if expected_state.is_some() && parameter("state").as_deref() != expected_state {
+        return (
+            "400 Bad Request",
+            page(
+                "Not the sign-in in progress",
+                "This response does not belong to the sign-in the command is waiting for. Start again from the command line.",
+                false,
+            ),
+            None,
+        );
+    }
+    if let Some(error) = parameter("error") {
+        let detail = match parameter("error_description") {
+            Some(description) => {
+                format!("The authorization server answered {error}: {description}.")
+            }
+            None => format!("The authorization server answered {error}."),
+        };
+        return (
+            "200 OK",
+            page("Sign-in did not complete", &detail, true),
+            Some(url),
+        );
+    }
+    (
+        "200 OK",
+        page(
+            "Signed in",
+            "The command line has the authorization response and goes on.",
+            true,
+        ),
+        Some(url),
+    )
+}
+
+/// Reads the request line and headers (the callback has no body).
+async fn read_head(stream: &TcpStream) -> io::Result<String> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buffer = [0u8; 4096];
+    loop {
+        stream.readable().await?;
+        match stream.try_read(&mut buffer) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(read) => {
+                head.extend_from_slice(&buffer[..read]);
+                if head.windows(4).any(|window| window == b"\r\n\r\n") {
+                    return String::from_utf8(head)
+                        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error));
+                }
+                if head.len() > MAX_REQUEST_HEAD {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "request head too large",
+                    ));
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(written) => bytes = &bytes[written..],
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+fn http_response(status: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\n\
+         Cache-Control: no-store\r\n\
+         Referrer-Policy: no-referrer\r\n\
+         X-Content-Type-Options: nosniff\r\n\
+         Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn page(title: &str, detail: &str, close_hint: bool) -> String {
+    let close = if close_hint {
+        "<p>You can close this window.</p>"
+    } else {
+        ""
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}}</style>\
+         </head><body><h1>{title}</h1><p>{}</p>{close}</body></html>",
+        escape(detail)
+    )
+}
+
+/// Escapes text for HTML (the error description comes from the authorization server).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Opens `url` in the system browser: `open` on macOS, the URL handler of `rundll32` on
+/// Windows, `xdg-open` elsewhere. Returns once the opener has started (it is not waited
+/// for: a terminal browser would otherwise block the listener); fails if it cannot start.
+/// Only `http` and `https` URLs are opened.
+pub fn open_browser(url: &Url) -> io::Result<()> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "only http and https URLs are opened",
+        ));
+    }
+    let mut command = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut command = std::process::Command::new("rundll32");
+        command.arg("url.dll,FileProtocolHandler");
+        command
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    let mut child = command
+        .arg(url.as_str())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    // Reaped in the background, so the opener leaves no zombie behind.
+    std::thread::spawn(move || match child.wait() {
+        Ok(status) if !status.success() => {
+            tracing::debug!(%status, "the browser opener failed");
+        }
+        _ => {}
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redirect() -> Url {
+        Url::parse("http://127.0.0.1:8976/callback").unwrap()
+    }
+
+    #[test]
+    fn accepts_only_the_callback_with_the_expected_state() {
+        let table = [
+            ("GET /callback?code=c&state=s HTTP/1.1", "200 OK", true),
+            (
+                "GET /callback?error=access_denied&state=s HTTP/1.1",
+                "200 OK",
+                true,
+            ),
+            (
+                "GET /callback?code=c&state=other HTTP/1.1",
+                "400 Bad Request",
+                false,
+            ),
+            ("GET /callback?code=c HTTP/1.1", "400 Bad Request", false),
+            ("GET /favicon.ico HTTP/1.1", "404 Not Found", false),
+            (
+                "POST /callback?code=c&state=s HTTP/1.1",
+                "405 Method Not Allowed",
+                false,
+            ),
+            (
+                "GET http://evil.example/callback HTTP/1.1",
+                "400 Bad Request",
+                false,
+            ),
+            ("garbage", "400 Bad Request", false),
+        ];
+        for (request_line, status, answered) in table {
+            let head = format!("{request_line}\r\nHost: 127.0.0.1:8976\r\n\r\n");
+            let (got, _, response) = route(&head, &redirect(), Some("s"));
+            assert_eq!(got, status, "{request_line}");
+            assert_eq!(response.is_some(), answered, "{request_line}");
+        }
+    }
+
+    #[test]
+    fn error_descriptions_are_escaped_on_the_page() {
+        let head = "GET /callback?state=s&error=access_denied&error_description=%3Cscript%3E HTTP/1.1\r\n\r\n";
+        let (_, page, _) = route(head, &redirect(), Some("s"));
+        assert!(page.contains("&lt;script&gt;"), "{page}");
+        assert!(!page.contains("<script>"));
+    }
+
+    #[tokio::test]
+    async fn serves_the_callback_and_returns_the_response() {
+        let driver = LoopbackDriver::new(0)
+            .unwrap()
+            .with_timeout(Duration::from_secs(10))
+            .with_presenter(|_| {});
+        let redirect_uri = Url::parse(driver.redirect_uri()).unwrap();
+        let authorization =
+            Url::parse("https://as.example/authorize?state=xyz&client_id=c").unwrap();
+        let mut callback = redirect_uri.clone();
+        callback.set_query(Some("code=abc&state=xyz"));
+        let browser = {
+            let callback = callback.clone();
+            let mut stray = redirect_uri.clone();
+            stray.set_query(Some("code=stolen&state=nope"));
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                // A connection that sends nothing must not hold up the others.
+                let idle = TcpStream::connect(callback.socket_addrs(|| None).unwrap()[0])
+                    .await
+                    .unwrap();
+                let stray = http.get(stray).send().await.unwrap();
+                assert_eq!(stray.status(), 400);
+                let page = http.get(callback).send().await.unwrap();
+                assert_eq!(page.status(), 200);
+                let text = page.text().await.unwrap();
+                drop(idle);
+                text
+            })
+        };
+        let response = driver
+            .authorize(&authorization, &redirect_uri)
+            .await
+            .unwrap();
+        assert_eq!(response, callback);
+        assert!(browser.await.unwrap().contains("You can close this window"));
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_timeout() {
+        let driver = LoopbackDriver::new(0)
+            .unwrap()
+            .with_timeout(Duration::from_millis(100))
+            .with_presenter(|_| {});
+        let redirect_uri = Url::parse(driver.redirect_uri()).unwrap();
+        let authorization = Url::parse("https://as.example/authorize?state=xyz").unwrap();
+        let error = driver
+            .authorize(&authorization, &redirect_uri)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("within 100 ms"), "{error}");
+    }
+}
