@@ -1,0 +1,321 @@
+//! The results: medians over rounds, the markdown section and BENCHMARKS.md.
+
+use std::fmt::Write as _;
+
+use crate::Args;
+use crate::load::Measurement;
+use crate::server::AuthServer;
+
+/// BENCHMARKS.md; the driver owns the text between [`START`] and [`END`].
+const BENCHMARKS_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md");
+/// The marker before this benchmark's section.
+const START: &str = "<!-- bench:auth-server:start -->";
+/// The marker after it.
+const END: &str = "<!-- bench:auth-server:end -->";
+
+/// The section's fixed part: what is measured, how to run it, and how.
+const METHOD: &str = include_str!("method.md");
+
+/// What one round measured.
+pub struct Round {
+    /// `POST /register`.
+    pub register: Measurement,
+    /// `GET /authorize` with consent remembered: preparing the codes.
+    pub authorize: Measurement,
+    /// `POST /token` with `grant_type=authorization_code`.
+    pub authorization_code: Measurement,
+    /// `POST /token` with `grant_type=refresh_token`.
+    pub refresh_token: Measurement,
+}
+
+impl Round {
+    /// One line of progress.
+    pub fn summary(&self) -> String {
+        let part = |name: &str, m: &Measurement| {
+            format!(
+                "{name} {:.0}/s (p99 {:.1} ms, CPU {:.0}% server, {:.0}% driver)",
+                m.requests_per_sec,
+                m.p99_ms,
+                m.server_cpu * 100.0,
+                m.load_cpu * 100.0
+            )
+        };
+        [
+            part("register", &self.register),
+            part("authorize", &self.authorize),
+            part("authorization_code", &self.authorization_code),
+            part("refresh_token", &self.refresh_token),
+        ]
+        .join(", ")
+    }
+
+    /// The measurements in the order of the table's columns.
+    fn columns(&self) -> [&Measurement; 4] {
+        [
+            &self.register,
+            &self.authorization_code,
+            &self.refresh_token,
+            &self.authorize,
+        ]
+    }
+}
+
+/// The table's column headings.
+const COLUMNS: [&str; 4] = [
+    "`POST /register`",
+    "`authorization_code`",
+    "`refresh_token`",
+    "`GET /authorize` (preparing codes)",
+];
+
+/// The whole section: the method, then this run's setup, table and rounds.
+pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthServer) -> String {
+    let mut out = String::from(METHOD);
+    let _ = writeln!(out, "\n### Results\n\nRun on {} with", utc_now());
+    let _ = writeln!(
+        out,
+        "`bench/auth-server-run --write --rounds {} --duration {} --warmup {} --codes {} --connections {}{}`.\n",
+        args.rounds,
+        args.duration,
+        args.warmup,
+        args.codes,
+        args.connections,
+        args.data_in
+            .as_ref()
+            .map_or(String::new(), |dir| format!(" --data-in {}", dir.display()))
+    );
+    let _ = writeln!(
+        out,
+        "Machine: {} CPUs, {}, Linux {}; database on {}; load average before the run: {}.\n",
+        cpu_count(),
+        cpu_model(),
+        read_trimmed("/proc/sys/kernel/osrelease"),
+        filesystem(server),
+        load_before
+    );
+    let _ = writeln!(
+        out,
+        "| median of {} rounds | {} |",
+        rounds.len(),
+        COLUMNS.join(" | ")
+    );
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(COLUMNS.len()));
+    for (name, metric, format) in ROWS {
+        let cells: Vec<String> = (0..COLUMNS.len())
+            .map(|column| {
+                format(median(
+                    rounds
+                        .iter()
+                        .map(|round| metric(round.columns()[column]))
+                        .collect(),
+                ))
+            })
+            .collect();
+        let _ = writeln!(out, "| {name} | {} |", cells.join(" | "));
+    }
+    let each: Vec<String> = rounds
+        .iter()
+        .map(|round| {
+            let rates: Vec<String> = round.columns()[..3]
+                .iter()
+                .map(|m| thousands(m.requests_per_sec))
+                .collect();
+            rates.join(" / ")
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n- Each round, req/s of registrations / `authorization_code` / `refresh_token`: {}.",
+        each.join("; ")
+    );
+    let _ = writeln!(out, "- Errors: none (any unexpected answer fails the run).");
+    let _ = writeln!(
+        out,
+        "- Database after the run: {:.1} MiB (with its write-ahead log).",
+        server.database_bytes() as f64 / (1024.0 * 1024.0)
+    );
+    let slow = slow_statements(server);
+    if slow > 0 {
+        let _ = writeln!(
+            out,
+            "- The server logged {slow} statements that took over a second \
+             (sqlx's \"slow statement\" warning)."
+        );
+    }
+    out
+}
+
+/// A row of the table: its name, what it reads from a measurement, and how it is shown.
+type Row = (&'static str, fn(&Measurement) -> f64, fn(f64) -> String);
+
+/// The rows of the table, each the median over the rounds.
+const ROWS: [Row; 7] = [
+    ("requests per second", |m| m.requests_per_sec, thousands),
+    ("p50 latency", |m| m.p50_ms, milliseconds),
+    ("p99 latency", |m| m.p99_ms, milliseconds),
+    ("slowest request", |m| m.max_ms, milliseconds),
+    ("server CPU (CPU 0)", |m| m.server_cpu, percent),
+    ("driver CPU (CPU 1)", |m| m.load_cpu, percent),
+    (
+        "requests measured per round",
+        |m| m.requests as f64,
+        thousands,
+    ),
+];
+
+/// `12.34` as `12.3 ms`, `1434.0` as `1,434 ms`.
+fn milliseconds(value: f64) -> String {
+    match value < 100.0 {
+        true => format!("{value:.1} ms"),
+        false => format!("{} ms", thousands(value)),
+    }
+}
+
+/// `0.74` as `74%`.
+fn percent(share: f64) -> String {
+    format!("{:.0}%", share * 100.0)
+}
+
+/// Replaces this benchmark's section of BENCHMARKS.md with `markdown`, or appends the
+/// section (with its markers) at the end of the file when it has none.
+pub fn write_benchmarks_md(markdown: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(BENCHMARKS_MD)
+        .map_err(|error| format!("cannot read BENCHMARKS.md: {error}"))?;
+    std::fs::write(BENCHMARKS_MD, splice(&text, markdown)?)
+        .map_err(|error| format!("cannot write BENCHMARKS.md: {error}"))
+}
+
+/// `text` with `markdown` between the markers, leaving everything else as it was.
+fn splice(text: &str, markdown: &str) -> Result<String, String> {
+    match (text.find(START), text.find(END)) {
+        (Some(start), Some(end)) if start < end => Ok(format!(
+            "{}{START}\n{markdown}{}",
+            &text[..start],
+            &text[end..]
+        )),
+        (None, None) => Ok(format!("{}\n\n{START}\n{markdown}{END}\n", text.trim_end())),
+        _ => Err(format!(
+            "BENCHMARKS.md's markers {START} and {END} are broken"
+        )),
+    }
+}
+
+/// The first three fields of /proc/loadavg.
+pub fn load_average() -> String {
+    read_trimmed("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The median of `values` (NaN when empty).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// `31500.4` as `31,500`.
+fn thousands(value: f64) -> String {
+    let digits = format!("{value:.0}");
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// How many of sqlx's "slow statement" warnings (over 1 s) the server logged.
+pub fn slow_statements(server: &AuthServer) -> usize {
+    server.log_text().matches("slow statement").count()
+}
+
+/// The number of CPUs of the machine (this process is pinned to one).
+fn cpu_count() -> usize {
+    read_trimmed("/proc/cpuinfo")
+        .lines()
+        .filter(|line| line.starts_with("processor"))
+        .count()
+}
+
+/// The type of the file system holding the database (`df --output=fstype`).
+fn filesystem(server: &AuthServer) -> String {
+    std::process::Command::new("df")
+        .args(["--output=fstype"])
+        .arg(&server.data_dir)
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|text| text.lines().nth(1).map(|line| line.trim().to_owned()))
+        .unwrap_or_else(|| "an unknown file system".to_owned())
+}
+
+/// The CPU model from /proc/cpuinfo.
+fn cpu_model() -> String {
+    read_trimmed("/proc/cpuinfo")
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+/// The current time in UTC, to the minute.
+fn utc_now() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .map_or_else(
+            || "an unknown date".to_owned(),
+            |date| date.trim().to_owned(),
+        )
+}
+
+/// A file's contents without surrounding whitespace; empty when unreadable.
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_only_the_section_between_the_markers() {
+        let text = format!("# Benchmarks\n\n{START}\nold\n{END}\n\nafter\n");
+        assert_eq!(
+            splice(&text, "new\n").unwrap(),
+            format!("# Benchmarks\n\n{START}\nnew\n{END}\n\nafter\n")
+        );
+    }
+
+    #[test]
+    fn appends_the_section_when_it_is_missing() {
+        assert_eq!(
+            splice("# Benchmarks\n\nother\n", "new\n").unwrap(),
+            format!("# Benchmarks\n\nother\n\n{START}\nnew\n{END}\n")
+        );
+        assert!(splice(&format!("{END}\n{START}\n"), "new\n").is_err());
+    }
+
+    #[test]
+    fn medians_and_thousands() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(thousands(31500.4), "31,500");
+        assert_eq!(thousands(999.0), "999");
+    }
+}

@@ -1,0 +1,181 @@
+//! The server under test: a release `mcp-oauth auth-server` child process pinned to CPU 0, on a
+//! fresh SQLite data directory that already holds the benchmark's user.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+
+use crate::oauth::{EMAIL, PASSWORD, RESOURCE};
+
+/// Dynamic registrations allowed per client IP per minute: far more than any run sends.
+const REGISTRATIONS_PER_MINUTE: &str = "1000000000";
+
+/// A running authorization server; it is killed, and its data directory removed, when dropped.
+pub struct AuthServer {
+    /// The issuer, which is also the base URL of every endpoint (`http://127.0.0.1:PORT`).
+    pub base: String,
+    /// Where the SQLite database lives.
+    pub data_dir: PathBuf,
+    child: Child,
+    pid: u32,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl AuthServer {
+    /// Creates a data directory under `parent` (the system's temporary directory by default),
+    /// adds the benchmark's user with `mcp-oauth admin users add --password-stdin`, starts
+    /// `binary auth-server` on a free loopback port under `taskset -c 0`, and waits until it
+    /// accepts connections.
+    pub async fn start(binary: &Path, parent: Option<&Path>) -> Result<Self, String> {
+        let dir = match parent {
+            Some(parent) => tempfile::Builder::new()
+                .prefix("mcp-oauth-bench-")
+                .tempdir_in(parent),
+            None => tempfile::Builder::new()
+                .prefix("mcp-oauth-bench-")
+                .tempdir(),
+        }
+        .map_err(|error| format!("cannot create a temporary directory: {error}"))?;
+        let data_dir = dir.path().join("data");
+        add_user(binary, dir.path(), &data_dir).await?;
+
+        let port = free_port()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let log = dir.path().join("server.log");
+        let log_file = std::fs::File::create(&log)
+            .map_err(|error| format!("cannot create {}: {error}", log.display()))?;
+        let mut command = Command::new("taskset");
+        command
+            .args(["-c", "0"])
+            .arg(binary)
+            .arg("auth-server")
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--issuer", &base])
+            .args(["--resource", RESOURCE])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--registrations-per-minute", REGISTRATIONS_PER_MINUTE]);
+        let child = isolate(&mut command, dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| format!("cannot start {} under taskset: {error}", binary.display()))?;
+        let pid = child.id().ok_or("the server exited at once")?;
+        let mut server = Self {
+            base,
+            data_dir,
+            child,
+            pid,
+            log,
+            _dir: dir,
+        };
+        server.wait_until_listening(port).await?;
+        Ok(server)
+    }
+
+    /// Waits up to ten seconds for the server to accept connections on `port`.
+    async fn wait_until_listening(&mut self, port: u16) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "the server exited ({status}); log:\n{}",
+                    self.log_text()
+                ));
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!(
+            "the server did not listen within 10 s; log:\n{}",
+            self.log_text()
+        ))
+    }
+
+    /// What the server wrote to stderr so far (warnings and errors only).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The server's process id (for /proc).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The size of the database and its write-ahead log, in bytes.
+    pub fn database_bytes(&self) -> u64 {
+        ["mcp-oauth.db", "mcp-oauth.db-wal"]
+            .iter()
+            .filter_map(|name| std::fs::metadata(self.data_dir.join(name)).ok())
+            .map(|metadata| metadata.len())
+            .sum()
+    }
+}
+
+/// Only the flags configure a command: no inherited settings of the server (`MCP_*`,
+/// `AUTH_SERVER_*`, `DATABASE_URL`), warnings-only logs, and a working directory without a
+/// `.env` file.
+fn isolate<'a>(command: &'a mut Command, directory: &Path) -> &'a mut Command {
+    for (name, _) in std::env::vars() {
+        if name.starts_with("MCP_") || name.starts_with("AUTH_SERVER_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    command.env("RUST_LOG", "warn").current_dir(directory)
+}
+
+/// `mcp-oauth admin --data-dir DATA users add --email EMAIL --password-stdin`, which also
+/// creates and migrates the database.
+async fn add_user(binary: &Path, directory: &Path, data_dir: &Path) -> Result<(), String> {
+    let mut command = Command::new(binary);
+    command.arg("admin").arg("--data-dir").arg(data_dir).args([
+        "users",
+        "add",
+        "--email",
+        EMAIL,
+        "--password-stdin",
+    ]);
+    let mut child = isolate(&mut command, directory)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run {} admin: {error}", binary.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .await
+            .map_err(|error| format!("cannot send the password to admin users add: {error}"))?;
+    }
+    let output = child
+        .wait_with_output()
+        .await
+        .map_err(|error| format!("admin users add failed: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "admin users add failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|error| format!("cannot find a free port: {error}"))
+}
