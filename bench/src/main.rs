@@ -1,1 +1,131 @@
-fn main() {}
+//! Benchmark driver: `tools/call` throughput and latency of the demo MCP server with token
+//! validation on and off, measured with wrk against one server core. Run it with `bench/run`;
+//! BENCHMARKS.md describes the method.
+
+mod load;
+mod report;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mcp_oauth_testkit::TestIssuer;
+
+use crate::report::{Report, Side};
+use crate::server::{Server, Validation};
+
+/// How often a run is repeated when the server did not get its core.
+const RETRIES: usize = 2;
+
+/// Flags of the benchmark driver (each also read from the environment).
+#[derive(Parser, Debug)]
+#[command(
+    name = "mcp-oauth-bench",
+    about = "Measures what token validation costs the MCP server"
+)]
+pub struct Args {
+    /// Seconds of measured load per server and round.
+    #[arg(long, env = "BENCH_DURATION", default_value_t = 12)]
+    pub duration: u64,
+    /// Rounds; each loads both servers, alternating which goes first. Medians are reported.
+    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 5)]
+    pub rounds: usize,
+    /// Open connections (wrk -c).
+    #[arg(long, env = "BENCH_CONNECTIONS", default_value_t = 32)]
+    pub connections: usize,
+    /// Seconds of unmeasured load before each measured run.
+    #[arg(long, env = "BENCH_WARMUP", default_value_t = 2)]
+    pub warmup: u64,
+    /// The tool to call: `whoami` (the benchmark) or `list_contexts` (a control whose
+    /// response is the same with and without validation).
+    #[arg(long, env = "BENCH_TOOL", default_value = "whoami", value_parser = ["whoami", "list_contexts"])]
+    pub tool: String,
+    /// Write the results into BENCHMARKS.md.
+    #[arg(long, env = "BENCH_WRITE")]
+    pub write: bool,
+    /// The `mcp-oauth` binary to measure (default: the one next to this driver).
+    #[arg(long, env = "BENCH_SERVER")]
+    pub server: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts the issuer and both servers, loads them in alternating rounds, and reports.
+async fn run(args: Args) -> Result<(), String> {
+    if args.rounds == 0 || args.duration == 0 {
+        return Err("--rounds and --duration must be at least 1".to_owned());
+    }
+    let binary = match &args.server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .map_err(|error| format!("cannot find this executable: {error}"))?
+            .with_file_name("mcp-oauth"),
+    };
+    let load_before = report::load_average();
+    let issuer = TestIssuer::start().await;
+    let servers = [
+        Server::start(&binary, issuer.issuer(), Validation::On).await?,
+        Server::start(&binary, issuer.issuer(), Validation::Off).await?,
+    ];
+    let idle = [servers[0].rss_kib()?, servers[1].rss_kib()?];
+    let mut rounds: [Vec<load::Measurement>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..args.rounds {
+        // Tokens live five minutes: a fresh one per round outlives any round.
+        let request = load::Request::new(
+            &args.tool,
+            issuer.access_token(&servers[0].url, "mcp:read mcp:write"),
+        );
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for index in order {
+            let server = &servers[index];
+            load::check(server, &request).await?;
+            load::wrk(server, &request, args.warmup, args.connections).await?;
+            let mut measured = load::wrk(server, &request, args.duration, args.connections).await?;
+            // A run in which the server did not get its core measured the machine: redo it.
+            for _ in 0..RETRIES {
+                if measured.loaded_fully() {
+                    break;
+                }
+                eprintln!(
+                    "bench: the server got only {:.0}% of its core; repeating the run",
+                    measured.server_cpu * 100.0
+                );
+                measured = load::wrk(server, &request, args.duration, args.connections).await?;
+            }
+            eprintln!(
+                "bench: round {}/{} validation {}: {:.0} req/s, p99 {:.2} ms, server CPU {:.0}%",
+                round + 1,
+                args.rounds,
+                server.validation,
+                measured.requests_per_sec,
+                measured.p99_ms,
+                measured.server_cpu * 100.0
+            );
+            rounds[index].push(measured);
+        }
+    }
+    let after = [servers[0].rss_kib()?, servers[1].rss_kib()?];
+    let [on, off] = rounds;
+    let report = Report {
+        on: Side::new(on, idle[0], after[0]),
+        off: Side::new(off, idle[1], after[1]),
+        load_before,
+    };
+    let markdown = report.markdown(&args);
+    println!("{markdown}");
+    if args.write {
+        report::write_benchmarks_md(&args.tool, &markdown)?;
+        eprintln!("bench: updated BENCHMARKS.md");
+    }
+    Ok(())
+}

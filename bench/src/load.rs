@@ -1,0 +1,257 @@
+//! The load: one request checked with curl, then wrk on CPU 1 sending it over and over.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use crate::server::{Server, Validation};
+
+/// The request sent over and over: a stateless 2025-11-25 `tools/call` without arguments.
+pub struct Request {
+    tool: String,
+    body: String,
+    token: String,
+}
+
+impl Request {
+    /// A call of `tool` carrying `token` (sent to both servers, so the requests are identical).
+    pub fn new(tool: &str, token: String) -> Self {
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": {}},
+        });
+        Self {
+            tool: tool.to_owned(),
+            body: body.to_string(),
+            token,
+        }
+    }
+}
+
+/// The request headers besides `Authorization`, shared by curl and the wrk script.
+const HEADERS: [&str; 3] = [
+    "Content-Type: application/json",
+    "Accept: application/json, text/event-stream",
+    "MCP-Protocol-Version: 2025-11-25",
+];
+
+/// The wrk script, which reads the body and headers from the environment.
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tools_call.lua");
+
+/// The least share of its core the server must use for a run to count as loading it fully.
+pub const MIN_SERVER_CPU: f64 = 0.9;
+
+/// One measured run.
+#[derive(Clone, Copy, Debug)]
+pub struct Measurement {
+    /// Requests per second (wrk's `Requests/sec`).
+    pub requests_per_sec: f64,
+    /// Median latency in milliseconds.
+    pub p50_ms: f64,
+    /// 99th-percentile latency in milliseconds.
+    pub p99_ms: f64,
+    /// Server CPU time over wall time (1.0 is one core fully busy).
+    pub server_cpu: f64,
+}
+
+impl Measurement {
+    /// Whether the server used (nearly) all of its core, so that it was the bottleneck.
+    pub fn loaded_fully(&self) -> bool {
+        self.server_cpu >= MIN_SERVER_CPU
+    }
+}
+
+/// Sends the request once with curl and checks for HTTP 200 with a JSON-RPC result that is no
+/// tool error; `whoami` must also say whether the caller was authenticated, as the server's
+/// validation setting implies.
+pub async fn check(server: &Server, request: &Request) -> Result<(), String> {
+    let mut command = Command::new("curl");
+    command.args([
+        "-sS",
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+        "-X",
+        "POST",
+        "--data-binary",
+        &request.body,
+    ]);
+    for header in HEADERS {
+        command.args(["-H", header]);
+    }
+    let output = command
+        .args([
+            "-H",
+            &format!("Authorization: Bearer {}", request.token),
+            &server.url,
+        ])
+        .output()
+        .await
+        .map_err(|error| format!("cannot run curl: {error}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let fail = |why: &str| {
+        format!(
+            "validation {}: {why}: HTTP {status} {body}",
+            server.validation
+        )
+    };
+    if status != "200" {
+        return Err(fail("the check request failed"));
+    }
+    let reply: Value = serde_json::from_str(body).map_err(|_| fail("the reply is not JSON"))?;
+    let result = reply
+        .get("result")
+        .ok_or_else(|| fail("the reply is no JSON-RPC result"))?;
+    if result["isError"] == Value::Bool(true) {
+        return Err(fail("the tool call failed"));
+    }
+    let authenticated = Value::Bool(server.validation == Validation::On);
+    if request.tool == "whoami" && result["structuredContent"]["authenticated"] != authenticated {
+        return Err(fail("whoami disagrees with the validation setting"));
+    }
+    Ok(())
+}
+
+/// Runs wrk for `seconds` with `connections` connections on CPU 1, and fails if any response
+/// was not 2xx or any socket error occurred.
+pub async fn wrk(
+    server: &Server,
+    request: &Request,
+    seconds: u64,
+    connections: usize,
+) -> Result<Measurement, String> {
+    let ticks_before = server.cpu_ticks()?;
+    let started = Instant::now();
+    let output = Command::new("taskset")
+        .args([
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+        ])
+        .args(["--latency", "-s", SCRIPT, &server.url])
+        .env("BENCH_BODY", &request.body)
+        .env("BENCH_HEADERS", HEADERS.join("\n"))
+        .env("BENCH_TOKEN", &request.token)
+        .output()
+        .await
+        .map_err(|error| format!("cannot run wrk under taskset: {error}"))?;
+    let wall = started.elapsed().as_secs_f64();
+    let ticks = server.cpu_ticks()? - ticks_before;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("wrk failed ({}): {text}{stderr}", output.status));
+    }
+    let mut measurement = parse_wrk(&text)
+        .map_err(|why| format!("validation {}: {why}; wrk said:\n{text}", server.validation))?;
+    measurement.server_cpu = ticks as f64 / clock_ticks_per_second() / wall;
+    Ok(measurement)
+}
+
+/// Reads throughput and latency percentiles from wrk's `--latency` report, refusing runs
+/// with non-2xx responses or socket errors.
+fn parse_wrk(text: &str) -> Result<Measurement, String> {
+    if let Some(line) = text
+        .lines()
+        .find(|line| line.contains("Non-2xx or 3xx responses"))
+    {
+        return Err(format!("the server refused requests ({})", line.trim()));
+    }
+    if let Some(line) = text.lines().find(|line| line.contains("Socket errors")) {
+        return Err(format!("the load had socket errors ({})", line.trim()));
+    }
+    let value = |label: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(label))
+            .map(str::trim)
+            .ok_or_else(|| format!("no `{label}` in wrk's report"))
+    };
+    let requests_per_sec = value("Requests/sec:")?
+        .parse()
+        .map_err(|_| "unreadable Requests/sec".to_owned())?;
+    Ok(Measurement {
+        requests_per_sec,
+        p50_ms: milliseconds(value("50%")?)?,
+        p99_ms: milliseconds(value("99%")?)?,
+        server_cpu: 0.0,
+    })
+}
+
+/// A wrk duration such as `812.00us`, `1.23ms` or `2.00s`, in milliseconds.
+fn milliseconds(text: &str) -> Result<f64, String> {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("unreadable latency `{text}`"))?;
+    let scale = match unit {
+        "us" => 0.001,
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "m" => 60_000.0,
+        _ => return Err(format!("unknown latency unit in `{text}`")),
+    };
+    Ok(number * scale)
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = "Running 20s test @ http://127.0.0.1:4000/mcp
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.01ms  300.00us  10.00ms   90.00%
+    Req/Sec    31.50k     1.20k   33.00k    80.00%
+  Latency Distribution
+     50%  812.00us
+     75%    1.10ms
+     90%    1.30ms
+     99%    2.10ms
+  630000 requests in 20.00s, 200.00MB read
+Requests/sec:  31500.25
+Transfer/sec:     10.00MB
+";
+
+    #[test]
+    fn reads_throughput_and_percentiles() {
+        let measurement = parse_wrk(REPORT).unwrap();
+        assert_eq!(measurement.requests_per_sec, 31500.25);
+        assert!((measurement.p50_ms - 0.812).abs() < 1e-9);
+        assert!((measurement.p99_ms - 2.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn refuses_runs_with_errors() {
+        let refused = REPORT.replace(
+            "Requests/sec",
+            "  Non-2xx or 3xx responses: 7\nRequests/sec",
+        );
+        assert!(parse_wrk(&refused).unwrap_err().contains("refused"));
+        let broken = REPORT.replace(
+            "Requests/sec",
+            "  Socket errors: connect 0, read 1, write 0, timeout 0\nRequests/sec",
+        );
+        assert!(parse_wrk(&broken).unwrap_err().contains("socket errors"));
+    }
+}

@@ -1,0 +1,260 @@
+//! The results: medians over rounds, the markdown table and verdicts, and BENCHMARKS.md.
+
+use std::fmt::Write as _;
+
+use crate::load::{MIN_SERVER_CPU, Measurement};
+use crate::{Args, RETRIES};
+
+/// Most of its throughput that authentication may cost.
+const MAX_COST_PERCENT: f64 = 5.0;
+/// Idle RSS the MCP server must stay under, in bytes (15 MB).
+const MAX_IDLE_RSS_BYTES: u64 = 15_000_000;
+/// BENCHMARKS.md; the driver owns the text between `<!-- bench:TOOL:start -->` and
+/// `<!-- bench:TOOL:end -->`.
+const BENCHMARKS_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
+
+/// What was measured for one server.
+pub struct Side {
+    /// One measurement per round.
+    pub rounds: Vec<Measurement>,
+    /// RSS before any load, in KiB.
+    pub idle_kib: u64,
+    /// RSS after all rounds, in KiB.
+    pub after_kib: u64,
+}
+
+impl Side {
+    /// Collects one server's results.
+    pub fn new(rounds: Vec<Measurement>, idle_kib: u64, after_kib: u64) -> Self {
+        Self {
+            rounds,
+            idle_kib,
+            after_kib,
+        }
+    }
+
+    /// The runs that loaded the server fully, or all runs if none did.
+    fn counted(&self) -> Vec<&Measurement> {
+        let full: Vec<_> = self.rounds.iter().filter(|m| m.loaded_fully()).collect();
+        if full.is_empty() {
+            self.rounds.iter().collect()
+        } else {
+            full
+        }
+    }
+
+    fn median(&self, metric: fn(&Measurement) -> f64) -> f64 {
+        median(self.counted().into_iter().map(metric).collect())
+    }
+}
+
+/// The whole run.
+pub struct Report {
+    /// The server with token validation on.
+    pub on: Side,
+    /// The server started with `--dangerously-disable-auth`.
+    pub off: Side,
+    /// /proc/loadavg before the servers started (how busy the machine was).
+    pub load_before: String,
+}
+
+impl Report {
+    /// The results section: setup, table, verdicts and the rounds.
+    pub fn markdown(&self, args: &Args) -> String {
+        let (on, off) = (&self.on, &self.off);
+        let rps = |side: &Side| side.median(|m| m.requests_per_sec);
+        let cost = (1.0 - rps(on) / rps(off)) * 100.0;
+        let reliable = [on, off]
+            .iter()
+            .all(|side| side.rounds.iter().any(Measurement::loaded_fully));
+        let idle_bytes = on.idle_kib * 1024;
+        let mut out = String::new();
+        let _ = writeln!(out, "Run on {} with", utc_now());
+        let _ = writeln!(
+            out,
+            "`bench/run --write --tool {} --duration {} --rounds {} --connections {}` ({} s warm-up before each run).\n",
+            args.tool, args.duration, args.rounds, args.connections, args.warmup
+        );
+        let _ = writeln!(
+            out,
+            "Machine: {} CPUs, {}, Linux {}; load average before the run: {}.\n",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model(),
+            read_trimmed("/proc/sys/kernel/osrelease"),
+            self.load_before
+        );
+        let _ = writeln!(
+            out,
+            "| `{}`, median | validation on | validation off |",
+            args.tool
+        );
+        let _ = writeln!(out, "|---|---:|---:|");
+        let row = |out: &mut String, name: &str, value: &dyn Fn(&Side) -> String| {
+            let _ = writeln!(out, "| {name} | {} | {} |", value(on), value(off));
+        };
+        row(&mut out, "`tools/call` req/s", &|side| thousands(rps(side)));
+        row(&mut out, "p50 latency", &|side| {
+            format!("{:.2} ms", side.median(|m| m.p50_ms))
+        });
+        row(&mut out, "p99 latency", &|side| {
+            format!("{:.2} ms", side.median(|m| m.p99_ms))
+        });
+        row(&mut out, "server CPU during load", &|side| {
+            format!("{:.0}%", side.median(|m| m.server_cpu) * 100.0)
+        });
+        row(&mut out, "runs counted", &|side| {
+            format!("{} of {}", side.counted().len(), side.rounds.len())
+        });
+        row(&mut out, "idle RSS", &|side| mib(side.idle_kib));
+        row(&mut out, "RSS after load", &|side| mib(side.after_kib));
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "- Throughput cost of validation: **{cost:.1}%** (target at most {MAX_COST_PERCENT}%: **{}**).",
+            match reliable {
+                true => verdict(cost <= MAX_COST_PERCENT),
+                false => "not judged, see the warning",
+            }
+        );
+        let _ = writeln!(
+            out,
+            "- Idle RSS with validation on: **{}** (target under 15 MB: **{}**).",
+            mib(on.idle_kib),
+            verdict(idle_bytes < MAX_IDLE_RSS_BYTES)
+        );
+        let run = |m: &Measurement| {
+            let mark = if m.loaded_fully() { "" } else { "*" };
+            format!("{}{mark}", thousands(m.requests_per_sec))
+        };
+        let rounds: Vec<String> = (on.rounds.iter().zip(&off.rounds))
+            .map(|(on, off)| format!("{} / {}", run(on), run(off)))
+            .collect();
+        let _ = writeln!(out, "- Each round, req/s on / off: {}.", rounds.join("; "));
+        let all = || on.rounds.iter().chain(&off.rounds);
+        if all().any(|m| !m.loaded_fully()) {
+            let _ = writeln!(
+                out,
+                "- \\* The server got less than {:.0}% of its core even after {RETRIES} repeats \
+                 (another process, or wrk, was the bottleneck): left out of the medians \
+                 when the same server has other runs.",
+                MIN_SERVER_CPU * 100.0
+            );
+        }
+        if [on, off]
+            .iter()
+            .any(|side| side.rounds.iter().all(|m| !m.loaded_fully()))
+        {
+            let _ = writeln!(
+                out,
+                "- **Warning**: no run of one server had its core to itself: these numbers are not reliable."
+            );
+        }
+        out
+    }
+}
+
+/// Replaces the results section of BENCHMARKS.md for `tool` with `markdown`.
+pub fn write_benchmarks_md(tool: &str, markdown: &str) -> Result<(), String> {
+    let (start_marker, end_marker) = (
+        format!("<!-- bench:{tool}:start -->"),
+        format!("<!-- bench:{tool}:end -->"),
+    );
+    let text = std::fs::read_to_string(BENCHMARKS_MD)
+        .map_err(|error| format!("cannot read BENCHMARKS.md: {error}"))?;
+    let (Some(start), Some(end)) = (text.find(&start_marker), text.find(&end_marker)) else {
+        return Err(format!(
+            "BENCHMARKS.md lacks the markers {start_marker} and {end_marker}"
+        ));
+    };
+    if end < start {
+        return Err("BENCHMARKS.md's result markers are out of order".to_owned());
+    }
+    let updated = format!(
+        "{}{start_marker}\n{markdown}{}",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(BENCHMARKS_MD, updated)
+        .map_err(|error| format!("cannot write BENCHMARKS.md: {error}"))
+}
+
+/// The contents of /proc/loadavg's first three fields.
+pub fn load_average() -> String {
+    read_trimmed("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "missed" }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// `31500.4` as `31,500`.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn cpu_model() -> String {
+    read_trimmed("/proc/cpuinfo")
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+fn utc_now() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .map_or_else(
+            || "an unknown date".to_owned(),
+            |date| date.trim().to_owned(),
+        )
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_thousands() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(thousands(31500.4), "31,500");
+        assert_eq!(thousands(999.0), "999");
+    }
+}
