@@ -55,6 +55,11 @@ pub struct Measurement {
     pub p99_ms: f64,
     /// Server CPU time over wall time (1.0 is one core fully busy).
     pub server_cpu: f64,
+    /// Server CPU time per request in microseconds: unlike throughput, hardly affected by
+    /// other processes taking turns on the server's core.
+    pub cpu_us_per_request: f64,
+    /// Requests completed (wrk's `N requests in`).
+    requests: u64,
 }
 
 impl Measurement {
@@ -152,7 +157,9 @@ pub async fn wrk(
     }
     let mut measurement = parse_wrk(&text)
         .map_err(|why| format!("validation {}: {why}; wrk said:\n{text}", server.validation))?;
-    measurement.server_cpu = ticks as f64 / clock_ticks_per_second() / wall;
+    let cpu_seconds = ticks as f64 / clock_ticks_per_second();
+    measurement.server_cpu = cpu_seconds / wall;
+    measurement.cpu_us_per_request = cpu_seconds * 1e6 / measurement.requests.max(1) as f64;
     Ok(measurement)
 }
 
@@ -177,11 +184,18 @@ fn parse_wrk(text: &str) -> Result<Measurement, String> {
     let requests_per_sec = value("Requests/sec:")?
         .parse()
         .map_err(|_| "unreadable Requests/sec".to_owned())?;
+    let requests = text
+        .lines()
+        .find(|line| line.contains(" requests in "))
+        .and_then(|line| line.split_whitespace().next()?.parse().ok())
+        .ok_or("no request count in wrk's report")?;
     Ok(Measurement {
         requests_per_sec,
         p50_ms: milliseconds(value("50%")?)?,
         p99_ms: milliseconds(value("99%")?)?,
         server_cpu: 0.0,
+        cpu_us_per_request: 0.0,
+        requests,
     })
 }
 
@@ -237,6 +251,7 @@ Transfer/sec:     10.00MB
     fn reads_throughput_and_percentiles() {
         let measurement = parse_wrk(REPORT).unwrap();
         assert_eq!(measurement.requests_per_sec, 31500.25);
+        assert_eq!(measurement.requests, 630000);
         assert!((measurement.p50_ms - 0.812).abs() < 1e-9);
         assert!((measurement.p99_ms - 2.1).abs() < 1e-9);
     }

@@ -103,13 +103,14 @@ async fn run(args: Args) -> Result<(), String> {
                 measured = load::wrk(server, &request, args.duration, args.connections).await?;
             }
             eprintln!(
-                "bench: round {}/{} validation {}: {:.0} req/s, p99 {:.2} ms, server CPU {:.0}%",
+                "bench: round {}/{} validation {}: {:.0} req/s, p99 {:.2} ms, server CPU {:.0}%, {:.1} µs/request",
                 round + 1,
                 args.rounds,
                 server.validation,
                 measured.requests_per_sec,
                 measured.p99_ms,
-                measured.server_cpu * 100.0
+                measured.server_cpu * 100.0,
+                measured.cpu_us_per_request
             );
             rounds[index].push(measured);
         }

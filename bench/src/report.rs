@@ -64,6 +64,8 @@ impl Report {
         let (on, off) = (&self.on, &self.off);
         let rps = |side: &Side| side.median(|m| m.requests_per_sec);
         let cost = (1.0 - rps(on) / rps(off)) * 100.0;
+        let cpu = |side: &Side| side.median(|m| m.cpu_us_per_request);
+        let cpu_cost = (1.0 - cpu(off) / cpu(on)) * 100.0;
         let reliable = [on, off]
             .iter()
             .all(|side| side.rounds.iter().any(Measurement::loaded_fully));
@@ -102,6 +104,9 @@ impl Report {
         row(&mut out, "server CPU during load", &|side| {
             format!("{:.0}%", side.median(|m| m.server_cpu) * 100.0)
         });
+        row(&mut out, "server CPU per request", &|side| {
+            format!("{:.1} µs", cpu(side))
+        });
         row(&mut out, "runs counted", &|side| {
             format!("{} of {}", side.counted().len(), side.rounds.len())
         });
@@ -115,6 +120,11 @@ impl Report {
                 true => verdict(cost <= MAX_COST_PERCENT),
                 false => "not judged, see the warning",
             }
+        );
+        let _ = writeln!(
+            out,
+            "- The same cost from server CPU time per request: **{cpu_cost:.1}%** \
+             (`1 - CPU per request off / on`; a check that holds even when the machine is busy)."
         );
         let _ = writeln!(
             out,
