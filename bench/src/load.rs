@@ -101,8 +101,9 @@ pub async fn check(server: &Server, request: &Request) -> Result<(), String> {
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
     let fail = |why: &str| {
         format!(
-            "validation {}: {why}: HTTP {status} {body}",
-            server.validation
+            "validation {}: {why}: HTTP {status} {body}\nserver log:\n{}",
+            server.validation,
+            server.log_text()
         )
     };
     if status != "200" {
@@ -155,8 +156,13 @@ pub async fn wrk(
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(format!("wrk failed ({}): {text}{stderr}", output.status));
     }
-    let mut measurement = parse_wrk(&text)
-        .map_err(|why| format!("validation {}: {why}; wrk said:\n{text}", server.validation))?;
+    let mut measurement = parse_wrk(&text).map_err(|why| {
+        format!(
+            "validation {}: {why}; wrk said:\n{text}server log:\n{}",
+            server.validation,
+            server.log_text()
+        )
+    })?;
     let cpu_seconds = ticks as f64 / clock_ticks_per_second();
     measurement.server_cpu = cpu_seconds / wall;
     measurement.cpu_us_per_request = cpu_seconds * 1e6 / measurement.requests.max(1) as f64;

@@ -128,8 +128,8 @@ impl Server {
         ))
     }
 
-    /// What the server wrote to stderr so far.
-    fn log_text(&self) -> String {
+    /// What the server wrote to stderr so far (its log file is removed when it is dropped).
+    pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
