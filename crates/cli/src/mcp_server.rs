@@ -203,6 +203,8 @@ pub async fn prepare(args: &McpServerArgs) -> Result<Service, String> {
     let config = resource_config(args)?;
     let resource_server = ResourceServer::new(config).map_err(|error| error.to_string())?;
     let authentication = if args.dangerously_disable_auth {
+        // Printed unconditionally: a log filter must not hide this.
+        eprintln!("WARNING: TOKEN VALIDATION IS SWITCHED OFF (--dangerously-disable-auth)");
         tracing::warn!("!!! TOKEN VALIDATION IS SWITCHED OFF (--dangerously-disable-auth) !!!");
         tracing::warn!(
             "!!! anyone who can reach this server can call every tool; use it only to measure !!!"
