@@ -242,6 +242,12 @@ pub struct Authorized {
 }
 
 impl Authorized {
+    /// Tokens obtained earlier for `registered`'s resource and client (to continue with
+    /// [`McpOAuthClient::resume`]).
+    pub fn new(registered: Registered, tokens: TokenSet) -> Self {
+        Self { registered, tokens }
+    }
+
     /// The tokens.
     pub fn tokens(&self) -> &TokenSet {
         &self.tokens

@@ -24,7 +24,9 @@ pub struct OAuthClientConfig {
     pub application_type: Option<ApplicationType>,
     /// The https URL of this client's Client ID Metadata Document, used as `client_id` with
     /// authorization servers that advertise `client_id_metadata_document_supported`
-    /// (default: none, so such servers get Dynamic Client Registration).
+    /// (default: none, so such servers get Dynamic Client Registration). For local
+    /// development, `http` on a loopback host is accepted too (only authorization servers
+    /// configured for development fetch such documents).
     pub client_id_metadata_document: Option<String>,
     /// Clients registered beforehand, each bound to its authorization server's issuer
     /// (MCP "Pre-registration"; used first).
@@ -144,7 +146,7 @@ impl OAuthClientConfig {
             problems.push("client_name must not be empty".to_owned());
         }
         if let Some(url) = &self.client_id_metadata_document
-            && let Err(error) = validate_client_id_url(url)
+            && let Err(error) = validate_metadata_document_url(url)
         {
             problems.push(format!("client_id_metadata_document `{url}`: {error}"));
         }
@@ -185,6 +187,26 @@ impl OAuthClientConfig {
     }
 }
 
+/// A Client ID Metadata Document URL (CIMD draft §3): https, or for development `http` on a
+/// loopback host, held to the same rules as its https spelling.
+fn validate_metadata_document_url(url: &str) -> Result<(), mcp_oauth_core::CimdError> {
+    match url.strip_prefix("http://") {
+        Some(rest) => {
+            validate_client_id_url(&format!("https://{rest}"))?;
+            let parsed =
+                Url::parse(url).map_err(|error| mcp_oauth_core::CimdError::UnparsableUrl {
+                    reason: error.to_string(),
+                })?;
+            if crate::http::is_loopback_host(parsed.host()) {
+                Ok(())
+            } else {
+                Err(mcp_oauth_core::CimdError::NotHttps)
+            }
+        }
+        None => validate_client_id_url(url).map(drop),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +232,28 @@ mod tests {
             .with_http_timeout(Duration::ZERO);
         let problems = config.validate().unwrap_err();
         assert_eq!(problems.len(), 6, "{problems:#?}");
+    }
+
+    #[test]
+    fn accepts_loopback_http_metadata_documents_only() {
+        for accepted in [
+            "https://app.example.com/client.json",
+            "http://localhost:3003/client-metadata.json",
+            "http://127.0.0.1:3003/client-metadata.json",
+        ] {
+            let config = OAuthClientConfig::new("http://localhost:3003/callback")
+                .with_client_id_metadata_document(accepted);
+            assert_eq!(config.validate(), Ok(()), "{accepted}");
+        }
+        for refused in [
+            "http://app.example.com/client.json",
+            "http://localhost:3003/",
+            "http://localhost:3003/a/../client.json",
+            "http://user@localhost:3003/client.json",
+        ] {
+            let config = OAuthClientConfig::new("http://localhost:3003/callback")
+                .with_client_id_metadata_document(refused);
+            assert!(config.validate().is_err(), "{refused}");
+        }
     }
 }

@@ -28,6 +28,7 @@ use rmcp::transport::streamable_http_client::{
     AuthRequiredError, InsufficientScopeError, StreamableHttpClientTransportConfig,
 };
 
+use crate::authorization::Authorized;
 use crate::discovery::{Discovery, canonical_server};
 use crate::registration::{ClientRegistration, Registered, RegistrationSource};
 use crate::tokens::{TokenEndpoint, TokenSet, now_unix};
@@ -57,12 +58,36 @@ impl McpOAuthClient {
     /// token; its 401 starts discovery, and the tokens stored for the discovered issuer are
     /// used or new ones obtained; then MCP is initialized with them.
     pub async fn connect(&self, server_url: &str) -> Result<AuthorizedSession, Error> {
+        self.open(server_url, AuthState::default()).await
+    }
+
+    /// Connects to the MCP server at `server_url` with the tokens of `authorized`, obtained
+    /// earlier (say by a web application that took the person through the flow and keeps
+    /// the tokens per browser session): requests carry them at once, refreshed when they
+    /// are about to expire. The store is not consulted for tokens first. The session's
+    /// current tokens, rotated ones included, are read back with
+    /// [`AuthorizedSession::tokens`].
+    pub async fn resume(
+        &self,
+        server_url: &str,
+        authorized: Authorized,
+    ) -> Result<AuthorizedSession, Error> {
+        let (discovery, registration, tokens) = authorized.into_parts();
+        let state = AuthState {
+            requested: tokens.scope.clone(),
+            binding: Some((discovery, registration)),
+            tokens: Some(tokens),
+        };
+        self.open(server_url, state).await
+    }
+
+    async fn open(&self, server_url: &str, state: AuthState) -> Result<AuthorizedSession, Error> {
         let resource = canonical_server(server_url)?;
         let auth = Arc::new(SessionAuth {
             client: self.clone(),
             server_url: server_url.to_owned(),
             resource,
-            state: tokio::sync::Mutex::new(AuthState::default()),
+            state: tokio::sync::Mutex::new(state),
             generation: AtomicU64::new(0),
         });
         let mut budget = Budget::default();

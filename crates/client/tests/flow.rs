@@ -222,6 +222,40 @@ async fn registers_dynamically_when_cimd_is_not_advertised() {
 }
 
 #[tokio::test]
+async fn resumes_with_tokens_obtained_earlier_without_the_store_or_the_person() {
+    // The flow step by step, as a web application runs it across requests.
+    let stack = Stack::start_with(StackOptions {
+        authorization_server: Box::new(|config| {
+            config.with_access_token_ttl(Duration::from_secs(30))
+        }),
+        ..StackOptions::default()
+    })
+    .await;
+    let person = Person::new();
+    let client = client_with(config(), None, person.clone());
+    let discovery = client.discover(&stack.mcp_url, None).await.unwrap();
+    let registered = discovery.register(&client).await.unwrap();
+    let authorized = client.authorize(registered, None).await.unwrap();
+    let (discovery, registration, tokens) = authorized.into_parts();
+    assert_eq!(person.count(), 1);
+
+    // Another client object, with an empty store and a person who would refuse.
+    let refusing = Person::deciding("deny");
+    let other = client_with(config(), None, refusing.clone());
+    let resumed = mcp_oauth_client::Authorized::new(
+        mcp_oauth_client::Registered::new(discovery, registration),
+        tokens.clone(),
+    );
+    let session = other.resume(&stack.mcp_url, resumed).await.unwrap();
+    let whoami = structured(&session.call_tool("whoami", None).await.unwrap());
+    assert_eq!(whoami["authenticated"], true);
+    assert_eq!(refusing.count(), 0, "nobody was asked");
+    // The 30 s token was refreshed before use; the session holds the rotated tokens.
+    let now = session.tokens().await.unwrap();
+    assert_ne!(now.refresh_token, tokens.refresh_token);
+}
+
+#[tokio::test]
 async fn refreshes_before_expiry_and_keeps_the_rotated_refresh_token() {
     // Access tokens live 30 s; the client refreshes those expiring within 60 s, so every
     // request refreshes first.
