@@ -9,6 +9,7 @@ use jsonwebtoken::Algorithm;
 use mcp_oauth_core::CanonicalResource;
 use url::Url;
 
+use crate::allowed_clients::ClientAllowList;
 use crate::error::ConfigError;
 
 /// The largest clock skew accepted for `exp` and `nbf`.
@@ -271,6 +272,10 @@ pub struct IssuerConfig {
     pub metadata_url: Option<String>,
     /// RFC 7662 introspection for opaque (non-JWT) tokens from this issuer.
     pub introspection: Option<IntrospectionConfig>,
+    /// The authorization server identifier the Protected Resource Metadata lists for this
+    /// issuer (RFC 9728 `authorization_servers`), when clients must discover it elsewhere than
+    /// at the token issuer: the Cognito gateway's metadata façade. `None` lists [`Self::issuer`].
+    pub authorization_server: Option<String>,
 }
 
 impl IssuerConfig {
@@ -282,6 +287,7 @@ impl IssuerConfig {
             jwks_uri: None,
             metadata_url: None,
             introspection: None,
+            authorization_server: None,
         }
     }
 
@@ -305,6 +311,13 @@ impl IssuerConfig {
         self
     }
 
+    /// Lists `identifier` instead of the issuer in the Protected Resource Metadata: clients
+    /// discover the authorization server there, while tokens still carry [`Self::issuer`].
+    pub fn with_authorization_server(mut self, identifier: impl Into<String>) -> Self {
+        self.authorization_server = Some(identifier.into());
+        self
+    }
+
     /// Introspects opaque tokens at this issuer.
     pub fn with_introspection(mut self, introspection: IntrospectionConfig) -> Self {
         self.introspection = Some(introspection);
@@ -319,6 +332,7 @@ impl IssuerConfig {
         for (name, value) in [
             ("jwks_uri", &self.jwks_uri),
             ("metadata_url", &self.metadata_url),
+            ("authorization_server", &self.authorization_server),
         ] {
             if let Some(value) = value {
                 Url::parse(value).map_err(|error| format!("{name} is not a URL: {error}"))?;
@@ -353,19 +367,6 @@ impl fmt::Debug for TokenProfile {
             Self::Jwt => f.write_str("Jwt"),
             Self::Cognito { .. } => f.write_str("Cognito"),
         }
-    }
-}
-
-/// The source of client ids whose Cognito tokens are accepted: a fixed list now, the
-/// registration registry of the Cognito bridge later.
-pub trait ClientAllowList: Send + Sync {
-    /// Whether tokens issued to `client_id` are accepted.
-    fn is_allowed(&self, client_id: &str) -> bool;
-}
-
-impl ClientAllowList for HashSet<String> {
-    fn is_allowed(&self, client_id: &str) -> bool {
-        self.contains(client_id)
     }
 }
 

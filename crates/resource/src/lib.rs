@@ -23,6 +23,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod allowed_clients;
 mod bearer;
 mod cache;
 mod claims;
@@ -36,11 +37,10 @@ mod metadata_route;
 mod server;
 mod validator;
 
+pub use allowed_clients::{ClientAllowList, ClientListUnavailable};
 pub use bearer::{BearerLayer, BearerService};
 pub use claims::{TokenProfileKind, VerifiedToken};
-pub use config::{
-    ClientAllowList, IntrospectionConfig, IssuerConfig, ResourceServerConfig, TokenProfile,
-};
+pub use config::{IntrospectionConfig, IssuerConfig, ResourceServerConfig, TokenProfile};
 pub use error::{ConfigError, TokenRejection};
 pub use guard::{RebindingGuardLayer, RebindingGuardService};
 pub use server::ResourceServer;

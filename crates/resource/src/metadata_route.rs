@@ -16,7 +16,12 @@ pub(crate) fn document(config: &ResourceServerConfig) -> ProtectedResourceMetada
         config
             .issuers
             .iter()
-            .map(|issuer| issuer.issuer.clone())
+            .map(|issuer| {
+                issuer
+                    .authorization_server
+                    .clone()
+                    .unwrap_or_else(|| issuer.issuer.clone())
+            })
             .collect(),
     );
     document.scopes_supported = config.scopes_supported.clone();

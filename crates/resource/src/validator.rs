@@ -185,6 +185,7 @@ impl TokenValidator {
             TokenProfile::Jwt => self.accept_jwt_profile(claims),
             TokenProfile::Cognito { allowed_clients } => {
                 self.accept_cognito_profile(claims, allowed_clients.as_ref())
+                    .await
             }
         }
     }
@@ -222,7 +223,7 @@ impl TokenValidator {
 
     /// Cognito access tokens carry no `aud`: `token_use`, `client_id` and the resource
     /// server's scope prefix bind them to this resource instead.
-    fn accept_cognito_profile(
+    async fn accept_cognito_profile(
         &self,
         claims: AccessTokenClaims,
         allowed_clients: &dyn crate::ClientAllowList,
@@ -235,7 +236,11 @@ impl TokenValidator {
         let client_id = claims
             .client_id
             .ok_or_else(|| TokenRejection::invalid("token has no client_id"))?;
-        if !allowed_clients.is_allowed(&client_id) {
+        let allowed = allowed_clients
+            .is_allowed(&client_id)
+            .await
+            .map_err(|_| TokenRejection::IssuerUnavailable)?;
+        if !allowed {
             return Err(TokenRejection::invalid(
                 "token was issued to a client this resource does not accept",
             ));
