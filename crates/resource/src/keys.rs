@@ -18,16 +18,30 @@ const FIRST_FETCH_RETRY: Duration = Duration::from_secs(5);
 /// Metadata and JWKS documents larger than this are refused.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
-/// A public key usable for verifying signatures.
-pub(crate) struct VerifyingKey {
+/// A public key from an issuer's JWKS, usable for verifying signatures.
+pub struct VerifyingKey {
     pub(crate) key: DecodingKey,
     /// The `alg` the JWK pins, if any.
     pub(crate) algorithm: Option<Algorithm>,
 }
 
+impl VerifyingKey {
+    /// The key, for `jsonwebtoken::decode`.
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+
+    /// The algorithm the JWK pins (RFC 7517 §4.4 `alg`), if any: a token signed with another
+    /// algorithm must be refused.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        self.algorithm
+    }
+}
+
 /// Why no key could be found for a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyLookupError {
+#[non_exhaustive]
+pub enum KeyLookupError {
     /// The issuer's key set does not hold the key the token names.
     UnknownKey,
     /// No key set could be fetched and none is cached.
@@ -52,8 +66,11 @@ impl KeySet {
     }
 }
 
-/// The cached key set of one issuer.
-pub(crate) struct IssuerKeys {
+/// The cached key set of one issuer (its JWKS, RFC 7517 §5): found through the configured
+/// `jwks_uri` or the issuer's metadata, refetched when a token names an unknown `kid` (at most
+/// once per refresh interval), and kept while the issuer is unreachable. The authorization
+/// server uses it for the ID tokens of upstream OpenID providers.
+pub struct IssuerKeys {
     issuer: String,
     configured_jwks_uri: Option<String>,
     metadata_url: Option<String>,
@@ -72,7 +89,8 @@ struct RefreshState {
 }
 
 impl IssuerKeys {
-    pub(crate) fn new(
+    /// The key set of `config.issuer`, fetched on first use with `http`.
+    pub fn new(
         config: &IssuerConfig,
         http: reqwest::Client,
         refresh_interval: Duration,
@@ -99,7 +117,10 @@ impl IssuerKeys {
     /// The key for a token's `kid`. An unknown key id triggers a refetch of the key set, at
     /// most once per refresh interval; a failed first fetch is retried after at most
     /// [`FIRST_FETCH_RETRY`], so a server started before its issuer recovers quickly.
-    pub(crate) async fn key_for(
+    ///
+    /// Errors: [`KeyLookupError::UnknownKey`] when the (fetched) key set lacks the key,
+    /// [`KeyLookupError::Unavailable`] when no key set could ever be fetched.
+    pub async fn key_for(
         &self,
         kid: Option<&str>,
     ) -> Result<Arc<VerifyingKey>, KeyLookupError> {
@@ -133,7 +154,7 @@ impl IssuerKeys {
     }
 
     /// Fetches the key set now (at start-up, so the first request does not wait).
-    pub(crate) async fn warm_up(&self) -> Result<(), String> {
+    pub async fn warm_up(&self) -> Result<(), String> {
         let mut refresh = self.refresh.lock().await;
         let fetched = self.cached(None).1;
         self.refresh_now(&mut refresh, fetched).await

@@ -43,6 +43,7 @@ pub use claims::{TokenProfileKind, VerifiedToken};
 pub use config::{IntrospectionConfig, IssuerConfig, ResourceServerConfig, TokenProfile};
 pub use error::{ConfigError, TokenRejection};
 pub use guard::{RebindingGuardLayer, RebindingGuardService};
+pub use keys::{IssuerKeys, KeyLookupError, VerifyingKey};
 pub use server::ResourceServer;
 pub use validator::TokenValidator;
 
