@@ -8,7 +8,7 @@ use mcp_oauth_core::{BearerChallenge, ScopeSet};
 use url::Url;
 
 use crate::authorization::Authorized;
-use crate::discovery::Discovery;
+use crate::discovery::{Discovery, canonical_server};
 use crate::driver::AuthorizationDriver;
 use crate::http::Http;
 use crate::registration::Registered;
@@ -86,6 +86,46 @@ impl McpOAuthClient {
 
     pub(crate) fn mcp_http(&self) -> &reqwest::Client {
         &self.inner.mcp_http
+    }
+
+    /// Sends the MCP server at `server_url` an `initialize` request without a token and
+    /// returns the `Bearer` challenge of its 401 answer, if it gave one (MCP "Authorization
+    /// Server Location": the challenge is where discovery starts). Any other answer gives
+    /// `None`, and discovery falls back to the well-known URLs.
+    pub async fn probe(&self, server_url: &str) -> Result<Option<BearerChallenge>, Error> {
+        canonical_server(server_url)?;
+        let initialize = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": self.inner.config.client_info.protocol_version,
+                "capabilities": {},
+                "clientInfo": self.inner.config.client_info.client_info,
+            },
+        });
+        let response = self
+            .inner
+            .mcp_http
+            .post(server_url)
+            .header(http::header::ACCEPT, "application/json, text/event-stream")
+            .json(&initialize)
+            .timeout(self.inner.config.http_timeout)
+            .send()
+            .await
+            .map_err(|source| Error::Http {
+                url: server_url.to_owned(),
+                source,
+            })?;
+        if response.status() != http::StatusCode::UNAUTHORIZED {
+            return Ok(None);
+        }
+        Ok(response
+            .headers()
+            .get_all(http::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(|value| BearerChallenge::parse(value).ok()))
     }
 
     /// Runs discovery for the MCP server at `server_url` (see [`Discovery::run`]).

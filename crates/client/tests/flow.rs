@@ -233,7 +233,26 @@ async fn resumes_with_tokens_obtained_earlier_without_the_store_or_the_person() 
     .await;
     let person = Person::new();
     let client = client_with(config(), None, person.clone());
-    let discovery = client.discover(&stack.mcp_url, None).await.unwrap();
+    let challenge = client
+        .probe(&stack.mcp_url)
+        .await
+        .unwrap()
+        .expect("a 401 challenge");
+    assert_eq!(
+        challenge.resource_metadata.as_deref(),
+        Some(
+            format!(
+                "{}/.well-known/oauth-protected-resource/mcp",
+                stack.mcp_url.trim_end_matches("/mcp")
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(challenge.scope.as_deref(), Some("mcp:read mcp:write"));
+    let discovery = client
+        .discover(&stack.mcp_url, Some(&challenge))
+        .await
+        .unwrap();
     let registered = discovery.register(&client).await.unwrap();
     let authorized = client.authorize(registered, None).await.unwrap();
     let (discovery, registration, tokens) = authorized.into_parts();
