@@ -77,6 +77,11 @@ on_every_database!(
     rotating_keys_keeps_the_previous_one_published,
     a_key_rotation_with_a_taken_kid_changes_nothing,
     concurrent_key_rotations_leave_one_current_and_one_previous,
+    // federated sign-in
+    an_upstream_identity_is_linked_to_a_new_user,
+    linking_fails_whole_on_a_taken_identity_or_email,
+    an_upstream_login_is_taken_once_before_it_expires,
+    concurrent_takes_of_an_upstream_login_take_it_once,
     // sessions and housekeeping
     sessions_end_at_expiry_or_sign_out,
     purging_deletes_only_what_expired,

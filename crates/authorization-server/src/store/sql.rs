@@ -18,6 +18,7 @@ mod keys;
 mod refresh;
 mod rows;
 mod sessions;
+mod upstream;
 mod users;
 
 use std::fmt;
@@ -30,7 +31,8 @@ use self::dialect::Dialect;
 use super::{
     AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientRecord, CodeRedemption,
     ConsentRecord, GrantId, GrantRecord, RefreshRotation, RefreshTokenRecord, SecretHash,
-    SessionRecord, SigningKeyRecord, Store, StoreResult, UnixTime, UserId, UserRecord,
+    SessionRecord, SigningKeyRecord, Store, StoreResult, UnixTime, UpstreamIdentityRecord,
+    UpstreamLoginRecord, UserId, UserRecord,
 };
 
 /// The [`Store`] on SQLite or PostgreSQL, chosen by the URL's scheme.
@@ -257,6 +259,44 @@ impl Store for SqlStore {
 
     async fn delete_session(&self, session_hash: &SecretHash) -> StoreResult<()> {
         sessions::delete(&self.pool, session_hash).await
+    }
+
+    async fn find_upstream_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<UpstreamIdentityRecord>> {
+        upstream::find_identity(&self.pool, issuer, subject).await
+    }
+
+    async fn insert_user_with_upstream_identity(
+        &self,
+        user: &UserRecord,
+        identity: &UpstreamIdentityRecord,
+    ) -> StoreResult<()> {
+        upstream::insert_user_with_identity(self.begin_write().await?, user, identity).await
+    }
+
+    async fn record_upstream_sign_in(
+        &self,
+        issuer: &str,
+        subject: &str,
+        email: Option<&str>,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        upstream::record_sign_in(&self.pool, issuer, subject, email, now).await
+    }
+
+    async fn insert_upstream_login(&self, login: &UpstreamLoginRecord) -> StoreResult<()> {
+        upstream::insert_login(&self.pool, login).await
+    }
+
+    async fn take_upstream_login(
+        &self,
+        state_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<UpstreamLoginRecord>> {
+        upstream::take_login(&self.pool, state_hash, now).await
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {

@@ -1,13 +1,16 @@
 //! The `users` table: local accounts and users who sign in upstream.
 
-use sqlx::AnyPool;
 use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Executor};
 
 use super::rows::{self, db_error};
 use crate::store::{StoreResult, UserId, UserRecord};
 
 /// Adds a user; a taken e-mail address (or user id) is `Conflict("user")`.
-pub(super) async fn insert(pool: &AnyPool, user: &UserRecord) -> StoreResult<()> {
+pub(super) async fn insert<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    user: &UserRecord,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO users (user_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
     )
@@ -15,7 +18,7 @@ pub(super) async fn insert(pool: &AnyPool, user: &UserRecord) -> StoreResult<()>
     .bind(user.email.as_str())
     .bind(user.password_hash.as_deref())
     .bind(user.created_at)
-    .execute(pool)
+    .execute(executor)
     .await
     .map_err(rows::conflict("user"))?;
     Ok(())

@@ -87,6 +87,35 @@ pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
 
     let store = db.open().await;
     check_seed_0001(&store).await;
+    check_seed_0002(&store).await;
+}
+
+/// Everything `0002.sql` wrote, as the store reads it now.
+async fn check_seed_0002(store: &impl Store) {
+    let identity = store
+        .find_upstream_identity("https://idp.example", "seed-subject")
+        .await
+        .unwrap()
+        .expect("seed upstream identity");
+    assert_eq!(identity.user_id, UserId("seed-federated-user".into()));
+    assert_eq!(identity.email.as_deref(), Some("federated@example.com"));
+    assert_eq!(
+        (identity.created_at, identity.last_login_at),
+        (1_700_000_000, 1_700_000_050)
+    );
+    let user = store
+        .get_user(&identity.user_id)
+        .await
+        .unwrap()
+        .expect("seed federated user");
+    assert_eq!(user.password_hash, None);
+    let login = store
+        .take_upstream_login(&hash("seed-state"), 1_700_000_001)
+        .await
+        .unwrap()
+        .expect("seed upstream sign-in");
+    assert_eq!(login.browser_hash, hash("seed-browser"));
+    assert_eq!(login.return_to, "/authorize?client_id=seed-client");
 }
 
 /// Everything `0001.sql` wrote, as the store reads it now.

@@ -8,6 +8,7 @@ mod migrations;
 mod refresh;
 mod sessions;
 mod tokens;
+mod upstream;
 mod users;
 
 pub use clients::*;
@@ -18,4 +19,5 @@ pub use migrations::*;
 pub use refresh::*;
 pub use sessions::*;
 pub use tokens::*;
+pub use upstream::*;
 pub use users::*;
