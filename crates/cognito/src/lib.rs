@@ -1,3 +1,31 @@
 //! AWS Cognito mode: Cognito is the authorization server; this crate fills its gaps for MCP
 //! clients (RFC 8414 metadata, RFC 7591/7592 registration backed by Cognito app clients and a
 //! registry) and creates or removes the AWS resources with CloudFormation.
+//!
+//! [`Gateway`] serves the metadata façade (see its module on why the façade's `issuer` is the
+//! gateway's URL while tokens carry the pool's) and the registration bridge; the registry
+//! ([`DynamoDbRegistry`] or [`SqliteRegistry`]) records registrations; [`RegistryAllowList`]
+//! gives the MCP server's Cognito profile its allowed clients; [`Sweeper`] removes
+//! registrations never used.
+#![warn(missing_docs)]
+
+mod allowed_clients;
+mod aws;
+mod bridge;
+mod facade;
+mod gateway;
+mod oauth_response;
+mod rate_limit;
+mod registry;
+mod secret;
+mod sweeper;
+
+pub use allowed_clients::RegistryAllowList;
+pub use aws::load_aws_config;
+pub use aws_config::SdkConfig;
+pub use bridge::{AppClients, CognitoFault};
+pub use gateway::{Gateway, GatewayConfig, GatewayError};
+pub use registry::{
+    DynamoDbRegistry, Registration, Registry, RegistryError, SqliteRegistry, UnixTime,
+};
+pub use sweeper::Sweeper;

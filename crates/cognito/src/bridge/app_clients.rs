@@ -1,0 +1,179 @@
+//! The Cognito API calls of the bridge: create and delete app clients, read the resource
+//! server's scopes.
+
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::types::{
+    ExplicitAuthFlowsType, FeatureType, OAuthFlowType, PreventUserExistenceErrorTypes,
+    RefreshTokenRotationType,
+};
+
+use super::fault::CognitoFault;
+
+/// The longest app client name Cognito accepts.
+const MAX_CLIENT_NAME: usize = 128;
+
+/// What the bridge asks Cognito to create for one registration.
+#[derive(Debug, Clone)]
+pub(crate) struct NewAppClient<'a> {
+    /// The registered `client_name`, if any (sanitised into Cognito's `ClientName`).
+    pub(crate) name: Option<&'a str>,
+    /// The callback URLs: the registered redirect URIs.
+    pub(crate) redirect_uris: &'a [String],
+    /// The resource server scopes the client may request.
+    pub(crate) scopes: Vec<String>,
+    /// Whether Cognito generates a client secret (a confidential client).
+    pub(crate) confidential: bool,
+}
+
+/// An app client Cognito created.
+pub(crate) struct CreatedAppClient {
+    /// The app client id, which is the OAuth `client_id`.
+    pub(crate) client_id: String,
+    /// The secret of a confidential client; handed to the client once, never stored.
+    pub(crate) secret: Option<String>,
+}
+
+/// The app clients of one user pool.
+#[derive(Clone)]
+pub struct AppClients {
+    client: Client,
+    user_pool_id: String,
+}
+
+impl AppClients {
+    /// The app clients of `user_pool_id`, managed with `client`.
+    pub fn new(client: Client, user_pool_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            user_pool_id: user_pool_id.into(),
+        }
+    }
+
+    /// The app clients of `user_pool_id`, reached with the AWS configuration `config`.
+    pub fn connect(config: &aws_config::SdkConfig, user_pool_id: impl Into<String>) -> Self {
+        Self::new(Client::new(config), user_pool_id)
+    }
+
+    /// The user pool id.
+    pub fn user_pool_id(&self) -> &str {
+        &self.user_pool_id
+    }
+
+    /// Creates an app client for the authorization code flow (clients send a PKCE S256
+    /// challenge, which Cognito's managed login verifies), with refresh token rotation and
+    /// token revocation on and no API sign-in flow besides SRP.
+    pub(crate) async fn create(
+        &self,
+        request: &NewAppClient<'_>,
+    ) -> Result<CreatedAppClient, CognitoFault> {
+        let rotation = RefreshTokenRotationType::builder()
+            .feature(FeatureType::Enabled)
+            .retry_grace_period_seconds(0)
+            .build()
+            .map_err(|error| CognitoFault::Unavailable(error.to_string()))?;
+        let output = self
+            .client
+            .create_user_pool_client()
+            .user_pool_id(&self.user_pool_id)
+            .client_name(client_name(request.name))
+            .generate_secret(request.confidential)
+            .allowed_o_auth_flows(OAuthFlowType::Code)
+            .allowed_o_auth_flows_user_pool_client(true)
+            .set_allowed_o_auth_scopes(Some(request.scopes.clone()))
+            .set_callback_urls(Some(request.redirect_uris.to_vec()))
+            .supported_identity_providers("COGNITO")
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
+            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
+            .enable_token_revocation(true)
+            .refresh_token_rotation(rotation)
+            .send()
+            .await
+            .map_err(|error| CognitoFault::from_sdk(error.into_service_error(), false))?;
+        let created = output
+            .user_pool_client()
+            .and_then(|client| Some((client.client_id()?, client.client_secret())))
+            .ok_or_else(|| {
+                CognitoFault::Unavailable("CreateUserPoolClient returned no client id".to_owned())
+            })?;
+        Ok(CreatedAppClient {
+            client_id: created.0.to_owned(),
+            secret: created.1.map(str::to_owned),
+        })
+    }
+
+    /// Deletes the app client `client_id`; one that no longer exists counts as deleted.
+    pub(crate) async fn delete(&self, client_id: &str) -> Result<(), CognitoFault> {
+        let result = self
+            .client
+            .delete_user_pool_client()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(client_id)
+            .send()
+            .await;
+        match result.map_err(|error| CognitoFault::from_sdk(error.into_service_error(), true)) {
+            Ok(_) | Err(CognitoFault::ClientNotFound) => Ok(()),
+            Err(fault) => Err(fault),
+        }
+    }
+
+    /// The scopes of the resource server `identifier`, as tokens carry them
+    /// (`<identifier>/<scope name>`).
+    pub async fn resource_server_scopes(
+        &self,
+        identifier: &str,
+    ) -> Result<Vec<String>, CognitoFault> {
+        let output = self
+            .client
+            .describe_resource_server()
+            .user_pool_id(&self.user_pool_id)
+            .identifier(identifier)
+            .send()
+            .await
+            .map_err(|error| CognitoFault::from_sdk(error.into_service_error(), false))?;
+        Ok(output
+            .resource_server()
+            .map(|server| {
+                server
+                    .scopes()
+                    .iter()
+                    .map(|scope| format!("{identifier}/{}", scope.scope_name()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// Cognito's `ClientName` (`[\w\s+=,.@-]+`, at most 128 characters) from the registered
+/// `client_name`: other characters become `-`; no name gives `mcp-client`.
+fn client_name(name: Option<&str>) -> String {
+    let cleaned: String = name
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == ' ' || "+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(MAX_CLIENT_NAME)
+        .collect();
+    if cleaned.trim().is_empty() {
+        "mcp-client".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_names_fit_cognito_pattern() {
+        assert_eq!(client_name(None), "mcp-client");
+        assert_eq!(client_name(Some("   ")), "mcp-client");
+        assert_eq!(client_name(Some("Claude (fs) <x>")), "Claude -fs- -x-");
+        assert_eq!(client_name(Some(&"a".repeat(300))).len(), MAX_CLIENT_NAME);
+    }
+}

@@ -1,0 +1,134 @@
+//! What went wrong in a call to Cognito, and the OAuth error each fault becomes.
+
+use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata};
+use axum::response::Response;
+use http::StatusCode;
+use mcp_oauth_core::OAuthErrorCode;
+use thiserror::Error;
+
+use crate::oauth_response::{oauth_error, retry_after};
+
+/// The longest part of a Cognito message echoed to a client.
+const MAX_ECHOED_MESSAGE: usize = 300;
+
+/// A Cognito API call that failed, classified by who can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CognitoFault {
+    /// The user pool reached a quota, such as its number of app clients (`LimitExceededException`).
+    #[error("Cognito quota reached: {0}")]
+    QuotaExceeded(String),
+    /// Cognito throttled the gateway (`TooManyRequestsException`).
+    #[error("Cognito throttled the request: {0}")]
+    Throttled(String),
+    /// Cognito refused a value of the request (`InvalidParameterException`,
+    /// `InvalidOAuthFlowException`): the client's metadata, as far as Cognito is concerned.
+    #[error("Cognito refused the client metadata: {0}")]
+    InvalidParameter(String),
+    /// The app client does not exist (`ResourceNotFoundException` on a client operation).
+    #[error("no such app client")]
+    ClientNotFound,
+    /// The gateway's configuration or permissions are wrong: the pool or a scope does not
+    /// exist, or the credentials may not call the API.
+    #[error("the gateway is misconfigured for Cognito ({code}): {message}")]
+    Misconfigured {
+        /// Cognito's error code.
+        code: String,
+        /// Cognito's message.
+        message: String,
+    },
+    /// Cognito could not be reached or failed (network, timeout, `InternalErrorException`).
+    #[error("Cognito is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl CognitoFault {
+    /// Classifies an SDK error of any Cognito operation. `client_operation` says whether a
+    /// `ResourceNotFoundException` names the app client (read, delete) rather than the pool.
+    pub(crate) fn from_sdk<E>(error: E, client_operation: bool) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error,
+    {
+        let message = error.message().unwrap_or_default().to_owned();
+        match error.code() {
+            Some("LimitExceededException") => Self::QuotaExceeded(message),
+            Some("TooManyRequestsException") => Self::Throttled(message),
+            Some("InvalidParameterException" | "InvalidOAuthFlowException") => {
+                Self::InvalidParameter(message)
+            }
+            Some("ResourceNotFoundException") if client_operation => Self::ClientNotFound,
+            Some(
+                code @ ("ResourceNotFoundException"
+                | "ScopeDoesNotExistException"
+                | "NotAuthorizedException"
+                | "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+                | "ExpiredTokenException"
+                | "InvalidSignatureException"),
+            ) => Self::Misconfigured {
+                code: code.to_owned(),
+                message,
+            },
+            _ => Self::Unavailable(DisplayErrorContext(&error).to_string()),
+        }
+    }
+
+    /// The OAuth error a client gets: a 4xx for what the client or time can fix, a 5xx only
+    /// for the gateway's own faults. Details of those go to the log, not to the client.
+    pub(crate) fn into_response(self) -> Response {
+        match self {
+            Self::QuotaExceeded(_) => oauth_error(
+                StatusCode::FORBIDDEN,
+                OAuthErrorCode::AccessDenied,
+                "the user pool has reached its quota of app clients; no client can be \
+                 registered until others are deleted or expire",
+            ),
+            Self::Throttled(_) => retry_after(
+                oauth_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    OAuthErrorCode::Extension("slow_down".to_owned()),
+                    "Cognito is throttling registrations; try again in a few seconds",
+                ),
+                5,
+            ),
+            Self::InvalidParameter(message) => oauth_error(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidClientMetadata,
+                format!(
+                    "Cognito refused the client metadata: {}",
+                    truncate(&message, MAX_ECHOED_MESSAGE)
+                ),
+            ),
+            Self::ClientNotFound => oauth_error(
+                StatusCode::NOT_FOUND,
+                OAuthErrorCode::InvalidClient,
+                "the app client no longer exists",
+            ),
+            fault @ Self::Misconfigured { .. } => {
+                tracing::error!(%fault, "Cognito refused the gateway");
+                oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    OAuthErrorCode::ServerError,
+                    "the gateway cannot manage app clients in its user pool; its operator \
+                     must check its configuration",
+                )
+            }
+            fault @ Self::Unavailable(_) => {
+                tracing::warn!(%fault, "Cognito call failed");
+                retry_after(
+                    oauth_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        OAuthErrorCode::TemporarilyUnavailable,
+                        "Cognito cannot be reached; try again later",
+                    ),
+                    30,
+                )
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}

@@ -1,0 +1,395 @@
+//! The registration bridge: Dynamic Client Registration (RFC 7591) and its read and delete
+//! operations (RFC 7592), each registration backed by a Cognito app client and recorded in
+//! the [`Registry`](crate::Registry).
+//!
+//! `POST /register` runs these checks in order: the per-address rate limit (429), the
+//! initial access token when one is configured (401), the body (JSON object, at most 64 KiB),
+//! the embedded authorization server's registration policy (redirect URI rules, auth methods,
+//! sizes) with the resource server's scopes as the allowed scopes, then Cognito's
+//! `CreateUserPoolClient` and the registry record. `GET` and `DELETE /register/{client_id}`
+//! need the registration access token; `DELETE` removes the Cognito app client, then the
+//! record.
+
+mod app_clients;
+mod fault;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::{Extensions, HeaderMap, StatusCode, header};
+use mcp_oauth_core::{
+    ClientMetadata, OAuthErrorCode, RegistrationPolicy, ScopeSet, ValidatedClientMetadata,
+};
+use serde_json::{Value, json};
+
+pub use app_clients::AppClients;
+pub use fault::CognitoFault;
+
+use self::app_clients::NewAppClient;
+use crate::oauth_response::{invalid_token, no_store, oauth_error, retry_after};
+use crate::rate_limit::RegistrationLimiter;
+use crate::registry::{Registration, Registry, RegistryError, UnixTime};
+use crate::secret;
+
+/// The largest registration request body read.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How the bridge registers clients. Build it with [`BridgeConfig::new`] and the `with_…`
+/// setters.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct BridgeConfig {
+    /// The absolute URL of `POST /register` (RFC 8414 `registration_endpoint`); RFC 7592
+    /// client configuration URLs are `<registration_endpoint>/<client_id>`.
+    pub registration_endpoint: String,
+    /// The resource server's scopes (`<identifier>/<name>`): the scopes a client may register;
+    /// a client that asks for none gets them all.
+    pub scopes: Vec<String>,
+    /// How long a registration lives if no token of it ever reaches the MCP server
+    /// (default 24 hours).
+    pub unused_lifetime: Duration,
+    /// A token `POST /register` requires as `Authorization: Bearer` (RFC 7591 §3), if any.
+    pub initial_access_token: Option<String>,
+    /// Registrations accepted per client address per minute (default 10).
+    pub registrations_per_minute: u32,
+}
+
+impl BridgeConfig {
+    /// Registration at `registration_endpoint` for the resource server `scopes`.
+    pub fn new(registration_endpoint: impl Into<String>, scopes: Vec<String>) -> Self {
+        Self {
+            registration_endpoint: registration_endpoint.into(),
+            scopes,
+            unused_lifetime: Duration::from_secs(24 * 3600),
+            initial_access_token: None,
+            registrations_per_minute: 10,
+        }
+    }
+
+    /// Sets how long an unused registration lives.
+    pub fn with_unused_lifetime(mut self, lifetime: Duration) -> Self {
+        self.unused_lifetime = lifetime;
+        self
+    }
+
+    /// Requires `token` to register.
+    pub fn with_initial_access_token(mut self, token: impl Into<String>) -> Self {
+        self.initial_access_token = Some(token.into());
+        self
+    }
+
+    /// Sets the registrations accepted per address per minute.
+    pub fn with_registrations_per_minute(mut self, limit: u32) -> Self {
+        self.registrations_per_minute = limit;
+        self
+    }
+}
+
+impl std::fmt::Debug for BridgeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeConfig")
+            .field("registration_endpoint", &self.registration_endpoint)
+            .field("scopes", &self.scopes)
+            .field("unused_lifetime", &self.unused_lifetime)
+            .field(
+                "initial_access_token",
+                &self.initial_access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("registrations_per_minute", &self.registrations_per_minute)
+            .finish()
+    }
+}
+
+/// The registration bridge; [`Bridge::router`] serves it.
+#[derive(Clone)]
+pub struct Bridge {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: BridgeConfig,
+    policy: RegistrationPolicy,
+    app_clients: AppClients,
+    registry: Arc<dyn Registry>,
+    limiter: RegistrationLimiter,
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn unix_now() -> UnixTime {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+impl Bridge {
+    /// A bridge creating app clients with `app_clients` and recording them in `registry`.
+    pub fn new(config: BridgeConfig, app_clients: AppClients, registry: Arc<dyn Registry>) -> Self {
+        let policy = RegistrationPolicy::default().with_allowed_scopes(
+            config
+                .scopes
+                .iter()
+                .map(String::as_str)
+                .collect::<ScopeSet>(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                limiter: RegistrationLimiter::per_minute(config.registrations_per_minute),
+                policy,
+                config,
+                app_clients,
+                registry,
+            }),
+        }
+    }
+
+    /// `POST /register`, `GET /register/{client_id}` and `DELETE /register/{client_id}`,
+    /// at the path of the registration endpoint.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let path = url::Url::parse(&self.inner.config.registration_endpoint)
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|_| "/register".to_owned());
+        Router::new()
+            .route(&path, post(register))
+            .route(&format!("{path}/{{client_id}}"), get(read).delete(delete))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(Arc::clone(&self.inner))
+    }
+}
+
+/// The bearer token of a request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn registry_unavailable(error: &RegistryError) -> Response {
+    tracing::error!(%error, "registry call failed");
+    retry_after(
+        oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            OAuthErrorCode::TemporarilyUnavailable,
+            "the client registry cannot be reached; try again later",
+        ),
+        30,
+    )
+}
+
+/// The request's client metadata: a JSON object within the body limit.
+fn metadata_of(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ClientMetadata, Response> {
+    let body = body.map_err(|rejection| {
+        oauth_error(
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            OAuthErrorCode::InvalidClientMetadata,
+            "the registration request body is too large or unreadable",
+        )
+    })?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("application/json"));
+    if !is_json {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidClientMetadata,
+            "the registration request must be application/json",
+        ));
+    }
+    ClientMetadata::from_json(&body).map_err(|error| {
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            error.error_code(),
+            error.to_string(),
+        )
+    })
+}
+
+impl Inner {
+    fn validate(&self, metadata: ClientMetadata) -> Result<ValidatedClientMetadata, Response> {
+        metadata.validate(&self.policy).map_err(|error| {
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                error.error_code(),
+                error.to_string(),
+            )
+        })
+    }
+
+    /// The registered metadata plus the server-assigned members (RFC 7591 §3.2.1).
+    fn client_information(
+        &self,
+        registration: &Registration,
+        secret: Option<&str>,
+        registration_token: Option<&str>,
+    ) -> Value {
+        let mut body = registration.metadata.clone();
+        body["client_id"] = json!(registration.client_id);
+        body["client_id_issued_at"] = json!(registration.created_at);
+        if let Some(secret) = secret {
+            body["client_secret"] = json!(secret);
+            body["client_secret_expires_at"] = json!(0);
+        }
+        if let Some(token) = registration_token {
+            body["registration_access_token"] = json!(token);
+        }
+        body["registration_client_uri"] = json!(format!(
+            "{}/{}",
+            self.config.registration_endpoint.trim_end_matches('/'),
+            registration.client_id
+        ));
+        body
+    }
+
+    /// The registration a registration access token manages (RFC 7592 §3), or the answer.
+    async fn managed(
+        &self,
+        client_id: &str,
+        headers: &HeaderMap,
+    ) -> Result<Registration, Response> {
+        let token = bearer(headers)
+            .ok_or_else(|| invalid_token("the registration access token is missing"))?;
+        match self.registry.get(client_id).await {
+            Ok(Some(registration))
+                if secret::matches(token, &registration.registration_token_hash) =>
+            {
+                Ok(registration)
+            }
+            // Unknown client and wrong token look the same (RFC 7592 §2.1).
+            Ok(_) => Err(invalid_token("the registration access token is invalid")),
+            Err(error) => Err(registry_unavailable(&error)),
+        }
+    }
+}
+
+/// `POST /register` (RFC 7591 §3.1).
+async fn register(
+    State(bridge): State<Arc<Inner>>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let address = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    if !bridge.limiter.try_acquire(address, Instant::now()) {
+        return retry_after(
+            oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                OAuthErrorCode::Extension("slow_down".to_owned()),
+                "too many registrations from this address; try again in a minute",
+            ),
+            60,
+        );
+    }
+    if let Some(expected) = &bridge.config.initial_access_token
+        && !bearer(&headers).is_some_and(|presented| secret::equals(presented, expected))
+    {
+        return invalid_token("a valid initial access token is required to register");
+    }
+    let validated = match metadata_of(&headers, body).and_then(|m| bridge.validate(m)) {
+        Ok(validated) => validated,
+        Err(response) => return response,
+    };
+    let scopes: Vec<String> = match validated.scope() {
+        Some(scope) => scope.iter().map(str::to_owned).collect(),
+        None => bridge.config.scopes.clone(),
+    };
+    let created = match bridge
+        .app_clients
+        .create(&NewAppClient {
+            name: validated.client_name(),
+            redirect_uris: validated.redirect_uris(),
+            scopes: scopes.clone(),
+            confidential: !validated.is_public(),
+        })
+        .await
+    {
+        Ok(created) => created,
+        Err(fault) => return fault.into_response(),
+    };
+    let mut metadata = validated.to_json();
+    metadata["scope"] = json!(scopes.join(" "));
+    let token = secret::new_token();
+    let now = unix_now();
+    let registration = Registration::new(
+        created.client_id,
+        metadata,
+        secret::hash(&token),
+        now,
+        now.saturating_add(bridge.config.unused_lifetime.as_secs()),
+    );
+    if let Err(error) = bridge.registry.insert(&registration).await {
+        // Without a record nobody could manage or expire the app client: remove it.
+        if let Err(fault) = bridge.app_clients.delete(&registration.client_id).await {
+            tracing::error!(client_id = %registration.client_id, %fault, "app client left behind after a registry failure");
+        }
+        return registry_unavailable(&error);
+    }
+    tracing::info!(client_id = %registration.client_id, name = ?validated.client_name(), "registered a client");
+    no_store(
+        (
+            StatusCode::CREATED,
+            axum::Json(bridge.client_information(
+                &registration,
+                created.secret.as_deref(),
+                Some(&token),
+            )),
+        )
+            .into_response(),
+    )
+}
+
+/// `GET /register/{client_id}` (RFC 7592 §2.1). The client secret is not returned: the
+/// gateway never stores it.
+async fn read(
+    State(bridge): State<Arc<Inner>>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match bridge.managed(&client_id, &headers).await {
+        Ok(registration) => no_store(
+            (
+                StatusCode::OK,
+                axum::Json(bridge.client_information(&registration, None, None)),
+            )
+                .into_response(),
+        ),
+        Err(response) => response,
+    }
+}
+
+/// `DELETE /register/{client_id}` (RFC 7592 §2.3): the Cognito app client, then the record.
+async fn delete(
+    State(bridge): State<Arc<Inner>>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let registration = match bridge.managed(&client_id, &headers).await {
+        Ok(registration) => registration,
+        Err(response) => return response,
+    };
+    if let Err(fault) = bridge.app_clients.delete(&registration.client_id).await {
+        return fault.into_response();
+    }
+    match bridge.registry.delete(&registration.client_id).await {
+        Ok(_) => {
+            tracing::info!(client_id = %registration.client_id, "deleted a client");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => registry_unavailable(&error),
+    }
+}

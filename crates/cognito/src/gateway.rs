@@ -1,0 +1,197 @@
+//! The gateway: the metadata façade and the registration bridge for one user pool, with the
+//! pieces the MCP server and the sweeper need.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use http::{Method, header};
+use mcp_oauth_core::AuthorizationServerMetadata;
+use thiserror::Error;
+use tower_http::cors::{Any, CorsLayer};
+use url::Url;
+
+use crate::allowed_clients::RegistryAllowList;
+use crate::bridge::{AppClients, Bridge, BridgeConfig};
+use crate::facade::Facade;
+use crate::registry::Registry;
+use crate::sweeper::Sweeper;
+
+/// The gateway's settings. Build them with [`GatewayConfig::new`] and the `with_…` setters.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct GatewayConfig {
+    /// The gateway's public URL: its issuer identifier in the façade, the authorization server
+    /// the MCP server's metadata lists; registration is at `<issuer>/register`.
+    pub issuer: String,
+    /// The user pool's domain (`https://<prefix>.auth.<region>.amazoncognito.com` or a custom
+    /// domain), whose `/oauth2/authorize` and `/oauth2/token` clients use.
+    pub cognito_domain: String,
+    /// The pool's JWKS URL.
+    pub jwks_uri: String,
+    /// The resource server's scopes (`<identifier>/<name>`).
+    pub scopes: Vec<String>,
+    /// How long a registration lives if never used (default 24 hours).
+    pub unused_lifetime: Duration,
+    /// A token registration requires, if any (RFC 7591 §3 initial access token).
+    pub initial_access_token: Option<String>,
+    /// Registrations per client address per minute (default 10).
+    pub registrations_per_minute: u32,
+}
+
+impl GatewayConfig {
+    /// A gateway at `issuer` for the pool whose domain is `cognito_domain`.
+    pub fn new(
+        issuer: impl Into<String>,
+        cognito_domain: impl Into<String>,
+        jwks_uri: impl Into<String>,
+        scopes: Vec<String>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            cognito_domain: cognito_domain.into(),
+            jwks_uri: jwks_uri.into(),
+            scopes,
+            unused_lifetime: Duration::from_secs(24 * 3600),
+            initial_access_token: None,
+            registrations_per_minute: 10,
+        }
+    }
+
+    /// Sets how long an unused registration lives.
+    pub fn with_unused_lifetime(mut self, lifetime: Duration) -> Self {
+        self.unused_lifetime = lifetime;
+        self
+    }
+
+    /// Requires `token` to register.
+    pub fn with_initial_access_token(mut self, token: impl Into<String>) -> Self {
+        self.initial_access_token = Some(token.into());
+        self
+    }
+
+    /// Sets the registrations accepted per address per minute.
+    pub fn with_registrations_per_minute(mut self, limit: u32) -> Self {
+        self.registrations_per_minute = limit;
+        self
+    }
+
+    /// Checks every setting and reports all problems at once.
+    pub fn validate(&self) -> Result<(Url, Url), GatewayError> {
+        let mut problems = Vec::new();
+        let mut url = |name: &str, value: &str| match Url::parse(value) {
+            Ok(url) if url.query().is_none() && url.fragment().is_none() => Some(url),
+            Ok(_) => {
+                problems.push(format!("{name} `{value}` must have no query or fragment"));
+                None
+            }
+            Err(error) => {
+                problems.push(format!("{name} `{value}` is not a URL: {error}"));
+                None
+            }
+        };
+        let issuer = url("issuer (public URL)", &self.issuer);
+        let domain = url("Cognito domain", &self.cognito_domain);
+        url("JWKS URI", &self.jwks_uri);
+        if self.scopes.is_empty() {
+            problems.push("the resource server has no scopes".to_owned());
+        }
+        if self.registrations_per_minute == 0 {
+            problems.push("registrations per minute must be positive".to_owned());
+        }
+        if self.unused_lifetime.is_zero() {
+            problems.push("the unused-registration lifetime must be positive".to_owned());
+        }
+        match (issuer, domain) {
+            (Some(issuer), Some(domain)) if problems.is_empty() => Ok((issuer, domain)),
+            _ => Err(GatewayError::Config(problems)),
+        }
+    }
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("issuer", &self.issuer)
+            .field("cognito_domain", &self.cognito_domain)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration the gateway cannot start with.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// Everything [`GatewayConfig::validate`] found.
+    #[error("invalid gateway configuration:\n  - {}", .0.join("\n  - "))]
+    Config(Vec<String>),
+}
+
+/// The façade and the bridge for one user pool.
+#[derive(Clone)]
+pub struct Gateway {
+    facade: Facade,
+    bridge: Bridge,
+    app_clients: AppClients,
+    registry: Arc<dyn Registry>,
+}
+
+impl Gateway {
+    /// Validates `config` and builds the gateway.
+    pub fn new(
+        config: &GatewayConfig,
+        app_clients: AppClients,
+        registry: Arc<dyn Registry>,
+    ) -> Result<Self, GatewayError> {
+        let (issuer, domain) = config.validate()?;
+        let registration_endpoint = format!("{}/register", issuer.as_str().trim_end_matches('/'));
+        let facade = Facade::new(
+            &issuer,
+            &domain,
+            &config.jwks_uri,
+            &registration_endpoint,
+            &config.scopes,
+        );
+        let mut bridge_config = BridgeConfig::new(registration_endpoint, config.scopes.clone())
+            .with_unused_lifetime(config.unused_lifetime)
+            .with_registrations_per_minute(config.registrations_per_minute);
+        if let Some(token) = &config.initial_access_token {
+            bridge_config = bridge_config.with_initial_access_token(token);
+        }
+        Ok(Self {
+            facade,
+            bridge: Bridge::new(bridge_config, app_clients.clone(), Arc::clone(&registry)),
+            app_clients,
+            registry,
+        })
+    }
+
+    /// The façade's metadata document.
+    pub fn metadata(&self) -> &AuthorizationServerMetadata {
+        self.facade.document()
+    }
+
+    /// The façade and the registration endpoints; registration answers browsers (CORS).
+    /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so the rate limit
+    /// sees client addresses.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let cors = CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+        self.facade.router().merge(self.bridge.router().layer(cors))
+    }
+
+    /// The MCP server's allowed clients: `static_clients` plus the registered ones.
+    pub fn allow_list(&self, static_clients: HashSet<String>) -> RegistryAllowList {
+        RegistryAllowList::new(static_clients, Arc::clone(&self.registry))
+    }
+
+    /// The sweeper of unused registrations.
+    pub fn sweeper(&self) -> Sweeper {
+        Sweeper::new(self.app_clients.clone(), Arc::clone(&self.registry))
+    }
+}

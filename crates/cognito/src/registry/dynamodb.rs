@@ -1,0 +1,283 @@
+//! The registry in a DynamoDB table, what AWS deployments use.
+//!
+//! Table layout (the CloudFormation template creates it; [`DynamoDbRegistry::create_table`]
+//! does the same on emulators): partition key `client_id` (S); attributes `metadata` (S, JSON),
+//! `registration_token_hash` (S), `created_at`, `last_used_at`, `expires_at` (N, Unix seconds)
+//! and `ttl` (N), the table's TTL attribute.
+//!
+//! `ttl` is `expires_at` plus [`TTL_GRACE_SECS`]: the sweeper, which deletes the Cognito app
+//! client before the record, always sees an expired registration first; DynamoDB's TTL
+//! (which deletes within days, not on the second) only removes records the sweeper could
+//! not, for example while no gateway runs. Both attributes are removed when a client is used.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::{Registration, Registry, RegistryError, UnixTime};
+
+/// The partition key attribute.
+pub const PARTITION_KEY: &str = "client_id";
+/// The TTL attribute the table must be configured with.
+pub const TTL_ATTRIBUTE: &str = "ttl";
+/// How long after `expires_at` DynamoDB's TTL may delete a record (one day).
+pub const TTL_GRACE_SECS: u64 = 24 * 3600;
+
+/// The [`Registry`] in a DynamoDB table (see the module documentation for its layout).
+#[derive(Clone)]
+pub struct DynamoDbRegistry {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn unavailable(error: impl std::error::Error) -> RegistryError {
+    RegistryError::Unavailable(DisplayErrorContext(error).to_string())
+}
+
+fn number(value: UnixTime) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+impl DynamoDbRegistry {
+    /// The registry in `table`, reached with `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The registry in `table`, reached with the AWS configuration `config`.
+    pub fn connect(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
+    /// Creates the table (on-demand capacity) and enables its TTL: for emulators and local
+    /// runs. Deployments get the table from the CloudFormation template.
+    pub async fn create_table(&self) -> Result<(), RegistryError> {
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(PARTITION_KEY)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(unavailable)?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(PARTITION_KEY)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(unavailable)?,
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .build()
+                    .map_err(unavailable)?,
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn key(client_id: &str) -> Item {
+        HashMap::from([(
+            PARTITION_KEY.to_owned(),
+            AttributeValue::S(client_id.to_owned()),
+        )])
+    }
+
+    fn to_item(registration: &Registration) -> Item {
+        let mut item = Self::key(&registration.client_id);
+        item.insert(
+            "metadata".to_owned(),
+            AttributeValue::S(registration.metadata.to_string()),
+        );
+        item.insert(
+            "registration_token_hash".to_owned(),
+            AttributeValue::S(registration.registration_token_hash.clone()),
+        );
+        item.insert("created_at".to_owned(), number(registration.created_at));
+        if let Some(used) = registration.last_used_at {
+            item.insert("last_used_at".to_owned(), number(used));
+        }
+        if let Some(expires) = registration.expires_at {
+            item.insert("expires_at".to_owned(), number(expires));
+            item.insert(
+                TTL_ATTRIBUTE.to_owned(),
+                number(expires.saturating_add(TTL_GRACE_SECS)),
+            );
+        }
+        item
+    }
+
+    fn from_item(item: &Item) -> Result<Registration, RegistryError> {
+        let client_id = match item.get(PARTITION_KEY) {
+            Some(AttributeValue::S(id)) => id.clone(),
+            _ => {
+                return Err(RegistryError::Corrupt {
+                    client_id: "?".to_owned(),
+                    reason: format!("no {PARTITION_KEY}"),
+                });
+            }
+        };
+        let corrupt = |reason: String| RegistryError::Corrupt {
+            client_id: client_id.clone(),
+            reason,
+        };
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(value)) => Ok(value.clone()),
+            _ => Err(corrupt(format!("{name} is missing or not a string"))),
+        };
+        let time = |name: &str| match item.get(name) {
+            None => Ok(None),
+            Some(AttributeValue::N(value)) => value
+                .parse()
+                .map(Some)
+                .map_err(|_| corrupt(format!("{name} is not a whole number"))),
+            Some(_) => Err(corrupt(format!("{name} is not a number"))),
+        };
+        let metadata = serde_json::from_str(&text("metadata")?)
+            .map_err(|error| corrupt(format!("metadata: {error}")))?;
+        Ok(Registration {
+            metadata,
+            registration_token_hash: text("registration_token_hash")?,
+            created_at: time("created_at")?.ok_or_else(|| corrupt("no created_at".to_owned()))?,
+            last_used_at: time("last_used_at")?,
+            expires_at: time("expires_at")?,
+            client_id: client_id.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl Registry for DynamoDbRegistry {
+    async fn insert(&self, registration: &Registration) -> Result<(), RegistryError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::to_item(registration)))
+            .condition_expression("attribute_not_exists(client_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let error = error.into_service_error();
+                if error.is_conditional_check_failed_exception() {
+                    Err(RegistryError::Duplicate(registration.client_id.clone()))
+                } else {
+                    Err(unavailable(error))
+                }
+            }
+        }
+    }
+
+    async fn get(&self, client_id: &str) -> Result<Option<Registration>, RegistryError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(client_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item().map(Self::from_item).transpose()
+    }
+
+    async fn delete(&self, client_id: &str) -> Result<bool, RegistryError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(client_id)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.attributes().is_some_and(|old| !old.is_empty()))
+    }
+
+    async fn mark_used(&self, client_id: &str, now: UnixTime) -> Result<(), RegistryError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(client_id)))
+            .update_expression(
+                "SET last_used_at = if_not_exists(last_used_at, :now) REMOVE expires_at, #ttl",
+            )
+            .condition_expression("attribute_exists(client_id)")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", number(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let error = error.into_service_error();
+                if error.is_conditional_check_failed_exception() {
+                    Ok(())
+                } else {
+                    Err(unavailable(error))
+                }
+            }
+        }
+    }
+
+    /// A filtered scan: the table holds at most one record per app client of the pool (a
+    /// Cognito quota of 1,000 by default), so a sweep reads little.
+    async fn expired(
+        &self,
+        now: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<Registration>, RegistryError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("expires_at <= :now")
+                .expression_attribute_values(":now", number(now))
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.items() {
+                if found.len() == limit {
+                    return Ok(found);
+                }
+                found.push(Self::from_item(item)?);
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(found),
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The registry in a SQLite file, for local runs.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
+};
+
+use super::{Registration, Registry, RegistryError, UnixTime};
+
+/// The [`Registry`] in one SQLite file (WAL, durable writes), migrated when opened.
+#[derive(Clone)]
+pub struct SqliteRegistry {
+    pool: SqlitePool,
+}
+
+impl SqliteRegistry {
+    /// Opens (creating it if missing) the registry database at `path` and migrates it.
+    pub async fn open(path: &Path) -> Result<Self, RegistryError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(unavailable)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePool::connect_with(options)
+            .await
+            .map_err(unavailable)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|error| RegistryError::Unavailable(format!("migration failed: {error}")))?;
+        Ok(Self { pool })
+    }
+}
+
+fn unavailable(error: impl std::fmt::Display) -> RegistryError {
+    RegistryError::Unavailable(error.to_string())
+}
+
+fn to_i64(value: UnixTime) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn from_row(row: &SqliteRow) -> Result<Registration, RegistryError> {
+    let client_id: String = row.try_get("client_id").map_err(unavailable)?;
+    let corrupt = |reason: String| RegistryError::Corrupt {
+        client_id: client_id.clone(),
+        reason,
+    };
+    let metadata: String = row.try_get("metadata").map_err(unavailable)?;
+    let metadata = serde_json::from_str(&metadata).map_err(|error| corrupt(error.to_string()))?;
+    let time = |name: &str| -> Result<Option<UnixTime>, RegistryError> {
+        let value: Option<i64> = row.try_get(name).map_err(unavailable)?;
+        value
+            .map(|value| u64::try_from(value).map_err(|_| corrupt(format!("negative {name}"))))
+            .transpose()
+    };
+    Ok(Registration {
+        registration_token_hash: row
+            .try_get("registration_token_hash")
+            .map_err(unavailable)?,
+        created_at: time("created_at")?.unwrap_or_default(),
+        last_used_at: time("last_used_at")?,
+        expires_at: time("expires_at")?,
+        metadata,
+        client_id: client_id.clone(),
+    })
+}
+
+#[async_trait]
+impl Registry for SqliteRegistry {
+    async fn insert(&self, registration: &Registration) -> Result<(), RegistryError> {
+        let result = sqlx::query(
+            "INSERT INTO registrations (client_id, metadata, registration_token_hash, created_at, \
+             last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(&registration.client_id)
+        .bind(registration.metadata.to_string())
+        .bind(&registration.registration_token_hash)
+        .bind(to_i64(registration.created_at))
+        .bind(registration.last_used_at.map(to_i64))
+        .bind(registration.expires_at.map(to_i64))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if result.rows_affected() == 0 {
+            return Err(RegistryError::Duplicate(registration.client_id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn get(&self, client_id: &str) -> Result<Option<Registration>, RegistryError> {
+        sqlx::query("SELECT * FROM registrations WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn delete(&self, client_id: &str) -> Result<bool, RegistryError> {
+        let result = sqlx::query("DELETE FROM registrations WHERE client_id = $1")
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn mark_used(&self, client_id: &str, now: UnixTime) -> Result<(), RegistryError> {
+        sqlx::query(
+            "UPDATE registrations SET last_used_at = COALESCE(last_used_at, $2), \
+             expires_at = NULL WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .bind(to_i64(now))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn expired(
+        &self,
+        now: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<Registration>, RegistryError> {
+        sqlx::query(
+            "SELECT * FROM registrations WHERE expires_at IS NOT NULL AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2",
+        )
+        .bind(to_i64(now))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(from_row)
+        .collect()
+    }
+}
