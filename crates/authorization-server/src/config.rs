@@ -1,6 +1,7 @@
 //! Configuration of the authorization server: one documented default for every setting,
 //! `with_…` setters, and [`AuthorizationServerConfig::validate`] that reports every problem.
 
+use std::fmt;
 use std::time::Duration;
 
 use mcp_oauth_core::CanonicalResource;
@@ -46,6 +47,89 @@ pub struct AuthorizationServerConfig {
     pub login_failures_per_ip: u32,
     /// The throttling window (default 15 minutes).
     pub login_window: Duration,
+    /// Upstream OpenID providers people sign in with (federated sign-in). When there is at
+    /// least one, they replace the local sign-in and sign-up pages.
+    pub upstreams: Vec<UpstreamProvider>,
+    /// How long a person has to finish signing in at an upstream provider (default 10 minutes).
+    pub upstream_login_ttl: Duration,
+}
+
+/// An upstream OpenID Connect provider (OpenID Connect Core §3.1: authorization code flow), at
+/// which this server is one confidential (or public) client with the redirect URI
+/// `<issuer>/login/callback`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct UpstreamProvider {
+    /// The provider's issuer identifier; its metadata is at
+    /// `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery §4).
+    pub issuer: String,
+    /// This server's client id at the provider.
+    pub client_id: String,
+    /// This server's client secret at the provider (`client_secret_basic`, or
+    /// `client_secret_post` when the provider supports only that); `None` for a public client
+    /// (PKCE only). Redacted in `Debug`.
+    pub client_secret: Option<String>,
+    /// The name on the chooser page (default: the issuer's host).
+    pub name: String,
+    /// The scopes asked for (default `openid email`; `openid` is required).
+    pub scopes: Vec<String>,
+}
+
+impl UpstreamProvider {
+    /// The provider `issuer` where this server is the client `client_id`.
+    pub fn new(issuer: &str, client_id: &str) -> Self {
+        let issuer = issuer.trim_end_matches('/').to_owned();
+        let name = Url::parse(&issuer)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| issuer.clone());
+        Self {
+            issuer,
+            client_id: client_id.to_owned(),
+            client_secret: None,
+            name,
+            scopes: vec!["openid".to_owned(), "email".to_owned()],
+        }
+    }
+
+    /// Sets the client secret.
+    pub fn with_client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// Sets the name shown on the chooser page.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Replaces the scopes asked for.
+    pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+impl fmt::Debug for UpstreamProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamProvider")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// Whether `url` is https, or http on a loopback host (development).
+fn is_https_or_loopback(url: &Url) -> bool {
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
 
 impl AuthorizationServerConfig {
@@ -72,6 +156,8 @@ impl AuthorizationServerConfig {
             login_failures_per_account: 5,
             login_failures_per_ip: 20,
             login_window: Duration::from_secs(15 * 60),
+            upstreams: Vec::new(),
+            upstream_login_ttl: Duration::from_secs(10 * 60),
         })
     }
 
@@ -151,6 +237,24 @@ impl AuthorizationServerConfig {
         self
     }
 
+    /// Adds an upstream OpenID provider: people then sign in there instead of with a local
+    /// password (several make a chooser page).
+    pub fn with_upstream(mut self, upstream: UpstreamProvider) -> Self {
+        self.upstreams.push(upstream);
+        self
+    }
+
+    /// Whether people sign in at upstream providers (federated) rather than with local
+    /// passwords.
+    pub fn federated(&self) -> bool {
+        !self.upstreams.is_empty()
+    }
+
+    /// Whether the sign-up page is open: allowed, and not federated.
+    pub fn signup_open(&self) -> bool {
+        self.allow_signup && !self.federated()
+    }
+
     /// Whether cookies must be `Secure` (the issuer is https).
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
@@ -167,8 +271,7 @@ impl AuthorizationServerConfig {
         match Url::parse(&self.issuer) {
             Err(error) => problems.push(format!("issuer `{}` is not a URL: {error}", self.issuer)),
             Ok(url) => {
-                let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-                if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                if !is_https_or_loopback(&url) {
                     problems
                         .push("the issuer must be https (http only on a loopback host)".to_owned());
                 }
@@ -198,10 +301,56 @@ impl AuthorizationServerConfig {
                 problems.push(format!("the {name} lifetime must be positive"));
             }
         }
+        self.validate_upstreams(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
+        }
+    }
+}
+
+impl AuthorizationServerConfig {
+    fn validate_upstreams(&self, problems: &mut Vec<String>) {
+        for (index, upstream) in self.upstreams.iter().enumerate() {
+            let issuer = &upstream.issuer;
+            match Url::parse(issuer) {
+                Err(error) => {
+                    problems.push(format!("upstream issuer `{issuer}` is not a URL: {error}"))
+                }
+                Ok(url) => {
+                    if !is_https_or_loopback(&url) {
+                        problems.push(format!(
+                            "upstream issuer `{issuer}` must be https (http only on a loopback host)"
+                        ));
+                    }
+                    if url.query().is_some() || url.fragment().is_some() {
+                        problems.push(format!(
+                            "upstream issuer `{issuer}` must not have a query or fragment"
+                        ));
+                    }
+                }
+            }
+            if upstream.client_id.trim().is_empty() {
+                problems.push(format!("upstream `{issuer}` needs a client id"));
+            }
+            if upstream.client_secret.as_deref() == Some("") {
+                problems.push(format!("upstream `{issuer}` has an empty client secret"));
+            }
+            if !upstream.scopes.iter().any(|scope| scope == "openid") {
+                problems.push(format!(
+                    "upstream `{issuer}` must be asked for the `openid` scope"
+                ));
+            }
+            if self.upstreams[..index]
+                .iter()
+                .any(|earlier| earlier.issuer == *issuer)
+            {
+                problems.push(format!("upstream issuer `{issuer}` is configured twice"));
+            }
+        }
+        if self.federated() && self.upstream_login_ttl.is_zero() {
+            problems.push("the upstream sign-in lifetime must be positive".to_owned());
         }
     }
 }
@@ -231,5 +380,30 @@ mod tests {
         .with_default_scopes(["admin"])
         .with_code_ttl(Duration::from_secs(3600));
         assert_eq!(config.validate().unwrap_err().len(), 4);
+    }
+
+    #[test]
+    fn upstreams_are_checked_and_their_secret_is_redacted() {
+        let config =
+            AuthorizationServerConfig::new("http://localhost:9000", "http://localhost:3001/mcp")
+                .unwrap()
+                .with_upstream(
+                    UpstreamProvider::new("https://idp.example/", "as")
+                        .with_client_secret("s3cr3t"),
+                );
+        assert!(config.federated() && !config.signup_open());
+        assert!(config.validate().is_ok());
+        assert_eq!(config.upstreams[0].issuer, "https://idp.example");
+        assert_eq!(config.upstreams[0].name, "idp.example");
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+
+        let config = config
+            .with_upstream(UpstreamProvider::new("https://idp.example", "again"))
+            .with_upstream(UpstreamProvider::new("http://idp.example", " "))
+            .with_upstream(
+                UpstreamProvider::new("https://x.example?a=b", "c").with_scopes(["email"]),
+            );
+        let problems = config.validate().unwrap_err();
+        assert_eq!(problems.len(), 5, "{problems:#?}");
     }
 }

@@ -12,6 +12,7 @@ pub mod cimd;
 mod clients;
 mod config;
 mod endpoints;
+mod federation;
 mod form;
 pub mod keys;
 mod oauth_error;
@@ -23,5 +24,5 @@ pub mod store;
 mod tokens;
 
 pub use accounts::{AccountError, create_user};
-pub use config::AuthorizationServerConfig;
+pub use config::{AuthorizationServerConfig, UpstreamProvider};
 pub use server::{AuthorizationServer, Clock, StartError, system_clock};

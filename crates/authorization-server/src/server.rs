@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) registrations: RateLimiter,
     /// Fetches Client ID Metadata Documents, when they are accepted.
     pub(crate) client_metadata: Option<ClientMetadataFetcher>,
+    /// The upstream OpenID providers, when people sign in there (federated).
+    pub(crate) federation: Option<crate::federation::Federation>,
 }
 
 impl Inner {
@@ -92,12 +94,15 @@ impl AuthorizationServer {
         } else {
             None
         };
+        let federation = crate::federation::Federation::new(&config)
+            .map_err(|error| StartError::Config(vec![error]))?;
         let keys = SigningKeys::load_or_generate(store.as_ref(), clock()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 login_throttle: crate::accounts::LoginThrottle::new(&config),
                 registrations: RateLimiter::new(config.registrations_per_minute, 60),
                 client_metadata,
+                federation,
                 config,
                 store,
                 keys,

@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue, header};
 
 /// The values of every cookie called `name` the browser sent, in order (a browser may send
 /// several with one name, for different paths or domains).
-pub(super) fn values<'a>(
+pub(crate) fn values<'a>(
     headers: &'a HeaderMap,
     name: &'a str,
 ) -> impl Iterator<Item = &'a str> + 'a {
@@ -22,7 +22,7 @@ pub(super) fn values<'a>(
 }
 
 /// Whether `value` has the shape of a [`crate::secrets::Secret`]: 43 base64url characters.
-pub(super) fn looks_like_secret(value: &str) -> bool {
+pub(crate) fn looks_like_secret(value: &str) -> bool {
     value.len() == 43
         && value
             .bytes()
@@ -31,7 +31,7 @@ pub(super) fn looks_like_secret(value: &str) -> bool {
 
 /// A `Set-Cookie` value: `HttpOnly`, `Path=/`, the given `SameSite`, `Secure` when asked,
 /// and `Max-Age` when given (otherwise the cookie lasts as long as the browser session).
-pub(super) fn set_cookie(
+pub(crate) fn set_cookie(
     name: &'static str,
     value: &str,
     same_site: SameSite,

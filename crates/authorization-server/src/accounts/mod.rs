@@ -19,12 +19,12 @@
 //! Links and form actions are root-relative (`/login`): the router is served at the root of
 //! the issuer's origin.
 
-mod cookies;
+pub(crate) mod cookies;
 pub(crate) mod csrf;
-mod email;
+pub(crate) mod email;
 mod pages;
 mod password;
-mod return_to;
+pub(crate) mod return_to;
 pub(crate) mod session;
 pub(crate) mod throttle;
 
@@ -34,6 +34,7 @@ use axum::routing::{get, post};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+pub(crate) use pages::sign_in;
 pub(crate) use throttle::LoginThrottle;
 
 use crate::secrets::random_id;

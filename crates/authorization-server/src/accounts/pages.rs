@@ -16,7 +16,7 @@ use super::throttle::client_key;
 use super::{AccountError, create_user, email, password, return_to, session};
 use crate::pages::{error_page, render};
 use crate::server::{AppState, Inner};
-use crate::store::{UnixTime, UserRecord};
+use crate::store::{UnixTime, UserId};
 
 /// The message for every failed sign-in: it never says which of the two was wrong.
 const WRONG_CREDENTIALS: &str = "Wrong e-mail or password.";
@@ -97,7 +97,7 @@ pub(super) async fn home(State(state): State<AppState>, headers: HeaderMap) -> R
             .as_ref()
             .map(|signed_in| signed_in.user.email.as_str()),
         csrf_token: csrf.as_str(),
-        signup: state.config.allow_signup,
+        signup: state.config.signup_open(),
     };
     with_cookies(render(StatusCode::OK, &page), set_cookie)
 }
@@ -109,6 +109,10 @@ pub(super) async fn login_form(
     query: Result<Query<ReturnQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|Query(query)| query).unwrap_or_default();
+    if state.config.federated() {
+        let target = return_to::accept(&query.return_to);
+        return crate::federation::sign_in_page(&state, &headers, target).await;
+    }
     let (csrf, set_cookie) = csrf::for_form(&headers, state.config.secure_cookies());
     let page = login_page(&state, "", None, &csrf, return_to::accept(&query.return_to));
     with_cookies(render(StatusCode::OK, &page), set_cookie)
@@ -121,6 +125,9 @@ pub(super) async fn login(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
+    if state.config.federated() {
+        return crate::federation::local_sign_in_disabled();
+    }
     let mut form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => return unreadable_form(&rejection),
@@ -164,7 +171,7 @@ pub(super) async fn login(
     match (password::verify(stored, password).await, user) {
         (true, Some(user)) => {
             state.login_throttle.succeeded(attempt, state.now());
-            sign_in(&state, &headers, &user, target).await
+            sign_in(&state, &headers, &user.user_id, target).await
         }
         _ => {
             drop(attempt); // counted as a failure
@@ -187,7 +194,7 @@ pub(super) async fn signup_form(
     headers: HeaderMap,
     query: Result<Query<ReturnQuery>, QueryRejection>,
 ) -> Response {
-    if !state.config.allow_signup {
+    if !state.config.signup_open() {
         return signup_disabled();
     }
     let query = query.map(|Query(query)| query).unwrap_or_default();
@@ -204,7 +211,7 @@ pub(super) async fn signup(
     headers: HeaderMap,
     form: Result<Form<SignupForm>, FormRejection>,
 ) -> Response {
-    if !state.config.allow_signup {
+    if !state.config.signup_open() {
         return signup_disabled();
     }
     let mut form = match form {
@@ -249,7 +256,7 @@ pub(super) async fn signup(
     match create_user(state.store.as_ref(), &email, &password, now).await {
         Ok(user) => {
             tracing::info!(user_id = %user.user_id, "account created");
-            sign_in(&state, &headers, &user, target).await
+            sign_in(&state, &headers, &user.user_id, target).await
         }
         Err(AccountError::AlreadyExists(_)) => {
             state.login_throttle.record_ip_failure(&ip, now);
@@ -289,18 +296,18 @@ pub(super) async fn logout(
     }
 }
 
-/// Replaces the browser's session (if any) by a new one for `user`, and sends the browser to
-/// `target` or home.
-async fn sign_in(
+/// Replaces the browser's session (if any) by a new one for `user_id`, and sends the browser
+/// to `target` (accepted by [`return_to::accept`]) or home.
+pub(crate) async fn sign_in(
     state: &Inner,
     headers: &HeaderMap,
-    user: &UserRecord,
+    user_id: &UserId,
     target: Option<&str>,
 ) -> Response {
     if let Err(error) = session::end(state, headers).await {
         tracing::warn!(%error, "cannot end the previous session");
     }
-    match session::start(state, &user.user_id).await {
+    match session::start(state, user_id).await {
         Ok(cookie) => see_other(target.unwrap_or(return_to::HOME), cookie),
         Err(error) => {
             tracing::error!(%error, "cannot start a session");
@@ -323,7 +330,7 @@ fn login_page<'a>(
         return_to: target,
         signup_href: state
             .config
-            .allow_signup
+            .signup_open()
             .then(|| format!("/signup{}", return_to::query(target))),
     }
 }

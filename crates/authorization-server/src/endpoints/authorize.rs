@@ -396,7 +396,7 @@ async fn grant_code(state: &Inner, request: &AuthorizationRequest, user: &Signed
 
 /// A 303 to `redirect_uri` with `parameters` (and `state`) added to its query.
 fn redirect_with(redirect_uri: &str, parameters: &[(&str, &str)], state: Option<&str>) -> Response {
-    let Ok(mut url) = Url::parse(redirect_uri) else {
+    let Some(url) = redirect_url(redirect_uri, parameters, state) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "Invalid redirect URI",
@@ -404,6 +404,20 @@ fn redirect_with(redirect_uri: &str, parameters: &[(&str, &str)], state: Option<
             "invalid_request",
         );
     };
+    let mut response = Redirect::to(url.as_str()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `redirect_uri` with `parameters` (and `state`) added to its query; `None` if it is malformed.
+fn redirect_url(
+    redirect_uri: &str,
+    parameters: &[(&str, &str)],
+    state: Option<&str>,
+) -> Option<Url> {
+    let mut url = Url::parse(redirect_uri).ok()?;
     {
         let mut query = url.query_pairs_mut();
         for (name, value) in parameters {
@@ -413,11 +427,38 @@ fn redirect_with(redirect_uri: &str, parameters: &[(&str, &str)], state: Option<
             query.append_pair("state", state);
         }
     }
-    let mut response = Redirect::to(url.as_str()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Some(url)
+}
+
+/// Where to send `error` for the authorization request `return_to` (`/authorize?…`, as the
+/// sign-in pages carry it): its verified redirect URI with `error`, `error_description`, `iss`
+/// and `state` (RFC 6749 §4.1.2.1, RFC 9207). `None` when its client or redirect URI cannot be
+/// verified: then only a page may answer.
+pub(crate) async fn error_redirect_url(
+    state: &Inner,
+    return_to: &str,
+    error: &OAuthErrorCode,
+    description: &str,
+) -> Option<Url> {
+    let query = return_to.strip_prefix("/authorize?")?;
+    let (redirect_uri, request_state) = match check(state, query).await {
+        Ok(request) => (request.redirect_uri, request.state),
+        Err(Refusal::Redirect {
+            redirect_uri,
+            state,
+            ..
+        }) => (redirect_uri, state),
+        Err(_) => return None,
+    };
+    redirect_url(
+        &redirect_uri,
+        &[
+            ("error", error.as_str()),
+            ("error_description", description),
+            ("iss", &state.config.issuer),
+        ],
+        request_state.as_deref(),
+    )
 }
 
 struct ScopeLine {

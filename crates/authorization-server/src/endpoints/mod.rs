@@ -11,6 +11,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tower_http::cors::{Any, CorsLayer};
 
+pub(crate) use authorize::error_redirect_url;
 pub(crate) use register::policy as registration_policy;
 
 use crate::form::MAX_FORM_BYTES;
@@ -33,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(public)
         .merge(authorize::routes())
         .merge(crate::accounts::routes())
+        .merge(crate::federation::routes())
         .merge(revoke::routes())
         .merge(introspect::routes())
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
