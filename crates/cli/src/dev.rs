@@ -1,5 +1,6 @@
-//! `mcp-oauth dev`: the local stack in one process: the authorization server on :9000 and the
-//! protected MCP server on :3001, a demo user, and what to do next.
+//! `mcp-oauth dev`: the local stack in one process: the authorization server on :9000, the
+//! protected MCP server on :3001 and the three demo web clients on :3000, :3002 and :3003,
+//! a demo user, and what to do next.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -7,20 +8,41 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::{Args, FromArgMatches};
 use mcp_oauth_authorization_server::create_user;
 use mcp_oauth_authorization_server::secrets::Secret;
-use mcp_oauth_authorization_server::store::Store;
+use mcp_oauth_authorization_server::store::{ClientId, ClientOrigin, ClientRecord, Store};
+use mcp_oauth_core::{ClientMetadata, RegistrationPolicy};
+use mcp_oauth_demo::web::Credentials;
+use serde_json::json;
 
 use crate::auth_server::{self, AuthServerArgs};
 use crate::mcp_server::{self, McpServerArgs};
 use crate::runtime::serve_all;
+use crate::web_client::{
+    self, AutoClientListen, CimdClientListen, ClientListen, IssuerArg, Listen, McpTarget,
+};
 
 /// The file in the data directory that keeps the demo user's password.
 const DEMO_PASSWORD_FILE: &str = "demo-user.txt";
 
-/// Flags of `mcp-oauth dev`. The servers' other settings come from their environment
-/// variables (see `mcp-oauth auth-server --help` and `mcp-oauth mcp-server --help`).
+/// The file in the data directory that keeps the pre-registered client's id and secret.
+const DEMO_CLIENT_FILE: &str = "demo-client.txt";
+
+/// The `client_id` of the pre-registered client `dev` creates for `mcp-oauth client`.
+const DEMO_CLIENT_ID: &str = "mcp-oauth-demo-client";
+
+/// Flags of `mcp-oauth dev`. Every server's other settings come from its environment
+/// variables, the same ones its own command reads (see `mcp-oauth auth-server --help`,
+/// `mcp-oauth mcp-server --help`, `mcp-oauth client --help`, `mcp-oauth auto-client --help`,
+/// `mcp-oauth cimd-client --help`): for example `AUTH_SERVER_BIND` and `AUTH_SERVER_ISSUER`,
+/// `MCP_SERVER_BIND` and `MCP_SERVER_URL`, `CLIENT_BIND` and `CLIENT_URL`, `AUTO_CLIENT_BIND`
+/// and `AUTO_CLIENT_URL`, `CIMD_CLIENT_BIND` and `CIMD_CLIENT_URL`.
+///
+/// So that the CIMD client on loopback `http` works, the authorization server runs with
+/// `--cimd-allow-private-addresses` (development only: it fetches metadata documents from
+/// loopback and private addresses, which a public server must never do).
 #[derive(Args, Debug)]
 pub struct DevArgs {
-    /// Directory of the local database (users, clients, keys, tokens).
+    /// Directory of the local database (users, clients, keys, tokens), the demo user's
+    /// password, the pre-registered client's secret and the auto-client's registration.
     #[arg(long, env = "MCP_OAUTH_DATA_DIR", default_value = "mcp-oauth-data")]
     data_dir: PathBuf,
 
@@ -29,41 +51,83 @@ pub struct DevArgs {
     demo_email: String,
 }
 
-/// A command's flags at their defaults (environment variables and `.env` still apply).
-fn defaults<T: Args + FromArgMatches>() -> Result<T, String> {
+/// A command's flags from `arguments` (environment variables and `.env` apply to the rest).
+fn parse<T: Args + FromArgMatches>(arguments: &[&str]) -> Result<T, String> {
     let command = T::augment_args(clap::Command::new("dev"));
     let matches = command
-        .try_get_matches_from(["dev"])
+        .try_get_matches_from(std::iter::once("dev").chain(arguments.iter().copied()))
         .map_err(|error| error.to_string())?;
     T::from_arg_matches(&matches).map_err(|error| error.to_string())
 }
 
+/// A command's flags at their defaults (environment variables and `.env` still apply).
+fn defaults<T: Args + FromArgMatches>() -> Result<T, String> {
+    parse(&[])
+}
+
 /// Runs the local stack until Ctrl-C.
 pub async fn run(args: DevArgs) -> Result<(), String> {
-    let mut auth: AuthServerArgs = defaults()?;
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|error| format!("cannot create {}: {error}", args.data_dir.display()))?;
+    let mut auth: AuthServerArgs = parse(&["--cimd-allow-private-addresses"])?;
     auth.storage.data_dir = args.data_dir.clone();
     let mcp: McpServerArgs = defaults()?;
+    let issuer: IssuerArg = defaults()?;
+    let target: McpTarget = defaults()?;
+    let client: ClientListen = defaults()?;
+    let auto_client: AutoClientListen = defaults()?;
+    let cimd_client: CimdClientListen = defaults()?;
     let store = auth.storage.open().await?;
     let demo_password = ensure_demo_user(store.as_ref(), &args.data_dir, &args.demo_email).await?;
+    let redirect_uri = client
+        .url()
+        .join("callback")
+        .map_err(|error| format!("CLIENT_URL: {error}"))?;
+    let secret = ensure_demo_client(store.as_ref(), &args.data_dir, redirect_uri.as_str()).await?;
     let services = vec![
         auth_server::prepare(&auth, store).await?,
         mcp_server::prepare(&mcp).await?,
+        web_client::prepare(
+            &client,
+            &target,
+            web_client::pre_registered(&issuer.issuer, DEMO_CLIENT_ID, secret.expose()),
+        )
+        .await?,
+        web_client::prepare(&auto_client, &target, web_client::dynamic(&args.data_dir)).await?,
+        web_client::prepare(&cimd_client, &target, Credentials::MetadataDocument).await?,
     ];
+    let login = format!("{}/login", issuer.issuer.trim_end_matches('/'));
     println!();
     println!("The local stack is running. Next:");
+    println!("  1. Open a demo client and press \"Log in\":");
+    println!(
+        "       {}  pre-registered confidential client ({DEMO_CLIENT_ID})",
+        client.url()
+    );
+    println!(
+        "       {}  discovers everything and registers itself (Dynamic Client Registration)",
+        auto_client.url()
+    );
+    println!(
+        "       {}  uses its Client ID Metadata Document as client_id",
+        cimd_client.url()
+    );
     match demo_password {
-        Some(password) => println!(
-            "  - sign in at http://localhost:9000/login as {} / {password}",
-            args.demo_email
-        ),
+        Some(password) => println!("  2. Sign in as {} / {password}", args.demo_email),
         None => println!(
-            "  - sign in at http://localhost:9000/login as {} (password set when it was created)",
-            args.demo_email
+            "  2. Sign in as {} (password set when it was created; see {})",
+            args.demo_email,
+            args.data_dir.join(DEMO_PASSWORD_FILE).display()
         ),
     }
-    println!("    or create an account at http://localhost:9000/signup");
     println!(
-        "  - point an MCP client at http://localhost:3001/mcp: it discovers the authorization server,"
+        "     or create an account at {}",
+        login.replace("/login", "/signup")
+    );
+    println!("  3. Allow access, then press \"Fetch MCP Data\": the tools and the whoami result");
+    println!(
+        "  - Any MCP client can use {}: it discovers the authorization server,",
+        target.mcp_url
     );
     println!("    registers itself and sends you to sign in");
     println!(
@@ -71,6 +135,74 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         args.data_dir.display()
     );
     serve_all(services).await
+}
+
+/// Registers the pre-registered confidential client of `mcp-oauth client` on first start
+/// (its secret kept in the data directory, readable by the owner only), and again when its
+/// redirect URI changed or its secret file is gone; returns its secret.
+async fn ensure_demo_client(
+    store: &dyn Store,
+    data_dir: &Path,
+    redirect_uri: &str,
+) -> Result<Secret, String> {
+    let secret_file = data_dir.join(DEMO_CLIENT_FILE);
+    let client_id = ClientId(DEMO_CLIENT_ID.to_owned());
+    let existing = store
+        .get_client(&client_id)
+        .await
+        .map_err(|error| error.to_string())?;
+    let kept = std::fs::read_to_string(&secret_file)
+        .ok()
+        .and_then(|text| text.lines().nth(1).map(Secret::from_presented));
+    if let (Some(record), Some(secret)) = (&existing, &kept)
+        && record.metadata["redirect_uris"] == json!([redirect_uri])
+        && record
+            .secret_hash
+            .as_ref()
+            .is_some_and(|hash| secret.matches(hash))
+    {
+        return Ok(Secret::from_presented(secret.expose()));
+    }
+    let mut metadata = ClientMetadata::new([redirect_uri.to_owned()]);
+    metadata.client_name = Some("mcp-oauth demo client (pre-registered)".to_owned());
+    metadata.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into()]);
+    metadata.token_endpoint_auth_method = Some("client_secret_basic".to_owned());
+    let validated = metadata
+        .validate(&RegistrationPolicy::default())
+        .map_err(|error| format!("the demo client's redirect URI {redirect_uri}: {error}"))?;
+    let secret = Secret::generate();
+    let now = unix_now();
+    let record = ClientRecord {
+        client_id: client_id.clone(),
+        secret_hash: Some(secret.hash()),
+        metadata: validated.to_json(),
+        registration_token_hash: None,
+        origin: ClientOrigin::Static,
+        created_at: now,
+        updated_at: now,
+    };
+    if existing.is_some() {
+        store
+            .delete_client(&client_id)
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    store
+        .insert_client(&record)
+        .await
+        .map_err(|error| format!("cannot register the demo client: {error}"))?;
+    write_owner_only(
+        &secret_file,
+        &format!("{DEMO_CLIENT_ID}\n{}\n", secret.expose()),
+    )
+    .map_err(|error| format!("cannot write {}: {error}", secret_file.display()))?;
+    Ok(secret)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
 /// Creates the demo user on first start, keeping its password in the data directory
@@ -91,10 +223,7 @@ async fn ensure_demo_user(
             .and_then(|text| text.lines().nth(1).map(str::to_owned)));
     }
     let password = Secret::generate().expose()[..20].to_owned();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as i64);
-    create_user(store, email, &password, now)
+    create_user(store, email, &password, unix_now())
         .await
         .map_err(|error| format!("cannot create the demo user: {error}"))?;
     write_owner_only(&password_file, &format!("{email}\n{password}\n"))

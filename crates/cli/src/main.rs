@@ -6,6 +6,7 @@ mod call;
 mod dev;
 mod mcp_server;
 mod runtime;
+mod web_client;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,15 @@ enum Command {
     /// redirect, or --headless), keep the credentials per authorization server, then list
     /// the tools or call one.
     Call(call::CallArgs),
+    /// Run the demo web client that uses a pre-registered confidential client (default
+    /// http://localhost:3000): log in, fetch MCP data, see what happened.
+    Client(web_client::ClientArgs),
+    /// Run the demo web client that discovers everything from the MCP server URL and
+    /// registers itself with Dynamic Client Registration (default http://localhost:3002).
+    AutoClient(web_client::AutoClientArgs),
+    /// Run the demo web client that serves its own Client ID Metadata Document and uses its
+    /// URL as client_id (default http://localhost:3003).
+    CimdClient(web_client::CimdClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +71,9 @@ fn main() -> ExitCode {
         Command::AuthServer(args) => runtime::block_on(auth_server::run(args)),
         Command::Admin(args) => runtime::block_on(admin::run(args)),
         Command::Call(args) => runtime::block_on(call::run(args)),
+        Command::Client(args) => runtime::block_on(web_client::run_client(args)),
+        Command::AutoClient(args) => runtime::block_on(web_client::run_auto_client(args)),
+        Command::CimdClient(args) => runtime::block_on(web_client::run_cimd_client(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
