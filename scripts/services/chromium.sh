@@ -83,7 +83,7 @@ _node_suite_install() {
     _chromium_say "$(basename "$dir"): npm ci"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) \
         || _chromium_fail "npm ci in $dir failed (see npm's output above)" || return 1
-    printf '%s\n' "$lock_hash" >"$stamp"
+    mkdir -p "$dir/node_modules" && printf '%s\n' "$lock_hash" >"$stamp"
 }
 
 # Runs one Node suite (a directory with package.json and package-lock.json) against the
