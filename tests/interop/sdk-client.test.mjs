@@ -80,7 +80,7 @@ describe('the MCP TypeScript SDK client', () => {
     await certificates?.remove();
   });
 
-  test('registers with DCR, signs in, consents and calls whoami', async () => {
+  test('registers with DCR, signs in, consents, calls whoami, and refreshes', async () => {
     const email = 'interop-dcr@example.com';
     const password = 'interop password one';
     await stack.addUser(email, password);
@@ -110,6 +110,17 @@ describe('the MCP TypeScript SDK client', () => {
     assertVerified(await whoami(again), { issuer: stack.issuer, subject, clientId, mcpUrl: stack.mcpUrl });
     assert.equal(provider.signIns.length, 1);
     await again.close();
+
+    // An access token the server refuses: the SDK refreshes (the server rotates the refresh
+    // token) and carries on without a sign-in.
+    const { refresh_token: refreshToken } = provider.tokens();
+    assert.ok(refreshToken, 'the token response should carry a refresh token');
+    provider.saveTokens({ ...provider.tokens(), access_token: 'not-a-valid-token' });
+    const refreshed = await connect(stack.mcpUrl, provider);
+    assertVerified(await whoami(refreshed), { issuer: stack.issuer, subject, clientId, mcpUrl: stack.mcpUrl });
+    assert.equal(provider.signIns.length, 1, 'a refresh needs no sign-in');
+    assert.notEqual(provider.tokens().refresh_token, refreshToken, 'the refresh token should have been rotated');
+    await refreshed.close();
   });
 
   test('uses a Client ID Metadata Document, signs up, consents and calls whoami', async () => {
