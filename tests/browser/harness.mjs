@@ -52,8 +52,8 @@ async function assertPortFree(port) {
 
 /**
  * Starts `mcp-oauth dev` with a new data directory and waits until the authorization server,
- * the MCP server and each URL in `clients` answer. Returns the demo user, `userId(email)`
- * and `stop()`.
+ * the MCP server and each URL in `clients` answer. Returns the demo user, the pre-registered
+ * demo client's secret (once `dev` has one), `userId(email)` and `stop()`.
  */
 export async function startDev({ name, clients = [] }) {
   const ports = [9000, 3001, ...clients.map((url) => Number(new URL(url).port))];
@@ -72,8 +72,13 @@ export async function startDev({ name, clients = [] }) {
       ],
     });
     const [email, password] = (await readFile(join(dataDir, 'demo-user.txt'), 'utf8')).split('\n');
+    const demoClientSecret = await readFile(join(dataDir, 'demo-client.txt'), 'utf8').then(
+      (text) => text.split('\n')[1],
+      () => undefined,
+    );
     return {
       demoUser: { email, password },
+      demoClientSecret,
       userId: (address) => userId(dataDir, address),
       stop: async () => {
         await stopProcess(dev);
