@@ -12,6 +12,7 @@
 mod allowed_clients;
 mod aws;
 mod bridge;
+mod deploy;
 mod facade;
 mod gateway;
 mod oauth_response;
@@ -24,6 +25,11 @@ pub use allowed_clients::RegistryAllowList;
 pub use aws::load_aws_config;
 pub use aws_config::SdkConfig;
 pub use bridge::{AppClients, CognitoFault};
+pub use deploy::{
+    Aws, Cleanup, DeployError, DeployMode, DeployPlan, Deployment, MANIFEST_FILE, StackChange,
+    StackEvent, StackOutputs, StackSettings, TEMPLATE, UPSTREAM_CALLBACK_PATH, WaitPolicy, cleanup,
+    deploy,
+};
 pub use gateway::{Gateway, GatewayConfig, GatewayError};
 pub use registry::{
     DynamoDbRegistry, Registration, Registry, RegistryError, SqliteRegistry, UnixTime,

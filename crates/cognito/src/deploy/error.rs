@@ -1,0 +1,153 @@
+//! What can go wrong while deploying or removing the stack, named by fault.
+
+use std::path::PathBuf;
+
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// An error of `deploy` or `cleanup`; its `Display` is meant for the person at the terminal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeployError {
+    /// No AWS credentials were found in the environment, the shared files or the instance role.
+    #[error(
+        "no AWS credentials found: set AWS_PROFILE (with ~/.aws/credentials or ~/.aws/config), or \
+         AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ({detail})"
+    )]
+    NoCredentials {
+        /// Why the credential chain gave up.
+        detail: String,
+    },
+    /// No region was given and none is configured.
+    #[error("no AWS region: pass --region or set AWS_REGION")]
+    NoRegion,
+    /// An AWS API call failed (network, permissions, throttling, validation).
+    #[error("{operation} failed: {message}")]
+    Api {
+        /// The API operation, e.g. `CreateStack`.
+        operation: &'static str,
+        /// AWS's message, with its error code when there is one.
+        message: String,
+    },
+    /// The stack is in a state from which it cannot be created or updated.
+    #[error("stack {stack} is in {status}: {advice}")]
+    StackNotUpdatable {
+        /// The stack name.
+        stack: String,
+        /// Its current status.
+        status: String,
+        /// What to do about it.
+        advice: &'static str,
+    },
+    /// The stack operation ended in a failure status; `reasons` are the failed events' reasons.
+    #[error("stack {stack} ended in {status}{}", reasons_text(.reasons))]
+    StackFailed {
+        /// The stack name.
+        stack: String,
+        /// The final status, e.g. `ROLLBACK_COMPLETE`.
+        status: String,
+        /// `resource (type): reason` for each failed event of this operation, oldest first.
+        reasons: Vec<String>,
+    },
+    /// The stack did not reach a final status in the allowed time.
+    #[error(
+        "stack {stack} still in {status} after {waited_secs} s; see the AWS console or run deploy again"
+    )]
+    Timeout {
+        /// The stack name.
+        stack: String,
+        /// The last status seen.
+        status: String,
+        /// How long we waited.
+        waited_secs: u64,
+    },
+    /// The stack has no output the next step needs (a template of another version?).
+    #[error("stack {stack} has no output {output}")]
+    MissingOutput {
+        /// The stack name.
+        stack: String,
+        /// The output key.
+        output: &'static str,
+    },
+    /// A Cognito app client has no secret although the template asks for one.
+    #[error("app client {client_id} has no client secret")]
+    NoClientSecret {
+        /// The app client id.
+        client_id: String,
+    },
+    /// A value cannot be written to a `.env` file (it contains a line break).
+    #[error("{key} cannot be written to a .env file: the value contains a line break")]
+    UnwritableValue {
+        /// The variable name.
+        key: String,
+    },
+    /// The files written by an earlier deploy belong to another stack.
+    #[error(
+        "{manifest} records files of stack {recorded} in region {recorded_region}, not of stack \
+         {stack} in region {region}; use another --env-dir or clean that stack up first"
+    )]
+    ManifestMismatch {
+        /// The manifest path.
+        manifest: PathBuf,
+        /// The stack recorded there.
+        recorded: String,
+        /// The region recorded there.
+        recorded_region: String,
+        /// The stack asked for.
+        stack: String,
+        /// The region asked for.
+        region: String,
+    },
+    /// Reading or writing a local file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The manifest of written files is not readable JSON.
+    #[error("{path}: not a manifest written by mcp-oauth deploy: {source}")]
+    BadManifest {
+        /// The manifest path.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+}
+
+fn reasons_text(reasons: &[String]) -> String {
+    if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(":\n  {}", reasons.join("\n  "))
+    }
+}
+
+impl DeployError {
+    /// Wraps an AWS SDK error of `operation`: AWS's message and code for a service error, the
+    /// whole chain of causes otherwise (connection refused, timeouts, credentials).
+    pub(crate) fn api<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let service = error
+            .as_service_error()
+            .map(|service| (service.code(), service.message()));
+        let message = match service {
+            Some((Some(code), Some(message))) => format!("{message} ({code})"),
+            Some((None, Some(message))) => message.to_owned(),
+            Some((Some(code), None)) => code.to_owned(),
+            _ => DisplayErrorContext(&error).to_string(),
+        };
+        Self::Api { operation, message }
+    }
+
+    /// Wraps an I/O error about `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

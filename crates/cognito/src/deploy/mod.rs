@@ -1,0 +1,25 @@
+//! `mcp-oauth deploy` and `mcp-oauth cleanup`: the AWS resources of the Cognito mode as one
+//! CloudFormation stack, and the `.env` files of the components that use them.
+//!
+//! [`deploy`] creates or updates the stack from the embedded [`TEMPLATE`], reports the stack
+//! events as they arrive, reads the app client's secret through the Cognito API and writes one
+//! `.env` file per component (owner-only), recorded in a manifest. [`cleanup`] deletes the
+//! stack and removes exactly the files the manifest lists.
+
+mod aws;
+mod components;
+mod env_files;
+mod error;
+mod events;
+mod plan;
+mod secret;
+mod stack;
+mod template;
+
+pub use aws::Aws;
+pub use env_files::MANIFEST_FILE;
+pub use error::DeployError;
+pub use events::StackEvent;
+pub use plan::{Cleanup, DeployPlan, Deployment, cleanup, deploy};
+pub use stack::{StackChange, StackOutputs, WaitPolicy};
+pub use template::{DeployMode, StackSettings, TEMPLATE, UPSTREAM_CALLBACK_PATH};
