@@ -15,6 +15,30 @@ pub(crate) fn oauth_error(
     no_store((status, Json(body)).into_response())
 }
 
+/// A `400` refusal of a registration request, answered as an OAuth error.
+pub(crate) struct BadRequest {
+    pub(crate) status: StatusCode,
+    pub(crate) code: OAuthErrorCode,
+    pub(crate) description: String,
+}
+
+impl BadRequest {
+    /// A `400` with `code` and `description`.
+    pub(crate) fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        oauth_error(self.status, self.code, self.description)
+    }
+}
+
 /// `response` with `Cache-Control: no-store` (RFC 7591 §3.2.1 responses carry credentials).
 pub(crate) fn no_store(mut response: Response) -> Response {
     response

@@ -132,3 +132,141 @@ impl CognitoFault {
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cognitoidentityprovider::error::ErrorMetadata;
+    use aws_sdk_cognitoidentityprovider::operation::create_user_pool_client::CreateUserPoolClientError;
+    use aws_sdk_cognitoidentityprovider::types::error::{
+        InvalidParameterException, LimitExceededException, TooManyRequestsException,
+    };
+
+    use super::*;
+
+    /// The error the SDK yields for a Cognito error response with `code` and `message`
+    /// (errors moto cannot produce).
+    fn sdk_error(code: &str, message: &str) -> CreateUserPoolClientError {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        match code {
+            "LimitExceededException" => CreateUserPoolClientError::LimitExceededException(
+                LimitExceededException::builder()
+                    .message(message)
+                    .meta(meta)
+                    .build(),
+            ),
+            "TooManyRequestsException" => CreateUserPoolClientError::TooManyRequestsException(
+                TooManyRequestsException::builder()
+                    .message(message)
+                    .meta(meta)
+                    .build(),
+            ),
+            "InvalidParameterException" => CreateUserPoolClientError::InvalidParameterException(
+                InvalidParameterException::builder()
+                    .message(message)
+                    .meta(meta)
+                    .build(),
+            ),
+            _ => CreateUserPoolClientError::generic(meta),
+        }
+    }
+
+    async fn answer(fault: CognitoFault) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = fault.into_response();
+        let status = response.status();
+        let retry = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .map(|value| value.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn maps_cognito_errors_to_oauth_errors_that_say_who_can_fix_them() {
+        let cases = [
+            (
+                "LimitExceededException",
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                None,
+            ),
+            (
+                "TooManyRequestsException",
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                Some("5"),
+            ),
+            (
+                "InvalidParameterException",
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                None,
+            ),
+            (
+                "InvalidOAuthFlowException",
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                None,
+            ),
+            (
+                "ScopeDoesNotExistException",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                None,
+            ),
+            (
+                "NotAuthorizedException",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                None,
+            ),
+            (
+                "InternalErrorException",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                Some("30"),
+            ),
+        ];
+        for (code, status, error, retry) in cases {
+            let fault =
+                CognitoFault::from_sdk(sdk_error(code, "callback URL secret-ish detail"), false);
+            let (got_status, got_retry, body) = answer(fault).await;
+            assert_eq!(got_status, status, "{code}");
+            assert_eq!(body["error"], error, "{code}");
+            assert_eq!(got_retry.as_deref(), retry, "{code}");
+            let description = body["error_description"].as_str().unwrap();
+            // Only Cognito's verdict on the client's own metadata is echoed.
+            assert_eq!(
+                description.contains("detail"),
+                error == "invalid_client_metadata",
+                "{code}: {description}"
+            );
+        }
+        assert!(
+            answer(CognitoFault::from_sdk(
+                sdk_error("LimitExceededException", "x"),
+                false
+            ))
+            .await
+            .2["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("quota")
+        );
+    }
+
+    #[test]
+    fn a_missing_app_client_is_its_own_fault_only_for_client_operations() {
+        let missing = || sdk_error("ResourceNotFoundException", "not found");
+        assert_eq!(
+            CognitoFault::from_sdk(missing(), true),
+            CognitoFault::ClientNotFound
+        );
+        assert!(matches!(
+            CognitoFault::from_sdk(missing(), false),
+            CognitoFault::Misconfigured { .. }
+        ));
+    }
+}

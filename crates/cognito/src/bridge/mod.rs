@@ -33,7 +33,7 @@ pub use app_clients::AppClients;
 pub use fault::CognitoFault;
 
 use self::app_clients::NewAppClient;
-use crate::oauth_response::{invalid_token, no_store, oauth_error, retry_after};
+use crate::oauth_response::{BadRequest, invalid_token, no_store, oauth_error, retry_after};
 use crate::rate_limit::RegistrationLimiter;
 use crate::registry::{Registration, Registry, RegistryError, UnixTime};
 use crate::secret;
@@ -186,47 +186,36 @@ fn registry_unavailable(error: &RegistryError) -> Response {
 fn metadata_of(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<ClientMetadata, Response> {
+) -> Result<ClientMetadata, BadRequest> {
     let body = body.map_err(|rejection| {
-        oauth_error(
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            },
+        let mut refusal = BadRequest::new(
             OAuthErrorCode::InvalidClientMetadata,
             "the registration request body is too large or unreadable",
-        )
+        );
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            refusal.status = StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        refusal
     })?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.trim_start().starts_with("application/json"));
     if !is_json {
-        return Err(oauth_error(
-            StatusCode::BAD_REQUEST,
+        return Err(BadRequest::new(
             OAuthErrorCode::InvalidClientMetadata,
             "the registration request must be application/json",
         ));
     }
-    ClientMetadata::from_json(&body).map_err(|error| {
-        oauth_error(
-            StatusCode::BAD_REQUEST,
-            error.error_code(),
-            error.to_string(),
-        )
-    })
+    ClientMetadata::from_json(&body)
+        .map_err(|error| BadRequest::new(error.error_code(), error.to_string()))
 }
 
 impl Inner {
-    fn validate(&self, metadata: ClientMetadata) -> Result<ValidatedClientMetadata, Response> {
-        metadata.validate(&self.policy).map_err(|error| {
-            oauth_error(
-                StatusCode::BAD_REQUEST,
-                error.error_code(),
-                error.to_string(),
-            )
-        })
+    fn validate(&self, metadata: ClientMetadata) -> Result<ValidatedClientMetadata, BadRequest> {
+        metadata
+            .validate(&self.policy)
+            .map_err(|error| BadRequest::new(error.error_code(), error.to_string()))
     }
 
     /// The registered metadata plus the server-assigned members (RFC 7591 §3.2.1).
@@ -302,7 +291,7 @@ async fn register(
     }
     let validated = match metadata_of(&headers, body).and_then(|m| bridge.validate(m)) {
         Ok(validated) => validated,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let scopes: Vec<String> = match validated.scope() {
         Some(scope) => scope.iter().map(str::to_owned).collect(),

@@ -1,0 +1,186 @@
+//! One registry suite, run on SQLite (always) and on DynamoDB (moto).
+
+mod support;
+
+use std::sync::Arc;
+
+use mcp_oauth_cognito::{Registration, Registry, RegistryError, SqliteRegistry};
+use serde_json::json;
+
+fn registration(client_id: &str, created_at: u64, expires_at: u64) -> Registration {
+    Registration::new(
+        client_id,
+        json!({"redirect_uris": ["http://localhost:8976/callback"], "scope": "r/mcp.read"}),
+        "ab".repeat(32),
+        created_at,
+        expires_at,
+    )
+}
+
+/// Every behaviour the bridge, the allow list and the sweeper rely on.
+async fn registry_suite(registry: Arc<dyn Registry>) {
+    let first = registration("client-a", 1_000, 2_000);
+    registry.insert(&first).await.unwrap();
+    assert_eq!(registry.get("client-a").await.unwrap(), Some(first.clone()));
+    assert_eq!(registry.get("client-unknown").await.unwrap(), None);
+
+    // A second insert under the same id is refused and changes nothing.
+    let clash = registration("client-a", 5, 6);
+    assert!(matches!(
+        registry.insert(&clash).await,
+        Err(RegistryError::Duplicate(id)) if id == "client-a"
+    ));
+    assert_eq!(registry.get("client-a").await.unwrap(), Some(first.clone()));
+
+    // Expiry: due at or before `now`, oldest first, up to the limit.
+    registry
+        .insert(&registration("client-b", 1_000, 1_500))
+        .await
+        .unwrap();
+    registry
+        .insert(&registration("client-c", 1_000, 9_000))
+        .await
+        .unwrap();
+    let ids = |found: Vec<Registration>| {
+        let mut ids: Vec<String> = found.into_iter().map(|r| r.client_id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        ids(registry.expired(1_499, 10).await.unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(registry.expired(1_500, 10).await.unwrap()),
+        ["client-b"]
+    );
+    assert_eq!(
+        ids(registry.expired(2_000, 10).await.unwrap()),
+        ["client-a", "client-b"]
+    );
+    assert_eq!(registry.expired(2_000, 1).await.unwrap().len(), 1);
+
+    // Use saves a registration from expiry; the first use is the one remembered.
+    registry.mark_used("client-a", 1_200).await.unwrap();
+    registry.mark_used("client-a", 1_300).await.unwrap();
+    let used = registry.get("client-a").await.unwrap().unwrap();
+    assert_eq!(used.last_used_at, Some(1_200));
+    assert_eq!(used.expires_at, None);
+    assert_eq!(
+        ids(registry.expired(10_000, 10).await.unwrap()),
+        ["client-b", "client-c"]
+    );
+    // Marking an unknown client creates nothing.
+    registry.mark_used("client-unknown", 1_200).await.unwrap();
+    assert_eq!(registry.get("client-unknown").await.unwrap(), None);
+
+    assert!(registry.delete("client-b").await.unwrap());
+    assert!(!registry.delete("client-b").await.unwrap());
+    assert_eq!(registry.get("client-b").await.unwrap(), None);
+    assert_eq!(
+        ids(registry.expired(10_000, 10).await.unwrap()),
+        ["client-c"]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_registry_passes_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = SqliteRegistry::open(&dir.path().join("registry.db"))
+        .await
+        .unwrap();
+    registry_suite(Arc::new(registry)).await;
+}
+
+#[tokio::test]
+async fn sqlite_registry_keeps_records_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    let record = registration("client-kept", 10, 20);
+    SqliteRegistry::open(&path)
+        .await
+        .unwrap()
+        .insert(&record)
+        .await
+        .unwrap();
+    let reopened = SqliteRegistry::open(&path).await.unwrap();
+    assert_eq!(reopened.get("client-kept").await.unwrap(), Some(record));
+}
+
+#[tokio::test]
+async fn dynamodb_registry_passes_the_suite() {
+    let Some(endpoint) = support::moto("dynamodb_registry_passes_the_suite") else {
+        return;
+    };
+    let aws = support::aws(&endpoint).await;
+    let (registry, _) = support::dynamodb_registry(&aws).await;
+    registry_suite(Arc::new(registry)).await;
+}
+
+/// The stored item: the TTL attribute trails `expires_at` by the grace period, and both go
+/// when the client is used; nothing secret is stored.
+#[tokio::test]
+async fn dynamodb_items_carry_the_ttl_attribute_until_used() {
+    let Some(endpoint) = support::moto("dynamodb_items_carry_the_ttl_attribute_until_used") else {
+        return;
+    };
+    let aws = support::aws(&endpoint).await;
+    let (registry, table) = support::dynamodb_registry(&aws).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let ttl = dynamodb
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some("ttl"));
+    registry
+        .insert(&registration("client-ttl", 100, 200))
+        .await
+        .unwrap();
+    let item = |dynamodb: aws_sdk_dynamodb::Client, table: String| async move {
+        dynamodb
+            .get_item()
+            .table_name(table)
+            .key(
+                "client_id",
+                aws_sdk_dynamodb::types::AttributeValue::S("client-ttl".into()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item()
+            .cloned()
+            .unwrap()
+    };
+    let stored = item(dynamodb.clone(), table.clone()).await;
+    let number = |name: &str| stored.get(name).and_then(|v| v.as_n().ok()).cloned();
+    assert_eq!(number("expires_at").as_deref(), Some("200"));
+    assert_eq!(
+        number("ttl").as_deref(),
+        Some(&*(200 + 24 * 3600).to_string())
+    );
+    let mut names: Vec<&str> = stored.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "client_id",
+            "created_at",
+            "expires_at",
+            "metadata",
+            "registration_token_hash",
+            "ttl"
+        ]
+    );
+    registry.mark_used("client-ttl", 150).await.unwrap();
+    let used = item(dynamodb, table).await;
+    assert!(!used.contains_key("ttl") && !used.contains_key("expires_at"));
+    assert_eq!(
+        used.get("last_used_at")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some("150")
+    );
+}

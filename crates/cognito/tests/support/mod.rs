@@ -1,0 +1,216 @@
+//! Shared by the bridge tests: moto (started by `scripts/services/moto.sh`), AWS clients
+//! with test credentials, user pools with an MCP resource server, and a served gateway.
+//!
+//! Without `MOTO_ENDPOINT` a test passes after printing a skip notice, unless
+//! `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes it fail.
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use mcp_oauth_cognito::{AppClients, DynamoDbRegistry, Gateway, GatewayConfig, Registry};
+
+/// The environment variable that turns a missing service into a failure.
+const REQUIRE: &str = "MCP_OAUTH_REQUIRE_SERVICES";
+
+/// The endpoint of a service named by `variable`, or `None` after a skip notice.
+pub fn service(variable: &str, how: &str, test: &str) -> Option<String> {
+    match std::env::var(variable)
+        .ok()
+        .filter(|value| !value.is_empty())
+    {
+        Some(endpoint) => Some(endpoint.trim_end_matches('/').to_owned()),
+        None if std::env::var(REQUIRE).as_deref() == Ok("1") => {
+            panic!("{REQUIRE}=1 but {variable} is not set: {how}")
+        }
+        None => {
+            eprintln!("skipping {test}: {variable} is not set ({how})");
+            None
+        }
+    }
+}
+
+/// moto's endpoint, when it runs.
+pub fn moto(test: &str) -> Option<String> {
+    service(
+        "MOTO_ENDPOINT",
+        "start moto with `source scripts/services/moto.sh && moto_install && moto_start`",
+        test,
+    )
+}
+
+/// An AWS configuration for an emulator at `endpoint` (us-east-1, test credentials).
+pub async fn aws(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// A name unique in this test process run.
+pub fn unique(prefix: &str) -> String {
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{nanos}-{}",
+        SERIAL.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A user pool with a resource server `resource` (scopes `mcp.read`, `mcp.write`).
+pub struct Pool {
+    pub id: String,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub resource: String,
+}
+
+impl Pool {
+    pub async fn create(config: &SdkConfig, resource: &str) -> Pool {
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(config);
+        let pool = cognito
+            .create_user_pool()
+            .pool_name(unique("bridge"))
+            .send()
+            .await
+            .expect("CreateUserPool");
+        let id = pool
+            .user_pool()
+            .and_then(|p| p.id())
+            .expect("pool id")
+            .to_owned();
+        cognito
+            .create_resource_server()
+            .user_pool_id(&id)
+            .identifier(resource)
+            .name("mcp")
+            .scopes(scope("mcp.read"))
+            .scopes(scope("mcp.write"))
+            .send()
+            .await
+            .expect("CreateResourceServer");
+        Pool {
+            id,
+            cognito,
+            resource: resource.to_owned(),
+        }
+    }
+
+    pub fn scopes(&self) -> Vec<String> {
+        vec![
+            format!("{}/mcp.read", self.resource),
+            format!("{}/mcp.write", self.resource),
+        ]
+    }
+
+    /// The app client as Cognito describes it, or `None` if it does not exist.
+    pub async fn app_client(
+        &self,
+        client_id: &str,
+    ) -> Option<aws_sdk_cognitoidentityprovider::types::UserPoolClientType> {
+        match self
+            .cognito
+            .describe_user_pool_client()
+            .user_pool_id(&self.id)
+            .client_id(client_id)
+            .send()
+            .await
+        {
+            Ok(output) => output.user_pool_client().cloned(),
+            Err(error) => {
+                let error = error.into_service_error();
+                assert!(error.is_resource_not_found_exception(), "{error:?}");
+                None
+            }
+        }
+    }
+
+    /// How many app clients the pool has.
+    pub async fn app_client_count(&self) -> usize {
+        self.cognito
+            .list_user_pool_clients()
+            .user_pool_id(&self.id)
+            .max_results(60)
+            .send()
+            .await
+            .expect("ListUserPoolClients")
+            .user_pool_clients()
+            .len()
+    }
+}
+
+fn scope(name: &str) -> aws_sdk_cognitoidentityprovider::types::ResourceServerScopeType {
+    aws_sdk_cognitoidentityprovider::types::ResourceServerScopeType::builder()
+        .scope_name(name)
+        .scope_description(name)
+        .build()
+        .expect("scope")
+}
+
+/// A fresh DynamoDB registry table in moto.
+pub async fn dynamodb_registry(config: &SdkConfig) -> (DynamoDbRegistry, String) {
+    let table = unique("registrations");
+    let registry = DynamoDbRegistry::connect(config, &table);
+    registry.create_table().await.expect("create the table");
+    (registry, table)
+}
+
+/// A gateway served on an ephemeral loopback port.
+pub struct ServedGateway {
+    pub url: String,
+    pub gateway: Gateway,
+    pub http: reqwest::Client,
+}
+
+impl ServedGateway {
+    /// Serves a gateway for `pool` built from `config` (its issuer is replaced by the
+    /// served URL), recording in `registry`.
+    pub async fn start(
+        aws: &SdkConfig,
+        pool_id: &str,
+        registry: Arc<dyn Registry>,
+        configure: impl FnOnce(GatewayConfig) -> GatewayConfig,
+        scopes: Vec<String>,
+    ) -> ServedGateway {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = configure(GatewayConfig::new(
+            &url,
+            "https://example.auth.us-east-1.amazoncognito.com",
+            format!("https://cognito-idp.us-east-1.amazonaws.com/{pool_id}/.well-known/jwks.json"),
+            scopes,
+        ));
+        let gateway = Gateway::new(&config, AppClients::connect(aws, pool_id), registry)
+            .expect("valid gateway configuration");
+        let app = gateway.router::<()>();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        ServedGateway {
+            url,
+            gateway,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn register(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/register", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
