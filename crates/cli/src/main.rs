@@ -3,6 +3,7 @@
 mod admin;
 mod auth_server;
 mod call;
+mod deploy;
 mod dev;
 mod mcp_server;
 mod runtime;
@@ -50,6 +51,12 @@ enum Command {
     /// Run the demo web client that serves its own Client ID Metadata Document and uses its
     /// URL as client_id (default http://localhost:3003).
     CimdClient(web_client::CimdClientArgs),
+    /// Create or update the AWS stack of the Cognito mode (CloudFormation: user pool, hosted
+    /// domain, resource server, app client, registry table, gateway policy), show its events,
+    /// read the app client's secret, and write every component's .env file.
+    Deploy(deploy::DeployArgs),
+    /// Delete the AWS stack (after confirmation) and the .env files deploy wrote.
+    Cleanup(deploy::CleanupArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +81,8 @@ fn main() -> ExitCode {
         Command::Client(args) => runtime::block_on(web_client::run_client(args)),
         Command::AutoClient(args) => runtime::block_on(web_client::run_auto_client(args)),
         Command::CimdClient(args) => runtime::block_on(web_client::run_cimd_client(args)),
+        Command::Deploy(args) => runtime::block_on(deploy::deploy(args)),
+        Command::Cleanup(args) => runtime::block_on(deploy::cleanup(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
