@@ -12,7 +12,8 @@
 //
 // The sign-in form (GET /interaction/:uid) asks for a user name and has a "Cancel" button;
 // any user name signs in (the account's e-mail is <name>@example.com), Cancel answers the
-// authorization request with `access_denied`. Consent is implied (a first-party client).
+// authorization request with `access_denied`. Consent is given without a page (a first-party
+// client).
 // Prints "ready <issuer>" for each provider once it listens.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -48,6 +49,8 @@ function configuration() {
     jwks: { keys: [signingKey()] },
     cookies: { keys: [randomUUID()] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    // The scopes' claims go into the ID token, as Cognito's do.
+    conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false } },
     pkce: { required: () => true },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -58,20 +61,6 @@ function configuration() {
           return { sub: id, email: `${id}@example.com`, email_verified: true };
         },
       };
-    },
-    // A first-party client: every requested scope is granted without a consent page.
-    async loadExistingGrant(ctx) {
-      const existing = ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-      if (existing) {
-        return ctx.oidc.provider.Grant.find(existing);
-      }
-      const grant = new ctx.oidc.provider.Grant({
-        clientId: ctx.oidc.client.clientId,
-        accountId: ctx.oidc.session.accountId,
-      });
-      grant.addOIDCScope('openid email');
-      await grant.save();
-      return grant;
     },
   };
 }
@@ -90,11 +79,29 @@ async function readForm(req) {
   return new URLSearchParams(body);
 }
 
-/** The sign-in form and its two answers. */
+/** A first-party client: what it asks for is granted without a consent page. */
+async function grantConsent(provider, req, res, details) {
+  const { prompt, params, session, grantId } = details;
+  const grant = grantId
+    ? await provider.Grant.find(grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
+  if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(prompt.details.missingResourceScopes || {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  const saved = await grant.save();
+  return provider.interactionFinished(req, res, { consent: grantId ? {} : { grantId: saved } }, { mergeWithLastSubmission: true });
+}
+
+/** The sign-in form and its two answers; consent is given without asking. */
 async function interaction(provider, req, res, uid, action) {
   const details = await provider.interactionDetails(req, res);
   if (details.uid !== uid) {
     return send(res, 400, '<p>This sign-in does not belong to this browser.</p>');
+  }
+  if (details.prompt.name === 'consent') {
+    return grantConsent(provider, req, res, details);
   }
   if (req.method === 'GET' && action === undefined) {
     return send(res, 200, `<!doctype html><title>Test provider sign-in</title>
