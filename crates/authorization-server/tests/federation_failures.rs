@@ -1,0 +1,298 @@
+//! Federated sign-in when things go wrong, against a real OpenID provider (`oidc-provider` from
+//! npm; see `federation_flow.rs` for how to start it): the person cancels, the provider is
+//! down, the callback is replayed, forged, opened in another browser, stripped of its code,
+//! answered by another issuer, or carries a code of another sign-in. Each ends on a page for
+//! the person (never a 500) and, when the client's redirect is known, an OAuth error for the
+//! client; no user is created and no code issued.
+
+#[path = "federation/mod.rs"]
+mod federation;
+#[path = "support/mod.rs"]
+mod harness;
+
+use federation::{
+    PROVIDER, WebBrowser, callback_url, link_back, provider, upstream, with_parameter,
+};
+use harness::Server;
+use harness::oauth::{REDIRECT_URI, authorize_path, callback_parameters, parameter, public_client};
+use mcp_oauth_authorization_server::UpstreamProvider;
+use reqwest::StatusCode;
+
+/// A server federated to the test provider, a client, and a browser at the provider's
+/// sign-in form for an authorization request of that client.
+struct Scene {
+    issuer: String,
+    server: Server,
+    path: String,
+    browser: WebBrowser,
+    form: federation::Visit,
+}
+
+impl Scene {
+    async fn start(test: &str) -> Option<Scene> {
+        let issuer = provider(PROVIDER, test)?;
+        let server = Server::start_with(|config| config.with_upstream(upstream(&issuer))).await;
+        server.set_now(harness::oauth::real_now());
+        let client = public_client(&server).await;
+        let path = authorize_path(&client.id, &[]);
+        let mut browser = WebBrowser::new(&[&server.base, &issuer]);
+        let form = browser.browse(&format!("{}{path}", server.base)).await;
+        assert!(form.url.as_str().starts_with(&issuer), "{}", form.url);
+        Some(Scene {
+            issuer,
+            server,
+            path,
+            browser,
+            form,
+        })
+    }
+
+    /// Signs in at the provider as `user` and returns the callback URL, not loaded.
+    async fn callback(&mut self, user: &str) -> String {
+        let form = std::mem::replace(&mut self.form, dummy_visit());
+        callback_url(&mut self.browser, form, &self.server.base, user).await
+    }
+
+    /// Nothing was stored for anyone.
+    async fn assert_no_user(&self) {
+        assert!(self.server.store.list_users().await.unwrap().is_empty());
+    }
+}
+
+fn dummy_visit() -> federation::Visit {
+    federation::Visit {
+        url: url::Url::parse("http://invalid.example/").unwrap(),
+        page: harness::Page {
+            status: StatusCode::OK,
+            headers: Default::default(),
+            body: String::new(),
+        },
+    }
+}
+
+/// A failure page with `status` that links back to the client with `error` and its state.
+fn assert_failure_links_back(page: &harness::Page, status: StatusCode, error: &str, base: &str) {
+    assert_eq!(page.status, status, "{}", page.body);
+    let parameters = link_back(page, REDIRECT_URI);
+    assert_eq!(
+        parameter(&parameters, "error"),
+        Some(error),
+        "{parameters:?}"
+    );
+    assert_eq!(parameter(&parameters, "state"), Some("st-123"));
+    assert_eq!(parameter(&parameters, "iss"), Some(base));
+    assert!(parameter(&parameters, "code").is_none());
+}
+
+#[tokio::test]
+async fn cancelling_at_the_provider_sends_access_denied_to_the_client() {
+    let Some(mut scene) = Scene::start("cancelling_at_the_provider").await else {
+        return;
+    };
+    let form = std::mem::replace(&mut scene.form, dummy_visit());
+    let back = federation::answer_provider(&mut scene.browser, form, "abort", "").await;
+    let parameters = callback_parameters(&back.page);
+    assert_eq!(parameter(&parameters, "error"), Some("access_denied"));
+    assert_eq!(parameter(&parameters, "state"), Some("st-123"));
+    assert_eq!(
+        parameter(&parameters, "iss"),
+        Some(scene.server.base.as_str())
+    );
+    scene.assert_no_user().await;
+}
+
+#[tokio::test]
+async fn a_callback_is_used_once() {
+    let Some(mut scene) = Scene::start("a_callback_is_used_once").await else {
+        return;
+    };
+    let callback = scene.callback("dave").await;
+    let first = scene.browser.get(&callback).await;
+    assert_eq!(
+        first.page.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        first.page.body
+    );
+    assert_eq!(first.page.location(), Some(scene.path.as_str()));
+    let replayed = scene.browser.get(&callback).await;
+    assert_eq!(
+        replayed.page.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        replayed.page.body
+    );
+    assert!(replayed.page.body.contains("expired or was already used"));
+    assert_eq!(scene.server.store.list_users().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_signs_no_one_in() {
+    let Some(mut scene) = Scene::start("a_callback_opened_in_another_browser").await else {
+        return;
+    };
+    let callback = scene.callback("erin").await;
+    let mut attacker = WebBrowser::new(&[&scene.server.base, &scene.issuer]);
+    let stolen = attacker.get(&callback).await;
+    assert_eq!(
+        stolen.page.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        stolen.page.body
+    );
+    assert!(stolen.page.body.contains("started in another browser"));
+    assert!(stolen.page.set_cookie("mcp_oauth_session").is_none());
+    // The state is spent: the person starts again.
+    let late = scene.browser.get(&callback).await;
+    assert_eq!(late.page.status, StatusCode::BAD_REQUEST);
+    scene.assert_no_user().await;
+}
+
+#[tokio::test]
+async fn a_forged_or_missing_state_is_refused() {
+    let Some(mut scene) = Scene::start("a_forged_or_missing_state").await else {
+        return;
+    };
+    let callback = scene.callback("frank").await;
+    for forged in [
+        with_parameter(
+            &callback,
+            "state",
+            Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        ),
+        with_parameter(&callback, "state", None),
+        format!("{callback}&state=again"),
+    ] {
+        let page = scene.browser.get(&forged).await.page;
+        assert_eq!(
+            page.status,
+            StatusCode::BAD_REQUEST,
+            "{forged}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("Return to the application"));
+    }
+    scene.assert_no_user().await;
+}
+
+#[tokio::test]
+async fn a_callback_without_a_code_tells_the_client_of_a_server_error() {
+    let Some(mut scene) = Scene::start("a_callback_without_a_code").await else {
+        return;
+    };
+    let callback = scene.callback("grace").await;
+    let page = scene
+        .browser
+        .get(&with_parameter(&callback, "code", None))
+        .await
+        .page;
+    assert_failure_links_back(
+        &page,
+        StatusCode::BAD_GATEWAY,
+        "server_error",
+        &scene.server.base,
+    );
+    scene.assert_no_user().await;
+}
+
+#[tokio::test]
+async fn an_answer_naming_another_issuer_is_refused() {
+    let Some(mut scene) = Scene::start("an_answer_naming_another_issuer").await else {
+        return;
+    };
+    let callback = scene.callback("heidi").await;
+    let mixed_up = with_parameter(&callback, "iss", Some("https://evil.example"));
+    let page = scene.browser.get(&mixed_up).await.page;
+    assert_failure_links_back(
+        &page,
+        StatusCode::BAD_GATEWAY,
+        "server_error",
+        &scene.server.base,
+    );
+    scene.assert_no_user().await;
+}
+
+#[tokio::test]
+async fn a_code_the_provider_refuses_signs_no_one_in() {
+    let Some(mut scene) = Scene::start("a_code_the_provider_refuses").await else {
+        return;
+    };
+    let callback = scene.callback("ivan").await;
+    let page = scene
+        .browser
+        .get(&with_parameter(&callback, "code", Some("not-a-code")))
+        .await
+        .page;
+    assert_failure_links_back(
+        &page,
+        StatusCode::BAD_GATEWAY,
+        "server_error",
+        &scene.server.base,
+    );
+    scene.assert_no_user().await;
+}
+
+#[tokio::test]
+async fn a_code_of_another_sign_in_fails_its_pkce_check() {
+    let Some(mut scene) = Scene::start("a_code_of_another_sign_in").await else {
+        return;
+    };
+    // The same browser starts a second sign-in (another tab; the provider remembers the
+    // person), and the first one's code is injected into the second one's callback.
+    let first = scene.callback("judy").await;
+    let base = scene.server.base.clone();
+    let start = scene.browser.get(&format!("{base}{}", scene.path)).await;
+    let second = scene
+        .browser
+        .follow_until(start, &format!("{base}/login/callback?"))
+        .await;
+    let first_code = url::Url::parse(&first)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let injected = with_parameter(&second, "code", Some(&first_code));
+    let page = scene.browser.get(&injected).await.page;
+    assert_failure_links_back(
+        &page,
+        StatusCode::BAD_GATEWAY,
+        "server_error",
+        &scene.server.base,
+    );
+    scene.assert_no_user().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_shows_a_page_and_tells_the_client_to_retry() {
+    // A port nothing listens on: no provider service needed.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let server = Server::start_with(|config| {
+        config.with_upstream(UpstreamProvider::new(&issuer, "mcp-oauth").with_client_secret("s"))
+    })
+    .await;
+    let client = public_client(&server).await;
+    let mut browser = WebBrowser::new(&[&server.base]);
+    let page = browser
+        .browse(&format!(
+            "{}{}",
+            server.base,
+            authorize_path(&client.id, &[])
+        ))
+        .await
+        .page;
+    assert_failure_links_back(
+        &page,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        &server.base,
+    );
+    assert!(page.body.contains("not answering"));
+    // Without an authorization request, the page only.
+    let page = browser.get(&format!("{}/login", server.base)).await.page;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!page.body.contains("Return to the application"));
+}
