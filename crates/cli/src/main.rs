@@ -5,6 +5,7 @@ mod auth_server;
 mod call;
 mod deploy;
 mod dev;
+mod gateway;
 mod mcp_server;
 mod runtime;
 mod web_client;
@@ -57,6 +58,11 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Delete the AWS stack (after confirmation) and the .env files deploy wrote.
     Cleanup(deploy::CleanupArgs),
+    /// Run the AWS Cognito gateway (default http://localhost:3001): RFC 8414 metadata that
+    /// sends clients to Cognito's sign-in and token endpoints, RFC 7591/7592 registration
+    /// creating Cognito app clients (recorded in DynamoDB or SQLite, unused ones expiring),
+    /// and the protected MCP server trusting the user pool.
+    Gateway(gateway::GatewayArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
         Command::CimdClient(args) => runtime::block_on(web_client::run_cimd_client(args)),
         Command::Deploy(args) => runtime::block_on(deploy::deploy(args)),
         Command::Cleanup(args) => runtime::block_on(deploy::cleanup(args)),
+        Command::Gateway(args) => runtime::block_on(gateway::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,387 @@
+//! `mcp-oauth gateway`: AWS Cognito mode. One listener serves the metadata façade, the
+//! registration bridge and the protected demo MCP server, which trusts the user pool and
+//! accepts the static app client(s) plus every client registered through the bridge.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args};
+use mcp_oauth_cognito::{
+    AppClients, DynamoDbRegistry, Gateway, GatewayConfig, Registry, SqliteRegistry, load_aws_config,
+};
+use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
+use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
+
+use crate::runtime::{Service, serve_all};
+
+/// Flags of `mcp-oauth gateway`.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("registry").required(true).args(["dynamodb_table", "sqlite_registry"])))]
+pub struct GatewayArgs {
+    /// Address and port to listen on (façade, registration and MCP server).
+    #[arg(long, env = "GATEWAY_BIND", default_value = "127.0.0.1:3001")]
+    bind: SocketAddr,
+
+    /// Public URL of the gateway: the issuer identifier of its metadata document and the
+    /// authorization server the MCP server's metadata lists; registration is at
+    /// `<public-url>/register`.
+    #[arg(long, env = "GATEWAY_URL", default_value = "http://localhost:3001")]
+    public_url: String,
+
+    /// Public URL of the MCP endpoint (the resource identifier).
+    #[arg(
+        long,
+        env = "MCP_SERVER_URL",
+        default_value = "http://localhost:3001/mcp"
+    )]
+    url: String,
+
+    /// AWS region of the user pool and the registry table.
+    #[arg(long, env = "AWS_REGION")]
+    region: String,
+
+    /// Cognito user pool id (`<region>_<id>`).
+    #[arg(long, env = "COGNITO_USER_POOL_ID")]
+    user_pool_id: String,
+
+    /// The user pool's domain URL (`https://<prefix>.auth.<region>.amazoncognito.com` or a
+    /// custom domain): clients sign in at its `/oauth2/authorize` and get tokens from its
+    /// `/oauth2/token`.
+    #[arg(long, env = "COGNITO_DOMAIN_URL")]
+    cognito_domain: String,
+
+    /// Identifier of the Cognito resource server whose scopes clients get [default: --url].
+    #[arg(long, env = "COGNITO_RESOURCE_SERVER_ID")]
+    resource_server_id: Option<String>,
+
+    /// The resource server's scopes (`<identifier>/<name>`, repeatable; comma-separated in
+    /// the environment) [default: read with DescribeResourceServer at start].
+    #[arg(long = "scope", env = "COGNITO_SCOPES", value_delimiter = ',')]
+    scopes: Vec<String>,
+
+    /// Static app client ids whose tokens are accepted besides the registered ones
+    /// (repeatable; comma-separated in the environment).
+    #[arg(
+        long = "static-client-id",
+        env = "COGNITO_CLIENT_IDS",
+        value_delimiter = ','
+    )]
+    static_client_ids: Vec<String>,
+
+    /// DynamoDB table of the registry (partition key `client_id`, TTL attribute `ttl`).
+    #[arg(long, env = "COGNITO_REGISTRY_TABLE")]
+    dynamodb_table: Option<String>,
+
+    /// SQLite file of the registry, for local runs instead of DynamoDB (created if missing).
+    #[arg(long, env = "COGNITO_REGISTRY_SQLITE")]
+    sqlite_registry: Option<PathBuf>,
+
+    /// Send every AWS call to this endpoint (an emulator such as moto or cognito-local).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    aws_endpoint_url: Option<String>,
+
+    /// The `iss` of the pool's tokens [default: https://cognito-idp.<region>.amazonaws.com/<pool>].
+    #[arg(long, env = "COGNITO_ISSUER")]
+    cognito_issuer: Option<String>,
+
+    /// The pool's JWKS URL [default: <issuer>/.well-known/jwks.json, or
+    /// <aws-endpoint-url>/<pool>/.well-known/jwks.json with an endpoint override].
+    #[arg(long, env = "COGNITO_JWKS_URI")]
+    jwks_uri: Option<String>,
+
+    /// Scope `list_contexts` needs [default: <resource-server-id>/mcp.read].
+    #[arg(long, env = "MCP_SCOPE_READ")]
+    scope_read: Option<String>,
+
+    /// Scope `create_context` needs [default: <resource-server-id>/mcp.write].
+    #[arg(long, env = "MCP_SCOPE_WRITE")]
+    scope_write: Option<String>,
+
+    /// Hours a registration lives if no token of it ever reaches the MCP server.
+    #[arg(long, env = "GATEWAY_UNUSED_REGISTRATION_HOURS", default_value_t = 24)]
+    unused_registration_hours: u64,
+
+    /// Seconds between two sweeps of expired, unused registrations.
+    #[arg(long, env = "GATEWAY_SWEEP_INTERVAL_SECS", default_value_t = 300)]
+    sweep_interval_secs: u64,
+
+    /// Registrations accepted per client address per minute.
+    #[arg(long, env = "GATEWAY_REGISTRATIONS_PER_MINUTE", default_value_t = 10)]
+    registrations_per_minute: u32,
+
+    /// Require this initial access token (`Authorization: Bearer`) to register (prefer the
+    /// environment).
+    #[arg(long, env = "GATEWAY_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
+    initial_access_token: Option<String>,
+
+    /// `Host` values the MCP endpoint accepts (comma-separated in the environment); the host
+    /// of --url is always accepted.
+    #[arg(
+        long = "allowed-host",
+        env = "MCP_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        default_value = "localhost,127.0.0.1,[::1]"
+    )]
+    allowed_hosts: Vec<String>,
+
+    /// Browser origins allowed to call the MCP endpoint (`scheme://host[:port]`).
+    #[arg(
+        long = "allowed-origin",
+        env = "MCP_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+}
+
+impl GatewayArgs {
+    fn resource_server_id(&self) -> &str {
+        self.resource_server_id.as_deref().unwrap_or(&self.url)
+    }
+
+    fn cognito_issuer(&self) -> String {
+        self.cognito_issuer.clone().unwrap_or_else(|| {
+            format!(
+                "https://cognito-idp.{}.amazonaws.com/{}",
+                self.region, self.user_pool_id
+            )
+        })
+    }
+
+    fn jwks_uri(&self) -> String {
+        match (&self.jwks_uri, &self.aws_endpoint_url) {
+            (Some(jwks_uri), _) => jwks_uri.clone(),
+            (None, Some(endpoint)) => format!(
+                "{}/{}/.well-known/jwks.json",
+                endpoint.trim_end_matches('/'),
+                self.user_pool_id
+            ),
+            (None, None) => format!("{}/.well-known/jwks.json", self.cognito_issuer()),
+        }
+    }
+
+    fn scope(&self, given: Option<&String>, name: &str) -> String {
+        given
+            .cloned()
+            .unwrap_or_else(|| format!("{}/{name}", self.resource_server_id()))
+    }
+}
+
+/// The registry the flags name.
+async fn registry(
+    args: &GatewayArgs,
+    aws: &mcp_oauth_cognito::SdkConfig,
+) -> Result<Arc<dyn Registry>, String> {
+    match (&args.dynamodb_table, &args.sqlite_registry) {
+        (Some(table), _) => Ok(Arc::new(DynamoDbRegistry::connect(aws, table))),
+        (None, Some(path)) => SqliteRegistry::open(path)
+            .await
+            .map(|registry| Arc::new(registry) as Arc<dyn Registry>)
+            .map_err(|error| format!("cannot open the registry {}: {error}", path.display())),
+        (None, None) => Err("give --dynamodb-table or --sqlite-registry".to_owned()),
+    }
+}
+
+/// The protected MCP server's configuration: the pool as issuer (its `iss`, its JWKS), listed
+/// in the metadata as the gateway, with `allow_list` as the accepted clients.
+fn resource_config(
+    args: &GatewayArgs,
+    scopes: &[String],
+    allow_list: Arc<mcp_oauth_cognito::RegistryAllowList>,
+) -> Result<ResourceServerConfig, String> {
+    let issuer = IssuerConfig::cognito(args.cognito_issuer(), allow_list)
+        .with_jwks_uri(args.jwks_uri())
+        .with_authorization_server(args.public_url.trim_end_matches('/'));
+    let config = ResourceServerConfig::new(&args.url)
+        .map_err(|error| error.to_string())?
+        .with_issuer(issuer)
+        .with_resource_name("mcp-oauth demo MCP server (AWS Cognito)")
+        .with_scopes_supported(scopes.iter().cloned())
+        .with_tool_scope(
+            "list_contexts",
+            args.scope(args.scope_read.as_ref(), "mcp.read"),
+        )
+        .with_tool_scope(
+            "create_context",
+            args.scope(args.scope_write.as_ref(), "mcp.write"),
+        )
+        .with_allowed_hosts(&args.allowed_hosts)
+        .with_allowed_origins(&args.allowed_origins);
+    let docs = format!("{}/docs", config.resource.origin());
+    Ok(config.with_resource_documentation(docs))
+}
+
+/// Runs the gateway until Ctrl-C or SIGTERM.
+pub async fn run(args: GatewayArgs) -> Result<(), String> {
+    let aws = load_aws_config(&args.region, args.aws_endpoint_url.as_deref()).await;
+    let app_clients = AppClients::connect(&aws, &args.user_pool_id);
+    let scopes = if args.scopes.is_empty() {
+        let scopes = app_clients
+            .resource_server_scopes(args.resource_server_id())
+            .await
+            .map_err(|fault| {
+                format!(
+                    "cannot read the scopes of resource server {} (give them with --scope): {fault}",
+                    args.resource_server_id()
+                )
+            })?;
+        if scopes.is_empty() {
+            return Err(format!(
+                "resource server {} has no scopes",
+                args.resource_server_id()
+            ));
+        }
+        scopes
+    } else {
+        args.scopes.clone()
+    };
+    let mut config = GatewayConfig::new(
+        &args.public_url,
+        &args.cognito_domain,
+        args.jwks_uri(),
+        scopes.clone(),
+    )
+    .with_unused_lifetime(Duration::from_secs(
+        args.unused_registration_hours.saturating_mul(3600),
+    ))
+    .with_registrations_per_minute(args.registrations_per_minute);
+    if let Some(token) = &args.initial_access_token {
+        config = config.with_initial_access_token(token);
+    }
+    let gateway = Gateway::new(&config, app_clients, registry(&args, &aws).await?)
+        .map_err(|error| error.to_string())?;
+    let static_clients: HashSet<String> = args.static_client_ids.iter().cloned().collect();
+    let allow_list = Arc::new(gateway.allow_list(static_clients));
+    let resource_server = ResourceServer::new(resource_config(&args, &scopes, allow_list)?)
+        .map_err(|error| error.to_string())?;
+    let demo_scopes = DemoScopes {
+        read: args.scope(args.scope_read.as_ref(), "mcp.read"),
+        write: args.scope(args.scope_write.as_ref(), "mcp.write"),
+    };
+    let router =
+        mcp_router(&resource_server, demo_scopes, Authentication::Required).merge(gateway.router());
+    let service = Service::bind(args.bind, router).await?;
+    let metadata = gateway.metadata();
+    println!("Cognito gateway listening on {}", args.bind);
+    println!("  issuer:        {}", metadata.issuer);
+    println!(
+        "  registration:  {}",
+        metadata
+            .registration_endpoint
+            .as_deref()
+            .unwrap_or_default()
+    );
+    println!(
+        "  sign-in:       {}",
+        metadata
+            .authorization_endpoint
+            .as_deref()
+            .unwrap_or_default()
+    );
+    println!("  MCP server:    {}", resource_server.config().resource);
+    println!("  trusts:        {}", args.cognito_issuer());
+    tokio::spawn(
+        gateway
+            .sweeper()
+            .run(Duration::from_secs(args.sweep_interval_secs.max(1))),
+    );
+    let warm = resource_server.clone();
+    tokio::spawn(async move {
+        for (issuer, reason) in warm.warm_up().await {
+            tracing::warn!(%issuer, %reason, "pool keys not fetched yet; will retry when a token arrives");
+        }
+    });
+    serve_all(vec![service]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: GatewayArgs,
+    }
+
+    fn parse(flags: &[&str]) -> Result<GatewayArgs, clap::Error> {
+        let required = [
+            "--region",
+            "us-east-1",
+            "--user-pool-id",
+            "us-east-1_Pool",
+            "--cognito-domain",
+            "https://p.auth.us-east-1.amazoncognito.com",
+        ];
+        Wrapper::try_parse_from(
+            std::iter::once("gateway")
+                .chain(required)
+                .chain(flags.iter().copied()),
+        )
+        .map(|wrapper| wrapper.args)
+    }
+
+    #[test]
+    fn needs_exactly_one_registry() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--dynamodb-table", "t", "--sqlite-registry", "r.db"]).is_err());
+        assert!(parse(&["--sqlite-registry", "r.db"]).is_ok());
+    }
+
+    #[test]
+    fn derives_the_pool_urls_and_scopes() {
+        let args = parse(&["--dynamodb-table", "t"]).unwrap();
+        assert_eq!(
+            args.cognito_issuer(),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool"
+        );
+        assert_eq!(
+            args.jwks_uri(),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool/.well-known/jwks.json"
+        );
+        assert_eq!(
+            args.scope(None, "mcp.read"),
+            "http://localhost:3001/mcp/mcp.read"
+        );
+        let emulated = parse(&[
+            "--dynamodb-table",
+            "t",
+            "--aws-endpoint-url",
+            "http://127.0.0.1:5000/",
+        ])
+        .unwrap();
+        assert_eq!(
+            emulated.jwks_uri(),
+            "http://127.0.0.1:5000/us-east-1_Pool/.well-known/jwks.json"
+        );
+    }
+
+    #[test]
+    fn the_metadata_lists_the_gateway_while_tokens_must_come_from_the_pool() {
+        let args = parse(&["--sqlite-registry", "r.db"]).unwrap();
+        let scopes = vec!["http://localhost:3001/mcp/mcp.read".to_owned()];
+        let registry_dir = tempfile::tempdir().unwrap();
+        let registry = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(SqliteRegistry::open(&registry_dir.path().join("r.db")))
+            .unwrap();
+        let allow_list = Arc::new(mcp_oauth_cognito::RegistryAllowList::new(
+            [],
+            Arc::new(registry),
+        ));
+        let config = resource_config(&args, &scopes, allow_list).unwrap();
+        let server = ResourceServer::new(config).unwrap();
+        assert_eq!(
+            server.metadata().authorization_servers,
+            ["http://localhost:3001"]
+        );
+        assert_eq!(
+            server.config().issuers[0].issuer,
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool"
+        );
+    }
+}
