@@ -71,6 +71,9 @@ pub struct Manifest {
     pub files: Vec<PathBuf>,
     /// The subdirectories deploy created (removed again when empty).
     pub created_dirs: Vec<PathBuf>,
+    /// Whether deploy created the directory itself (removed again when empty).
+    #[serde(default)]
+    pub created_root: bool,
 }
 
 impl Manifest {
@@ -113,6 +116,10 @@ pub fn write_env_files(
     if let Some(previous) = &previous {
         previous.check_owner(dir, stack, region)?;
     }
+    let created_root = match &previous {
+        Some(previous) => previous.created_root,
+        None => !dir.is_dir(),
+    };
     let previous = previous.unwrap_or_default();
     fs::create_dir_all(dir).map_err(|e| DeployError::io(dir, e))?;
 
@@ -121,6 +128,7 @@ pub fn write_env_files(
         region: region.to_owned(),
         files: Vec::new(),
         created_dirs: previous.created_dirs.clone(),
+        created_root,
     };
     let mut written = Vec::new();
     for file in files {
@@ -168,6 +176,9 @@ pub fn remove_env_files(
     }
     let path = dir.join(MANIFEST_FILE);
     fs::remove_file(&path).map_err(|e| DeployError::io(path, e))?;
+    if manifest.created_root {
+        let _ = fs::remove_dir(dir);
+    }
     Ok(removed)
 }
 
@@ -270,6 +281,7 @@ mod tests {
     #[test]
     fn a_redeploy_removes_files_it_no_longer_writes_and_keeps_others() {
         let dir = tempfile::tempdir().unwrap();
+        // The directory existed before: cleanup leaves it.
         write_env_files(
             dir.path(),
             "s",
@@ -294,5 +306,17 @@ mod tests {
             fs::read_to_string(dir.path().join("client/notes.txt")).unwrap(),
             "mine"
         );
+        assert!(dir.path().is_dir());
+    }
+
+    #[test]
+    fn the_directory_deploy_created_goes_when_empty() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("env");
+        write_env_files(&dir, "s", "r", &[file("client", &[("A", "1")])]).unwrap();
+        // A second deploy keeps the record that the directory was created by deploy.
+        write_env_files(&dir, "s", "r", &[file("client", &[("A", "2")])]).unwrap();
+        remove_env_files(&dir, "s", "r").unwrap();
+        assert!(!dir.exists());
     }
 }

@@ -1,0 +1,190 @@
+//! `mcp-oauth deploy` and `mcp-oauth cleanup` as a person runs them: against moto (with the
+//! subset template moto's CloudFormation can create, see crates/cognito/tests/deploy_moto.rs),
+//! the confirmation prompt, the missing-credentials error, and --print-template.
+//!
+//! Without `MOTO_ENDPOINT` the moto test passes after printing a skip notice, unless
+//! `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes it fail.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
+const MOTO_TEMPLATE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../cognito/template/moto-subset.yaml"
+);
+/// moto puts unsigned requests (ours, below) in us-east-1.
+const REGION: &str = "us-east-1";
+
+/// Runs `mcp-oauth ARGS` in `cwd` with AWS settings from `aws_env` only (no shared files,
+/// no instance metadata), feeding `stdin`.
+fn run(cwd: &Path, args: &[&str], aws_env: &[(&str, &str)], stdin: &str) -> Output {
+    let mut command = Command::new(BINARY);
+    command.current_dir(cwd).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || key.starts_with("MCP_OAUTH_") || key.starts_with("COGNITO_") {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command
+        .env("AWS_CONFIG_FILE", cwd.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            cwd.join("no-aws-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(aws_env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A user pool and an app client with a secret, through moto's Cognito JSON API.
+async fn pool_with_client(endpoint: &str) -> (String, String, String) {
+    let http = reqwest::Client::new();
+    let call = |operation: &str, input: Value| {
+        let request = http
+            .post(format!("{endpoint}/"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "x-amz-target",
+                format!("AWSCognitoIdentityProviderService.{operation}"),
+            )
+            .body(input.to_string());
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success());
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let pool = call("CreateUserPool", json!({"PoolName": "cli-deploy"})).await;
+    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+    let client = call(
+        "CreateUserPoolClient",
+        json!({"UserPoolId": pool_id, "ClientName": "static", "GenerateSecret": true}),
+    )
+    .await;
+    let client = &client["UserPoolClient"];
+    (
+        pool_id,
+        client["ClientId"].as_str().unwrap().to_owned(),
+        client["ClientSecret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn deploys_then_cleans_up_after_confirmation_against_moto() {
+    let Some(endpoint) = std::env::var("MOTO_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set");
+        }
+        eprintln!("skipping: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
+        return;
+    };
+    let (pool_id, client_id, secret) = pool_with_client(&endpoint).await;
+    let dir = tempfile::tempdir().unwrap();
+    let aws = [
+        ("AWS_REGION", REGION),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let parameters = format!("UserPoolId={pool_id},AppClientId={client_id}");
+    let target = [
+        "--stack-name",
+        "cli-deploy",
+        "--env-dir",
+        "env",
+        "--poll-secs",
+        "0",
+    ];
+
+    let mut args = vec!["deploy", "--domain-prefix", "cli-deploy-login"];
+    args.extend(target);
+    args.extend(["--template", MOTO_TEMPLATE, "--parameter", &parameters]);
+    let deployed = run(dir.path(), &args, &aws, "");
+    let stdout = text(&deployed.stdout);
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    assert!(stdout.contains("CREATE_COMPLETE"), "{stdout}");
+    assert!(stdout.contains("Stack cli-deploy created"), "{stdout}");
+    assert!(
+        stdout.contains(&pool_id),
+        "the outputs are printed: {stdout}"
+    );
+    assert!(!stdout.contains(&secret), "the secret is never printed");
+    let client_env = std::fs::read_to_string(dir.path().join("env/client/.env")).unwrap();
+    assert!(client_env.contains(&format!("MCP_OAUTH_CLIENT_SECRET={secret}")));
+
+    // Declining deletes nothing.
+    let mut cleanup = vec!["cleanup"];
+    cleanup.extend(target);
+    let declined = run(dir.path(), &cleanup, &aws, "n\n");
+    assert!(declined.status.success(), "{}", text(&declined.stderr));
+    assert!(text(&declined.stdout).contains("Nothing deleted"));
+    assert!(dir.path().join("env/client/.env").exists());
+
+    let confirmed = run(dir.path(), &cleanup, &aws, "y\n");
+    let stdout = text(&confirmed.stdout);
+    assert!(confirmed.status.success(), "{}", text(&confirmed.stderr));
+    assert!(stdout.contains("DELETE_COMPLETE") && stdout.contains("Stack cli-deploy deleted"));
+    assert!(
+        !dir.path().join("env").exists(),
+        "the directory deploy created is gone"
+    );
+
+    cleanup.push("--yes");
+    let again = run(dir.path(), &cleanup, &aws, "");
+    assert!(text(&again.stdout).contains("No stack cli-deploy"));
+}
+
+#[test]
+fn without_credentials_deploy_says_how_to_provide_them_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        dir.path(),
+        &["deploy", "--domain-prefix", "x", "--env-dir", "env"],
+        &[
+            ("AWS_REGION", REGION),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ],
+        "",
+    );
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
+    assert!(!dir.path().join("env").exists());
+}
+
+#[test]
+fn print_template_shows_the_embedded_template_without_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        dir.path(),
+        &["deploy", "--print-template"],
+        &[("AWS_REGION", REGION)],
+        "",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let template = text(&output.stdout);
+    assert!(template.contains("AWS::Cognito::UserPoolResourceServer"));
+    assert!(template.contains("AWS::IAM::ManagedPolicy"));
+}
