@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::Args;
 use mcp_oauth_authorization_server::store::{SqlStore, Store};
-use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerConfig};
+use mcp_oauth_authorization_server::{
+    AuthorizationServer, AuthorizationServerConfig, UpstreamProvider,
+};
 use mcp_oauth_core::CanonicalResource;
 
 use crate::runtime::{Service, serve_all};
@@ -33,6 +35,88 @@ impl StorageArgs {
         }
         .map_err(|error| format!("cannot open the database: {error}"))?;
         Ok(Arc::new(store))
+    }
+}
+
+/// Federated sign-in: upstream OpenID providers people sign in at instead of with a local
+/// password. Repeat the flags for several providers (a chooser page then lists them): the n-th
+/// `--upstream-client-id`, `--upstream-client-secret` and `--upstream-name` belong to the n-th
+/// `--upstream-issuer`. In the environment, lists are comma-separated.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Federated sign-in")]
+pub struct UpstreamArgs {
+    /// Issuer URL of an upstream OpenID provider (repeatable). Register
+    /// `<this server's issuer>/login/callback` as the redirect URI of this server's client there.
+    #[arg(
+        long = "upstream-issuer",
+        env = "AUTH_SERVER_UPSTREAM_ISSUERS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub issuers: Vec<String>,
+
+    /// This server's client id at each upstream provider, in the order of --upstream-issuer.
+    #[arg(
+        long = "upstream-client-id",
+        env = "AUTH_SERVER_UPSTREAM_CLIENT_IDS",
+        value_delimiter = ',',
+        value_name = "ID"
+    )]
+    pub client_ids: Vec<String>,
+
+    /// This server's client secret at each upstream provider, in the same order; give none for
+    /// public clients (PKCE only). Prefer the environment variable: flags show in `ps`.
+    #[arg(
+        long = "upstream-client-secret",
+        env = "AUTH_SERVER_UPSTREAM_CLIENT_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub client_secrets: Vec<String>,
+
+    /// The name of each upstream provider on the chooser page, in the same order (default: the
+    /// issuer's host).
+    #[arg(
+        long = "upstream-name",
+        env = "AUTH_SERVER_UPSTREAM_NAMES",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub names: Vec<String>,
+}
+
+impl UpstreamArgs {
+    /// The providers the flags describe, each list matched by position.
+    pub fn providers(&self) -> Result<Vec<UpstreamProvider>, String> {
+        let count = self.issuers.len();
+        for (flag, given) in [
+            ("--upstream-client-id", self.client_ids.len()),
+            ("--upstream-client-secret", self.client_secrets.len()),
+            ("--upstream-name", self.names.len()),
+        ] {
+            let required = flag == "--upstream-client-id";
+            if given != count && (required || given != 0) {
+                return Err(format!(
+                    "give one {flag} per --upstream-issuer ({count}), in the same order; got {given}"
+                ));
+            }
+        }
+        Ok(self
+            .issuers
+            .iter()
+            .enumerate()
+            .map(|(index, issuer)| {
+                let mut provider = UpstreamProvider::new(issuer, &self.client_ids[index]);
+                if let Some(secret) = self.client_secrets.get(index) {
+                    provider = provider.with_client_secret(secret);
+                }
+                if let Some(name) = self.names.get(index) {
+                    provider = provider.with_name(name);
+                }
+                provider
+            })
+            .collect())
     }
 }
 
@@ -104,6 +188,9 @@ pub struct AuthServerArgs {
     /// Development only: accept Client ID Metadata Documents on loopback and private addresses.
     #[arg(long, env = "AUTH_SERVER_CIMD_ALLOW_PRIVATE_ADDRESSES")]
     cimd_allow_private_addresses: bool,
+
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
 }
 
 fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
@@ -124,6 +211,9 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
     }
     if let Some(token) = &args.initial_access_token {
         config = config.with_initial_access_token(token);
+    }
+    for provider in args.upstream.providers()? {
+        config = config.with_upstream(provider);
     }
     let defaults: Vec<&String> = ["mcp:read", "mcp:write"]
         .iter()
@@ -160,6 +250,12 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
     );
     println!("  metadata:  {issuer}/.well-known/oauth-authorization-server");
     println!("  sign in:   {issuer}/login");
+    for upstream in &server.config().upstreams {
+        println!(
+            "  upstream:  {} ({}; its redirect URI for this server: {issuer}/login/callback)",
+            upstream.issuer, upstream.name
+        );
+    }
     match &args.storage.database_url {
         Some(_) => println!("  storage:   PostgreSQL (DATABASE_URL)"),
         None => println!(
@@ -168,4 +264,59 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
         ),
     }
     Ok(service)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(issuers: &[&str], ids: &[&str], secrets: &[&str], names: &[&str]) -> UpstreamArgs {
+        let owned = |values: &[&str]| values.iter().map(|value| (*value).to_owned()).collect();
+        UpstreamArgs {
+            issuers: owned(issuers),
+            client_ids: owned(ids),
+            client_secrets: owned(secrets),
+            names: owned(names),
+        }
+    }
+
+    #[test]
+    fn upstream_flags_are_matched_by_position() {
+        let providers = args(
+            &["https://a.example", "https://b.example"],
+            &["id-a", "id-b"],
+            &["secret-a", "secret-b"],
+            &["A", "B"],
+        )
+        .providers()
+        .unwrap();
+        assert_eq!(providers[1].issuer, "https://b.example");
+        assert_eq!(providers[1].client_id, "id-b");
+        assert_eq!(providers[1].client_secret.as_deref(), Some("secret-b"));
+        assert_eq!(providers[1].name, "B");
+        let public = args(&["https://a.example"], &["id-a"], &[], &[])
+            .providers()
+            .unwrap();
+        assert_eq!(public[0].client_secret, None);
+        assert_eq!(public[0].name, "a.example");
+        assert!(args(&[], &[], &[], &[]).providers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn upstream_flags_of_other_counts_are_refused() {
+        for wrong in [
+            args(&["https://a.example"], &[], &[], &[]),
+            args(&["https://a.example"], &["a", "b"], &[], &[]),
+            args(
+                &["https://a.example", "https://b.example"],
+                &["a", "b"],
+                &["s"],
+                &[],
+            ),
+            args(&["https://a.example"], &["a"], &[], &["A", "B"]),
+        ] {
+            let problem = wrong.providers().unwrap_err();
+            assert!(problem.contains("per --upstream-issuer"), "{problem}");
+        }
+    }
 }

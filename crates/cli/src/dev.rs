@@ -13,7 +13,7 @@ use mcp_oauth_core::{ClientMetadata, RegistrationPolicy};
 use mcp_oauth_demo::web::Credentials;
 use serde_json::json;
 
-use crate::auth_server::{self, AuthServerArgs};
+use crate::auth_server::{self, AuthServerArgs, UpstreamArgs};
 use crate::mcp_server::{self, McpServerArgs};
 use crate::runtime::serve_all;
 use crate::web_client::{
@@ -49,6 +49,10 @@ pub struct DevArgs {
     /// E-mail of the demo user created on first start.
     #[arg(long, env = "MCP_OAUTH_DEMO_EMAIL", default_value = "demo@example.com")]
     demo_email: String,
+
+    /// Federated sign-in at upstream OpenID providers, as for `mcp-oauth auth-server`.
+    #[command(flatten)]
+    upstream: UpstreamArgs,
 }
 
 /// A command's flags from `arguments` (environment variables and `.env` apply to the rest).
@@ -71,6 +75,7 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         .map_err(|error| format!("cannot create {}: {error}", args.data_dir.display()))?;
     let mut auth: AuthServerArgs = parse(&["--cimd-allow-private-addresses"])?;
     auth.storage.data_dir = args.data_dir.clone();
+    auth.upstream = args.upstream.clone();
     let mcp: McpServerArgs = defaults()?;
     let issuer: IssuerArg = defaults()?;
     let target: McpTarget = defaults()?;
