@@ -21,87 +21,16 @@
 
 mod support;
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType, OAuthFlowType};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mcp_oauth_cognito::{AppClients, Gateway, GatewayConfig, Registry, SqliteRegistry};
-use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
-use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const USERNAME: &str = "alice@example.com";
 const PASSWORD: &str = "Corr3ct-Horse-Battery!";
-const CALL_WHOAMI: &str =
-    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
-
-/// The gateway and the MCP server on one loopback port, as `mcp-oauth gateway` serves them.
-struct Stack {
-    origin: String,
-    registry: Arc<dyn Registry>,
-    _registry_dir: tempfile::TempDir,
-}
-
-async fn serve_stack(endpoint: &str, pool_id: &str, aws: &aws_config::SdkConfig) -> Stack {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let resource = format!("{origin}/mcp");
-    let scopes = vec![
-        format!("{resource}/mcp.read"),
-        format!("{resource}/mcp.write"),
-    ];
-    let jwks_uri = format!("{endpoint}/{pool_id}/.well-known/jwks.json");
-    let registry_dir = tempfile::tempdir().unwrap();
-    let registry: Arc<dyn Registry> = Arc::new(
-        SqliteRegistry::open(&registry_dir.path().join("registry.db"))
-            .await
-            .unwrap(),
-    );
-    let config = GatewayConfig::new(&origin, endpoint, &jwks_uri, scopes.clone());
-    let gateway = Gateway::new(
-        &config,
-        AppClients::connect(aws, pool_id),
-        Arc::clone(&registry),
-    )
-    .unwrap();
-    let allow_list = Arc::new(gateway.allow_list(HashSet::new()));
-    let issuer = IssuerConfig::cognito(format!("{endpoint}/{pool_id}"), allow_list)
-        .with_jwks_uri(jwks_uri)
-        .with_authorization_server(&origin);
-    let resource_server = ResourceServer::new(
-        ResourceServerConfig::new(&resource)
-            .unwrap()
-            .with_issuer(issuer)
-            .with_scopes_supported(scopes.clone())
-            .with_tool_scope("create_context", &scopes[1])
-            .with_allowed_hosts(["127.0.0.1"]),
-    )
-    .unwrap();
-    let demo_scopes = DemoScopes {
-        read: scopes[0].clone(),
-        write: scopes[1].clone(),
-    };
-    let app =
-        mcp_router(&resource_server, demo_scopes, Authentication::Required).merge(gateway.router());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    Stack {
-        origin,
-        registry,
-        _registry_dir: registry_dir,
-    }
-}
+use support::CALL_WHOAMI;
 
 /// A user pool in cognito-local with a confirmed user.
 async fn pool_with_user(aws: &aws_config::SdkConfig) -> String {
@@ -193,20 +122,6 @@ async fn discover(http: &reqwest::Client, resource: &str) -> Value {
     metadata
 }
 
-async fn call_whoami(http: &reqwest::Client, resource: &str, token: &str) -> (StatusCode, Value) {
-    let response = http
-        .post(resource)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(CALL_WHOAMI)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn signs_in_through_cognito_local_with_a_client_registered_by_the_bridge() {
     let Some(endpoint) = support::service(
@@ -219,8 +134,15 @@ async fn signs_in_through_cognito_local_with_a_client_registered_by_the_bridge()
     };
     let aws = support::aws(&endpoint).await;
     let pool_id = pool_with_user(&aws).await;
-    let stack = serve_stack(&endpoint, &pool_id, &aws).await;
-    let resource = format!("{}/mcp", stack.origin);
+    let stack = support::McpStack::start(
+        &aws,
+        &pool_id,
+        &format!("{endpoint}/{pool_id}"),
+        &format!("{endpoint}/{pool_id}/.well-known/jwks.json"),
+        &endpoint,
+    )
+    .await;
+    let resource = stack.resource.clone();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -336,7 +258,7 @@ async fn signs_in_through_cognito_local_with_a_client_registered_by_the_bridge()
     );
 
     // The tool call: every check but the resource scope passes.
-    let (status, body) = call_whoami(&http, &resource, access_token).await;
+    let (status, body) = support::call_whoami(&http, &resource, access_token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         body,
@@ -396,7 +318,7 @@ async fn signs_in_through_cognito_local_with_a_client_registered_by_the_bridge()
         .await
         .unwrap();
     let (status, body) =
-        call_whoami(&http, &resource, tokens["access_token"].as_str().unwrap()).await;
+        support::call_whoami(&http, &resource, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         body["error_description"],

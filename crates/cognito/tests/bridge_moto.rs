@@ -471,3 +471,84 @@ async fn sweeper_removes_unused_registrations_and_keeps_used_ones() {
     );
     assert!(sweeper.sweep(created + 10 * 3600).await.unwrap().is_empty());
 }
+
+/// moto's pool issuer and signing key, as `moto_start` exports it.
+fn moto_token(pool_id: &str, client_id: &str, scope: &str) -> String {
+    let pem_path = std::env::var("MOTO_COGNITO_KEY_PEM")
+        .expect("MOTO_COGNITO_KEY_PEM (exported by moto_start with MOTO_ENDPOINT)");
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(pem_path).unwrap()).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("dummy".to_owned());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({
+        "iss": format!("https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"),
+        "sub": "0b6f1c9e-5d2a-4f7e-9a51-3c8d2e7b4a10",
+        "client_id": client_id,
+        "token_use": "access",
+        "scope": scope,
+        "iat": now,
+        "exp": now + 300,
+        "jti": support::unique("jti"),
+    });
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+/// The MCP server served with the gateway accepts Cognito access tokens (signed with moto's
+/// key, checked against the pool's JWKS on moto) of clients the bridge registered, and only
+/// of those. moto's own tokens never carry resource-server scopes, hence the minted tokens.
+#[tokio::test]
+async fn mcp_server_accepts_tokens_of_clients_the_bridge_registered() {
+    let Some(endpoint) = support::moto("mcp_server_accepts_registered_clients") else {
+        return;
+    };
+    let aws = support::aws(&endpoint).await;
+    let listener_pool = Pool::create(&aws, "https://placeholder.example/mcp").await;
+    let stack = support::McpStack::start(
+        &aws,
+        &listener_pool.id,
+        &format!(
+            "https://cognito-idp.us-east-1.amazonaws.com/{}",
+            listener_pool.id
+        ),
+        &format!("{endpoint}/{}/.well-known/jwks.json", listener_pool.id),
+        "https://example.auth.us-east-1.amazoncognito.com",
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let registered: Value = http
+        .post(format!("{}/register", stack.origin))
+        .json(&public_client())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let scope = format!("{0}/mcp.read {0}/mcp.write", stack.resource);
+
+    let token = moto_token(&listener_pool.id, client_id, &scope);
+    let (status, body) = support::call_whoami(&http, &stack.resource, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let verified: Value = serde_json::from_str(
+        body["result"]["content"][0]["text"]
+            .as_str()
+            .expect("whoami's text"),
+    )
+    .unwrap();
+    assert_eq!(verified["client_id"], client_id);
+    assert_eq!(verified["profile"], "cognito");
+    let record = stack.registry.get(client_id).await.unwrap().unwrap();
+    assert!(record.last_used_at.is_some() && record.expires_at.is_none());
+
+    let stranger = moto_token(&listener_pool.id, "never-registered", &scope);
+    let (status, body) = support::call_whoami(&http, &stack.resource, &stranger).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        body["error_description"],
+        "token was issued to a client this resource does not accept"
+    );
+}

@@ -5,13 +5,20 @@
 //! `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes it fail.
 #![allow(dead_code)] // each test binary uses part of it
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
-use mcp_oauth_cognito::{AppClients, DynamoDbRegistry, Gateway, GatewayConfig, Registry};
+use mcp_oauth_cognito::{
+    AppClients, DynamoDbRegistry, Gateway, GatewayConfig, Registry, SqliteRegistry,
+};
+use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
+use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
 
 /// The environment variable that turns a missing service into a failure.
 const REQUIRE: &str = "MCP_OAUTH_REQUIRE_SERVICES";
@@ -213,4 +220,104 @@ impl ServedGateway {
             .await
             .unwrap()
     }
+}
+
+/// A JSON-RPC call of the demo's `whoami` tool.
+pub const CALL_WHOAMI: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
+
+/// The gateway and the demo MCP server on one loopback port, wired as `mcp-oauth gateway`
+/// wires them: the pool is the issuer (`issuer`, `jwks_uri`), the metadata lists the
+/// gateway, and the registry (SQLite here) is the source of allowed clients.
+pub struct McpStack {
+    pub origin: String,
+    pub resource: String,
+    pub registry: Arc<dyn Registry>,
+    _registry_dir: tempfile::TempDir,
+}
+
+impl McpStack {
+    pub async fn start(
+        aws: &SdkConfig,
+        pool_id: &str,
+        issuer: &str,
+        jwks_uri: &str,
+        cognito_domain: &str,
+    ) -> McpStack {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let resource = format!("{origin}/mcp");
+        let scopes = vec![
+            format!("{resource}/mcp.read"),
+            format!("{resource}/mcp.write"),
+        ];
+        let registry_dir = tempfile::tempdir().unwrap();
+        let registry: Arc<dyn Registry> = Arc::new(
+            SqliteRegistry::open(&registry_dir.path().join("registry.db"))
+                .await
+                .unwrap(),
+        );
+        let config = GatewayConfig::new(&origin, cognito_domain, jwks_uri, scopes.clone());
+        let gateway = Gateway::new(
+            &config,
+            AppClients::connect(aws, pool_id),
+            Arc::clone(&registry),
+        )
+        .unwrap();
+        let allow_list = Arc::new(gateway.allow_list(HashSet::new()));
+        let issuer = IssuerConfig::cognito(issuer, allow_list)
+            .with_jwks_uri(jwks_uri)
+            .with_authorization_server(&origin);
+        let resource_server = ResourceServer::new(
+            ResourceServerConfig::new(&resource)
+                .unwrap()
+                .with_issuer(issuer)
+                .with_scopes_supported(scopes.clone())
+                .with_tool_scope("create_context", &scopes[1])
+                .with_allowed_hosts(["127.0.0.1"]),
+        )
+        .unwrap();
+        let demo_scopes = DemoScopes {
+            read: scopes[0].clone(),
+            write: scopes[1].clone(),
+        };
+        let app = mcp_router(&resource_server, demo_scopes, Authentication::Required)
+            .merge(gateway.router());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        McpStack {
+            origin,
+            resource,
+            registry,
+            _registry_dir: registry_dir,
+        }
+    }
+}
+
+/// Calls `whoami` on the MCP endpoint `resource` with `token`.
+pub async fn call_whoami(
+    http: &reqwest::Client,
+    resource: &str,
+    token: &str,
+) -> (StatusCode, Value) {
+    let response = http
+        .post(resource)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(CALL_WHOAMI)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
 }
