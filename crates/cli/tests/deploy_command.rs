@@ -55,6 +55,52 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The commands that read each component's `.env` file.
+fn readers(component: &str) -> &'static [&'static str] {
+    match component {
+        "gateway" => &["gateway", "mcp-server"],
+        "client" => &["client", "call"],
+        "auto-client" => &["auto-client"],
+        "cimd-client" => &["cimd-client"],
+        "auth-server" => &["auth-server"],
+        "mcp-server" => &["mcp-server"],
+        other => panic!("deploy wrote a file for an unknown component {other}"),
+    }
+}
+
+/// Every variable of every `.env` file under `env_dir` is one the component's command reads
+/// (its `--help` names it as `[env: NAME=…]`).
+fn assert_every_variable_is_read(env_dir: &Path) {
+    for entry in std::fs::read_dir(env_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.is_dir() {
+            continue;
+        }
+        let component = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let help: String = readers(&component)
+            .iter()
+            .map(|command| {
+                let output = Command::new(BINARY)
+                    .args([command, "--help"])
+                    .output()
+                    .unwrap();
+                assert!(output.status.success(), "{command} --help");
+                text(&output.stdout)
+            })
+            .collect();
+        let file = std::fs::read_to_string(path.join(".env")).unwrap();
+        for line in file.lines().filter(|line| !line.starts_with('#')) {
+            let key = line.split_once('=').unwrap().0;
+            assert!(
+                // `[env: NAME=value]`, or `[env: NAME]` for hidden values.
+                help.contains(&format!("[env: {key}=")) || help.contains(&format!("[env: {key}]")),
+                "{component}/.env sets {key}, which none of {:?} reads",
+                readers(&component)
+            );
+        }
+    }
+}
+
 /// A user pool and an app client with a secret, through moto's Cognito JSON API.
 async fn pool_with_client(endpoint: &str) -> (String, String, String) {
     let http = reqwest::Client::new();
@@ -133,6 +179,7 @@ async fn deploys_then_cleans_up_after_confirmation_against_moto() {
     assert!(!stdout.contains(&secret), "the secret is never printed");
     let client_env = std::fs::read_to_string(dir.path().join("env/client/.env")).unwrap();
     assert!(client_env.contains(&format!("MCP_OAUTH_CLIENT_SECRET={secret}")));
+    assert_every_variable_is_read(&dir.path().join("env"));
 
     // Declining deletes nothing.
     let mut cleanup = vec!["cleanup"];
@@ -187,4 +234,56 @@ fn print_template_shows_the_embedded_template_without_aws() {
     let template = text(&output.stdout);
     assert!(template.contains("AWS::Cognito::UserPoolResourceServer"));
     assert!(template.contains("AWS::IAM::ManagedPolicy"));
+}
+
+#[tokio::test]
+async fn federated_deploy_configures_the_authorization_server_against_moto() {
+    let Some(endpoint) = std::env::var("MOTO_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set");
+        }
+        eprintln!("skipping: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
+        return;
+    };
+    let (pool_id, client_id, secret) = pool_with_client(&endpoint).await;
+    let dir = tempfile::tempdir().unwrap();
+    let aws = [
+        ("AWS_REGION", REGION),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let parameters = format!("UserPoolId={pool_id},AppClientId={client_id}");
+    let target = [
+        "--stack-name",
+        "cli-federated",
+        "--env-dir",
+        "env",
+        "--poll-secs",
+        "0",
+    ];
+    let mut args = vec![
+        "deploy",
+        "--mode",
+        "federated",
+        "--domain-prefix",
+        "cli-fed",
+    ];
+    args.extend(target);
+    args.extend(["--template", MOTO_TEMPLATE, "--parameter", &parameters]);
+    let deployed = run(dir.path(), &args, &aws, "");
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    assert!(!text(&deployed.stdout).contains(&secret));
+    let auth = std::fs::read_to_string(dir.path().join("env/auth-server/.env")).unwrap();
+    assert!(auth.contains(&format!("AUTH_SERVER_UPSTREAM_CLIENT_SECRETS={secret}")));
+    assert_every_variable_is_read(&dir.path().join("env"));
+
+    let mut cleanup = vec!["cleanup", "--yes"];
+    cleanup.extend(target);
+    let done = run(dir.path(), &cleanup, &aws, "");
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    assert!(!dir.path().join("env").exists());
 }

@@ -323,16 +323,24 @@ async fn federated_deploy_writes_the_upstream_client_for_the_authorization_serve
     assert_eq!(deployment.outputs.get("RegistryTableName"), None);
     let auth = env_vars(&dir.path().join("auth-server/.env"));
     assert_eq!(
-        var(&auth, "AUTH_SERVER_UPSTREAM_CLIENT_ID"),
+        var(&auth, "AUTH_SERVER_UPSTREAM_CLIENT_IDS"),
         Some(client_id.as_str())
     );
     assert_eq!(
-        var(&auth, "AUTH_SERVER_UPSTREAM_CLIENT_SECRET"),
+        var(&auth, "AUTH_SERVER_UPSTREAM_CLIENT_SECRETS"),
         Some(client_secret.as_str())
     );
     assert_eq!(
         var(&auth, "AUTH_SERVER_ISSUER"),
         Some("http://localhost:9000")
+    );
+    assert_eq!(
+        var(&auth, "AUTH_SERVER_UPSTREAM_ISSUERS"),
+        Some(format!("https://cognito-idp.{REGION}.amazonaws.com/{pool_id}").as_str())
+    );
+    assert_eq!(
+        var(&auth, "AUTH_SERVER_UPSTREAM_NAMES"),
+        Some("'Amazon Cognito'")
     );
     let mcp = env_vars(&dir.path().join("mcp-server/.env"));
     assert_eq!(var(&mcp, "MCP_ISSUERS"), Some("http://localhost:9000"));

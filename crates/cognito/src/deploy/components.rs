@@ -13,8 +13,6 @@ pub mod output {
     pub const USER_POOL_ID: &str = "UserPoolId";
     /// The user pool's token issuer URL.
     pub const ISSUER: &str = "Issuer";
-    /// The user pool's JWKS URL.
-    pub const JWKS_URI: &str = "JwksUri";
     /// `https://PREFIX.auth.REGION.amazoncognito.com`.
     pub const HOSTED_DOMAIN_URL: &str = "HostedDomainUrl";
     /// `MCP_SERVER_URL/mcp.read`.
@@ -98,12 +96,13 @@ fn gateway_mode(stack: &DeployedStack<'_>) -> Result<Vec<EnvFile>, DeployError> 
             outputs.require(output::HOSTED_DOMAIN_URL)?.to_owned(),
         ),
         (
-            "COGNITO_JWKS_URI",
-            outputs.require(output::JWKS_URI)?.to_owned(),
-        ),
-        (
             "COGNITO_REGISTRY_TABLE",
             outputs.require(output::REGISTRY_TABLE_NAME)?.to_owned(),
+        ),
+        // The gateway reads the issuer as COGNITO_ISSUER, `mcp-server` as COGNITO_ISSUERS.
+        (
+            "COGNITO_ISSUER",
+            outputs.require(output::ISSUER)?.to_owned(),
         ),
         (
             "COGNITO_ISSUERS",
@@ -167,17 +166,18 @@ fn federated_mode(stack: &DeployedStack<'_>) -> Result<Vec<EnvFile>, DeployError
                 ("AUTH_SERVER_ISSUER", issuer.clone()),
                 ("AUTH_SERVER_RESOURCES", mcp_url.clone()),
                 (
-                    "AUTH_SERVER_UPSTREAM_ISSUER",
+                    "AUTH_SERVER_UPSTREAM_ISSUERS",
                     outputs.require(output::ISSUER)?.to_owned(),
                 ),
                 (
-                    "AUTH_SERVER_UPSTREAM_CLIENT_ID",
+                    "AUTH_SERVER_UPSTREAM_CLIENT_IDS",
                     outputs.require(output::FEDERATION_CLIENT_ID)?.to_owned(),
                 ),
                 (
-                    "AUTH_SERVER_UPSTREAM_CLIENT_SECRET",
+                    "AUTH_SERVER_UPSTREAM_CLIENT_SECRETS",
                     stack.client_secret.expose().to_owned(),
                 ),
+                ("AUTH_SERVER_UPSTREAM_NAMES", "Amazon Cognito".to_owned()),
             ],
         ),
         env_file(
