@@ -1,10 +1,17 @@
 //! `mcp-oauth dev`: the local stack in one process, as a newcomer starts it (here on free
-//! ports, set through the servers' environment variables).
+//! ports, set through the servers' environment variables): the authorization server, the MCP
+//! server and the three demo web clients, each answering, two of them taken through a whole
+//! login; the demo user and the pre-registered client survive a restart; SIGINT stops it.
+
+#[path = "../../demo/tests/web/mod.rs"]
+mod web;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use web::Browser;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
 
@@ -16,10 +23,50 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Stack {
-    child: Child,
+/// The ports and URLs of one stack.
+struct Ports {
     issuer: String,
     mcp: String,
+    client: String,
+    auto_client: String,
+    cimd_client: String,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Ports {
+    fn new() -> Self {
+        let [auth, mcp, client, auto, cimd] = [(); 5].map(|()| free_port());
+        let issuer = format!("http://127.0.0.1:{auth}");
+        let mcp_url = format!("http://127.0.0.1:{mcp}/mcp");
+        let url = |port: u16| format!("http://127.0.0.1:{port}");
+        let bind = |port: u16| format!("127.0.0.1:{port}");
+        let env = vec![
+            ("AUTH_SERVER_BIND", bind(auth)),
+            ("AUTH_SERVER_ISSUER", issuer.clone()),
+            ("AUTH_SERVER_RESOURCES", mcp_url.clone()),
+            ("MCP_SERVER_BIND", bind(mcp)),
+            ("MCP_SERVER_URL", mcp_url.clone()),
+            ("MCP_ISSUERS", issuer.clone()),
+            ("CLIENT_BIND", bind(client)),
+            ("CLIENT_URL", url(client)),
+            ("AUTO_CLIENT_BIND", bind(auto)),
+            ("AUTO_CLIENT_URL", url(auto)),
+            ("CIMD_CLIENT_BIND", bind(cimd)),
+            ("CIMD_CLIENT_URL", url(cimd)),
+        ];
+        Self {
+            issuer,
+            mcp: mcp_url,
+            client: url(client),
+            auto_client: url(auto),
+            cimd_client: url(cimd),
+            env,
+        }
+    }
+}
+
+struct Stack {
+    child: Child,
 }
 
 impl Drop for Stack {
@@ -29,19 +76,12 @@ impl Drop for Stack {
     }
 }
 
-fn start(data_dir: &std::path::Path) -> (Stack, Vec<String>) {
-    let (auth_port, mcp_port) = (free_port(), free_port());
-    let issuer = format!("http://127.0.0.1:{auth_port}");
-    let mcp = format!("http://127.0.0.1:{mcp_port}/mcp");
+/// Starts `dev` and reads its output up to the last line of its instructions.
+fn start(data_dir: &std::path::Path, ports: &Ports) -> (Stack, Vec<String>) {
     let mut child = Command::new(BINARY)
         .args(["dev", "--data-dir"])
         .arg(data_dir)
-        .env("AUTH_SERVER_BIND", format!("127.0.0.1:{auth_port}"))
-        .env("AUTH_SERVER_ISSUER", &issuer)
-        .env("AUTH_SERVER_RESOURCES", &mcp)
-        .env("MCP_SERVER_BIND", format!("127.0.0.1:{mcp_port}"))
-        .env("MCP_SERVER_URL", &mcp)
-        .env("MCP_ISSUERS", &issuer)
+        .envs(ports.env.iter().map(|(name, value)| (name, value)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -55,7 +95,7 @@ fn start(data_dir: &std::path::Path) -> (Stack, Vec<String>) {
             break;
         }
     }
-    (Stack { child, issuer, mcp }, lines)
+    (Stack { child }, lines)
 }
 
 async fn wait_for(url: &str) -> reqwest::Response {
@@ -69,52 +109,168 @@ async fn wait_for(url: &str) -> reqwest::Response {
     }
 }
 
+/// Signs in through the demo client at `base` with the printed demo credentials, fetches
+/// MCP data and returns the client id the page shows.
+async fn log_in_and_fetch(base: &str, password: &str) -> String {
+    let mut browser = Browser::new(base);
+    let authorization = browser.start_login().await;
+    // The demo user's credentials, as printed.
+    let mut page = browser.get(authorization.as_str()).await;
+    page = browser.follow(page).await;
+    let csrf = page
+        .hidden("csrf_token")
+        .unwrap_or_else(|| panic!("{base}: not the sign-in page: {}", page.body));
+    let return_to = page.hidden("return_to").unwrap();
+    let login = page.url.join("/login").unwrap();
+    let answer = browser
+        .post(
+            login.as_str(),
+            &[
+                ("email", "demo@example.com".to_owned()),
+                ("password", password.to_owned()),
+                ("csrf_token", csrf),
+                ("return_to", return_to),
+            ],
+        )
+        .await;
+    let mut home = browser.follow(answer).await;
+    if !home.url.as_str().starts_with(base) {
+        // The consent page (a consent given before is remembered).
+        let consent = home;
+        let fields = [
+            ("csrf_token", consent.hidden("csrf_token").unwrap()),
+            (
+                "request",
+                consent
+                    .hidden("request")
+                    .unwrap_or_else(|| panic!("{base}: not the consent page: {}", consent.body)),
+            ),
+            ("decision", "allow".to_owned()),
+        ];
+        let url = consent.url.join("/authorize").unwrap();
+        let answer = browser.post(url.as_str(), &fields).await;
+        home = browser.callback(answer.location().unwrap()).await;
+    }
+    assert_eq!(home.status_text(), "Signed in", "{}", home.body);
+    let home = browser.fetch().await;
+    assert!(home.element("error").is_none(), "{}", home.body);
+    assert!(home.tools().iter().any(|tool| tool == "whoami"));
+    let registration = home.element("registration").unwrap();
+    let start = registration.find("class=\"client-id\">").unwrap() + "class=\"client-id\">".len();
+    let end = start + registration[start..].find('<').unwrap();
+    web::decode_entities(&registration[start..end])
+}
+
 #[tokio::test]
-async fn dev_starts_both_servers_and_a_demo_user_that_survives_restarts() {
+async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_restarts() {
     let data = tempfile::tempdir().unwrap();
-    let (stack, lines) = start(data.path());
+    let ports = Ports::new();
+    let (stack, lines) = start(data.path(), &ports);
     let printed = lines.join("\n");
     let metadata: serde_json::Value = wait_for(&format!(
         "{}/.well-known/oauth-authorization-server",
-        stack.issuer
+        ports.issuer
     ))
     .await
     .json()
     .await
     .unwrap();
-    assert_eq!(metadata["issuer"], stack.issuer);
+    assert_eq!(metadata["issuer"], ports.issuer);
     let prm: serde_json::Value = wait_for(&format!(
         "{}/.well-known/oauth-protected-resource/mcp",
-        stack.mcp.trim_end_matches("/mcp")
+        ports.mcp.trim_end_matches("/mcp")
     ))
     .await
     .json()
     .await
     .unwrap();
-    assert_eq!(prm["authorization_servers"][0], stack.issuer);
+    assert_eq!(prm["authorization_servers"][0], ports.issuer);
+    for base in [&ports.client, &ports.auto_client, &ports.cimd_client] {
+        let home = wait_for(&format!("{base}/")).await;
+        assert_eq!(home.status(), 200);
+        assert!(home.text().await.unwrap().contains("Signed out"));
+        assert!(
+            printed.contains(base.as_str()),
+            "{base} not printed:\n{printed}"
+        );
+    }
+    let document: serde_json::Value =
+        wait_for(&format!("{}/client-metadata.json", ports.cimd_client))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        document["client_id"],
+        format!("{}/client-metadata.json", ports.cimd_client)
+    );
     let password_line = lines
         .iter()
         .find(|line| line.contains("as demo@example.com / "))
         .unwrap_or_else(|| panic!("no demo credentials in:\n{printed}"));
     let password = password_line.rsplit(" / ").next().unwrap().to_owned();
-    drop(stack);
 
+    // The pre-registered client (registered by dev) and the CIMD client (whose loopback
+    // document the authorization server fetches in dev) complete a whole login.
+    assert_eq!(
+        log_in_and_fetch(&ports.client, &password).await,
+        "mcp-oauth-demo-client"
+    );
+    assert_eq!(
+        log_in_and_fetch(&ports.cimd_client, &password).await,
+        format!("{}/client-metadata.json", ports.cimd_client)
+    );
+    let auto_client_id = log_in_and_fetch(&ports.auto_client, &password).await;
+
+    // SIGINT (Ctrl-C) stops everything cleanly.
     #[cfg(unix)]
     {
+        let mut stack = stack;
+        let status = Command::new("kill")
+            .args(["-INT", &stack.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = stack.child.wait().unwrap();
+        assert!(exit.success(), "{exit:?}");
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.path().join("demo-user.txt"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        for file in [
+            "demo-user.txt",
+            "demo-client.txt",
+            "auto-client-registration.json",
+        ] {
+            let mode = std::fs::metadata(data.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+        let client_file = std::fs::read_to_string(data.path().join("demo-client.txt")).unwrap();
+        assert!(
+            !printed.contains(client_file.lines().nth(1).unwrap()),
+            "the client secret is not printed"
+        );
     }
-    // A second start finds the same user and tells the same password.
-    let (_stack, lines) = start(data.path());
+    #[cfg(not(unix))]
+    drop(stack);
+
+    // A second start finds the same user, tells the same password, and the pre-registered
+    // client and the auto-client's registration still work.
+    let (_stack, lines) = start(data.path(), &ports);
     assert!(
         lines
             .iter()
             .any(|line| line.ends_with(&format!("as demo@example.com / {password}"))),
         "{}",
         lines.join("\n")
+    );
+    wait_for(&format!("{}/", ports.client)).await;
+    assert_eq!(
+        log_in_and_fetch(&ports.client, &password).await,
+        "mcp-oauth-demo-client"
+    );
+    assert_eq!(
+        log_in_and_fetch(&ports.auto_client, &password).await,
+        auto_client_id
     );
 }

@@ -69,7 +69,7 @@ async fn logs_in_fetches_and_logs_out(kind: Kind) {
     let stack = Stack::start(HOUR).await;
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&stack, kind, data.path()).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = Browser::new(&app.base);
 
     let home = browser.home().await;
     assert_eq!(home.status, StatusCode::OK);
@@ -219,7 +219,7 @@ async fn shows_a_denied_consent_as_an_oauth_error() {
     let stack = Stack::start(HOUR).await;
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&stack, Kind::Dynamic, data.path()).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = Browser::new(&app.base);
     let authorization = browser.start_login().await;
     let callback = browser.authorize(authorization, "deny").await;
     assert_eq!(
@@ -240,7 +240,7 @@ async fn refuses_a_response_whose_state_does_not_match() {
     let stack = Stack::start(HOUR).await;
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&stack, Kind::Dynamic, data.path()).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = Browser::new(&app.base);
     let authorization = browser.start_login().await;
     let callback = browser.authorize(authorization, "allow").await;
     let forged = with_parameter(&callback, "state", "not-the-state-of-this-login");
@@ -262,7 +262,7 @@ async fn a_callback_without_a_session_is_an_error_page() {
     let stack = Stack::start(HOUR).await;
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&stack, Kind::Dynamic, data.path()).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = Browser::new(&app.base);
     let home = browser
         .callback(Url::parse(&app.url("/callback?code=abc&state=xyz")).unwrap())
         .await;
@@ -280,8 +280,8 @@ async fn two_browsers_share_no_login_and_no_tokens() {
     let stack = Stack::start(HOUR).await;
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&stack, Kind::PreRegistered, data.path()).await;
-    let mut alice = Browser::new(&app);
-    let mut bob = Browser::new(&app);
+    let mut alice = Browser::new(&app.base);
+    let mut bob = Browser::new(&app.base);
     let to_alice = alice.start_login().await;
     let to_bob = bob.start_login().await;
     for name in ["state", "code_challenge"] {
@@ -315,7 +315,7 @@ async fn forms_need_the_session_csrf_token() {
     let stack = Stack::start(HOUR).await;
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&stack, Kind::Dynamic, data.path()).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = Browser::new(&app.base);
     browser.home().await;
     for action in ["/login", "/fetch", "/logout"] {
         for token in [None, Some("forged")] {
@@ -338,7 +338,7 @@ async fn auto_client_keeps_its_registration_across_restarts() {
     let data = tempfile::tempdir().unwrap();
     let app = App::start(&stack, Kind::Dynamic, data.path()).await;
     let address = app.address;
-    let mut browser = Browser::new(&app);
+    let mut browser = Browser::new(&app.base);
     let first = parameter(&browser.start_login().await, "client_id").unwrap();
     assert_eq!(stack.client_count().await, 1);
     #[cfg(unix)]
@@ -359,7 +359,7 @@ async fn auto_client_keeps_its_registration_across_restarts() {
     app.served.stop().await;
 
     let app = App::restart(&stack, Kind::Dynamic, data.path(), address).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = Browser::new(&app.base);
     let home = browser.log_in().await;
     assert_eq!(home.status_text(), "Signed in");
     assert_eq!(claim(&home, "client_id").as_deref(), Some(first.as_str()));
@@ -385,7 +385,7 @@ async fn uses_the_refreshed_tokens_afterwards() {
     let data = tempfile::tempdir().unwrap();
     for kind in [Kind::PreRegistered, Kind::Dynamic] {
         let app = App::start(&stack, kind, data.path()).await;
-        let mut browser = Browser::new(&app);
+        let mut browser = Browser::new(&app.base);
         let home = browser.log_in().await;
         let mut seen = vec![claim(&home, "jti").unwrap()];
         for round in 1..=3 {

@@ -4,7 +4,8 @@
 //! documents allowed on loopback) and the demo MCP server that trusts it, on ephemeral
 //! ports. [`App`]: one demo web client served on its own port. [`Browser`]: follows no
 //! redirects by itself and keeps one cookie jar for every server, as a browser does for
-//! `127.0.0.1` whatever the port.
+//! `127.0.0.1` whatever the port. (The `mcp-oauth dev` test of `crates/cli` uses the
+//! browser too.)
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -332,7 +333,8 @@ pub struct Browser {
 }
 
 impl Browser {
-    pub fn new(app: &App) -> Self {
+    /// A browser for the demo client at `app_base` (e.g. `http://127.0.0.1:3000`).
+    pub fn new(app_base: &str) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -340,7 +342,7 @@ impl Browser {
                 .unwrap(),
             jar: BTreeMap::new(),
             app_pages: Vec::new(),
-            app_base: app.base.clone(),
+            app_base: app_base.trim_end_matches('/').to_owned(),
         }
     }
 
