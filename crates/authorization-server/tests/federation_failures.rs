@@ -296,3 +296,28 @@ async fn an_unreachable_provider_shows_a_page_and_tells_the_client_to_retry() {
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(!page.body.contains("Return to the application"));
 }
+
+#[tokio::test]
+async fn starting_too_many_sign_ins_from_one_address_is_throttled() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let server = Server::start_with(|config| {
+        config.with_upstream(UpstreamProvider::new(&issuer, "mcp-oauth"))
+    })
+    .await;
+    let mut browser = WebBrowser::new(&[&server.base]);
+    for _ in 0..30 {
+        let page = browser.get(&format!("{}/login", server.base)).await.page;
+        assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let page = browser.get(&format!("{}/login", server.base)).await.page;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    assert_eq!(page.headers.get("retry-after").unwrap(), "60");
+    // Another address is not affected.
+    let mut elsewhere = server.browser_from(std::net::Ipv4Addr::new(127, 0, 0, 2));
+    assert_eq!(
+        elsewhere.get("/login").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}

@@ -105,13 +105,15 @@ pub(super) async fn home(State(state): State<AppState>, headers: HeaderMap) -> R
 /// `GET /login`.
 pub(super) async fn login_form(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     query: Result<Query<ReturnQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|Query(query)| query).unwrap_or_default();
     if state.config.federated() {
+        let ip = peer.map(|Extension(ConnectInfo(address))| address.ip());
         let target = return_to::accept(&query.return_to);
-        return crate::federation::sign_in_page(&state, &headers, target).await;
+        return crate::federation::sign_in_page(&state, &headers, ip, target).await;
     }
     let (csrf, set_cookie) = csrf::for_form(&headers, state.config.secure_cookies());
     let page = login_page(&state, "", None, &csrf, return_to::accept(&query.return_to));

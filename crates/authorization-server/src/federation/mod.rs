@@ -24,6 +24,7 @@ mod id_token;
 mod link;
 mod pages;
 
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderMap, StatusCode, header};
+use http::{Extensions, HeaderMap, StatusCode, header};
 use mcp_oauth_resource::{IssuerConfig, IssuerKeys};
 use serde::Deserialize;
 
@@ -41,6 +42,7 @@ use self::callback::Failure;
 use self::discovery::{MetadataCache, ProviderMetadata};
 use crate::accounts::return_to;
 use crate::config::{AuthorizationServerConfig, UpstreamProvider};
+use crate::rate_limit::{self, RateLimiter};
 use crate::server::{AppState, Inner};
 
 /// How long a request to a provider may take.
@@ -49,10 +51,15 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a provider's JWKS may be refetched for an unknown key id.
 const JWKS_REFRESH: Duration = Duration::from_secs(30);
 
+/// Sign-ins one client IP may start per minute: each stores a row until it expires.
+const STARTS_PER_MINUTE: u32 = 30;
+
 /// The configured providers, with what was learnt about each.
 pub(crate) struct Federation {
     http: reqwest::Client,
     upstreams: Vec<Upstream>,
+    /// Sign-ins started per client IP.
+    starts: RateLimiter,
 }
 
 /// One provider: its configuration, metadata and keys.
@@ -100,7 +107,11 @@ impl Federation {
                 keys: OnceLock::new(),
             })
             .collect();
-        Ok(Some(Self { http, upstreams }))
+        Ok(Some(Self {
+            http,
+            upstreams,
+            starts: RateLimiter::new(STARTS_PER_MINUTE, 60),
+        }))
     }
 
     fn find(&self, issuer: &str) -> Option<&Upstream> {
@@ -124,13 +135,14 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) async fn sign_in_page(
     state: &Inner,
     headers: &HeaderMap,
+    client_ip: Option<IpAddr>,
     return_to: Option<&str>,
 ) -> Response {
     let Some(federation) = state.federation.as_ref() else {
         return not_federated();
     };
     if let [only] = federation.upstreams.as_slice() {
-        return begin(state, federation, headers, only, return_to).await;
+        return begin(state, federation, headers, client_ip, only, return_to).await;
     }
     let providers = federation
         .upstreams
@@ -158,6 +170,7 @@ struct StartQuery {
 /// `GET /login/upstream`.
 async fn start_at(
     State(state): State<AppState>,
+    extensions: Extensions,
     headers: HeaderMap,
     query: Result<Query<StartQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -177,6 +190,7 @@ async fn start_at(
         &state,
         federation,
         &headers,
+        rate_limit::client_ip(&extensions),
         upstream,
         return_to::accept(&query.return_to),
     )
@@ -188,9 +202,24 @@ async fn begin(
     state: &Inner,
     federation: &Federation,
     headers: &HeaderMap,
+    client_ip: Option<IpAddr>,
     upstream: &Upstream,
     return_to: Option<&str>,
 ) -> Response {
+    let ip = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    if !federation.starts.try_acquire(&ip, state.now()) {
+        tracing::info!(%ip, "upstream sign-ins throttled");
+        let mut response = crate::pages::error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts",
+            "Too many sign-ins were started from this address. Try again in a minute.",
+            "slow_down",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from_static("60"));
+        return response;
+    }
     let target = return_to.unwrap_or(return_to::HOME);
     let metadata = match upstream.metadata(&federation.http).await {
         Ok(metadata) => metadata,
