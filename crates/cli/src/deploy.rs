@@ -138,7 +138,7 @@ pub struct DeployArgs {
     parameters: Vec<(String, String)>,
 
     /// Print the embedded CloudFormation template and exit, without calling AWS.
-    #[arg(long)]
+    #[arg(long, env = "MCP_OAUTH_PRINT_TEMPLATE")]
     print_template: bool,
 }
 

@@ -234,7 +234,9 @@ impl CloudFormation {
             }
         };
         if change != StackChange::Unchanged {
-            let status = self.wait_until_settled(&id, &mut log, on_event).await?;
+            let status = self
+                .wait_until_settled(&request.name, &id, &mut log, on_event)
+                .await?;
             if status != "CREATE_COMPLETE" && status != "UPDATE_COMPLETE" {
                 return Err(DeployError::StackFailed {
                     stack: request.name.clone(),
@@ -268,7 +270,7 @@ impl CloudFormation {
             .await
             .map_err(|e| DeployError::api("DeleteStack", e))?;
         let status = self
-            .wait_until_settled(&state.id, &mut log, on_event)
+            .wait_until_settled(name, &state.id, &mut log, on_event)
             .await?;
         if status != "DELETE_COMPLETE" {
             return Err(DeployError::StackFailed {
@@ -316,6 +318,7 @@ impl CloudFormation {
     /// returns the final status (`DELETE_COMPLETE` once the stack is gone).
     async fn wait_until_settled(
         &self,
+        name: &str,
         stack_id: &str,
         log: &mut EventLog,
         on_event: &mut dyn FnMut(&StackEvent),
@@ -334,7 +337,7 @@ impl CloudFormation {
             }
             if started.elapsed() >= self.wait.timeout {
                 return Err(DeployError::Timeout {
-                    stack: stack_id.to_owned(),
+                    stack: name.to_owned(),
                     status,
                     waited_secs: started.elapsed().as_secs(),
                 });
