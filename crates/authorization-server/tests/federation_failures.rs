@@ -15,7 +15,7 @@ use federation::{
 };
 use harness::Server;
 use harness::oauth::{REDIRECT_URI, authorize_path, callback_parameters, parameter, public_client};
-use mcp_oauth_authorization_server::UpstreamProvider;
+use mcp_oauth_authorization_server::{AuthorizationServerConfig, UpstreamProvider};
 use reqwest::StatusCode;
 
 /// A server federated to the test provider, a client, and a browser at the provider's
@@ -30,8 +30,16 @@ struct Scene {
 
 impl Scene {
     async fn start(test: &str) -> Option<Scene> {
+        Self::start_with(test, |config| config).await
+    }
+
+    async fn start_with(
+        test: &str,
+        configure: impl FnOnce(AuthorizationServerConfig) -> AuthorizationServerConfig,
+    ) -> Option<Scene> {
         let issuer = provider(PROVIDER, test)?;
-        let server = Server::start_with(|config| config.with_upstream(upstream(&issuer))).await;
+        let server =
+            Server::start_with(|config| configure(config.with_upstream(upstream(&issuer)))).await;
         server.set_now(harness::oauth::real_now());
         let client = public_client(&server).await;
         let path = authorize_path(&client.id, &[]);
@@ -255,6 +263,44 @@ async fn a_code_of_another_sign_in_fails_its_pkce_check() {
         .into_owned();
     let injected = with_parameter(&second, "code", Some(&first_code));
     let page = scene.browser.get(&injected).await.page;
+    assert_failure_links_back(
+        &page,
+        StatusCode::BAD_GATEWAY,
+        "server_error",
+        &scene.server.base,
+    );
+    scene.assert_no_user().await;
+}
+
+#[tokio::test]
+async fn an_id_token_that_expired_or_is_not_yet_issued_by_our_clock_is_refused() {
+    // Our clock an hour and more ahead of the provider's: its ID token (valid an hour) expired.
+    let Some(mut scene) = Scene::start_with("an_id_token_that_expired", |mut config| {
+        config.upstream_login_ttl = std::time::Duration::from_secs(4 * 3600);
+        config
+    })
+    .await
+    else {
+        return;
+    };
+    let callback = scene.callback("kim").await;
+    scene.server.advance(3600 + 61);
+    let page = scene.browser.get(&callback).await.page;
+    assert_failure_links_back(
+        &page,
+        StatusCode::BAD_GATEWAY,
+        "server_error",
+        &scene.server.base,
+    );
+    scene.assert_no_user().await;
+
+    // Our clock an hour behind: the token was issued in our future.
+    let Some(mut scene) = Scene::start("an_id_token_not_yet_issued").await else {
+        return;
+    };
+    let callback = scene.callback("kim").await;
+    scene.server.advance(-3600);
+    let page = scene.browser.get(&callback).await.page;
     assert_failure_links_back(
         &page,
         StatusCode::BAD_GATEWAY,
