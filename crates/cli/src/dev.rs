@@ -101,7 +101,7 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         web_client::prepare(&auto_client, &target, web_client::dynamic(&args.data_dir)).await?,
         web_client::prepare(&cimd_client, &target, Credentials::MetadataDocument).await?,
     ];
-    let login = format!("{}/login", issuer.issuer.trim_end_matches('/'));
+    let signup = format!("{}/signup", issuer.issuer.trim_end_matches('/'));
     println!();
     println!("The local stack is running. Next:");
     println!("  1. Open a demo client and press \"Log in\":");
@@ -125,10 +125,7 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
             args.data_dir.join(DEMO_PASSWORD_FILE).display()
         ),
     }
-    println!(
-        "     or create an account at {}",
-        login.replace("/login", "/signup")
-    );
+    println!("     or create an account at {signup}");
     println!("  3. Allow access, then press \"Fetch MCP Data\": the tools and the whoami result");
     println!(
         "  - Any MCP client can use {}: it discovers the authorization server,",

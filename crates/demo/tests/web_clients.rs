@@ -414,3 +414,30 @@ async fn uses_the_refreshed_tokens_afterwards() {
         app.served.stop().await;
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_mcp_server_is_an_error_on_the_page() {
+    let stack = Stack::start(HOUR).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let stack = Stack {
+        mcp_url: format!("http://127.0.0.1:{port}/mcp"),
+        ..stack
+    };
+    let data = tempfile::tempdir().unwrap();
+    let app = App::start(&stack, Kind::Dynamic, data.path()).await;
+    let mut browser = Browser::new(&app.base);
+    let answer = browser.press("/login").await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.location().unwrap().path(), "/");
+    let home = browser.follow(answer).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert_eq!(home.status_text(), "Signed out");
+    assert!(error_of(&home).contains("client_error"), "{}", home.body);
+    assert!(
+        error_of(&home).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        home.body
+    );
+}

@@ -78,7 +78,7 @@ pub struct Stack {
     pub issuer: String,
     pub mcp_url: String,
     pub store: Arc<dyn Store>,
-    _servers: Vec<Served>,
+    pub servers: Vec<Served>,
 }
 
 impl Stack {
@@ -113,7 +113,7 @@ impl Stack {
             Authentication::Required,
         );
         Self {
-            _servers: vec![
+            servers: vec![
                 serve(as_listener, server.router()),
                 serve(mcp_listener, mcp),
             ],
