@@ -27,8 +27,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the local stack in one process: the authorization server (http://localhost:9000)
-    /// and the protected MCP server (http://localhost:3001/mcp), with a demo user.
+    /// Run the local stack in one process: the authorization server (http://localhost:9000),
+    /// the protected MCP server (http://localhost:3001/mcp) and the three demo web clients
+    /// (http://localhost:3000, :3002, :3003), with a demo user.
     Dev(dev::DevArgs),
     /// Run the protected MCP server (default http://localhost:3001/mcp) that trusts one or more
     /// OAuth issuers.

@@ -45,6 +45,13 @@
 //!    `state` are checked before anything else is read, and the code is redeemed with the
 //!    verifier and `resource`.
 //!
+//! A web application runs the same states across requests instead of through a driver:
+//! [`McpOAuthClient::probe`] for the server's challenge, [`McpOAuthClient::discover`],
+//! [`Discovery::register`] and [`Registered::authorize`] when the person presses "Log in" (the
+//! [`PendingAuthorization`] is kept in their browser session and they are redirected to its
+//! URL), [`PendingAuthorization::complete`] at the callback, and [`McpOAuthClient::resume`]
+//! with the tokens kept in the session for each later MCP call.
+//!
 //! The resulting [`AuthorizedSession`] runs MCP over rmcp's Streamable HTTP client transport.
 //! Its HTTP client puts the current access token on every request and refreshes it shortly
 //! before it expires, keeping the rotated refresh token. A 401 leads to a refresh or a new
