@@ -90,11 +90,7 @@ struct RefreshState {
 
 impl IssuerKeys {
     /// The key set of `config.issuer`, fetched on first use with `http`.
-    pub fn new(
-        config: &IssuerConfig,
-        http: reqwest::Client,
-        refresh_interval: Duration,
-    ) -> Self {
+    pub fn new(config: &IssuerConfig, http: reqwest::Client, refresh_interval: Duration) -> Self {
         Self {
             issuer: config.issuer.clone(),
             configured_jwks_uri: config.jwks_uri.clone(),
@@ -115,15 +111,12 @@ impl IssuerKeys {
     }
 
     /// The key for a token's `kid`. An unknown key id triggers a refetch of the key set, at
-    /// most once per refresh interval; a failed first fetch is retried after at most
-    /// [`FIRST_FETCH_RETRY`], so a server started before its issuer recovers quickly.
+    /// most once per refresh interval; a failed first fetch is retried after at most five
+    /// seconds, so a server started before its issuer recovers quickly.
     ///
     /// Errors: [`KeyLookupError::UnknownKey`] when the (fetched) key set lacks the key,
     /// [`KeyLookupError::Unavailable`] when no key set could ever be fetched.
-    pub async fn key_for(
-        &self,
-        kid: Option<&str>,
-    ) -> Result<Arc<VerifyingKey>, KeyLookupError> {
+    pub async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, KeyLookupError> {
         if let (Some(key), _) = self.cached(kid) {
             return Ok(key);
         }
