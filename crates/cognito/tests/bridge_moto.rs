@@ -220,6 +220,19 @@ async fn reads_and_deletes_with_the_registration_access_token_only() {
 
     let response = gateway
         .http
+        .put(uri)
+        .bearer_auth(token)
+        .json(&registered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, DELETE");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["error"], "invalid_request");
+
+    let response = gateway
+        .http
         .delete(uri)
         .bearer_auth(token)
         .send()

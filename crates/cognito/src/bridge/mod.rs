@@ -8,7 +8,7 @@
 //! sizes) with the resource server's scopes as the allowed scopes, then Cognito's
 //! `CreateUserPoolClient` and the registry record. `GET` and `DELETE /register/{client_id}`
 //! need the registration access token; `DELETE` removes the Cognito app client, then the
-//! record.
+//! record. Updates (`PUT`, RFC 7592 §2.2) are refused with a 405 that says to register again.
 
 mod app_clients;
 mod fault;
@@ -57,7 +57,8 @@ pub struct BridgeConfig {
     pub unused_lifetime: Duration,
     /// A token `POST /register` requires as `Authorization: Bearer` (RFC 7591 §3), if any.
     pub initial_access_token: Option<String>,
-    /// Registrations accepted per client address per minute (default 10).
+    /// Registrations accepted per client address per minute (default 10). Every attempt
+    /// counts, refused ones too; behind a proxy, clients share the proxy's address.
     pub registrations_per_minute: u32,
 }
 
@@ -157,7 +158,10 @@ impl Bridge {
             .unwrap_or_else(|_| "/register".to_owned());
         Router::new()
             .route(&path, post(register))
-            .route(&format!("{path}/{{client_id}}"), get(read).delete(delete))
+            .route(
+                &format!("{path}/{{client_id}}"),
+                get(read).delete(delete).put(update),
+            )
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(Arc::clone(&self.inner))
     }
@@ -359,6 +363,20 @@ async fn read(
         ),
         Err(response) => response,
     }
+}
+
+/// `PUT /register/{client_id}` (RFC 7592 §2.2) is not offered: Cognito app clients are
+/// replaced, not edited, here. The answer says so instead of a bare 405.
+async fn update() -> Response {
+    let mut response = oauth_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        OAuthErrorCode::InvalidRequest,
+        "this server does not update registrations; delete the client and register again",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, http::HeaderValue::from_static("GET, DELETE"));
+    response
 }
 
 /// `DELETE /register/{client_id}` (RFC 7592 §2.3): the Cognito app client, then the record.
