@@ -263,6 +263,40 @@ impl Authorized {
         &self.registered.registration
     }
 
+    /// Revokes the tokens at the authorization server's `revocation_endpoint` (RFC 7009):
+    /// the refresh token, which revokes its grant, else the access token. Returns `false`
+    /// when the server has no revocation endpoint (the tokens then live until they expire).
+    pub async fn revoke(self, client: &McpOAuthClient) -> Result<bool, Error> {
+        let discovery = &self.registered.discovery;
+        let Some(url) = discovery
+            .authorization_server()
+            .revocation_endpoint
+            .as_deref()
+        else {
+            return Ok(false);
+        };
+        crate::http::secure_url(url)?;
+        let endpoint = TokenEndpoint {
+            http: client.http(),
+            url,
+            client: &self.registered.registration,
+            resource: discovery.resource().as_str(),
+        };
+        match &self.tokens.refresh_token {
+            Some(refresh_token) => {
+                endpoint
+                    .revoke(refresh_token.expose(), "refresh_token")
+                    .await?
+            }
+            None => {
+                endpoint
+                    .revoke(self.tokens.access_token.expose(), "access_token")
+                    .await?
+            }
+        }
+        Ok(true)
+    }
+
     /// Splits into its parts.
     pub fn into_parts(self) -> (Discovery, ClientRegistration, TokenSet) {
         (

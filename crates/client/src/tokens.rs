@@ -49,7 +49,7 @@ impl TokenSet {
     }
 }
 
-/// What a token request needs besides its grant.
+/// What a token (or revocation) request needs besides its grant.
 pub(crate) struct TokenEndpoint<'a> {
     pub(crate) http: &'a Http,
     pub(crate) url: &'a str,
@@ -92,6 +92,22 @@ impl TokenEndpoint<'_> {
         ];
         let answer = self.request(&fields).await?;
         self.token_set(&answer, granted, Some(refresh_token))
+    }
+
+    /// Revokes `token` (RFC 7009 §2.1) at this endpoint, which is then the revocation
+    /// endpoint; the client authenticates as at the token endpoint.
+    pub(crate) async fn revoke(&self, token: &str, hint: &str) -> Result<(), Error> {
+        let answer = self
+            .request(&[("token", token), ("token_type_hint", hint)])
+            .await?;
+        if answer.is_success() {
+            Ok(())
+        } else {
+            Err(Error::TokenRefused {
+                status: answer.status,
+                error: serde_json::from_slice::<OAuthErrorResponse>(&answer.body).ok(),
+            })
+        }
     }
 
     async fn request(&self, grant: &[(&str, &str)]) -> Result<Answer, Error> {

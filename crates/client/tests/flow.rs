@@ -222,7 +222,7 @@ async fn registers_dynamically_when_cimd_is_not_advertised() {
 }
 
 #[tokio::test]
-async fn resumes_with_tokens_obtained_earlier_without_the_store_or_the_person() {
+async fn resumes_with_tokens_obtained_earlier_without_the_store_or_the_person_and_revokes_them() {
     // The flow step by step, as a web application runs it across requests.
     let stack = Stack::start_with(StackOptions {
         authorization_server: Box::new(|config| {
@@ -272,6 +272,31 @@ async fn resumes_with_tokens_obtained_earlier_without_the_store_or_the_person() 
     // The 30 s token was refreshed before use; the session holds the rotated tokens.
     let now = session.tokens().await.unwrap();
     assert_ne!(now.refresh_token, tokens.refresh_token);
+
+    // Revoking them (RFC 7009) ends the grant: the refresh token is refused afterwards.
+    let registration = session.registration().await.unwrap();
+    let discovery = other.discover(&stack.mcp_url, None).await.unwrap();
+    let latest = mcp_oauth_client::Authorized::new(
+        mcp_oauth_client::Registered::new(discovery, registration.clone()),
+        now.clone(),
+    );
+    assert!(latest.revoke(&other).await.unwrap());
+    let refused = reqwest::Client::new()
+        .post(format!("{}/token", stack.issuer))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                now.refresh_token.as_ref().unwrap().expose(),
+            ),
+            ("client_id", registration.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], OAuthErrorCode::InvalidGrant.as_str());
 }
 
 #[tokio::test]

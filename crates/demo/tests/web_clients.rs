@@ -158,8 +158,26 @@ async fn logs_in_fetches_and_logs_out(kind: Kind) {
     assert!(result.contains(&client_id), "{result}");
     assert!(result.contains(&stack.issuer), "{result}");
 
-    // Log out: signed out, and fetching needs a new login.
+    // Log out: the tokens are revoked (RFC 7009), the browser is signed out, and fetching
+    // needs a new login.
+    let jti = claim(&home, "jti").unwrap();
+    let now = mcp_oauth_authorization_server::system_clock()();
+    let active = stack
+        .store
+        .find_active_access_token(&jti, now)
+        .await
+        .unwrap();
+    assert!(
+        active.is_some(),
+        "the access token is active before logging out"
+    );
     let home = browser.log_out().await;
+    let active = stack
+        .store
+        .find_active_access_token(&jti, now)
+        .await
+        .unwrap();
+    assert!(active.is_none(), "logging out revoked the grant");
     assert_eq!(home.status_text(), "Signed out");
     assert!(home.element("claims").unwrap().contains("log in first"));
     let home = browser.fetch().await;

@@ -110,6 +110,11 @@ impl WebClient {
         Ok(Self { app: Arc::new(app) })
     }
 
+    /// The application's title (which kind of client it is).
+    pub fn title(&self) -> &'static str {
+        self.app.config.credentials.title()
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &WebClientConfig {
         &self.app.config
@@ -347,13 +352,13 @@ async fn fetch(State(app): AppState, headers: HeaderMap, RawForm(form): RawForm)
 }
 
 async fn logout(State(app): AppState, headers: HeaderMap, RawForm(form): RawForm) -> Response {
-    let (id, state) = match app.form_session(&headers, &form).await {
+    let (id, mut state) = match app.form_session(&headers, &form).await {
         Ok(session) => session,
         Err(refused) => return refused,
     };
+    app.flow.logout(&mut state).await;
     drop(state);
     app.sessions.remove(&id);
-    tracing::info!("signed out");
     see_other("/", Some(app.clear_cookie()))
 }
 

@@ -198,6 +198,26 @@ impl Flow {
         Ok(())
     }
 
+    /// "Log out": the session's tokens are revoked at the authorization server (RFC 7009),
+    /// so that they die with the session; a failure is logged, and the session ends anyway.
+    pub(crate) async fn logout(&self, state: &mut BrowserState) {
+        state.pending = None;
+        let Some(signed_in) = state.signed_in.take() else {
+            return;
+        };
+        let authorized = Authorized::new(
+            Registered::new(signed_in.discovery, signed_in.registration),
+            signed_in.tokens,
+        );
+        match authorized.revoke(&self.client).await {
+            Ok(true) => tracing::info!("signed out; tokens revoked"),
+            Ok(false) => {
+                tracing::info!("signed out; the authorization server cannot revoke tokens")
+            }
+            Err(error) => tracing::warn!(%error, "signed out; revoking the tokens failed"),
+        }
+    }
+
     /// An MCP operation failed: the session stays signed in unless its tokens can no longer
     /// be used (the library wanted a new authorization).
     fn failed(state: &mut BrowserState, signed_in: SignedIn, error: Error) -> ErrorView {
