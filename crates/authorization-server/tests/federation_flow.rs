@@ -332,3 +332,46 @@ async fn several_providers_get_a_chooser_and_each_identity_its_own_user() {
             .any(|user| user.email == format!("bob at {first}"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upstream_sign_ins_link_one_user_on_postgres() {
+    let Some(issuer) = provider(PROVIDER, "upstream_sign_ins_link_one_user_on_postgres") else {
+        return;
+    };
+    let Some(db) = harness::TestDb::postgres("upstream_sign_ins_link_one_user").await else {
+        return;
+    };
+    let server = Server::start_on(&db, |config| config.with_upstream(upstream(&issuer))).await;
+    server.set_now(real_now());
+    let client = public_client(&server).await;
+    let path = authorize_path(&client.id, &[]);
+    let mut browser = WebBrowser::new(&[&server.base, &issuer]);
+    let consent = authorize_via_provider(&mut browser, &server.base, &path, "lena").await;
+    let code = code_of(
+        &server,
+        &decide(&mut browser, &server.base, &consent, "allow").await,
+    );
+    let tokens = redeem(&server, &client, &code, VERIFIER).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
+    let link = server
+        .store
+        .find_upstream_identity(&issuer, "lena")
+        .await
+        .unwrap()
+        .expect("linked");
+    let claims = server
+        .keys()
+        .verify(&text(&tokens.body["access_token"]), server.now())
+        .unwrap();
+    assert_eq!(claims["sub"], link.user_id.as_str());
+
+    let mut again = WebBrowser::new(&[&server.base, &issuer]);
+    let back = authorize_via_provider(&mut again, &server.base, &path, "lena").await;
+    let tokens = redeem(&server, &client, &code_of(&server, &back), VERIFIER).await;
+    let claims = server
+        .keys()
+        .verify(&text(&tokens.body["access_token"]), server.now())
+        .unwrap();
+    assert_eq!(claims["sub"], link.user_id.as_str());
+    assert_eq!(server.store.list_users().await.unwrap().len(), 1);
+}
