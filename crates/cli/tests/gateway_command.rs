@@ -1,0 +1,218 @@
+//! `mcp-oauth gateway` as a user runs it, against moto: scopes read from the resource server
+//! at start, the façade, registration, and the MCP server listing the gateway.
+//!
+//! Needs `MOTO_ENDPOINT` (scripts/services/moto.sh); without it the moto tests pass after a
+//! skip notice unless `MCP_OAUTH_REQUIRE_SERVICES=1`.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
+
+fn moto(test: &str) -> Option<String> {
+    match std::env::var("MOTO_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(endpoint) => Some(endpoint.trim_end_matches('/').to_owned()),
+        None if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") => {
+            panic!("MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set")
+        }
+        None => {
+            eprintln!("skipping {test}: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
+            None
+        }
+    }
+}
+
+/// Calls a Cognito operation through moto's JSON API.
+async fn cognito(endpoint: &str, operation: &str, input: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "x-amz-target",
+            format!("AWSCognitoIdentityProviderService.{operation}"),
+        )
+        .body(input.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "moto {operation}");
+    response.json().await.unwrap()
+}
+
+async fn pool(endpoint: &str, resource_server: Option<&str>) -> String {
+    let created = cognito(
+        endpoint,
+        "CreateUserPool",
+        json!({"PoolName": "gateway-command"}),
+    )
+    .await;
+    let id = created["UserPool"]["Id"].as_str().unwrap().to_owned();
+    if let Some(identifier) = resource_server {
+        cognito(
+            endpoint,
+            "CreateResourceServer",
+            json!({
+                "UserPoolId": id, "Identifier": identifier, "Name": "mcp",
+                "Scopes": [
+                    {"ScopeName": "mcp.read", "ScopeDescription": "read"},
+                    {"ScopeName": "mcp.write", "ScopeDescription": "write"},
+                ],
+            }),
+        )
+        .await;
+    }
+    id
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn gateway(endpoint: &str, pool_id: &str, port: u16, registry: &std::path::Path) -> Command {
+    let origin = format!("http://127.0.0.1:{port}");
+    let mut command = Command::new(BINARY);
+    command
+        .args(["gateway", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--public-url", &origin, "--url", &format!("{origin}/mcp")])
+        .args(["--region", "us-east-1", "--user-pool-id", pool_id])
+        .args([
+            "--cognito-domain",
+            "https://demo.auth.us-east-1.amazoncognito.com",
+        ])
+        .args(["--aws-endpoint-url", endpoint])
+        .arg("--sqlite-registry")
+        .arg(registry)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("COGNITO_SCOPES")
+        .env_remove("COGNITO_REGISTRY_TABLE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A running gateway, killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn help_explains_every_flag_and_its_environment_variable() {
+    let output = Command::new(BINARY)
+        .args(["gateway", "--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for (flag, env) in [
+        ("--public-url", "GATEWAY_URL"),
+        ("--url", "MCP_SERVER_URL"),
+        ("--region", "AWS_REGION"),
+        ("--user-pool-id", "COGNITO_USER_POOL_ID"),
+        ("--cognito-domain", "COGNITO_DOMAIN_URL"),
+        ("--resource-server-id", "COGNITO_RESOURCE_SERVER_ID"),
+        ("--static-client-id", "COGNITO_CLIENT_IDS"),
+        ("--dynamodb-table", "COGNITO_REGISTRY_TABLE"),
+        ("--sqlite-registry", "COGNITO_REGISTRY_SQLITE"),
+        ("--aws-endpoint-url", "AWS_ENDPOINT_URL"),
+        ("--initial-access-token", "GATEWAY_INITIAL_ACCESS_TOKEN"),
+        (
+            "--unused-registration-hours",
+            "GATEWAY_UNUSED_REGISTRATION_HOURS",
+        ),
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+        assert!(help.contains(env), "{env} missing from --help");
+    }
+}
+
+#[tokio::test]
+async fn serves_the_facade_registration_and_the_mcp_server() {
+    let Some(endpoint) = moto("serves_the_facade_registration_and_the_mcp_server") else {
+        return;
+    };
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let pool_id = pool(&endpoint, Some(&format!("{origin}/mcp"))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let _gateway = Running(
+        gateway(&endpoint, &pool_id, port, &dir.path().join("registry.db"))
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let metadata_url = format!("{origin}/.well-known/oauth-authorization-server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metadata: Value = loop {
+        if let Ok(response) = http.get(&metadata_url).send().await {
+            break response.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(metadata["issuer"], origin);
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!([
+            format!("{origin}/mcp/mcp.read"),
+            format!("{origin}/mcp/mcp.write")
+        ])
+    );
+    assert_eq!(
+        metadata["jwks_uri"],
+        format!("{endpoint}/{pool_id}/.well-known/jwks.json")
+    );
+    let prm: Value = http
+        .get(format!("{origin}/.well-known/oauth-protected-resource/mcp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prm["authorization_servers"], json!([origin]));
+    let registered = http
+        .post(format!("{origin}/register"))
+        .json(&json!({"redirect_uris": ["http://127.0.0.1:8976/callback"], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), reqwest::StatusCode::CREATED);
+    let unauthenticated = http.post(format!("{origin}/mcp")).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), reqwest::StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn refuses_to_start_when_the_resource_server_cannot_be_read() {
+    let Some(endpoint) = moto("refuses_to_start_when_the_resource_server_cannot_be_read") else {
+        return;
+    };
+    let pool_id = pool(&endpoint, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let Output { status, stderr, .. } = gateway(
+        &endpoint,
+        &pool_id,
+        free_port(),
+        &dir.path().join("registry.db"),
+    )
+    .output()
+    .unwrap();
+    assert!(!status.success());
+    let stderr = String::from_utf8(stderr).unwrap();
+    assert!(stderr.contains("give them with --scope"), "{stderr}");
+}
