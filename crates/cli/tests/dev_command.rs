@@ -83,7 +83,7 @@ fn start(data_dir: &std::path::Path, ports: &Ports) -> (Stack, Vec<String>) {
         .arg(data_dir)
         .envs(ports.env.iter().map(|(name, value)| (name, value)))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log_file(data_dir))
         .spawn()
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
@@ -96,6 +96,19 @@ fn start(data_dir: &std::path::Path, ports: &Ports) -> (Stack, Vec<String>) {
         }
     }
     (Stack { child }, lines)
+}
+
+/// The log (stderr) of `dev`, appended to `dev.log` beside the data directory.
+fn log_file(data_dir: &std::path::Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(data_dir))
+        .unwrap()
+}
+
+fn log_path(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.parent().unwrap().join("dev.log")
 }
 
 async fn wait_for(url: &str) -> reqwest::Response {
@@ -163,9 +176,10 @@ async fn log_in_and_fetch(base: &str, password: &str) -> String {
 
 #[tokio::test]
 async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_restarts() {
-    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
     let ports = Ports::new();
-    let (stack, lines) = start(data.path(), &ports);
+    let (stack, lines) = start(data.as_path(), &ports);
     let printed = lines.join("\n");
     let metadata: serde_json::Value = wait_for(&format!(
         "{}/.well-known/oauth-authorization-server",
@@ -239,13 +253,13 @@ async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_resta
             "demo-client.txt",
             "auto-client-registration.json",
         ] {
-            let mode = std::fs::metadata(data.path().join(file))
+            let mode = std::fs::metadata(data.as_path().join(file))
                 .unwrap()
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{file}");
         }
-        let client_file = std::fs::read_to_string(data.path().join("demo-client.txt")).unwrap();
+        let client_file = std::fs::read_to_string(data.as_path().join("demo-client.txt")).unwrap();
         assert!(
             !printed.contains(client_file.lines().nth(1).unwrap()),
             "the client secret is not printed"
@@ -254,9 +268,17 @@ async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_resta
     #[cfg(not(unix))]
     drop(stack);
 
+    // The log names what happened but holds no secret: no JWT, no client secret.
+    let log = std::fs::read_to_string(log_path(data.as_path())).unwrap();
+    assert!(log.contains("signed in"), "{log}");
+    assert!(!log.contains("eyJ"), "a JWT in the log:\n{log}");
+    let client_file = std::fs::read_to_string(data.as_path().join("demo-client.txt")).unwrap();
+    let secret = client_file.lines().nth(1).unwrap();
+    assert!(!log.contains(secret), "the client secret in the log");
+
     // A second start finds the same user, tells the same password, and the pre-registered
     // client and the auto-client's registration still work.
-    let (_stack, lines) = start(data.path(), &ports);
+    let (_stack, lines) = start(data.as_path(), &ports);
     assert!(
         lines
             .iter()
