@@ -137,6 +137,20 @@ async fn registers_public_client_as_cognito_app_client_and_records_it() {
     assert_eq!(app.allowed_o_auth_scopes(), pool.scopes());
     assert_eq!(app.supported_identity_providers(), ["COGNITO"]);
     assert_eq!(app.enable_token_revocation(), Some(true));
+    let rotation = app
+        .refresh_token_rotation()
+        .expect("refresh token rotation");
+    assert_eq!(rotation.feature().as_str(), "ENABLED");
+    assert_eq!(rotation.retry_grace_period_seconds(), Some(0));
+    // No API sign-in flow that bypasses the managed login besides SRP; with rotation on,
+    // REFRESH_TOKEN_AUTH must not be listed.
+    assert_eq!(
+        app.explicit_auth_flows()
+            .iter()
+            .map(|flow| flow.as_str())
+            .collect::<Vec<_>>(),
+        ["ALLOW_USER_SRP_AUTH"]
+    );
     assert_eq!(app.client_name(), Some("Test MCP client"));
 
     let record = registry.get(client_id).await.unwrap().expect("recorded");
