@@ -60,8 +60,9 @@ pub struct AuthorizationServerConfig {
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct UpstreamProvider {
-    /// The provider's issuer identifier; its metadata is at
-    /// `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery §4).
+    /// The provider's issuer identifier, exactly as its ID tokens' `iss` (some end with `/`);
+    /// its metadata is at `<issuer without a final />/.well-known/openid-configuration`
+    /// (OpenID Connect Discovery §4).
     pub issuer: String,
     /// This server's client id at the provider.
     pub client_id: String,
@@ -76,9 +77,10 @@ pub struct UpstreamProvider {
 }
 
 impl UpstreamProvider {
-    /// The provider `issuer` where this server is the client `client_id`.
+    /// The provider `issuer` (kept exactly: it is compared with the ID tokens' `iss`) where
+    /// this server is the client `client_id`.
     pub fn new(issuer: &str, client_id: &str) -> Self {
-        let issuer = issuer.trim_end_matches('/').to_owned();
+        let issuer = issuer.to_owned();
         let name = Url::parse(&issuer)
             .ok()
             .and_then(|url| url.host_str().map(str::to_owned))
@@ -393,12 +395,12 @@ mod tests {
                 );
         assert!(config.federated() && !config.signup_open());
         assert!(config.validate().is_ok());
-        assert_eq!(config.upstreams[0].issuer, "https://idp.example");
+        assert_eq!(config.upstreams[0].issuer, "https://idp.example/");
         assert_eq!(config.upstreams[0].name, "idp.example");
         assert!(!format!("{config:?}").contains("s3cr3t"));
 
         let config = config
-            .with_upstream(UpstreamProvider::new("https://idp.example", "again"))
+            .with_upstream(UpstreamProvider::new("https://idp.example/", "again"))
             .with_upstream(UpstreamProvider::new("http://idp.example", " "))
             .with_upstream(
                 UpstreamProvider::new("https://x.example?a=b", "c").with_scopes(["email"]),

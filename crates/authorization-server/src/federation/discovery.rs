@@ -72,7 +72,11 @@ impl MetadataCache {
     pub(super) fn new(issuer: &str) -> Self {
         Self {
             issuer: issuer.to_owned(),
-            url: format!("{issuer}/.well-known/openid-configuration"),
+            // Discovery §4: a terminating `/` of the issuer is removed before appending.
+            url: format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            ),
             cached: RwLock::new(None),
         }
     }
@@ -173,4 +177,50 @@ fn without_url(error: reqwest::Error) -> String {
         .map(|url| format!("{}{}: ", url.origin().ascii_serialization(), url.path()))
         .unwrap_or_default();
     format!("{place}{}", error.without_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metadata_url_drops_a_final_slash_of_the_issuer() {
+        for issuer in ["https://idp.example/tenant", "https://idp.example/tenant/"] {
+            assert_eq!(
+                MetadataCache::new(issuer).url,
+                "https://idp.example/tenant/.well-known/openid-configuration"
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_of_another_issuer_or_without_s256_is_refused() {
+        let metadata = |issuer: &str, methods: Option<Vec<String>>| ProviderMetadata {
+            issuer: issuer.to_owned(),
+            authorization_endpoint: "https://idp.example/authorize".to_owned(),
+            token_endpoint: "https://idp.example/token".to_owned(),
+            jwks_uri: "https://idp.example/jwks".to_owned(),
+            token_endpoint_auth_methods_supported: None,
+            authorization_response_iss_parameter_supported: false,
+            code_challenge_methods_supported: methods,
+        };
+        assert!(
+            metadata("https://idp.example/", None)
+                .check("https://idp.example/")
+                .is_ok()
+        );
+        assert!(
+            metadata("https://idp.example", None)
+                .check("https://idp.example/")
+                .is_err()
+        );
+        assert!(
+            metadata("https://idp.example/", Some(vec!["plain".to_owned()]))
+                .check("https://idp.example/")
+                .is_err()
+        );
+        let mut plain_http = metadata("https://idp.example/", None);
+        plain_http.token_endpoint = "http://idp.example/token".to_owned();
+        assert!(plain_http.check("https://idp.example/").is_err());
+    }
 }
