@@ -579,3 +579,28 @@ async fn mcp_server_accepts_tokens_of_clients_the_bridge_registered() {
         "token was issued to a client this resource does not accept"
     );
 }
+
+/// The registry cannot be written (a real DynamoDB error from moto: the table does not
+/// exist): the app client just created is removed again, and the client gets a 503.
+#[tokio::test]
+async fn registry_failure_removes_the_new_app_client_and_answers_503() {
+    let Some(endpoint) = support::moto("registry_failure") else {
+        return;
+    };
+    let aws = support::aws(&endpoint).await;
+    let pool = Pool::create(&aws, RESOURCE).await;
+    let missing = mcp_oauth_cognito::DynamoDbRegistry::connect(&aws, support::unique("missing"));
+    let missing: Arc<dyn Registry> = Arc::new(missing);
+    let gateway =
+        ServedGateway::start(&aws, &pool.id, Arc::clone(&missing), |c| c, pool.scopes()).await;
+    let response = gateway.register(&public_client()).await;
+    assert_eq!(response.headers()["retry-after"], "30");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(pool.app_client_count().await, 0);
+
+    // The MCP server's allow list cannot answer either: neither accepted nor refused.
+    let allow_list = mcp_oauth_cognito::RegistryAllowList::new([], missing);
+    assert!(allow_list.is_allowed("some-client").await.is_err());
+}
