@@ -29,6 +29,21 @@ impl Request {
             token,
         }
     }
+
+    /// The whole HTTP/1.1 request to `server`, with the headers wrk sends.
+    pub fn to_http1(&self, server: &Server) -> Vec<u8> {
+        let mut head = format!("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", server.port);
+        for header in HEADERS {
+            head.push_str(header);
+            head.push_str("\r\n");
+        }
+        head.push_str(&format!(
+            "Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+            self.token,
+            self.body.len()
+        ));
+        [head.as_bytes(), self.body.as_bytes()].concat()
+    }
 }
 
 /// The request headers besides `Authorization`, shared by curl and the wrk script.

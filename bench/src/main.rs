@@ -1,7 +1,9 @@
 //! Benchmark driver: `tools/call` throughput and latency of the demo MCP server with token
-//! validation on and off, measured with wrk against one server core. Run it with `bench/run`;
-//! BENCHMARKS.md describes the method.
+//! validation on and off, measured with wrk against one server core (`bench/run`), or the
+//! server's instructions per request counted by callgrind (`bench/instructions`).
+//! BENCHMARKS.md describes both methods.
 
+mod instructions;
 mod load;
 mod report;
 mod server;
@@ -9,11 +11,11 @@ mod server;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use mcp_oauth_testkit::TestIssuer;
 
 use crate::report::{Report, Side};
-use crate::server::{Server, Validation};
+use crate::server::{Launch, Server, Validation};
 
 /// How often a run is repeated when the server did not get its core.
 const RETRIES: usize = 2;
@@ -22,9 +24,13 @@ const RETRIES: usize = 2;
 #[derive(Parser, Debug)]
 #[command(
     name = "mcp-oauth-bench",
-    about = "Measures what token validation costs the MCP server"
+    about = "Measures what token validation costs the MCP server",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Args {
+    /// Another measure than throughput (the default).
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Seconds of measured load per server and round.
     #[arg(long, env = "BENCH_DURATION", default_value_t = 12)]
     pub duration: u64,
@@ -49,9 +55,22 @@ pub struct Args {
     pub server: Option<PathBuf>,
 }
 
+/// Measures other than throughput.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Counts the server's instructions per request with callgrind, with validation on and
+    /// off: a measure that other processes on the machine do not disturb.
+    Instructions(instructions::InstructionArgs),
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
+    let args = Args::parse();
+    let result = match &args.command {
+        Some(Command::Instructions(instruction_args)) => instructions::run(instruction_args).await,
+        None => run(args).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("bench: {error}");
@@ -65,17 +84,12 @@ async fn run(args: Args) -> Result<(), String> {
     if args.rounds == 0 || args.duration == 0 {
         return Err("--rounds and --duration must be at least 1".to_owned());
     }
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .map_err(|error| format!("cannot find this executable: {error}"))?
-            .with_file_name("mcp-oauth"),
-    };
+    let binary = server_binary(args.server.as_deref())?;
     let load_before = report::load_average();
     let issuer = TestIssuer::start().await;
     let servers = [
-        Server::start(&binary, issuer.issuer(), Validation::On).await?,
-        Server::start(&binary, issuer.issuer(), Validation::Off).await?,
+        Server::start(&binary, issuer.issuer(), Validation::On, &Launch::Direct).await?,
+        Server::start(&binary, issuer.issuer(), Validation::Off, &Launch::Direct).await?,
     ];
     let idle = [servers[0].rss_kib()?, servers[1].rss_kib()?];
     let mut rounds: [Vec<load::Measurement>; 2] = [Vec::new(), Vec::new()];
@@ -129,4 +143,14 @@ async fn run(args: Args) -> Result<(), String> {
         eprintln!("bench: updated BENCHMARKS.md");
     }
     Ok(())
+}
+
+/// The `mcp-oauth` executable to measure: `explicit`, or the one next to this driver.
+fn server_binary(explicit: Option<&std::path::Path>) -> Result<PathBuf, String> {
+    match explicit {
+        Some(path) => Ok(path.to_owned()),
+        None => Ok(std::env::current_exe()
+            .map_err(|error| format!("cannot find this executable: {error}"))?
+            .with_file_name("mcp-oauth")),
+    }
 }

@@ -6,7 +6,7 @@ use crate::load::{MIN_SERVER_CPU, Measurement};
 use crate::{Args, RETRIES};
 
 /// Most of its throughput that authentication may cost.
-const MAX_COST_PERCENT: f64 = 5.0;
+pub const MAX_COST_PERCENT: f64 = 5.0;
 /// Idle RSS the MCP server must stay under, in bytes (15 MB).
 const MAX_IDLE_RSS_BYTES: u64 = 15_000_000;
 /// BENCHMARKS.md; the driver owns the text between `<!-- bench:TOOL:start -->` and
@@ -201,7 +201,8 @@ pub fn load_average() -> String {
         .join(" ")
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median (the mean of the middle two for an even count; NaN for none).
+pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => f64::NAN,
@@ -219,7 +220,7 @@ fn mib(kib: u64) -> String {
 }
 
 /// `31500.4` as `31,500`.
-fn thousands(value: f64) -> String {
+pub fn thousands(value: f64) -> String {
     let digits = format!("{:.0}", value);
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {
@@ -242,7 +243,8 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".to_owned())
 }
 
-fn utc_now() -> String {
+/// The date and time now, `YYYY-MM-DD HH:MM UTC`.
+pub fn utc_now() -> String {
     std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()

@@ -1,4 +1,5 @@
-//! The servers under test: release `mcp-oauth mcp-server` child processes pinned to CPU 0.
+//! The servers under test: release `mcp-oauth mcp-server` child processes pinned to CPU 0,
+//! run directly or under callgrind.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,12 +29,37 @@ impl fmt::Display for Validation {
     }
 }
 
+/// How a server process is started; either way it is pinned to CPU 0 (one tokio worker).
+#[derive(Clone, Debug)]
+pub enum Launch {
+    /// The executable itself (`taskset -c 0 mcp-oauth …`).
+    Direct,
+    /// Under `valgrind --tool=callgrind`, which writes its counts to `out_file` (dumps add
+    /// `.1`, `.2`, … to the name).
+    Callgrind {
+        /// Callgrind's `--callgrind-out-file`.
+        out_file: PathBuf,
+    },
+}
+
+impl Launch {
+    /// How long the server may take to listen: valgrind translates the executable first.
+    fn start_timeout(&self) -> Duration {
+        match self {
+            Self::Direct => Duration::from_secs(10),
+            Self::Callgrind { .. } => Duration::from_secs(120),
+        }
+    }
+}
+
 /// A running server; it is killed when dropped.
 pub struct Server {
     /// Whether it validates tokens.
     pub validation: Validation,
     /// The MCP endpoint, which is also the resource (token audience).
     pub url: String,
+    /// The loopback port it listens on.
+    pub port: u16,
     child: Child,
     pid: u32,
     log: PathBuf,
@@ -46,6 +72,7 @@ impl Server {
         binary: &Path,
         issuer: &str,
         validation: Validation,
+        launch: &Launch,
     ) -> Result<Self, String> {
         let port = free_port()?;
         let url = format!("http://127.0.0.1:{port}/mcp");
@@ -56,8 +83,13 @@ impl Server {
         let log_file = std::fs::File::create(&log)
             .map_err(|error| format!("cannot create {}: {error}", log.display()))?;
         let mut command = Command::new("taskset");
+        command.args(["-c", "0"]);
+        if let Launch::Callgrind { out_file } = launch {
+            command
+                .args(["valgrind", "--tool=callgrind"])
+                .arg(format!("--callgrind-out-file={}", out_file.display()));
+        }
         command
-            .args(["-c", "0"])
             .arg(binary)
             .args([
                 "mcp-server",
@@ -89,11 +121,14 @@ impl Server {
         let mut server = Self {
             validation,
             url,
+            port,
             child,
             pid,
             log,
         };
-        server.wait_until_listening(port).await?;
+        server
+            .wait_until_listening(port, launch.start_timeout())
+            .await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let warned = server.log_text().contains(DISABLED_WARNING);
         if warned != (validation == Validation::Off) {
@@ -105,8 +140,8 @@ impl Server {
         Ok(server)
     }
 
-    async fn wait_until_listening(&mut self, port: u16) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    async fn wait_until_listening(&mut self, port: u16, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
@@ -123,9 +158,15 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Err(format!(
-            "the server did not listen within 10 s; log:\n{}",
+            "the server did not listen within {} s; log:\n{}",
+            timeout.as_secs(),
             self.log_text()
         ))
+    }
+
+    /// The server's process id (valgrind's, under callgrind).
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// What the server wrote to stderr so far (its log file is removed when it is dropped).

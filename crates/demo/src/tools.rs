@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use mcp_oauth_resource::VerifiedToken;
+use mcp_oauth_core::ScopeSet;
+use mcp_oauth_resource::{TokenProfileKind, VerifiedToken};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
@@ -11,7 +12,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::ContextStore;
@@ -93,26 +94,64 @@ impl ContextServer {
         &self,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let body = match caller(&context) {
-            Caller::Verified(token) => json!({
-                "authenticated": true,
-                "issuer": token.issuer,
-                "subject": token.subject,
-                "client_id": token.client_id,
-                "scopes": token.scopes.iter().collect::<Vec<_>>(),
-                "audience": token.audience,
-                "expires_at": token.expires_at,
-                "profile": token.profile,
-                "read_scope": self.scopes.read,
-                "write_scope": self.scopes.write,
+        match caller(&context) {
+            Caller::Verified(token) => structured(&VerifiedCaller {
+                audience: &token.audience,
+                authenticated: true,
+                client_id: token.client_id.as_deref(),
+                expires_at: token.expires_at,
+                issuer: &token.issuer,
+                profile: token.profile,
+                read_scope: &self.scopes.read,
+                scopes: &token.scopes,
+                subject: &token.subject,
+                write_scope: &self.scopes.write,
             }),
-            Caller::Anonymous => json!({
-                "authenticated": false,
-                "warning": "token validation is switched off on this server",
+            Caller::Anonymous => structured(&AnonymousCaller {
+                authenticated: false,
+                warning: "token validation is switched off on this server",
             }),
-        };
-        Ok(CallToolResult::structured(body))
+        }
     }
+}
+
+/// What `whoami` answers about a verified token. The fields are in alphabetical order, as
+/// serde_json keeps an object's keys, so the text and the structured content read the same.
+#[derive(Serialize)]
+struct VerifiedCaller<'a> {
+    audience: &'a [String],
+    authenticated: bool,
+    client_id: Option<&'a str>,
+    expires_at: u64,
+    issuer: &'a str,
+    profile: TokenProfileKind,
+    read_scope: &'a str,
+    #[serde(serialize_with = "scope_list")]
+    scopes: &'a ScopeSet,
+    subject: &'a str,
+    write_scope: &'a str,
+}
+
+/// What `whoami` answers when validation is switched off.
+#[derive(Serialize)]
+struct AnonymousCaller {
+    authenticated: bool,
+    warning: &'static str,
+}
+
+/// Scopes as a JSON array, in sorted order.
+fn scope_list<S: serde::Serializer>(scopes: &&ScopeSet, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(scopes.iter())
+}
+
+/// A successful result with `answer` as structured content and as its JSON text, serialised
+/// straight from `answer`.
+fn structured<T: Serialize>(answer: &T) -> Result<CallToolResult, ErrorData> {
+    let failed = |error: serde_json::Error| ErrorData::internal_error(error.to_string(), None);
+    let text = serde_json::to_string(answer).map_err(failed)?;
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(serde_json::to_value(answer).map_err(failed)?);
+    Ok(result)
 }
 
 #[tool_handler(router = self.tool_router)]

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -84,12 +84,24 @@ type Refusal = Box<Response>;
 
 /// Runs the checks in order; returns the request to pass on, or the response that refuses it.
 async fn authorize(shared: &Shared, request: Request<Body>) -> Result<Request<Body>, Refusal> {
-    let token = bearer_token(&request).map_err(|rejection| shared.refuse(&rejection))?;
-    let verified = shared
-        .validator
-        .validate(token)
-        .await
-        .map_err(|rejection| shared.refuse(&rejection))?;
+    let credentials = authorization(&request).map_err(|rejection| shared.refuse(&rejection))?;
+    // A token seen before is recognised by its exact bytes; anything else is parsed and validated.
+    let cached = credentials
+        .as_bytes()
+        .split_at_checked(BEARER_PREFIX.len())
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(BEARER_PREFIX))
+        .and_then(|(_, token)| shared.validator.cached(token));
+    let verified = match cached {
+        Some(verified) => verified,
+        None => {
+            let token = bearer_token(credentials).map_err(|rejection| shared.refuse(&rejection))?;
+            shared
+                .validator
+                .validate(token)
+                .await
+                .map_err(|rejection| shared.refuse(&rejection))?
+        }
+    };
     let (mut parts, body) = request.into_parts();
     let body = if parts.method == Method::POST {
         let bytes = read_body(shared, &parts, body).await?;
@@ -102,9 +114,12 @@ async fn authorize(shared: &Shared, request: Request<Body>) -> Result<Request<Bo
     Ok(Request::from_parts(parts, body))
 }
 
-/// The token of the `Authorization: Bearer` header. Tokens in the query string are refused
+/// `Bearer ` with the one space that separates it from the token, as clients send it.
+const BEARER_PREFIX: &[u8] = b"bearer ";
+
+/// The request's only `Authorization` header. Tokens in the query string are refused
 /// (RFC 6750 §2.3 is not offered; MCP authorization requires the header).
-fn bearer_token(request: &Request<Body>) -> Result<&str, TokenRejection> {
+fn authorization(request: &Request<Body>) -> Result<&HeaderValue, TokenRejection> {
     let in_query = request.uri().query().is_some_and(|query| {
         query
             .split('&')
@@ -116,14 +131,17 @@ fn bearer_token(request: &Request<Body>) -> Result<&str, TokenRejection> {
         ));
     }
     let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return match request.headers().contains_key(header::AUTHORIZATION) {
-            true => Err(TokenRejection::InvalidRequest(
-                "more than one Authorization header",
-            )),
-            false => Err(TokenRejection::Missing),
-        };
-    };
+    match (values.next(), values.next()) {
+        (Some(value), None) => Ok(value),
+        (Some(_), Some(_)) => Err(TokenRejection::InvalidRequest(
+            "more than one Authorization header",
+        )),
+        (None, _) => Err(TokenRejection::Missing),
+    }
+}
+
+/// The token of an `Authorization: Bearer` header value (RFC 6750 §2.1).
+fn bearer_token(value: &HeaderValue) -> Result<&str, TokenRejection> {
     let value = value
         .to_str()
         .map_err(|_| TokenRejection::InvalidRequest("malformed Authorization header"))?;
@@ -141,11 +159,21 @@ fn bearer_token(request: &Request<Body>) -> Result<&str, TokenRejection> {
 /// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_token68(token: &str) -> bool {
     let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    !body.is_empty() && body.bytes().all(|byte| B64TOKEN[usize::from(byte)])
 }
+
+/// Which bytes may appear in a `b64token` before its `=` padding.
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        byte += 1;
+    }
+    table
+};
 
 /// Reads the whole body, up to the configured limit.
 async fn read_body(
@@ -162,15 +190,36 @@ async fn read_body(
     if declared_too_large {
         return Err(too_large(limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(too_large(limit)),
-        Err(_) => Err(json_rpc_refusal(
-            StatusCode::BAD_REQUEST,
-            json_rpc::INVALID_REQUEST,
-            "the request body could not be read",
-        )),
+    let mut body = Limited::new(body, limit);
+    // The first chunk is kept as it is (usually the only one); more are joined in a copy.
+    let mut first = Bytes::new();
+    let mut joined = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| match error.is::<LengthLimitError>() {
+            true => too_large(limit),
+            false => json_rpc_refusal(
+                StatusCode::BAD_REQUEST,
+                json_rpc::INVALID_REQUEST,
+                "the request body could not be read",
+            ),
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if first.is_empty() && joined.is_empty() {
+            first = data;
+        } else {
+            if joined.is_empty() {
+                joined.extend_from_slice(&first);
+            }
+            joined.extend_from_slice(&data);
+        }
     }
+    Ok(if joined.is_empty() {
+        first
+    } else {
+        joined.freeze()
+    })
 }
 
 /// A `tools/call` needs the scope configured for its tool (403 `insufficient_scope` otherwise).
@@ -179,7 +228,7 @@ fn check_tool_scopes(
     verified: &VerifiedToken,
     body: &[u8],
 ) -> Result<(), Refusal> {
-    let tools = json_rpc::called_tools(body).map_err(|error| match error {
+    let messages = json_rpc::parse(body).map_err(|error| match error {
         PeekError::Parse => json_rpc_refusal(
             StatusCode::BAD_REQUEST,
             json_rpc::PARSE_ERROR,
@@ -191,8 +240,8 @@ fn check_tool_scopes(
             "Invalid Request: not a JSON-RPC message",
         ),
     })?;
-    for tool in tools {
-        if let Some(required) = shared.config.tool_scopes.get(tool.as_ref())
+    for tool in messages.called_tools() {
+        if let Some(required) = shared.config.tool_scopes.get(tool)
             && !verified.scopes.contains(required)
         {
             return Err(shared.refuse(&TokenRejection::InsufficientScope {
@@ -296,19 +345,30 @@ mod tests {
         builder.body(Body::empty()).unwrap()
     }
 
+    fn credentials(request: &Request<Body>) -> Result<&str, TokenRejection> {
+        bearer_token(authorization(request)?)
+    }
+
     #[test]
     fn takes_the_token_from_one_bearer_header() {
         let req = request(&["Bearer abc.def-ghi_~+/=="], "/mcp");
-        assert_eq!(bearer_token(&req).unwrap(), "abc.def-ghi_~+/==");
+        assert_eq!(credentials(&req).unwrap(), "abc.def-ghi_~+/==");
         let req = request(&["bearer  abc"], "/mcp");
-        assert_eq!(bearer_token(&req).unwrap(), "abc");
+        assert_eq!(credentials(&req).unwrap(), "abc");
     }
 
     #[test]
     fn refuses_hostile_or_ambiguous_credentials() {
-        let cases: [(&[&str], &str, TokenRejection); 7] = [
+        let cases: [(&[&str], &str, TokenRejection); 10] = [
             (&[], "/mcp", TokenRejection::Missing),
             (&["Basic dXNlcjpwYXNz"], "/mcp", TokenRejection::Missing),
+            (&["Bearer\tabc"], "/mcp", TokenRejection::Missing),
+            (&["Bearerabc"], "/mcp", TokenRejection::Missing),
+            (
+                &["Bearer =="],
+                "/mcp",
+                TokenRejection::InvalidRequest("malformed bearer token"),
+            ),
             (
                 &["Bearer"],
                 "/mcp",
@@ -339,10 +399,172 @@ mod tests {
         ];
         for (headers, uri, expected) in cases {
             assert_eq!(
-                bearer_token(&request(headers, uri)).unwrap_err(),
+                credentials(&request(headers, uri)).unwrap_err(),
                 expected,
                 "{headers:?} {uri}"
             );
+        }
+    }
+
+    #[test]
+    fn b64token_table_matches_the_grammar() {
+        for byte in 0..=255u8 {
+            let expected = byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
+            assert_eq!(B64TOKEN[usize::from(byte)], expected, "{byte:#04x}");
+        }
+        assert!(is_token68("a=="));
+        assert!(!is_token68("a=b"));
+        assert!(!is_token68("é"));
+    }
+
+    #[tokio::test]
+    async fn joins_a_body_sent_in_chunks_and_refuses_one_over_the_limit() {
+        let config = crate::ResourceServerConfig::new("http://127.0.0.1:9/mcp")
+            .unwrap()
+            .with_issuer(crate::IssuerConfig::jwt("http://127.0.0.1:9"))
+            .with_max_body_bytes(10);
+        let layer = crate::ResourceServer::new(config).unwrap().bearer_layer();
+        let (parts, ()) = Request::post("/mcp").body(()).unwrap().into_parts();
+        let chunked = |chunks: &[&'static str]| {
+            let chunks: Vec<_> = chunks
+                .iter()
+                .map(|chunk| Ok::<_, Infallible>(Bytes::from_static(chunk.as_bytes())))
+                .collect();
+            Body::from_stream(futures_util::stream::iter(chunks))
+        };
+        for (chunks, expected) in [
+            (&["ab", "", "cd", "e"][..], "abcde"),
+            (&["", "abc"], "abc"),
+            (&["abc"], "abc"),
+            (&[], ""),
+            (&["0123456789"], "0123456789"),
+        ] {
+            let body = read_body(&layer.shared, &parts, chunked(chunks)).await;
+            assert_eq!(body.unwrap(), expected);
+        }
+        let refused = read_body(&layer.shared, &parts, chunked(&["012345", "6789", "a"])).await;
+        assert_eq!(refused.unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    /// Tokens a layer over a real issuer has seen are recognised by their bytes; everything
+    /// about the header is still checked as before.
+    mod recognised_tokens {
+        use mcp_oauth_testkit::TestIssuer;
+        use tower::ServiceExt;
+
+        use super::*;
+        use crate::{IssuerConfig, ResourceServer, ResourceServerConfig};
+
+        const RESOURCE: &str = "http://127.0.0.1:9/mcp";
+
+        /// A bearer layer over a service that answers with the verified subject.
+        fn protected(
+            issuer: &TestIssuer,
+        ) -> BearerService<tower::util::BoxCloneSyncService<Request<Body>, Response, Infallible>>
+        {
+            let config = ResourceServerConfig::new(RESOURCE)
+                .unwrap()
+                .with_issuer(IssuerConfig::jwt(issuer.issuer()))
+                .with_scopes_supported(["mcp:read", "mcp:write"])
+                .with_tool_scope("create_context", "mcp:write");
+            let inner = tower::service_fn(|request: Request<Body>| async move {
+                let subject = request
+                    .extensions()
+                    .get::<Arc<VerifiedToken>>()
+                    .map(|token| token.subject.clone())
+                    .unwrap_or_default();
+                Ok::<_, Infallible>(subject.into_response())
+            });
+            ResourceServer::new(config)
+                .unwrap()
+                .bearer_layer()
+                .layer(tower::util::BoxCloneSyncService::new(inner))
+        }
+
+        async fn send(
+            service: &BearerService<
+                tower::util::BoxCloneSyncService<Request<Body>, Response, Infallible>,
+            >,
+            authorization: &str,
+            body: &str,
+        ) -> (StatusCode, String) {
+            let request = Request::post("/mcp")
+                .header(header::AUTHORIZATION, authorization)
+                .body(Body::from(body.to_owned()))
+                .unwrap();
+            let response = service.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+
+        const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+
+        #[tokio::test]
+        async fn every_spelling_of_the_scheme_finds_the_same_token() {
+            let issuer = TestIssuer::start().await;
+            let service = protected(&issuer);
+            let token = issuer.access_token(RESOURCE, "mcp:read");
+            for header in [
+                format!("Bearer {token}"),
+                format!("bearer {token}"),
+                format!("BEARER {token}"),
+                format!("Bearer   {token}"),
+                format!("Bearer {token}"),
+            ] {
+                assert_eq!(
+                    send(&service, &header, LIST).await,
+                    (StatusCode::OK, "user-123".to_owned()),
+                    "{header}"
+                );
+            }
+        }
+
+        #[tokio::test]
+        async fn a_known_token_with_anything_added_or_removed_is_refused() {
+            let issuer = TestIssuer::start().await;
+            let service = protected(&issuer);
+            let token = issuer.access_token(RESOURCE, "mcp:read");
+            assert_eq!(
+                send(&service, &format!("Bearer {token}"), LIST).await.0,
+                StatusCode::OK
+            );
+            let cases = [
+                (format!("Bearer {token} x"), StatusCode::BAD_REQUEST),
+                (format!("Bearer {token}\"x"), StatusCode::BAD_REQUEST),
+                (format!("Bearer\t{token}"), StatusCode::UNAUTHORIZED),
+                (format!("Basic {token}"), StatusCode::UNAUTHORIZED),
+                (format!("Bearer {token}=="), StatusCode::UNAUTHORIZED),
+                (
+                    format!("Bearer {}", &token[..token.len() - 1]),
+                    StatusCode::UNAUTHORIZED,
+                ),
+                (format!("Bearer x{token}"), StatusCode::UNAUTHORIZED),
+            ];
+            for (header, expected) in cases {
+                assert_eq!(send(&service, &header, LIST).await.0, expected, "{header}");
+            }
+        }
+
+        #[tokio::test]
+        async fn a_known_token_still_needs_the_scope_of_each_tool() {
+            let issuer = TestIssuer::start().await;
+            let service = protected(&issuer);
+            let header = format!("Bearer {}", issuer.access_token(RESOURCE, "mcp:read"));
+            let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_context"}}"#;
+            for _ in 0..2 {
+                assert_eq!(send(&service, &header, LIST).await.0, StatusCode::OK);
+                assert_eq!(send(&service, &header, call).await.0, StatusCode::FORBIDDEN);
+                let batch = format!("\n [{LIST}, {call}]");
+                assert_eq!(
+                    send(&service, &header, &batch).await.0,
+                    StatusCode::FORBIDDEN
+                );
+                assert_eq!(
+                    send(&service, &header, "[{").await.0,
+                    StatusCode::BAD_REQUEST
+                );
+            }
         }
     }
 }

@@ -1,21 +1,17 @@
-//! A bounded cache of validated tokens, keyed by the SHA-256 of the token so the token itself
-//! is never kept. Entries are dropped once they reach their expiry.
+//! A bounded cache of validated tokens. An entry is found by a keyed hash of the token and
+//! accepted only if its stored token equals the presented one in full, so no hash collision can
+//! stand one token in for another. Entries are dropped once they reach their expiry; the stored
+//! tokens are zeroized when they leave the cache.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
+use foldhash::fast::RandomState;
+use zeroize::Zeroizing;
 
 use crate::VerifiedToken;
-
-/// The SHA-256 of a token.
-pub(crate) type TokenHash = [u8; 32];
-
-/// Hashes a token for use as a cache key.
-pub(crate) fn hash_token(token: &str) -> TokenHash {
-    Sha256::digest(token.as_bytes()).into()
-}
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now_unix() -> u64 {
@@ -25,54 +21,74 @@ pub(crate) fn now_unix() -> u64 {
 }
 
 struct Entry {
-    token: Arc<VerifiedToken>,
+    /// The token the result belongs to (compared in full on every hit).
+    token: Zeroizing<Box<[u8]>>,
+    verified: Arc<VerifiedToken>,
     valid_until: u64,
 }
 
-/// Validated tokens by hash, each valid until a given Unix time.
+/// Validated tokens, each valid until a given Unix time.
 pub(crate) struct TokenCache {
     capacity: usize,
-    entries: RwLock<HashMap<TokenHash, Entry>>,
+    /// Seeded at random per process: which tokens share a slot cannot be predicted.
+    hasher: RandomState,
+    /// By the token's hash; two tokens with the same hash share one slot (the later one wins).
+    entries: RwLock<HashMap<u64, Entry, RandomState>>,
 }
 
 impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            entries: RwLock::new(HashMap::new()),
+            hasher: RandomState::default(),
+            entries: RwLock::new(HashMap::default()),
         }
     }
 
-    /// The cached result for `hash`, if it is still valid at `now`.
-    pub(crate) fn get(&self, hash: &TokenHash, now: u64) -> Option<Arc<VerifiedToken>> {
+    /// The cached result for `token`, if it is still valid at `now`.
+    pub(crate) fn get(&self, token: &[u8], now: u64) -> Option<Arc<VerifiedToken>> {
+        let key = self.hasher.hash_one(token);
         let entries = self
             .entries
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         entries
-            .get(hash)
-            .filter(|entry| entry.valid_until > now)
-            .map(|entry| Arc::clone(&entry.token))
+            .get(&key)
+            .filter(|entry| entry.valid_until > now && same_bytes(&entry.token, token))
+            .map(|entry| Arc::clone(&entry.verified))
     }
 
-    /// Remembers `token` until `valid_until`. When full, expired entries go first, then all.
-    pub(crate) fn insert(&self, hash: TokenHash, token: Arc<VerifiedToken>, valid_until: u64) {
+    /// Remembers `verified` for `token` until `valid_until`. When full, expired entries go
+    /// first, then all.
+    pub(crate) fn insert(&self, token: &[u8], verified: Arc<VerifiedToken>, valid_until: u64) {
         if self.capacity == 0 {
             return;
         }
+        let key = self.hasher.hash_one(token);
+        let entry = Entry {
+            token: Zeroizing::new(token.into()),
+            verified,
+            valid_until,
+        };
         let mut entries = self
             .entries
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= self.capacity {
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
             let now = now_unix();
             entries.retain(|_, entry| entry.valid_until > now);
             if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
-        entries.insert(hash, Entry { token, valid_until });
+        entries.insert(key, entry);
     }
+}
+
+/// Whether `a` and `b` are equal, looking at every byte (no early exit that would tell how
+/// much of a guess was right).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |differ, (x, y)| differ | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -80,7 +96,7 @@ mod tests {
     use super::*;
     use crate::TokenProfileKind;
 
-    fn token(subject: &str) -> Arc<VerifiedToken> {
+    fn verified(subject: &str) -> Arc<VerifiedToken> {
         Arc::new(VerifiedToken {
             issuer: "https://as".into(),
             subject: subject.into(),
@@ -96,10 +112,38 @@ mod tests {
     #[test]
     fn expired_entries_are_not_returned() {
         let cache = TokenCache::new(10);
-        let hash = hash_token("a");
-        cache.insert(hash, token("a"), 100);
-        assert!(cache.get(&hash, 99).is_some());
-        assert!(cache.get(&hash, 100).is_none());
+        cache.insert(b"a", verified("a"), 100);
+        assert!(cache.get(b"a", 99).is_some());
+        assert!(cache.get(b"a", 100).is_none());
+    }
+
+    #[test]
+    fn returns_an_entry_only_for_exactly_its_token() {
+        let cache = TokenCache::new(10);
+        cache.insert(b"abc.def.ghi", verified("a"), u64::MAX);
+        assert_eq!(cache.get(b"abc.def.ghi", 0).unwrap().subject, "a");
+        for other in [
+            &b"abc.def.gh"[..],
+            b"abc.def.ghi=",
+            b"abc.def.ghj",
+            b"ABC.def.ghi",
+            b"",
+        ] {
+            assert!(cache.get(other, 0).is_none(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_token_sharing_the_slot_of_another_is_not_mistaken_for_it() {
+        // Forge the situation of a hash collision: the entry under this key holds another token.
+        let cache = TokenCache::new(10);
+        cache.insert(b"victim", verified("victim"), u64::MAX);
+        let key = cache.hasher.hash_one(&b"victim"[..]);
+        let mut entries = cache.entries.write().unwrap();
+        let entry = entries.remove(&key).unwrap();
+        entries.insert(cache.hasher.hash_one(&b"attacker"[..]), entry);
+        drop(entries);
+        assert!(cache.get(b"attacker", 0).is_none());
     }
 
     #[test]
@@ -107,9 +151,18 @@ mod tests {
         let cache = TokenCache::new(2);
         let far = now_unix() + 3600;
         for name in ["a", "b", "c"] {
-            cache.insert(hash_token(name), token(name), far);
+            cache.insert(name.as_bytes(), verified(name), far);
         }
         assert!(cache.entries.read().unwrap().len() <= 2);
-        assert!(cache.get(&hash_token("c"), 0).is_some());
+        assert!(cache.get(b"c", 0).is_some());
+    }
+
+    #[test]
+    fn compares_every_byte() {
+        assert!(same_bytes(b"", b""));
+        assert!(same_bytes(b"token", b"token"));
+        assert!(!same_bytes(b"token", b"tokex"));
+        assert!(!same_bytes(b"token", b"Token"));
+        assert!(!same_bytes(b"token", b"token "));
     }
 }

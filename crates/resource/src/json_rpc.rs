@@ -10,10 +10,11 @@ pub(crate) const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC 2.0 "Invalid Request".
 pub(crate) const INVALID_REQUEST: i64 = -32600;
 
+/// One JSON-RPC message, as far as authorisation needs it; other members are skipped.
 #[derive(Deserialize)]
-struct Message<'a> {
+pub(crate) struct Message<'a> {
     #[serde(borrow, default)]
-    method: Option<Cow<'a, str>>,
+    method: Option<Text<'a>>,
     #[serde(borrow, default)]
     params: Option<Params<'a>>,
 }
@@ -21,15 +22,20 @@ struct Message<'a> {
 #[derive(Deserialize)]
 struct Params<'a> {
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
 }
 
+/// A string member, borrowed from the body unless it has escapes. (serde borrows a `Cow`
+/// only when it is a field's whole type, not inside an `Option`.)
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Body<'a> {
-    #[serde(borrow)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// A request body: one message, or a batch of them.
+pub(crate) enum Messages<'a> {
+    /// A single message (an object).
     One(Message<'a>),
-    Many(Vec<Message<'a>>),
+    /// A batch (an array of messages).
+    Batch(Vec<Message<'a>>),
 }
 
 /// Why a body could not be read as JSON-RPC.
@@ -41,24 +47,44 @@ pub(crate) enum PeekError {
     InvalidRequest,
 }
 
-/// The names of the tools a body calls (`tools/call` messages), in order.
-pub(crate) fn called_tools(body: &[u8]) -> Result<Vec<Cow<'_, str>>, PeekError> {
-    let parsed: Body<'_> = serde_json::from_slice(body).map_err(|_| {
+/// Reads a body as one message or, when its first byte after JSON whitespace is `[`, as a
+/// batch (JSON-RPC 2.0 §6). Each is parsed once, borrowing from `body` where it can.
+pub(crate) fn parse(body: &[u8]) -> Result<Messages<'_>, PeekError> {
+    // JSON text is UTF-8 (RFC 8259 §8.1); checking it once spares a check per string.
+    let text = std::str::from_utf8(body).map_err(|_| PeekError::Parse)?;
+    let first = text
+        .bytes()
+        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+    let parsed = match first {
+        Some(b'[') => serde_json::from_str(text).map(Messages::Batch),
+        _ => serde_json::from_str(text).map(Messages::One),
+    };
+    parsed.map_err(|_| {
         // Tell syntax errors from well-formed JSON that is no JSON-RPC message.
-        match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        match serde_json::from_str::<serde::de::IgnoredAny>(text) {
             Ok(_) => PeekError::InvalidRequest,
             Err(_) => PeekError::Parse,
         }
-    })?;
-    let messages = match parsed {
-        Body::One(message) => vec![message],
-        Body::Many(messages) => messages,
-    };
-    Ok(messages
-        .into_iter()
-        .filter(|message| message.method.as_deref() == Some("tools/call"))
-        .filter_map(|message| message.params?.name)
-        .collect())
+    })
+}
+
+impl Messages<'_> {
+    /// The names of the tools the body calls (`tools/call` messages), in order.
+    pub(crate) fn called_tools(&self) -> impl Iterator<Item = &str> {
+        let messages = match self {
+            Self::One(message) => std::slice::from_ref(message),
+            Self::Batch(messages) => messages.as_slice(),
+        };
+        messages
+            .iter()
+            .filter(|message| {
+                message
+                    .method
+                    .as_ref()
+                    .is_some_and(|method| method.0 == "tools/call")
+            })
+            .filter_map(|message| Some(&*message.params.as_ref()?.name.as_ref()?.0))
+    }
 }
 
 /// A JSON-RPC error response without an id, for requests refused at the HTTP layer.
@@ -75,12 +101,49 @@ pub(crate) fn error_body(code: i64, message: &str) -> String {
 mod tests {
     use super::*;
 
+    fn called_tools(body: &[u8]) -> Result<Vec<String>, PeekError> {
+        Ok(parse(body)?.called_tools().map(str::to_owned).collect())
+    }
+
     #[test]
     fn finds_tool_names_in_single_messages_and_batches() {
         let one = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_context","arguments":{"name":"x"}}}"#;
         assert_eq!(called_tools(one).unwrap(), ["create_context"]);
         let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami"}}]"#;
         assert_eq!(called_tools(batch).unwrap(), ["whoami"]);
+        let params_first = br#"{"params":{"arguments":{},"name":"whoami"},"id":1,"method":"tools/call","jsonrpc":"2.0"}"#;
+        assert_eq!(called_tools(params_first).unwrap(), ["whoami"]);
+    }
+
+    #[test]
+    fn recognises_batches_after_leading_whitespace() {
+        let batch = b" \r\n\t[{\"method\":\"tools/call\",\"params\":{\"name\":\"a\"}},{\"method\":\"tools/call\",\"params\":{\"name\":\"b\"}}]\n";
+        assert_eq!(called_tools(batch).unwrap(), ["a", "b"]);
+        let one = b"\n {\"method\":\"tools/call\",\"params\":{\"name\":\"a\"}} ";
+        assert_eq!(called_tools(one).unwrap(), ["a"]);
+        assert_eq!(called_tools(b" [ ] ").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn ignores_tool_names_outside_tools_call() {
+        let body = br#"[{"method":"prompts/get","params":{"name":"create_context"}},{"method":"tools/call"},{"result":{},"id":1}]"#;
+        assert_eq!(called_tools(body).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn borrows_names_without_escapes_from_the_body() {
+        let body = br#"{"method":"tools/call","params":{"name":"whoami"}}"#;
+        let Messages::One(message) = parse(body).unwrap() else {
+            panic!("not one message");
+        };
+        assert!(matches!(
+            message.method.unwrap().0,
+            Cow::Borrowed("tools/call")
+        ));
+        assert!(matches!(
+            message.params.unwrap().name.unwrap().0,
+            Cow::Borrowed("whoami")
+        ));
     }
 
     #[test]
@@ -91,12 +154,40 @@ mod tests {
 
     #[test]
     fn distinguishes_garbage_from_non_messages() {
-        assert_eq!(called_tools(b"{not json").unwrap_err(), PeekError::Parse);
-        assert_eq!(called_tools(b"").unwrap_err(), PeekError::Parse);
-        assert_eq!(called_tools(b"42").unwrap_err(), PeekError::InvalidRequest);
-        assert_eq!(
-            called_tools(br#"{"method": 7}"#).unwrap_err(),
-            PeekError::InvalidRequest
-        );
+        let cases: [(&[u8], PeekError); 13] = [
+            (b"{not json", PeekError::Parse),
+            (b"", PeekError::Parse),
+            (b"   ", PeekError::Parse),
+            (b"[{\"method\":\"tools/call\"}", PeekError::Parse),
+            (b"{\"method\":\"tools/call\"} x", PeekError::Parse),
+            (b"\xef\xbb\xbf{}", PeekError::Parse),
+            (
+                b"{\"method\":\"tools/call\",\"params\":{\"name\":\"\xff\"}}",
+                PeekError::Parse,
+            ),
+            (b"42", PeekError::InvalidRequest),
+            (b"\"tools/call\"", PeekError::InvalidRequest),
+            (br#"{"method": 7}"#, PeekError::InvalidRequest),
+            (
+                br#"{"method":"tools/call","params":{"name":7}}"#,
+                PeekError::InvalidRequest,
+            ),
+            (
+                br#"{"method":"a","method":"tools/call"}"#,
+                PeekError::InvalidRequest,
+            ),
+            (
+                br#"[{"method":"tools/call","params":{"name":"a"}}, 1]"#,
+                PeekError::InvalidRequest,
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                called_tools(body).unwrap_err(),
+                expected,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

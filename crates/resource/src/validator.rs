@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use mcp_oauth_core::{CanonicalResource, ScopeSet};
 use serde::Deserialize;
 
-use crate::cache::{TokenCache, hash_token, now_unix};
+use crate::cache::{TokenCache, now_unix};
 use crate::config::{IssuerConfig, ResourceServerConfig, TokenProfile};
 use crate::error::{ConfigError, TokenRejection};
 use crate::introspection::Introspector;
@@ -117,9 +117,8 @@ impl TokenValidator {
 
     /// Validates `token`, answering from the cache when the same token was validated before.
     pub async fn validate(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenRejection> {
-        let hash = hash_token(token);
         let now = now_unix();
-        if let Some(verified) = self.cache.get(&hash, now) {
+        if let Some(verified) = self.cache.get(token.as_bytes(), now) {
             return Ok(verified);
         }
         let (verified, valid_until) = if looks_like_jwt(token) {
@@ -130,8 +129,16 @@ impl TokenValidator {
             self.introspect(token, now).await?
         };
         let verified = Arc::new(verified);
-        self.cache.insert(hash, Arc::clone(&verified), valid_until);
+        self.cache
+            .insert(token.as_bytes(), Arc::clone(&verified), valid_until);
         Ok(verified)
+    }
+
+    /// The result of an earlier validation of exactly these bytes, while it is still valid.
+    /// Only tokens that passed validation are remembered, so bytes found here are a
+    /// well-formed token.
+    pub(crate) fn cached(&self, token: &[u8]) -> Option<Arc<VerifiedToken>> {
+        self.cache.get(token, now_unix())
     }
 
     async fn validate_jwt(&self, token: &str) -> Result<VerifiedToken, TokenRejection> {
