@@ -24,19 +24,19 @@ pub(super) async fn redeem_code(
     redirect_uri: &str,
 ) -> Result<String, FetchError> {
     let config = &upstream.config;
+    // `client_id` in the form in every case: some providers (Cognito emulators among them)
+    // want it there even with HTTP Basic.
     let mut form: Vec<(&str, &str)> = vec![
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", redirect_uri),
         ("code_verifier", verifier),
+        ("client_id", &config.client_id),
     ];
     let mut request = http.post(&metadata.token_endpoint);
     match config.client_secret.as_deref() {
-        None => form.push(("client_id", &config.client_id)),
-        Some(secret) if prefers_post(metadata) => {
-            form.push(("client_id", &config.client_id));
-            form.push(("client_secret", secret));
-        }
+        None => {}
+        Some(secret) if prefers_post(metadata) => form.push(("client_secret", secret)),
         // RFC 6749 §2.3.1: both parts form-urlencoded before Basic encoding.
         Some(secret) => {
             let encode = |text: &str| -> Zeroizing<String> {
