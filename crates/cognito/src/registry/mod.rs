@@ -4,7 +4,8 @@
 //! A record holds what the bridge must remember about a Cognito app client it created: the
 //! registered metadata (echoed by RFC 7592 reads), the SHA-256 of the registration access
 //! token, and when it was created and first used. Client secrets are never stored: Cognito
-//! keeps them, and the bridge hands them out once, in the registration response.
+//! keeps them, and the bridge hands them out once, in the registration response. The layout
+//! of both backends is in `docs/registry-schema.md`.
 //!
 //! **Expiry of unused registrations.** A registration starts with `expires_at` set
 //! (`created_at` + the unused lifetime). The first time a token issued to the client reaches
