@@ -13,13 +13,14 @@
 //!
 //! The local password sign-in and sign-up are off. The pieces: [`discovery`] (the provider's
 //! metadata), [`attempt`] (state, nonce, PKCE, the browser binding), [`exchange`] (the token
-//! endpoint), [`id_token`] (validation), [`link`] (the local user of an identity) and
-//! [`callback`] (the checks in order, and what each failure shows).
+//! endpoint), [`id_token`] (validation), [`link`] (the local user of an identity),
+//! [`callback`] (the checks in order) and [`failure`] (what each failure shows).
 
 mod attempt;
 mod callback;
 mod discovery;
 mod exchange;
+mod failure;
 mod id_token;
 mod link;
 mod pages;
@@ -38,8 +39,8 @@ use serde::Deserialize;
 
 pub(crate) use attempt::CALLBACK_PATH;
 
-use self::callback::Failure;
 use self::discovery::{MetadataCache, ProviderMetadata};
+use self::failure::{Failure, fail};
 use crate::accounts::return_to;
 use crate::config::{AuthorizationServerConfig, UpstreamProvider};
 use crate::rate_limit::{self, RateLimiter};
@@ -224,7 +225,7 @@ async fn begin(
     let metadata = match upstream.metadata(&federation.http).await {
         Ok(metadata) => metadata,
         Err(detail) => {
-            return callback::fail(state, Some(target), Failure::Unavailable(detail)).await;
+            return fail(state, Some(target), Failure::Unavailable(detail)).await;
         }
     };
     match attempt::start(state, headers, upstream, &metadata, target).await {
@@ -237,7 +238,7 @@ async fn begin(
             [(header::SET_COOKIE, started.set_cookie)],
         )
             .into_response(),
-        Err(detail) => callback::fail(state, Some(target), Failure::Internal(detail)).await,
+        Err(detail) => fail(state, Some(target), Failure::Internal(detail)).await,
     }
 }
 
