@@ -16,6 +16,9 @@ export const AUTH_SERVER = 'http://localhost:9000';
 /** The MCP server of `mcp-oauth dev` (the resource the tokens are for). */
 export const MCP_SERVER = 'http://localhost:3001/mcp';
 
+/** The ports `mcp-oauth dev` listens on: authorization server, MCP server, the three clients. */
+const DEV_PORTS = [9000, 3001, 3000, 3002, 3003];
+
 /** Where Chromium is (CHROMIUM_BIN overrides, as in scripts/services/chromium.sh). */
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
@@ -53,11 +56,10 @@ async function assertPortFree(port) {
 /**
  * Starts `mcp-oauth dev` with a new data directory and waits until the authorization server,
  * the MCP server and each URL in `clients` answer. Returns the demo user, the pre-registered
- * demo client's secret (once `dev` has one), `userId(email)` and `stop()`.
+ * demo client's secret, `userId(email)` and `stop()`.
  */
 export async function startDev({ name, clients = [] }) {
-  const ports = [9000, 3001, ...clients.map((url) => Number(new URL(url).port))];
-  await Promise.all(ports.map(assertPortFree));
+  await Promise.all(DEV_PORTS.map(assertPortFree));
   const dataDir = await mkdtemp(join(tmpdir(), 'mcp-oauth-browser-'));
   const logs = await artifactsDir('browser');
   let dev;
@@ -72,10 +74,7 @@ export async function startDev({ name, clients = [] }) {
       ],
     });
     const [email, password] = (await readFile(join(dataDir, 'demo-user.txt'), 'utf8')).split('\n');
-    const demoClientSecret = await readFile(join(dataDir, 'demo-client.txt'), 'utf8').then(
-      (text) => text.split('\n')[1],
-      () => undefined,
-    );
+    const demoClientSecret = (await readFile(join(dataDir, 'demo-client.txt'), 'utf8')).split('\n')[1];
     return {
       demoUser: { email, password },
       demoClientSecret,
@@ -86,6 +85,7 @@ export async function startDev({ name, clients = [] }) {
       },
     };
   } catch (error) {
+    if (dev) await stopProcess(dev);
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
