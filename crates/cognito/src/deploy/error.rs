@@ -29,7 +29,7 @@ pub enum DeployError {
         message: String,
     },
     /// The stack is in a state from which it cannot be created or updated.
-    #[error("stack {stack} is in {status}: {advice}")]
+    #[error("stack {stack} is in {status}: {advice}{}", reasons_text(.reasons))]
     StackNotUpdatable {
         /// The stack name.
         stack: String,
@@ -37,6 +37,9 @@ pub enum DeployError {
         status: String,
         /// What to do about it.
         advice: &'static str,
+        /// `resource (type): reason` for each failed event in the stack's history, oldest
+        /// first (why it got there).
+        reasons: Vec<String>,
     },
     /// The stack operation ended in a failure status; `reasons` are the failed events' reasons.
     #[error("stack {stack} ended in {status}{}", reasons_text(.reasons))]
@@ -149,5 +152,25 @@ impl DeployError {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_that_cannot_be_updated_says_why_it_failed_before() {
+        let error = DeployError::StackNotUpdatable {
+            stack: "demo".to_owned(),
+            status: "ROLLBACK_COMPLETE".to_owned(),
+            advice: "run cleanup",
+            reasons: vec!["Domain (AWS::Cognito::UserPoolDomain): Domain already exists".into()],
+        };
+        assert_eq!(
+            error.to_string(),
+            "stack demo is in ROLLBACK_COMPLETE: run cleanup:\n  \
+             Domain (AWS::Cognito::UserPoolDomain): Domain already exists"
+        );
     }
 }

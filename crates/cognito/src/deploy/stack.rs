@@ -150,6 +150,7 @@ fn check_updatable(name: &str, status: &str) -> Result<(), DeployError> {
         stack: name.to_owned(),
         status: status.to_owned(),
         advice,
+        reasons: Vec::new(),
     })
 }
 
@@ -213,7 +214,14 @@ impl CloudFormation {
                 (StackChange::Created, id, EventLog::after(None))
             }
             Some(state) => {
-                check_updatable(&request.name, &state.status)?;
+                if let Err(mut error) = check_updatable(&request.name, &state.status) {
+                    if let DeployError::StackNotUpdatable { reasons, .. } = &mut error {
+                        let mut history = EventLog::after(None);
+                        self.new_events(&state.id, &mut history).await?;
+                        *reasons = history.failure_reasons();
+                    }
+                    return Err(error);
+                }
                 let log = EventLog::after(self.newest_event_id(&state.id).await?);
                 let updated = self
                     .client
