@@ -193,6 +193,13 @@ pub struct AuthServerArgs {
     pub upstream: UpstreamArgs,
 }
 
+impl AuthServerArgs {
+    /// Whether people may create accounts on the sign-up page.
+    pub fn signup_allowed(&self) -> bool {
+        !self.no_signup
+    }
+}
+
 fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
     let (first, others) = args
         .resources

@@ -117,15 +117,24 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         "       {}  uses its Client ID Metadata Document as client_id",
         cimd_client.url()
     );
-    match demo_password {
-        Some(password) => println!("  2. Sign in as {} / {password}", args.demo_email),
-        None => println!(
-            "  2. Sign in as {} (password set when it was created; see {})",
-            args.demo_email,
-            args.data_dir.join(DEMO_PASSWORD_FILE).display()
-        ),
+    if !auth.upstream.issuers.is_empty() {
+        println!(
+            "  2. Sign in at your identity provider ({})",
+            auth.upstream.issuers.join(", ")
+        );
+    } else {
+        match demo_password {
+            Some(password) => println!("  2. Sign in as {} / {password}", args.demo_email),
+            None => println!(
+                "  2. Sign in as {} (password set when it was created; see {})",
+                args.demo_email,
+                args.data_dir.join(DEMO_PASSWORD_FILE).display()
+            ),
+        }
+        if auth.signup_allowed() {
+            println!("     or create an account at {signup}");
+        }
     }
-    println!("     or create an account at {signup}");
     println!("  3. Allow access, then press \"Fetch MCP Data\": the tools and the whoami result");
     println!(
         "  - Any MCP client can use {}: it discovers the authorization server,",
