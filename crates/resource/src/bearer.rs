@@ -2,6 +2,7 @@
 //! checks the scope of each `tools/call`, and answers with the challenges of RFC 6750 §3 and
 //! RFC 9728 §5.1 when it refuses.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Request, StatusCode, header};
+use http_body::Body as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use mcp_oauth_core::{BearerChallenge, BearerErrorCode};
 use tower::{Layer, Service};
@@ -24,13 +26,27 @@ use crate::{TokenRejection, VerifiedToken};
 #[derive(Clone)]
 pub struct BearerLayer {
     shared: Arc<Shared>,
+    tool_scopes: Arc<ToolScopes>,
 }
 
 impl BearerLayer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        let tool_scopes = shared
+            .config
+            .tool_scopes
+            .iter()
+            .map(|(tool, scope)| (tool.as_str().into(), scope.clone()))
+            .collect();
+        Self {
+            shared,
+            tool_scopes: Arc::new(tool_scopes),
+        }
     }
 }
+
+/// The scope each tool needs (from the configuration), in a map with a fast hasher: it is
+/// consulted for every `tools/call`.
+type ToolScopes = HashMap<Box<str>, String, foldhash::fast::RandomState>;
 
 impl<S> Layer<S> for BearerLayer {
     type Service = BearerService<S>;
@@ -39,6 +55,7 @@ impl<S> Layer<S> for BearerLayer {
         BearerService {
             inner,
             shared: Arc::clone(&self.shared),
+            tool_scopes: Arc::clone(&self.tool_scopes),
         }
     }
 }
@@ -48,6 +65,7 @@ impl<S> Layer<S> for BearerLayer {
 pub struct BearerService<S> {
     inner: S,
     shared: Arc<Shared>,
+    tool_scopes: Arc<ToolScopes>,
 }
 
 impl<S, B> Service<Request<Body>> for BearerService<S>
@@ -70,8 +88,9 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
+        let tool_scopes = Arc::clone(&self.tool_scopes);
         Box::pin(async move {
-            match authorize(&shared, request).await {
+            match authorize(&shared, &tool_scopes, request).await {
                 Ok(request) => Ok(inner.call(request).await?.map(Body::new)),
                 Err(refusal) => Ok(*refusal),
             }
@@ -83,7 +102,11 @@ where
 type Refusal = Box<Response>;
 
 /// Runs the checks in order; returns the request to pass on, or the response that refuses it.
-async fn authorize(shared: &Shared, request: Request<Body>) -> Result<Request<Body>, Refusal> {
+async fn authorize(
+    shared: &Shared,
+    tool_scopes: &ToolScopes,
+    request: Request<Body>,
+) -> Result<Request<Body>, Refusal> {
     let credentials = authorization(&request).map_err(|rejection| shared.refuse(&rejection))?;
     // A token seen before is recognised by its exact bytes; anything else is parsed and validated.
     let cached = credentials
@@ -104,8 +127,8 @@ async fn authorize(shared: &Shared, request: Request<Body>) -> Result<Request<Bo
     };
     let (mut parts, body) = request.into_parts();
     let body = if parts.method == Method::POST {
-        let bytes = read_body(shared, &parts, body).await?;
-        check_tool_scopes(shared, &verified, &bytes)?;
+        let bytes = read_body(shared, body).await?;
+        check_tool_scopes(shared, tool_scopes, &verified, &bytes)?;
         Body::from(bytes)
     } else {
         body
@@ -176,18 +199,10 @@ const B64TOKEN: [bool; 256] = {
 };
 
 /// Reads the whole body, up to the configured limit.
-async fn read_body(
-    shared: &Shared,
-    parts: &http::request::Parts,
-    body: Body,
-) -> Result<Bytes, Refusal> {
+async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, Refusal> {
     let limit = shared.config.max_body_bytes;
-    let declared_too_large = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok())
-        .is_some_and(|length| length > limit as u64);
-    if declared_too_large {
+    // The declared `Content-Length` (which hyper turns into the body's size hint).
+    if body.size_hint().lower() > limit as u64 {
         return Err(too_large(limit));
     }
     let mut body = Limited::new(body, limit);
@@ -225,6 +240,7 @@ async fn read_body(
 /// A `tools/call` needs the scope configured for its tool (403 `insufficient_scope` otherwise).
 fn check_tool_scopes(
     shared: &Shared,
+    tool_scopes: &ToolScopes,
     verified: &VerifiedToken,
     body: &[u8],
 ) -> Result<(), Refusal> {
@@ -241,7 +257,7 @@ fn check_tool_scopes(
         ),
     })?;
     for tool in messages.called_tools() {
-        if let Some(required) = shared.config.tool_scopes.get(tool)
+        if let Some(required) = tool_scopes.get(tool)
             && !verified.scopes.contains(required)
         {
             return Err(shared.refuse(&TokenRejection::InsufficientScope {
@@ -424,7 +440,6 @@ mod tests {
             .with_issuer(crate::IssuerConfig::jwt("http://127.0.0.1:9"))
             .with_max_body_bytes(10);
         let layer = crate::ResourceServer::new(config).unwrap().bearer_layer();
-        let (parts, ()) = Request::post("/mcp").body(()).unwrap().into_parts();
         let chunked = |chunks: &[&'static str]| {
             let chunks: Vec<_> = chunks
                 .iter()
@@ -439,10 +454,13 @@ mod tests {
             (&[], ""),
             (&["0123456789"], "0123456789"),
         ] {
-            let body = read_body(&layer.shared, &parts, chunked(chunks)).await;
+            let body = read_body(&layer.shared, chunked(chunks)).await;
             assert_eq!(body.unwrap(), expected);
         }
-        let refused = read_body(&layer.shared, &parts, chunked(&["012345", "6789", "a"])).await;
+        let refused = read_body(&layer.shared, chunked(&["012345", "6789", "a"])).await;
+        assert_eq!(refused.unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // A body that declares its length (as a Content-Length does) is refused before reading.
+        let refused = read_body(&layer.shared, Body::from("0123456789a")).await;
         assert_eq!(refused.unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 
