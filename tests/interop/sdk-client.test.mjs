@@ -68,15 +68,33 @@ function assertVerified(verified, { issuer, subject, clientId, mcpUrl }) {
 
 describe('the MCP TypeScript SDK client', () => {
   let certificates;
+  let document;
   let stack;
 
   before(async () => {
     certificates = await localhostCertificates();
-    stack = await startStack({ name: 'sdk-client', authServerEnv: { SSL_CERT_FILE: certificates.caFile } });
+    // The document lives on localhost, so the authorization server must name it as a trusted
+    // local document: any other loopback URL would be refused.
+    document = await serveMetadataDocument(certificates, (url) => ({
+      client_id: url,
+      client_name: 'MCP TypeScript SDK interop test (CIMD)',
+      redirect_uris: [REDIRECT_URL],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }));
+    stack = await startStack({
+      name: 'sdk-client',
+      authServerEnv: {
+        SSL_CERT_FILE: certificates.caFile,
+        AUTH_SERVER_CIMD_TRUSTED_LOCAL_DOCUMENTS: document.url,
+      },
+    });
   });
 
   after(async () => {
     await stack?.stop();
+    await document?.close();
     await certificates?.remove();
   });
 
@@ -124,44 +142,32 @@ describe('the MCP TypeScript SDK client', () => {
   });
 
   test('uses a Client ID Metadata Document, signs up, consents and calls whoami', async () => {
-    const document = await serveMetadataDocument(certificates, (url) => ({
-      client_id: url,
-      client_name: 'MCP TypeScript SDK interop test (CIMD)',
-      redirect_uris: [REDIRECT_URL],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    }));
-    try {
-      const email = 'interop-cimd@example.com';
-      const provider = new HeadlessProvider({
-        redirectUrl: REDIRECT_URL,
-        person: { email, password: 'interop password two', signUp: true },
-        issuer: stack.issuer,
-        clientMetadataUrl: document.url,
-      });
+    const email = 'interop-cimd@example.com';
+    const provider = new HeadlessProvider({
+      redirectUrl: REDIRECT_URL,
+      person: { email, password: 'interop password two', signUp: true },
+      issuer: stack.issuer,
+      clientMetadataUrl: document.url,
+    });
 
-      const client = await signInAndConnect(stack.mcpUrl, provider);
-      assert.equal(provider.clientInformation()?.client_id, document.url, 'the SDK should use the document URL as client_id');
-      const [signIn] = provider.signIns;
-      assertAuthorizationRequest(signIn, { mcpUrl: stack.mcpUrl, clientId: document.url });
-      assert.deepEqual(
-        signIn.steps.filter((step) => step.startsWith('POST')),
-        ['POST /signup', 'POST /authorize'],
-        `the person should sign up and consent: ${signIn.steps.join(' → ')}`,
-      );
-      assert.ok(document.fetches() >= 1, 'the authorization server should have fetched the metadata document');
+    const client = await signInAndConnect(stack.mcpUrl, provider);
+    assert.equal(provider.clientInformation()?.client_id, document.url, 'the SDK should use the document URL as client_id');
+    const [signIn] = provider.signIns;
+    assertAuthorizationRequest(signIn, { mcpUrl: stack.mcpUrl, clientId: document.url });
+    assert.deepEqual(
+      signIn.steps.filter((step) => step.startsWith('POST')),
+      ['POST /signup', 'POST /authorize'],
+      `the person should sign up and consent: ${signIn.steps.join(' → ')}`,
+    );
+    assert.ok(document.fetches() >= 1, 'the authorization server should have fetched the metadata document');
 
-      const subject = await stack.userId(email);
-      assertVerified(await whoami(client), {
-        issuer: stack.issuer,
-        subject,
-        clientId: document.url,
-        mcpUrl: stack.mcpUrl,
-      });
-      await client.close();
-    } finally {
-      await document.close();
-    }
+    const subject = await stack.userId(email);
+    assertVerified(await whoami(client), {
+      issuer: stack.issuer,
+      subject,
+      clientId: document.url,
+      mcpUrl: stack.mcpUrl,
+    });
+    await client.close();
   });
 });

@@ -34,7 +34,6 @@ export async function startStack({ name, authServerEnv = {} }) {
           AUTH_SERVER_BIND: `127.0.0.1:${authPort}`,
           AUTH_SERVER_ISSUER: issuer,
           AUTH_SERVER_RESOURCES: mcpUrl,
-          AUTH_SERVER_CIMD_ALLOW_PRIVATE_ADDRESSES: 'true',
           MCP_OAUTH_DATA_DIR: dataDir,
           ...authServerEnv,
         },

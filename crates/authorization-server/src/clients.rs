@@ -143,11 +143,17 @@ pub(crate) async fn resolve_client(
     Ok(Some(RegisteredClient { record }))
 }
 
-/// Whether `client_id` names a Client ID Metadata Document: an `https` URL or, in development
-/// (`cimd_allow_private_addresses`), an `http` URL, which the fetcher takes only on loopback.
+/// Whether `client_id` names a Client ID Metadata Document: an `https` URL or one of the
+/// exact trusted local documents (`cimd_trusted_local_documents`), which may be `http`; in
+/// tests (`cimd_allow_private_addresses`) any `http` URL, which the fetcher takes only on
+/// loopback.
 pub(crate) fn is_metadata_document_id(config: &AuthorizationServerConfig, client_id: &str) -> bool {
     is_client_id_url(client_id)
         || (config.cimd_allow_private_addresses && client_id.starts_with("http://"))
+        || config
+            .cimd_trusted_local_documents
+            .iter()
+            .any(|trusted| trusted == client_id)
 }
 
 /// Finds a registered client.

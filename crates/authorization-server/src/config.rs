@@ -39,7 +39,14 @@ pub struct AuthorizationServerConfig {
     pub registrations_per_minute: u32,
     /// Whether an https URL is accepted as `client_id` (Client ID Metadata Documents).
     pub client_id_metadata_documents: bool,
-    /// Development only: lets Client ID Metadata Documents live on loopback/private addresses.
+    /// Exact `client_id` URLs of metadata documents that may be `http` on a loopback host
+    /// (default none), e.g. a local stack's own CIMD client. Every other metadata document
+    /// must be `https` on a public address.
+    pub cimd_trusted_local_documents: Vec<String>,
+    /// **Dangerous, for tests only** (default false): every Client ID Metadata Document may be
+    /// `http` on loopback and live on loopback and private addresses, so any client can make
+    /// the server request internal services (CIMD draft §6.5). No command sets it; a local
+    /// stack lists its own documents in `cimd_trusted_local_documents` instead.
     pub cimd_allow_private_addresses: bool,
     /// Failed sign-ins allowed per account per window before it is locked for the window.
     pub login_failures_per_account: u32,
@@ -154,6 +161,7 @@ impl AuthorizationServerConfig {
             initial_access_token: None,
             registrations_per_minute: 20,
             client_id_metadata_documents: true,
+            cimd_trusted_local_documents: Vec::new(),
             cimd_allow_private_addresses: false,
             login_failures_per_account: 5,
             login_failures_per_ip: 20,
@@ -225,9 +233,21 @@ impl AuthorizationServerConfig {
         self
     }
 
-    /// Development only: Client ID Metadata Documents may be on loopback/private addresses.
+    /// **Dangerous, for tests only**: see
+    /// [`AuthorizationServerConfig::cimd_allow_private_addresses`].
     pub fn with_cimd_private_addresses_allowed(mut self, allow: bool) -> Self {
         self.cimd_allow_private_addresses = allow;
+        self
+    }
+
+    /// Trusts the exact `client_id` URLs `urls` of metadata documents on loopback `http`
+    /// (see [`AuthorizationServerConfig::cimd_trusted_local_documents`]).
+    pub fn with_cimd_trusted_local_documents<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cimd_trusted_local_documents = urls.into_iter().map(Into::into).collect();
         self
     }
 

@@ -87,6 +87,7 @@ impl AuthorizationServer {
         let client_metadata = if config.client_id_metadata_documents {
             let fetcher_config = FetcherConfig::default()
                 .dangerous_allow_private_addresses(config.cimd_allow_private_addresses)
+                .with_trusted_local_documents(config.cimd_trusted_local_documents.iter().cloned())
                 .with_registration_policy(crate::endpoints::registration_policy(&config));
             let fetcher = ClientMetadataFetcher::new(fetcher_config)
                 .map_err(|error| StartError::Config(vec![error.to_string()]))?;

@@ -1,8 +1,9 @@
 //! Client ID Metadata Document fetching against local servers (CIMD draft §4, §6.5, §6.6).
 //!
-//! The servers listen on loopback, so every test that fetches uses
+//! The servers listen on loopback, so most tests that fetch use
 //! `dangerous_allow_private_addresses(true)`; the default configuration is tested for refusing
-//! exactly those addresses before connecting.
+//! exactly those addresses before connecting, and a trusted local document for being the only
+//! loopback URL a fetcher without that switch takes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -580,6 +581,49 @@ async fn refuses_local_addresses_and_names_before_connecting_by_default() {
         );
     }
     assert_eq!(server.hits(), 0, "no request reached the loopback server");
+}
+
+#[tokio::test]
+async fn trusts_only_the_exact_local_documents_it_names() {
+    let trusted = TestServer::start(valid).await;
+    let other = TestServer::start(valid).await;
+    let port = trusted.address.port();
+    let timeout = Duration::from_secs(2);
+    let trusting = fetcher(
+        FetcherConfig::default()
+            .with_timeout(timeout)
+            .with_trusted_local_documents([trusted.url()]),
+    );
+    let metadata = trusting.fetch(&trusted.url()).await.unwrap();
+    assert_eq!(metadata.client_name(), Some("Example MCP Client"));
+    assert_eq!(trusted.hits(), 1);
+    let strict = fetcher(FetcherConfig::default().with_timeout(timeout));
+    for url in [
+        other.url(),
+        format!("http://127.0.0.1:{port}/elsewhere.json"),
+        format!("http://localhost:{port}{PATH}"),
+        format!("https://127.0.0.1:{port}{PATH}"),
+        format!("https://localhost:{port}{PATH}"),
+    ] {
+        let refused = trusting.fetch(&url).await.unwrap_err();
+        let refused_by_default = strict.fetch(&url).await.unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            refused_by_default.to_string(),
+            "{url} is refused as without a trusted document"
+        );
+    }
+    assert_eq!(trusted.hits(), 1, "only the trusted URL was fetched");
+    assert_eq!(other.hits(), 0);
+}
+
+#[tokio::test]
+async fn refuses_to_start_with_a_trusted_local_document_that_is_not_on_loopback() {
+    let error = ClientMetadataFetcher::new(
+        FetcherConfig::default().with_trusted_local_documents(["http://app.example.com/c.json"]),
+    )
+    .unwrap_err();
+    assert_eq!(error.problems.len(), 1, "{error}");
 }
 
 #[tokio::test]

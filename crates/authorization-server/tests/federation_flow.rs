@@ -189,14 +189,15 @@ async fn a_metadata_document_client_gets_tokens_through_the_provider() {
     let Some(issuer) = provider(PROVIDER, "a_metadata_document_client") else {
         return;
     };
+    let client_id = serve_metadata_document(REDIRECT_URI).await;
+    let trusted = client_id.clone();
     let server = Server::start_with(|config| {
         config
             .with_upstream(upstream(&issuer))
-            .with_cimd_private_addresses_allowed(true)
+            .with_cimd_trusted_local_documents([trusted])
     })
     .await;
     server.set_now(real_now());
-    let client_id = serve_metadata_document(REDIRECT_URI).await;
     let client = Client {
         id: client_id.clone(),
         secret: None,

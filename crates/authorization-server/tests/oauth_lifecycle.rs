@@ -257,9 +257,10 @@ async fn serve_metadata_document() -> String {
 
 #[tokio::test]
 async fn a_client_identified_by_its_metadata_document_gets_consent_and_tokens() {
-    let server =
-        Server::start_with(|config| config.with_cimd_private_addresses_allowed(true)).await;
     let client_id = serve_metadata_document().await;
+    let trusted = client_id.clone();
+    let server =
+        Server::start_with(|config| config.with_cimd_trusted_local_documents([trusted])).await;
     let client = Client {
         id: client_id.clone(),
         secret: None,
@@ -291,11 +292,41 @@ async fn a_client_identified_by_its_metadata_document_gets_consent_and_tokens() 
         ))
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    // Without the development switch, a document on a loopback address is refused.
+    // Without the trusted URL, a document on a loopback address is refused.
     let strict = Server::start().await;
     let page = strict.browser().get(&authorize_path(&client_id, &[])).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
     assert_eq!(page.location(), None);
+}
+
+#[tokio::test]
+async fn only_the_exact_trusted_local_document_is_accepted_on_loopback() {
+    let trusted = serve_metadata_document().await;
+    let other_port = serve_metadata_document().await;
+    let other_path = trusted.replace("/client.json", "/other.json");
+    let trusting = trusted.clone();
+    let server =
+        Server::start_with(|config| config.with_cimd_trusted_local_documents([trusting])).await;
+    let strict = Server::start().await;
+    let mut browser = signed_in_browser(&server).await;
+    let consent = browser.get(&authorize_path(&trusted, &[])).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    for client_id in [&other_port, &other_path] {
+        let page = browser.get(&authorize_path(client_id, &[])).await;
+        let refused_anyway = strict.browser().get(&authorize_path(client_id, &[])).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{client_id}");
+        assert_eq!(page.location(), None, "{client_id}");
+        assert!(
+            page.body.contains("not registered"),
+            "{client_id}: {}",
+            page.body
+        );
+        assert_eq!(
+            (page.status, page.body),
+            (refused_anyway.status, refused_anyway.body),
+            "{client_id} is refused as without any trusted document"
+        );
+    }
 }
 
 #[tokio::test]

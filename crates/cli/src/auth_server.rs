@@ -185,9 +185,17 @@ pub struct AuthServerArgs {
     )]
     registrations_per_minute: u32,
 
-    /// Development only: accept Client ID Metadata Documents on loopback and private addresses.
-    #[arg(long, env = "AUTH_SERVER_CIMD_ALLOW_PRIVATE_ADDRESSES")]
-    cimd_allow_private_addresses: bool,
+    /// Exact client_id URL of a Client ID Metadata Document that may be plain http on a
+    /// loopback host (repeatable; comma-separated in the environment), e.g. a local CIMD
+    /// client's http://localhost:3003/client-metadata.json. Every other metadata document is
+    /// fetched only over https from public addresses.
+    #[arg(
+        long = "cimd-trusted-local-document",
+        value_name = "URL",
+        env = "AUTH_SERVER_CIMD_TRUSTED_LOCAL_DOCUMENTS",
+        value_delimiter = ','
+    )]
+    pub cimd_trusted_local_documents: Vec<String>,
 
     #[command(flatten)]
     pub upstream: UpstreamArgs,
@@ -211,7 +219,7 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
         .with_refresh_token_ttl(Duration::from_secs(args.refresh_token_ttl_secs))
         .with_signup(!args.no_signup)
         .with_registrations_per_minute(args.registrations_per_minute)
-        .with_cimd_private_addresses_allowed(args.cimd_allow_private_addresses);
+        .with_cimd_trusted_local_documents(args.cimd_trusted_local_documents.iter().cloned());
     for resource in others {
         config = config
             .with_resource(CanonicalResource::parse(resource).map_err(|error| error.to_string())?);
@@ -244,11 +252,6 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
     let server = AuthorizationServer::new(config, store)
         .await
         .map_err(|error| error.to_string())?;
-    if args.cimd_allow_private_addresses {
-        tracing::warn!(
-            "Client ID Metadata Documents may be fetched from private addresses (development only)"
-        );
-    }
     let service = Service::bind(args.bind, server.router()).await?;
     let issuer = &server.config().issuer;
     println!(

@@ -12,6 +12,7 @@ use mcp_oauth_authorization_server::store::{ClientId, ClientOrigin, ClientRecord
 use mcp_oauth_core::{ClientMetadata, RegistrationPolicy};
 use mcp_oauth_demo::web::Credentials;
 use serde_json::json;
+use url::Url;
 
 use crate::auth_server::{self, AuthServerArgs, UpstreamArgs};
 use crate::mcp_server::{self, McpServerArgs};
@@ -37,8 +38,8 @@ const DEMO_CLIENT_ID: &str = "mcp-oauth-demo-client";
 /// and `AUTO_CLIENT_URL`, `CIMD_CLIENT_BIND` and `CIMD_CLIENT_URL`.
 ///
 /// So that the CIMD client on loopback `http` works, the authorization server runs with
-/// `--cimd-allow-private-addresses` (development only: it fetches metadata documents from
-/// loopback and private addresses, which a public server must never do).
+/// `--cimd-trusted-local-document` naming that client's metadata document URL, and only it:
+/// every other metadata document must still be https on a public address.
 #[derive(Args, Debug)]
 pub struct DevArgs {
     /// Directory of the local database (users, clients, keys, tokens), the demo user's
@@ -73,15 +74,17 @@ fn defaults<T: Args + FromArgMatches>() -> Result<T, String> {
 pub async fn run(args: DevArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|error| format!("cannot create {}: {error}", args.data_dir.display()))?;
-    let mut auth: AuthServerArgs = parse(&["--cimd-allow-private-addresses"])?;
+    let cimd_client: CimdClientListen = defaults()?;
+    let mut auth: AuthServerArgs = defaults()?;
     auth.storage.data_dir = args.data_dir.clone();
     auth.upstream = args.upstream.clone();
+    auth.cimd_trusted_local_documents
+        .push(metadata_document_url(cimd_client.url()));
     let mcp: McpServerArgs = defaults()?;
     let issuer: IssuerArg = defaults()?;
     let target: McpTarget = defaults()?;
     let client: ClientListen = defaults()?;
     let auto_client: AutoClientListen = defaults()?;
-    let cimd_client: CimdClientListen = defaults()?;
     let store = auth.storage.open().await?;
     let demo_password = ensure_demo_user(store.as_ref(), &args.data_dir, &args.demo_email).await?;
     let redirect_uri = client
@@ -208,6 +211,15 @@ async fn ensure_demo_client(
     )
     .map_err(|error| format!("cannot write {}: {error}", secret_file.display()))?;
     Ok(secret)
+}
+
+/// The `client_id` of the CIMD client served at `base`: its metadata document's URL, as the
+/// demo client builds it.
+fn metadata_document_url(base: &Url) -> String {
+    format!(
+        "{}/client-metadata.json",
+        base.as_str().trim_end_matches('/')
+    )
 }
 
 fn unix_now() -> i64 {

@@ -6,8 +6,10 @@
 //! [`mcp_oauth_core::validate_client_id_metadata_document`]. Because the URL comes from an
 //! unauthenticated party, the fetch is defensive (draft §6.5, §6.6):
 //!
-//! - `https` only; with [`FetcherConfig::allow_private_addresses`] (local development and
-//!   tests only) also `http` to a loopback host;
+//! - `https` only, except for the exact URLs in [`FetcherConfig::trusted_local_documents`]
+//!   (a local stack's own client, e.g. `mcp-oauth dev`'s CIMD client), which may be `http`
+//!   on a loopback host and are connected to on loopback addresses only; and, for tests of
+//!   the fetcher alone, [`FetcherConfig::allow_private_addresses`];
 //! - the host is resolved by the fetcher itself and every address it resolves to must be
 //!   globally reachable: loopback, private (RFC 1918, `fc00::/7`), link-local, CGNAT,
 //!   unspecified, multicast, broadcast, documentation and other special-purpose addresses
@@ -61,10 +63,15 @@ pub struct FetcherConfig {
     /// The most bytes read from a document (default 5 KiB, CIMD draft §6.6).
     pub max_document_bytes: usize,
     /// Whether loopback, private, link-local, CGNAT and documentation addresses may be
-    /// fetched, and `http` used on a loopback host (default `false`). **For local development
-    /// and tests only**: in production it lets any client make the server request its own
-    /// internal services (CIMD draft §6.5).
+    /// fetched, and `http` used on a loopback host, for every URL (default `false`).
+    /// **Dangerous, for tests only**: it lets any client make the server request its own
+    /// internal services (CIMD draft §6.5). A local stack names its own documents in
+    /// [`FetcherConfig::trusted_local_documents`] instead.
     pub allow_private_addresses: bool,
+    /// Exact client identifier URLs (default none) that may be `http` on a loopback host
+    /// (`localhost`, `127.0.0.0/8`, `[::1]`) and are fetched from loopback addresses only.
+    /// Any other URL gets every defence. For a local stack to accept its own demo client.
+    pub trusted_local_documents: Vec<String>,
     /// The most documents kept in the cache (default 1000; 0 disables caching).
     pub cache_capacity: usize,
     /// How long a document without `Cache-Control: max-age` or `Expires` is reused
@@ -88,6 +95,7 @@ impl Default for FetcherConfig {
             timeout: Duration::from_secs(5),
             max_document_bytes: 5 * 1024,
             allow_private_addresses: false,
+            trusted_local_documents: Vec::new(),
             cache_capacity: 1000,
             default_cache_ttl: Duration::from_secs(5 * 60),
             min_cache_ttl: Duration::from_secs(60),
@@ -111,9 +119,20 @@ impl FetcherConfig {
     }
 
     /// Allows fetching from loopback, private and link-local addresses and `http` on
-    /// loopback. **Dangerous**: for local development and tests only.
+    /// loopback, for every URL. **Dangerous**: for tests only.
     pub fn dangerous_allow_private_addresses(mut self, allow: bool) -> Self {
         self.allow_private_addresses = allow;
+        self
+    }
+
+    /// Trusts the exact client identifier URLs `urls` on loopback (see
+    /// [`FetcherConfig::trusted_local_documents`]).
+    pub fn with_trusted_local_documents<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_local_documents = urls.into_iter().map(Into::into).collect();
         self
     }
 
@@ -153,11 +172,31 @@ impl FetcherConfig {
                 self.min_cache_ttl, self.max_cache_ttl
             ));
         }
+        for url in &self.trusted_local_documents {
+            if let Err(problem) = check_trusted_local_document(url) {
+                problems.push(format!("trusted local CIMD document `{url}`: {problem}"));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(FetcherConfigError { problems })
         }
+    }
+
+    /// The addresses URLs other than the trusted local documents may be fetched from.
+    fn address_policy(&self) -> AddressPolicy {
+        if self.allow_private_addresses {
+            AddressPolicy::AnyUnicast
+        } else {
+            AddressPolicy::GlobalOnly
+        }
+    }
+
+    fn is_trusted_local_document(&self, client_id_url: &str) -> bool {
+        self.trusted_local_documents
+            .iter()
+            .any(|trusted| trusted == client_id_url)
     }
 
     fn lifetimes(&self) -> Lifetimes {
@@ -167,6 +206,25 @@ impl FetcherConfig {
             max: self.max_cache_ttl,
         }
     }
+}
+
+/// Why `url` cannot be a trusted local document: it must be an `http` or `https` URL on a
+/// loopback host whose `https` spelling meets the draft's rules.
+fn check_trusted_local_document(url: &str) -> Result<(), String> {
+    let parsed = Url::parse(url).map_err(|error| error.to_string())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("not an http or https URL".to_owned());
+    }
+    if !is_loopback(&parsed) {
+        return Err("not on a loopback host (localhost, 127.0.0.0/8, [::1])".to_owned());
+    }
+    let twin = format!(
+        "https://{}",
+        url.split_once("://").map_or(url, |(_, rest)| rest)
+    );
+    validate_client_id_url(&twin)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
 }
 
 /// A [`FetcherConfig`] that cannot be used, with every problem found.
@@ -247,7 +305,10 @@ pub enum CimdError {
 /// Fetches, validates and caches Client ID Metadata Documents. Cheap to share behind an `Arc`.
 pub struct ClientMetadataFetcher {
     config: FetcherConfig,
+    /// What every URL is fetched with but the trusted local documents.
     client: reqwest::Client,
+    /// What the trusted local documents are fetched with: `http` allowed, loopback only.
+    local_client: reqwest::Client,
     cache: MetadataCache,
 }
 
@@ -264,28 +325,13 @@ impl ClientMetadataFetcher {
     /// A fetcher with `config`, after [`FetcherConfig::validate`].
     pub fn new(config: FetcherConfig) -> Result<Self, FetcherConfigError> {
         config.validate()?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .https_only(!config.allow_private_addresses)
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .dns_resolver(VettingResolver {
-                allow_private: config.allow_private_addresses,
-            })
-            .user_agent(concat!(
-                "mcp-oauth/",
-                env!("CARGO_PKG_VERSION"),
-                " (client metadata)"
-            ))
-            .build()
-            .map_err(|error| FetcherConfigError {
-                problems: vec![format!("the CIMD HTTP client cannot be built: {error}")],
-            })?;
+        let client = http_client(&config, config.address_policy())?;
+        let local_client = http_client(&config, AddressPolicy::LoopbackOnly)?;
         Ok(Self {
             cache: MetadataCache::new(config.cache_capacity),
             config,
             client,
+            local_client,
         })
     }
 
@@ -332,7 +378,7 @@ impl ClientMetadataFetcher {
         client_id_url: &str,
     ) -> Result<(ValidatedClientMetadata, Option<Duration>), CimdError> {
         let target = self.check_url(client_id_url)?;
-        let (headers, body) = self.download(&target.url).await?;
+        let (headers, body) = self.download(&target).await?;
         let lifetime = cache_lifetime(&headers, SystemTime::now(), self.config.lifetimes());
         let metadata = self.validate_document(client_id_url, &target, &body)?;
         Ok((metadata, lifetime))
@@ -340,10 +386,16 @@ impl ClientMetadataFetcher {
 
     /// Validates the identifier URL and refuses local hosts and addresses by name or literal.
     fn check_url(&self, client_id_url: &str) -> Result<Target, CimdError> {
-        let allow_private = self.config.allow_private_addresses;
+        let trusted_local = self.config.is_trusted_local_document(client_id_url);
+        let policy = if trusted_local {
+            AddressPolicy::LoopbackOnly
+        } else {
+            self.config.address_policy()
+        };
         let (url, https_twin) = match client_id_url.strip_prefix("http://") {
-            // Development only: plain http to a loopback host, checked like its https twin.
-            Some(rest) if allow_private => {
+            // Trusted local documents (and fetcher tests): plain http to a loopback host,
+            // checked like its https twin.
+            Some(rest) if policy != AddressPolicy::GlobalOnly => {
                 let twin = format!("https://{rest}");
                 validate_client_id_url(&twin)?;
                 let url = Url::parse(client_id_url).map_err(|error| {
@@ -361,14 +413,16 @@ impl ClientMetadataFetcher {
         match url.host() {
             Some(Host::Domain(domain)) => {
                 let domain = domain.trim_end_matches('.');
-                if !allow_private && (domain == "localhost" || domain.ends_with(".localhost")) {
+                if policy == AddressPolicy::GlobalOnly
+                    && (domain == "localhost" || domain.ends_with(".localhost"))
+                {
                     return Err(CimdError::HostRefused {
                         host: domain.to_owned(),
                     });
                 }
             }
-            Some(Host::Ipv4(v4)) => vet_address(IpAddr::V4(v4), allow_private)?,
-            Some(Host::Ipv6(v6)) => vet_address(IpAddr::V6(v6), allow_private)?,
+            Some(Host::Ipv4(v4)) => vet_address(IpAddr::V4(v4), policy)?,
+            Some(Host::Ipv6(v6)) => vet_address(IpAddr::V6(v6), policy)?,
             None => {
                 return Err(mcp_oauth_core::CimdError::UnparsableUrl {
                     reason: "no host".to_owned(),
@@ -376,13 +430,21 @@ impl ClientMetadataFetcher {
                 .into());
             }
         }
-        Ok(Target { url, https_twin })
+        Ok(Target {
+            url,
+            https_twin,
+            trusted_local,
+        })
     }
 
-    async fn download(&self, url: &Url) -> Result<(HeaderMap, Vec<u8>), CimdError> {
-        let mut response = self
-            .client
-            .get(url.clone())
+    async fn download(&self, target: &Target) -> Result<(HeaderMap, Vec<u8>), CimdError> {
+        let client = if target.trusted_local {
+            &self.local_client
+        } else {
+            &self.client
+        };
+        let mut response = client
+            .get(target.url.clone())
             .header(ACCEPT, "application/json")
             .send()
             .await
@@ -461,11 +523,57 @@ impl ClientMetadataFetcher {
     }
 }
 
-/// A checked identifier URL: what to fetch, and for development `http` URLs the `https`
-/// spelling the core rules are applied to.
+/// A checked identifier URL: what to fetch, for `http` URLs the `https` spelling the core
+/// rules are applied to, and whether it is a trusted local document.
 struct Target {
     url: Url,
     https_twin: Option<String>,
+    trusted_local: bool,
+}
+
+/// The HTTP client of one [`AddressPolicy`]: no redirects, no proxies, the fetch timeout,
+/// `https` only unless the policy allows local addresses.
+fn http_client(
+    config: &FetcherConfig,
+    policy: AddressPolicy,
+) -> Result<reqwest::Client, FetcherConfigError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .https_only(policy == AddressPolicy::GlobalOnly)
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout)
+        .dns_resolver(VettingResolver { policy })
+        .user_agent(concat!(
+            "mcp-oauth/",
+            env!("CARGO_PKG_VERSION"),
+            " (client metadata)"
+        ))
+        .build()
+        .map_err(|error| FetcherConfigError {
+            problems: vec![format!("the CIMD HTTP client cannot be built: {error}")],
+        })
+}
+
+/// Which addresses one fetch may connect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AddressPolicy {
+    /// Globally reachable addresses only: every URL but the trusted local documents.
+    GlobalOnly,
+    /// Loopback addresses only: the trusted local documents.
+    LoopbackOnly,
+    /// Every unicast address ([`FetcherConfig::allow_private_addresses`], fetcher tests).
+    AnyUnicast,
+}
+
+impl AddressPolicy {
+    fn allows(self, class: AddressClass) -> bool {
+        match self {
+            Self::GlobalOnly => class.is_allowed(false),
+            Self::LoopbackOnly => class == AddressClass::Loopback,
+            Self::AnyUnicast => class.is_allowed(true),
+        }
+    }
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -492,9 +600,9 @@ fn is_json_media_type(value: &str) -> bool {
             .is_some_and(|prefix| !prefix.is_empty() && !prefix.contains(['/', ' ', '\t', ',']))
 }
 
-fn vet_address(address: IpAddr, allow_private: bool) -> Result<(), CimdError> {
+fn vet_address(address: IpAddr, policy: AddressPolicy) -> Result<(), CimdError> {
     let class = classify_address(address);
-    if class.is_allowed(allow_private) {
+    if policy.allows(class) {
         Ok(())
     } else {
         Err(CimdError::AddressRefused { address, class })
@@ -547,15 +655,15 @@ enum ResolverRefusal {
 /// names whose every address is allowed, so what is checked is what is connected to.
 #[derive(Debug, Clone, Copy)]
 struct VettingResolver {
-    allow_private: bool,
+    policy: AddressPolicy,
 }
 
 impl Resolve for VettingResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
+        let policy = self.policy;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addresses = resolve_vetted(&host, allow_private).await?;
+            let addresses = resolve_vetted(&host, policy).await?;
             Ok(Box::new(addresses.into_iter()) as Addrs)
         })
     }
@@ -563,7 +671,7 @@ impl Resolve for VettingResolver {
 
 async fn resolve_vetted(
     host: &str,
-    allow_private: bool,
+    policy: AddressPolicy,
 ) -> Result<Vec<SocketAddr>, ResolverRefusal> {
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
         .await
@@ -579,7 +687,7 @@ async fn resolve_vetted(
     if let Some(refused) = addresses
         .iter()
         .map(|address| (address.ip(), classify_address(address.ip())))
-        .find(|(_, class)| !class.is_allowed(allow_private))
+        .find(|(_, class)| !policy.allows(*class))
     {
         return Err(ResolverRefusal::Address {
             address: refused.0,
@@ -636,7 +744,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_resolver_refuses_names_with_any_local_address() {
-        let refused = resolve_vetted("localhost", false).await.unwrap_err();
+        let refused = resolve_vetted("localhost", AddressPolicy::GlobalOnly)
+            .await
+            .unwrap_err();
         assert!(
             matches!(
                 refused,
@@ -647,7 +757,29 @@ mod tests {
             ),
             "{refused}"
         );
-        let allowed = resolve_vetted("localhost", true).await.unwrap();
-        assert!(allowed.iter().all(|a| a.ip().is_loopback()));
+        for policy in [AddressPolicy::LoopbackOnly, AddressPolicy::AnyUnicast] {
+            let allowed = resolve_vetted("localhost", policy).await.unwrap();
+            assert!(allowed.iter().all(|a| a.ip().is_loopback()));
+        }
+    }
+
+    #[test]
+    fn trusted_local_documents_must_be_loopback_client_id_urls() {
+        let config = FetcherConfig::default().with_trusted_local_documents([
+            "http://localhost:3003/client-metadata.json",
+            "https://127.0.0.1:8443/client.json",
+            "http://[::1]:3003/client.json",
+        ]);
+        assert!(config.validate().is_ok(), "{:?}", config.validate());
+        let config = FetcherConfig::default().with_trusted_local_documents([
+            "http://app.example.com/client.json",
+            "http://10.0.0.1/client.json",
+            "ftp://localhost/client.json",
+            "http://localhost:3003/",
+            "http://localhost:3003/client.json#fragment",
+            "not a url",
+        ]);
+        let error = config.validate().unwrap_err();
+        assert_eq!(error.problems.len(), 6, "{error}");
     }
 }
