@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AUTH_SERVER, MCP_SERVER, launchChromium, scenario, startDev } from './harness.mjs';
-import { consentPage, signIn, signUp } from './pages.mjs';
+import { assertNoError, assertNoSecrets, consentPage, openHome, signIn, signUp, statusIs, text } from './pages.mjs';
 
 /** The clients, how each gets its credentials, and who logs in to it. */
 const CLIENTS = [
@@ -20,37 +20,6 @@ const CLIENTS = [
 ];
 
 const NEW_PASSWORD = 'a long browser password';
-
-/** Waits until the client's `#status` reads `text`. */
-async function statusIs(page, text) {
-  await page.waitForFunction((expected) => document.querySelector('#status')?.textContent.trim() === expected, text);
-}
-
-/** The trimmed text of `selector`, failing when it is not on the page. */
-async function text(page, selector) {
-  const found = await page.textContent(selector, { timeout: 5_000 });
-  return found.trim();
-}
-
-/** Asserts that the page shows no `#error`. */
-async function assertNoError(page) {
-  const count = await page.locator('#error').count();
-  assert.equal(count, 0, count ? `unexpected error: ${await text(page, '#error')}` : '');
-}
-
-/** Asserts that the page shows no token (a JWT) and not the demo client's secret. */
-async function assertNoSecrets(page, dev) {
-  const html = await page.content();
-  assert.doesNotMatch(html, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/, 'the page should show no token');
-  assert.ok(dev.demoClientSecret, 'mcp-oauth dev should keep the demo client secret in its data directory');
-  assert.ok(!html.includes(dev.demoClientSecret), 'the page should not show the client secret');
-}
-
-/** Opens the client's home page, signed out. */
-async function openHome(page, client) {
-  await page.goto(`${client.url}/`);
-  await statusIs(page, 'Signed out');
-}
 
 /** Clicks "Log in" and waits for the authorization server's sign-in page. */
 async function startLogin(page) {

@@ -55,10 +55,11 @@ async function assertPortFree(port) {
 
 /**
  * Starts `mcp-oauth dev` with a new data directory and waits until the authorization server,
- * the MCP server and each URL in `clients` answer. Returns the demo user, the pre-registered
+ * the MCP server and each URL in `clients` answer. `env` adds environment variables (the
+ * upstream providers of a federated `dev`, say). Returns the demo user, the pre-registered
  * demo client's secret, `userId(email)` and `stop()`.
  */
-export async function startDev({ name, clients = [] }) {
+export async function startDev({ name, clients = [], env = {} }) {
   await Promise.all(DEV_PORTS.map(assertPortFree));
   const dataDir = await mkdtemp(join(tmpdir(), 'mcp-oauth-browser-'));
   const logs = await artifactsDir('browser');
@@ -66,7 +67,7 @@ export async function startDev({ name, clients = [] }) {
   try {
     dev = await startProcess(['dev'], {
       log: join(logs, `${name}-dev.log`),
-      env: { MCP_OAUTH_DATA_DIR: dataDir },
+      env: { ...env, MCP_OAUTH_DATA_DIR: dataDir },
       ready: [
         `${AUTH_SERVER}/.well-known/oauth-authorization-server`,
         'http://localhost:3001/.well-known/oauth-protected-resource/mcp',

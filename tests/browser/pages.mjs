@@ -1,5 +1,6 @@
-// The authorization server's pages as a person uses them (ids from
-// crates/authorization-server/templates).
+// The pages a person uses: the authorization server's (ids from
+// crates/authorization-server/templates) and the demo web clients' (ids from
+// crates/demo/templates/web).
 
 import assert from 'node:assert/strict';
 import { AUTH_SERVER } from './harness.mjs';
@@ -30,4 +31,35 @@ export async function consentPage(page, clientName) {
     const text = await page.textContent('body');
     assert.ok(text.includes(clientName), `the consent page should name ${clientName}: ${text}`);
   }
+}
+
+/** Waits until the client's `#status` reads `text`. */
+export async function statusIs(page, text) {
+  await page.waitForFunction((expected) => document.querySelector('#status')?.textContent.trim() === expected, text);
+}
+
+/** The trimmed text of `selector`, failing when it is not on the page. */
+export async function text(page, selector) {
+  const found = await page.textContent(selector, { timeout: 5_000 });
+  return found.trim();
+}
+
+/** Asserts that the page shows no `#error`. */
+export async function assertNoError(page) {
+  const count = await page.locator('#error').count();
+  assert.equal(count, 0, count ? `unexpected error: ${await text(page, '#error')}` : '');
+}
+
+/** Asserts that the page shows no token (a JWT) and not the demo client's secret. */
+export async function assertNoSecrets(page, dev) {
+  const html = await page.content();
+  assert.doesNotMatch(html, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/, 'the page should show no token');
+  assert.ok(dev.demoClientSecret, 'mcp-oauth dev should keep the demo client secret in its data directory');
+  assert.ok(!html.includes(dev.demoClientSecret), 'the page should not show the client secret');
+}
+
+/** Opens the client's home page, signed out. */
+export async function openHome(page, client) {
+  await page.goto(`${client.url}/`);
+  await statusIs(page, 'Signed out');
 }
