@@ -59,6 +59,9 @@ pub struct AuthorizationServerConfig {
     pub upstreams: Vec<UpstreamProvider>,
     /// How long a person has to finish signing in at an upstream provider (default 10 minutes).
     pub upstream_login_ttl: Duration,
+    /// How often expired codes, sessions, upstream sign-ins and tokens are deleted from the
+    /// store by [`crate::AuthorizationServer::purge_expired_periodically`] (default 5 minutes).
+    pub purge_interval: Duration,
 }
 
 /// An upstream OpenID Connect provider (OpenID Connect Core §3.1: authorization code flow), at
@@ -168,6 +171,7 @@ impl AuthorizationServerConfig {
             login_window: Duration::from_secs(15 * 60),
             upstreams: Vec::new(),
             upstream_login_ttl: Duration::from_secs(10 * 60),
+            purge_interval: Duration::from_secs(5 * 60),
         })
     }
 
@@ -251,6 +255,12 @@ impl AuthorizationServerConfig {
         self
     }
 
+    /// Sets how often expired rows are purged from the store.
+    pub fn with_purge_interval(mut self, interval: Duration) -> Self {
+        self.purge_interval = interval;
+        self
+    }
+
     /// Sets the sign-in throttling limits.
     pub fn with_login_throttle(mut self, per_account: u32, per_ip: u32, window: Duration) -> Self {
         self.login_failures_per_account = per_account;
@@ -322,6 +332,9 @@ impl AuthorizationServerConfig {
             if ttl.is_zero() {
                 problems.push(format!("the {name} lifetime must be positive"));
             }
+        }
+        if self.purge_interval.is_zero() {
+            problems.push("the purge interval must be positive".to_owned());
         }
         self.validate_upstreams(&mut problems);
         if problems.is_empty() {

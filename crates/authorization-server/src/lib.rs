@@ -14,6 +14,7 @@ mod config;
 mod endpoints;
 mod federation;
 mod form;
+mod housekeeping;
 pub mod keys;
 mod oauth_error;
 mod pages;

@@ -131,4 +131,16 @@ impl AuthorizationServer {
     pub fn router(&self) -> Router {
         crate::endpoints::router().with_state(Arc::clone(&self.inner))
     }
+
+    /// Deletes expired codes, sessions, upstream sign-ins and tokens now and then every
+    /// [`AuthorizationServerConfig::purge_interval`], at the server's clock, until the future
+    /// is dropped: run it beside the router and drop it when serving stops. A failed purge
+    /// is logged and retried at the next interval.
+    pub fn purge_expired_periodically(&self) -> impl Future<Output = ()> + Send + 'static {
+        crate::housekeeping::purge_periodically(
+            Arc::clone(&self.inner.store),
+            Arc::clone(&self.inner.clock),
+            self.inner.config.purge_interval,
+        )
+    }
 }

@@ -14,6 +14,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use harness::{START, Server, hidden_field, url_encode, user_count};
+use mcp_oauth_authorization_server::secrets::hash_secret;
 use mcp_oauth_authorization_server::{AccountError, create_user};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -550,6 +551,30 @@ async fn sessions_expire_after_the_session_ttl() {
     assert!(browser.signed_in_as().await.is_some());
     server.advance(1);
     assert_eq!(browser.signed_in_as().await, None);
+}
+
+#[tokio::test]
+async fn expired_sessions_are_purged_in_the_background_without_any_request() {
+    let server =
+        Server::start_with(|config| config.with_purge_interval(Duration::from_millis(10))).await;
+    let purging = tokio::spawn(server.authorization().purge_expired_periodically());
+    let mut browser = server.browser();
+    browser.sign_up("alice@example.com", PASSWORD).await;
+    let session = hash_secret(&browser.jar["mcp_oauth_session"]);
+    let stored = || async { server.store.get_session(&session, START).await.unwrap() };
+    assert!(stored().await.is_some(), "signing up stored a session");
+
+    // Past its lifetime, the session row goes with no request made.
+    server.advance(12 * 3600);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while stored().await.is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the expired session was never purged"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    purging.abort();
 }
 
 #[tokio::test]

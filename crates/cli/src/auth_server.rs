@@ -197,6 +197,16 @@ pub struct AuthServerArgs {
     )]
     pub cimd_trusted_local_documents: Vec<String>,
 
+    /// Seconds between purges of expired sessions, codes, upstream sign-ins and tokens from
+    /// the store (the first runs at start).
+    #[arg(
+        long,
+        env = "AUTH_SERVER_PURGE_INTERVAL_SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    purge_interval_secs: u64,
+
     #[command(flatten)]
     pub upstream: UpstreamArgs,
 }
@@ -219,6 +229,7 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
         .with_refresh_token_ttl(Duration::from_secs(args.refresh_token_ttl_secs))
         .with_signup(!args.no_signup)
         .with_registrations_per_minute(args.registrations_per_minute)
+        .with_purge_interval(Duration::from_secs(args.purge_interval_secs))
         .with_cimd_trusted_local_documents(args.cimd_trusted_local_documents.iter().cloned());
     for resource in others {
         config = config
@@ -252,7 +263,9 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
     let server = AuthorizationServer::new(config, store)
         .await
         .map_err(|error| error.to_string())?;
-    let service = Service::bind(args.bind, server.router()).await?;
+    let service = Service::bind(args.bind, server.router())
+        .await?
+        .with_background(server.purge_expired_periodically());
     let issuer = &server.config().issuer;
     println!(
         "Authorization server listening on {} (issuer {issuer})",

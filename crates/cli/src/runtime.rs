@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 
 use axum::Router;
 use axum::serve::ListenerExt;
@@ -33,12 +34,17 @@ pub fn block_on<F: Future<Output = Result<(), String>>>(future: F) -> Result<(),
         .block_on(future)
 }
 
-/// A server ready to run: where it listens and what it serves.
+/// Work a server runs beside its routes for as long as it serves (e.g. housekeeping).
+pub type BackgroundTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A server ready to run: where it listens, what it serves, and what runs beside it.
 pub struct Service {
     /// The bound listener.
     pub listener: TcpListener,
     /// Every route of the server.
     pub router: Router,
+    /// Tasks started with the server and stopped when serving stops.
+    pub background: Vec<BackgroundTask>,
 }
 
 impl Service {
@@ -47,16 +53,32 @@ impl Service {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|error| format!("cannot listen on {address}: {error}"))?;
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            background: Vec::new(),
+        })
+    }
+
+    /// Adds `task`, run while the server serves and dropped when it stops.
+    pub fn with_background(mut self, task: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.background.push(Box::pin(task));
+        self
     }
 }
 
 /// Serves every service until Ctrl-C or SIGTERM, then stops them all gracefully. Handlers
-/// see the client's address (`ConnectInfo`), which sign-in throttling needs.
+/// see the client's address (`ConnectInfo`), which sign-in throttling needs. The services'
+/// background tasks run meanwhile and are aborted when serving stops.
 pub async fn serve_all(services: Vec<Service>) -> Result<(), String> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    // Dropping the set (whenever this function returns) aborts what is still running.
+    let mut background = tokio::task::JoinSet::new();
     for service in services {
+        for task in service.background {
+            background.spawn(task);
+        }
         let mut stopped = stopped.clone();
         // Nagle's algorithm delays small SSE frames by tens of milliseconds.
         let listener = service.listener.tap_io(|stream| {

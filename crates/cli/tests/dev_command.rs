@@ -82,6 +82,10 @@ fn start(data_dir: &std::path::Path, ports: &Ports) -> (Stack, Vec<String>) {
         .args(["dev", "--data-dir"])
         .arg(data_dir)
         .envs(ports.env.iter().map(|(name, value)| (name, value)))
+        .env(
+            "RUST_LOG",
+            "info,mcp_oauth_authorization_server::housekeeping=debug",
+        )
         .stdout(Stdio::piped())
         .stderr(log_file(data_dir))
         .spawn()
@@ -271,6 +275,10 @@ async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_resta
     // The log names what happened but holds no secret: no JWT, no client secret.
     let log = std::fs::read_to_string(log_path(data.as_path())).unwrap();
     assert!(log.contains("signed in"), "{log}");
+    assert!(
+        log.contains("purged expired"),
+        "the store is purged from the start: {log}"
+    );
     assert!(!log.contains("eyJ"), "a JWT in the log:\n{log}");
     let client_file = std::fs::read_to_string(data.as_path().join("demo-client.txt")).unwrap();
     let secret = client_file.lines().nth(1).unwrap();

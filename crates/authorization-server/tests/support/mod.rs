@@ -152,6 +152,11 @@ impl Server {
         self.authorization.keys()
     }
 
+    /// The authorization server being served.
+    pub fn authorization(&self) -> &AuthorizationServer {
+        &self.authorization
+    }
+
     pub fn advance(&self, seconds: i64) {
         self.now.fetch_add(seconds, Ordering::SeqCst);
     }
