@@ -9,7 +9,7 @@ use thiserror::Error;
 use crate::cimd::{ClientMetadataFetcher, FetcherConfig};
 use crate::config::AuthorizationServerConfig;
 use crate::keys::{KeyError, SigningKeys};
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::IpRateLimiter;
 use crate::store::{Store, UnixTime};
 
 /// Where the server reads the time; tests replace it.
@@ -45,7 +45,7 @@ pub(crate) struct Inner {
     /// Failed sign-in counters (per account and per client IP).
     pub(crate) login_throttle: crate::accounts::LoginThrottle,
     /// Registrations per client IP per minute.
-    pub(crate) registrations: RateLimiter,
+    pub(crate) registrations: IpRateLimiter,
     /// Fetches Client ID Metadata Documents, when they are accepted.
     pub(crate) client_metadata: Option<ClientMetadataFetcher>,
     /// The upstream OpenID providers, when people sign in there (federated).
@@ -101,7 +101,7 @@ impl AuthorizationServer {
         Ok(Self {
             inner: Arc::new(Inner {
                 login_throttle: crate::accounts::LoginThrottle::new(&config),
-                registrations: RateLimiter::new(config.registrations_per_minute, 60),
+                registrations: IpRateLimiter::per_minute(config.registrations_per_minute),
                 client_metadata,
                 federation,
                 config,

@@ -16,7 +16,6 @@ mod deploy;
 mod facade;
 mod gateway;
 mod oauth_response;
-mod rate_limit;
 mod registry;
 mod secret;
 mod sweeper;

@@ -12,6 +12,7 @@ mod error;
 mod metadata;
 mod oauth_error;
 mod pkce;
+mod rate_limit;
 mod redirect_uri;
 mod resource_uri;
 mod scope;
@@ -33,6 +34,7 @@ pub use pkce::{
     CODE_VERIFIER_MAX_LEN, CODE_VERIFIER_MIN_LEN, CodeChallengeMethod, PkceError, challenge_s256,
     validate_code_challenge, validate_code_verifier, verify_s256,
 };
+pub use rate_limit::{DEFAULT_MAX_KEYS, RateLimiter};
 pub use redirect_uri::{
     ApplicationType, RedirectUriError, RedirectUriKind, UnknownApplicationType,
     redirect_uri_matches, validate_redirect_uri,

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::AuthorizationServerConfig;
 use crate::oauth_error::OAuthError;
-use crate::rate_limit::client_ip;
+use crate::rate_limit::{client_ip, limiter_time};
 use crate::secrets::{Secret, random_id};
 use crate::server::{AppState, Inner};
 use crate::store::{ClientId, ClientOrigin, ClientRecord};
@@ -141,8 +141,10 @@ async fn register(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let now = state.now();
-    let ip = client_ip(&extensions).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    if !state.registrations.try_acquire(&ip, now) {
+    if !state
+        .registrations
+        .try_acquire(client_ip(&extensions), limiter_time(now))
+    {
         let mut response = OAuthError::new(
             OAuthErrorCode::Extension("slow_down".into()),
             "too many registrations from this address; try again in a minute",

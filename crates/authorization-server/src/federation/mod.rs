@@ -43,7 +43,7 @@ use self::discovery::{MetadataCache, ProviderMetadata};
 use self::failure::{Failure, fail};
 use crate::accounts::return_to;
 use crate::config::{AuthorizationServerConfig, UpstreamProvider};
-use crate::rate_limit::{self, RateLimiter};
+use crate::rate_limit::{self, IpRateLimiter};
 use crate::server::{AppState, Inner};
 
 /// How long a request to a provider may take.
@@ -60,7 +60,7 @@ pub(crate) struct Federation {
     http: reqwest::Client,
     upstreams: Vec<Upstream>,
     /// Sign-ins started per client IP.
-    starts: RateLimiter,
+    starts: IpRateLimiter,
 }
 
 /// One provider: its configuration, metadata and keys.
@@ -111,7 +111,7 @@ impl Federation {
         Ok(Some(Self {
             http,
             upstreams,
-            starts: RateLimiter::new(STARTS_PER_MINUTE, 60),
+            starts: IpRateLimiter::per_minute(STARTS_PER_MINUTE),
         }))
     }
 
@@ -207,8 +207,11 @@ async fn begin(
     upstream: &Upstream,
     return_to: Option<&str>,
 ) -> Response {
-    let ip = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    if !federation.starts.try_acquire(&ip, state.now()) {
+    if !federation
+        .starts
+        .try_acquire(client_ip, rate_limit::limiter_time(state.now()))
+    {
+        let ip = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         tracing::info!(%ip, "upstream sign-ins throttled");
         let mut response = crate::pages::error_page(
             StatusCode::TOO_MANY_REQUESTS,

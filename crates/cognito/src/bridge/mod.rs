@@ -13,7 +13,7 @@
 mod app_clients;
 mod fault;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{Extensions, HeaderMap, StatusCode, header};
 use mcp_oauth_core::{
-    ClientMetadata, OAuthErrorCode, RegistrationPolicy, ScopeSet, ValidatedClientMetadata,
+    ClientMetadata, OAuthErrorCode, RateLimiter, RegistrationPolicy, ScopeSet,
+    ValidatedClientMetadata,
 };
 use serde_json::{Value, json};
 
@@ -34,7 +35,6 @@ pub use fault::CognitoFault;
 
 use self::app_clients::NewAppClient;
 use crate::oauth_response::{BadRequest, invalid_token, no_store, oauth_error, retry_after};
-use crate::rate_limit::RegistrationLimiter;
 use crate::registry::{Registration, Registry, RegistryError, UnixTime};
 use crate::secret;
 
@@ -119,7 +119,10 @@ struct Inner {
     policy: RegistrationPolicy,
     app_clients: AppClients,
     registry: Arc<dyn Registry>,
-    limiter: RegistrationLimiter,
+    /// Registrations per client address in any minute.
+    limiter: RateLimiter<Option<IpAddr>>,
+    /// The limiter's time origin (a monotonic clock).
+    started: Instant,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -141,7 +144,8 @@ impl Bridge {
         );
         Self {
             inner: Arc::new(Inner {
-                limiter: RegistrationLimiter::per_minute(config.registrations_per_minute),
+                limiter: RateLimiter::per_minute(config.registrations_per_minute),
+                started: Instant::now(),
                 policy,
                 config,
                 app_clients,
@@ -278,7 +282,10 @@ async fn register(
     let address = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(address)| address.ip());
-    if !bridge.limiter.try_acquire(address, Instant::now()) {
+    if !bridge
+        .limiter
+        .try_acquire(address, bridge.started.elapsed())
+    {
         return retry_after(
             oauth_error(
                 StatusCode::TOO_MANY_REQUESTS,
