@@ -15,9 +15,6 @@ use crate::load::{self, Request};
 use crate::report;
 use crate::server::{Launch, Server, Validation};
 
-/// The section of BENCHMARKS.md this measure writes (between its markers).
-const SECTION: &str = "instructions";
-
 /// Flags of `mcp-oauth-bench instructions` (each also read from the environment).
 #[derive(Args, Debug)]
 pub struct InstructionArgs {
@@ -27,7 +24,7 @@ pub struct InstructionArgs {
     /// Requests sent before counting starts (the first one verifies the token's signature).
     #[arg(long, env = "BENCH_WARMUP_REQUESTS", default_value_t = 300)]
     pub warmup_requests: usize,
-    /// Rounds; each counts both servers. Medians are reported.
+    /// Rounds per server (the counts hardly vary; medians are reported).
     #[arg(long, env = "BENCH_ROUNDS", default_value_t = 3)]
     pub rounds: usize,
     /// Open keep-alive connections sending requests at the same time.
@@ -41,7 +38,7 @@ pub struct InstructionArgs {
     /// to a temporary directory that is removed.
     #[arg(long, env = "BENCH_CALLGRIND_DIR")]
     pub callgrind_dir: Option<PathBuf>,
-    /// Write the results into BENCHMARKS.md (only for `whoami`).
+    /// Write the results into BENCHMARKS.md (the section of the tool).
     #[arg(long, env = "BENCH_WRITE")]
     pub write: bool,
     /// The `mcp-oauth` binary to measure (default: the one next to this driver).
@@ -53,9 +50,6 @@ pub struct InstructionArgs {
 pub async fn run(args: &InstructionArgs) -> Result<(), String> {
     if args.rounds == 0 || args.requests == 0 || args.connections == 0 {
         return Err("--rounds, --requests and --connections must be at least 1".to_owned());
-    }
-    if args.write && args.tool != "whoami" {
-        return Err("--write records `whoami` only".to_owned());
     }
     let binary = crate::server_binary(args.server.as_deref())?;
     let temporary;
@@ -102,7 +96,7 @@ pub async fn run(args: &InstructionArgs) -> Result<(), String> {
     let markdown = markdown(args, &counts);
     println!("{markdown}");
     if args.write {
-        report::write_benchmarks_md(SECTION, &markdown)?;
+        report::write_benchmarks_md(&format!("instructions:{}", args.tool), &markdown)?;
         eprintln!("bench: updated BENCHMARKS.md");
     }
     Ok(())

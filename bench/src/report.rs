@@ -167,11 +167,12 @@ impl Report {
     }
 }
 
-/// Replaces the results section of BENCHMARKS.md for `tool` with `markdown`.
-pub fn write_benchmarks_md(tool: &str, markdown: &str) -> Result<(), String> {
+/// Replaces the results section `section` of BENCHMARKS.md (a tool's name, or
+/// `instructions:TOOL`) with `markdown`.
+pub fn write_benchmarks_md(section: &str, markdown: &str) -> Result<(), String> {
     let (start_marker, end_marker) = (
-        format!("<!-- bench:{tool}:start -->"),
-        format!("<!-- bench:{tool}:end -->"),
+        format!("<!-- bench:{section}:start -->"),
+        format!("<!-- bench:{section}:end -->"),
     );
     let text = std::fs::read_to_string(BENCHMARKS_MD)
         .map_err(|error| format!("cannot read BENCHMARKS.md: {error}"))?;
