@@ -200,3 +200,38 @@ fn caller(context: &RequestContext<RoleServer>) -> Caller {
             Caller::Verified(Arc::clone(token))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whoami_text_and_structured_content_are_the_same_json() {
+        let scopes = ScopeSet::parse("mcp:write mcp:read");
+        let audience = ["https://mcp.example.com/mcp".to_owned()];
+        let answer = VerifiedCaller {
+            audience: &audience,
+            authenticated: true,
+            client_id: Some("client \"1\""),
+            expires_at: 1_800_000_000,
+            issuer: "https://as.example.com",
+            profile: TokenProfileKind::Jwt,
+            read_scope: "mcp:read",
+            scopes: &scopes,
+            subject: "user-1",
+            write_scope: "mcp:write",
+        };
+        let result = structured(&answer).unwrap();
+        let structured_content = result.structured_content.unwrap();
+        assert_eq!(
+            structured_content["scopes"],
+            json!(["mcp:read", "mcp:write"])
+        );
+        assert_eq!(structured_content["client_id"], "client \"1\"");
+        assert_eq!(structured_content["profile"], "jwt");
+        assert_eq!(structured_content.as_object().unwrap().len(), 10);
+        let text = &result.content[0].as_text().unwrap().text;
+        assert_eq!(*text, structured_content.to_string());
+        assert_eq!(result.is_error, Some(false));
+    }
+}
