@@ -27,22 +27,38 @@ pub struct Context {
     pub created_at: u64,
 }
 
-/// Contexts by owner (issuer and subject), kept in memory.
+/// Whose contexts: subjects are unique only per issuer, so both name a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner<'a> {
+    /// The issuer that vouched for the user.
+    pub issuer: &'a str,
+    /// The user's subject at that issuer.
+    pub subject: &'a str,
+}
+
+/// Contexts by owner, kept in memory: by issuer, then by subject (looked up without building
+/// a key per request).
 #[derive(Clone, Default)]
 pub struct ContextStore {
-    by_owner: Arc<Mutex<HashMap<String, Vec<Context>>>>,
+    by_owner: Arc<Mutex<ContextsByIssuer>>,
 }
+
+type ContextsByIssuer = HashMap<String, HashMap<String, Vec<Context>>>;
 
 impl ContextStore {
     /// The contexts of `owner`, oldest first.
-    pub fn list(&self, owner: &str) -> Vec<Context> {
-        self.lock().get(owner).cloned().unwrap_or_default()
+    pub fn list(&self, owner: Owner<'_>) -> Vec<Context> {
+        self.lock()
+            .get(owner.issuer)
+            .and_then(|by_subject| by_subject.get(owner.subject))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Adds a context for `owner` after checking its name and description.
     pub fn create(
         &self,
-        owner: &str,
+        owner: Owner<'_>,
         name: &str,
         description: &str,
     ) -> Result<Context, ContextStoreError> {
@@ -57,7 +73,11 @@ impl ContextStore {
             return Err(ContextStoreError::DescriptionTooLong);
         }
         let mut by_owner = self.lock();
-        let contexts = by_owner.entry(owner.to_owned()).or_default();
+        let contexts = by_owner
+            .entry(owner.issuer.to_owned())
+            .or_default()
+            .entry(owner.subject.to_owned())
+            .or_default();
         if contexts.len() >= MAX_CONTEXTS_PER_USER {
             return Err(ContextStoreError::Full);
         }
@@ -73,7 +93,7 @@ impl ContextStore {
         Ok(context)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Context>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ContextsByIssuer> {
         self.by_owner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -102,44 +122,65 @@ pub enum ContextStoreError {
 mod tests {
     use super::*;
 
+    fn owner(subject: &str) -> Owner<'_> {
+        Owner {
+            issuer: "https://issuer.example",
+            subject,
+        }
+    }
+
     #[test]
     fn contexts_are_kept_per_owner() {
         let store = ContextStore::default();
-        store.create("alice", "notes", "a").unwrap();
-        store.create("alice", "todo", "").unwrap();
-        store.create("bob", "other", "").unwrap();
-        let alice = store.list("alice");
+        store.create(owner("alice"), "notes", "a").unwrap();
+        store.create(owner("alice"), "todo", "").unwrap();
+        store.create(owner("bob"), "other", "").unwrap();
+        let alice = store.list(owner("alice"));
         assert_eq!(
             alice.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             ["notes", "todo"]
         );
         assert_eq!(alice[1].id, 2);
-        assert_eq!(store.list("bob").len(), 1);
-        assert!(store.list("carol").is_empty());
+        assert_eq!(store.list(owner("bob")).len(), 1);
+        assert!(store.list(owner("carol")).is_empty());
+    }
+
+    #[test]
+    fn the_same_subject_at_another_issuer_is_another_owner() {
+        let store = ContextStore::default();
+        let at = |issuer, subject| Owner { issuer, subject };
+        store
+            .create(at("https://a.example", "alice"), "mine", "")
+            .unwrap();
+        assert!(store.list(at("https://b.example", "alice")).is_empty());
+        // Issuer and subject are never joined into one string, so no split of the same
+        // characters can reach another owner's contexts.
+        store.create(at("a b", "c"), "split", "").unwrap();
+        assert!(store.list(at("a", "b c")).is_empty());
     }
 
     #[test]
     fn refuses_bad_names_and_overflow_without_losing_contexts() {
         let store = ContextStore::default();
         assert_eq!(
-            store.create("a", "  ", ""),
+            store.create(owner("a"), "  ", ""),
             Err(ContextStoreError::EmptyName)
         );
         assert_eq!(
-            store.create("a", &"x".repeat(101), ""),
+            store.create(owner("a"), &"x".repeat(101), ""),
             Err(ContextStoreError::NameTooLong)
         );
         assert_eq!(
-            store.create("a", "n", &"x".repeat(1001)),
+            store.create(owner("a"), "n", &"x".repeat(1001)),
             Err(ContextStoreError::DescriptionTooLong)
         );
         for i in 0..MAX_CONTEXTS_PER_USER {
-            store.create("a", &format!("c{i}"), "").unwrap();
+            store.create(owner("a"), &format!("c{i}"), "").unwrap();
         }
         assert_eq!(
-            store.create("a", "one more", ""),
+            store.create(owner("a"), "one more", ""),
             Err(ContextStoreError::Full)
         );
-        assert_eq!(store.list("a").len(), MAX_CONTEXTS_PER_USER);
+        assert_eq!(store.list(owner("a")).len(), MAX_CONTEXTS_PER_USER);
     }
 }

@@ -12,5 +12,5 @@ mod tools;
 pub mod web;
 
 pub use app::{Authentication, DemoScopes, mcp_router};
-pub use contexts::{Context, ContextStore, ContextStoreError};
+pub use contexts::{Context, ContextStore, ContextStoreError, Owner};
 pub use tools::ContextServer;

@@ -15,8 +15,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::ContextStore;
 use crate::app::DemoScopes;
+use crate::{ContextStore, Owner};
 
 /// The protocol revisions this server speaks, oldest first.
 const SUPPORTED_VERSIONS: [ProtocolVersion; 3] = [
@@ -61,8 +61,8 @@ impl ContextServer {
         &self,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let owner = caller(&context).owner();
-        let contexts = self.store.list(&owner);
+        let caller = caller(&context);
+        let contexts = self.store.list(caller.owner());
         Ok(CallToolResult::structured(json!({
             "count": contexts.len(),
             "contexts": contexts,
@@ -77,8 +77,11 @@ impl ContextServer {
         Parameters(args): Parameters<CreateContextArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let owner = caller(&context).owner();
-        match self.store.create(&owner, &args.name, &args.description) {
+        let caller = caller(&context);
+        match self
+            .store
+            .create(caller.owner(), &args.name, &args.description)
+        {
             Ok(created) => Ok(CallToolResult::structured(json!({ "created": created }))),
             // Input validation errors are tool execution errors, so the model can correct itself.
             Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(
@@ -181,12 +184,18 @@ enum Caller {
 }
 
 impl Caller {
-    /// The key of the caller's contexts: issuer and subject, since subjects are only unique
-    /// per issuer.
-    fn owner(&self) -> String {
+    /// Whose contexts the caller reaches: issuer and subject, since subjects are only unique
+    /// per issuer. Without validation everyone shares the anonymous owner.
+    fn owner(&self) -> Owner<'_> {
         match self {
-            Self::Verified(token) => format!("{} {}", token.issuer, token.subject),
-            Self::Anonymous => "anonymous".to_owned(),
+            Self::Verified(token) => Owner {
+                issuer: &token.issuer,
+                subject: &token.subject,
+            },
+            Self::Anonymous => Owner {
+                issuer: "",
+                subject: "anonymous",
+            },
         }
     }
 }
