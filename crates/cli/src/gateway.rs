@@ -15,6 +15,7 @@ use mcp_oauth_cognito::{
 use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 
+use crate::mcp_endpoint::McpEndpointArgs;
 use crate::runtime::{Service, serve_all};
 
 /// Flags of `mcp-oauth gateway`.
@@ -31,13 +32,8 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_URL", default_value = "http://localhost:3001")]
     public_url: String,
 
-    /// Public URL of the MCP endpoint (the resource identifier).
-    #[arg(
-        long,
-        env = "MCP_SERVER_URL",
-        default_value = "http://localhost:3001/mcp"
-    )]
-    url: String,
+    #[command(flatten)]
+    endpoint: McpEndpointArgs,
 
     /// AWS region of the user pool and the registry table.
     #[arg(long, env = "AWS_REGION")]
@@ -116,29 +112,13 @@ pub struct GatewayArgs {
     /// environment).
     #[arg(long, env = "GATEWAY_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     initial_access_token: Option<String>,
-
-    /// `Host` values the MCP endpoint accepts (comma-separated in the environment); the host
-    /// of --url is always accepted.
-    #[arg(
-        long = "allowed-host",
-        env = "MCP_ALLOWED_HOSTS",
-        value_delimiter = ',',
-        default_value = "localhost,127.0.0.1,[::1]"
-    )]
-    allowed_hosts: Vec<String>,
-
-    /// Browser origins allowed to call the MCP endpoint (`scheme://host[:port]`).
-    #[arg(
-        long = "allowed-origin",
-        env = "MCP_ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
-    allowed_origins: Vec<String>,
 }
 
 impl GatewayArgs {
     fn resource_server_id(&self) -> &str {
-        self.resource_server_id.as_deref().unwrap_or(&self.url)
+        self.resource_server_id
+            .as_deref()
+            .unwrap_or(&self.endpoint.url)
     }
 
     fn cognito_issuer(&self) -> String {
@@ -167,6 +147,15 @@ impl GatewayArgs {
             .cloned()
             .unwrap_or_else(|| format!("{}/{name}", self.resource_server_id()))
     }
+
+    /// The scopes the demo tools need: --scope-read and --scope-write, or the resource
+    /// server's `mcp.read` and `mcp.write`.
+    fn demo_scopes(&self) -> DemoScopes {
+        DemoScopes {
+            read: self.scope(self.scope_read.as_ref(), "mcp.read"),
+            write: self.scope(self.scope_write.as_ref(), "mcp.write"),
+        }
+    }
 }
 
 /// The registry the flags name.
@@ -194,23 +183,14 @@ fn resource_config(
     let issuer = IssuerConfig::cognito(args.cognito_issuer(), allow_list)
         .with_jwks_uri(args.jwks_uri())
         .with_authorization_server(args.public_url.trim_end_matches('/'));
-    let config = ResourceServerConfig::new(&args.url)
-        .map_err(|error| error.to_string())?
+    Ok(args
+        .endpoint
+        .resource_config(
+            "mcp-oauth demo MCP server (AWS Cognito)",
+            &args.demo_scopes(),
+        )?
         .with_issuer(issuer)
-        .with_resource_name("mcp-oauth demo MCP server (AWS Cognito)")
-        .with_scopes_supported(scopes.iter().cloned())
-        .with_tool_scope(
-            "list_contexts",
-            args.scope(args.scope_read.as_ref(), "mcp.read"),
-        )
-        .with_tool_scope(
-            "create_context",
-            args.scope(args.scope_write.as_ref(), "mcp.write"),
-        )
-        .with_allowed_hosts(&args.allowed_hosts)
-        .with_allowed_origins(&args.allowed_origins);
-    let docs = format!("{}/docs", config.resource.origin());
-    Ok(config.with_resource_documentation(docs))
+        .with_scopes_supported(scopes.iter().cloned()))
 }
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
@@ -256,12 +236,12 @@ pub async fn run(args: GatewayArgs) -> Result<(), String> {
     let allow_list = Arc::new(gateway.allow_list(static_clients));
     let resource_server = ResourceServer::new(resource_config(&args, &scopes, allow_list)?)
         .map_err(|error| error.to_string())?;
-    let demo_scopes = DemoScopes {
-        read: args.scope(args.scope_read.as_ref(), "mcp.read"),
-        write: args.scope(args.scope_write.as_ref(), "mcp.write"),
-    };
-    let router =
-        mcp_router(&resource_server, demo_scopes, Authentication::Required).merge(gateway.router());
+    let router = mcp_router(
+        &resource_server,
+        args.demo_scopes(),
+        Authentication::Required,
+    )
+    .merge(gateway.router());
     let service = Service::bind(args.bind, router).await?;
     let metadata = gateway.metadata();
     println!("Cognito gateway listening on {}", args.bind);

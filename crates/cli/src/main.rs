@@ -6,6 +6,7 @@ mod call;
 mod deploy;
 mod dev;
 mod gateway;
+mod mcp_endpoint;
 mod mcp_server;
 mod runtime;
 mod web_client;

@@ -9,6 +9,7 @@ use clap::Args;
 use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
 use mcp_oauth_resource::{IntrospectionConfig, IssuerConfig, ResourceServer, ResourceServerConfig};
 
+use crate::mcp_endpoint::McpEndpointArgs;
 use crate::runtime::{Service, serve_all};
 
 /// Flags of `mcp-oauth mcp-server`.
@@ -18,14 +19,8 @@ pub struct McpServerArgs {
     #[arg(long, env = "MCP_SERVER_BIND", default_value = "127.0.0.1:3001")]
     bind: SocketAddr,
 
-    /// Public URL of the MCP endpoint: the resource identifier in metadata and the audience
-    /// tokens must name. A public deployment sets its own (its host is then allowed too).
-    #[arg(
-        long,
-        env = "MCP_SERVER_URL",
-        default_value = "http://localhost:3001/mcp"
-    )]
-    url: String,
+    #[command(flatten)]
+    endpoint: McpEndpointArgs,
 
     /// Issuer of RFC 9068 JWT access tokens to trust (repeatable; comma-separated in the
     /// environment). Tokens must name this server's URL in `aud`.
@@ -84,25 +79,6 @@ pub struct McpServerArgs {
     #[arg(long, env = "MCP_SCOPE_WRITE", default_value = "mcp:write")]
     scope_write: String,
 
-    /// `Host` values accepted (DNS-rebinding protection; comma-separated in the environment).
-    /// The host of --url is always accepted.
-    #[arg(
-        long = "allowed-host",
-        env = "MCP_ALLOWED_HOSTS",
-        value_delimiter = ',',
-        default_value = "localhost,127.0.0.1,[::1]"
-    )]
-    allowed_hosts: Vec<String>,
-
-    /// Browser origins allowed to call the MCP endpoint (`scheme://host[:port]`, or
-    /// `scheme://host:*` for any port). Requests with any other `Origin` get 403.
-    #[arg(
-        long = "allowed-origin",
-        env = "MCP_ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
-    allowed_origins: Vec<String>,
-
     /// Name published in the Protected Resource Metadata.
     #[arg(
         long,
@@ -123,6 +99,16 @@ pub struct McpServerArgs {
     /// validation; never use it on a reachable server.
     #[arg(long, env = "MCP_DANGEROUSLY_DISABLE_AUTH")]
     dangerously_disable_auth: bool,
+}
+
+impl McpServerArgs {
+    /// The scopes the demo tools need.
+    fn demo_scopes(&self) -> DemoScopes {
+        DemoScopes {
+            read: self.scope_read.clone(),
+            write: self.scope_write.clone(),
+        }
+    }
 }
 
 fn parse_pair(value: &str) -> Result<(String, String), String> {
@@ -160,18 +146,12 @@ fn resource_config(args: &McpServerArgs) -> Result<ResourceServerConfig, String>
             .iter()
             .map(|issuer| IssuerConfig::cognito(issuer, allowed_clients.clone())),
     );
-    let mut config = ResourceServerConfig::new(&args.url)
-        .map_err(|error| error.to_string())?
-        .with_resource_name(&args.resource_name)
+    let mut config = args
+        .endpoint
+        .resource_config(&args.resource_name, &args.demo_scopes())?
         .with_scopes_supported([&args.scope_read, &args.scope_write])
-        .with_tool_scope("list_contexts", &args.scope_read)
-        .with_tool_scope("create_context", &args.scope_write)
-        .with_allowed_hosts(&args.allowed_hosts)
-        .with_allowed_origins(&args.allowed_origins)
         .with_leeway(Duration::from_secs(args.leeway_secs))
         .with_jwks_refresh_interval(Duration::from_secs(args.jwks_refresh_secs));
-    let docs = format!("{}/docs", config.resource.origin());
-    config = config.with_resource_documentation(docs);
     for (index, mut issuer) in issuers.into_iter().enumerate() {
         if let Some(url) = metadata_urls.get(&issuer.issuer) {
             issuer = issuer.with_metadata_url(url);
@@ -213,13 +193,9 @@ pub async fn prepare(args: &McpServerArgs) -> Result<Service, String> {
     } else {
         Authentication::Required
     };
-    let scopes = DemoScopes {
-        read: args.scope_read.clone(),
-        write: args.scope_write.clone(),
-    };
     let service = Service::bind(
         args.bind,
-        mcp_router(&resource_server, scopes, authentication),
+        mcp_router(&resource_server, args.demo_scopes(), authentication),
     )
     .await?;
     let config = resource_server.config();
