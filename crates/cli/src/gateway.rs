@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args};
 use mcp_oauth_cognito::{
-    AppClients, DynamoDbRegistry, Gateway, GatewayConfig, Registry, SqliteRegistry, load_aws_config,
+    AppClients, DynamoDbRegistry, Gateway, GatewayConfig, RegistrationSettings, Registry,
+    SqliteRegistry, load_aws_config,
 };
 use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
@@ -217,19 +218,21 @@ pub async fn run(args: GatewayArgs) -> Result<(), String> {
     } else {
         args.scopes.clone()
     };
-    let mut config = GatewayConfig::new(
+    let mut registration = RegistrationSettings::default()
+        .with_unused_lifetime(Duration::from_secs(
+            args.unused_registration_hours.saturating_mul(3600),
+        ))
+        .with_registrations_per_minute(args.registrations_per_minute);
+    if let Some(token) = &args.initial_access_token {
+        registration = registration.with_initial_access_token(token);
+    }
+    let config = GatewayConfig::new(
         &args.public_url,
         &args.cognito_domain,
         args.jwks_uri(),
         scopes.clone(),
     )
-    .with_unused_lifetime(Duration::from_secs(
-        args.unused_registration_hours.saturating_mul(3600),
-    ))
-    .with_registrations_per_minute(args.registrations_per_minute);
-    if let Some(token) = &args.initial_access_token {
-        config = config.with_initial_access_token(token);
-    }
+    .with_registration(registration);
     let gateway = Gateway::new(&config, app_clients, registry(&args, &aws).await?)
         .map_err(|error| error.to_string())?;
     let static_clients: HashSet<String> = args.static_client_ids.iter().cloned().collect();

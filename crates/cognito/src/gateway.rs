@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use http::{Method, header};
@@ -13,7 +12,7 @@ use tower_http::cors::{Any, CorsLayer};
 use url::Url;
 
 use crate::allowed_clients::RegistryAllowList;
-use crate::bridge::{AppClients, Bridge, BridgeConfig};
+use crate::bridge::{AppClients, Bridge, BridgeConfig, RegistrationSettings};
 use crate::facade::Facade;
 use crate::registry::Registry;
 use crate::sweeper::Sweeper;
@@ -32,12 +31,9 @@ pub struct GatewayConfig {
     pub jwks_uri: String,
     /// The resource server's scopes (`<identifier>/<name>`).
     pub scopes: Vec<String>,
-    /// How long a registration lives if never used (default 24 hours).
-    pub unused_lifetime: Duration,
-    /// A token registration requires, if any (RFC 7591 §3 initial access token).
-    pub initial_access_token: Option<String>,
-    /// Registrations per client address per minute (default 10).
-    pub registrations_per_minute: u32,
+    /// How the registration bridge admits and keeps registrations (default
+    /// [`RegistrationSettings::default`]).
+    pub registration: RegistrationSettings,
 }
 
 impl GatewayConfig {
@@ -53,27 +49,13 @@ impl GatewayConfig {
             cognito_domain: cognito_domain.into(),
             jwks_uri: jwks_uri.into(),
             scopes,
-            unused_lifetime: Duration::from_secs(24 * 3600),
-            initial_access_token: None,
-            registrations_per_minute: 10,
+            registration: RegistrationSettings::default(),
         }
     }
 
-    /// Sets how long an unused registration lives.
-    pub fn with_unused_lifetime(mut self, lifetime: Duration) -> Self {
-        self.unused_lifetime = lifetime;
-        self
-    }
-
-    /// Requires `token` to register.
-    pub fn with_initial_access_token(mut self, token: impl Into<String>) -> Self {
-        self.initial_access_token = Some(token.into());
-        self
-    }
-
-    /// Sets the registrations accepted per address per minute.
-    pub fn with_registrations_per_minute(mut self, limit: u32) -> Self {
-        self.registrations_per_minute = limit;
+    /// Sets the registration bridge's settings.
+    pub fn with_registration(mut self, registration: RegistrationSettings) -> Self {
+        self.registration = registration;
         self
     }
 
@@ -97,12 +79,7 @@ impl GatewayConfig {
         if self.scopes.is_empty() {
             problems.push("the resource server has no scopes".to_owned());
         }
-        if self.registrations_per_minute == 0 {
-            problems.push("registrations per minute must be positive".to_owned());
-        }
-        if self.unused_lifetime.is_zero() {
-            problems.push("the unused-registration lifetime must be positive".to_owned());
-        }
+        problems.extend(self.registration.problems());
         match (issuer, domain) {
             (Some(issuer), Some(domain)) if problems.is_empty() => Ok((issuer, domain)),
             _ => Err(GatewayError::Config(problems)),
@@ -117,7 +94,8 @@ impl std::fmt::Debug for GatewayConfig {
             .field("cognito_domain", &self.cognito_domain)
             .field("jwks_uri", &self.jwks_uri)
             .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
+            .field("registration", &self.registration)
+            .finish()
     }
 }
 
@@ -155,12 +133,11 @@ impl Gateway {
             &registration_endpoint,
             &config.scopes,
         );
-        let mut bridge_config = BridgeConfig::new(registration_endpoint, config.scopes.clone())
-            .with_unused_lifetime(config.unused_lifetime)
-            .with_registrations_per_minute(config.registrations_per_minute);
-        if let Some(token) = &config.initial_access_token {
-            bridge_config = bridge_config.with_initial_access_token(token);
-        }
+        let bridge_config = BridgeConfig::new(
+            registration_endpoint,
+            config.scopes.clone(),
+            config.registration.clone(),
+        );
         Ok(Self {
             facade,
             bridge: Bridge::new(bridge_config, app_clients.clone(), Arc::clone(&registry)),

@@ -23,7 +23,7 @@ mod sweeper;
 pub use allowed_clients::RegistryAllowList;
 pub use aws::load_aws_config;
 pub use aws_config::SdkConfig;
-pub use bridge::{AppClients, CognitoFault};
+pub use bridge::{AppClients, CognitoFault, RegistrationSettings};
 pub use deploy::{
     Aws, Cleanup, DeployError, DeployMode, DeployPlan, Deployment, MANIFEST_FILE, StackChange,
     StackEvent, StackOutputs, StackSettings, TEMPLATE, UPSTREAM_CALLBACK_PATH, WaitPolicy, cleanup,

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_oauth_cognito::{GatewayConfig, Registry};
+use mcp_oauth_cognito::{GatewayConfig, RegistrationSettings, Registry};
 use mcp_oauth_resource::ClientAllowList;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -271,8 +271,10 @@ async fn reads_and_deletes_with_the_registration_access_token_only() {
 #[tokio::test]
 async fn refuses_what_the_embedded_servers_policy_refuses_without_creating_app_clients() {
     // Every attempt counts against the rate limit, refused ones too.
-    let Some((pool, _, gateway)) =
-        setup("policy", |config| config.with_registrations_per_minute(100)).await
+    let Some((pool, _, gateway)) = setup("policy", |config| {
+        config.with_registration(RegistrationSettings::default().with_registrations_per_minute(100))
+    })
+    .await
     else {
         return;
     };
@@ -373,7 +375,7 @@ async fn narrows_requested_scopes_to_the_resource_servers() {
 #[tokio::test]
 async fn rate_limits_registrations_per_address() {
     let Some((pool, _, gateway)) = setup("rate_limit", |config| {
-        config.with_registrations_per_minute(2)
+        config.with_registration(RegistrationSettings::default().with_registrations_per_minute(2))
     })
     .await
     else {
@@ -396,7 +398,9 @@ async fn rate_limits_registrations_per_address() {
 #[tokio::test]
 async fn requires_the_initial_access_token_when_configured() {
     let Some((pool, _, gateway)) = setup("initial_token", |config| {
-        config.with_initial_access_token("let-me-in")
+        config.with_registration(
+            RegistrationSettings::default().with_initial_access_token("let-me-in"),
+        )
     })
     .await
     else {
@@ -459,7 +463,9 @@ async fn nonexistent_pool_is_a_server_error_that_names_the_configuration() {
 #[tokio::test]
 async fn sweeper_removes_unused_registrations_and_keeps_used_ones() {
     let Some((pool, registry, gateway)) = setup("sweep", |config| {
-        config.with_unused_lifetime(Duration::from_secs(3600))
+        config.with_registration(
+            RegistrationSettings::default().with_unused_lifetime(Duration::from_secs(3600)),
+        )
     })
     .await
     else {

@@ -12,10 +12,11 @@
 
 mod app_clients;
 mod fault;
+mod settings;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -32,6 +33,7 @@ use serde_json::{Value, json};
 
 pub use app_clients::AppClients;
 pub use fault::CognitoFault;
+pub use settings::RegistrationSettings;
 
 use self::app_clients::NewAppClient;
 use crate::oauth_response::{BadRequest, invalid_token, no_store, oauth_error, retry_after};
@@ -41,9 +43,8 @@ use crate::secret;
 /// The largest registration request body read.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// How the bridge registers clients. Build it with [`BridgeConfig::new`] and the `with_…`
-/// setters.
-#[derive(Clone)]
+/// How the bridge registers clients.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct BridgeConfig {
     /// The absolute URL of `POST /register` (RFC 8414 `registration_endpoint`); RFC 7592
@@ -52,59 +53,23 @@ pub struct BridgeConfig {
     /// The resource server's scopes (`<identifier>/<name>`): the scopes a client may register;
     /// a client that asks for none gets them all.
     pub scopes: Vec<String>,
-    /// How long a registration lives if no token of it ever reaches the MCP server
-    /// (default 24 hours).
-    pub unused_lifetime: Duration,
-    /// A token `POST /register` requires as `Authorization: Bearer` (RFC 7591 §3), if any.
-    pub initial_access_token: Option<String>,
-    /// Registrations accepted per client address per minute (default 10). Every attempt
-    /// counts, refused ones too; behind a proxy, clients share the proxy's address.
-    pub registrations_per_minute: u32,
+    /// The unused-registration lifetime, the initial access token and the rate limit.
+    pub registration: RegistrationSettings,
 }
 
 impl BridgeConfig {
-    /// Registration at `registration_endpoint` for the resource server `scopes`.
-    pub fn new(registration_endpoint: impl Into<String>, scopes: Vec<String>) -> Self {
+    /// Registration at `registration_endpoint` for the resource server `scopes`, with
+    /// `registration` as its settings.
+    pub fn new(
+        registration_endpoint: impl Into<String>,
+        scopes: Vec<String>,
+        registration: RegistrationSettings,
+    ) -> Self {
         Self {
             registration_endpoint: registration_endpoint.into(),
             scopes,
-            unused_lifetime: Duration::from_secs(24 * 3600),
-            initial_access_token: None,
-            registrations_per_minute: 10,
+            registration,
         }
-    }
-
-    /// Sets how long an unused registration lives.
-    pub fn with_unused_lifetime(mut self, lifetime: Duration) -> Self {
-        self.unused_lifetime = lifetime;
-        self
-    }
-
-    /// Requires `token` to register.
-    pub fn with_initial_access_token(mut self, token: impl Into<String>) -> Self {
-        self.initial_access_token = Some(token.into());
-        self
-    }
-
-    /// Sets the registrations accepted per address per minute.
-    pub fn with_registrations_per_minute(mut self, limit: u32) -> Self {
-        self.registrations_per_minute = limit;
-        self
-    }
-}
-
-impl std::fmt::Debug for BridgeConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BridgeConfig")
-            .field("registration_endpoint", &self.registration_endpoint)
-            .field("scopes", &self.scopes)
-            .field("unused_lifetime", &self.unused_lifetime)
-            .field(
-                "initial_access_token",
-                &self.initial_access_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("registrations_per_minute", &self.registrations_per_minute)
-            .finish()
     }
 }
 
@@ -144,7 +109,7 @@ impl Bridge {
         );
         Self {
             inner: Arc::new(Inner {
-                limiter: RateLimiter::per_minute(config.registrations_per_minute),
+                limiter: RateLimiter::per_minute(config.registration.registrations_per_minute),
                 started: Instant::now(),
                 policy,
                 config,
@@ -295,7 +260,7 @@ async fn register(
             60,
         );
     }
-    if let Some(expected) = &bridge.config.initial_access_token
+    if let Some(expected) = &bridge.config.registration.initial_access_token
         && !bearer(&headers).is_some_and(|presented| secret::equals(presented, expected))
     {
         return invalid_token("a valid initial access token is required to register");
@@ -330,7 +295,7 @@ async fn register(
         metadata,
         secret::hash(&token),
         now,
-        now.saturating_add(bridge.config.unused_lifetime.as_secs()),
+        now.saturating_add(bridge.config.registration.unused_lifetime.as_secs()),
     );
     if let Err(error) = bridge.registry.insert(&registration).await {
         // Without a record nobody could manage or expire the app client: remove it.

@@ -1,0 +1,97 @@
+//! The registration settings a deployment chooses: how long unused registrations live, the
+//! initial access token and the rate limit.
+
+use std::time::Duration;
+
+/// How the registration bridge admits and keeps registrations. The `Default` keeps an unused
+/// registration 24 hours, needs no initial access token and accepts 10 registrations per
+/// client address per minute; change it with the `with_…` setters.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct RegistrationSettings {
+    /// How long a registration lives if no token of it ever reaches the MCP server
+    /// (default 24 hours).
+    pub unused_lifetime: Duration,
+    /// A token `POST /register` requires as `Authorization: Bearer` (RFC 7591 §3), if any.
+    pub initial_access_token: Option<String>,
+    /// Registrations accepted per client address per minute (default 10). Every attempt
+    /// counts, refused ones too; behind a proxy, clients share the proxy's address.
+    pub registrations_per_minute: u32,
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            unused_lifetime: Duration::from_secs(24 * 3600),
+            initial_access_token: None,
+            registrations_per_minute: 10,
+        }
+    }
+}
+
+impl RegistrationSettings {
+    /// Sets how long an unused registration lives.
+    pub fn with_unused_lifetime(mut self, lifetime: Duration) -> Self {
+        self.unused_lifetime = lifetime;
+        self
+    }
+
+    /// Requires `token` to register.
+    pub fn with_initial_access_token(mut self, token: impl Into<String>) -> Self {
+        self.initial_access_token = Some(token.into());
+        self
+    }
+
+    /// Sets the registrations accepted per address per minute.
+    pub fn with_registrations_per_minute(mut self, limit: u32) -> Self {
+        self.registrations_per_minute = limit;
+        self
+    }
+
+    /// Every setting the bridge cannot work with, described.
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.registrations_per_minute == 0 {
+            problems.push("registrations per minute must be positive".to_owned());
+        }
+        if self.unused_lifetime.is_zero() {
+            problems.push("the unused-registration lifetime must be positive".to_owned());
+        }
+        problems
+    }
+}
+
+impl std::fmt::Debug for RegistrationSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationSettings")
+            .field("unused_lifetime", &self.unused_lifetime)
+            .field(
+                "initial_access_token",
+                &self.initial_access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("registrations_per_minute", &self.registrations_per_minute)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_initial_access_token() {
+        let settings = RegistrationSettings::default().with_initial_access_token("let-me-in");
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("let-me-in"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn reports_a_zero_rate_and_a_zero_lifetime_together() {
+        let settings = RegistrationSettings::default()
+            .with_registrations_per_minute(0)
+            .with_unused_lifetime(Duration::ZERO);
+        assert_eq!(settings.problems().len(), 2);
+        assert!(RegistrationSettings::default().problems().is_empty());
+    }
+}
