@@ -6,8 +6,6 @@
 //! so that a response from the wrong server is not even read for its `error`); `state`
 //! (RFC 6749 §10.12); then `error` or `code`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_oauth_core::{
     OAuthErrorCode, OAuthErrorResponse, ScopeSet, challenge_s256, validate_code_verifier,
 };
@@ -20,13 +18,7 @@ use crate::secret::{CsrfState, PkceVerifier};
 use crate::tokens::{TokenEndpoint, TokenSet};
 use crate::{Error, McpOAuthClient};
 
-/// 32 random bytes, base64url without padding (43 characters; RFC 7636 §4.1 for verifiers).
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    // The operating system's generator; a client that cannot get randomness cannot run.
-    getrandom::fill(&mut bytes).expect("the operating system's random number generator");
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+use mcp_oauth_core::random_token;
 
 impl Registered {
     /// Builds the authorization request (OAuth 2.1 §4.1.1): `response_type=code`, the

@@ -1,15 +1,11 @@
 //! Registration access tokens: random, shown once, stored as SHA-256.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// A new registration access token: 256 random bits, base64url.
 pub(crate) fn new_token() -> String {
-    let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random number generator");
-    URL_SAFE_NO_PAD.encode(bytes)
+    mcp_oauth_core::random_token()
 }
 
 /// The SHA-256 of `token`, hex: what the registry stores.

@@ -12,6 +12,7 @@ mod error;
 mod metadata;
 mod oauth_error;
 mod pkce;
+mod random;
 mod rate_limit;
 mod redirect_uri;
 mod resource_uri;
@@ -34,6 +35,7 @@ pub use pkce::{
     CODE_VERIFIER_MAX_LEN, CODE_VERIFIER_MIN_LEN, CodeChallengeMethod, PkceError, challenge_s256,
     validate_code_challenge, validate_code_verifier, verify_s256,
 };
+pub use random::random_token;
 pub use rate_limit::{DEFAULT_MAX_KEYS, RateLimiter};
 pub use redirect_uri::{
     ApplicationType, RedirectUriError, RedirectUriKind, UnknownApplicationType,

@@ -5,16 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-/// 32 random bytes, base64url without padding.
-pub(crate) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    // The operating system's generator; an application that cannot get randomness cannot run.
-    getrandom::fill(&mut bytes).expect("the operating system's random number generator");
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+pub(crate) use mcp_oauth_core::random_token;
 
 /// A session's state behind its own lock: one request of a browser at a time changes it
 /// (a refresh token rotated by two requests at once would revoke the grant).
