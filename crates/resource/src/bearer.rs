@@ -2,6 +2,9 @@
 //! checks the scope of each `tools/call`, and answers with the challenges of RFC 6750 §3 and
 //! RFC 9728 §5.1 when it refuses.
 
+mod body;
+mod future;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,15 +12,14 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
-use futures_util::future::BoxFuture;
-use http::{HeaderValue, Method, Request, StatusCode, header};
-use http_body::Body as _;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode, header};
 use mcp_oauth_core::{BearerChallenge, BearerErrorCode};
 use tower::{Layer, Service};
 
+pub use self::future::BearerFuture;
 use crate::json_rpc::{self, PeekError};
+use crate::layer_future::Refusal;
 use crate::server::Shared;
 use crate::{TokenRejection, VerifiedToken};
 
@@ -26,27 +28,17 @@ use crate::{TokenRejection, VerifiedToken};
 #[derive(Clone)]
 pub struct BearerLayer {
     shared: Arc<Shared>,
-    tool_scopes: Arc<ToolScopes>,
 }
 
 impl BearerLayer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        let tool_scopes = shared
-            .config
-            .tool_scopes
-            .iter()
-            .map(|(tool, scope)| (tool.as_str().into(), scope.clone()))
-            .collect();
-        Self {
-            shared,
-            tool_scopes: Arc::new(tool_scopes),
-        }
+        Self { shared }
     }
 }
 
 /// The scope each tool needs (from the configuration), in a map with a fast hasher: it is
 /// consulted for every `tools/call`.
-type ToolScopes = HashMap<Box<str>, String, foldhash::fast::RandomState>;
+pub(crate) type ToolScopes = HashMap<Box<str>, String, foldhash::fast::RandomState>;
 
 impl<S> Layer<S> for BearerLayer {
     type Service = BearerService<S>;
@@ -55,7 +47,6 @@ impl<S> Layer<S> for BearerLayer {
         BearerService {
             inner,
             shared: Arc::clone(&self.shared),
-            tool_scopes: Arc::clone(&self.tool_scopes),
         }
     }
 }
@@ -65,7 +56,6 @@ impl<S> Layer<S> for BearerLayer {
 pub struct BearerService<S> {
     inner: S,
     shared: Arc<Shared>,
-    tool_scopes: Arc<ToolScopes>,
 }
 
 impl<S, B> Service<Request<Body>> for BearerService<S>
@@ -77,64 +67,81 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = BearerFuture<S, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let credentials = match self.shared.credentials(&request) {
+            Ok(credentials) => credentials,
+            Err(refusal) => return BearerFuture::refused(refusal),
+        };
         // The clone is not ready; swap so the service polled ready is the one called.
         let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
-        let tool_scopes = Arc::clone(&self.tool_scopes);
-        Box::pin(async move {
-            match authorize(&shared, &tool_scopes, request).await {
-                Ok(request) => Ok(inner.call(request).await?.map(Body::new)),
-                Err(refusal) => Ok(*refusal),
+        match credentials {
+            Credentials::Known(verified) => {
+                BearerFuture::admitted(inner, shared, verified, request)
             }
-        })
+            Credentials::New(token) => BearerFuture::validating(inner, shared, token, request),
+        }
     }
 }
 
-/// The response that refuses a request (boxed: responses are large and refusals are rare).
-type Refusal = Box<Response>;
+/// What a request's `Authorization` header holds.
+enum Credentials {
+    /// A token validated before (recognised by its exact bytes; still within its lifetime).
+    Known(Arc<VerifiedToken>),
+    /// A well-formed bearer token not seen before.
+    New(String),
+}
 
-/// Runs the checks in order; returns the request to pass on, or the response that refuses it.
-async fn authorize(
-    shared: &Shared,
-    tool_scopes: &ToolScopes,
-    request: Request<Body>,
-) -> Result<Request<Body>, Refusal> {
-    let credentials = authorization(&request).map_err(|rejection| shared.refuse(&rejection))?;
-    // A token seen before is recognised by its exact bytes; anything else is parsed and validated.
-    let cached = credentials
-        .as_bytes()
-        .split_at_checked(BEARER_PREFIX.len())
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(BEARER_PREFIX))
-        .and_then(|(_, token)| shared.validator.cached(token));
-    let verified = match cached {
-        Some(verified) => verified,
-        None => {
-            let token = bearer_token(credentials).map_err(|rejection| shared.refuse(&rejection))?;
-            shared
-                .validator
-                .validate(token)
-                .await
-                .map_err(|rejection| shared.refuse(&rejection))?
+impl Shared {
+    /// The request's token: one already verified, or a new one to validate.
+    fn credentials(&self, request: &Request<Body>) -> Result<Credentials, Refusal> {
+        let value = authorization(request).map_err(|rejection| self.refuse(&rejection))?;
+        let known = value
+            .as_bytes()
+            .split_at_checked(BEARER_PREFIX.len())
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(BEARER_PREFIX))
+            .and_then(|(_, token)| self.validator.cached(token));
+        match known {
+            Some(verified) => Ok(Credentials::Known(verified)),
+            None => bearer_token(value)
+                .map(|token| Credentials::New(token.to_owned()))
+                .map_err(|rejection| self.refuse(&rejection)),
         }
-    };
-    let (mut parts, body) = request.into_parts();
-    let body = if parts.method == Method::POST {
-        let bytes = read_body(shared, body).await?;
-        check_tool_scopes(shared, tool_scopes, &verified, &bytes)?;
-        Body::from(bytes)
-    } else {
-        body
-    };
-    parts.extensions.insert(verified);
-    Ok(Request::from_parts(parts, body))
+    }
+
+    /// A `tools/call` needs the scope configured for its tool (403 `insufficient_scope`
+    /// otherwise); a body that is no JSON-RPC is refused with a JSON-RPC error.
+    fn check_tool_scopes(&self, verified: &VerifiedToken, body: &[u8]) -> Result<(), Refusal> {
+        let messages = json_rpc::parse(body).map_err(|error| match error {
+            PeekError::Parse => json_rpc_refusal(
+                StatusCode::BAD_REQUEST,
+                json_rpc::PARSE_ERROR,
+                "Parse error: the body is not JSON",
+            ),
+            PeekError::InvalidRequest => json_rpc_refusal(
+                StatusCode::BAD_REQUEST,
+                json_rpc::INVALID_REQUEST,
+                "Invalid Request: not a JSON-RPC message",
+            ),
+        })?;
+        for tool in messages.called_tools() {
+            if let Some(required) = self.tool_scopes.get(tool)
+                && !verified.scopes.contains(required)
+            {
+                return Err(self.refuse(&TokenRejection::InsufficientScope {
+                    required: required.clone(),
+                }));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `Bearer ` with the one space that separates it from the token, as clients send it.
@@ -198,84 +205,7 @@ const B64TOKEN: [bool; 256] = {
     table
 };
 
-/// Reads the whole body, up to the configured limit.
-async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, Refusal> {
-    let limit = shared.config.max_body_bytes;
-    // The declared `Content-Length` (which hyper turns into the body's size hint).
-    if body.size_hint().lower() > limit as u64 {
-        return Err(too_large(limit));
-    }
-    let mut body = Limited::new(body, limit);
-    // The first chunk is kept as it is (usually the only one); more are joined in a copy.
-    let mut first = Bytes::new();
-    let mut joined = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| match error.is::<LengthLimitError>() {
-            true => too_large(limit),
-            false => json_rpc_refusal(
-                StatusCode::BAD_REQUEST,
-                json_rpc::INVALID_REQUEST,
-                "the request body could not be read",
-            ),
-        })?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if first.is_empty() && joined.is_empty() {
-            first = data;
-        } else {
-            if joined.is_empty() {
-                joined.extend_from_slice(&first);
-            }
-            joined.extend_from_slice(&data);
-        }
-    }
-    Ok(if joined.is_empty() {
-        first
-    } else {
-        joined.freeze()
-    })
-}
-
-/// A `tools/call` needs the scope configured for its tool (403 `insufficient_scope` otherwise).
-fn check_tool_scopes(
-    shared: &Shared,
-    tool_scopes: &ToolScopes,
-    verified: &VerifiedToken,
-    body: &[u8],
-) -> Result<(), Refusal> {
-    let messages = json_rpc::parse(body).map_err(|error| match error {
-        PeekError::Parse => json_rpc_refusal(
-            StatusCode::BAD_REQUEST,
-            json_rpc::PARSE_ERROR,
-            "Parse error: the body is not JSON",
-        ),
-        PeekError::InvalidRequest => json_rpc_refusal(
-            StatusCode::BAD_REQUEST,
-            json_rpc::INVALID_REQUEST,
-            "Invalid Request: not a JSON-RPC message",
-        ),
-    })?;
-    for tool in messages.called_tools() {
-        if let Some(required) = tool_scopes.get(tool)
-            && !verified.scopes.contains(required)
-        {
-            return Err(shared.refuse(&TokenRejection::InsufficientScope {
-                required: required.clone(),
-            }));
-        }
-    }
-    Ok(())
-}
-
-fn too_large(limit: usize) -> Refusal {
-    json_rpc_refusal(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        json_rpc::INVALID_REQUEST,
-        &format!("Invalid Request: the body exceeds {limit} bytes"),
-    )
-}
-
+/// A refusal with a JSON-RPC error body (no id: the request was not read as a message).
 fn json_rpc_refusal(status: StatusCode, code: i64, message: &str) -> Refusal {
     Box::new(
         (
@@ -433,40 +363,10 @@ mod tests {
         assert!(!is_token68("é"));
     }
 
-    #[tokio::test]
-    async fn joins_a_body_sent_in_chunks_and_refuses_one_over_the_limit() {
-        let config = crate::ResourceServerConfig::new("http://127.0.0.1:9/mcp")
-            .unwrap()
-            .with_issuer(crate::IssuerConfig::jwt("http://127.0.0.1:9"))
-            .with_max_body_bytes(10);
-        let layer = crate::ResourceServer::new(config).unwrap().bearer_layer();
-        let chunked = |chunks: &[&'static str]| {
-            let chunks: Vec<_> = chunks
-                .iter()
-                .map(|chunk| Ok::<_, Infallible>(Bytes::from_static(chunk.as_bytes())))
-                .collect();
-            Body::from_stream(futures_util::stream::iter(chunks))
-        };
-        for (chunks, expected) in [
-            (&["ab", "", "cd", "e"][..], "abcde"),
-            (&["", "abc"], "abc"),
-            (&["abc"], "abc"),
-            (&[], ""),
-            (&["0123456789"], "0123456789"),
-        ] {
-            let body = read_body(&layer.shared, chunked(chunks)).await;
-            assert_eq!(body.unwrap(), expected);
-        }
-        let refused = read_body(&layer.shared, chunked(&["012345", "6789", "a"])).await;
-        assert_eq!(refused.unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
-        // A body that declares its length (as a Content-Length does) is refused before reading.
-        let refused = read_body(&layer.shared, Body::from("0123456789a")).await;
-        assert_eq!(refused.unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
-    }
-
     /// Tokens a layer over a real issuer has seen are recognised by their bytes; everything
     /// about the header is still checked as before.
     mod recognised_tokens {
+        use http_body_util::BodyExt;
         use mcp_oauth_testkit::TestIssuer;
         use tower::ServiceExt;
 

@@ -1,4 +1,4 @@
-//! A bounded cache of validated tokens. An entry is found by a keyed hash of the token and
+//! A bounded cache of validated tokens. An entry is found by a keyed hash of the token's tail and
 //! accepted only if its stored token equals the presented one in full, so no hash collision can
 //! stand one token in for another. Entries are dropped once they reach their expiry; the stored
 //! tokens are zeroized when they leave the cache.
@@ -19,6 +19,9 @@ pub(crate) fn now_unix() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
 }
+
+/// How many bytes at the end of a token choose its slot.
+const KEYED_TAIL: usize = 32;
 
 struct Entry {
     /// The token the result belongs to (compared in full on every hit).
@@ -47,7 +50,7 @@ impl TokenCache {
 
     /// The cached result for `token`, if it is still valid at `now`.
     pub(crate) fn get(&self, token: &[u8], now: u64) -> Option<Arc<VerifiedToken>> {
-        let key = self.hasher.hash_one(token);
+        let key = self.key(token);
         let entries = self
             .entries
             .read()
@@ -58,13 +61,22 @@ impl TokenCache {
             .map(|entry| Arc::clone(&entry.verified))
     }
 
+    /// The slot of `token`: a keyed hash of its length and last [`KEYED_TAIL`] bytes. That
+    /// tail is the end of a JWT's signature (or of an opaque token), so valid tokens spread
+    /// over the slots without hashing all of every token on every request; since a hit needs
+    /// the whole token to match, tokens that share a slot only evict each other.
+    fn key(&self, token: &[u8]) -> u64 {
+        let tail = &token[token.len().saturating_sub(KEYED_TAIL)..];
+        self.hasher.hash_one((token.len(), tail))
+    }
+
     /// Remembers `verified` for `token` until `valid_until`. When full, expired entries go
     /// first, then all.
     pub(crate) fn insert(&self, token: &[u8], verified: Arc<VerifiedToken>, valid_until: u64) {
         if self.capacity == 0 {
             return;
         }
-        let key = self.hasher.hash_one(token);
+        let key = self.key(token);
         let entry = Entry {
             token: Zeroizing::new(token.into()),
             verified,
@@ -138,12 +150,25 @@ mod tests {
         // Forge the situation of a hash collision: the entry under this key holds another token.
         let cache = TokenCache::new(10);
         cache.insert(b"victim", verified("victim"), u64::MAX);
-        let key = cache.hasher.hash_one(&b"victim"[..]);
+        let key = cache.key(b"victim");
         let mut entries = cache.entries.write().unwrap();
         let entry = entries.remove(&key).unwrap();
-        entries.insert(cache.hasher.hash_one(&b"attacker"[..]), entry);
+        entries.insert(cache.key(b"attacker"), entry);
         drop(entries);
         assert!(cache.get(b"attacker", 0).is_none());
+    }
+
+    #[test]
+    fn tokens_with_the_same_tail_share_a_slot_but_not_a_result() {
+        let cache = TokenCache::new(10);
+        let tail = "t".repeat(KEYED_TAIL);
+        let (first, second) = (format!("aaa.{tail}"), format!("bbb.{tail}"));
+        assert_eq!(cache.key(first.as_bytes()), cache.key(second.as_bytes()));
+        cache.insert(first.as_bytes(), verified("first"), u64::MAX);
+        assert!(cache.get(second.as_bytes(), 0).is_none());
+        cache.insert(second.as_bytes(), verified("second"), u64::MAX);
+        assert_eq!(cache.get(second.as_bytes(), 0).unwrap().subject, "second");
+        assert!(cache.get(first.as_bytes(), 0).is_none());
     }
 
     #[test]

@@ -9,12 +9,12 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
 use http::{HeaderMap, Request, StatusCode, Uri, header};
 use tower::{Layer, Service};
 use url::Url;
 
 use crate::json_rpc;
+use crate::layer_future::LayerFuture;
 
 /// The allow lists, normalised once.
 #[derive(Debug)]
@@ -164,7 +164,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = LayerFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -172,17 +172,14 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         match self.policy.check(request.uri(), request.headers()) {
-            Ok(()) => {
-                let response = self.inner.call(request);
-                Box::pin(async move { Ok(response.await?.map(Body::new)) })
-            }
+            Ok(()) => LayerFuture::inner(self.inner.call(request)),
             Err(reason) => {
                 tracing::warn!(
                     host = ?request.headers().get(header::HOST),
                     origin = ?request.headers().get(header::ORIGIN),
                     "refused a request: {reason} (possible DNS rebinding)"
                 );
-                Box::pin(std::future::ready(Ok(forbidden(reason))))
+                LayerFuture::given(Box::new(forbidden(reason)))
             }
         }
     }

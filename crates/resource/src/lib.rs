@@ -33,17 +33,19 @@ mod guard;
 mod introspection;
 mod json_rpc;
 mod keys;
+mod layer_future;
 mod metadata_route;
 mod server;
 mod validator;
 
 pub use allowed_clients::{ClientAllowList, ClientListUnavailable};
-pub use bearer::{BearerLayer, BearerService};
+pub use bearer::{BearerFuture, BearerLayer, BearerService};
 pub use claims::{TokenProfileKind, VerifiedToken};
 pub use config::{IntrospectionConfig, IssuerConfig, ResourceServerConfig, TokenProfile};
 pub use error::{ConfigError, TokenRejection};
 pub use guard::{RebindingGuardLayer, RebindingGuardService};
 pub use keys::{IssuerKeys, KeyLookupError, VerifyingKey};
+pub use layer_future::LayerFuture;
 pub use server::ResourceServer;
 pub use validator::TokenValidator;
 

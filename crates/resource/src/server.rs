@@ -12,6 +12,7 @@ use mcp_oauth_core::ProtectedResourceMetadata;
 use tower::{Layer, Service};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::bearer::ToolScopes;
 use crate::guard::RebindingPolicy;
 use crate::{BearerLayer, ConfigError, RebindingGuardLayer, ResourceServerConfig, TokenValidator};
 
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     /// The `scope` of a challenge to a request without a (valid) token.
     pub(crate) challenge_scope: String,
     pub(crate) rebinding: Arc<RebindingPolicy>,
+    /// The scope each tool needs, looked up for every `tools/call`.
+    pub(crate) tool_scopes: ToolScopes,
 }
 
 /// A resource server: validates tokens for one MCP endpoint and publishes its metadata.
@@ -44,6 +47,11 @@ impl ResourceServer {
         Ok(Self {
             shared: Arc::new(Shared {
                 metadata_url: config.resource_metadata_url(),
+                tool_scopes: config
+                    .tool_scopes
+                    .iter()
+                    .map(|(tool, scope)| (tool.as_str().into(), scope.clone()))
+                    .collect(),
                 challenge_scope: config.scopes_supported.join(" "),
                 validator,
                 rebinding,
