@@ -1,14 +1,21 @@
 //! Assembly of the demo MCP server: rmcp's Streamable HTTP service behind the resource
 //! server's layers, the metadata routes and the documentation page.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
+use axum::body::Body;
 use axum::routing::get;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::{Request, Response};
+use http_body_util::combinators::BoxBody;
 use mcp_oauth_resource::ResourceServer;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use tower::Layer;
+use tower::{Layer, Service};
 
 use crate::{ContextServer, ContextStore, docs};
 
@@ -27,6 +34,27 @@ impl Default for DemoScopes {
             read: "mcp:read".to_owned(),
             write: "mcp:write".to_owned(),
         }
+    }
+}
+
+/// rmcp's MCP service behind one `Arc`. Layers in front of a service clone it for every
+/// request (tower's swap of the service polled ready), and so does rmcp's own `call`; cloning
+/// rmcp's service copies its configuration, cloning this one counts a reference.
+#[derive(Clone)]
+struct SharedMcpService(Arc<StreamableHttpService<ContextServer, NeverSessionManager>>);
+
+impl Service<Request<Body>> for SharedMcpService {
+    type Response = Response<BoxBody<Bytes, Infallible>>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let service = Arc::clone(&self.0);
+        Box::pin(async move { Ok(service.handle(request).await) })
     }
 }
 
@@ -56,11 +84,11 @@ pub fn mcp_router(
         .with_max_request_body_bytes(resource_server.config().max_body_bytes)
         .disable_allowed_hosts()
         .disable_allowed_origins();
-    let mcp = StreamableHttpService::new(
+    let mcp = SharedMcpService(Arc::new(StreamableHttpService::new(
         move || Ok(prototype.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
-    );
+    )));
     let path = match resource_server.config().resource.path() {
         "" => "/",
         path => path,
