@@ -184,6 +184,42 @@ pub async fn wrk(
     Ok(measurement)
 }
 
+/// Loads both servers at once, each with its own wrk on CPU 1, after a warm-up of both: they
+/// take turns on CPU 0, so whatever slows the machine down slows both alike. Fails unless
+/// together they kept their core busy.
+pub async fn side_by_side(
+    servers: &[Server; 2],
+    request: &Request,
+    warmup: u64,
+    seconds: u64,
+    connections: usize,
+) -> Result<[Measurement; 2], String> {
+    for server in servers {
+        check(server, request).await?;
+    }
+    let [first, second] = servers;
+    let (a, b) = tokio::join!(
+        wrk(first, request, warmup, connections),
+        wrk(second, request, warmup, connections)
+    );
+    a?;
+    b?;
+    let (a, b) = tokio::join!(
+        wrk(first, request, seconds, connections),
+        wrk(second, request, seconds, connections)
+    );
+    let pair = [a?, b?];
+    let busy = pair[0].server_cpu + pair[1].server_cpu;
+    if busy < MIN_SERVER_CPU {
+        return Err(format!(
+            "side by side, the servers used only {:.0}% of their core: wrk or another process \
+             was the bottleneck",
+            busy * 100.0
+        ));
+    }
+    Ok(pair)
+}
+
 /// Reads throughput and latency percentiles from wrk's `--latency` report, refusing runs
 /// with non-2xx responses or socket errors.
 fn parse_wrk(text: &str) -> Result<Measurement, String> {

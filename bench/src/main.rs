@@ -32,16 +32,21 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Seconds of measured load per server and round.
-    #[arg(long, env = "BENCH_DURATION", default_value_t = 12)]
+    #[arg(long, env = "BENCH_DURATION", default_value_t = 5)]
     pub duration: u64,
-    /// Rounds; each loads both servers, alternating which goes first. Medians are reported.
-    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 5)]
+    /// Rounds that load one server at a time (back to back, alternating which goes first):
+    /// the table's throughput and latency.
+    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 6)]
     pub rounds: usize,
+    /// Rounds that load both servers at once on the same core: the cost of validation, as
+    /// the median of the rounds' costs with an interval (at least six rounds for that).
+    #[arg(long, env = "BENCH_SIDE_BY_SIDE_ROUNDS", default_value_t = 20)]
+    pub side_by_side_rounds: usize,
     /// Open connections (wrk -c).
     #[arg(long, env = "BENCH_CONNECTIONS", default_value_t = 32)]
     pub connections: usize,
     /// Seconds of unmeasured load before each measured run.
-    #[arg(long, env = "BENCH_WARMUP", default_value_t = 2)]
+    #[arg(long, env = "BENCH_WARMUP", default_value_t = 1)]
     pub warmup: u64,
     /// The tool to call: `whoami` (the benchmark) or `list_contexts` (a control whose
     /// response is the same with and without validation).
@@ -83,6 +88,12 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     if args.rounds == 0 || args.duration == 0 {
         return Err("--rounds and --duration must be at least 1".to_owned());
+    }
+    if !(report::MIN_PAIRED_ROUNDS..=1000).contains(&args.side_by_side_rounds) {
+        return Err(format!(
+            "--side-by-side-rounds must be at least {}",
+            report::MIN_PAIRED_ROUNDS
+        ));
     }
     let binary = server_binary(args.server.as_deref())?;
     let load_before = report::load_average();
@@ -129,11 +140,37 @@ async fn run(args: Args) -> Result<(), String> {
             rounds[index].push(measured);
         }
     }
+    let mut side_by_side = Vec::new();
+    for round in 0..args.side_by_side_rounds {
+        let request = load::Request::new(
+            &args.tool,
+            issuer.access_token(&servers[0].url, "mcp:read mcp:write"),
+        );
+        let pair = load::side_by_side(
+            &servers,
+            &request,
+            args.warmup,
+            args.duration,
+            args.connections,
+        )
+        .await?;
+        eprintln!(
+            "bench: side by side {}/{}: validation on {:.1} µs/request ({:.0}% of the core), off {:.1} µs/request ({:.0}%)",
+            round + 1,
+            args.side_by_side_rounds,
+            pair[0].cpu_us_per_request,
+            pair[0].server_cpu * 100.0,
+            pair[1].cpu_us_per_request,
+            pair[1].server_cpu * 100.0,
+        );
+        side_by_side.push(pair);
+    }
     let after = [servers[0].rss_kib()?, servers[1].rss_kib()?];
     let [on, off] = rounds;
     let report = Report {
         on: Side::new(on, idle[0], after[0]),
         off: Side::new(off, idle[1], after[1]),
+        side_by_side,
         load_before,
     };
     let markdown = report.markdown(&args);

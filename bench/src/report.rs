@@ -59,6 +59,8 @@ pub struct Report {
     pub on: Side,
     /// The server started with `--dangerously-disable-auth`.
     pub off: Side,
+    /// Rounds that loaded both at once: `[on, off]`.
+    pub side_by_side: Vec<[Measurement; 2]>,
     /// /proc/loadavg before the servers started (how busy the machine was).
     pub load_before: String,
 }
@@ -68,7 +70,9 @@ impl Report {
     pub fn markdown(&self, args: &Args) -> String {
         let (on, off) = (&self.on, &self.off);
         let rps = |side: &Side| side.median(|m| m.requests_per_sec);
-        let cost = (1.0 - rps(on) / rps(off)) * 100.0;
+        let costs = self.side_by_side_costs();
+        let cost = median(costs.clone());
+        let interval = median_interval(costs.clone());
         let cpu = |side: &Side| side.median(|m| m.cpu_us_per_request);
         let cpu_cost = (1.0 - cpu(off) / cpu(on)) * 100.0;
         // A verdict needs at least half of each server's runs to have had the core to itself.
@@ -80,8 +84,14 @@ impl Report {
         let _ = writeln!(out, "Run on {} with", utc_now());
         let _ = writeln!(
             out,
-            "`bench/run --write --tool {} --duration {} --rounds {} --connections {}` ({} s warm-up before each run).\n",
-            args.tool, args.duration, args.rounds, args.connections, args.warmup
+            "`bench/run --write --tool {} --duration {} --rounds {} --side-by-side-rounds {} --connections {}` \
+             ({} s warm-up before each run).\n",
+            args.tool,
+            args.duration,
+            args.rounds,
+            args.side_by_side_rounds,
+            args.connections,
+            args.warmup
         );
         let _ = writeln!(
             out,
@@ -119,18 +129,36 @@ impl Report {
         row(&mut out, "idle RSS", &|side| mib(side.idle_kib));
         row(&mut out, "RSS after load", &|side| mib(side.after_kib));
         let _ = writeln!(out);
+        let judged = match interval {
+            Some(interval) if interval.high <= MAX_COST_PERCENT => "met",
+            Some(interval) if interval.low > MAX_COST_PERCENT => "missed",
+            Some(_) => "not settled: the interval spans the target",
+            None => "not judged: too few rounds for an interval",
+        };
+        let interval_text = interval.map_or_else(String::new, |interval| {
+            format!(
+                "; {:.0}% interval of the median {:.1}% to {:.1}%",
+                interval.confidence * 100.0,
+                interval.low,
+                interval.high
+            )
+        });
         let _ = writeln!(
             out,
-            "- Throughput cost of validation: **{cost:.1}%** (target at most {MAX_COST_PERCENT}%: **{}**).",
-            match reliable {
-                true => verdict(cost <= MAX_COST_PERCENT),
-                false => "not judged, see the warning",
-            }
+            "- **Cost of validation: {cost:.1}%** of the requests a core serves (target at most \
+             {MAX_COST_PERCENT}%: **{judged}**). Both servers loaded at once, taking turns on \
+             one core, in {} rounds of {} s; each round's cost is `1 - requests per CPU-second \
+             on / off`, and this is their median{interval_text}.",
+            costs.len(),
+            args.duration
         );
         let _ = writeln!(
             out,
-            "- The same cost from server CPU time per request: **{cpu_cost:.1}%** \
-             (`1 - CPU per request off / on`; a check that holds even when the machine is busy)."
+            "- One server at a time (the table; slow spells of the machine between runs move \
+             these): `1 - req/s on / off` of the medians {:.1}%, of server CPU per request {:.1}%{}.",
+            (1.0 - rps(on) / rps(off)) * 100.0,
+            cpu_cost,
+            if reliable { "" } else { " (see the warning)" }
         );
         let _ = writeln!(
             out,
@@ -165,6 +193,64 @@ impl Report {
         }
         out
     }
+}
+
+impl Report {
+    /// Per side-by-side round: `1 - requests per CPU-second on / off`, in percent (which is
+    /// `1 - CPU per request off / on`). The servers ran at the same moments on the same core,
+    /// so a slow spell of the machine hits both and cancels out of the ratio.
+    fn side_by_side_costs(&self) -> Vec<f64> {
+        self.side_by_side
+            .iter()
+            .map(|[on, off]| (1.0 - off.cpu_us_per_request / on.cpu_us_per_request) * 100.0)
+            .collect()
+    }
+}
+
+/// Fewest rounds for which an interval of the median is given.
+pub const MIN_PAIRED_ROUNDS: usize = 6;
+
+/// A distribution-free confidence interval of a median.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Interval {
+    low: f64,
+    high: f64,
+    /// The probability that the interval holds the true median.
+    confidence: f64,
+}
+
+/// The narrowest interval between order statistics `x(k)` and `x(n+1-k)` that holds the true
+/// median with at least 95% probability (the sign test's interval; it assumes nothing about
+/// the distribution, only that rounds are independent). `None` for fewer than
+/// [`MIN_PAIRED_ROUNDS`] values.
+fn median_interval(mut values: Vec<f64>) -> Option<Interval> {
+    let n = values.len();
+    if n < MIN_PAIRED_ROUNDS {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    // P(X <= m) for X ~ Binomial(n, 1/2).
+    let at_most = |m: usize| {
+        let mut term = 0.5f64.powi(n as i32);
+        let mut sum = term;
+        for i in 0..m {
+            term *= (n - i) as f64 / (i + 1) as f64;
+            sum += term;
+        }
+        sum
+    };
+    // The interval leaves out k - 1 values on each side; it holds the median unless at most
+    // k - 1 values lie below it or at most k - 1 above, so its confidence is
+    // 1 - 2 P(X <= k - 1). Six values are the fewest for which k = 1 reaches 95%.
+    let mut k = 1;
+    while k < n / 2 && 2.0 * at_most(k) <= 0.05 {
+        k += 1;
+    }
+    Some(Interval {
+        low: values[k - 1],
+        high: values[n - k],
+        confidence: 1.0 - 2.0 * at_most(k - 1),
+    })
 }
 
 /// Replaces the results section `section` of BENCHMARKS.md (a tool's name, or
@@ -273,5 +359,18 @@ mod tests {
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(thousands(31500.4), "31,500");
         assert_eq!(thousands(999.0), "999");
+    }
+
+    #[test]
+    fn median_intervals_follow_the_sign_test() {
+        assert_eq!(median_interval(vec![1.0; 5]), None);
+        // n = 6: only (x1, x6) reaches 95% (1 - 2/64 = 96.9%).
+        let six = median_interval((1..=6).map(f64::from).collect()).unwrap();
+        assert_eq!((six.low, six.high), (1.0, 6.0));
+        assert!((six.confidence - 0.96875).abs() < 1e-9);
+        // n = 20: (x6, x15), confidence 95.86%.
+        let twenty = median_interval((1..=20).rev().map(f64::from).collect()).unwrap();
+        assert_eq!((twenty.low, twenty.high), (6.0, 15.0));
+        assert!((twenty.confidence - 0.958611).abs() < 1e-6, "{twenty:?}");
     }
 }
