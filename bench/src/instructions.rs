@@ -30,9 +30,9 @@ pub struct InstructionArgs {
     /// Open keep-alive connections sending requests at the same time.
     #[arg(long, env = "BENCH_CONNECTIONS", default_value_t = 32)]
     pub connections: usize,
-    /// The tool to call: `whoami` or `list_contexts` (whose response is the same with and
-    /// without validation).
-    #[arg(long, env = "BENCH_TOOL", default_value = "whoami", value_parser = ["whoami", "list_contexts"])]
+    /// The tool to call: `list_contexts` (whose answer is the same with and without
+    /// validation) or `whoami`.
+    #[arg(long, env = "BENCH_TOOL", default_value = "list_contexts", value_parser = ["list_contexts", "whoami"])]
     pub tool: String,
     /// Keep callgrind's files in this directory (for `callgrind_annotate`); by default they go
     /// to a temporary directory that is removed.

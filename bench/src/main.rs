@@ -48,9 +48,10 @@ pub struct Args {
     /// Seconds of unmeasured load before each measured run.
     #[arg(long, env = "BENCH_WARMUP", default_value_t = 1)]
     pub warmup: u64,
-    /// The tool to call: `whoami` (the benchmark) or `list_contexts` (a control whose
-    /// response is the same with and without validation).
-    #[arg(long, env = "BENCH_TOOL", default_value = "whoami", value_parser = ["whoami", "list_contexts"])]
+    /// The tool to call: `list_contexts` (the benchmark: its answer is the same with and
+    /// without validation, so the difference is authentication alone) or `whoami` (which
+    /// answers more about a verified caller than about an anonymous one).
+    #[arg(long, env = "BENCH_TOOL", default_value = "list_contexts", value_parser = ["list_contexts", "whoami"])]
     pub tool: String,
     /// Write the results into BENCHMARKS.md.
     #[arg(long, env = "BENCH_WRITE")]
