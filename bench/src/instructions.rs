@@ -34,6 +34,9 @@ pub struct InstructionArgs {
     /// validation) or `whoami`.
     #[arg(long, env = "BENCH_TOOL", default_value = "list_contexts", value_parser = ["list_contexts", "whoami"])]
     pub tool: String,
+    /// The scopes of the access tokens sent (see `bench/run --help`).
+    #[arg(long, env = "BENCH_SCOPES", default_value = report::DEFAULT_SCOPES)]
+    pub scopes: String,
     /// Keep callgrind's files in this directory (for `callgrind_annotate`); by default they go
     /// to a temporary directory that is removed.
     #[arg(long, env = "BENCH_CALLGRIND_DIR")]
@@ -74,10 +77,7 @@ pub async fn run(args: &InstructionArgs) -> Result<(), String> {
         };
         eprintln!("bench: starting the server with validation {validation} under callgrind");
         let server = Server::start(&binary, issuer.issuer(), validation, &launch).await?;
-        let request = Request::new(
-            &args.tool,
-            issuer.access_token(&server.url, "mcp:read mcp:write"),
-        );
+        let request = Request::new(&args.tool, issuer.access_token(&server.url, &args.scopes));
         load::check(&server, &request).await?;
         send(&server, &request, args.warmup_requests, args.connections).await?;
         for round in 1..=args.rounds {
@@ -96,7 +96,8 @@ pub async fn run(args: &InstructionArgs) -> Result<(), String> {
     let markdown = markdown(args, &counts);
     println!("{markdown}");
     if args.write {
-        report::write_benchmarks_md(&format!("instructions:{}", args.tool), &markdown)?;
+        let section = report::section(&args.tool, &args.scopes);
+        report::write_benchmarks_md(&format!("instructions:{section}"), &markdown)?;
         eprintln!("bench: updated BENCHMARKS.md");
     }
     Ok(())
@@ -220,8 +221,9 @@ fn markdown(args: &InstructionArgs, counts: &[Vec<f64>; 2]) -> String {
     let _ = writeln!(out, "Run on {} with", report::utc_now());
     let _ = writeln!(
         out,
-        "`bench/instructions --write --tool {} --requests {} --warmup-requests {} --rounds {} --connections {}` ({}).\n",
+        "`bench/instructions --write --tool {}{} --requests {} --warmup-requests {} --rounds {} --connections {}` ({}).\n",
         args.tool,
+        report::scopes_flag(&args.scopes),
         args.requests,
         args.warmup_requests,
         args.rounds,
@@ -230,8 +232,8 @@ fn markdown(args: &InstructionArgs, counts: &[Vec<f64>; 2]) -> String {
     );
     let _ = writeln!(
         out,
-        "| `{}`, median of {} rounds | validation on | validation off |",
-        args.tool, args.rounds
+        "| `{}`, token scopes `{}`, median of {} rounds | validation on | validation off |",
+        args.tool, args.scopes, args.rounds
     );
     let _ = writeln!(out, "|---|---:|---:|");
     let _ = writeln!(

@@ -53,6 +53,11 @@ pub struct Args {
     /// answers more about a verified caller than about an anonymous one).
     #[arg(long, env = "BENCH_TOOL", default_value = "list_contexts", value_parser = ["list_contexts", "whoami"])]
     pub tool: String,
+    /// The scopes of the access tokens sent. With every scope the tools need, the bearer layer
+    /// has no tool call to check and passes the body on unread; with fewer (say `mcp:read`,
+    /// enough for `list_contexts`) it reads the body and checks the call's scope.
+    #[arg(long, env = "BENCH_SCOPES", default_value = report::DEFAULT_SCOPES)]
+    pub scopes: String,
     /// Write the results into BENCHMARKS.md.
     #[arg(long, env = "BENCH_WRITE")]
     pub write: bool,
@@ -109,7 +114,7 @@ async fn run(args: Args) -> Result<(), String> {
         // Tokens live five minutes: a fresh one per round outlives any round.
         let request = load::Request::new(
             &args.tool,
-            issuer.access_token(&servers[0].url, "mcp:read mcp:write"),
+            issuer.access_token(&servers[0].url, &args.scopes),
         );
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for index in order {
@@ -145,7 +150,7 @@ async fn run(args: Args) -> Result<(), String> {
     for round in 0..args.side_by_side_rounds {
         let request = load::Request::new(
             &args.tool,
-            issuer.access_token(&servers[0].url, "mcp:read mcp:write"),
+            issuer.access_token(&servers[0].url, &args.scopes),
         );
         let pair = load::side_by_side(
             &servers,
@@ -177,7 +182,7 @@ async fn run(args: Args) -> Result<(), String> {
     let markdown = report.markdown(&args);
     println!("{markdown}");
     if args.write {
-        report::write_benchmarks_md(&args.tool, &markdown)?;
+        report::write_benchmarks_md(&report::section(&args.tool, &args.scopes), &markdown)?;
         eprintln!("bench: updated BENCHMARKS.md");
     }
     Ok(())

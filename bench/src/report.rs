@@ -84,9 +84,10 @@ impl Report {
         let _ = writeln!(out, "Run on {} with", utc_now());
         let _ = writeln!(
             out,
-            "`bench/run --write --tool {} --duration {} --rounds {} --side-by-side-rounds {} --connections {}` \
+            "`bench/run --write --tool {}{} --duration {} --rounds {} --side-by-side-rounds {} --connections {}` \
              ({} s warm-up before each run).\n",
             args.tool,
+            scopes_flag(&args.scopes),
             args.duration,
             args.rounds,
             args.side_by_side_rounds,
@@ -103,8 +104,8 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| `{}`, median | validation on | validation off |",
-            args.tool
+            "| `{}`, token scopes `{}`, median | validation on | validation off |",
+            args.tool, args.scopes
         );
         let _ = writeln!(out, "|---|---:|---:|");
         let row = |out: &mut String, name: &str, value: &dyn Fn(&Side) -> String| {
@@ -253,6 +254,27 @@ fn median_interval(mut values: Vec<f64>) -> Option<Interval> {
     })
 }
 
+/// The scopes of the benchmark's access tokens unless `--scopes` says otherwise: every scope
+/// a demo tool needs.
+pub const DEFAULT_SCOPES: &str = "mcp:read mcp:write";
+
+/// The BENCHMARKS.md section of a run of `tool` with tokens holding `scopes`: the tool's name,
+/// followed by `@` and the scopes when they are not the default ones.
+pub fn section(tool: &str, scopes: &str) -> String {
+    match scopes == DEFAULT_SCOPES {
+        true => tool.to_owned(),
+        false => format!("{tool}@{scopes}"),
+    }
+}
+
+/// ` --scopes '...'` for the command line a section shows; nothing for the default scopes.
+pub fn scopes_flag(scopes: &str) -> String {
+    match scopes == DEFAULT_SCOPES {
+        true => String::new(),
+        false => format!(" --scopes '{scopes}'"),
+    }
+}
+
 /// Replaces the results section `section` of BENCHMARKS.md (a tool's name, or
 /// `instructions:TOOL`) with `markdown`.
 pub fn write_benchmarks_md(section: &str, markdown: &str) -> Result<(), String> {
@@ -359,6 +381,17 @@ mod tests {
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(thousands(31500.4), "31,500");
         assert_eq!(thousands(999.0), "999");
+    }
+
+    #[test]
+    fn sections_and_command_lines_name_scopes_only_when_they_differ() {
+        assert_eq!(section("whoami", DEFAULT_SCOPES), "whoami");
+        assert_eq!(scopes_flag(DEFAULT_SCOPES), "");
+        assert_eq!(
+            section("list_contexts", "mcp:read"),
+            "list_contexts@mcp:read"
+        );
+        assert_eq!(scopes_flag("mcp:read"), " --scopes 'mcp:read'");
     }
 
     #[test]

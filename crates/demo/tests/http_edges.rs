@@ -164,6 +164,19 @@ async fn garbage_json_rpc_gets_a_parse_error() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], -32700);
+    // A token with every scope a tool needs has nothing to check in the body, which goes on
+    // unread to rmcp: its refusal is a 4xx too.
+    let response = harness
+        .http
+        .post(&harness.resource)
+        .bearer_auth(harness.token("mcp:read mcp:write"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body("{\"jsonrpc\": \"2.0\", \"method\": ")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
     for not_a_message in ["42", "\"tools/call\"", "{\"method\": 7}"] {
         let response = harness
             .http

@@ -116,6 +116,14 @@ impl Shared {
         }
     }
 
+    /// Whether `verified` lacks a scope that some tool needs: only then can a `tools/call` be
+    /// refused, and only then is the body read.
+    fn may_refuse_a_tool(&self, verified: &VerifiedToken) -> bool {
+        self.scopes_tools_need
+            .iter()
+            .any(|scope| !verified.scopes.contains(scope))
+    }
+
     /// A `tools/call` needs the scope configured for its tool (403 `insufficient_scope`
     /// otherwise); a body that is no JSON-RPC is refused with a JSON-RPC error.
     fn check_tool_scopes(&self, verified: &VerifiedToken, body: &[u8]) -> Result<(), Refusal> {
@@ -462,6 +470,34 @@ mod tests {
             for (header, expected) in cases {
                 assert_eq!(send(&service, &header, LIST).await.0, expected, "{header}");
             }
+        }
+
+        #[tokio::test]
+        async fn a_token_with_every_tool_scope_passes_the_body_on_unread() {
+            let issuer = TestIssuer::start().await;
+            let service = protected(&issuer);
+            let everything = format!(
+                "Bearer {}",
+                issuer.access_token(RESOURCE, "mcp:read mcp:write")
+            );
+            let read_only = format!("Bearer {}", issuer.access_token(RESOURCE, "mcp:read"));
+            // Nothing such a token sends can be refused for scope, so the body is the inner
+            // service's to judge; a token that lacks a scope has it checked first.
+            assert_eq!(
+                send(&service, &everything, "[{").await,
+                (StatusCode::OK, "user-123".to_owned())
+            );
+            assert_eq!(
+                send(&service, &read_only, "[{").await.0,
+                StatusCode::BAD_REQUEST
+            );
+            // A declared length over the limit is refused either way.
+            let oversized =
+                "x".repeat(ResourceServerConfig::new(RESOURCE).unwrap().max_body_bytes + 1);
+            assert_eq!(
+                send(&service, &everything, &oversized).await.0,
+                StatusCode::PAYLOAD_TOO_LARGE
+            );
         }
 
         #[tokio::test]

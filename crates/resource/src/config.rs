@@ -44,7 +44,10 @@ pub struct ResourceServerConfig {
     pub jwks_refresh_interval: Duration,
     /// Time limit for each request to an issuer (metadata, JWKS, introspection).
     pub http_timeout: Duration,
-    /// The largest request body the bearer layer reads to find the JSON-RPC method.
+    /// The largest request body the bearer layer reads to check the scopes of tool calls; a
+    /// POST that declares a longer body (`Content-Length`) is refused with 413 either way. The
+    /// body of a token that holds every scope the tools need is not read: the MCP service's
+    /// own limit applies to it (set the same one there).
     pub max_body_bytes: usize,
     /// How many validated tokens are remembered (by SHA-256 of the token) until they expire.
     pub token_cache_capacity: usize,

@@ -1,5 +1,6 @@
 //! The public facade: one validated configuration, the validator, and the pieces built from it.
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) rebinding: Arc<RebindingPolicy>,
     /// The scope each tool needs, looked up for every `tools/call`.
     pub(crate) tool_scopes: ToolScopes,
+    /// Every scope some tool needs, once each.
+    pub(crate) scopes_tools_need: Vec<String>,
 }
 
 /// A resource server: validates tokens for one MCP endpoint and publishes its metadata.
@@ -51,6 +54,13 @@ impl ResourceServer {
                     .tool_scopes
                     .iter()
                     .map(|(tool, scope)| (tool.as_str().into(), scope.clone()))
+                    .collect(),
+                scopes_tools_need: config
+                    .tool_scopes
+                    .values()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .cloned()
                     .collect(),
                 challenge_scope: config.scopes_supported.join(" "),
                 validator,

@@ -68,6 +68,11 @@ impl BodyReader {
         }
     }
 
+    /// The body itself, unread (for a request whose body need not be checked after all).
+    pub(super) fn into_body(self) -> Body {
+        self.body
+    }
+
     fn take(&mut self) -> Bytes {
         if self.joined.is_empty() {
             std::mem::take(&mut self.first)

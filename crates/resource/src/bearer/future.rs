@@ -103,8 +103,9 @@ where
         })
     }
 
-    /// A request whose token is verified: a POST has its body read and the scopes of its tool
-    /// calls checked; anything else goes straight to `inner`.
+    /// A request whose token is verified: a POST whose token lacks a scope some tool needs has
+    /// its body read and the scopes of its tool calls checked; anything else goes straight to
+    /// `inner`.
     pub(super) fn admitted(
         inner: S,
         shared: Arc<Shared>,
@@ -136,17 +137,24 @@ where
             parts.extensions.insert(verified);
             return Self::calling(inner, Request::from_parts(parts, body));
         }
-        match BodyReader::new(body, shared.config.max_body_bytes) {
-            Ok(reader) => Self::Reading {
-                reader,
-                admitted: Some(Admitted {
-                    inner,
-                    shared,
-                    parts,
-                    verified,
-                }),
-            },
-            Err(refusal) => Self::refused(refusal),
+        let reader = match BodyReader::new(body, shared.config.max_body_bytes) {
+            Ok(reader) => reader,
+            Err(refusal) => return Self::refused(refusal),
+        };
+        if !shared.may_refuse_a_tool(&verified) {
+            // No tool call can lack a scope: the body goes on unread, to the inner service's
+            // own parser and limits.
+            parts.extensions.insert(verified);
+            return Self::calling(inner, Request::from_parts(parts, reader.into_body()));
+        }
+        Self::Reading {
+            reader,
+            admitted: Some(Admitted {
+                inner,
+                shared,
+                parts,
+                verified,
+            }),
         }
     }
 
