@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use mcp_oauth_bench_support::{median, server_binary, thousands, utc_now};
 use mcp_oauth_testkit::TestIssuer;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -54,7 +55,7 @@ pub async fn run(args: &InstructionArgs) -> Result<(), String> {
     if args.rounds == 0 || args.requests == 0 || args.connections == 0 {
         return Err("--rounds, --requests and --connections must be at least 1".to_owned());
     }
-    let binary = crate::server_binary(args.server.as_deref())?;
+    let binary = server_binary(args.server.as_deref())?;
     let temporary;
     let directory = match &args.callgrind_dir {
         Some(directory) => {
@@ -214,11 +215,9 @@ fn parse_totals(text: &str) -> Option<u64> {
 
 /// The results section: setup, table and the cost of validation.
 fn markdown(args: &InstructionArgs, counts: &[Vec<f64>; 2]) -> String {
-    let [on, off] = counts
-        .each_ref()
-        .map(|rounds| report::median(rounds.clone()));
+    let [on, off] = counts.each_ref().map(|rounds| median(rounds.clone()));
     let mut out = String::new();
-    let _ = writeln!(out, "Run on {} with", report::utc_now());
+    let _ = writeln!(out, "Run on {} with", utc_now());
     let _ = writeln!(
         out,
         "`bench/instructions --write --tool {}{} --requests {} --warmup-requests {} --rounds {} --connections {}` ({}).\n",
@@ -239,12 +238,12 @@ fn markdown(args: &InstructionArgs, counts: &[Vec<f64>; 2]) -> String {
     let _ = writeln!(
         out,
         "| server instructions per request | {} | {} |",
-        report::thousands(on),
-        report::thousands(off)
+        thousands(on),
+        thousands(off)
     );
     let rounds = |side: &[f64]| {
         side.iter()
-            .map(|count| report::thousands(*count))
+            .map(|count| thousands(*count))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -258,7 +257,7 @@ fn markdown(args: &InstructionArgs, counts: &[Vec<f64>; 2]) -> String {
         out,
         "- Validation costs **{} instructions per request, {:.1}%** of the request \
          (`1 - off / on`; the throughput target is at most {}%).",
-        report::thousands(on - off),
+        thousands(on - off),
         (1.0 - off / on) * 100.0,
         report::MAX_COST_PERCENT
     );

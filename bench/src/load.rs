@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use mcp_oauth_bench_support::clock_ticks_per_second;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -273,16 +274,6 @@ fn milliseconds(text: &str) -> Result<f64, String> {
         _ => return Err(format!("unknown latency unit in `{text}`")),
     };
     Ok(number * scale)
-}
-
-/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mcp_oauth_bench_support::{load_average, server_binary};
 use mcp_oauth_testkit::TestIssuer;
 
 use crate::report::{Report, Side};
@@ -102,7 +103,7 @@ async fn run(args: Args) -> Result<(), String> {
         ));
     }
     let binary = server_binary(args.server.as_deref())?;
-    let load_before = report::load_average();
+    let load_before = load_average();
     let issuer = TestIssuer::start().await;
     let servers = [
         Server::start(&binary, issuer.issuer(), Validation::On, &Launch::Direct).await?,
@@ -186,14 +187,4 @@ async fn run(args: Args) -> Result<(), String> {
         eprintln!("bench: updated BENCHMARKS.md");
     }
     Ok(())
-}
-
-/// The `mcp-oauth` executable to measure: `explicit`, or the one next to this driver.
-fn server_binary(explicit: Option<&std::path::Path>) -> Result<PathBuf, String> {
-    match explicit {
-        Some(path) => Ok(path.to_owned()),
-        None => Ok(std::env::current_exe()
-            .map_err(|error| format!("cannot find this executable: {error}"))?
-            .with_file_name("mcp-oauth")),
-    }
 }

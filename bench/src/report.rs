@@ -2,6 +2,10 @@
 
 use std::fmt::Write as _;
 
+use mcp_oauth_bench_support::{
+    IfMissing, cpu_model, kernel_release, median, thousands, utc_now, write_section,
+};
+
 use crate::load::{MIN_SERVER_CPU, Measurement};
 use crate::{Args, RETRIES};
 
@@ -9,9 +13,6 @@ use crate::{Args, RETRIES};
 pub const MAX_COST_PERCENT: f64 = 5.0;
 /// Idle RSS the MCP server must stay under, in bytes (15 MB).
 const MAX_IDLE_RSS_BYTES: u64 = 15_000_000;
-/// BENCHMARKS.md; the driver owns the text between `<!-- bench:TOOL:start -->` and
-/// `<!-- bench:TOOL:end -->`.
-const BENCHMARKS_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
 
 /// What was measured for one server.
 pub struct Side {
@@ -99,7 +100,7 @@ impl Report {
             "Machine: {} CPUs, {}, Linux {}; load average before the run: {}.\n",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             cpu_model(),
-            read_trimmed("/proc/sys/kernel/osrelease"),
+            kernel_release(),
             self.load_before
         );
         let _ = writeln!(
@@ -276,48 +277,9 @@ pub fn scopes_flag(scopes: &str) -> String {
 }
 
 /// Replaces the results section `section` of BENCHMARKS.md (a tool's name, or
-/// `instructions:TOOL`) with `markdown`.
+/// `instructions:TOOL`) with `markdown`; the section must already have its markers.
 pub fn write_benchmarks_md(section: &str, markdown: &str) -> Result<(), String> {
-    let (start_marker, end_marker) = (
-        format!("<!-- bench:{section}:start -->"),
-        format!("<!-- bench:{section}:end -->"),
-    );
-    let text = std::fs::read_to_string(BENCHMARKS_MD)
-        .map_err(|error| format!("cannot read BENCHMARKS.md: {error}"))?;
-    let (Some(start), Some(end)) = (text.find(&start_marker), text.find(&end_marker)) else {
-        return Err(format!(
-            "BENCHMARKS.md lacks the markers {start_marker} and {end_marker}"
-        ));
-    };
-    if end < start {
-        return Err("BENCHMARKS.md's result markers are out of order".to_owned());
-    }
-    let updated = format!(
-        "{}{start_marker}\n{markdown}{}",
-        &text[..start],
-        &text[end..]
-    );
-    std::fs::write(BENCHMARKS_MD, updated)
-        .map_err(|error| format!("cannot write BENCHMARKS.md: {error}"))
-}
-
-/// The contents of /proc/loadavg's first three fields.
-pub fn load_average() -> String {
-    read_trimmed("/proc/loadavg")
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The median (the mean of the middle two for an even count; NaN for none).
-pub fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
+    write_section(section, markdown, IfMissing::Refuse)
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -328,60 +290,9 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// `31500.4` as `31,500`.
-pub fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value);
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-fn cpu_model() -> String {
-    read_trimmed("/proc/cpuinfo")
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("model name")?
-                .split_once(':')
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
-}
-
-/// The date and time now, `YYYY-MM-DD HH:MM UTC`.
-pub fn utc_now() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .map_or_else(
-            || "an unknown date".to_owned(),
-            |date| date.trim().to_owned(),
-        )
-}
-
-fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|text| text.trim().to_owned())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn medians_and_thousands() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(thousands(31500.4), "31,500");
-        assert_eq!(thousands(999.0), "999");
-    }
 
     #[test]
     fn sections_and_command_lines_name_scopes_only_when_they_differ() {

@@ -3,10 +3,9 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use mcp_oauth_bench_support::{ServerProcess, cpu_ticks, free_port, rss_kib};
 
 /// The warning `--dangerously-disable-auth` must print at start.
 const DISABLED_WARNING: &str = "TOKEN VALIDATION IS SWITCHED OFF";
@@ -60,9 +59,7 @@ pub struct Server {
     pub url: String,
     /// The loopback port it listens on.
     pub port: u16,
-    child: Child,
-    pid: u32,
-    log: PathBuf,
+    process: ServerProcess,
 }
 
 impl Server {
@@ -80,10 +77,7 @@ impl Server {
             "mcp-oauth-bench-{}-{validation}.log",
             std::process::id()
         ));
-        let log_file = std::fs::File::create(&log)
-            .map_err(|error| format!("cannot create {}: {error}", log.display()))?;
-        let mut command = Command::new("taskset");
-        command.args(["-c", "0"]);
+        let mut command = ServerProcess::pinned_command();
         if let Launch::Callgrind { out_file } = launch {
             command
                 .args(["valgrind", "--tool=callgrind"])
@@ -108,27 +102,19 @@ impl Server {
                 command.env_remove(name);
             }
         }
-        let child = command
+        command
             .env("RUST_LOG", "warn")
-            .current_dir(std::env::temp_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|error| format!("cannot start {} under taskset: {error}", binary.display()))?;
-        let pid = child.id().ok_or("the server exited at once")?;
-        let mut server = Self {
+            .current_dir(std::env::temp_dir());
+        let mut process = ServerProcess::spawn(&mut command, binary, log)?;
+        process
+            .wait_until_listening(port, launch.start_timeout())
+            .await?;
+        let server = Self {
             validation,
             url,
             port,
-            child,
-            pid,
-            log,
+            process,
         };
-        server
-            .wait_until_listening(port, launch.start_timeout())
-            .await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let warned = server.log_text().contains(DISABLED_WARNING);
         if warned != (validation == Validation::Off) {
@@ -140,84 +126,23 @@ impl Server {
         Ok(server)
     }
 
-    async fn wait_until_listening(&mut self, port: u16, timeout: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "the server exited ({status}); log:\n{}",
-                    self.log_text()
-                ));
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(format!(
-            "the server did not listen within {} s; log:\n{}",
-            timeout.as_secs(),
-            self.log_text()
-        ))
-    }
-
     /// The server's process id (valgrind's, under callgrind).
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.process.pid()
     }
 
     /// What the server wrote to stderr so far (its log file is removed when it is dropped).
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log_text()
     }
 
     /// Resident set size in KiB (`VmRSS` of /proc/PID/status).
     pub fn rss_kib(&self) -> Result<u64, String> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .map_err(|error| format!("cannot read the server's /proc status: {error}"))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| "no VmRSS in /proc status".to_owned())
+        rss_kib(self.pid())
     }
 
     /// User plus system CPU time so far, in clock ticks (/proc/PID/stat fields 14 and 15).
     pub fn cpu_ticks(&self) -> Result<u64, String> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .map_err(|error| format!("cannot read the server's /proc stat: {error}"))?;
-        // Fields after the parenthesised command name start at field 3.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest)
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let field = |n: usize| {
-            fields
-                .get(n - 3)
-                .and_then(|value| value.parse::<u64>().ok())
-        };
-        match (field(14), field(15)) {
-            (Some(user), Some(system)) => Ok(user + system),
-            _ => Err("malformed /proc stat".to_owned()),
-        }
+        cpu_ticks(self.pid())
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-/// A loopback port that was free a moment ago.
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(|error| format!("cannot find a free port: {error}"))
 }

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mcp_oauth_bench_support::{clock_ticks_per_second, cpu_ticks};
 use reqwest::Client;
 use tokio::task::JoinSet;
 
@@ -139,13 +140,13 @@ pub async fn run(
         });
     }
     tokio::time::sleep_until(from.into()).await;
-    let server_pid = server.pid().to_string();
-    let ticks_from = [cpu_ticks(&server_pid)?, cpu_ticks("self")?];
+    let (server_pid, own_pid) = (server.pid(), std::process::id());
+    let ticks_from = [cpu_ticks(server_pid)?, cpu_ticks(own_pid)?];
     let mut finished = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         finished.push(joined.map_err(|error| format!("a load task failed: {error}"))??);
     }
-    let ticks = [cpu_ticks(&server_pid)?, cpu_ticks("self")?];
+    let ticks = [cpu_ticks(server_pid)?, cpu_ticks(own_pid)?];
     let cpu_wall = from.elapsed().as_secs_f64() * clock_ticks_per_second();
     let [server_cpu, load_cpu] =
         [0, 1].map(|index| (ticks[index] - ticks_from[index]) as f64 / cpu_wall);
@@ -180,38 +181,6 @@ pub async fn run(
 fn percentile(latencies: &[Duration], share: f64) -> f64 {
     let rank = ((latencies.len() as f64 * share).ceil() as usize).clamp(1, latencies.len());
     latencies[rank - 1].as_secs_f64() * 1000.0
-}
-
-/// User plus system CPU time of process `pid` (a number, or `self`) so far, in clock ticks
-/// (/proc/PID/stat fields 14 and 15).
-fn cpu_ticks(pid: &str) -> Result<u64, String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|error| format!("cannot read /proc/{pid}/stat: {error}"))?;
-    // Fields after the parenthesised command name start at field 3.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let field = |n: usize| {
-        fields
-            .get(n - 3)
-            .and_then(|value| value.parse::<u64>().ok())
-    };
-    match (field(14), field(15)) {
-        (Some(user), Some(system)) => Ok(user + system),
-        _ => Err(format!("malformed /proc/{pid}/stat")),
-    }
-}
-
-/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use mcp_oauth_bench_support::{load_average, server_binary};
 use reqwest::Client;
 
 use crate::load::Work;
@@ -109,13 +110,8 @@ async fn run(args: Args) -> Result<(), String> {
     if args.codes < 2 * args.connections {
         return Err("--codes must be at least twice --connections".to_owned());
     }
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .map_err(|error| format!("cannot find this executable: {error}"))?
-            .with_file_name("mcp-oauth"),
-    };
-    let load_before = report::load_average();
+    let binary = server_binary(args.server.as_deref())?;
+    let load_before = load_average();
     let server = AuthServer::start(&binary, args.data_in.as_deref()).await?;
     let clients = (0..args.connections)
         .map(|_| oauth::http_client())

@@ -2,16 +2,16 @@
 
 use std::fmt::Write as _;
 
+use mcp_oauth_bench_support::{
+    IfMissing, cpu_count, cpu_model, kernel_release, median, thousands, utc_now, write_section,
+};
+
 use crate::Args;
 use crate::load::Measurement;
 use crate::server::AuthServer;
 
-/// BENCHMARKS.md; the driver owns the text between [`START`] and [`END`].
-const BENCHMARKS_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md");
-/// The marker before this benchmark's section.
-const START: &str = "<!-- bench:auth-server:start -->";
-/// The marker after it.
-const END: &str = "<!-- bench:auth-server:end -->";
+/// This benchmark's section of BENCHMARKS.md.
+const SECTION: &str = "auth-server";
 
 /// The section's fixed part: what is measured, how to run it, and how.
 const METHOD: &str = include_str!("method.md");
@@ -89,7 +89,7 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
         "Machine: {} CPUs, {}, Linux {}; database on {}; load average before the run: {}.\n",
         cpu_count(),
         cpu_model(),
-        read_trimmed("/proc/sys/kernel/osrelease"),
+        kernel_release(),
         filesystem(server),
         load_before
     );
@@ -179,70 +179,12 @@ fn percent(share: f64) -> String {
 /// Replaces this benchmark's section of BENCHMARKS.md with `markdown`, or appends the
 /// section (with its markers) at the end of the file when it has none.
 pub fn write_benchmarks_md(markdown: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(BENCHMARKS_MD)
-        .map_err(|error| format!("cannot read BENCHMARKS.md: {error}"))?;
-    std::fs::write(BENCHMARKS_MD, splice(&text, markdown)?)
-        .map_err(|error| format!("cannot write BENCHMARKS.md: {error}"))
-}
-
-/// `text` with `markdown` between the markers, leaving everything else as it was.
-fn splice(text: &str, markdown: &str) -> Result<String, String> {
-    match (text.find(START), text.find(END)) {
-        (Some(start), Some(end)) if start < end => Ok(format!(
-            "{}{START}\n{markdown}{}",
-            &text[..start],
-            &text[end..]
-        )),
-        (None, None) => Ok(format!("{}\n\n{START}\n{markdown}{END}\n", text.trim_end())),
-        _ => Err(format!(
-            "BENCHMARKS.md's markers {START} and {END} are broken"
-        )),
-    }
-}
-
-/// The first three fields of /proc/loadavg.
-pub fn load_average() -> String {
-    read_trimmed("/proc/loadavg")
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The median of `values` (NaN when empty).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
-
-/// `31500.4` as `31,500`.
-fn thousands(value: f64) -> String {
-    let digits = format!("{value:.0}");
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
+    write_section(SECTION, markdown, IfMissing::Append)
 }
 
 /// How many of sqlx's "slow statement" warnings (over 1 s) the server logged.
 pub fn slow_statements(server: &AuthServer) -> usize {
     server.log_text().matches("slow statement").count()
-}
-
-/// The number of CPUs of the machine (this process is pinned to one).
-fn cpu_count() -> usize {
-    read_trimmed("/proc/cpuinfo")
-        .lines()
-        .filter(|line| line.starts_with("processor"))
-        .count()
 }
 
 /// The type of the file system holding the database (`df --output=fstype`).
@@ -255,67 +197,4 @@ fn filesystem(server: &AuthServer) -> String {
         .and_then(|output| String::from_utf8(output.stdout).ok())
         .and_then(|text| text.lines().nth(1).map(|line| line.trim().to_owned()))
         .unwrap_or_else(|| "an unknown file system".to_owned())
-}
-
-/// The CPU model from /proc/cpuinfo.
-fn cpu_model() -> String {
-    read_trimmed("/proc/cpuinfo")
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("model name")?
-                .split_once(':')
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
-}
-
-/// The current time in UTC, to the minute.
-fn utc_now() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .map_or_else(
-            || "an unknown date".to_owned(),
-            |date| date.trim().to_owned(),
-        )
-}
-
-/// A file's contents without surrounding whitespace; empty when unreadable.
-fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|text| text.trim().to_owned())
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replaces_only_the_section_between_the_markers() {
-        let text = format!("# Benchmarks\n\n{START}\nold\n{END}\n\nafter\n");
-        assert_eq!(
-            splice(&text, "new\n").unwrap(),
-            format!("# Benchmarks\n\n{START}\nnew\n{END}\n\nafter\n")
-        );
-    }
-
-    #[test]
-    fn appends_the_section_when_it_is_missing() {
-        assert_eq!(
-            splice("# Benchmarks\n\nother\n", "new\n").unwrap(),
-            format!("# Benchmarks\n\nother\n\n{START}\nnew\n{END}\n")
-        );
-        assert!(splice(&format!("{END}\n{START}\n"), "new\n").is_err());
-    }
-
-    #[test]
-    fn medians_and_thousands() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(thousands(31500.4), "31,500");
-        assert_eq!(thousands(999.0), "999");
-    }
 }

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use mcp_oauth_bench_support::{ServerProcess, free_port};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use crate::oauth::{EMAIL, PASSWORD, RESOURCE};
 
@@ -20,9 +21,7 @@ pub struct AuthServer {
     pub base: String,
     /// Where the SQLite database lives.
     pub data_dir: PathBuf,
-    child: Child,
-    pid: u32,
-    log: PathBuf,
+    process: ServerProcess,
     _dir: TempDir,
 }
 
@@ -47,11 +46,8 @@ impl AuthServer {
         let port = free_port()?;
         let base = format!("http://127.0.0.1:{port}");
         let log = dir.path().join("server.log");
-        let log_file = std::fs::File::create(&log)
-            .map_err(|error| format!("cannot create {}: {error}", log.display()))?;
-        let mut command = Command::new("taskset");
+        let mut command = ServerProcess::pinned_command();
         command
-            .args(["-c", "0"])
             .arg(binary)
             .arg("auth-server")
             .args(["--bind", &format!("127.0.0.1:{port}"), "--issuer", &base])
@@ -59,58 +55,27 @@ impl AuthServer {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["--registrations-per-minute", REGISTRATIONS_PER_MINUTE]);
-        let child = isolate(&mut command, dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|error| format!("cannot start {} under taskset: {error}", binary.display()))?;
-        let pid = child.id().ok_or("the server exited at once")?;
-        let mut server = Self {
+        isolate(&mut command, dir.path());
+        let mut process = ServerProcess::spawn(&mut command, binary, log)?;
+        process
+            .wait_until_listening(port, Duration::from_secs(10))
+            .await?;
+        Ok(Self {
             base,
             data_dir,
-            child,
-            pid,
-            log,
+            process,
             _dir: dir,
-        };
-        server.wait_until_listening(port).await?;
-        Ok(server)
-    }
-
-    /// Waits up to ten seconds for the server to accept connections on `port`.
-    async fn wait_until_listening(&mut self, port: u16) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "the server exited ({status}); log:\n{}",
-                    self.log_text()
-                ));
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(format!(
-            "the server did not listen within 10 s; log:\n{}",
-            self.log_text()
-        ))
+        })
     }
 
     /// What the server wrote to stderr so far (warnings and errors only).
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log_text()
     }
 
     /// The server's process id (for /proc).
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.process.pid()
     }
 
     /// The size of the database and its write-ahead log, in bytes.
@@ -170,12 +135,4 @@ async fn add_user(binary: &Path, directory: &Path, data_dir: &Path) -> Result<()
         ));
     }
     Ok(())
-}
-
-/// A loopback port that was free a moment ago.
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(|error| format!("cannot find a free port: {error}"))
 }
