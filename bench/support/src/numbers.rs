@@ -12,8 +12,12 @@ pub fn median(mut values: Vec<f64>) -> f64 {
 
 /// `31500.4` as `31,500`.
 pub fn thousands(value: f64) -> String {
-    let digits = format!("{value:.0}");
-    let mut out = String::new();
+    let rounded = format!("{value:.0}");
+    let (sign, digits) = match rounded.strip_prefix('-') {
+        Some(digits) => ("-", digits),
+        None => ("", rounded.as_str()),
+    };
+    let mut out = sign.to_owned();
     for (index, digit) in digits.chars().enumerate() {
         if index > 0 && (digits.len() - index) % 3 == 0 {
             out.push(',');
@@ -35,5 +39,7 @@ mod tests {
         assert_eq!(thousands(31500.4), "31,500");
         assert_eq!(thousands(1234567.0), "1,234,567");
         assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(-123.0), "-123");
+        assert_eq!(thousands(-1234.0), "-1,234");
     }
 }
