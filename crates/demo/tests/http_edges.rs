@@ -151,44 +151,29 @@ async fn foreign_host_is_refused() {
 #[tokio::test]
 async fn garbage_json_rpc_gets_a_parse_error() {
     let harness = start().await;
-    let response = harness
-        .http
-        .post(&harness.resource)
-        .bearer_auth(harness.token("mcp:read"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body("{\"jsonrpc\": \"2.0\", \"method\": ")
-        .send()
-        .await
-        .unwrap();
+    let send = |scopes: &str, body: &'static str| {
+        harness
+            .http
+            .post(&harness.resource)
+            .bearer_auth(harness.token(scopes))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+    };
+    let truncated = "{\"jsonrpc\": \"2.0\", \"method\": ";
+    let response = send("mcp:read", truncated).await.unwrap();
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], -32700);
-    // A token with every scope a tool needs has nothing to check in the body, which goes on
-    // unread to rmcp: its refusal is a 4xx too.
-    let response = harness
-        .http
-        .post(&harness.resource)
-        .bearer_auth(harness.token("mcp:read mcp:write"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body("{\"jsonrpc\": \"2.0\", \"method\": ")
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_client_error(), "{}", response.status());
     for not_a_message in ["42", "\"tools/call\"", "{\"method\": 7}"] {
-        let response = harness
-            .http
-            .post(&harness.resource)
-            .bearer_auth(harness.token("mcp:read"))
-            .header("content-type", "application/json")
-            .body(not_a_message)
-            .send()
-            .await
-            .unwrap();
+        let response = send("mcp:read", not_a_message).await.unwrap();
         assert_eq!(response.status(), 400, "{not_a_message}");
     }
+    // A token with every scope a tool needs has nothing to check in the body, which goes on
+    // unread to rmcp: its refusal is a 4xx too.
+    let response = send("mcp:read mcp:write", truncated).await.unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
 }
 
 #[tokio::test]
