@@ -62,6 +62,10 @@ pub struct AuthorizationServerConfig {
     /// How often expired codes, sessions, upstream sign-ins and tokens are deleted from the
     /// store by [`crate::AuthorizationServer::purge_expired_periodically`] (default 5 minutes).
     pub purge_interval: Duration,
+    /// How often the signing keys are read again from the store by
+    /// [`crate::AuthorizationServer::reload_keys_periodically`], so that a rotation made by
+    /// another process (`mcp-oauth admin keys rotate`) is picked up (default 1 minute).
+    pub key_reload_interval: Duration,
 }
 
 /// An upstream OpenID Connect provider (OpenID Connect Core §3.1: authorization code flow), at
@@ -172,6 +176,7 @@ impl AuthorizationServerConfig {
             upstreams: Vec::new(),
             upstream_login_ttl: Duration::from_secs(10 * 60),
             purge_interval: Duration::from_secs(5 * 60),
+            key_reload_interval: Duration::from_secs(60),
         })
     }
 
@@ -261,6 +266,12 @@ impl AuthorizationServerConfig {
         self
     }
 
+    /// Sets how often the signing keys are read again from the store.
+    pub fn with_key_reload_interval(mut self, interval: Duration) -> Self {
+        self.key_reload_interval = interval;
+        self
+    }
+
     /// Sets the sign-in throttling limits.
     pub fn with_login_throttle(mut self, per_account: u32, per_ip: u32, window: Duration) -> Self {
         self.login_failures_per_account = per_account;
@@ -335,6 +346,9 @@ impl AuthorizationServerConfig {
         }
         if self.purge_interval.is_zero() {
             problems.push("the purge interval must be positive".to_owned());
+        }
+        if self.key_reload_interval.is_zero() {
+            problems.push("the key reload interval must be positive".to_owned());
         }
         self.validate_upstreams(&mut problems);
         if problems.is_empty() {

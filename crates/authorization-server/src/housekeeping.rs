@@ -1,11 +1,13 @@
-//! Periodic deletion of what expired in the store, so that sessions, codes, upstream sign-ins
-//! and tokens do not pile up.
+//! Periodic work beside serving: deleting what expired in the store, so that sessions, codes,
+//! upstream sign-ins and tokens do not pile up, and reading the signing keys again, so that a
+//! rotation made by another process is picked up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
+use crate::keys::SigningKeys;
 use crate::server::Clock;
 use crate::store::Store;
 
@@ -19,6 +21,31 @@ pub(crate) async fn purge_periodically(store: Arc<dyn Store>, clock: Clock, inte
         match store.purge_expired(clock()).await {
             Ok(deleted) => tracing::debug!(deleted, "purged expired codes, sessions and tokens"),
             Err(error) => tracing::warn!(%error, "purging expired rows failed; retrying later"),
+        }
+    }
+}
+
+/// Reads the published signing keys from the store every `interval`, forever, and starts
+/// signing with the current one. A read that fails is logged as a warning; the keys in
+/// memory keep serving until the next one succeeds.
+pub(crate) async fn reload_keys_periodically(
+    keys: SigningKeys,
+    store: Arc<dyn Store>,
+    interval: Duration,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // The first tick is immediate, and the keys were just loaded.
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let before = keys.current_kid();
+        match keys.reload(store.as_ref()).await {
+            Ok(()) if keys.current_kid() != before => {
+                tracing::info!(kid = %keys.current_kid(), "signing with a rotated key");
+            }
+            Ok(()) => {}
+            Err(error) => tracing::warn!(%error, "reading the signing keys failed; retrying later"),
         }
     }
 }

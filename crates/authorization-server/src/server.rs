@@ -143,4 +143,15 @@ impl AuthorizationServer {
             self.inner.config.purge_interval,
         )
     }
+
+    /// Reads the signing keys again every [`AuthorizationServerConfig::key_reload_interval`]
+    /// until the future is dropped, so that a key rotated by another process (the admin
+    /// command) signs new tokens and is published without a restart: run it beside the router.
+    pub fn reload_keys_periodically(&self) -> impl Future<Output = ()> + Send + 'static {
+        crate::housekeeping::reload_keys_periodically(
+            self.inner.keys.clone(),
+            Arc::clone(&self.inner.store),
+            self.inner.config.key_reload_interval,
+        )
+    }
 }

@@ -19,6 +19,7 @@ use harness::oauth::{
     tokens_for,
 };
 use harness::{Server, TestDb};
+use mcp_oauth_authorization_server::keys::SigningKeys;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -393,6 +394,44 @@ async fn after_a_key_rotation_both_keys_are_published_and_earlier_tokens_still_v
             .is_err()
     );
     assert!(!is_active(&server, &introspector, &before).await);
+}
+
+#[tokio::test]
+async fn a_key_rotated_by_another_process_signs_and_is_published_without_a_restart() {
+    let server = Server::start_with(|config| {
+        config.with_key_reload_interval(std::time::Duration::from_millis(10))
+    })
+    .await;
+    server.set_now(real_now());
+    let client = public_client(&server).await;
+    let first_kid = server.keys().current_kid();
+    // What `mcp-oauth admin keys rotate` does: its own keys over the same store.
+    let admin = SigningKeys::load_or_generate(server.store.as_ref(), server.now())
+        .await
+        .unwrap();
+    let second_kid = admin
+        .rotate(server.store.as_ref(), server.now())
+        .await
+        .unwrap();
+    assert_eq!(server.keys().current_kid(), first_kid, "not reloaded yet");
+
+    let reloading = tokio::spawn(server.authorization().reload_keys_periodically());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while jwks_kids(&server).await != [second_kid.clone(), first_kid.clone()] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rotated key was never published"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let token = text(&tokens_for(&server, &client).await["access_token"]);
+    assert_eq!(kid_of(&token), second_kid, "signed with the rotated key");
+    resource_server(&server, RESOURCE)
+        .validator()
+        .validate(&token)
+        .await
+        .expect("an MCP server verifies it");
+    reloading.abort();
 }
 
 async fn jwks_kids(server: &Server) -> Vec<String> {

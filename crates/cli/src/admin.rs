@@ -83,7 +83,7 @@ enum ClientsCommand {
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
     /// Make a new signing key current; the old one stays published until tokens expire.
-    /// Running servers pick it up when restarted.
+    /// Running servers sign with it within their `--key-reload-interval-secs`.
     Rotate,
     /// List the published keys.
     List,
@@ -226,7 +226,10 @@ async fn keys(store: &dyn Store, command: KeysCommand) -> Result<(), String> {
                 .rotate(store, now)
                 .await
                 .map_err(|error| error.to_string())?;
-            println!("new current signing key: {kid} (restart running servers to use it)");
+            println!(
+                "new current signing key: {kid} (running servers sign with it within their \
+                 --key-reload-interval-secs, a minute by default)"
+            );
         }
         KeysCommand::List => {
             for key in store

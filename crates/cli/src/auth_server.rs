@@ -207,6 +207,16 @@ pub struct AuthServerArgs {
     )]
     purge_interval_secs: u64,
 
+    /// Seconds between reads of the signing keys from the store, so that a key rotated with
+    /// `mcp-oauth admin keys rotate` is used and published without a restart.
+    #[arg(
+        long,
+        env = "AUTH_SERVER_KEY_RELOAD_INTERVAL_SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    key_reload_interval_secs: u64,
+
     #[command(flatten)]
     pub upstream: UpstreamArgs,
 }
@@ -230,6 +240,7 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
         .with_signup(!args.no_signup)
         .with_registrations_per_minute(args.registrations_per_minute)
         .with_purge_interval(Duration::from_secs(args.purge_interval_secs))
+        .with_key_reload_interval(Duration::from_secs(args.key_reload_interval_secs))
         .with_cimd_trusted_local_documents(args.cimd_trusted_local_documents.iter().cloned());
     for resource in others {
         config = config
@@ -265,7 +276,8 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
         .map_err(|error| error.to_string())?;
     let service = Service::bind(args.bind, server.router())
         .await?
-        .with_background(server.purge_expired_periodically());
+        .with_background(server.purge_expired_periodically())
+        .with_background(server.reload_keys_periodically());
     let issuer = &server.config().issuer;
     println!(
         "Authorization server listening on {} (issuer {issuer})",
