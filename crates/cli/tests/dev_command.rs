@@ -53,6 +53,7 @@ impl Ports {
             ("AUTO_CLIENT_URL", url(auto)),
             ("CIMD_CLIENT_BIND", bind(cimd)),
             ("CIMD_CLIENT_URL", url(cimd)),
+            ("AUTH_SERVER_KEY_RELOAD_INTERVAL_SECS", "1".to_owned()),
         ];
         Self {
             issuer,
@@ -239,6 +240,39 @@ async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_resta
         format!("{}/client-metadata.json", ports.cimd_client)
     );
     let auto_client_id = log_in_and_fetch(&ports.auto_client, &password).await;
+
+    // A key rotated by the admin command while the stack runs is published and signs the
+    // next tokens, which the running MCP server accepts, with no restart.
+    let rotated = Command::new(BINARY)
+        .args(["admin", "--data-dir"])
+        .arg(data.as_path())
+        .args(["keys", "rotate"])
+        .output()
+        .unwrap();
+    assert!(rotated.status.success(), "{rotated:?}");
+    let kid = String::from_utf8(rotated.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(4)
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let jwks: serde_json::Value = wait_for(&format!("{}/jwks.json", ports.issuer))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if jwks["keys"][0]["kid"] == kid.as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{kid} never published: {jwks}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        log_in_and_fetch(&ports.client, &password).await,
+        "mcp-oauth-demo-client"
+    );
 
     // SIGINT (Ctrl-C) stops everything cleanly.
     #[cfg(unix)]
