@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 
 type Client = RunningService<RoleClient, ClientConfig>;
 
+/// Both scopes of the demo server: reading and creating contexts.
+const READ_WRITE: &str = "mcp:read mcp:write";
+
 fn transport(harness: &Harness, token: &str) -> StreamableHttpClientTransport<reqwest::Client> {
     StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(harness.resource.as_str()).auth_header(token),
@@ -62,6 +65,16 @@ async fn call(
         .await
 }
 
+/// A client of `version` holding a valid token for `scope`.
+async fn connect_with_scope(harness: &Harness, scope: &str, version: ProtocolVersion) -> Client {
+    connect(harness, &harness.token(scope), version).await
+}
+
+/// The structured result of `list_contexts`, which must succeed.
+async fn list_contexts(client: &Client) -> Value {
+    structured(&call(client, "list_contexts", json!({})).await.unwrap())
+}
+
 fn structured(result: &CallToolResult) -> Value {
     result
         .structured_content
@@ -72,12 +85,7 @@ fn structured(result: &CallToolResult) -> Value {
 #[tokio::test]
 async fn client_of_2025_11_25_lists_and_calls_tools() {
     let harness = start().await;
-    let client = connect(
-        &harness,
-        &harness.token("mcp:read mcp:write"),
-        ProtocolVersion::V_2025_11_25,
-    )
-    .await;
+    let client = connect_with_scope(&harness, READ_WRITE, ProtocolVersion::V_2025_11_25).await;
     assert_eq!(
         client.peer_info().unwrap().protocol_version,
         ProtocolVersion::V_2025_11_25
@@ -95,56 +103,44 @@ async fn client_of_2025_11_25_lists_and_calls_tools() {
     .await
     .unwrap();
     assert_eq!(structured(&created)["created"]["name"], "notes");
-    let listed = call(&client, "list_contexts", json!({})).await.unwrap();
-    assert_eq!(structured(&listed)["count"], 1);
-    assert_eq!(
-        structured(&listed)["contexts"][0]["description"],
-        "meeting notes"
-    );
+    let listed = list_contexts(&client).await;
+    assert_eq!(listed["count"], 1);
+    assert_eq!(listed["contexts"][0]["description"], "meeting notes");
     client.cancel().await.unwrap();
 }
 
 #[tokio::test]
 async fn client_of_2025_06_18_is_served() {
     let harness = start().await;
-    let client = connect(
-        &harness,
-        &harness.token("mcp:read"),
-        ProtocolVersion::V_2025_06_18,
-    )
-    .await;
+    let client = connect_with_scope(&harness, "mcp:read", ProtocolVersion::V_2025_06_18).await;
     assert_eq!(
         client.peer_info().unwrap().protocol_version,
         ProtocolVersion::V_2025_06_18
     );
-    let listed = call(&client, "list_contexts", json!({})).await.unwrap();
-    assert_eq!(structured(&listed)["count"], 0);
+    assert_eq!(list_contexts(&client).await["count"], 0);
     client.cancel().await.unwrap();
 }
 
 #[tokio::test]
 async fn client_of_2026_07_28_calls_tools_without_initialize() {
     let harness = start().await;
-    let client = connect_stateless(&harness, &harness.token("mcp:read mcp:write")).await;
+    let client = connect_stateless(&harness, &harness.token(READ_WRITE)).await;
     let result = call(&client, "whoami", json!({})).await.unwrap();
     assert_eq!(structured(&result)["subject"], "user-123");
     call(&client, "create_context", json!({"name": "stateless"}))
         .await
         .unwrap();
-    let listed = call(&client, "list_contexts", json!({})).await.unwrap();
-    assert_eq!(structured(&listed)["contexts"][0]["name"], "stateless");
+    assert_eq!(
+        list_contexts(&client).await["contexts"][0]["name"],
+        "stateless"
+    );
     client.cancel().await.unwrap();
 }
 
 #[tokio::test]
 async fn whoami_returns_what_the_server_verified() {
     let harness = start().await;
-    let client = connect(
-        &harness,
-        &harness.token("mcp:read"),
-        ProtocolVersion::V_2025_11_25,
-    )
-    .await;
+    let client = connect_with_scope(&harness, "mcp:read", ProtocolVersion::V_2025_11_25).await;
     let me = structured(&call(&client, "whoami", json!({})).await.unwrap());
     assert_eq!(me["authenticated"], true);
     assert_eq!(me["issuer"], harness.issuer.issuer());
@@ -159,24 +155,17 @@ async fn whoami_returns_what_the_server_verified() {
 #[tokio::test]
 async fn contexts_are_stored_per_user() {
     let harness = start().await;
-    let alice = connect(
-        &harness,
-        &harness.token("mcp:read mcp:write"),
-        ProtocolVersion::V_2025_11_25,
-    )
-    .await;
+    let alice = connect_with_scope(&harness, READ_WRITE, ProtocolVersion::V_2025_11_25).await;
     call(&alice, "create_context", json!({"name": "alice's"}))
         .await
         .unwrap();
 
-    let mut claims = harness.claims("mcp:read mcp:write");
+    let mut claims = harness.claims(READ_WRITE);
     claims["sub"] = json!("bob");
     let bob_token = harness.issuer.sign("rsa-1", &claims);
     let bob = connect(&harness, &bob_token, ProtocolVersion::V_2025_11_25).await;
-    let listed = call(&bob, "list_contexts", json!({})).await.unwrap();
-    assert_eq!(structured(&listed)["count"], 0);
-    let listed = call(&alice, "list_contexts", json!({})).await.unwrap();
-    assert_eq!(structured(&listed)["count"], 1);
+    assert_eq!(list_contexts(&bob).await["count"], 0);
+    assert_eq!(list_contexts(&alice).await["count"], 1);
     alice.cancel().await.unwrap();
     bob.cancel().await.unwrap();
 }
@@ -184,12 +173,7 @@ async fn contexts_are_stored_per_user() {
 #[tokio::test]
 async fn call_without_the_tool_scope_fails_and_the_client_sees_the_step_up_scope() {
     let harness = start().await;
-    let client = connect(
-        &harness,
-        &harness.token("mcp:read"),
-        ProtocolVersion::V_2025_11_25,
-    )
-    .await;
+    let client = connect_with_scope(&harness, "mcp:read", ProtocolVersion::V_2025_11_25).await;
     let error = call(&client, "create_context", json!({"name": "x"}))
         .await
         .unwrap_err();
@@ -199,20 +183,14 @@ async fn call_without_the_tool_scope_fails_and_the_client_sees_the_step_up_scope
         "{message}"
     );
     // Nothing was stored by the refused call, and the session is still usable.
-    let listed = call(&client, "list_contexts", json!({})).await.unwrap();
-    assert_eq!(structured(&listed)["count"], 0);
+    assert_eq!(list_contexts(&client).await["count"], 0);
     client.cancel().await.unwrap();
 }
 
 #[tokio::test]
 async fn invalid_tool_arguments_are_tool_errors_and_store_nothing() {
     let harness = start().await;
-    let client = connect(
-        &harness,
-        &harness.token("mcp:read mcp:write"),
-        ProtocolVersion::V_2025_11_25,
-    )
-    .await;
+    let client = connect_with_scope(&harness, READ_WRITE, ProtocolVersion::V_2025_11_25).await;
     // Bad arguments are tool execution errors (MCP 2025-11-25), which the model can act on.
     for arguments in [
         json!({"name": "   "}),
@@ -228,8 +206,7 @@ async fn invalid_tool_arguments_are_tool_errors_and_store_nothing() {
             "{arguments}"
         );
     }
-    let listed = call(&client, "list_contexts", json!({})).await.unwrap();
-    assert_eq!(structured(&listed)["count"], 0);
+    assert_eq!(list_contexts(&client).await["count"], 0);
     client.cancel().await.unwrap();
 }
 

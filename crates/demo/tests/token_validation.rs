@@ -3,18 +3,44 @@
 
 mod common;
 
-use common::{challenge, start, start_with, tool_call, tools_list};
+use common::{Harness, challenge, start, start_with, tool_call, tools_list};
 use mcp_oauth_resource::{IntrospectionConfig, IssuerConfig};
 use mcp_oauth_testkit::{MetadataStyle, now};
 use serde_json::{Value, json};
 
-async fn refusal(harness: &common::Harness, token: &str) -> (u16, String) {
-    let response = harness.post(Some(token), &tools_list()).await;
-    (response.status().as_u16(), challenge(&response))
+/// The HTTP status of `tools/list` sent with `token`.
+async fn status(harness: &Harness, token: &str) -> u16 {
+    harness
+        .post(Some(token), &tools_list())
+        .await
+        .status()
+        .as_u16()
 }
 
-fn assert_invalid_token(status: u16, challenge: &str, description: &str) {
-    assert_eq!(status, 401, "{challenge}");
+/// POSTs `tools/list` with `value` as the whole `Authorization` header.
+async fn post_with_authorization(harness: &Harness, value: &str) -> reqwest::Response {
+    harness
+        .http
+        .post(&harness.resource)
+        .header("authorization", value)
+        .json(&tools_list())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A `mcp:read` token for the harness, signed with `rsa-1`, whose claim `name` is `value`.
+fn token_with_claim(harness: &Harness, name: &str, value: Value) -> String {
+    let mut claims = harness.claims("mcp:read");
+    claims[name] = value;
+    harness.issuer.sign("rsa-1", &claims)
+}
+
+/// `tools/list` with `token` is refused with 401 `invalid_token` and `description`.
+async fn assert_invalid_token(harness: &Harness, token: &str, description: &str) {
+    let response = harness.post(Some(token), &tools_list()).await;
+    let challenge = challenge(&response);
+    assert_eq!(response.status(), 401, "{challenge}");
     assert!(
         challenge.contains(r#"error="invalid_token""#),
         "{challenge}"
@@ -42,14 +68,7 @@ async fn request_without_token_gets_401_pointing_at_the_metadata() {
 #[tokio::test]
 async fn other_schemes_are_treated_as_no_token() {
     let harness = start().await;
-    let response = harness
-        .http
-        .post(&harness.resource)
-        .header("authorization", "Basic dXNlcjpwYXNz")
-        .json(&tools_list())
-        .send()
-        .await
-        .unwrap();
+    let response = post_with_authorization(&harness, "Basic dXNlcjpwYXNz").await;
     assert_eq!(response.status(), 401);
     assert!(!challenge(&response).contains("error="));
 }
@@ -58,14 +77,7 @@ async fn other_schemes_are_treated_as_no_token() {
 async fn malformed_authorization_header_is_an_invalid_request() {
     let harness = start().await;
     for value in ["Bearer", "Bearer two words", "Bearer a\"b"] {
-        let response = harness
-            .http
-            .post(&harness.resource)
-            .header("authorization", value)
-            .json(&tools_list())
-            .send()
-            .await
-            .unwrap();
+        let response = post_with_authorization(&harness, value).await;
         assert_eq!(response.status(), 400, "{value}");
         assert!(
             challenge(&response).contains(r#"error="invalid_request""#),
@@ -116,8 +128,7 @@ async fn every_allowed_algorithm_is_accepted() {
     let harness = start().await;
     for kid in ["rsa-1", "ps-1", "ec-1", "ed-1"] {
         let token = harness.issuer.sign(kid, &harness.claims("mcp:read"));
-        let response = harness.post(Some(&token), &tools_list()).await;
-        assert_eq!(response.status(), 200, "{kid}");
+        assert_eq!(status(&harness, &token).await, 200, "{kid}");
     }
 }
 
@@ -126,17 +137,13 @@ async fn plain_jwt_type_is_accepted_but_other_types_are_not() {
     let harness = start().await;
     let claims = harness.claims("mcp:read");
     let jwt = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
-    assert_eq!(harness.post(Some(&jwt), &tools_list()).await.status(), 200);
+    assert_eq!(status(&harness, &jwt).await, 200);
     let untyped = harness.issuer.sign_typed("rsa-1", None, &claims);
-    assert_eq!(
-        harness.post(Some(&untyped), &tools_list()).await.status(),
-        200
-    );
+    assert_eq!(status(&harness, &untyped).await, 200);
     let logout = harness
         .issuer
         .sign_typed("rsa-1", Some("logout+jwt"), &claims);
-    let (status, challenge) = refusal(&harness, &logout).await;
-    assert_invalid_token(status, &challenge, "token type is not an access token");
+    assert_invalid_token(&harness, &logout, "token type is not an access token").await;
 }
 
 #[tokio::test]
@@ -148,20 +155,14 @@ async fn bad_signature_is_refused() {
         .issuer
         .sign("rsa-1", &json!({"sub": "someone else"}));
     let forged = format!("{head}.{}", other.rsplit_once('.').unwrap().1);
-    let (status, challenge) = refusal(&harness, &forged).await;
-    assert_invalid_token(status, &challenge, "token signature is invalid");
+    assert_invalid_token(&harness, &forged, "token signature is invalid").await;
 }
 
 #[tokio::test]
 async fn alg_none_is_refused() {
     let harness = start().await;
     let token = harness.issuer.unsigned(&harness.claims("mcp:read"));
-    let (status, challenge) = refusal(&harness, &token).await;
-    assert_invalid_token(
-        status,
-        &challenge,
-        "malformed token or unsupported algorithm",
-    );
+    assert_invalid_token(&harness, &token, "malformed token or unsupported algorithm").await;
 }
 
 #[tokio::test]
@@ -170,55 +171,39 @@ async fn hmac_signed_with_the_public_key_is_refused() {
     let token = harness
         .issuer
         .hmac_with_public_key(&harness.claims("mcp:read"));
-    let (status, challenge) = refusal(&harness, &token).await;
-    assert_invalid_token(status, &challenge, "token algorithm is not allowed");
+    assert_invalid_token(&harness, &token, "token algorithm is not allowed").await;
 }
 
 #[tokio::test]
 async fn expired_token_is_refused_beyond_the_leeway() {
     let harness = start().await;
-    let mut claims = harness.claims("mcp:read");
-    claims["exp"] = json!(now() - 120);
-    let token = harness.issuer.sign("rsa-1", &claims);
-    let (status, challenge) = refusal(&harness, &token).await;
-    assert_invalid_token(status, &challenge, "token has expired");
+    let token = token_with_claim(&harness, "exp", json!(now() - 120));
+    assert_invalid_token(&harness, &token, "token has expired").await;
 }
 
 #[tokio::test]
 async fn token_expired_within_the_leeway_is_accepted() {
     let harness = start().await;
-    let mut claims = harness.claims("mcp:read");
-    claims["exp"] = json!(now() - 5);
-    let token = harness.issuer.sign("rsa-1", &claims);
-    assert_eq!(
-        harness.post(Some(&token), &tools_list()).await.status(),
-        200
-    );
+    let token = token_with_claim(&harness, "exp", json!(now() - 5));
+    assert_eq!(status(&harness, &token).await, 200);
 }
 
 #[tokio::test]
 async fn token_not_yet_valid_is_refused() {
     let harness = start().await;
-    let mut claims = harness.claims("mcp:read");
-    claims["nbf"] = json!(now() + 600);
-    let token = harness.issuer.sign("rsa-1", &claims);
-    let (status, challenge) = refusal(&harness, &token).await;
-    assert_invalid_token(status, &challenge, "token is not valid yet");
+    let token = token_with_claim(&harness, "nbf", json!(now() + 600));
+    assert_invalid_token(&harness, &token, "token is not valid yet").await;
 }
 
 #[tokio::test]
 async fn token_from_another_issuer_is_refused() {
     let harness = start().await;
-    let mut claims = harness.claims("mcp:read");
-    claims["iss"] = json!("https://evil.example");
-    let token = harness.issuer.sign("rsa-1", &claims);
-    let (status, challenge) = refusal(&harness, &token).await;
-    assert_invalid_token(status, &challenge, "token issuer is not trusted");
+    let token = token_with_claim(&harness, "iss", json!("https://evil.example"));
+    assert_invalid_token(&harness, &token, "token issuer is not trusted").await;
     // A lookalike with a trailing slash is another issuer too (exact comparison).
-    claims["iss"] = json!(format!("{}/", harness.issuer.issuer()));
-    let token = harness.issuer.sign("rsa-1", &claims);
-    let (status, _) = refusal(&harness, &token).await;
-    assert_eq!(status, 401);
+    let lookalike = format!("{}/", harness.issuer.issuer());
+    let token = token_with_claim(&harness, "iss", json!(lookalike));
+    assert_eq!(status(&harness, &token).await, 401);
 }
 
 #[tokio::test]
@@ -229,24 +214,20 @@ async fn token_for_another_resource_is_refused() {
         json!(["https://other.example/mcp"]),
         json!(null),
     ] {
-        let mut claims = harness.claims("mcp:read");
-        claims["aud"] = audience.clone();
-        let token = harness.issuer.sign("rsa-1", &claims);
-        let (status, challenge) = refusal(&harness, &token).await;
-        assert_invalid_token(status, &challenge, "token audience is not this resource");
+        let token = token_with_claim(&harness, "aud", audience.clone());
+        assert_invalid_token(&harness, &token, "token audience is not this resource").await;
     }
 }
 
 #[tokio::test]
 async fn audience_lists_and_trailing_slashes_name_the_same_resource() {
     let harness = start().await;
-    let mut claims = harness.claims("mcp:read");
-    claims["aud"] = json!(["https://other.example", format!("{}/", harness.resource)]);
-    let token = harness.issuer.sign("rsa-1", &claims);
-    assert_eq!(
-        harness.post(Some(&token), &tools_list()).await.status(),
-        200
+    let token = token_with_claim(
+        &harness,
+        "aud",
+        json!(["https://other.example", format!("{}/", harness.resource)]),
     );
+    assert_eq!(status(&harness, &token).await, 200);
 }
 
 #[tokio::test]
@@ -257,14 +238,12 @@ async fn id_tokens_are_refused() {
     claims["aud"] = json!("test-client");
     claims["nonce"] = json!("n-0S6_WzA2Mj");
     let token = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
-    let (status, challenge) = refusal(&harness, &token).await;
-    assert_invalid_token(status, &challenge, "token audience is not this resource");
+    assert_invalid_token(&harness, &token, "token audience is not this resource").await;
     // Even one that names the resource is refused when it says it is an ID token.
     let mut claims = harness.claims("mcp:read");
     claims["token_use"] = json!("id");
     let token = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
-    let (status, challenge) = refusal(&harness, &token).await;
-    assert_invalid_token(status, &challenge, "token is not an access token");
+    assert_invalid_token(&harness, &token, "token is not an access token").await;
 }
 
 #[tokio::test]
@@ -274,8 +253,7 @@ async fn token_without_subject_or_expiry_is_refused() {
         let mut claims = harness.claims("mcp:read");
         claims.as_object_mut().unwrap().remove(claim);
         let token = harness.issuer.sign("rsa-1", &claims);
-        let (status, _) = refusal(&harness, &token).await;
-        assert_eq!(status, 401, "{claim}");
+        assert_eq!(status(&harness, &token).await, 401, "{claim}");
     }
 }
 
@@ -315,22 +293,13 @@ async fn scope_is_checked_for_every_message_of_a_batch() {
 #[tokio::test]
 async fn unknown_kid_triggers_one_refetch_per_interval() {
     let harness = start().await;
-    assert_eq!(
-        harness
-            .post(Some(&harness.token("mcp:read")), &tools_list())
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status(&harness, &harness.token("mcp:read")).await, 200);
     let hits_after_first = harness.issuer.jwks_hits();
     assert_eq!(hits_after_first, 1);
     // The issuer rotates to a new key: the first token signed with it triggers one refetch.
     harness.issuer.publish("rsa-2");
     let rotated = harness.issuer.sign("rsa-2", &harness.claims("mcp:read"));
-    assert_eq!(
-        harness.post(Some(&rotated), &tools_list()).await.status(),
-        200
-    );
+    assert_eq!(status(&harness, &rotated).await, 200);
     assert_eq!(harness.issuer.jwks_hits(), 2);
     // Tokens naming keys that do not exist cannot make the server hammer the issuer.
     for attempt in 0..5 {
@@ -339,8 +308,7 @@ async fn unknown_kid_triggers_one_refetch_per_interval() {
             &format!("nope-{attempt}"),
             &harness.claims("mcp:read"),
         );
-        let (status, challenge) = refusal(&harness, &bogus).await;
-        assert_invalid_token(status, &challenge, "token signing key is unknown");
+        assert_invalid_token(&harness, &bogus, "token signing key is unknown").await;
     }
     assert_eq!(harness.issuer.jwks_hits(), 2);
 }
@@ -351,30 +319,17 @@ async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
         config.with_jwks_refresh_interval(std::time::Duration::ZERO)
     })
     .await;
-    assert_eq!(
-        harness
-            .post(Some(&harness.token("mcp:read")), &tools_list())
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status(&harness, &harness.token("mcp:read")).await, 200);
     harness.issuer.set_jwks_available(false);
     // A different token (not in the validated-token cache) signed with a cached key.
     let token = harness.issuer.sign("ec-1", &harness.claims("mcp:read"));
-    assert_eq!(
-        harness.post(Some(&token), &tools_list()).await.status(),
-        200
-    );
+    assert_eq!(status(&harness, &token).await, 200);
     // A key the server never saw cannot be fetched now: the token is refused, not a 5xx.
     harness.issuer.publish("rsa-2");
     let rotated = harness.issuer.sign("rsa-2", &harness.claims("mcp:read"));
-    let (status, _) = refusal(&harness, &rotated).await;
-    assert_eq!(status, 401);
+    assert_eq!(status(&harness, &rotated).await, 401);
     harness.issuer.set_jwks_available(true);
-    assert_eq!(
-        harness.post(Some(&rotated), &tools_list()).await.status(),
-        200
-    );
+    assert_eq!(status(&harness, &rotated).await, 200);
 }
 
 #[tokio::test]
@@ -394,13 +349,7 @@ async fn unreachable_issuer_without_cached_keys_is_503_not_401() {
 async fn keys_are_discovered_through_oidc_path_appended_metadata_as_cognito_publishes_it() {
     let harness = start_with(MetadataStyle::CognitoLike, |config| config).await;
     assert!(harness.issuer.issuer().ends_with("/us-east-1_TestPool"));
-    assert_eq!(
-        harness
-            .post(Some(&harness.token("mcp:read")), &tools_list())
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status(&harness, &harness.token("mcp:read")).await, 200);
 }
 
 #[tokio::test]
@@ -423,16 +372,8 @@ async fn opaque_tokens_are_introspected_when_configured() {
         "opaque-active",
         json!({"active": true, "sub": "u-9", "scope": "mcp:read", "exp": now() + 60, "aud": harness.resource}),
     );
-    assert_eq!(
-        harness
-            .post(Some("opaque-active"), &tools_list())
-            .await
-            .status(),
-        200
-    );
-    let (status, challenge) = refusal(&harness, "opaque-unknown").await;
-    assert_invalid_token(status, &challenge, "token is not active");
+    assert_eq!(status(&harness, "opaque-active").await, 200);
+    assert_invalid_token(&harness, "opaque-unknown", "token is not active").await;
     // Without introspection an opaque token is simply malformed.
-    let (status, challenge) = refusal(&plain, "opaque-active").await;
-    assert_invalid_token(status, &challenge, "malformed token");
+    assert_invalid_token(&plain, "opaque-active", "malformed token").await;
 }

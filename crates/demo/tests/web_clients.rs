@@ -10,6 +10,7 @@ mod web;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use tempfile::TempDir;
 use url::Url;
 use web::{App, Browser, CLIENT_ID, Kind, Page, Stack};
 
@@ -47,6 +48,22 @@ fn error_of(page: &Page) -> String {
     web::decode_entities(&page.element("error").unwrap_or_default())
 }
 
+/// `home` shows the browser signed out, with an error that names `error`.
+fn assert_signed_out_with(home: &Page, error: &str) {
+    assert_eq!(home.status_text(), "Signed out");
+    assert!(error_of(home).contains(error), "{}", home.body);
+}
+
+/// A stack whose access tokens live an hour, a demo client of `kind` keeping its
+/// registration in a new directory, and a browser on that client.
+async fn start_client(kind: Kind) -> (Stack, TempDir, App, Browser) {
+    let stack = Stack::start(HOUR).await;
+    let data = tempfile::tempdir().unwrap();
+    let app = App::start(&stack, kind, data.path()).await;
+    let browser = Browser::new(&app.base);
+    (stack, data, app, browser)
+}
+
 /// No page of the client shows a token, the client secret or an authorization code.
 fn assert_no_secrets(browser: &Browser, app: &App, codes: &[String]) {
     for page in &browser.app_pages {
@@ -66,10 +83,7 @@ fn assert_no_secrets(browser: &Browser, app: &App, codes: &[String]) {
 }
 
 async fn logs_in_fetches_and_logs_out(kind: Kind) {
-    let stack = Stack::start(HOUR).await;
-    let data = tempfile::tempdir().unwrap();
-    let app = App::start(&stack, kind, data.path()).await;
-    let mut browser = Browser::new(&app.base);
+    let (stack, _data, app, mut browser) = start_client(kind).await;
 
     let home = browser.home().await;
     assert_eq!(home.status, StatusCode::OK);
@@ -234,10 +248,7 @@ async fn cimd_client_serves_its_metadata_document() {
 
 #[tokio::test]
 async fn shows_a_denied_consent_as_an_oauth_error() {
-    let stack = Stack::start(HOUR).await;
-    let data = tempfile::tempdir().unwrap();
-    let app = App::start(&stack, Kind::Dynamic, data.path()).await;
-    let mut browser = Browser::new(&app.base);
+    let (_stack, _data, _app, mut browser) = start_client(Kind::Dynamic).await;
     let authorization = browser.start_login().await;
     let callback = browser.authorize(authorization, "deny").await;
     assert_eq!(
@@ -245,8 +256,7 @@ async fn shows_a_denied_consent_as_an_oauth_error() {
         Some("access_denied")
     );
     let home = browser.callback(callback).await;
-    assert_eq!(home.status_text(), "Signed out");
-    assert!(error_of(&home).contains("access_denied"), "{}", home.body);
+    assert_signed_out_with(&home, "access_denied");
     // The error goes with the next action.
     let home = browser.log_in().await;
     assert_eq!(home.status_text(), "Signed in");
@@ -255,50 +265,30 @@ async fn shows_a_denied_consent_as_an_oauth_error() {
 
 #[tokio::test]
 async fn refuses_a_response_whose_state_does_not_match() {
-    let stack = Stack::start(HOUR).await;
-    let data = tempfile::tempdir().unwrap();
-    let app = App::start(&stack, Kind::Dynamic, data.path()).await;
-    let mut browser = Browser::new(&app.base);
+    let (_stack, _data, _app, mut browser) = start_client(Kind::Dynamic).await;
     let authorization = browser.start_login().await;
     let callback = browser.authorize(authorization, "allow").await;
     let forged = with_parameter(&callback, "state", "not-the-state-of-this-login");
     let home = browser.callback(forged).await;
-    assert_eq!(home.status_text(), "Signed out");
-    assert!(error_of(&home).contains("state_mismatch"), "{}", home.body);
+    assert_signed_out_with(&home, "state_mismatch");
     // The login was used up: the genuine response is not taken any more.
     let home = browser.callback(callback).await;
-    assert_eq!(home.status_text(), "Signed out");
-    assert!(
-        error_of(&home).contains("no_login_in_progress"),
-        "{}",
-        home.body
-    );
+    assert_signed_out_with(&home, "no_login_in_progress");
 }
 
 #[tokio::test]
 async fn a_callback_without_a_session_is_an_error_page() {
-    let stack = Stack::start(HOUR).await;
-    let data = tempfile::tempdir().unwrap();
-    let app = App::start(&stack, Kind::Dynamic, data.path()).await;
-    let mut browser = Browser::new(&app.base);
+    let (_stack, _data, app, mut browser) = start_client(Kind::Dynamic).await;
     let home = browser
         .callback(Url::parse(&app.url("/callback?code=abc&state=xyz")).unwrap())
         .await;
     assert_eq!(home.status, StatusCode::OK);
-    assert_eq!(home.status_text(), "Signed out");
-    assert!(
-        error_of(&home).contains("no_login_in_progress"),
-        "{}",
-        home.body
-    );
+    assert_signed_out_with(&home, "no_login_in_progress");
 }
 
 #[tokio::test]
 async fn two_browsers_share_no_login_and_no_tokens() {
-    let stack = Stack::start(HOUR).await;
-    let data = tempfile::tempdir().unwrap();
-    let app = App::start(&stack, Kind::PreRegistered, data.path()).await;
-    let mut alice = Browser::new(&app.base);
+    let (_stack, _data, app, mut alice) = start_client(Kind::PreRegistered).await;
     let mut bob = Browser::new(&app.base);
     let to_alice = alice.start_login().await;
     let to_bob = bob.start_login().await;
@@ -314,8 +304,7 @@ async fn two_browsers_share_no_login_and_no_tokens() {
     // Alice's response delivered to Bob's browser is refused there…
     let alices_response = alice.authorize(to_alice, "allow").await;
     let home = bob.callback(alices_response.clone()).await;
-    assert_eq!(home.status_text(), "Signed out");
-    assert!(error_of(&home).contains("state_mismatch"), "{}", home.body);
+    assert_signed_out_with(&home, "state_mismatch");
     // …and still completes Alice's login in hers.
     let home = alice.callback(alices_response).await;
     assert_eq!(home.status_text(), "Signed in", "{}", home.body);
@@ -330,10 +319,7 @@ async fn two_browsers_share_no_login_and_no_tokens() {
 
 #[tokio::test]
 async fn forms_need_the_session_csrf_token() {
-    let stack = Stack::start(HOUR).await;
-    let data = tempfile::tempdir().unwrap();
-    let app = App::start(&stack, Kind::Dynamic, data.path()).await;
-    let mut browser = Browser::new(&app.base);
+    let (stack, _data, app, mut browser) = start_client(Kind::Dynamic).await;
     browser.home().await;
     for action in ["/login", "/fetch", "/logout"] {
         for token in [None, Some("forged")] {
@@ -352,11 +338,8 @@ async fn forms_need_the_session_csrf_token() {
 
 #[tokio::test]
 async fn auto_client_keeps_its_registration_across_restarts() {
-    let stack = Stack::start(HOUR).await;
-    let data = tempfile::tempdir().unwrap();
-    let app = App::start(&stack, Kind::Dynamic, data.path()).await;
+    let (stack, data, app, mut browser) = start_client(Kind::Dynamic).await;
     let address = app.address;
-    let mut browser = Browser::new(&app.base);
     let first = parameter(&browser.start_login().await, "client_id").unwrap();
     assert_eq!(stack.client_count().await, 1);
     #[cfg(unix)]
@@ -451,8 +434,7 @@ async fn an_unreachable_mcp_server_is_an_error_on_the_page() {
     assert_eq!(answer.location().unwrap().path(), "/");
     let home = browser.follow(answer).await;
     assert_eq!(home.status, StatusCode::OK);
-    assert_eq!(home.status_text(), "Signed out");
-    assert!(error_of(&home).contains("client_error"), "{}", home.body);
+    assert_signed_out_with(&home, "client_error");
     assert!(
         error_of(&home).contains(&format!("127.0.0.1:{port}")),
         "{}",
