@@ -15,9 +15,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use harness::Server;
 use harness::oauth::{
-    Auth, RESOURCE, VERIFIER, code_for, confidential_client, is_active, jwt_part, post_form,
-    public_client, real_now, redeem, refresh, register_client, resource_server, signed_in_browser,
-    token, tokens_for,
+    Auth, REDIRECT_URI, RESOURCE, VERIFIER, authorize_path, code_at, code_for, confidential_client,
+    is_active, jwt_part, post_form, public_client, real_now, redeem, refresh, register_client,
+    resource_server, signed_in_browser, token, tokens_for,
 };
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -168,6 +168,47 @@ async fn refuses_a_code_at_another_redirect_uri_or_from_another_client() {
     assert_eq!(stolen.error(), "invalid_grant");
     let late = redeem(&server, &client, &code, VERIFIER).await;
     assert_eq!(late.error(), "invalid_grant", "the code is spent");
+}
+
+#[tokio::test]
+async fn the_token_request_repeats_the_redirect_uri_only_if_the_authorization_request_named_it() {
+    let server = Server::start().await;
+    let client = public_client(&server).await;
+    let mut browser = signed_in_browser(&server).await;
+    let exchange = |code: String, redirect_uri: Option<&'static str>| {
+        let (server, client) = (&server, &client);
+        async move {
+            let mut fields = vec![
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("code_verifier", VERIFIER),
+            ];
+            fields.extend(redirect_uri.map(|uri| ("redirect_uri", uri)));
+            token(server, client, &fields).await
+        }
+    };
+    let named = || authorize_path(&client.id, &[]);
+    // The client has one registered redirect URI, so the authorization request may omit it.
+    let unnamed = || authorize_path(&client.id, &[("redirect_uri", "")]);
+    let other = "http://127.0.0.1:4000/elsewhere";
+    for (authorize, repeated, expected) in [
+        (named(), None, Some("invalid_request")),
+        (named(), Some(REDIRECT_URI), None),
+        (unnamed(), None, None),
+        (unnamed(), Some(REDIRECT_URI), None),
+        (unnamed(), Some(other), Some("invalid_grant")),
+    ] {
+        let code = code_at(&mut browser, &authorize, REDIRECT_URI).await;
+        let reply = exchange(code, repeated).await;
+        match expected {
+            None => assert!(
+                reply.body["access_token"].is_string(),
+                "{authorize} {repeated:?}: {}",
+                reply.text
+            ),
+            Some(error) => assert_eq!(reply.error(), error, "{authorize} {repeated:?}"),
+        }
+    }
 }
 
 #[tokio::test]

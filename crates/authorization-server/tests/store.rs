@@ -60,6 +60,7 @@ on_every_database!(
     // grants and codes
     redeeming_a_code_twice_reports_replay,
     expired_and_unknown_codes_are_not_redeemed,
+    a_code_whose_request_named_no_redirect_uri_comes_back_without_one,
     a_grant_is_not_stored_without_its_code,
     a_code_that_contradicts_its_grant_is_refused,
     concurrent_redemptions_of_one_code_redeem_it_once,

@@ -33,7 +33,10 @@ pub(crate) fn routes() -> Router<AppState> {
 /// A checked authorization request.
 struct AuthorizationRequest {
     client: RegisteredClient,
+    /// Where the answer goes: the URI the request named, or the client's only one.
     redirect_uri: String,
+    /// Whether the request named its redirect URI (then the token request must repeat it).
+    redirect_uri_named: bool,
     state: Option<String>,
     scope: ScopeSet,
     resource: CanonicalResource,
@@ -228,6 +231,7 @@ async fn check(state: &Inner, query: &str) -> Result<AuthorizationRequest, Refus
     };
     Ok(AuthorizationRequest {
         client,
+        redirect_uri_named: get("redirect_uri").is_some(),
         redirect_uri,
         state: request_state,
         scope,
@@ -376,7 +380,9 @@ async fn grant_code(state: &Inner, request: &AuthorizationRequest, user: &Signed
         grant_id: grant.grant_id.clone(),
         client_id: grant.client_id.clone(),
         user_id: grant.user_id.clone(),
-        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri: request
+            .redirect_uri_named
+            .then(|| request.redirect_uri.clone()),
         scope: grant.scope.clone(),
         resource: grant.resource.clone(),
         code_challenge: request.code_challenge.clone(),

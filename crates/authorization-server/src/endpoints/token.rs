@@ -5,14 +5,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, header};
-use mcp_oauth_core::{OAuthErrorCode, ScopeSet, validate_code_verifier, verify_s256};
+use mcp_oauth_core::{
+    OAuthErrorCode, ScopeSet, redirect_uri_matches, validate_code_verifier, verify_s256,
+};
 
 use crate::clients::{RegisteredClient, authenticate_client};
 use crate::form::OAuthForm;
 use crate::oauth_error::OAuthError;
 use crate::secrets::{Secret, hash_secret};
 use crate::server::AppState;
-use crate::store::{CodeRedemption, GrantRecord, RefreshRotation};
+use crate::store::{AuthorizationCodeRecord, CodeRedemption, GrantRecord, RefreshRotation};
 use crate::tokens::{Issue, issue, new_refresh_token};
 
 /// `POST /token`.
@@ -82,7 +84,6 @@ async fn authorization_code(
     form: &OAuthForm,
 ) -> Result<crate::tokens::TokenResponse, OAuthError> {
     let code = form.require("code")?;
-    let redirect_uri = form.require("redirect_uri")?;
     let verifier = form.require("code_verifier")?;
     validate_code_verifier(verifier)
         .map_err(|_| OAuthError::invalid_grant("malformed code_verifier"))?;
@@ -110,11 +111,7 @@ async fn authorization_code(
             "the code was issued to another client",
         ));
     }
-    if record.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri differs from the authorization request",
-        ));
-    }
+    check_redirect_uri(client, &record, form)?;
     verify_s256(verifier, &record.code_challenge).map_err(|_| {
         OAuthError::invalid_grant("code_verifier does not match the code_challenge")
     })?;
@@ -247,5 +244,36 @@ fn placeholder_grant(client: &RegisteredClient) -> GrantRecord {
         resource: None,
         created_at: 0,
         revoked_at: None,
+    }
+}
+
+/// RFC 6749 §4.1.3: a token request repeats the `redirect_uri` its authorization request
+/// named, exactly. When that request named none, a `redirect_uri` sent anyway must be one the
+/// client registered.
+fn check_redirect_uri(
+    client: &RegisteredClient,
+    record: &AuthorizationCodeRecord,
+    form: &OAuthForm,
+) -> Result<(), OAuthError> {
+    match (&record.redirect_uri, form.get("redirect_uri")) {
+        (Some(named), Some(repeated)) if named == repeated => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_request(
+            "redirect_uri is required: the authorization request named one",
+        )),
+        (None, None) => Ok(()),
+        (None, Some(sent))
+            if client
+                .redirect_uris()
+                .iter()
+                .any(|uri| redirect_uri_matches(uri, sent)) =>
+        {
+            Ok(())
+        }
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "redirect_uri is not registered for this client",
+        )),
     }
 }

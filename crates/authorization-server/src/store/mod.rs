@@ -148,8 +148,9 @@ pub struct AuthorizationCodeRecord {
     pub client_id: ClientId,
     /// The user who authorised it.
     pub user_id: UserId,
-    /// The `redirect_uri` of the authorization request (must be repeated at the token endpoint).
-    pub redirect_uri: String,
+    /// The `redirect_uri` the authorization request named, which the token request must
+    /// repeat; `None` when it named none (the client's only registered URI was used).
+    pub redirect_uri: Option<String>,
     /// The scopes granted, space-delimited.
     pub scope: String,
     /// The resource the grant is bound to.

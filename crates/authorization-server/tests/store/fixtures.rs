@@ -76,7 +76,7 @@ pub fn code(secret: &str, grant: &GrantRecord) -> AuthorizationCodeRecord {
         grant_id: grant.grant_id.clone(),
         client_id: grant.client_id.clone(),
         user_id: grant.user_id.clone(),
-        redirect_uri: format!("https://{}.example/callback", grant.client_id),
+        redirect_uri: Some(format!("https://{}.example/callback", grant.client_id)),
         scope: grant.scope.clone(),
         resource: grant.resource.clone(),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),

@@ -41,7 +41,8 @@ pub(super) async fn insert_with_code(
     .bind(code.grant_id.as_str())
     .bind(code.client_id.as_str())
     .bind(code.user_id.as_str())
-    .bind(code.redirect_uri.as_str())
+    // The column is NOT NULL: an empty string stands for "the request named none".
+    .bind(code.redirect_uri.as_deref().unwrap_or_default())
     .bind(code.scope.as_str())
     .bind(code.resource.as_deref())
     .bind(code.code_challenge.as_str())
@@ -126,7 +127,8 @@ fn code_from_row(row: &AnyRow) -> StoreResult<AuthorizationCodeRecord> {
         grant_id: GrantId(rows::get(row, "grant_id")?),
         client_id: ClientId(rows::get(row, "client_id")?),
         user_id: UserId(rows::get(row, "user_id")?),
-        redirect_uri: rows::get(row, "redirect_uri")?,
+        redirect_uri: Some(rows::get::<String>(row, "redirect_uri")?)
+            .filter(|named| !named.is_empty()),
         scope: rows::get(row, "scope")?,
         resource: rows::get(row, "resource")?,
         code_challenge: rows::get(row, "code_challenge")?,

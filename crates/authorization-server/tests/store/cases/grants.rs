@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use mcp_oauth_authorization_server::store::{
-    ClientId, CodeRedemption, GrantId, RefreshRotation, Store, StoreError,
+    AuthorizationCodeRecord, ClientId, CodeRedemption, GrantId, RefreshRotation, Store, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -69,6 +69,21 @@ pub async fn expired_and_unknown_codes_are_not_redeemed(db: &TestDb) {
             .unwrap(),
         CodeRedemption::Redeemed(_)
     ));
+}
+
+pub async fn a_code_whose_request_named_no_redirect_uri_comes_back_without_one(db: &TestDb) {
+    let store = db.open().await;
+    let family = Family::stored(&store, "a").await;
+    let grant = fixtures::grant("grant-b", &family.client, &family.user, T0);
+    let code = AuthorizationCodeRecord {
+        redirect_uri: None,
+        ..fixtures::code("code-b", &grant)
+    };
+    store.insert_grant_with_code(&grant, &code).await.unwrap();
+    assert_eq!(
+        store.redeem_code(&code.code_hash, T0 + 1).await.unwrap(),
+        CodeRedemption::Redeemed(code)
+    );
 }
 
 pub async fn a_grant_is_not_stored_without_its_code(db: &TestDb) {
