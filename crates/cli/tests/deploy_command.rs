@@ -101,95 +101,137 @@ fn assert_every_variable_is_read(env_dir: &Path) {
     }
 }
 
-/// A user pool and an app client with a secret, through moto's Cognito JSON API.
-async fn pool_with_client(endpoint: &str) -> (String, String, String) {
-    let http = reqwest::Client::new();
-    let call = |operation: &str, input: Value| {
-        let request = http
-            .post(format!("{endpoint}/"))
-            .header("content-type", "application/x-amz-json-1.1")
-            .header(
-                "x-amz-target",
-                format!("AWSCognitoIdentityProviderService.{operation}"),
-            )
-            .body(input.to_string());
-        async move {
-            let response = request.send().await.unwrap();
-            assert!(response.status().is_success());
-            response.json::<Value>().await.unwrap()
-        }
-    };
-    let pool = call("CreateUserPool", json!({"PoolName": "cli-deploy"})).await;
-    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
-    let client = call(
-        "CreateUserPoolClient",
-        json!({"UserPoolId": pool_id, "ClientName": "static", "GenerateSecret": true}),
-    )
-    .await;
-    let client = &client["UserPoolClient"];
-    (
-        pool_id,
-        client["ClientId"].as_str().unwrap().to_owned(),
-        client["ClientSecret"].as_str().unwrap().to_owned(),
-    )
+/// A user pool and an app client with a secret in moto, which `deploy` gets as the moto
+/// subset template's parameters.
+struct MotoPool {
+    endpoint: String,
+    pool_id: String,
+    client_id: String,
+    secret: String,
 }
 
-#[tokio::test]
-async fn deploys_then_cleans_up_after_confirmation_against_moto() {
-    let Some(endpoint) = std::env::var("MOTO_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-    else {
-        if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set");
-        }
-        eprintln!("skipping: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
-        return;
-    };
-    let (pool_id, client_id, secret) = pool_with_client(&endpoint).await;
-    let dir = tempfile::tempdir().unwrap();
-    let aws = [
-        ("AWS_REGION", REGION),
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ];
-    let parameters = format!("UserPoolId={pool_id},AppClientId={client_id}");
-    let target = [
+impl MotoPool {
+    /// Creates the pool through moto's Cognito JSON API, or returns `None` after a skip notice
+    /// when `MOTO_ENDPOINT` is not set and the services are not required.
+    async fn create() -> Option<MotoPool> {
+        let Some(endpoint) = std::env::var("MOTO_ENDPOINT")
+            .ok()
+            .filter(|v| !v.is_empty())
+        else {
+            if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set");
+            }
+            eprintln!("skipping: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
+            return None;
+        };
+        let http = reqwest::Client::new();
+        let call = |operation: &str, input: Value| {
+            let request = http
+                .post(format!("{endpoint}/"))
+                .header("content-type", "application/x-amz-json-1.1")
+                .header(
+                    "x-amz-target",
+                    format!("AWSCognitoIdentityProviderService.{operation}"),
+                )
+                .body(input.to_string());
+            async move {
+                let response = request.send().await.unwrap();
+                assert!(response.status().is_success());
+                response.json::<Value>().await.unwrap()
+            }
+        };
+        let pool = call("CreateUserPool", json!({"PoolName": "cli-deploy"})).await;
+        let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+        let client = call(
+            "CreateUserPoolClient",
+            json!({"UserPoolId": pool_id, "ClientName": "static", "GenerateSecret": true}),
+        )
+        .await;
+        let client = &client["UserPoolClient"];
+        Some(MotoPool {
+            client_id: client["ClientId"].as_str().unwrap().to_owned(),
+            secret: client["ClientSecret"].as_str().unwrap().to_owned(),
+            endpoint,
+            pool_id,
+        })
+    }
+
+    /// Runs `mcp-oauth deploy OPTIONS` in `cwd` for `stack` with the moto subset template and
+    /// this pool (see [`MotoPool::run`]).
+    fn deploy(&self, cwd: &Path, stack: &str, options: &[&str]) -> Output {
+        let parameters = format!("UserPoolId={},AppClientId={}", self.pool_id, self.client_id);
+        let mut args = vec!["deploy"];
+        args.extend(options);
+        args.extend(target(stack));
+        args.extend(["--template", MOTO_TEMPLATE, "--parameter", &parameters]);
+        self.run(cwd, &args, "")
+    }
+
+    /// Runs `mcp-oauth cleanup OPTIONS` in `cwd` for `stack`, feeding `stdin`.
+    fn cleanup(&self, cwd: &Path, stack: &str, options: &[&str], stdin: &str) -> Output {
+        let mut args = vec!["cleanup"];
+        args.extend(options);
+        args.extend(target(stack));
+        self.run(cwd, &args, stdin)
+    }
+
+    /// Runs `mcp-oauth ARGS` in `cwd` against moto, with test credentials.
+    fn run(&self, cwd: &Path, args: &[&str], stdin: &str) -> Output {
+        let aws = [
+            ("AWS_REGION", REGION),
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ];
+        run(cwd, args, &aws, stdin)
+    }
+}
+
+/// The options naming what `deploy` creates and `cleanup` deletes: `stack`, with its `.env`
+/// files under `env`, checked without pause.
+fn target(stack: &str) -> [&str; 6] {
+    [
         "--stack-name",
-        "cli-deploy",
+        stack,
         "--env-dir",
         "env",
         "--poll-secs",
         "0",
-    ];
+    ]
+}
 
-    let mut args = vec!["deploy", "--domain-prefix", "cli-deploy-login"];
-    args.extend(target);
-    args.extend(["--template", MOTO_TEMPLATE, "--parameter", &parameters]);
-    let deployed = run(dir.path(), &args, &aws, "");
+#[tokio::test]
+async fn deploys_then_cleans_up_after_confirmation_against_moto() {
+    let Some(moto) = MotoPool::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stack = "cli-deploy";
+
+    let deployed = moto.deploy(dir.path(), stack, &["--domain-prefix", "cli-deploy-login"]);
     let stdout = text(&deployed.stdout);
     assert!(deployed.status.success(), "{}", text(&deployed.stderr));
     assert!(stdout.contains("CREATE_COMPLETE"), "{stdout}");
     assert!(stdout.contains("Stack cli-deploy created"), "{stdout}");
     assert!(
-        stdout.contains(&pool_id),
+        stdout.contains(&moto.pool_id),
         "the outputs are printed: {stdout}"
     );
-    assert!(!stdout.contains(&secret), "the secret is never printed");
+    assert!(
+        !stdout.contains(&moto.secret),
+        "the secret is never printed"
+    );
     let client_env = std::fs::read_to_string(dir.path().join("env/client/.env")).unwrap();
-    assert!(client_env.contains(&format!("MCP_OAUTH_CLIENT_SECRET={secret}")));
+    assert!(client_env.contains(&format!("MCP_OAUTH_CLIENT_SECRET={}", moto.secret)));
     assert_every_variable_is_read(&dir.path().join("env"));
 
     // Declining deletes nothing.
-    let mut cleanup = vec!["cleanup"];
-    cleanup.extend(target);
-    let declined = run(dir.path(), &cleanup, &aws, "n\n");
+    let declined = moto.cleanup(dir.path(), stack, &[], "n\n");
     assert!(declined.status.success(), "{}", text(&declined.stderr));
     assert!(text(&declined.stdout).contains("Nothing deleted"));
     assert!(dir.path().join("env/client/.env").exists());
 
-    let confirmed = run(dir.path(), &cleanup, &aws, "y\n");
+    let confirmed = moto.cleanup(dir.path(), stack, &[], "y\n");
     let stdout = text(&confirmed.stdout);
     assert!(confirmed.status.success(), "{}", text(&confirmed.stderr));
     assert!(stdout.contains("DELETE_COMPLETE") && stdout.contains("Stack cli-deploy deleted"));
@@ -198,8 +240,7 @@ async fn deploys_then_cleans_up_after_confirmation_against_moto() {
         "the directory deploy created is gone"
     );
 
-    cleanup.push("--yes");
-    let again = run(dir.path(), &cleanup, &aws, "");
+    let again = moto.cleanup(dir.path(), stack, &["--yes"], "");
     assert!(text(&again.stdout).contains("No stack cli-deploy"));
 }
 
@@ -238,52 +279,26 @@ fn print_template_shows_the_embedded_template_without_aws() {
 
 #[tokio::test]
 async fn federated_deploy_configures_the_authorization_server_against_moto() {
-    let Some(endpoint) = std::env::var("MOTO_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-    else {
-        if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set");
-        }
-        eprintln!("skipping: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
+    let Some(moto) = MotoPool::create().await else {
         return;
     };
-    let (pool_id, client_id, secret) = pool_with_client(&endpoint).await;
     let dir = tempfile::tempdir().unwrap();
-    let aws = [
-        ("AWS_REGION", REGION),
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ];
-    let parameters = format!("UserPoolId={pool_id},AppClientId={client_id}");
-    let target = [
-        "--stack-name",
-        "cli-federated",
-        "--env-dir",
-        "env",
-        "--poll-secs",
-        "0",
-    ];
-    let mut args = vec![
-        "deploy",
-        "--mode",
-        "federated",
-        "--domain-prefix",
-        "cli-fed",
-    ];
-    args.extend(target);
-    args.extend(["--template", MOTO_TEMPLATE, "--parameter", &parameters]);
-    let deployed = run(dir.path(), &args, &aws, "");
+    let stack = "cli-federated";
+    let deployed = moto.deploy(
+        dir.path(),
+        stack,
+        &["--mode", "federated", "--domain-prefix", "cli-fed"],
+    );
     assert!(deployed.status.success(), "{}", text(&deployed.stderr));
-    assert!(!text(&deployed.stdout).contains(&secret));
+    assert!(!text(&deployed.stdout).contains(&moto.secret));
     let auth = std::fs::read_to_string(dir.path().join("env/auth-server/.env")).unwrap();
-    assert!(auth.contains(&format!("AUTH_SERVER_UPSTREAM_CLIENT_SECRETS={secret}")));
+    assert!(auth.contains(&format!(
+        "AUTH_SERVER_UPSTREAM_CLIENT_SECRETS={}",
+        moto.secret
+    )));
     assert_every_variable_is_read(&dir.path().join("env"));
 
-    let mut cleanup = vec!["cleanup", "--yes"];
-    cleanup.extend(target);
-    let done = run(dir.path(), &cleanup, &aws, "");
+    let done = moto.cleanup(dir.path(), stack, &["--yes"], "");
     assert!(done.status.success(), "{}", text(&done.stderr));
     assert!(!dir.path().join("env").exists());
 }

@@ -15,15 +15,18 @@
 //! Without `MOTO_ENDPOINT` the tests pass after printing a skip notice, unless
 //! `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes them fail.
 
+mod support;
+
 use std::path::Path;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudformation::config::Credentials;
 use mcp_oauth_cognito::{
-    Aws, DeployError, DeployMode, DeployPlan, MANIFEST_FILE, StackChange, StackEvent,
-    StackSettings, WaitPolicy, cleanup, deploy,
+    Aws, Cleanup, DeployError, DeployMode, DeployPlan, Deployment, MANIFEST_FILE, StackChange,
+    StackEvent, StackSettings, WaitPolicy, cleanup, deploy,
 };
+use tempfile::TempDir;
 
 const MOTO_TEMPLATE: &str = include_str!("../template/moto-subset.yaml");
 const REGION: &str = "eu-west-1";
@@ -31,19 +34,7 @@ const REGION: &str = "eu-west-1";
 /// The AWS configuration pointing at moto, or `None` (after a notice) when moto is not running
 /// and the services are not required.
 async fn moto(test: &str) -> Option<SdkConfig> {
-    let Some(endpoint) = std::env::var("MOTO_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-    else {
-        if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!(
-                "MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set: start moto with \
-                 `source scripts/services/moto.sh && moto_install && moto_start`"
-            );
-        }
-        eprintln!("skipping {test}: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
-        return None;
-    };
+    let endpoint = support::moto(test)?;
     Some(
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(REGION))
@@ -56,6 +47,44 @@ async fn moto(test: &str) -> Option<SdkConfig> {
 
 fn fast_wait() -> WaitPolicy {
     WaitPolicy::new(Duration::from_millis(50), Duration::from_secs(120))
+}
+
+/// What a test deploys with: moto, a user pool and an app client with a secret made through
+/// moto's Cognito API, and an empty directory for the `.env` files.
+struct Fixture {
+    config: SdkConfig,
+    aws: Aws,
+    pool_id: String,
+    client_id: String,
+    client_secret: String,
+    dir: TempDir,
+}
+
+impl Fixture {
+    /// The fixture for `test`, or `None` when moto is not running (see [`moto`]).
+    async fn start(test: &str) -> Option<Fixture> {
+        let config = moto(test).await?;
+        let aws = Aws::from_config(&config).await.unwrap();
+        let (pool_id, client_id, client_secret) = pool_with_client(&config).await;
+        Some(Fixture {
+            config,
+            aws,
+            pool_id,
+            client_id,
+            client_secret,
+            dir: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// The plan deploying `stack` in `mode` for this pool and app client into this directory.
+    fn plan(&self, stack: &str, mode: DeployMode) -> DeployPlan {
+        plan(stack, mode, &self.pool_id, &self.client_id, self.dir.path())
+    }
+
+    /// Runs `cleanup` of `stack` and this directory (see [`cleanup_collecting`]).
+    async fn cleanup(&self, stack: &str) -> (Cleanup, Events) {
+        cleanup_collecting(&self.aws, stack, self.dir.path()).await
+    }
 }
 
 /// A user pool and an app client with a secret, made through moto's Cognito API.
@@ -106,20 +135,32 @@ fn plan(
         .with_wait(fast_wait())
 }
 
-/// Runs `deploy`, returning its result and the events it reported as `(resource, status)`.
+/// The events a command reported, as `(resource, status)`.
+type Events = Vec<(String, String)>;
+
+/// A callback recording each event in `events`.
+fn recorder(events: &mut Events) -> impl FnMut(&StackEvent) + '_ {
+    |event: &StackEvent| events.push((event.logical_id.clone(), event.status.clone()))
+}
+
+/// Runs `deploy`, returning its result and the events it reported.
 async fn deploy_collecting(
     aws: &Aws,
     plan: &DeployPlan,
-) -> (
-    Result<mcp_oauth_cognito::Deployment, DeployError>,
-    Vec<(String, String)>,
-) {
+) -> (Result<Deployment, DeployError>, Events) {
     let mut events = Vec::new();
-    let mut record = |event: &StackEvent| {
-        events.push((event.logical_id.clone(), event.status.clone()));
-    };
-    let result = deploy(aws, plan, &mut record).await;
+    let result = deploy(aws, plan, &mut recorder(&mut events)).await;
     (result, events)
+}
+
+/// Runs `cleanup` of `stack` and the files deploy wrote under `env_dir`, which must succeed,
+/// returning what it did and the events it reported.
+async fn cleanup_collecting(aws: &Aws, stack: &str, env_dir: &Path) -> (Cleanup, Events) {
+    let mut events = Vec::new();
+    let done = cleanup(aws, stack, env_dir, fast_wait(), &mut recorder(&mut events))
+        .await
+        .unwrap();
+    (done, events)
 }
 
 /// The `KEY=value` lines of a `.env` file, comments left out.
@@ -139,6 +180,21 @@ fn var<'a>(vars: &'a [(String, String)], key: &str) -> Option<&'a str> {
     vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// Asserts that `vars` sets each key of `expected` to its value.
+fn assert_vars(vars: &[(String, String)], expected: &[(&str, &str)]) {
+    for (key, value) in expected {
+        assert_eq!(var(vars, key), Some(*value), "{key}");
+    }
+}
+
+/// Asserts that `error` is AWS refusing the API call `operation`.
+fn assert_api_error(error: &DeployError, operation: &str) {
+    assert!(
+        matches!(error, DeployError::Api { operation: refused, .. } if *refused == operation),
+        "{error:?}"
+    );
+}
+
 #[cfg(unix)]
 fn mode_of(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
@@ -154,17 +210,23 @@ fn stack_events(stack: &str, statuses: &[&str]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn deploys_updates_and_cleans_up_the_gateway_stack() {
-    let Some(config) = moto("deploys_updates_and_cleans_up_the_gateway_stack").await else {
+    let Some(fixture) = Fixture::start("deploys_updates_and_cleans_up_the_gateway_stack").await
+    else {
         return;
     };
-    let aws = Aws::from_config(&config).await.unwrap();
-    let (pool_id, client_id, client_secret) = pool_with_client(&config).await;
-    let dir = tempfile::tempdir().unwrap();
+    let Fixture {
+        config,
+        aws,
+        pool_id,
+        client_id,
+        client_secret,
+        dir,
+    } = &fixture;
     let stack = "deploy-gateway";
-    let mut plan = plan(stack, DeployMode::Gateway, &pool_id, &client_id, dir.path());
+    let mut plan = fixture.plan(stack, DeployMode::Gateway);
 
     // Create: the stack's events in order, the outputs, the files.
-    let (result, events) = deploy_collecting(&aws, &plan).await;
+    let (result, events) = deploy_collecting(aws, &plan).await;
     let deployment = result.unwrap();
     assert_eq!(deployment.change, StackChange::Created);
     assert_eq!(
@@ -177,7 +239,7 @@ async fn deploys_updates_and_cleans_up_the_gateway_stack() {
         .get("RegistryTableName")
         .expect("the registry table's name is an output")
         .to_owned();
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let dynamodb = aws_sdk_dynamodb::Client::new(config);
     let described = dynamodb
         .describe_table()
         .table_name(&table)
@@ -200,46 +262,43 @@ async fn deploys_updates_and_cleans_up_the_gateway_stack() {
     for file in &written {
         assert_eq!(mode_of(file), 0o600, "{}", file.display());
     }
-    let client = env_vars(&dir.path().join("client/.env"));
-    assert_eq!(
-        var(&client, "MCP_OAUTH_CLIENT_ID"),
-        Some(client_id.as_str())
-    );
-    assert_eq!(
-        var(&client, "MCP_OAUTH_CLIENT_SECRET"),
-        Some(client_secret.as_str()),
-        "the secret is read through DescribeUserPoolClient"
+    assert_vars(
+        &env_vars(&dir.path().join("client/.env")),
+        &[
+            ("MCP_OAUTH_CLIENT_ID", client_id),
+            // The secret is read through DescribeUserPoolClient.
+            ("MCP_OAUTH_CLIENT_SECRET", client_secret),
+        ],
     );
     let gateway = env_vars(&dir.path().join("gateway/.env"));
-    assert_eq!(
-        var(&gateway, "COGNITO_REGISTRY_TABLE"),
-        Some(table.as_str())
+    assert_vars(
+        &gateway,
+        &[
+            ("COGNITO_REGISTRY_TABLE", &table),
+            (
+                "COGNITO_ISSUERS",
+                &format!("https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"),
+            ),
+            ("MCP_SCOPE_WRITE", "https://mcp.example.com/mcp/mcp.write"),
+            ("AWS_REGION", REGION),
+        ],
     );
-    assert_eq!(
-        var(&gateway, "COGNITO_ISSUERS"),
-        Some(format!("https://cognito-idp.{REGION}.amazonaws.com/{pool_id}").as_str())
-    );
-    assert_eq!(
-        var(&gateway, "MCP_SCOPE_WRITE"),
-        Some("https://mcp.example.com/mcp/mcp.write")
-    );
-    assert_eq!(var(&gateway, "AWS_REGION"), Some(REGION));
     assert!(
         var(&gateway, "MCP_OAUTH_CLIENT_SECRET").is_none()
             && !std::fs::read_to_string(dir.path().join("gateway/.env"))
                 .unwrap()
-                .contains(&client_secret),
+                .contains(client_secret.as_str()),
         "only the client's file holds the secret"
     );
 
     // The same deploy again changes nothing and reports no event.
-    let (result, events) = deploy_collecting(&aws, &plan).await;
+    let (result, events) = deploy_collecting(aws, &plan).await;
     assert_eq!(result.unwrap().change, StackChange::Unchanged);
     assert_eq!(events, []);
 
     // A changed URL updates the stack; only the update's events are reported.
     plan.settings.mcp_server_url = "https://mcp2.example.com/mcp".to_owned();
-    let (result, events) = deploy_collecting(&aws, &plan).await;
+    let (result, events) = deploy_collecting(aws, &plan).await;
     assert_eq!(result.unwrap().change, StackChange::Updated);
     assert_eq!(
         events,
@@ -253,18 +312,7 @@ async fn deploys_updates_and_cleans_up_the_gateway_stack() {
 
     // Cleanup deletes the stack and the files deploy wrote, and nothing else.
     std::fs::write(dir.path().join("gateway/notes.txt"), "mine").unwrap();
-    let mut events = Vec::new();
-    let done = cleanup(
-        &aws,
-        stack,
-        dir.path(),
-        fast_wait(),
-        &mut |event: &StackEvent| {
-            events.push((event.logical_id.clone(), event.status.clone()));
-        },
-    )
-    .await
-    .unwrap();
+    let (done, events) = fixture.cleanup(stack).await;
     assert!(done.stack_deleted);
     assert_eq!(
         events,
@@ -290,72 +338,46 @@ async fn deploys_updates_and_cleans_up_the_gateway_stack() {
     );
 
     // A second cleanup finds nothing to do.
-    let again = cleanup(
-        &aws,
-        stack,
-        dir.path(),
-        fast_wait(),
-        &mut |_: &StackEvent| {},
-    )
-    .await
-    .unwrap();
+    let (again, _) = fixture.cleanup(stack).await;
     assert!(!again.stack_deleted && again.removed_files.is_empty());
 }
 
 #[tokio::test]
 async fn federated_deploy_writes_the_upstream_client_for_the_authorization_server() {
-    let Some(config) = moto("federated_deploy_writes_the_upstream_client").await else {
+    let Some(fixture) = Fixture::start("federated_deploy_writes_the_upstream_client").await else {
         return;
     };
-    let aws = Aws::from_config(&config).await.unwrap();
-    let (pool_id, client_id, client_secret) = pool_with_client(&config).await;
-    let dir = tempfile::tempdir().unwrap();
-    let plan = plan(
-        "deploy-federated",
-        DeployMode::Federated,
-        &pool_id,
-        &client_id,
-        dir.path(),
-    );
+    let dir = fixture.dir.path();
+    let plan = fixture.plan("deploy-federated", DeployMode::Federated);
 
-    let (result, _) = deploy_collecting(&aws, &plan).await;
+    let (result, _) = deploy_collecting(&fixture.aws, &plan).await;
     let deployment = result.unwrap();
     assert_eq!(deployment.outputs.get("RegistryTableName"), None);
-    let auth = env_vars(&dir.path().join("auth-server/.env"));
-    assert_eq!(
-        var(&auth, "AUTH_SERVER_UPSTREAM_CLIENT_IDS"),
-        Some(client_id.as_str())
+    assert_vars(
+        &env_vars(&dir.join("auth-server/.env")),
+        &[
+            ("AUTH_SERVER_UPSTREAM_CLIENT_IDS", &fixture.client_id),
+            (
+                "AUTH_SERVER_UPSTREAM_CLIENT_SECRETS",
+                &fixture.client_secret,
+            ),
+            ("AUTH_SERVER_ISSUER", "http://localhost:9000"),
+            (
+                "AUTH_SERVER_UPSTREAM_ISSUERS",
+                &format!(
+                    "https://cognito-idp.{REGION}.amazonaws.com/{}",
+                    fixture.pool_id
+                ),
+            ),
+            ("AUTH_SERVER_UPSTREAM_NAMES", "'Amazon Cognito'"),
+        ],
     );
-    assert_eq!(
-        var(&auth, "AUTH_SERVER_UPSTREAM_CLIENT_SECRETS"),
-        Some(client_secret.as_str())
-    );
-    assert_eq!(
-        var(&auth, "AUTH_SERVER_ISSUER"),
-        Some("http://localhost:9000")
-    );
-    assert_eq!(
-        var(&auth, "AUTH_SERVER_UPSTREAM_ISSUERS"),
-        Some(format!("https://cognito-idp.{REGION}.amazonaws.com/{pool_id}").as_str())
-    );
-    assert_eq!(
-        var(&auth, "AUTH_SERVER_UPSTREAM_NAMES"),
-        Some("'Amazon Cognito'")
-    );
-    let mcp = env_vars(&dir.path().join("mcp-server/.env"));
+    let mcp = env_vars(&dir.join("mcp-server/.env"));
     assert_eq!(var(&mcp, "MCP_ISSUERS"), Some("http://localhost:9000"));
-    assert!(!dir.path().join("gateway").exists());
+    assert!(!dir.join("gateway").exists());
 
-    cleanup(
-        &aws,
-        "deploy-federated",
-        dir.path(),
-        fast_wait(),
-        &mut |_: &StackEvent| {},
-    )
-    .await
-    .unwrap();
-    assert!(!dir.path().join("auth-server").exists());
+    fixture.cleanup("deploy-federated").await;
+    assert!(!dir.join("auth-server").exists());
 }
 
 #[tokio::test]
@@ -375,16 +397,7 @@ async fn a_template_cloudformation_rejects_fails_with_its_reason_and_writes_noth
     let (result, events) = deploy_collecting(&aws, &plan).await;
     let error = result.unwrap_err();
     let text = error.to_string();
-    assert!(
-        matches!(
-            error,
-            DeployError::Api {
-                operation: "CreateStack",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_api_error(&error, "CreateStack");
     assert!(
         text.contains("UserPoolId") || text.contains("AppClientId"),
         "the reason names the missing parameter: {text}"
@@ -395,45 +408,25 @@ async fn a_template_cloudformation_rejects_fails_with_its_reason_and_writes_noth
 
 #[tokio::test]
 async fn an_unknown_app_client_stops_deploy_before_any_file_is_written() {
-    let Some(config) = moto("an_unknown_app_client_stops_deploy").await else {
+    let Some(fixture) = Fixture::start("an_unknown_app_client_stops_deploy").await else {
         return;
     };
-    let aws = Aws::from_config(&config).await.unwrap();
-    let (pool_id, _, _) = pool_with_client(&config).await;
-    let dir = tempfile::tempdir().unwrap();
     let stack = "deploy-unknown-client";
+    let dir = fixture.dir.path();
     let plan = plan(
         stack,
         DeployMode::Gateway,
-        &pool_id,
+        &fixture.pool_id,
         "no-such-client",
-        dir.path(),
+        dir,
     );
 
-    let (result, _) = deploy_collecting(&aws, &plan).await;
-    let error = result.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            DeployError::Api {
-                operation: "DescribeUserPoolClient",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(!dir.path().join(MANIFEST_FILE).exists());
+    let (result, _) = deploy_collecting(&fixture.aws, &plan).await;
+    assert_api_error(&result.unwrap_err(), "DescribeUserPoolClient");
+    assert!(!dir.join(MANIFEST_FILE).exists());
 
     // The stack exists, so cleanup still removes it.
-    let done = cleanup(
-        &aws,
-        stack,
-        dir.path(),
-        fast_wait(),
-        &mut |_: &StackEvent| {},
-    )
-    .await
-    .unwrap();
+    let (done, _) = fixture.cleanup(stack).await;
     assert!(done.stack_deleted && done.removed_files.is_empty());
 }
 
