@@ -18,6 +18,7 @@ use axum::routing::get;
 use mcp_oauth_authorization_server::cimd::{
     AddressClass, CimdError, ClientMetadataFetcher, FetcherConfig,
 };
+use mcp_oauth_core::CimdError as DocumentError;
 use mcp_oauth_core::TokenEndpointAuthMethod;
 use serde_json::json;
 
@@ -99,12 +100,46 @@ fn valid(url: &str) -> Response {
     json_response(document(url).to_string(), &[])
 }
 
+/// A valid document for `url`, answered with the header `name: value`.
+fn valid_with_header(url: &str, name: header::HeaderName, value: &str) -> Response {
+    json_response(document(url).to_string(), &[(name, value)])
+}
+
+/// A valid document for `url`, answered with `status`.
+fn valid_with_status(url: &str, status: StatusCode) -> Response {
+    let mut response = valid(url);
+    *response.status_mut() = status;
+    response
+}
+
 fn local_config() -> FetcherConfig {
     FetcherConfig::default().dangerous_allow_private_addresses(true)
 }
 
 fn fetcher(config: FetcherConfig) -> ClientMetadataFetcher {
     ClientMetadataFetcher::new(config).unwrap()
+}
+
+/// Why fetching `server`'s document, with local addresses allowed, fails.
+async fn local_refusal(server: &TestServer) -> CimdError {
+    fetcher(local_config())
+        .fetch(&server.url())
+        .await
+        .unwrap_err()
+}
+
+/// Fetching `url` with a 200 ms timeout gives up with `Timeout`, well within 2 s.
+async fn assert_times_out(url: &str) {
+    let config = local_config().with_timeout(Duration::from_millis(200));
+    let started = Instant::now();
+    let error = fetcher(config).fetch(url).await.unwrap_err();
+    assert!(matches!(error, CimdError::Timeout), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// Whether `error` refuses an address of `class` (before connecting).
+fn refused_as(error: &CimdError, class: AddressClass) -> bool {
+    matches!(error, CimdError::AddressRefused { class: refused, .. } if *refused == class)
 }
 
 #[tokio::test]
@@ -131,10 +166,7 @@ async fn accepts_json_subtypes_and_charset_parameters() {
         "application/oauth-client-metadata+json",
     ] {
         let server = TestServer::start(move |url: &str| {
-            json_response(
-                document(url).to_string(),
-                &[(header::CONTENT_TYPE, content_type)],
-            )
+            valid_with_header(url, header::CONTENT_TYPE, content_type)
         })
         .await;
         let result = fetcher(local_config()).fetch(&server.url()).await;
@@ -155,14 +187,11 @@ async fn refuses_a_document_whose_client_id_does_not_match_its_url() {
             json_response(document(&client_id(url)).to_string(), &[])
         })
         .await;
-        let error = fetcher(local_config())
-            .fetch(&server.url())
-            .await
-            .unwrap_err();
+        let error = local_refusal(&server).await;
         assert!(
             matches!(
                 error,
-                CimdError::Invalid(mcp_oauth_core::CimdError::ClientIdMismatch { .. })
+                CimdError::Invalid(DocumentError::ClientIdMismatch { .. })
             ),
             "{error:?}"
         );
@@ -177,14 +206,11 @@ async fn refuses_a_document_with_a_shared_secret() {
         json_response(document.to_string(), &[])
     })
     .await;
-    let error = fetcher(local_config())
-        .fetch(&server.url())
-        .await
-        .unwrap_err();
+    let error = local_refusal(&server).await;
     assert!(
         matches!(
             error,
-            CimdError::Invalid(mcp_oauth_core::CimdError::SharedSecretAuthMethod { .. })
+            CimdError::Invalid(DocumentError::SharedSecretAuthMethod { .. })
         ),
         "{error:?}"
     );
@@ -199,10 +225,7 @@ async fn refuses_documents_larger_than_the_limit_with_or_without_a_length() {
     };
     // With Content-Length.
     let server = TestServer::start(move |url: &str| json_response(padded(url), &[])).await;
-    let error = fetcher(local_config())
-        .fetch(&server.url())
-        .await
-        .unwrap_err();
+    let error = local_refusal(&server).await;
     assert!(
         matches!(error, CimdError::TooLarge { max: 5120 }),
         "{error:?}"
@@ -217,10 +240,7 @@ async fn refuses_documents_larger_than_the_limit_with_or_without_a_length() {
         json_response(Body::from_stream(futures_util::stream::iter(chunks)), &[])
     })
     .await;
-    let error = fetcher(local_config())
-        .fetch(&server.url())
-        .await
-        .unwrap_err();
+    let error = local_refusal(&server).await;
     assert!(
         matches!(error, CimdError::TooLarge { max: 5120 }),
         "{error:?}"
@@ -248,14 +268,7 @@ async fn gives_up_on_a_server_that_does_not_answer_in_time() {
             held.push(stream);
         }
     });
-    let config = local_config().with_timeout(Duration::from_millis(200));
-    let started = Instant::now();
-    let error = fetcher(config)
-        .fetch(&format!("http://{address}{PATH}"))
-        .await
-        .unwrap_err();
-    assert!(matches!(error, CimdError::Timeout), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_times_out(&format!("http://{address}{PATH}")).await;
 }
 
 #[tokio::test]
@@ -270,11 +283,7 @@ async fn gives_up_on_a_body_that_never_ends() {
         )
     })
     .await;
-    let config = local_config().with_timeout(Duration::from_millis(200));
-    let started = Instant::now();
-    let error = fetcher(config).fetch(&server.url()).await.unwrap_err();
-    assert!(matches!(error, CimdError::Timeout), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_times_out(&server.url()).await;
 }
 
 #[tokio::test]
@@ -290,10 +299,7 @@ async fn does_not_follow_redirects() {
             response
         })
         .await;
-        let error = fetcher(local_config())
-            .fetch(&server.url())
-            .await
-            .unwrap_err();
+        let error = local_refusal(&server).await;
         assert!(
             matches!(error, CimdError::Redirect { status: s } if s == status),
             "{error:?}"
@@ -306,13 +312,7 @@ async fn does_not_follow_redirects() {
 async fn refuses_responses_that_are_not_json_documents() {
     let cases: Vec<(Responder, Refusal)> = vec![
         (
-            |url| {
-                let mut response = valid(url);
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-                response
-            },
+            |url| valid_with_header(url, header::CONTENT_TYPE, "text/html"),
             |e| matches!(e, CimdError::ContentType { content_type: Some(t) } if t == "text/html"),
         ),
         (
@@ -325,45 +325,24 @@ async fn refuses_responses_that_are_not_json_documents() {
         ),
         (
             |_| json_response("<html>not json</html>", &[]),
-            |e| {
-                matches!(
-                    e,
-                    CimdError::Invalid(mcp_oauth_core::CimdError::NotJson { .. })
-                )
-            },
+            |e| matches!(e, CimdError::Invalid(DocumentError::NotJson { .. })),
         ),
         (
             |url| json_response(json!([document(url)]).to_string(), &[]),
-            |e| {
-                matches!(
-                    e,
-                    CimdError::Invalid(mcp_oauth_core::CimdError::NotAnObject)
-                )
-            },
+            |e| matches!(e, CimdError::Invalid(DocumentError::NotAnObject)),
         ),
         (
-            |url| {
-                let mut response = valid(url);
-                *response.status_mut() = StatusCode::NOT_FOUND;
-                response
-            },
+            |url| valid_with_status(url, StatusCode::NOT_FOUND),
             |e| matches!(e, CimdError::HttpStatus { status: 404 }),
         ),
         (
-            |url| {
-                let mut response = valid(url);
-                *response.status_mut() = StatusCode::NON_AUTHORITATIVE_INFORMATION;
-                response
-            },
+            |url| valid_with_status(url, StatusCode::NON_AUTHORITATIVE_INFORMATION),
             |e| matches!(e, CimdError::HttpStatus { status: 203 }),
         ),
     ];
     for (respond, expected) in cases {
         let server = TestServer::start(respond).await;
-        let error = fetcher(local_config())
-            .fetch(&server.url())
-            .await
-            .unwrap_err();
+        let error = local_refusal(&server).await;
         assert!(expected(&error), "{error:?}");
     }
 }
@@ -371,10 +350,7 @@ async fn refuses_responses_that_are_not_json_documents() {
 #[tokio::test]
 async fn serves_repeated_fetches_from_the_cache() {
     let server = TestServer::start(|url: &str| {
-        json_response(
-            document(url).to_string(),
-            &[(header::CACHE_CONTROL, "max-age=3600")],
-        )
+        valid_with_header(url, header::CACHE_CONTROL, "max-age=3600")
     })
     .await;
     let fetcher = fetcher(local_config());
@@ -391,10 +367,7 @@ async fn serves_repeated_fetches_from_the_cache() {
 async fn refetches_documents_marked_no_store_or_no_cache() {
     for directive in ["no-store", "no-cache", "max-age=0"] {
         let server = TestServer::start(move |url: &str| {
-            json_response(
-                document(url).to_string(),
-                &[(header::CACHE_CONTROL, directive)],
-            )
+            valid_with_header(url, header::CACHE_CONTROL, directive)
         })
         .await;
         let fetcher = fetcher(local_config());
@@ -410,9 +383,7 @@ async fn does_not_cache_failures() {
     let counter = attempts.clone();
     let server = TestServer::start(move |url: &str| {
         if counter.fetch_add(1, Ordering::SeqCst) == 0 {
-            let mut response = valid(url);
-            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            response
+            valid_with_status(url, StatusCode::SERVICE_UNAVAILABLE)
         } else {
             valid(url)
         }
@@ -434,31 +405,13 @@ async fn refuses_local_addresses_and_names_before_connecting_by_default() {
     let fetcher = fetcher(FetcherConfig::default().with_timeout(Duration::from_secs(2)));
     let cases: Vec<(String, Refusal)> = vec![
         (format!("https://127.0.0.1:{port}{PATH}"), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Loopback,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Loopback)
         }),
         (format!("https://[::1]:{port}{PATH}"), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Loopback,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Loopback)
         }),
         (format!("https://[::ffff:7f00:1]:{port}{PATH}"), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Loopback,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Loopback)
         }),
         (format!("https://localhost:{port}{PATH}"), |e| {
             matches!(e, CimdError::HostRefused { .. })
@@ -467,107 +420,41 @@ async fn refuses_local_addresses_and_names_before_connecting_by_default() {
             matches!(e, CimdError::HostRefused { .. })
         }),
         ("https://10.0.0.1/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Private,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Private)
         }),
         ("https://172.16.5.4/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Private,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Private)
         }),
         ("https://192.168.1.1/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Private,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Private)
         }),
         ("https://[fd00::1]/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Private,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Private)
         }),
         ("https://169.254.169.254/latest/meta-data".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::LinkLocal,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::LinkLocal)
         }),
         ("https://[fe80::1]/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::LinkLocal,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::LinkLocal)
         }),
         ("https://100.64.0.1/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::SharedAddressSpace,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::SharedAddressSpace)
         }),
         ("https://0.0.0.0/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Unspecified,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Unspecified)
         }),
         ("https://[::]/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Unspecified,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Unspecified)
         }),
         ("https://224.0.0.1/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Multicast,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Multicast)
         }),
         ("https://255.255.255.255/client.json".to_owned(), |e| {
-            matches!(
-                e,
-                CimdError::AddressRefused {
-                    class: AddressClass::Broadcast,
-                    ..
-                }
-            )
+            refused_as(e, AddressClass::Broadcast)
         }),
         // Plain http is refused outright by default.
         (server.url(), |e| {
-            matches!(e, CimdError::Invalid(mcp_oauth_core::CimdError::NotHttps))
+            matches!(e, CimdError::Invalid(DocumentError::NotHttps))
         }),
     ];
     for (url, expected) in cases {
@@ -635,10 +522,7 @@ async fn with_private_addresses_allowed_still_uses_http_only_on_loopback() {
     ] {
         let error = fetcher.fetch(url).await.unwrap_err();
         assert!(
-            matches!(
-                error,
-                CimdError::Invalid(mcp_oauth_core::CimdError::NotHttps)
-            ),
+            matches!(error, CimdError::Invalid(DocumentError::NotHttps)),
             "{url}: {error:?}"
         );
     }
@@ -647,16 +531,7 @@ async fn with_private_addresses_allowed_still_uses_http_only_on_loopback() {
         .fetch("https://0.0.0.0/client.json")
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            CimdError::AddressRefused {
-                class: AddressClass::Unspecified,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(refused_as(&error, AddressClass::Unspecified), "{error:?}");
 }
 
 #[tokio::test]

@@ -55,15 +55,33 @@ impl Scene {
         })
     }
 
+    /// The provider's sign-in form, taken: the scene holds it once.
+    fn take_form(&mut self) -> federation::Visit {
+        std::mem::replace(&mut self.form, dummy_visit())
+    }
+
     /// Signs in at the provider as `user` and returns the callback URL, not loaded.
     async fn callback(&mut self, user: &str) -> String {
-        let form = std::mem::replace(&mut self.form, dummy_visit());
+        let form = self.take_form();
         callback_url(&mut self.browser, form, &self.server.base, user).await
     }
 
     /// Nothing was stored for anyone.
     async fn assert_no_user(&self) {
         assert!(self.server.store.list_users().await.unwrap().is_empty());
+    }
+
+    /// Loads `url` in the person's browser: the sign-in fails upstream, with a 502 page that
+    /// links back to the client with `server_error`, and nothing stored for anyone.
+    async fn assert_upstream_failure(&mut self, url: &str) {
+        let page = self.browser.get(url).await.page;
+        assert_failure_links_back(
+            &page,
+            StatusCode::BAD_GATEWAY,
+            "server_error",
+            &self.server.base,
+        );
+        self.assert_no_user().await;
     }
 }
 
@@ -78,9 +96,24 @@ fn dummy_visit() -> federation::Visit {
     }
 }
 
+/// A server federated to `upstream(issuer)`, where nothing listens at `issuer`.
+async fn server_with_unreachable_provider(
+    upstream: impl FnOnce(&str) -> UpstreamProvider,
+) -> Server {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    Server::start_with(|config| config.with_upstream(upstream(&issuer))).await
+}
+
+/// A page answered with `status`; its body is shown when not.
+fn assert_status(page: &harness::Page, status: StatusCode) {
+    assert_eq!(page.status, status, "{}", page.body);
+}
+
 /// A failure page with `status` that links back to the client with `error` and its state.
 fn assert_failure_links_back(page: &harness::Page, status: StatusCode, error: &str, base: &str) {
-    assert_eq!(page.status, status, "{}", page.body);
+    assert_status(page, status);
     let parameters = link_back(page, REDIRECT_URI);
     assert_eq!(
         parameter(&parameters, "error"),
@@ -97,7 +130,7 @@ async fn cancelling_at_the_provider_sends_access_denied_to_the_client() {
     let Some(mut scene) = Scene::start("cancelling_at_the_provider").await else {
         return;
     };
-    let form = std::mem::replace(&mut scene.form, dummy_visit());
+    let form = scene.take_form();
     let back = federation::answer_provider(&mut scene.browser, form, "abort", "").await;
     let parameters = callback_parameters(&back.page);
     assert_eq!(parameter(&parameters, "error"), Some("access_denied"));
@@ -116,20 +149,10 @@ async fn a_callback_is_used_once() {
     };
     let callback = scene.callback("dave").await;
     let first = scene.browser.get(&callback).await;
-    assert_eq!(
-        first.page.status,
-        StatusCode::SEE_OTHER,
-        "{}",
-        first.page.body
-    );
+    assert_status(&first.page, StatusCode::SEE_OTHER);
     assert_eq!(first.page.location(), Some(scene.path.as_str()));
     let replayed = scene.browser.get(&callback).await;
-    assert_eq!(
-        replayed.page.status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        replayed.page.body
-    );
+    assert_status(&replayed.page, StatusCode::BAD_REQUEST);
     assert!(replayed.page.body.contains("expired or was already used"));
     assert_eq!(scene.server.store.list_users().await.unwrap().len(), 1);
 }
@@ -142,12 +165,7 @@ async fn a_callback_opened_in_another_browser_signs_no_one_in() {
     let callback = scene.callback("erin").await;
     let mut attacker = WebBrowser::new(&[&scene.server.base, &scene.issuer]);
     let stolen = attacker.get(&callback).await;
-    assert_eq!(
-        stolen.page.status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        stolen.page.body
-    );
+    assert_status(&stolen.page, StatusCode::BAD_REQUEST);
     assert!(stolen.page.body.contains("started in another browser"));
     assert!(stolen.page.set_cookie("mcp_oauth_session").is_none());
     // The state is spent: the person starts again.
@@ -189,18 +207,9 @@ async fn a_callback_without_a_code_tells_the_client_of_a_server_error() {
         return;
     };
     let callback = scene.callback("grace").await;
-    let page = scene
-        .browser
-        .get(&with_parameter(&callback, "code", None))
-        .await
-        .page;
-    assert_failure_links_back(
-        &page,
-        StatusCode::BAD_GATEWAY,
-        "server_error",
-        &scene.server.base,
-    );
-    scene.assert_no_user().await;
+    scene
+        .assert_upstream_failure(&with_parameter(&callback, "code", None))
+        .await;
 }
 
 #[tokio::test]
@@ -210,14 +219,7 @@ async fn an_answer_naming_another_issuer_is_refused() {
     };
     let callback = scene.callback("heidi").await;
     let mixed_up = with_parameter(&callback, "iss", Some("https://evil.example"));
-    let page = scene.browser.get(&mixed_up).await.page;
-    assert_failure_links_back(
-        &page,
-        StatusCode::BAD_GATEWAY,
-        "server_error",
-        &scene.server.base,
-    );
-    scene.assert_no_user().await;
+    scene.assert_upstream_failure(&mixed_up).await;
 }
 
 #[tokio::test]
@@ -226,18 +228,9 @@ async fn a_code_the_provider_refuses_signs_no_one_in() {
         return;
     };
     let callback = scene.callback("ivan").await;
-    let page = scene
-        .browser
-        .get(&with_parameter(&callback, "code", Some("not-a-code")))
-        .await
-        .page;
-    assert_failure_links_back(
-        &page,
-        StatusCode::BAD_GATEWAY,
-        "server_error",
-        &scene.server.base,
-    );
-    scene.assert_no_user().await;
+    scene
+        .assert_upstream_failure(&with_parameter(&callback, "code", Some("not-a-code")))
+        .await;
 }
 
 #[tokio::test]
@@ -262,14 +255,7 @@ async fn a_code_of_another_sign_in_fails_its_pkce_check() {
         .1
         .into_owned();
     let injected = with_parameter(&second, "code", Some(&first_code));
-    let page = scene.browser.get(&injected).await.page;
-    assert_failure_links_back(
-        &page,
-        StatusCode::BAD_GATEWAY,
-        "server_error",
-        &scene.server.base,
-    );
-    scene.assert_no_user().await;
+    scene.assert_upstream_failure(&injected).await;
 }
 
 #[tokio::test]
@@ -285,14 +271,7 @@ async fn an_id_token_that_expired_or_is_not_yet_issued_by_our_clock_is_refused()
     };
     let callback = scene.callback("kim").await;
     scene.server.advance(3600 + 61);
-    let page = scene.browser.get(&callback).await.page;
-    assert_failure_links_back(
-        &page,
-        StatusCode::BAD_GATEWAY,
-        "server_error",
-        &scene.server.base,
-    );
-    scene.assert_no_user().await;
+    scene.assert_upstream_failure(&callback).await;
 
     // Our clock an hour behind: the token was issued in our future.
     let Some(mut scene) = Scene::start("an_id_token_not_yet_issued").await else {
@@ -300,24 +279,14 @@ async fn an_id_token_that_expired_or_is_not_yet_issued_by_our_clock_is_refused()
     };
     let callback = scene.callback("kim").await;
     scene.server.advance(-3600);
-    let page = scene.browser.get(&callback).await.page;
-    assert_failure_links_back(
-        &page,
-        StatusCode::BAD_GATEWAY,
-        "server_error",
-        &scene.server.base,
-    );
-    scene.assert_no_user().await;
+    scene.assert_upstream_failure(&callback).await;
 }
 
 #[tokio::test]
 async fn an_unreachable_provider_shows_a_page_and_tells_the_client_to_retry() {
     // A port nothing listens on: no provider service needed.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let server = Server::start_with(|config| {
-        config.with_upstream(UpstreamProvider::new(&issuer, "mcp-oauth").with_client_secret("s"))
+    let server = server_with_unreachable_provider(|issuer| {
+        UpstreamProvider::new(issuer, "mcp-oauth").with_client_secret("s")
     })
     .await;
     let client = public_client(&server).await;
@@ -345,20 +314,15 @@ async fn an_unreachable_provider_shows_a_page_and_tells_the_client_to_retry() {
 
 #[tokio::test]
 async fn starting_too_many_sign_ins_from_one_address_is_throttled() {
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let server = Server::start_with(|config| {
-        config.with_upstream(UpstreamProvider::new(&issuer, "mcp-oauth"))
-    })
-    .await;
+    let server =
+        server_with_unreachable_provider(|issuer| UpstreamProvider::new(issuer, "mcp-oauth")).await;
     let mut browser = WebBrowser::new(&[&server.base]);
     for _ in 0..30 {
         let page = browser.get(&format!("{}/login", server.base)).await.page;
         assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
     }
     let page = browser.get(&format!("{}/login", server.base)).await.page;
-    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    assert_status(&page, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(page.headers.get("retry-after").unwrap(), "60");
     // Another address is not affected.
     let mut elsewhere = server.browser_from(std::net::Ipv4Addr::new(127, 0, 0, 2));

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_oauth_client::{
-    CredentialStore as _, Discovery, Error, InMemoryCredentialStore, PreRegisteredClient,
-    RegistrationSource,
+    AuthorizedSession, CredentialStore as _, Discovery, Error, InMemoryCredentialStore,
+    McpOAuthClient, OAuthClientConfig, PreRegisteredClient, RegistrationSource, TokenSet,
 };
 use mcp_oauth_core::{BearerChallenge, OAuthErrorCode, ScopeSet};
 use serde_json::{Value, json};
@@ -30,12 +30,77 @@ fn arguments(value: Value) -> Option<rmcp::model::JsonObject> {
     value.as_object().cloned()
 }
 
+/// A client with `config`, the store it keeps its credentials in, and the person who signs in.
+fn storing_client(
+    config: OAuthClientConfig,
+) -> (McpOAuthClient, Arc<InMemoryCredentialStore>, Arc<Person>) {
+    let person = Person::new();
+    let store = Arc::new(InMemoryCredentialStore::new());
+    let client = client_with(config, Some(store.clone()), person.clone());
+    (client, store, person)
+}
+
+/// Creating the context `name` fails: `attempts` step-ups for `mcp:write` were not enough.
+async fn assert_create_hits_step_up_limit(session: &AuthorizedSession, name: &str, attempts: u32) {
+    let error = session
+        .call_tool("create_context", arguments(json!({ "name": name })))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::StepUpLimitReached { required, attempts: made } if required == "mcp:write" && *made == attempts),
+        "{error:?}"
+    );
+}
+
+/// A stack whose authorization server issues access tokens that live `ttl`.
+async fn stack_with_access_token_ttl(ttl: Duration) -> Stack {
+    Stack::start_with(StackOptions {
+        authorization_server: Box::new(move |config| config.with_access_token_ttl(ttl)),
+        ..StackOptions::default()
+    })
+    .await
+}
+
+/// A stack whose MCP server advertises (and challenges with) `mcp:read` only.
+async fn read_only_stack() -> Stack {
+    Stack::start_with(StackOptions {
+        scopes_supported: vec!["mcp:read"],
+        ..StackOptions::default()
+    })
+    .await
+}
+
+/// The tokens `store` holds for the stack's MCP server.
+async fn stored_tokens(store: &InMemoryCredentialStore, stack: &Stack) -> Option<TokenSet> {
+    store
+        .load(&stack.issuer)
+        .await
+        .unwrap()
+        .tokens
+        .remove(&stack.mcp_url)
+}
+
+/// The authorization server refuses `refresh_token` of `client_id` with `invalid_grant`.
+async fn assert_refresh_refused(stack: &Stack, refresh_token: &str, client_id: &str) {
+    let refused = reqwest::Client::new()
+        .post(format!("{}/token", stack.issuer))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], OAuthErrorCode::InvalidGrant.as_str());
+}
+
 #[tokio::test]
 async fn connects_with_dynamic_registration_and_calls_tools() {
     let stack = Stack::start().await;
-    let person = Person::new();
-    let store = Arc::new(InMemoryCredentialStore::new());
-    let client = client_with(config(), Some(store.clone()), person.clone());
+    let (client, store, person) = storing_client(config());
 
     let session = client.connect(&stack.mcp_url).await.unwrap();
 
@@ -103,9 +168,7 @@ async fn connects_with_dynamic_registration_and_calls_tools() {
 #[tokio::test]
 async fn uses_stored_tokens_without_asking_the_person_again() {
     let stack = Stack::start().await;
-    let person = Person::new();
-    let store = Arc::new(InMemoryCredentialStore::new());
-    let first = client_with(config(), Some(store.clone()), person.clone());
+    let (first, store, person) = storing_client(config());
     let session = first.connect(&stack.mcp_url).await.unwrap();
     let tokens = session.tokens().await.unwrap();
     session.close().await;
@@ -135,8 +198,6 @@ async fn uses_pre_registered_credentials_first() {
         .await;
     let client_id = registered["client_id"].as_str().unwrap();
     let secret = registered["client_secret"].as_str().unwrap();
-    let person = Person::new();
-    let store = Arc::new(InMemoryCredentialStore::new());
     let config = config()
         // Bound to another server: never used here.
         .with_pre_registered_client(PreRegisteredClient::public(
@@ -148,7 +209,7 @@ async fn uses_pre_registered_credentials_first() {
             client_id,
             secret,
         ));
-    let client = client_with(config, Some(store.clone()), person.clone());
+    let (client, store, person) = storing_client(config);
 
     let session = client.connect(&stack.mcp_url).await.unwrap();
     assert_eq!(stack.client_count().await, 1, "no dynamic registration");
@@ -224,13 +285,7 @@ async fn registers_dynamically_when_cimd_is_not_advertised() {
 #[tokio::test]
 async fn resumes_with_tokens_obtained_earlier_without_the_store_or_the_person_and_revokes_them() {
     // The flow step by step, as a web application runs it across requests.
-    let stack = Stack::start_with(StackOptions {
-        authorization_server: Box::new(|config| {
-            config.with_access_token_ttl(Duration::from_secs(30))
-        }),
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = stack_with_access_token_ttl(Duration::from_secs(30)).await;
     let person = Person::new();
     let client = client_with(config(), None, person.clone());
     let challenge = client
@@ -281,42 +336,21 @@ async fn resumes_with_tokens_obtained_earlier_without_the_store_or_the_person_an
         now.clone(),
     );
     assert!(latest.revoke(&other).await.unwrap());
-    let refused = reqwest::Client::new()
-        .post(format!("{}/token", stack.issuer))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                now.refresh_token.as_ref().unwrap().expose(),
-            ),
-            ("client_id", registration.client_id.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 400);
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"], OAuthErrorCode::InvalidGrant.as_str());
+    assert_refresh_refused(
+        &stack,
+        now.refresh_token.as_ref().unwrap().expose(),
+        &registration.client_id,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn refreshes_before_expiry_and_keeps_the_rotated_refresh_token() {
     // Access tokens live 30 s; the client refreshes those expiring within 60 s, so every
     // request refreshes first.
-    let stack = Stack::start_with(StackOptions {
-        authorization_server: Box::new(|config| {
-            config.with_access_token_ttl(Duration::from_secs(30))
-        }),
-        ..StackOptions::default()
-    })
-    .await;
-    let person = Person::new();
-    let store = Arc::new(InMemoryCredentialStore::new());
-    let client = client_with(
-        config().with_refresh_skew(Duration::from_secs(60)),
-        Some(store.clone()),
-        person.clone(),
-    );
+    let stack = stack_with_access_token_ttl(Duration::from_secs(30)).await;
+    let (client, store, person) =
+        storing_client(config().with_refresh_skew(Duration::from_secs(60)));
     let session = client.connect(&stack.mcp_url).await.unwrap();
     let before = session.tokens().await.unwrap();
     session.call_tool("whoami", None).await.unwrap();
@@ -325,8 +359,7 @@ async fn refreshes_before_expiry_and_keeps_the_rotated_refresh_token() {
     assert_ne!(after.refresh_token, before.refresh_token, "rotated");
     assert_eq!(after.scope, before.scope);
     // The rotated token is what the store holds.
-    let stored = store.load(&stack.issuer).await.unwrap();
-    assert_eq!(stored.tokens.get(&stack.mcp_url), Some(&after));
+    assert_eq!(stored_tokens(&store, &stack).await.as_ref(), Some(&after));
     // And it keeps working: more refreshes, no person.
     session.call_tool("whoami", None).await.unwrap();
     session.call_tool("list_contexts", None).await.unwrap();
@@ -337,33 +370,15 @@ async fn refreshes_before_expiry_and_keeps_the_rotated_refresh_token() {
     // The old refresh token was rotated away: the authorization server refuses it.
     let registration = session.registration().await.unwrap();
     let old = before.refresh_token.unwrap();
-    let refused = reqwest::Client::new()
-        .post(format!("{}/token", stack.issuer))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", old.expose()),
-            ("client_id", registration.client_id.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 400);
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"], OAuthErrorCode::InvalidGrant.as_str());
+    assert_refresh_refused(&stack, old.expose(), &registration.client_id).await;
 }
 
 #[tokio::test]
 async fn steps_up_from_read_to_write_on_insufficient_scope() {
     // The MCP server advertises (and challenges with) mcp:read only; create_context needs
     // mcp:write and answers 403 insufficient_scope.
-    let stack = Stack::start_with(StackOptions {
-        scopes_supported: vec!["mcp:read"],
-        ..StackOptions::default()
-    })
-    .await;
-    let person = Person::new();
-    let store = Arc::new(InMemoryCredentialStore::new());
-    let client = client_with(config(), Some(store.clone()), person.clone());
+    let stack = read_only_stack().await;
+    let (client, store, person) = storing_client(config());
     let session = client.connect(&stack.mcp_url).await.unwrap();
     assert_eq!(
         parameter(&person.last_url(), "scope").as_deref(),
@@ -385,15 +400,7 @@ async fn steps_up_from_read_to_write_on_insufficient_scope() {
     );
     let tokens = session.tokens().await.unwrap();
     assert_eq!(tokens.scope, ScopeSet::parse("mcp:read mcp:write"));
-    assert_eq!(
-        store
-            .load(&stack.issuer)
-            .await
-            .unwrap()
-            .tokens
-            .get(&stack.mcp_url),
-        Some(&tokens)
-    );
+    assert_eq!(stored_tokens(&store, &stack).await.as_ref(), Some(&tokens));
     // Reading still works with the new token; no more authorizations.
     session.call_tool("list_contexts", None).await.unwrap();
     assert_eq!(person.count(), 2);
@@ -401,22 +408,11 @@ async fn steps_up_from_read_to_write_on_insufficient_scope() {
 
 #[tokio::test]
 async fn refuses_to_step_up_past_the_limit() {
-    let stack = Stack::start_with(StackOptions {
-        scopes_supported: vec!["mcp:read"],
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = read_only_stack().await;
     let person = Person::new();
     let client = client_with(config().with_max_step_ups(0), None, person.clone());
     let session = client.connect(&stack.mcp_url).await.unwrap();
-    let error = session
-        .call_tool("create_context", arguments(json!({"name": "denied"})))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, Error::StepUpLimitReached { required, attempts: 0 } if required == "mcp:write"),
-        "{error:?}"
-    );
+    assert_create_hits_step_up_limit(&session, "denied", 0).await;
     assert_eq!(person.count(), 1);
 }
 
@@ -454,14 +450,7 @@ async fn gives_up_when_the_server_keeps_asking_for_more_scope() {
     );
     let session = client.connect(&stubborn.mcp_url).await.unwrap();
     assert_eq!(person.count(), 1);
-    let error = session
-        .call_tool("create_context", arguments(json!({"name": "never"})))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, Error::StepUpLimitReached { required, attempts: 2 } if required == "mcp:write"),
-        "{error:?}"
-    );
+    assert_create_hits_step_up_limit(&session, "never", 2).await;
     // The first try and one retry per step-up; the person was asked twice more.
     assert_eq!(
         stubborn.refusals.load(std::sync::atomic::Ordering::SeqCst),
@@ -483,20 +472,8 @@ async fn gives_up_when_the_server_keeps_asking_for_more_scope() {
 
 #[tokio::test]
 async fn authorizes_again_when_the_refresh_token_is_revoked() {
-    let stack = Stack::start_with(StackOptions {
-        authorization_server: Box::new(|config| {
-            config.with_access_token_ttl(Duration::from_secs(1))
-        }),
-        ..StackOptions::default()
-    })
-    .await;
-    let person = Person::new();
-    let store = Arc::new(InMemoryCredentialStore::new());
-    let client = client_with(
-        config().with_refresh_skew(Duration::ZERO),
-        Some(store.clone()),
-        person.clone(),
-    );
+    let stack = stack_with_access_token_ttl(Duration::from_secs(1)).await;
+    let (client, store, person) = storing_client(config().with_refresh_skew(Duration::ZERO));
     let session = client.connect(&stack.mcp_url).await.unwrap();
     let tokens = session.tokens().await.unwrap();
     let registration = session.registration().await.unwrap();
@@ -520,14 +497,6 @@ async fn authorizes_again_when_the_refresh_token_is_revoked() {
     assert_eq!(session.registration().await.unwrap(), registration);
     let renewed = session.tokens().await.unwrap();
     assert_ne!(renewed.refresh_token, tokens.refresh_token);
-    assert_eq!(
-        store
-            .load(&stack.issuer)
-            .await
-            .unwrap()
-            .tokens
-            .get(&stack.mcp_url),
-        Some(&renewed)
-    );
+    assert_eq!(stored_tokens(&store, &stack).await.as_ref(), Some(&renewed));
     assert_eq!(stack.client_count().await, 1);
 }
