@@ -68,6 +68,7 @@ on_every_database!(
     // refresh tokens
     rotating_a_refresh_token_replaces_it,
     reused_refresh_token_revokes_the_whole_family,
+    checking_a_token_for_reuse_revokes_only_a_reused_family,
     expired_revoked_and_unknown_refresh_tokens_do_not_rotate,
     rotating_into_another_grant_is_refused_and_changes_nothing,
     concurrent_rotations_of_one_refresh_token_rotate_once,

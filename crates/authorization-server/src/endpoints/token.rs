@@ -162,10 +162,9 @@ async fn refresh_token(
         .await?
     else {
         // Not active: a rotated token presented again revokes its whole family.
-        let (_, placeholder) = new_refresh_token(state, &placeholder_grant(client), "");
         if let RefreshRotation::ReuseDetected { grant_id } = state
             .store
-            .rotate_refresh_token(&presented.hash(), &placeholder, now)
+            .revoke_grant_if_reused(&presented.hash(), now)
             .await?
         {
             tracing::warn!(%grant_id, "refresh token reused; grant revoked");
@@ -232,19 +231,6 @@ async fn refresh_token(
         },
     )
     .await
-}
-
-/// A grant shell for a token record that is never stored (see `refresh_token`).
-fn placeholder_grant(client: &RegisteredClient) -> GrantRecord {
-    GrantRecord {
-        grant_id: crate::store::GrantId(String::new()),
-        client_id: client.id().clone(),
-        user_id: crate::store::UserId(String::new()),
-        scope: String::new(),
-        resource: None,
-        created_at: 0,
-        revoked_at: None,
-    }
 }
 
 /// RFC 6749 §4.1.3: a token request repeats the `redirect_uri` its authorization request

@@ -409,6 +409,15 @@ pub trait Store: Send + Sync {
         next: &RefreshTokenRecord,
         now: UnixTime,
     ) -> StoreResult<RefreshRotation>;
+    /// Checks `presented`, which is not active, for reuse, atomically: if it was already used
+    /// (and neither it nor its grant is revoked), the whole grant is revoked before answering
+    /// `ReuseDetected`; otherwise the answer is `Inactive` (expired or revoked; a token that
+    /// is somehow still current is left alone and also reported `Inactive`) or `Unknown`.
+    async fn revoke_grant_if_reused(
+        &self,
+        presented: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<RefreshRotation>;
     /// The refresh token with `token_hash`, if it is active (unused, unexpired, grant not revoked).
     async fn find_active_refresh_token(
         &self,

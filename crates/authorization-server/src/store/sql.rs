@@ -213,6 +213,15 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn revoke_grant_if_reused(
+        &self,
+        presented: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<RefreshRotation> {
+        refresh::revoke_grant_if_reused(self.begin_write().await?, self.dialect, presented, now)
+            .await
+    }
+
     async fn find_active_refresh_token(
         &self,
         token_hash: &SecretHash,

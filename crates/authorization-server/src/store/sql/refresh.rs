@@ -41,13 +41,7 @@ pub(super) async fn rotate(
     next: &RefreshTokenRecord,
     now: UnixTime,
 ) -> StoreResult<RefreshRotation> {
-    if let Some(lock) = dialect.lock_refresh_family() {
-        sqlx::query(lock)
-            .bind(presented.0.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-    }
+    lock_family(&mut tx, dialect, presented).await?;
     let used = sqlx::query(
         "UPDATE refresh_tokens SET used_at = $2 \
          WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
@@ -80,6 +74,36 @@ pub(super) async fn rotate(
         .ok_or_else(|| StoreError::Database("a refresh token's grant vanished".to_owned()))?;
     tx.commit().await.map_err(db_error)?;
     Ok(RefreshRotation::Rotated { previous, grant })
+}
+
+/// [`why_not_rotated`] in a transaction of its own, under the same lock as a rotation.
+pub(super) async fn revoke_grant_if_reused(
+    mut tx: Transaction<'static, Any>,
+    dialect: Dialect,
+    presented: &SecretHash,
+    now: UnixTime,
+) -> StoreResult<RefreshRotation> {
+    lock_family(&mut tx, dialect, presented).await?;
+    let outcome = why_not_rotated(&mut tx, presented, now).await?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(outcome)
+}
+
+/// Takes the dialect's lock on `presented`'s family, where it has one (PostgreSQL), so that
+/// concurrent rotations and reuse checks of one family run one after the other.
+async fn lock_family(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    presented: &SecretHash,
+) -> StoreResult<()> {
+    if let Some(lock) = dialect.lock_refresh_family() {
+        sqlx::query(lock)
+            .bind(presented.0.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// Why a presented token could not be rotated; revokes its grant on reuse. A revoked token (or

@@ -142,6 +142,60 @@ pub async fn reused_refresh_token_revokes_the_whole_family(db: &TestDb) {
     );
 }
 
+pub async fn checking_a_token_for_reuse_revokes_only_a_reused_family(db: &TestDb) {
+    let store = db.open().await;
+    let family = Family::stored(&store, "a").await;
+    let used = fixtures::refresh("rt-used", &family.grant, T0);
+    let current = fixtures::refresh("rt-current", &family.grant, T0 + 10);
+    store.insert_refresh_token(&used).await.unwrap();
+    store
+        .rotate_refresh_token(&used.token_hash, &current, T0 + 10)
+        .await
+        .unwrap();
+
+    // Neither an unknown token nor the current one changes anything.
+    assert_eq!(
+        store
+            .revoke_grant_if_reused(&hash("never issued"), T0 + 20)
+            .await
+            .unwrap(),
+        RefreshRotation::Unknown
+    );
+    assert_eq!(
+        store
+            .revoke_grant_if_reused(&current.token_hash, T0 + 20)
+            .await
+            .unwrap(),
+        RefreshRotation::Inactive
+    );
+    assert_eq!(
+        store
+            .find_active_refresh_token(&current.token_hash, T0 + 20)
+            .await
+            .unwrap(),
+        Some(current.clone())
+    );
+    // The used one is reuse: the whole grant goes.
+    assert_eq!(
+        store
+            .revoke_grant_if_reused(&used.token_hash, T0 + 30)
+            .await
+            .unwrap(),
+        RefreshRotation::ReuseDetected {
+            grant_id: family.grant.grant_id.clone()
+        }
+    );
+    let grant = store.get_grant(&family.grant.grant_id).await.unwrap();
+    assert_eq!(grant.unwrap().revoked_at, Some(T0 + 30));
+    assert_eq!(
+        store
+            .find_active_refresh_token(&current.token_hash, T0 + 31)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 pub async fn expired_revoked_and_unknown_refresh_tokens_do_not_rotate(db: &TestDb) {
     let store = db.open().await;
     let family = Family::stored(&store, "a").await;
