@@ -5,6 +5,7 @@ mod common;
 
 use common::{start, tools_list};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn metadata_is_served_at_both_well_known_urls() {
@@ -227,5 +228,35 @@ async fn huge_headers_get_a_4xx() {
             error.is_request() || error.is_connect() || error.is_body(),
             "{error}"
         ),
+    }
+}
+
+/// A chunked body whose second chunk size is not hex: hyper fails reading it. Whether the
+/// bearer layer reads the body (a token lacking a tool's scope) or passes it on unread (a
+/// token with every scope), the answer is 400, never rmcp's 500.
+#[tokio::test]
+async fn a_body_that_breaks_off_midway_is_a_400_whatever_the_token() {
+    let harness = start().await;
+    for scopes in ["mcp:read", "mcp:read mcp:write"] {
+        let mut stream =
+            tokio::net::TcpStream::connect(harness.origin.trim_start_matches("http://"))
+                .await
+                .unwrap();
+        let request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+             Transfer-Encoding: chunked\r\n\r\n5\r\n{{\"jso\r\nzz\r\n",
+            harness.origin.trim_start_matches("http://"),
+            harness.token(scopes)
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = vec![0; 64];
+        let read = stream.read(&mut answer).await.unwrap();
+        let status_line = String::from_utf8_lossy(&answer[..read]).into_owned();
+        println!("{scopes}: {status_line:?}");
+        assert!(
+            status_line.starts_with("HTTP/1.1 4"),
+            "{scopes}: {status_line}"
+        );
     }
 }

@@ -1,12 +1,14 @@
 //! Reading a request body whole, up to a limit, polled by hand from the bearer layer's future.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use http::StatusCode;
-use http_body::Body as _;
+use http_body::{Body as _, Frame, SizeHint};
 
 use super::json_rpc_refusal;
 use crate::json_rpc;
@@ -43,13 +45,7 @@ impl BodyReader {
             let Some(frame) = ready!(Pin::new(&mut self.body).poll_frame(cx)) else {
                 return Poll::Ready(Ok(self.take()));
             };
-            let frame = frame.map_err(|_| {
-                json_rpc_refusal(
-                    StatusCode::BAD_REQUEST,
-                    json_rpc::INVALID_REQUEST,
-                    "the request body could not be read",
-                )
-            })?;
+            let frame = frame.map_err(|_| unreadable())?;
             let Ok(data) = frame.into_data() else {
                 continue;
             };
@@ -68,9 +64,15 @@ impl BodyReader {
         }
     }
 
-    /// The body itself, unread (for a request whose body need not be checked after all).
-    pub(super) fn into_body(self) -> Body {
-        self.body
+    /// The body itself, unread (for a request whose body need not be checked after all),
+    /// watched for read errors.
+    pub(super) fn into_watched(self) -> (Body, ReadFailure) {
+        let failure = ReadFailure::default();
+        let watched = WatchedBody {
+            body: self.body,
+            failure: failure.clone(),
+        };
+        (Body::new(watched), failure)
     }
 
     fn take(&mut self) -> Bytes {
@@ -80,6 +82,58 @@ impl BodyReader {
             std::mem::take(&mut self.joined).freeze()
         }
     }
+}
+
+/// Whether a body passed on unread failed to be read (a broken chunked encoding, a body cut
+/// short): the inner service's answer to it is replaced, since rmcp answers such a body with
+/// a 500 and bad input must get a 4xx.
+#[derive(Clone, Default)]
+pub(super) struct ReadFailure(Arc<AtomicBool>);
+
+impl ReadFailure {
+    /// The refusal to answer with instead of the inner service's answer, if reading failed.
+    pub(super) fn refusal(&self) -> Option<Refusal> {
+        self.0.load(Ordering::Relaxed).then(unreadable)
+    }
+}
+
+/// A body on its way to the inner service that notes a read error in its [`ReadFailure`].
+struct WatchedBody {
+    body: Body,
+    failure: ReadFailure,
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        if let Some(Err(_)) = &frame {
+            self.failure.0.store(true, Ordering::Relaxed);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The refusal of a body that could not be read.
+fn unreadable() -> Refusal {
+    json_rpc_refusal(
+        StatusCode::BAD_REQUEST,
+        json_rpc::INVALID_REQUEST,
+        "the request body could not be read",
+    )
 }
 
 fn too_large(limit: usize) -> Refusal {

@@ -16,7 +16,7 @@ use http::{Method, Request};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::body::BodyReader;
+use super::body::{BodyReader, ReadFailure};
 use crate::VerifiedToken;
 use crate::layer_future::{LayerFuture, Refusal};
 use crate::server::Shared;
@@ -47,6 +47,8 @@ pin_project! {
         Answering {
             #[pin]
             answer: LayerFuture<F>,
+            // Set when the body went on unread: a failure to read it replaces the answer.
+            unread_body: Option<ReadFailure>,
         },
     }
 }
@@ -135,7 +137,7 @@ where
         let (mut parts, body) = request.into_parts();
         if parts.method != Method::POST {
             parts.extensions.insert(verified);
-            return Self::calling(inner, Request::from_parts(parts, body));
+            return Self::calling(inner, Request::from_parts(parts, body), None);
         }
         let reader = match BodyReader::new(body, shared.config.max_body_bytes) {
             Ok(reader) => reader,
@@ -145,7 +147,8 @@ where
             // No tool call can lack a scope: the body goes on unread, to the inner service's
             // own parser and limits.
             parts.extensions.insert(verified);
-            return Self::calling(inner, Request::from_parts(parts, reader.into_body()));
+            let (body, failure) = reader.into_watched();
+            return Self::calling(inner, Request::from_parts(parts, body), Some(failure));
         }
         Self::Reading {
             reader,
@@ -158,15 +161,18 @@ where
         }
     }
 
-    fn calling(mut inner: S, request: Request<Body>) -> Self {
+    /// Calls `inner`; `unread_body` watches the body if it goes on unread.
+    fn calling(mut inner: S, request: Request<Body>, unread_body: Option<ReadFailure>) -> Self {
         Self::Answering {
             answer: LayerFuture::inner(inner.call(request)),
+            unread_body,
         }
     }
 
     fn refused(refusal: Refusal) -> Self {
         Self::Answering {
             answer: LayerFuture::given(refusal),
+            unread_body: None,
         }
     }
 }
@@ -211,12 +217,22 @@ where
                     match checked {
                         Ok(body) => {
                             parts.extensions.insert(verified);
-                            State::calling(inner, Request::from_parts(parts, Body::from(body)))
+                            let request = Request::from_parts(parts, Body::from(body));
+                            State::calling(inner, request, None)
                         }
                         Err(refusal) => State::refused(refusal),
                     }
                 }
-                StateProjection::Answering { answer } => return answer.poll(cx),
+                StateProjection::Answering {
+                    answer,
+                    unread_body,
+                } => {
+                    let answer = ready!(answer.poll(cx));
+                    return match unread_body.as_ref().and_then(ReadFailure::refusal) {
+                        Some(refusal) => Poll::Ready(Ok(*refusal)),
+                        None => Poll::Ready(answer),
+                    };
+                }
             };
             state.set(next);
         }
