@@ -14,8 +14,7 @@ use crate::store::Store;
 /// Purges expired rows at once and then every `interval`, forever. A purge that fails is
 /// logged as a warning (the server keeps serving) and the next one is tried on time.
 pub(crate) async fn purge_periodically(store: Arc<dyn Store>, clock: Clock, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ticks = ticks(interval);
     loop {
         ticks.tick().await;
         match store.purge_expired(clock()).await {
@@ -33,8 +32,7 @@ pub(crate) async fn reload_keys_periodically(
     store: Arc<dyn Store>,
     interval: Duration,
 ) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ticks = ticks(interval);
     // The first tick is immediate, and the keys were just loaded.
     ticks.tick().await;
     loop {
@@ -48,4 +46,12 @@ pub(crate) async fn reload_keys_periodically(
             Err(error) => tracing::warn!(%error, "reading the signing keys failed; retrying later"),
         }
     }
+}
+
+/// Ticks every `interval`, the first at once; a late tick delays the next ones rather than
+/// bunching up.
+fn ticks(interval: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticks
 }
