@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AUTH_SERVER, MCP_SERVER, launchChromium, scenario, startDev } from './harness.mjs';
-import { assertNoError, assertNoSecrets, consentPage, openHome, signIn, signUp, statusIs, text } from './pages.mjs';
+import { assertNoError, assertNoSecrets, consentPage, logOut, openHome, signIn, signUp, statusIs, text } from './pages.mjs';
 
 /** The clients, how each gets its credentials, and who logs in to it. */
 const CLIENTS = [
@@ -83,10 +83,7 @@ describe('the demo web clients in Chromium', () => {
           assert.ok(result.includes(clientId), `the whoami result should name the client ${clientId}: ${result}`);
           await assertNoSecrets(page, dev);
 
-          await page.click('#logout');
-          await statusIs(page, 'Signed out');
-          await shot('signed-out');
-          await assertNoError(page);
+          await logOut(page, shot);
         } finally {
           await close();
         }

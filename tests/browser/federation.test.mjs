@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AUTH_SERVER, MCP_SERVER, launchChromium, scenario, startDev } from './harness.mjs';
-import { assertNoError, assertNoSecrets, consentPage, openHome, statusIs, text } from './pages.mjs';
+import { assertNoError, assertNoSecrets, consentPage, logOut, openHome, statusIs, text } from './pages.mjs';
 
 /** The client the person uses: it registers itself with Dynamic Client Registration. */
 const CLIENT = { name: 'auto-client', url: 'http://localhost:3002' };
@@ -102,10 +102,7 @@ describe('federated sign-in at an upstream OpenID provider in Chromium', () => {
       assert.equal(whoami.client_id, clientId);
       await assertNoSecrets(page, dev);
 
-      await page.click('#logout');
-      await statusIs(page, 'Signed out');
-      await shot('signed-out');
-      await assertNoError(page);
+      await logOut(page, shot);
     } finally {
       await close();
     }

@@ -63,3 +63,11 @@ export async function openHome(page, client) {
   await page.goto(`${client.url}/`);
   await statusIs(page, 'Signed out');
 }
+
+/** Presses "Log out" and checks the client is signed out without an error (screenshot `signed-out`). */
+export async function logOut(page, shot) {
+  await page.click('#logout');
+  await statusIs(page, 'Signed out');
+  await shot('signed-out');
+  await assertNoError(page);
+}
