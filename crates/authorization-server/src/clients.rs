@@ -129,6 +129,7 @@ pub(crate) async fn resolve_client(
                 metadata,
                 registration_token_hash: None,
                 origin: ClientOrigin::Dynamic,
+                introspection_resources: Vec::new(),
                 created_at: now,
                 updated_at: now,
             };

@@ -21,7 +21,10 @@ pub struct AuthorizationServerConfig {
     pub scopes_supported: Vec<String>,
     /// Scopes granted when a request names none.
     pub default_scopes: Vec<String>,
-    /// Lifetime of access tokens (default 1 hour).
+    /// Lifetime of access tokens (default 5 minutes). Resource servers that validate JWTs
+    /// locally accept a revoked access token until it expires, so this bounds how long a
+    /// revocation takes to reach them unless they check (RFC 9700 §4.14: short-lived access
+    /// tokens with refresh tokens); clients refresh before it ends.
     pub access_token_ttl: Duration,
     /// Lifetime of refresh tokens (default 30 days).
     pub refresh_token_ttl: Duration,
@@ -159,7 +162,7 @@ impl AuthorizationServerConfig {
                 .map(String::from)
                 .to_vec(),
             default_scopes: ["mcp:read", "mcp:write"].map(String::from).to_vec(),
-            access_token_ttl: Duration::from_secs(3600),
+            access_token_ttl: Duration::from_secs(5 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             code_ttl: Duration::from_secs(60),
             id_token_ttl: Duration::from_secs(3600),

@@ -21,9 +21,11 @@ mod pages;
 mod rate_limit;
 pub mod secrets;
 mod server;
+mod static_clients;
 pub mod store;
 mod tokens;
 
 pub use accounts::{AccountError, create_user};
 pub use config::{AuthorizationServerConfig, UpstreamProvider};
 pub use server::{AuthorizationServer, Clock, StartError, system_clock};
+pub use static_clients::{StaticClient, StaticClientError, register_static_client};

@@ -15,8 +15,8 @@ use axum::routing::get;
 use harness::oauth::{
     Auth, Client, EMAIL, PASSWORD, REDIRECT_URI, RESOURCE, VERIFIER, authorize_path,
     callback_parameters, code_for, confidential_client, decide, introspect, is_active, parameter,
-    public_client, real_now, redeem, refresh, resource_server, revoke, signed_in_browser, token,
-    tokens_for,
+    public_client, real_now, redeem, refresh, resource_server, resource_server_client, revoke,
+    signed_in_browser, token, tokens_for,
 };
 use harness::{Server, TestDb};
 use mcp_oauth_authorization_server::keys::SigningKeys;
@@ -31,7 +31,7 @@ fn text(value: &Value) -> String {
 async fn revoking_a_refresh_token_revokes_its_grant() {
     let server = Server::start().await;
     let client = public_client(&server).await;
-    let introspector = confidential_client(&server, Auth::Basic).await;
+    let introspector = resource_server_client(&server, Auth::Basic).await;
     let tokens = tokens_for(&server, &client).await;
     let (access_token, refresh_token) = (
         text(&tokens["access_token"]),
@@ -62,7 +62,7 @@ async fn revoking_a_refresh_token_revokes_its_grant() {
 #[tokio::test]
 async fn revoking_an_access_token_makes_introspection_say_inactive() {
     let server = Server::start().await;
-    let client = confidential_client(&server, Auth::Post).await;
+    let client = resource_server_client(&server, Auth::Post).await;
     let tokens = tokens_for(&server, &client).await;
     let access_token = text(&tokens["access_token"]);
     assert!(is_active(&server, &client, &access_token).await);
@@ -95,7 +95,7 @@ async fn revocation_answers_200_for_tokens_it_does_not_know_or_that_are_not_the_
     let server = Server::start().await;
     let client = public_client(&server).await;
     let owner = public_client(&server).await;
-    let introspector = confidential_client(&server, Auth::Basic).await;
+    let introspector = resource_server_client(&server, Auth::Basic).await;
     let owned = tokens_for(&server, &owner).await;
     let (owned_access, owned_refresh) =
         (text(&owned["access_token"]), text(&owned["refresh_token"]));
@@ -154,8 +154,8 @@ async fn revocation_answers_200_for_tokens_it_does_not_know_or_that_are_not_the_
 async fn introspection_is_only_for_confidential_clients() {
     let server = Server::start().await;
     let public = public_client(&server).await;
-    let basic = confidential_client(&server, Auth::Basic).await;
-    let post = confidential_client(&server, Auth::Post).await;
+    let basic = resource_server_client(&server, Auth::Basic).await;
+    let post = resource_server_client(&server, Auth::Post).await;
     let access_token = text(&tokens_for(&server, &public).await["access_token"]);
     for (case, client, status) in [
         ("public", public.clone(), StatusCode::UNAUTHORIZED),
@@ -190,10 +190,75 @@ async fn introspection_is_only_for_confidential_clients() {
 }
 
 #[tokio::test]
+async fn introspection_is_refused_to_clients_the_operator_did_not_allow() {
+    let server = Server::start().await;
+    let client = public_client(&server).await;
+    let tokens = tokens_for(&server, &client).await;
+    // Anyone can register a confidential client; it must learn nothing about any token, so a
+    // stolen refresh token cannot be tested without tripping reuse detection.
+    for auth in [Auth::Basic, Auth::Post] {
+        let stranger = confidential_client(&server, auth).await;
+        for token in [&tokens["access_token"], &tokens["refresh_token"]] {
+            let reply = introspect(&server, &stranger, &text(token)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{auth:?}: {}",
+                reply.text
+            );
+            assert_eq!(reply.error(), "unauthorized_client");
+            assert!(
+                reply.body.get("active").is_none(),
+                "nothing about the token"
+            );
+        }
+    }
+    // The refresh token was not touched: it still rotates.
+    let rotated = refresh(&server, &client, &text(&tokens["refresh_token"])).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+}
+
+#[tokio::test]
+async fn an_access_token_is_described_only_to_the_resource_server_it_is_meant_for() {
+    const OTHER: &str = "http://127.0.0.1:3002/mcp";
+    let server = Server::start_with(|config| {
+        config.with_resource(mcp_oauth_core::CanonicalResource::parse(OTHER).unwrap())
+    })
+    .await;
+    let client = public_client(&server).await;
+    let ours = resource_server_client(&server, Auth::Basic).await;
+    let mut browser = signed_in_browser(&server).await;
+    let code = code_for(&mut browser, &client, &[("resource", OTHER)]).await;
+    let for_other = redeem(&server, &client, &code, VERIFIER).await.body;
+    assert_eq!(
+        introspect(&server, &ours, &text(&for_other["access_token"]))
+            .await
+            .body,
+        json!({"active": false}),
+        "a token for another MCP server"
+    );
+    let for_ours = tokens_for(&server, &client).await;
+    assert!(is_active(&server, &ours, &text(&for_ours["access_token"])).await);
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_described_only_to_their_own_client() {
+    let server = Server::start().await;
+    let client = public_client(&server).await;
+    let introspector = resource_server_client(&server, Auth::Basic).await;
+    let tokens = tokens_for(&server, &client).await;
+    let reply = introspect(&server, &introspector, &text(&tokens["refresh_token"])).await;
+    assert_eq!(reply.body, json!({"active": false}));
+    let own = resource_server_client(&server, Auth::Basic).await;
+    let own_tokens = tokens_for(&server, &own).await;
+    assert!(is_active(&server, &own, &text(&own_tokens["refresh_token"])).await);
+}
+
+#[tokio::test]
 async fn introspection_describes_active_tokens_and_only_says_inactive_otherwise() {
     let server = Server::start().await;
     let client = public_client(&server).await;
-    let introspector = confidential_client(&server, Auth::Basic).await;
+    let introspector = resource_server_client(&server, Auth::Basic).await;
     let tokens = tokens_for(&server, &client).await;
     let access = introspect(&server, &introspector, &text(&tokens["access_token"])).await;
     assert_eq!(access.header("cache-control"), Some("no-store"));
@@ -203,11 +268,13 @@ async fn introspection_describes_active_tokens_and_only_says_inactive_otherwise(
     assert_eq!(body["aud"], RESOURCE);
     assert_eq!(body["client_id"], client.id.as_str());
     assert_eq!(body["scope"], "mcp:read mcp:write");
-    assert_eq!(body["exp"], server.now() + 3600);
+    assert_eq!(body["exp"], server.now() + 300, "five minutes by default");
     assert!(body["sub"].is_string() && body["jti"].is_string());
-    let refresh_token = introspect(&server, &introspector, &text(&tokens["refresh_token"])).await;
+    let own_tokens = tokens_for(&server, &introspector).await;
+    let refresh_token =
+        introspect(&server, &introspector, &text(&own_tokens["refresh_token"])).await;
     assert_eq!(refresh_token.body["active"], true);
-    assert_eq!(refresh_token.body["client_id"], client.id.as_str());
+    assert_eq!(refresh_token.body["client_id"], introspector.id.as_str());
     assert_eq!(refresh_token.body["sub"], body["sub"]);
 
     server.advance(3600);
@@ -226,7 +293,7 @@ async fn introspection_describes_active_tokens_and_only_says_inactive_otherwise(
         }
         assert_eq!(reply.body, json!({"active": false}), "{candidate}");
     }
-    assert!(is_active(&server, &introspector, &text(&tokens["refresh_token"])).await);
+    assert!(is_active(&server, &introspector, &text(&own_tokens["refresh_token"])).await);
 }
 
 /// Serves a Client ID Metadata Document at `http://localhost:<port>/client.json`, naming
@@ -374,7 +441,7 @@ async fn after_a_key_rotation_both_keys_are_published_and_earlier_tokens_still_v
             .await
             .unwrap_or_else(|error| panic!("{name}, new token: {error:?}"));
     }
-    let introspector = confidential_client(&server, Auth::Basic).await;
+    let introspector = resource_server_client(&server, Auth::Basic).await;
     assert!(is_active(&server, &introspector, &before).await);
 
     // A second rotation retires the first key: its tokens are no longer verifiable.

@@ -13,7 +13,7 @@ mod harness;
 use harness::Server;
 use harness::oauth::{
     Auth, VERIFIER, authorize_path, client_metadata, code_for, confidential_client, introspect,
-    jwt_part, public_client, redeem, register, revoke, signed_in_browser,
+    jwt_part, public_client, redeem, register, resource_server_client, revoke, signed_in_browser,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -187,6 +187,11 @@ async fn every_advertised_endpoint_and_capability_works() {
             revocation.contains(&auth.method()),
             "revocation with {auth:?}"
         );
+        // Introspection is for the resource servers the operator allows.
+        let client = match auth {
+            Auth::None => client,
+            _ => resource_server_client(&server, auth).await,
+        };
         let introspected = introspect(&server, &client, "unknown-token").await;
         assert_eq!(
             introspected.status == StatusCode::OK,

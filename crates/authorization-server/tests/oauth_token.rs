@@ -17,7 +17,7 @@ use harness::Server;
 use harness::oauth::{
     Auth, REDIRECT_URI, RESOURCE, VERIFIER, authorize_path, code_at, code_for, confidential_client,
     is_active, jwt_part, post_form, public_client, real_now, redeem, refresh, register_client,
-    resource_server, signed_in_browser, token, tokens_for,
+    resource_server, resource_server_client, signed_in_browser, token, tokens_for,
 };
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -44,7 +44,7 @@ async fn redeems_a_code_once_for_bearer_tokens() {
     let tokens = redeem(&server, &client, &code, VERIFIER).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
     assert_eq!(tokens.body["token_type"], "Bearer");
-    assert_eq!(tokens.body["expires_in"], 3600);
+    assert_eq!(tokens.body["expires_in"], 300, "five minutes by default");
     assert_eq!(tokens.body["scope"], "mcp:read mcp:write");
     assert!(tokens.body["refresh_token"].is_string());
     assert!(
@@ -59,7 +59,7 @@ async fn redeems_a_code_once_for_bearer_tokens() {
 async fn rejects_a_replayed_code_and_revokes_every_token_it_produced() {
     let server = Server::start().await;
     let client = public_client(&server).await;
-    let introspector = confidential_client(&server, Auth::Basic).await;
+    let introspector = resource_server_client(&server, Auth::Basic).await;
     let mut browser = signed_in_browser(&server).await;
     let code = code_for(&mut browser, &client, &[]).await;
     let first = redeem(&server, &client, &code, VERIFIER).await.body;
@@ -236,7 +236,7 @@ async fn refresh_tokens_rotate_on_every_use() {
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
     let server = Server::start().await;
     let client = public_client(&server).await;
-    let introspector = confidential_client(&server, Auth::Post).await;
+    let introspector = resource_server_client(&server, Auth::Post).await;
     let tokens = tokens_for(&server, &client).await;
     let first = text(&tokens["refresh_token"]);
     let rotated = refresh(&server, &client, &first).await.body;

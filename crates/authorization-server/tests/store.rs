@@ -51,6 +51,7 @@ on_every_database!(
     // clients
     registering_a_client_twice_conflicts,
     updating_a_client_replaces_metadata_and_secret_only,
+    a_resource_servers_introspection_permission_is_kept,
     clients_are_listed_oldest_first,
     deleting_a_client_removes_its_grants_and_tokens,
     // users and consents

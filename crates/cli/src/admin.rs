@@ -5,13 +5,11 @@ use std::io::BufRead;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
-use mcp_oauth_authorization_server::create_user;
 use mcp_oauth_authorization_server::keys::SigningKeys;
 use mcp_oauth_authorization_server::secrets::{Secret, random_id};
-use mcp_oauth_authorization_server::store::{
-    ClientId, ClientOrigin, ClientRecord, Store, UnixTime,
-};
-use mcp_oauth_core::{ClientMetadata, RegistrationPolicy};
+use mcp_oauth_authorization_server::store::{ClientId, Store, UnixTime};
+use mcp_oauth_authorization_server::{StaticClient, create_user, register_static_client};
+use mcp_oauth_core::CanonicalResource;
 
 use crate::auth_server::StorageArgs;
 
@@ -56,20 +54,29 @@ enum UsersCommand {
 
 #[derive(Subcommand, Debug)]
 enum ClientsCommand {
-    /// Pre-register a client; prints its id (and secret, shown only once).
+    /// Pre-register a client; prints its id (and secret, shown only once). Give redirect URIs
+    /// for an application people sign in to, --introspect-for for a resource server (an MCP
+    /// server that checks tokens by introspection), or both.
     Add {
         /// The name shown on the consent page.
         #[arg(long)]
         name: String,
         /// A redirect URI (repeatable).
-        #[arg(long = "redirect-uri", required = true)]
+        #[arg(
+            long = "redirect-uri",
+            required_unless_present = "introspection_resources"
+        )]
         redirect_uris: Vec<String>,
         /// A public client (no secret; PKCE only).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "introspection_resources")]
         public: bool,
         /// Use this client id instead of a random one.
         #[arg(long)]
         client_id: Option<String>,
+        /// Let the client introspect (RFC 7662) the access tokens issued for this resource,
+        /// the URL of the MCP server it runs (repeatable). No other client may introspect.
+        #[arg(long = "introspect-for", value_name = "RESOURCE")]
+        introspection_resources: Vec<String>,
     },
     /// List clients.
     List,
@@ -150,34 +157,22 @@ async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), Strin
             redirect_uris,
             public,
             client_id,
+            introspection_resources,
         } => {
-            let mut metadata = ClientMetadata::new(redirect_uris);
-            metadata.client_name = Some(name);
-            metadata.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into()]);
-            metadata.token_endpoint_auth_method = Some(
-                if public {
-                    "none"
-                } else {
-                    "client_secret_basic"
-                }
-                .to_owned(),
-            );
-            let validated = metadata
-                .validate(&RegistrationPolicy::default())
-                .map_err(|error| error.to_string())?;
-            let secret = (!public).then(Secret::generate);
-            let now = now();
-            let record = ClientRecord {
-                client_id: ClientId(client_id.unwrap_or_else(random_id)),
-                secret_hash: secret.as_ref().map(Secret::hash),
-                metadata: validated.to_json(),
-                registration_token_hash: None,
-                origin: ClientOrigin::Static,
-                created_at: now,
-                updated_at: now,
-            };
-            store
-                .insert_client(&record)
+            let resources = introspection_resources
+                .iter()
+                .map(|resource| {
+                    CanonicalResource::parse(resource)
+                        .map_err(|error| format!("--introspect-for {resource}: {error}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut client = StaticClient::new(client_id.unwrap_or_else(random_id), name)
+                .with_redirect_uris(redirect_uris)
+                .with_introspection_resources(resources);
+            if public {
+                client = client.public();
+            }
+            let (record, secret) = register_static_client(store, &client, now())
                 .await
                 .map_err(|error| error.to_string())?;
             println!("client_id: {}", record.client_id);
@@ -196,7 +191,14 @@ async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), Strin
                     .as_str()
                     .unwrap_or("-")
                     .to_owned();
-                println!("{}\t{:?}\t{name}", client.client_id, client.origin);
+                let introspects = match client.introspection_resources.as_slice() {
+                    [] => String::new(),
+                    resources => format!("\tintrospects {}", resources.join(" ")),
+                };
+                println!(
+                    "{}\t{:?}\t{name}{introspects}",
+                    client.client_id, client.origin
+                );
             }
             Ok(())
         }

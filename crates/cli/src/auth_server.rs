@@ -157,11 +157,14 @@ pub struct AuthServerArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
 
-    /// Access token lifetime in seconds.
+    /// Access token lifetime in seconds. MCP servers that validate tokens locally accept a
+    /// revoked access token until it expires, so keep it short (clients refresh), or let them
+    /// check revocations (`mcp-oauth mcp-server --revocation-check-secs`).
     #[arg(
         long,
         env = "AUTH_SERVER_ACCESS_TOKEN_TTL_SECS",
-        default_value_t = 3600
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     access_token_ttl_secs: u64,
 

@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, FromArgMatches};
-use mcp_oauth_authorization_server::create_user;
 use mcp_oauth_authorization_server::secrets::Secret;
-use mcp_oauth_authorization_server::store::{ClientId, ClientOrigin, ClientRecord, Store};
-use mcp_oauth_core::{ClientMetadata, RegistrationPolicy};
+use mcp_oauth_authorization_server::store::Store;
+use mcp_oauth_authorization_server::{StaticClient, create_user, register_static_client};
+use mcp_oauth_core::CanonicalResource;
 use mcp_oauth_demo::web::Credentials;
-use serde_json::json;
 use url::Url;
 
 use crate::auth_server::{self, AuthServerArgs, UpstreamArgs};
@@ -29,6 +28,16 @@ const DEMO_CLIENT_FILE: &str = "demo-client.txt";
 
 /// The `client_id` of the pre-registered client `dev` creates for `mcp-oauth client`.
 const DEMO_CLIENT_ID: &str = "mcp-oauth-demo-client";
+
+/// The `client_id` the MCP server introspects tokens with (to learn of revocations).
+const MCP_SERVER_CLIENT_ID: &str = "mcp-oauth-mcp-server";
+
+/// The file in the data directory that keeps the MCP server's client id and secret.
+const MCP_SERVER_CLIENT_FILE: &str = "mcp-server-client.txt";
+
+/// How often the MCP server asks again whether a token was revoked, unless
+/// MCP_REVOCATION_CHECK_SECS says otherwise.
+const REVOCATION_CHECK_SECS: u64 = 30;
 
 /// Flags of `mcp-oauth dev`. Every server's other settings come from its environment
 /// variables, the same ones its own command reads (see `mcp-oauth auth-server --help`,
@@ -80,7 +89,7 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     auth.upstream = args.upstream.clone();
     auth.cimd_trusted_local_documents
         .push(metadata_document_url(cimd_client.url()));
-    let mcp: McpServerArgs = defaults()?;
+    let mut mcp: McpServerArgs = defaults()?;
     let issuer: IssuerArg = defaults()?;
     let target: McpTarget = defaults()?;
     let client: ClientListen = defaults()?;
@@ -91,7 +100,32 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         .url()
         .join("callback")
         .map_err(|error| format!("CLIENT_URL: {error}"))?;
-    let secret = ensure_demo_client(store.as_ref(), &args.data_dir, redirect_uri.as_str()).await?;
+    let demo_client = StaticClient::new(DEMO_CLIENT_ID, "mcp-oauth demo client (pre-registered)")
+        .with_redirect_uris([redirect_uri.as_str()]);
+    let secret = ensure_static_client(
+        store.as_ref(),
+        &args.data_dir,
+        DEMO_CLIENT_FILE,
+        &demo_client,
+    )
+    .await?;
+    let mcp_resource = CanonicalResource::parse(mcp.resource_url())
+        .map_err(|error| format!("MCP_SERVER_URL: {error}"))?;
+    let mcp_server_client = StaticClient::new(MCP_SERVER_CLIENT_ID, "mcp-oauth demo MCP server")
+        .with_introspection_resources([mcp_resource]);
+    let mcp_server_secret = ensure_static_client(
+        store.as_ref(),
+        &args.data_dir,
+        MCP_SERVER_CLIENT_FILE,
+        &mcp_server_client,
+    )
+    .await?;
+    let revocation_check_secs = mcp.check_revocations(
+        &format!("{}/introspect", issuer.issuer.trim_end_matches('/')),
+        MCP_SERVER_CLIENT_ID,
+        mcp_server_secret.expose(),
+        REVOCATION_CHECK_SECS,
+    );
     let services = vec![
         auth_server::prepare(&auth, store).await?,
         mcp_server::prepare(&mcp).await?,
@@ -140,6 +174,10 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     }
     println!("  3. Allow access, then press \"Fetch MCP Data\": the tools and the whoami result");
     println!(
+        "  - A token revoked at the authorization server (\"Log out\") is refused by the MCP \
+         server within {revocation_check_secs} s (MCP_REVOCATION_CHECK_SECS)"
+    );
+    println!(
         "  - Any MCP client can use {}: it discovers the authorization server,",
         target.mcp_url
     );
@@ -151,63 +189,41 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     serve_all(services).await
 }
 
-/// Registers the pre-registered confidential client of `mcp-oauth client` on first start
-/// (its secret kept in the data directory, readable by the owner only), and again when its
-/// redirect URI changed or its secret file is gone; returns its secret.
-async fn ensure_demo_client(
+/// Registers `client` on first start, keeping its secret in `file` in the data directory
+/// (readable by the owner only), and again when its registration changed (a redirect URI or
+/// resource moved by the environment) or its secret file is gone; returns its secret.
+async fn ensure_static_client(
     store: &dyn Store,
     data_dir: &Path,
-    redirect_uri: &str,
+    file: &str,
+    client: &StaticClient,
 ) -> Result<Secret, String> {
-    let secret_file = data_dir.join(DEMO_CLIENT_FILE);
-    let client_id = ClientId(DEMO_CLIENT_ID.to_owned());
+    let secret_file = data_dir.join(file);
     let existing = store
-        .get_client(&client_id)
+        .get_client(&client.client_id)
         .await
         .map_err(|error| error.to_string())?;
     let kept = std::fs::read_to_string(&secret_file)
         .ok()
         .and_then(|text| text.lines().nth(1).map(Secret::from_presented));
-    if let (Some(record), Some(secret)) = (&existing, &kept)
-        && record.metadata["redirect_uris"] == json!([redirect_uri])
-        && record
-            .secret_hash
-            .as_ref()
-            .is_some_and(|hash| secret.matches(hash))
+    if let (Some(record), Some(secret)) = (&existing, kept)
+        && client.is_registered_as(record, Some(&secret))
     {
-        return Ok(Secret::from_presented(secret.expose()));
+        return Ok(secret);
     }
-    let mut metadata = ClientMetadata::new([redirect_uri.to_owned()]);
-    metadata.client_name = Some("mcp-oauth demo client (pre-registered)".to_owned());
-    metadata.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into()]);
-    metadata.token_endpoint_auth_method = Some("client_secret_basic".to_owned());
-    let validated = metadata
-        .validate(&RegistrationPolicy::default())
-        .map_err(|error| format!("the demo client's redirect URI {redirect_uri}: {error}"))?;
-    let secret = Secret::generate();
-    let now = unix_now();
-    let record = ClientRecord {
-        client_id: client_id.clone(),
-        secret_hash: Some(secret.hash()),
-        metadata: validated.to_json(),
-        registration_token_hash: None,
-        origin: ClientOrigin::Static,
-        created_at: now,
-        updated_at: now,
-    };
     if existing.is_some() {
         store
-            .delete_client(&client_id)
+            .delete_client(&client.client_id)
             .await
             .map_err(|error| error.to_string())?;
     }
-    store
-        .insert_client(&record)
+    let (_, secret) = register_static_client(store, client, unix_now())
         .await
-        .map_err(|error| format!("cannot register the demo client: {error}"))?;
+        .map_err(|error| format!("cannot register the client {}: {error}", client.client_id))?;
+    let secret = secret.ok_or_else(|| format!("{} is a public client", client.client_id))?;
     write_owner_only(
         &secret_file,
-        &format!("{DEMO_CLIENT_ID}\n{}\n", secret.expose()),
+        &format!("{}\n{}\n", client.client_id, secret.expose()),
     )
     .map_err(|error| format!("cannot write {}: {error}", secret_file.display()))?;
     Ok(secret)

@@ -71,6 +71,20 @@ pub struct McpServerArgs {
     #[arg(long, env = "MCP_INTROSPECTION_CLIENT_SECRET", hide_env_values = true)]
     introspection_client_secret: Option<String>,
 
+    /// Learn revocations: introspect each JWT of the first --issuer at --introspection-url when
+    /// first seen, and again when this many seconds have passed since the last answer. A token
+    /// revoked at the authorization server (sign-out, a replayed code, refresh token reuse) is
+    /// then refused within this time instead of at its expiry; a token the endpoint does not
+    /// vouch for, or an endpoint that cannot be reached, is refused. Off by default: tokens are
+    /// checked locally only and stay valid until they expire.
+    #[arg(
+        long,
+        env = "MCP_REVOCATION_CHECK_SECS",
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    revocation_check_secs: Option<u64>,
+
     /// Scope `list_contexts` needs (Cognito: `<resource-server-id>/mcp.read`).
     #[arg(long, env = "MCP_SCOPE_READ", default_value = "mcp:read")]
     scope_read: String,
@@ -134,6 +148,13 @@ fn resource_config(args: &McpServerArgs) -> Result<ResourceServerConfig, String>
     if !args.cognito_issuers.is_empty() && args.cognito_client_ids.is_empty() {
         return Err("--cognito-issuer needs at least one --cognito-client-id".to_owned());
     }
+    if args.revocation_check_secs.is_some() && args.introspection_url.is_none() {
+        return Err(
+            "--revocation-check-secs introspects tokens: it needs --introspection-url, \
+             --introspection-client-id and --introspection-client-secret"
+                .to_owned(),
+        );
+    }
     let allowed_clients = Arc::new(
         args.cognito_client_ids
             .iter()
@@ -167,10 +188,36 @@ fn resource_config(args: &McpServerArgs) -> Result<ResourceServerConfig, String>
             )
         {
             issuer = issuer.with_introspection(IntrospectionConfig::new(url, id, secret));
+            if let Some(seconds) = args.revocation_check_secs {
+                issuer = issuer.with_revocation_check(Duration::from_secs(seconds));
+            }
         }
         config = config.with_issuer(issuer);
     }
     Ok(config)
+}
+
+impl McpServerArgs {
+    /// Checks the first issuer's JWTs for revocation at its introspection endpoint `url` with
+    /// these credentials, every --revocation-check-secs or else every `default_secs` (what
+    /// `dev` does); returns the interval.
+    pub fn check_revocations(
+        &mut self,
+        url: &str,
+        client_id: &str,
+        secret: &str,
+        default_secs: u64,
+    ) -> u64 {
+        self.introspection_url = Some(url.to_owned());
+        self.introspection_client_id = Some(client_id.to_owned());
+        self.introspection_client_secret = Some(secret.to_owned());
+        *self.revocation_check_secs.get_or_insert(default_secs)
+    }
+
+    /// The URL of the MCP endpoint (--url).
+    pub fn resource_url(&self) -> &str {
+        &self.endpoint.url
+    }
 }
 
 /// Runs the MCP server until Ctrl-C or SIGTERM.
@@ -259,6 +306,27 @@ mod tests {
             "https://cognito-idp.us-east-1.amazonaws.com/p",
         ]));
         assert!(error.unwrap_err().contains("--cognito-client-id"));
+    }
+
+    #[test]
+    fn a_revocation_check_introspects_the_first_issuers_tokens() {
+        let refused = resource_config(&parse(&["--revocation-check-secs", "10"]));
+        assert!(refused.unwrap_err().contains("--introspection-url"));
+        let mut args = parse(&[]);
+        let every = args.check_revocations("http://localhost:9000/introspect", "rs", "secret", 30);
+        assert_eq!(every, 30);
+        let config = resource_config(&args).unwrap();
+        let issuer = &config.issuers[0];
+        assert_eq!(issuer.revocation_check, Some(Duration::from_secs(30)));
+        assert_eq!(
+            issuer.introspection.as_ref().unwrap().endpoint,
+            "http://localhost:9000/introspect"
+        );
+        let mut chosen = parse(&["--revocation-check-secs", "5"]);
+        assert_eq!(
+            chosen.check_revocations("http://as/introspect", "rs", "s", 30),
+            5
+        );
     }
 
     #[test]

@@ -150,6 +150,59 @@ fn pre_registers_clients_and_refuses_bad_redirect_uris() {
 }
 
 #[test]
+fn pre_registers_a_resource_server_that_may_introspect() {
+    let data = tempfile::tempdir().unwrap();
+    let added = stdout(&admin(
+        data.path(),
+        &[
+            "clients",
+            "add",
+            "--name",
+            "My MCP server",
+            "--introspect-for",
+            "https://mcp.example.com/mcp",
+            "--client-id",
+            "mcp-server",
+        ],
+        None,
+    ));
+    assert!(added.contains("client_secret: "), "{added}");
+    let listed = stdout(&admin(data.path(), &["clients", "list"], None));
+    assert!(
+        listed
+            .contains("mcp-server\tStatic\tMy MCP server\tintrospects https://mcp.example.com/mcp"),
+        "{listed}"
+    );
+    for refused in [
+        // A client with neither a redirect URI nor anything to introspect.
+        &["clients", "add", "--name", "Nothing"][..],
+        // Introspection needs a confidential client.
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Public",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--introspect-for",
+            "https://mcp.example.com/mcp",
+        ],
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Bad",
+            "--introspect-for",
+            "not a url",
+        ],
+    ] {
+        let output = admin(data.path(), refused, None);
+        assert!(!output.status.success(), "{refused:?} was accepted");
+    }
+}
+
+#[test]
 fn rotating_keys_keeps_the_previous_key_published() {
     let data = tempfile::tempdir().unwrap();
     let rotated = stdout(&admin(data.path(), &["keys", "rotate"], None));

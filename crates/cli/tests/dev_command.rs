@@ -289,6 +289,7 @@ async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_resta
         for file in [
             "demo-user.txt",
             "demo-client.txt",
+            "mcp-server-client.txt",
             "auto-client-registration.json",
         ] {
             let mode = std::fs::metadata(data.as_path().join(file))

@@ -275,6 +275,12 @@ pub struct IssuerConfig {
     pub metadata_url: Option<String>,
     /// RFC 7662 introspection for opaque (non-JWT) tokens from this issuer.
     pub introspection: Option<IntrospectionConfig>,
+    /// When set, this issuer's JWTs are also introspected (with [`Self::introspection`]) when
+    /// first seen and again once this long has passed since the last answer, so a token the
+    /// authorization server revoked is refused within this time instead of at its expiry.
+    /// A token the endpoint cannot vouch for is refused (fail closed). `None` (default): JWTs
+    /// are checked locally only.
+    pub revocation_check: Option<Duration>,
     /// The authorization server identifier the Protected Resource Metadata lists for this
     /// issuer (RFC 9728 `authorization_servers`), when clients must discover it elsewhere than
     /// at the token issuer: the Cognito gateway's metadata façade. `None` lists [`Self::issuer`].
@@ -290,6 +296,7 @@ impl IssuerConfig {
             jwks_uri: None,
             metadata_url: None,
             introspection: None,
+            revocation_check: None,
             authorization_server: None,
         }
     }
@@ -327,6 +334,14 @@ impl IssuerConfig {
         self
     }
 
+    /// Also introspects this issuer's JWTs, when first seen and again `every` after the last
+    /// answer, to learn of revocations (see [`Self::revocation_check`]); needs
+    /// [`Self::with_introspection`].
+    pub fn with_revocation_check(mut self, every: Duration) -> Self {
+        self.revocation_check = Some(every);
+        self
+    }
+
     fn validate(&self) -> Result<(), String> {
         let url = Url::parse(&self.issuer).map_err(|error| format!("not a URL: {error}"))?;
         if url.query().is_some() || url.fragment().is_some() {
@@ -344,6 +359,17 @@ impl IssuerConfig {
         if let Some(introspection) = &self.introspection {
             Url::parse(&introspection.endpoint)
                 .map_err(|error| format!("introspection endpoint is not a URL: {error}"))?;
+        }
+        match self.revocation_check {
+            Some(_) if self.introspection.is_none() => {
+                return Err("the revocation check introspects tokens: it needs an \
+                            introspection endpoint and credentials"
+                    .to_owned());
+            }
+            Some(every) if every.is_zero() => {
+                return Err("the revocation check interval must be positive".to_owned());
+            }
+            _ => {}
         }
         Ok(())
     }

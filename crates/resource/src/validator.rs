@@ -124,7 +124,10 @@ impl TokenValidator {
         let (verified, valid_until) = if looks_like_jwt(token) {
             let verified = self.validate_jwt(token).await?;
             let valid_until = verified.expires_at + self.leeway;
-            (verified, valid_until)
+            match self.check_revocation(token, &verified, now).await? {
+                Some(checked_until) => (verified, valid_until.min(checked_until)),
+                None => (verified, valid_until),
+            }
         } else {
             self.introspect(token, now).await?
         };
@@ -271,6 +274,52 @@ impl TokenValidator {
             token_id: claims.jti,
             profile: TokenProfileKind::Cognito,
         })
+    }
+
+    /// For an issuer with a revocation check: asks its introspection endpoint whether the
+    /// JWT `verified` (already checked locally) is still active, and returns until when the
+    /// answer may be trusted. `None` when the issuer has no revocation check.
+    async fn check_revocation(
+        &self,
+        token: &str,
+        verified: &VerifiedToken,
+        now: u64,
+    ) -> Result<Option<u64>, TokenRejection> {
+        let Some(issuer) = self
+            .issuers
+            .iter()
+            .find(|issuer| issuer.config.issuer == verified.issuer)
+        else {
+            return Ok(None);
+        };
+        let (Some(every), Some(introspection)) = (
+            issuer.config.revocation_check,
+            issuer.config.introspection.as_ref(),
+        ) else {
+            return Ok(None);
+        };
+        let answer = self
+            .introspector
+            .introspect(
+                token,
+                &issuer.config.issuer,
+                introspection,
+                &self.resource,
+                now,
+            )
+            .await
+            .map_err(|rejection| match rejection {
+                TokenRejection::InvalidToken(_) => {
+                    TokenRejection::invalid("token is no longer active at its issuer")
+                }
+                other => other,
+            })?;
+        if answer.subject != verified.subject {
+            return Err(TokenRejection::invalid(
+                "token introspection describes another subject",
+            ));
+        }
+        Ok(Some(now.saturating_add(every.as_secs().max(1))))
     }
 
     async fn introspect(

@@ -1,5 +1,10 @@
-//! Token introspection (RFC 7662) for clients that authenticate with a secret, typically
-//! resource servers. Inactive, unknown and foreign tokens all answer `{"active": false}`.
+//! Token introspection (RFC 7662) for resource servers. Only clients the operator allowed to
+//! introspect (a confidential client with `introspection_resources`, set by `mcp-oauth admin
+//! clients add --introspect-for` or `dev`) may call it; others get `unauthorized_client`, so a
+//! self-registered client cannot use it to test stolen tokens. An access token is described
+//! only to the resource server it is meant for (its `aud` is one of the caller's resources,
+//! RFC 7662 §4), a refresh token only to the client it was issued to. Inactive, unknown and
+//! foreign tokens all answer `{"active": false}`.
 
 use axum::Json;
 use axum::Router;
@@ -9,7 +14,9 @@ use axum::routing::post;
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::{Value, json};
 
-use crate::clients::{AuthMethod, authenticate_client};
+use mcp_oauth_core::OAuthErrorCode;
+
+use crate::clients::{AuthMethod, RegisteredClient, authenticate_client};
 use crate::form::OAuthForm;
 use crate::oauth_error::OAuthError;
 use crate::secrets::Secret;
@@ -38,7 +45,15 @@ async fn introspect(
                 false,
             ));
         }
-        describe(&state, form.require("token")?).await
+        if client.record.introspection_resources.is_empty() {
+            tracing::info!(client_id = %client.id(), "introspection refused: the client may not introspect");
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "this client may not introspect tokens: introspection is for the resource \
+                 servers the operator allows",
+            ));
+        }
+        describe(&state, &client, form.require("token")?).await
     }
     .await;
     match result {
@@ -53,11 +68,31 @@ async fn introspect(
     }
 }
 
-/// What an active token is (RFC 7662 §2.2), or `{"active": false}`.
-async fn describe(state: &Inner, token: &str) -> Result<Value, OAuthError> {
+/// Whether the access token with `claims` is meant for a resource `caller` serves: its `aud`
+/// (a string or an array) names one of them.
+fn meant_for(caller: &RegisteredClient, claims: &Value) -> bool {
+    let resources = &caller.record.introspection_resources;
+    match &claims["aud"] {
+        Value::String(audience) => resources.contains(audience),
+        Value::Array(audiences) => audiences
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|audience| resources.iter().any(|resource| resource == audience)),
+        _ => false,
+    }
+}
+
+/// What an active token is (RFC 7662 §2.2), or `{"active": false}`: also for a token that is
+/// active but not meant for `caller`.
+async fn describe(
+    state: &Inner,
+    caller: &RegisteredClient,
+    token: &str,
+) -> Result<Value, OAuthError> {
     let now = state.now();
     if let Some(claims) = state.keys.verify(token, now)
         && claims.get("scope").is_some()
+        && meant_for(caller, &claims)
         && let Some(jti) = claims["jti"].as_str()
         && state
             .store
@@ -84,6 +119,7 @@ async fn describe(state: &Inner, token: &str) -> Result<Value, OAuthError> {
         .find_active_refresh_token(&refresh.hash(), now)
         .await?
         && let Some(grant) = state.store.get_grant(&record.grant_id).await?
+        && grant.client_id == *caller.id()
     {
         return Ok(json!({
             "active": true,

@@ -175,6 +175,7 @@ async fn register(
         metadata: validated.to_json(),
         registration_token_hash: Some(registration_token.hash()),
         origin: ClientOrigin::Dynamic,
+        introspection_resources: Vec::new(),
         created_at: now,
         updated_at: now,
     };

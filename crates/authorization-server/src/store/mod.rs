@@ -77,6 +77,10 @@ pub struct ClientRecord {
     pub registration_token_hash: Option<SecretHash>,
     /// How the client came to be.
     pub origin: ClientOrigin,
+    /// The resources (canonical URIs) whose access tokens this client may introspect: it is
+    /// their resource server (RFC 7662 §4). Empty for every client the operator did not allow;
+    /// never set through registration.
+    pub introspection_resources: Vec<String>,
     /// When it was registered.
     pub created_at: UnixTime,
     /// When it was last changed.

@@ -36,6 +36,7 @@ pub fn client(id: &str, created_at: UnixTime) -> ClientRecord {
         }),
         registration_token_hash: Some(hash(&format!("registration token of {id}"))),
         origin: ClientOrigin::Dynamic,
+        introspection_resources: Vec::new(),
         created_at,
         updated_at: created_at,
     }

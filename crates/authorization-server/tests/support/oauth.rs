@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mcp_oauth_authorization_server::store::ClientId;
 use mcp_oauth_core::challenge_s256;
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 use reqwest::StatusCode;
@@ -150,6 +151,18 @@ pub async fn public_client(server: &Server) -> Client {
 pub async fn confidential_client(server: &Server, auth: Auth) -> Client {
     let client = register_client(server, client_metadata(auth.method())).await;
     assert!(client.secret.is_some());
+    client
+}
+
+/// A confidential client authenticating with `auth` that the operator allowed to introspect
+/// the access tokens of [`RESOURCE`]: the MCP server's own client at the authorization server.
+pub async fn resource_server_client(server: &Server, auth: Auth) -> Client {
+    let client = confidential_client(server, auth).await;
+    let id = ClientId(client.id.clone());
+    let mut record = server.store.get_client(&id).await.unwrap().unwrap();
+    record.introspection_resources = vec![RESOURCE.to_owned()];
+    server.store.delete_client(&id).await.unwrap();
+    server.store.insert_client(&record).await.unwrap();
     client
 }
 

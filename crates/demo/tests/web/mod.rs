@@ -15,15 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use mcp_oauth_authorization_server::secrets::Secret;
-use mcp_oauth_authorization_server::store::{
-    ClientId, ClientOrigin, ClientRecord, SqlStore, Store,
-};
+use mcp_oauth_authorization_server::store::{SqlStore, Store};
 use mcp_oauth_authorization_server::{
-    AuthorizationServer, AuthorizationServerConfig, create_user, system_clock,
+    AuthorizationServer, AuthorizationServerConfig, StaticClient, create_user,
+    register_static_client, system_clock,
 };
 use mcp_oauth_client::ClientSecret;
-use mcp_oauth_core::{ClientMetadata, RegistrationPolicy};
 use mcp_oauth_demo::web::{Credentials, WebClient, WebClientConfig};
 use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
@@ -125,26 +122,12 @@ impl Stack {
 
     /// Registers the confidential client [`CLIENT_ID`] for `redirect_uri`; returns its secret.
     pub async fn pre_register(&self, redirect_uri: &str) -> String {
-        let mut metadata = ClientMetadata::new([redirect_uri.to_owned()]);
-        metadata.client_name = Some("Pre-registered web client".to_owned());
-        metadata.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into()]);
-        metadata.token_endpoint_auth_method = Some("client_secret_basic".to_owned());
-        let validated = metadata.validate(&RegistrationPolicy::default()).unwrap();
-        let secret = Secret::generate();
-        let now = system_clock()();
-        self.store
-            .insert_client(&ClientRecord {
-                client_id: ClientId(CLIENT_ID.to_owned()),
-                secret_hash: Some(secret.hash()),
-                metadata: validated.to_json(),
-                registration_token_hash: None,
-                origin: ClientOrigin::Static,
-                created_at: now,
-                updated_at: now,
-            })
+        let client = StaticClient::new(CLIENT_ID, "Pre-registered web client")
+            .with_redirect_uris([redirect_uri]);
+        let (_, secret) = register_static_client(self.store.as_ref(), &client, system_clock()())
             .await
             .unwrap();
-        secret.expose().to_owned()
+        secret.unwrap().expose().to_owned()
     }
 
     pub async fn client_count(&self) -> usize {

@@ -10,8 +10,8 @@ use crate::store::{ClientId, ClientRecord, StoreResult};
 pub(super) async fn insert(pool: &AnyPool, client: &ClientRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO clients (client_id, secret_hash, metadata, registration_token_hash, origin, \
-                              created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                              created_at, updated_at, introspection_resources) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(client.client_id.as_str())
     .bind(client.secret_hash.as_ref().map(|hash| hash.0.as_str()))
@@ -25,6 +25,7 @@ pub(super) async fn insert(pool: &AnyPool, client: &ClientRecord) -> StoreResult
     .bind(rows::origin_text(client.origin))
     .bind(client.created_at)
     .bind(client.updated_at)
+    .bind(rows::strings_text(&client.introspection_resources))
     .execute(pool)
     .await
     .map_err(rows::conflict("client"))?;
@@ -34,7 +35,7 @@ pub(super) async fn insert(pool: &AnyPool, client: &ClientRecord) -> StoreResult
 pub(super) async fn get(pool: &AnyPool, client_id: &ClientId) -> StoreResult<Option<ClientRecord>> {
     sqlx::query(
         "SELECT client_id, secret_hash, metadata, registration_token_hash, origin, created_at, \
-                updated_at \
+                updated_at, introspection_resources \
          FROM clients WHERE client_id = $1",
     )
     .bind(client_id.as_str())
@@ -46,7 +47,8 @@ pub(super) async fn get(pool: &AnyPool, client_id: &ClientId) -> StoreResult<Opt
 }
 
 /// Replaces what may change after registration: metadata, secret hash, registration token hash
-/// and `updated_at`. The id, origin and `created_at` stay.
+/// and `updated_at`. The id, origin, `created_at` and the introspection permission (the
+/// operator's, not the client's to change) stay.
 pub(super) async fn update(pool: &AnyPool, client: &ClientRecord) -> StoreResult<bool> {
     let done = sqlx::query(
         "UPDATE clients SET secret_hash = $2, metadata = $3, registration_token_hash = $4, \
@@ -81,7 +83,7 @@ pub(super) async fn delete(pool: &AnyPool, client_id: &ClientId) -> StoreResult<
 pub(super) async fn list(pool: &AnyPool) -> StoreResult<Vec<ClientRecord>> {
     sqlx::query(
         "SELECT client_id, secret_hash, metadata, registration_token_hash, origin, created_at, \
-                updated_at \
+                updated_at, introspection_resources \
          FROM clients ORDER BY created_at, client_id",
     )
     .fetch_all(pool)
@@ -101,5 +103,6 @@ fn from_row(row: &AnyRow) -> StoreResult<ClientRecord> {
         origin: rows::origin(row, "origin")?,
         created_at: rows::get(row, "created_at")?,
         updated_at: rows::get(row, "updated_at")?,
+        introspection_resources: rows::strings(row, "introspection_resources")?,
     })
 }

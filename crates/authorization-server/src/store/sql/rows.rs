@@ -49,6 +49,18 @@ pub(super) fn json(row: &AnyRow, column: &str) -> StoreResult<Value> {
         .map_err(|error| StoreError::Database(format!("column {column} is not JSON: {error}")))
 }
 
+/// A JSON array of strings column (stored as text).
+pub(super) fn strings(row: &AnyRow, column: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_value(json(row, column)?).map_err(|error| {
+        StoreError::Database(format!("column {column} is not a list of strings: {error}"))
+    })
+}
+
+/// A list of strings as stored: a JSON array.
+pub(super) fn strings_text(values: &[String]) -> String {
+    Value::from(values).to_string()
+}
+
 /// JSON as stored.
 pub(super) fn json_text(value: &Value) -> String {
     value.to_string()

@@ -46,9 +46,11 @@ pub async fn updating_a_client_replaces_metadata_and_secret_only(db: &TestDb) {
     changed.secret_hash = None;
     changed.registration_token_hash = Some(hash("new registration token"));
     changed.updated_at = T0 + 100;
-    // Neither the origin nor the creation time can be rewritten.
+    // Neither the origin, the creation time nor the introspection permission (the
+    // operator's) can be rewritten.
     changed.origin = ClientOrigin::Static;
     changed.created_at = T0 + 100;
+    changed.introspection_resources = vec!["https://mcp.example/mcp".into()];
     assert!(store.update_client(&changed).await.unwrap());
 
     let stored = store
@@ -65,10 +67,27 @@ pub async fn updating_a_client_replaces_metadata_and_secret_only(db: &TestDb) {
     assert_eq!(stored.updated_at, T0 + 100);
     assert_eq!(stored.origin, ClientOrigin::Dynamic);
     assert_eq!(stored.created_at, T0);
+    assert!(stored.introspection_resources.is_empty());
 
     let stranger = fixtures::client("stranger", T0);
     assert!(!store.update_client(&stranger).await.unwrap());
     assert_eq!(store.get_client(&stranger.client_id).await.unwrap(), None);
+}
+
+pub async fn a_resource_servers_introspection_permission_is_kept(db: &TestDb) {
+    let store = db.open().await;
+    let mut client = fixtures::client("resource-server", T0);
+    client.origin = ClientOrigin::Static;
+    client.introspection_resources = vec![
+        "https://mcp.example/mcp".to_owned(),
+        "https://other.example/mcp".to_owned(),
+    ];
+    store.insert_client(&client).await.unwrap();
+    assert_eq!(
+        store.get_client(&client.client_id).await.unwrap(),
+        Some(client.clone())
+    );
+    assert_eq!(store.list_clients().await.unwrap(), [client]);
 }
 
 pub async fn clients_are_listed_oldest_first(db: &TestDb) {

@@ -88,6 +88,27 @@ pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
     let store = db.open().await;
     check_seed_0001(&store).await;
     check_seed_0002(&store).await;
+    check_seed_0004(&store).await;
+}
+
+/// Everything `0004.sql` wrote, as the store reads it now; clients written before 0004 may not
+/// introspect.
+async fn check_seed_0004(store: &impl Store) {
+    let resource_server = store
+        .get_client(&ClientId("seed-resource-server".into()))
+        .await
+        .unwrap()
+        .expect("seed resource server");
+    assert_eq!(
+        resource_server.introspection_resources,
+        ["https://mcp.example/mcp"]
+    );
+    let older = store
+        .get_client(&ClientId("seed-client".into()))
+        .await
+        .unwrap()
+        .expect("seed client");
+    assert!(older.introspection_resources.is_empty());
 }
 
 /// Everything `0002.sql` wrote, as the store reads it now.
