@@ -77,7 +77,7 @@ pub async fn run(args: &InstructionArgs) -> Result<(), String> {
             out_file: out_file.clone(),
         };
         eprintln!("bench: starting the server with validation {validation} under callgrind");
-        let server = Server::start(&binary, issuer.issuer(), validation, &launch).await?;
+        let server = Server::start(&binary, issuer.issuer(), validation, &launch, None).await?;
         let request = Request::new(&args.tool, issuer.access_token(&server.url, &args.scopes));
         load::check(&server, &request).await?;
         send(&server, &request, args.warmup_requests, args.connections).await?;

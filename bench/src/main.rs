@@ -16,7 +16,7 @@ use mcp_oauth_bench_support::{load_average, server_binary};
 use mcp_oauth_testkit::TestIssuer;
 
 use crate::report::{Report, Side};
-use crate::server::{Launch, Server, Validation};
+use crate::server::{Launch, RevocationCheck, Server, Validation};
 
 /// How often a run is repeated when the server did not get its core.
 const RETRIES: usize = 2;
@@ -59,6 +59,11 @@ pub struct Args {
     /// enough for `list_contexts`) it reads the body and checks the call's scope.
     #[arg(long, env = "BENCH_SCOPES", default_value = report::DEFAULT_SCOPES)]
     pub scopes: String,
+    /// Start the validating server with `--revocation-check-secs SECS`: it introspects each
+    /// token at the test issuer when first seen and again every SECS seconds (what learning of
+    /// revocations costs; the test issuer reports the benchmark's tokens active).
+    #[arg(long, env = "BENCH_REVOCATION_CHECK_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub revocation_check_secs: Option<u64>,
     /// Write the results into BENCHMARKS.md.
     #[arg(long, env = "BENCH_WRITE")]
     pub write: bool,
@@ -105,18 +110,42 @@ async fn run(args: Args) -> Result<(), String> {
     let binary = server_binary(args.server.as_deref())?;
     let load_before = load_average();
     let issuer = TestIssuer::start().await;
+    let revocation_check = args
+        .revocation_check_secs
+        .map(|every_secs| RevocationCheck {
+            introspection_url: issuer.introspection_endpoint(),
+            every_secs,
+        });
     let servers = [
-        Server::start(&binary, issuer.issuer(), Validation::On, &Launch::Direct).await?,
-        Server::start(&binary, issuer.issuer(), Validation::Off, &Launch::Direct).await?,
+        Server::start(
+            &binary,
+            issuer.issuer(),
+            Validation::On,
+            &Launch::Direct,
+            revocation_check.as_ref(),
+        )
+        .await?,
+        Server::start(
+            &binary,
+            issuer.issuer(),
+            Validation::Off,
+            &Launch::Direct,
+            None,
+        )
+        .await?,
     ];
+    let mint = || {
+        let token = issuer.access_token(&servers[0].url, &args.scopes);
+        if revocation_check.is_some() {
+            issuer.report_active(&token, &servers[0].url, &args.scopes);
+        }
+        token
+    };
     let idle = [servers[0].rss_kib()?, servers[1].rss_kib()?];
     let mut rounds: [Vec<load::Measurement>; 2] = [Vec::new(), Vec::new()];
     for round in 0..args.rounds {
         // Tokens live five minutes: a fresh one per round outlives any round.
-        let request = load::Request::new(
-            &args.tool,
-            issuer.access_token(&servers[0].url, &args.scopes),
-        );
+        let request = load::Request::new(&args.tool, mint());
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for index in order {
             let server = &servers[index];
@@ -149,10 +178,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let mut side_by_side = Vec::new();
     for round in 0..args.side_by_side_rounds {
-        let request = load::Request::new(
-            &args.tool,
-            issuer.access_token(&servers[0].url, &args.scopes),
-        );
+        let request = load::Request::new(&args.tool, mint());
         let pair = load::side_by_side(
             &servers,
             &request,
@@ -183,7 +209,8 @@ async fn run(args: Args) -> Result<(), String> {
     let markdown = report.markdown(&args);
     println!("{markdown}");
     if args.write {
-        report::write_benchmarks_md(&report::section(&args.tool, &args.scopes), &markdown)?;
+        let section = report::section(&args.tool, &args.scopes) + &report::revocation_suffix(&args);
+        report::write_benchmarks_md(&section, &markdown)?;
         eprintln!("bench: updated BENCHMARKS.md");
     }
     Ok(())

@@ -85,10 +85,11 @@ impl Report {
         let _ = writeln!(out, "Run on {} with", utc_now());
         let _ = writeln!(
             out,
-            "`bench/run --write --tool {}{} --duration {} --rounds {} --side-by-side-rounds {} --connections {}` \
+            "`bench/run --write --tool {}{}{} --duration {} --rounds {} --side-by-side-rounds {} --connections {}` \
              ({} s warm-up before each run).\n",
             args.tool,
             scopes_flag(&args.scopes),
+            revocation_flag(args),
             args.duration,
             args.rounds,
             args.side_by_side_rounds,
@@ -105,8 +106,13 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| `{}`, token scopes `{}`, median | validation on | validation off |",
-            args.tool, args.scopes
+            "| `{}`, token scopes `{}`{}, median | validation on | validation off |",
+            args.tool,
+            args.scopes,
+            match args.revocation_check_secs {
+                Some(secs) => format!(", revocation checked every {secs} s"),
+                None => String::new(),
+            }
         );
         let _ = writeln!(out, "|---|---:|---:|");
         let row = |out: &mut String, name: &str, value: &dyn Fn(&Side) -> String| {
@@ -266,6 +272,22 @@ pub fn section(tool: &str, scopes: &str) -> String {
         true => tool.to_owned(),
         false => format!("{tool}@{scopes}"),
     }
+}
+
+/// What a run with `--revocation-check-secs` adds to its section's name: `+revocation-check`;
+/// nothing without it.
+pub fn revocation_suffix(args: &Args) -> String {
+    match args.revocation_check_secs {
+        Some(_) => "+revocation-check".to_owned(),
+        None => String::new(),
+    }
+}
+
+/// ` --revocation-check-secs N` for the command line a section shows, when it was given.
+fn revocation_flag(args: &Args) -> String {
+    args.revocation_check_secs
+        .map(|secs| format!(" --revocation-check-secs {secs}"))
+        .unwrap_or_default()
 }
 
 /// ` --scopes '...'` for the command line a section shows; nothing for the default scopes.

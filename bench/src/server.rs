@@ -51,6 +51,16 @@ impl Launch {
     }
 }
 
+/// `--revocation-check-secs`: the validating server introspects its tokens at
+/// `introspection_url` when first seen and again every `every_secs`.
+#[derive(Clone, Debug)]
+pub struct RevocationCheck {
+    /// The test issuer's introspection endpoint.
+    pub introspection_url: String,
+    /// How often a token is checked again.
+    pub every_secs: u64,
+}
+
 /// A running server; it is killed when dropped.
 pub struct Server {
     /// Whether it validates tokens.
@@ -63,13 +73,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `binary mcp-server` on a free loopback port, trusting `issuer`, and waits until
-    /// it accepts connections and has had time to fetch the issuer's keys.
+    /// Starts `binary mcp-server` on a free loopback port, trusting `issuer` (and checking
+    /// revocations when `revocation_check` says so), and waits until it accepts connections
+    /// and has had time to fetch the issuer's keys.
     pub async fn start(
         binary: &Path,
         issuer: &str,
         validation: Validation,
         launch: &Launch,
+        revocation_check: Option<&RevocationCheck>,
     ) -> Result<Self, String> {
         let port = free_port()?;
         let url = format!("http://127.0.0.1:{port}/mcp");
@@ -95,6 +107,13 @@ impl Server {
             .args(["--issuer", issuer, "--allowed-host", "127.0.0.1"]);
         if validation == Validation::Off {
             command.arg("--dangerously-disable-auth");
+        }
+        if let Some(check) = revocation_check {
+            command
+                .args(["--introspection-url", &check.introspection_url])
+                .args(["--introspection-client-id", "bench-mcp-server"])
+                .args(["--introspection-client-secret", "bench-secret"])
+                .args(["--revocation-check-secs", &check.every_secs.to_string()]);
         }
         // Only the flags above configure it: no inherited MCP_* variables, no stray .env file.
         for (name, _) in std::env::vars() {

@@ -245,6 +245,15 @@ impl TestIssuer {
             .expect("sign HS256 token")
     }
 
+    /// Makes the introspection endpoint report `token`, an access token for `resource` with
+    /// `scope` (from [`TestIssuer::access_token`]), active: what a resource server that checks
+    /// revocations asks.
+    pub fn report_active(&self, token: &str, resource: &str, scope: &str) {
+        let mut answer = self.claims(resource, scope);
+        answer["active"] = json!(true);
+        self.register_opaque(token, answer);
+    }
+
     /// Makes `token` known to the introspection endpoint with `response` as its answer.
     pub fn register_opaque(&self, token: &str, response: Value) {
         self.state
