@@ -16,7 +16,7 @@ use super::throttle::{Source, client_key};
 use super::{AccountError, create_user, device, email, password, return_to, session};
 use crate::pages::{error_page, render};
 use crate::server::{AppState, Inner};
-use crate::store::{UnixTime, UserId};
+use crate::store::{SecretHash, StoreError, UnixTime, UserId, UserRecord};
 
 /// The message for every failed sign-in: it never says which of the two was wrong.
 const WRONG_CREDENTIALS: &str = "Wrong e-mail or password.";
@@ -148,26 +148,13 @@ pub(super) async fn login(
     // No account has an implausible address: such attempts share one account counter, so
     // junk cannot fill the table with long keys (they still count against the IP).
     let plausible = email::is_plausible(&email);
-    let user = if plausible {
-        state.store.find_user_by_email(&email).await
-    } else {
-        Ok(None)
-    };
-    let user = match user {
-        Ok(user) => user,
+    let (user, device) = match account_and_device(&state, &headers, plausible, &email).await {
+        Ok(found) => found,
         Err(error) => {
-            tracing::error!(%error, "cannot look up a user");
+            tracing::error!(%error, "cannot look up the account or the device cookie");
             return unavailable();
         }
     };
-    let device =
-        match device::vouching_for(&state, &headers, user.as_ref().map(|u| &u.user_id)).await {
-            Ok(device) => device,
-            Err(error) => {
-                tracing::error!(%error, "cannot look up a device cookie");
-                return unavailable();
-            }
-        };
     let source = match &device {
         Some(cookie) => Source::Device(cookie),
         None => Source::Untrusted {
@@ -331,6 +318,25 @@ pub(crate) async fn sign_in(
             unavailable()
         }
     }
+}
+
+/// The account with the (normalized) `email`, if it is `plausible` and exists, and the hash of
+/// the browser's device cookie that vouches for it, if any. The browser's device cookies are
+/// looked up whether or not the account exists.
+async fn account_and_device(
+    state: &Inner,
+    headers: &HeaderMap,
+    plausible: bool,
+    email: &str,
+) -> Result<(Option<UserRecord>, Option<SecretHash>), StoreError> {
+    let user = if plausible {
+        state.store.find_user_by_email(email).await?
+    } else {
+        None
+    };
+    let device =
+        device::vouching_for(state, headers, user.as_ref().map(|user| &user.user_id)).await?;
+    Ok((user, device))
 }
 
 /// [`sign_in`] after the person proved their password: the browser also gets a new device
