@@ -51,12 +51,9 @@ pub struct AuthorizationServerConfig {
     /// the server request internal services (CIMD draft §6.5). No command sets it; a local
     /// stack lists its own documents in `cimd_trusted_local_documents` instead.
     pub cimd_allow_private_addresses: bool,
-    /// Failed sign-ins allowed per account per window before it is locked for the window.
-    pub login_failures_per_account: u32,
-    /// Failed sign-ins allowed per client IP per window.
-    pub login_failures_per_ip: u32,
-    /// The throttling window (default 15 minutes).
-    pub login_window: Duration,
+    /// Sign-in throttling: failures allowed per account and address, per account, per address
+    /// and per device cookie, the window, and the device cookies' lifetime.
+    pub login_limits: LoginLimits,
     /// Upstream OpenID providers people sign in with (federated sign-in). When there is at
     /// least one, they replace the local sign-in and sign-up pages.
     pub upstreams: Vec<UpstreamProvider>,
@@ -69,6 +66,108 @@ pub struct AuthorizationServerConfig {
     /// [`crate::AuthorizationServer::reload_keys_periodically`], so that a rotation made by
     /// another process (`mcp-oauth admin keys rotate`) is picked up (default 1 minute).
     pub key_reload_interval: Duration,
+}
+
+/// Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"; OWASP "Slow Down
+/// Online Guessing Attacks with Device Cookies"): how many failed sign-ins each counter allows
+/// in a fixed window that starts at its first failure; beyond that, the attempts it counts get
+/// 429 until the window ends, even with the right password.
+///
+/// A browser holding a device cookie of the account (issued where the user signed in with
+/// their password before) is counted only by its cookie: others' failures on the account or
+/// from its address do not lock it out. Other browsers are counted per account and address,
+/// per account from every address together, and per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoginLimits {
+    /// Failures per account from one client address, for browsers without a device cookie of
+    /// the account (default 5).
+    pub per_account_and_ip: u32,
+    /// Failures per account from all addresses together, for browsers without a device cookie
+    /// of the account (default 20): the cap on guessing spread over many addresses. Once it is
+    /// reached, only browsers with a device cookie of the account sign in to it.
+    pub per_account: u32,
+    /// Failures per client address, whatever the account, for browsers without a device cookie
+    /// of the account (default 20); sign-ups for a taken e-mail address count here too.
+    pub per_ip: u32,
+    /// Failures per device cookie (default 5): the cookie is then locked on its own.
+    pub per_device: u32,
+    /// The window (default 15 minutes).
+    pub window: Duration,
+    /// How long a device cookie is valid after the sign-in that issued it (default 30 days).
+    pub device_cookie_ttl: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            per_account_and_ip: 5,
+            per_account: 20,
+            per_ip: 20,
+            per_device: 5,
+            window: Duration::from_secs(15 * 60),
+            device_cookie_ttl: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+impl LoginLimits {
+    /// Sets the failures allowed per account from one address.
+    pub fn with_per_account_and_ip(mut self, limit: u32) -> Self {
+        self.per_account_and_ip = limit;
+        self
+    }
+
+    /// Sets the failures allowed per account from all addresses together.
+    pub fn with_per_account(mut self, limit: u32) -> Self {
+        self.per_account = limit;
+        self
+    }
+
+    /// Sets the failures allowed per client address.
+    pub fn with_per_ip(mut self, limit: u32) -> Self {
+        self.per_ip = limit;
+        self
+    }
+
+    /// Sets the failures allowed per device cookie.
+    pub fn with_per_device(mut self, limit: u32) -> Self {
+        self.per_device = limit;
+        self
+    }
+
+    /// Sets the window.
+    pub fn with_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Sets the device cookies' lifetime.
+    pub fn with_device_cookie_ttl(mut self, ttl: Duration) -> Self {
+        self.device_cookie_ttl = ttl;
+        self
+    }
+
+    fn validate(&self, problems: &mut Vec<String>) {
+        for (name, limit) in [
+            ("per account and address", self.per_account_and_ip),
+            ("per account", self.per_account),
+            ("per address", self.per_ip),
+            ("per device cookie", self.per_device),
+        ] {
+            if limit == 0 {
+                problems.push(format!(
+                    "the failed sign-ins allowed {name} must be at least 1"
+                ));
+            }
+        }
+        if self.window.is_zero() {
+            problems.push("the sign-in throttling window must be positive".to_owned());
+        }
+        if self.device_cookie_ttl.is_zero() {
+            problems.push("the device cookie lifetime must be positive".to_owned());
+        }
+    }
 }
 
 /// An upstream OpenID Connect provider (OpenID Connect Core §3.1: authorization code flow), at
@@ -173,9 +272,7 @@ impl AuthorizationServerConfig {
             client_id_metadata_documents: true,
             cimd_trusted_local_documents: Vec::new(),
             cimd_allow_private_addresses: false,
-            login_failures_per_account: 5,
-            login_failures_per_ip: 20,
-            login_window: Duration::from_secs(15 * 60),
+            login_limits: LoginLimits::default(),
             upstreams: Vec::new(),
             upstream_login_ttl: Duration::from_secs(10 * 60),
             purge_interval: Duration::from_secs(5 * 60),
@@ -276,10 +373,8 @@ impl AuthorizationServerConfig {
     }
 
     /// Sets the sign-in throttling limits.
-    pub fn with_login_throttle(mut self, per_account: u32, per_ip: u32, window: Duration) -> Self {
-        self.login_failures_per_account = per_account;
-        self.login_failures_per_ip = per_ip;
-        self.login_window = window;
+    pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {
+        self.login_limits = limits;
         self
     }
 
@@ -353,6 +448,7 @@ impl AuthorizationServerConfig {
         if self.key_reload_interval.is_zero() {
             problems.push("the key reload interval must be positive".to_owned());
         }
+        self.login_limits.validate(&mut problems);
         self.validate_upstreams(&mut problems);
         if problems.is_empty() {
             Ok(())
@@ -432,6 +528,23 @@ mod tests {
         .with_default_scopes(["admin"])
         .with_code_ttl(Duration::from_secs(3600));
         assert_eq!(config.validate().unwrap_err().len(), 4);
+    }
+
+    #[test]
+    fn login_limits_must_let_someone_sign_in() {
+        let config =
+            AuthorizationServerConfig::new("http://localhost:9000", "http://localhost:3001/mcp")
+                .unwrap()
+                .with_login_limits(
+                    LoginLimits::default()
+                        .with_per_account_and_ip(0)
+                        .with_per_account(0)
+                        .with_per_ip(0)
+                        .with_per_device(0)
+                        .with_window(Duration::ZERO)
+                        .with_device_cookie_ttl(Duration::ZERO),
+                );
+        assert_eq!(config.validate().unwrap_err().len(), 6);
     }
 
     #[test]

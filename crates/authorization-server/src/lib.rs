@@ -26,6 +26,6 @@ pub mod store;
 mod tokens;
 
 pub use accounts::{AccountError, create_user};
-pub use config::{AuthorizationServerConfig, UpstreamProvider};
+pub use config::{AuthorizationServerConfig, LoginLimits, UpstreamProvider};
 pub use server::{AuthorizationServer, Clock, StartError, system_clock};
 pub use static_clients::{StaticClient, StaticClientError, register_static_client};

@@ -42,7 +42,7 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) keys: SigningKeys,
     pub(crate) clock: Clock,
-    /// Failed sign-in counters (per account and per client IP).
+    /// Failed sign-in counters (per account and address, account, address, device cookie).
     pub(crate) login_throttle: crate::accounts::LoginThrottle,
     /// Registrations per client IP per minute.
     pub(crate) registrations: IpRateLimiter,
@@ -100,7 +100,7 @@ impl AuthorizationServer {
         let keys = SigningKeys::load_or_generate(store.as_ref(), clock()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
-                login_throttle: crate::accounts::LoginThrottle::new(&config),
+                login_throttle: crate::accounts::LoginThrottle::new(config.login_limits),
                 registrations: IpRateLimiter::per_minute(config.registrations_per_minute),
                 client_metadata,
                 federation,

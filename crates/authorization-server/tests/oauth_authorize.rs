@@ -52,7 +52,8 @@ fn assert_redirected_error(server: &Server, page: &Page, error: &str, case: &str
 /// Form fields.
 type Fields<'a> = Vec<(&'a str, &'a str)>;
 
-async fn consent_of(server: &Server, client: &Client) -> Option<String> {
+/// The scopes the person allowed `client` for `resource`, if any.
+async fn consent_of(server: &Server, client: &Client, resource: &str) -> Option<String> {
     let user = server
         .store
         .find_user_by_email(EMAIL)
@@ -61,7 +62,7 @@ async fn consent_of(server: &Server, client: &Client) -> Option<String> {
         .expect("the person");
     server
         .store
-        .get_consent(&user.user_id, &ClientId(client.id.clone()))
+        .get_consent(&user.user_id, &ClientId(client.id.clone()), resource)
         .await
         .unwrap()
         .map(|consent| consent.scope)
@@ -432,7 +433,7 @@ async fn remembers_consent_until_prompt_consent_or_a_wider_scope() {
     assert_eq!(first.status, StatusCode::OK, "the consent page");
     callback_parameters(&decide(&mut browser, &first, "allow").await);
     assert_eq!(
-        consent_of(&server, &client).await.as_deref(),
+        consent_of(&server, &client, RESOURCE).await.as_deref(),
         Some("mcp:read")
     );
 
@@ -456,6 +457,60 @@ async fn remembers_consent_until_prompt_consent_or_a_wider_scope() {
 }
 
 #[tokio::test]
+async fn consent_for_one_resource_is_not_reused_for_another() {
+    const OTHER: &str = "http://127.0.0.1:3002/mcp";
+    let server =
+        Server::start_with(|config| config.with_resource(CanonicalResource::parse(OTHER).unwrap()))
+            .await;
+    let client = public_client(&server).await;
+    let mut browser = signed_in_browser(&server).await;
+    let first = browser
+        .get(&authorize_path(&client.id, &[("resource", RESOURCE)]))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    callback_parameters(&decide(&mut browser, &first, "allow").await);
+
+    // The same client, the same scopes, another MCP server: asked again, and told which.
+    let other = authorize_path(&client.id, &[("resource", OTHER)]);
+    let asked = browser.get(&other).await;
+    assert_eq!(
+        asked.status,
+        StatusCode::OK,
+        "asked again: {:?}",
+        asked.location()
+    );
+    assert!(
+        asked
+            .body
+            .contains(&format!("Access is for <code>{OTHER}</code>")),
+        "names the new resource: {}",
+        asked.body
+    );
+    assert!(!asked.body.contains(RESOURCE), "{}", asked.body);
+    let silent = browser
+        .get(&authorize_path(
+            &client.id,
+            &[("resource", OTHER), ("prompt", "none")],
+        ))
+        .await;
+    assert_redirected_error(&server, &silent, "consent_required", "other resource");
+
+    // Each consent is remembered for its own resource.
+    callback_parameters(&decide(&mut browser, &asked, "allow").await);
+    for resource in [RESOURCE, OTHER] {
+        let again = browser
+            .get(&authorize_path(&client.id, &[("resource", resource)]))
+            .await;
+        let parameters = callback_parameters(&again);
+        assert!(parameter(&parameters, "code").is_some(), "{resource}");
+    }
+    assert_eq!(
+        consent_of(&server, &client, OTHER).await.as_deref(),
+        Some("mcp:read mcp:write")
+    );
+}
+
+#[tokio::test]
 async fn denying_redirects_access_denied_with_state_and_iss() {
     let server = Server::start().await;
     let client = public_client(&server).await;
@@ -465,7 +520,7 @@ async fn denying_redirects_access_denied_with_state_and_iss() {
     let denied = decide(&mut browser, &consent, "deny").await;
     assert_redirected_error(&server, &denied, "access_denied", "deny");
     assert_eq!(
-        consent_of(&server, &client).await,
+        consent_of(&server, &client, RESOURCE).await,
         None,
         "nothing remembered"
     );
@@ -581,7 +636,7 @@ async fn consent_posts_without_a_valid_csrf_token_do_nothing() {
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "no cookie");
     assert_eq!(
-        consent_of(&server, &client).await,
+        consent_of(&server, &client, RESOURCE).await,
         None,
         "nothing was consented"
     );
@@ -652,7 +707,7 @@ async fn oversized_malformed_or_tampered_consent_posts_do_nothing() {
     assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
     assert_eq!(page.location(), None);
     assert_eq!(
-        consent_of(&server, &client).await,
+        consent_of(&server, &client, RESOURCE).await,
         None,
         "nothing was consented"
     );

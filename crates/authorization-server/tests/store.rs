@@ -58,6 +58,7 @@ on_every_database!(
     a_taken_email_conflicts,
     users_are_found_by_email_and_by_id,
     giving_consent_again_replaces_it,
+    consent_is_kept_per_resource,
     // grants and codes
     redeeming_a_code_twice_reports_replay,
     expired_and_unknown_codes_are_not_redeemed,
@@ -87,6 +88,7 @@ on_every_database!(
     concurrent_takes_of_an_upstream_login_take_it_once,
     // sessions and housekeeping
     sessions_end_at_expiry_or_sign_out,
+    device_cookies_are_found_until_they_expire_or_are_deleted,
     purging_deletes_only_what_expired,
     // the database itself
     data_survives_reopening,

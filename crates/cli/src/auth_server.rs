@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use mcp_oauth_authorization_server::store::{SqlStore, Store};
 use mcp_oauth_authorization_server::{
-    AuthorizationServer, AuthorizationServerConfig, UpstreamProvider,
+    AuthorizationServer, AuthorizationServerConfig, LoginLimits, UpstreamProvider,
 };
 use mcp_oauth_core::CanonicalResource;
 
@@ -120,6 +120,84 @@ impl UpstreamArgs {
     }
 }
 
+/// Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"): failed sign-ins
+/// allowed in a window before further attempts get 429. A browser that signed in before holds a
+/// device cookie of the account and is counted only by it, so others' failures never lock the
+/// owner out.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Sign-in throttling")]
+pub struct LoginLimitArgs {
+    /// Failed sign-ins allowed per account from one client address (browsers without a device
+    /// cookie of the account).
+    #[arg(
+        long,
+        env = "AUTH_SERVER_LOGIN_FAILURES_PER_ACCOUNT_AND_IP",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    login_failures_per_account_and_ip: u32,
+
+    /// Failed sign-ins allowed per account from all addresses together (browsers without a
+    /// device cookie of the account): the cap on guessing spread over many addresses.
+    #[arg(
+        long,
+        env = "AUTH_SERVER_LOGIN_FAILURES_PER_ACCOUNT",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    login_failures_per_account: u32,
+
+    /// Failed sign-ins (and sign-ups for a taken e-mail address) allowed per client address,
+    /// whatever the account.
+    #[arg(
+        long,
+        env = "AUTH_SERVER_LOGIN_FAILURES_PER_IP",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    login_failures_per_ip: u32,
+
+    /// Failed sign-ins allowed per device cookie before that cookie is locked.
+    #[arg(
+        long,
+        env = "AUTH_SERVER_LOGIN_FAILURES_PER_DEVICE",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    login_failures_per_device: u32,
+
+    /// Length of the throttling window in seconds (it starts at a counter's first failure).
+    #[arg(
+        long,
+        env = "AUTH_SERVER_LOGIN_WINDOW_SECS",
+        default_value_t = 15 * 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    login_window_secs: u64,
+
+    /// Lifetime in seconds of the device cookie a browser gets when it signs in with a password.
+    #[arg(
+        long,
+        env = "AUTH_SERVER_DEVICE_COOKIE_TTL_SECS",
+        default_value_t = 30 * 24 * 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    device_cookie_ttl_secs: u64,
+}
+
+impl LoginLimitArgs {
+    /// The limits the flags describe.
+    fn limits(&self) -> LoginLimits {
+        LoginLimits::default()
+            .with_per_account_and_ip(self.login_failures_per_account_and_ip)
+            .with_per_account(self.login_failures_per_account)
+            .with_per_ip(self.login_failures_per_ip)
+            .with_per_device(self.login_failures_per_device)
+            .with_window(Duration::from_secs(self.login_window_secs))
+            .with_device_cookie_ttl(Duration::from_secs(self.device_cookie_ttl_secs))
+    }
+}
+
 /// Flags of `mcp-oauth auth-server`.
 #[derive(Args, Debug)]
 pub struct AuthServerArgs {
@@ -221,6 +299,9 @@ pub struct AuthServerArgs {
     key_reload_interval_secs: u64,
 
     #[command(flatten)]
+    login_limits: LoginLimitArgs,
+
+    #[command(flatten)]
     pub upstream: UpstreamArgs,
 }
 
@@ -244,6 +325,7 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
         .with_registrations_per_minute(args.registrations_per_minute)
         .with_purge_interval(Duration::from_secs(args.purge_interval_secs))
         .with_key_reload_interval(Duration::from_secs(args.key_reload_interval_secs))
+        .with_login_limits(args.login_limits.limits())
         .with_cimd_trusted_local_documents(args.cimd_trusted_local_documents.iter().cloned());
     for resource in others {
         config = config
@@ -315,6 +397,49 @@ mod tests {
             client_ids: owned(ids),
             client_secrets: owned(secrets),
             names: owned(names),
+        }
+    }
+
+    fn parse(arguments: &[&str]) -> Result<AuthServerArgs, clap::Error> {
+        use clap::FromArgMatches;
+        let command = AuthServerArgs::augment_args(clap::Command::new("auth-server"));
+        let matches = command.try_get_matches_from(
+            std::iter::once("auth-server").chain(arguments.iter().copied()),
+        )?;
+        AuthServerArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn throttle_flags_set_the_login_limits_and_default_to_the_library_defaults() {
+        let defaults = config(&parse(&[]).unwrap()).unwrap();
+        assert_eq!(defaults.login_limits, LoginLimits::default());
+
+        let args = parse(&[
+            "--login-failures-per-account-and-ip=3",
+            "--login-failures-per-account=30",
+            "--login-failures-per-ip=40",
+            "--login-failures-per-device=2",
+            "--login-window-secs=60",
+            "--device-cookie-ttl-secs=3600",
+        ])
+        .unwrap();
+        let limits = config(&args).unwrap().login_limits;
+        assert_eq!(
+            limits,
+            LoginLimits::default()
+                .with_per_account_and_ip(3)
+                .with_per_account(30)
+                .with_per_ip(40)
+                .with_per_device(2)
+                .with_window(Duration::from_secs(60))
+                .with_device_cookie_ttl(Duration::from_secs(3600))
+        );
+        for zero in [
+            "--login-failures-per-account-and-ip=0",
+            "--login-window-secs=0",
+            "--device-cookie-ttl-secs=0",
+        ] {
+            assert!(parse(&[zero]).is_err(), "{zero}");
         }
     }
 

@@ -1,26 +1,28 @@
 //! Local user accounts: sign-up, sign-in and sign-out pages (server-rendered HTML that works
-//! without JavaScript), browser sessions, CSRF protection, sign-in throttling, and the admin
-//! API that creates users.
+//! without JavaScript), browser sessions, CSRF protection, sign-in throttling with device
+//! cookies, and the admin API that creates users.
 //!
 //! | route | what it does |
 //! |---|---|
 //! | `GET /` | who is signed in, with a sign-out button; or links to sign in and sign up |
-//! | `GET`, `POST /login` | the sign-in form; a success redirects to `return_to` (only `/authorize?…`) or `/` |
-//! | `GET`, `POST /signup` | the sign-up form with the password policy; signs the new user in (404 when `allow_signup` is off) |
+//! | `GET`, `POST /login` | the sign-in form; a success sets a new session and device cookie and redirects to `return_to` (only `/authorize?…`) or `/` |
+//! | `GET`, `POST /signup` | the sign-up form with the password policy; signs the new user in like `/login` (404 when `allow_signup` is off) |
 //! | `POST /logout` | ends the session and clears its cookie |
 //!
 //! Every POST needs the CSRF token ([`csrf`]) and otherwise gets a 403 page and does nothing.
 //! Other pages use the same pieces: [`session::signed_in`] says who is signed in, and
 //! [`csrf::for_form`], [`csrf::verify`] and [`csrf::rejected`] protect their forms.
 //! Form bodies are limited to [`FORM_LIMIT`] bytes. Pages are never cached and cannot be
-//! framed. The throttle needs the client address: serve the router with
-//! `into_make_service_with_connect_info::<SocketAddr>()` (see [`throttle`]).
+//! framed. The throttle ([`throttle`]) needs the client address: serve the router with
+//! `into_make_service_with_connect_info::<SocketAddr>()`; browsers that signed in before
+//! carry a device cookie ([`device`]) that keeps others' failures from locking them out.
 //!
 //! Links and form actions are root-relative (`/login`): the router is served at the root of
 //! the issuer's origin.
 
 pub(crate) mod cookies;
 pub(crate) mod csrf;
+mod device;
 pub(crate) mod email;
 mod pages;
 mod password;

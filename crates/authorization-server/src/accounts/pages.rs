@@ -12,11 +12,11 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::csrf::{self, CsrfToken};
-use super::throttle::client_key;
-use super::{AccountError, create_user, email, password, return_to, session};
+use super::throttle::{Source, client_key};
+use super::{AccountError, create_user, device, email, password, return_to, session};
 use crate::pages::{error_page, render};
 use crate::server::{AppState, Inner};
-use crate::store::{UnixTime, UserId};
+use crate::store::{SecretHash, StoreError, UnixTime, UserId, UserRecord};
 
 /// The message for every failed sign-in: it never says which of the two was wrong.
 const WRONG_CREDENTIALS: &str = "Wrong e-mail or password.";
@@ -120,7 +120,8 @@ pub(super) async fn login_form(
     with_cookies(render(StatusCode::OK, &page), set_cookie)
 }
 
-/// `POST /login`: CSRF token, throttle, password, then a new session and the redirect.
+/// `POST /login`: CSRF token, the account and the browser's device cookie, throttle, password,
+/// then a new session, a new device cookie and the redirect.
 pub(super) async fn login(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -147,37 +148,38 @@ pub(super) async fn login(
     // No account has an implausible address: such attempts share one account counter, so
     // junk cannot fill the table with long keys (they still count against the IP).
     let plausible = email::is_plausible(&email);
-    let account_key = if plausible { email.as_str() } else { "" };
-    let attempt = match state.login_throttle.begin(account_key, &ip, now) {
+    let (user, device) = match account_and_device(&state, &headers, plausible, &email).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::error!(%error, "cannot look up the account or the device cookie");
+            return unavailable();
+        }
+    };
+    let source = match &device {
+        Some(cookie) => Source::Device(cookie),
+        None => Source::Untrusted {
+            account: if plausible { email.as_str() } else { "" },
+            ip: &ip,
+        },
+    };
+    let attempt = match state.login_throttle.begin(source, now) {
         Ok(attempt) => attempt,
         Err(retry_at) => {
-            tracing::info!(%ip, "sign-in throttled");
+            tracing::info!(%ip, trusted_device = device.is_some(), "sign-in throttled");
             let page = login_page(&state, &email, Some(too_many(retry_at, now)), &csrf, target);
             return throttled(render(StatusCode::TOO_MANY_REQUESTS, &page), retry_at, now);
         }
     };
 
-    let user = if plausible {
-        match state.store.find_user_by_email(&email).await {
-            Ok(user) => user,
-            Err(error) => {
-                state.login_throttle.abandoned(attempt, now);
-                tracing::error!(%error, "cannot look up a user");
-                return unavailable();
-            }
-        }
-    } else {
-        None
-    };
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
     match (password::verify(stored, password).await, user) {
         (true, Some(user)) => {
             state.login_throttle.succeeded(attempt, state.now());
-            sign_in(&state, &headers, &user.user_id, target).await
+            sign_in_with_password(&state, &headers, &user.user_id, target).await
         }
         _ => {
             drop(attempt); // counted as a failure
-            tracing::info!(%ip, "failed sign-in");
+            tracing::info!(%ip, trusted_device = device.is_some(), "failed sign-in");
             let page = login_page(
                 &state,
                 &email,
@@ -258,7 +260,7 @@ pub(super) async fn signup(
     match create_user(state.store.as_ref(), &email, &password, now).await {
         Ok(user) => {
             tracing::info!(user_id = %user.user_id, "account created");
-            sign_in(&state, &headers, &user.user_id, target).await
+            sign_in_with_password(&state, &headers, &user.user_id, target).await
         }
         Err(AccountError::AlreadyExists(_)) => {
             state.login_throttle.record_ip_failure(&ip, now);
@@ -316,6 +318,43 @@ pub(crate) async fn sign_in(
             unavailable()
         }
     }
+}
+
+/// The account with the (normalized) `email`, if it is `plausible` and exists, and the hash of
+/// the browser's device cookie that vouches for it, if any. The browser's device cookies are
+/// looked up whether or not the account exists.
+async fn account_and_device(
+    state: &Inner,
+    headers: &HeaderMap,
+    plausible: bool,
+    email: &str,
+) -> Result<(Option<UserRecord>, Option<SecretHash>), StoreError> {
+    let user = if plausible {
+        state.store.find_user_by_email(email).await?
+    } else {
+        None
+    };
+    let device =
+        device::vouching_for(state, headers, user.as_ref().map(|user| &user.user_id)).await?;
+    Ok((user, device))
+}
+
+/// [`sign_in`] after the person proved their password: the browser also gets a new device
+/// cookie for the account (without one if it cannot be stored: signing in matters more).
+async fn sign_in_with_password(
+    state: &Inner,
+    headers: &HeaderMap,
+    user_id: &UserId,
+    target: Option<&str>,
+) -> Response {
+    let device = match device::issue(state, headers, user_id).await {
+        Ok(cookie) => Some(cookie),
+        Err(error) => {
+            tracing::warn!(%error, "cannot issue a device cookie");
+            None
+        }
+    };
+    with_cookies(sign_in(state, headers, user_id, target).await, device)
 }
 
 fn login_page<'a>(

@@ -1,33 +1,50 @@
-//! Throttling of sign-in attempts, per account and per client IP, in memory.
+//! Throttling of sign-in attempts, in memory (OWASP Authentication Cheat Sheet, "Login
+//! Throttling"; OWASP "Slow Down Online Guessing Attacks with Device Cookies").
 //!
-//! Each account (its normalized e-mail, whether or not it exists) and each client IP has a
-//! fixed window of `login_window` that starts at its first failure; within it at most
-//! `login_failures_per_account` / `login_failures_per_ip` failures are allowed. Beyond that the
-//! sign-in is refused with 429 before the password is looked at, until the window ends.
+//! Failures are counted by [`Counter`]s, each a fixed window of [`LoginLimits::window`] that
+//! starts at its first failure, within which at most its limit of failures is allowed; beyond
+//! that the attempts it counts are refused with 429 before the password is looked at, until the
+//! window ends. Which counters an attempt uses depends on the browser ([`Source`]):
 //!
-//! An attempt is counted as a failure when it begins ([`LoginThrottle::begin`]) and given back
-//! if it succeeds, so concurrent guesses cannot all slip in under the limit. A success clears
-//! the account's counter but not the IP's (an attacker with one valid account could
-//! otherwise reset their IP's count). IPv6 clients are counted per /64, the block one
-//! subscriber usually holds.
+//! - a browser holding a **device cookie** of the account (see [`super::device`]): only its
+//!   cookie's counter ([`LoginLimits::per_device`]). Others' failures on the account or from the
+//!   same address never lock it out, so an attacker who knows an e-mail address cannot keep its
+//!   owner out; a cookie used for many failures is locked on its own.
+//! - any other browser: the account from this address ([`LoginLimits::per_account_and_ip`]), the
+//!   account from all addresses together ([`LoginLimits::per_account`], the cap on guessing
+//!   spread over many addresses) and the address whatever the account
+//!   ([`LoginLimits::per_ip`], password spraying). A guesser at one address so locks only
+//!   itself out of the account; the owner elsewhere still signs in, and with a device cookie
+//!   even once the account's own cap is reached.
 //!
-//! Memory is bounded: expired windows are swept once per window, and each table holds at most
+//! Accounts are counted by their normalized e-mail whether or not they exist, so the throttle
+//! says nothing about which exist. An attempt is counted as a failure when it begins
+//! ([`LoginThrottle::begin`]) and given back if it succeeds, so concurrent guesses cannot all
+//! slip in under a limit. A success clears the counters of its account-and-address and of its
+//! device cookie but only gives its attempt back to the account and the address (an attacker
+//! with one valid account could otherwise reset their address's count). IPv6 clients are counted
+//! per /64, the block one subscriber usually holds.
+//!
+//! The state is a set of rows `(counter, window start, failures)`, and each operation touches
+//! the few rows of one attempt (check-and-count, give back, clear), so it can move into the
+//! store (for several instances) as one table and a conditional update per row. Memory is
+//! bounded: expired windows are swept once per window, and each kind of counter holds at most
 //! [`MAX_ENTRIES`] keys; when full, expired entries go first, then the oldest.
 //!
 //! The client IP comes from axum's `ConnectInfo<SocketAddr>`: serve the router with
 //! `into_make_service_with_connect_info::<SocketAddr>()`. Without it every client shares one
-//! counter (logged once as a warning). Behind a reverse proxy that is the proxy's address;
+//! address (logged once as a warning). Behind a reverse proxy that is the proxy's address;
 //! `X-Forwarded-For` is deliberately not trusted.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::config::AuthorizationServerConfig;
-use crate::store::UnixTime;
+use crate::config::LoginLimits;
+use crate::store::{SecretHash, UnixTime};
 
-/// The most keys each table (accounts, IPs) holds.
+/// The most keys each kind of counter holds.
 pub(crate) const MAX_ENTRIES: usize = 100_000;
 
 /// The key of the client IP for `peer`, or a shared key when the address is unknown.
@@ -52,29 +69,89 @@ pub(crate) fn client_key(peer: Option<SocketAddr>) -> String {
     }
 }
 
-/// A sign-in attempt that has been counted; report how it ended with
-/// [`LoginThrottle::succeeded`] or [`LoginThrottle::abandoned`], or drop it for a failure.
+/// Who is trying to sign in, as far as the throttle is concerned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// A browser holding a valid device cookie of the account: the cookie's hash.
+    Device(&'a SecretHash),
+    /// Any other browser: the account (normalized e-mail) and the client IP key.
+    Untrusted {
+        /// The account.
+        account: &'a str,
+        /// The client IP key ([`client_key`]).
+        ip: &'a str,
+    },
+}
+
+/// What failures are counted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An account, from one address (untrusted browsers).
+    AccountFromIp,
+    /// An account, from every address (untrusted browsers).
+    Account,
+    /// An address, whatever the account (untrusted browsers and sign-up probes).
+    Ip,
+    /// A device cookie.
+    Device,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::AccountFromIp, Kind::Account, Kind::Ip, Kind::Device];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One counter: its kind and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Counter {
+    kind: Kind,
+    key: String,
+}
+
+impl Counter {
+    fn of(source: Source<'_>) -> Vec<Counter> {
+        let counter = |kind, key: String| Counter { kind, key };
+        match source {
+            Source::Device(hash) => vec![counter(Kind::Device, hash.0.clone())],
+            Source::Untrusted { account, ip } => vec![
+                // An e-mail cannot hold a newline, so the pair cannot be forged from another.
+                counter(Kind::AccountFromIp, format!("{account}\n{ip}")),
+                counter(Kind::Account, account.to_owned()),
+                counter(Kind::Ip, ip.to_owned()),
+            ],
+        }
+    }
+}
+
+/// A sign-in attempt that has been counted; report a success with
+/// [`LoginThrottle::succeeded`], or drop it for a failure.
 #[must_use]
 #[derive(Debug)]
 pub(crate) struct Attempt {
-    account: String,
-    ip: String,
+    counters: Vec<Counter>,
 }
 
 /// Failed sign-in counters.
 #[derive(Debug)]
 pub(crate) struct LoginThrottle {
-    per_account: u32,
-    per_ip: u32,
+    limits: LoginLimits,
     window: i64,
     counters: Mutex<Counters>,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
-    accounts: Table,
-    ips: Table,
+    tables: [Table; Kind::ALL.len()],
     next_sweep: UnixTime,
+}
+
+impl Counters {
+    fn table(&mut self, kind: Kind) -> &mut Table {
+        &mut self.tables[kind.index()]
+    }
 }
 
 #[derive(Debug, Default)]
@@ -146,75 +223,85 @@ impl Table {
 }
 
 impl LoginThrottle {
-    /// Counters with the limits of `config`.
-    pub(crate) fn new(config: &AuthorizationServerConfig) -> Self {
+    /// Counters with `limits`.
+    pub(crate) fn new(limits: LoginLimits) -> Self {
         Self {
-            per_account: config.login_failures_per_account,
-            per_ip: config.login_failures_per_ip,
-            window: i64::try_from(config.login_window.as_secs()).unwrap_or(i64::MAX / 2),
+            limits,
+            window: i64::try_from(limits.window.as_secs()).unwrap_or(i64::MAX / 2),
             counters: Mutex::default(),
         }
     }
 
-    fn counters(&self, now: UnixTime) -> std::sync::MutexGuard<'_, Counters> {
+    fn limit(&self, kind: Kind) -> u32 {
+        match kind {
+            Kind::AccountFromIp => self.limits.per_account_and_ip,
+            Kind::Account => self.limits.per_account,
+            Kind::Ip => self.limits.per_ip,
+            Kind::Device => self.limits.per_device,
+        }
+    }
+
+    fn counters(&self, now: UnixTime) -> MutexGuard<'_, Counters> {
         let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         if now >= counters.next_sweep {
-            counters.accounts.sweep(now, self.window);
-            counters.ips.sweep(now, self.window);
+            for table in &mut counters.tables {
+                table.sweep(now, self.window);
+            }
             counters.next_sweep = now.saturating_add(self.window.max(1));
         }
         counters
     }
 
-    /// Counts a sign-in attempt for `account` from `ip` as a failure, unless either is over its
-    /// limit: then `Err(when the sign-in may be tried again)`.
-    pub(crate) fn begin(
-        &self,
-        account: &str,
-        ip: &str,
-        now: UnixTime,
-    ) -> Result<Attempt, UnixTime> {
+    /// Counts a sign-in attempt from `source` as a failure, unless one of its counters is over
+    /// its limit: then `Err(when the sign-in may be tried again)`.
+    pub(crate) fn begin(&self, source: Source<'_>, now: UnixTime) -> Result<Attempt, UnixTime> {
+        let counters_of_attempt = Counter::of(source);
         let mut counters = self.counters(now);
-        let blocked_until = [
-            counters
-                .accounts
-                .blocked(account, self.per_account, now, self.window),
-            counters.ips.blocked(ip, self.per_ip, now, self.window),
-        ]
-        .into_iter()
-        .flatten()
-        .max();
+        let blocked_until = counters_of_attempt
+            .iter()
+            .filter_map(|counter| {
+                counters.table(counter.kind).blocked(
+                    &counter.key,
+                    self.limit(counter.kind),
+                    now,
+                    self.window,
+                )
+            })
+            .max();
         if let Some(until) = blocked_until {
             return Err(until);
         }
-        counters.accounts.add_failure(account, now, self.window);
-        counters.ips.add_failure(ip, now, self.window);
+        for counter in &counters_of_attempt {
+            counters
+                .table(counter.kind)
+                .add_failure(&counter.key, now, self.window);
+        }
         Ok(Attempt {
-            account: account.to_owned(),
-            ip: ip.to_owned(),
+            counters: counters_of_attempt,
         })
     }
 
-    /// The attempt signed in: the account's failures are forgotten, the IP's attempt given back.
+    /// The attempt signed in: the failures of its account-and-address and of its device cookie
+    /// are forgotten; the account and the address only get this attempt back.
     pub(crate) fn succeeded(&self, attempt: Attempt, now: UnixTime) {
         let mut counters = self.counters(now);
-        counters.accounts.0.remove(&attempt.account);
-        counters.ips.give_back(&attempt.ip);
-    }
-
-    /// The attempt could not be judged (the store failed): it does not count.
-    pub(crate) fn abandoned(&self, attempt: Attempt, now: UnixTime) {
-        let mut counters = self.counters(now);
-        counters.accounts.give_back(&attempt.account);
-        counters.ips.give_back(&attempt.ip);
+        for counter in attempt.counters {
+            let table = counters.table(counter.kind);
+            match counter.kind {
+                Kind::AccountFromIp | Kind::Device => {
+                    table.0.remove(&counter.key);
+                }
+                Kind::Account | Kind::Ip => table.give_back(&counter.key),
+            }
+        }
     }
 
     /// `Err(when to try again)` if `ip` is over its limit (sign-up checks this).
     pub(crate) fn check_ip(&self, ip: &str, now: UnixTime) -> Result<(), UnixTime> {
         match self
             .counters(now)
-            .ips
-            .blocked(ip, self.per_ip, now, self.window)
+            .table(Kind::Ip)
+            .blocked(ip, self.limits.per_ip, now, self.window)
         {
             Some(until) => Err(until),
             None => Ok(()),
@@ -224,13 +311,15 @@ impl LoginThrottle {
     /// Counts a failure against `ip` alone (a sign-up for an e-mail that has an account: it
     /// reveals that the account exists, so probing is limited like sign-in guessing).
     pub(crate) fn record_ip_failure(&self, ip: &str, now: UnixTime) {
-        self.counters(now).ips.add_failure(ip, now, self.window);
+        self.counters(now)
+            .table(Kind::Ip)
+            .add_failure(ip, now, self.window);
     }
 
     #[cfg(test)]
-    fn sizes(&self) -> (usize, usize) {
+    fn sizes(&self) -> [usize; Kind::ALL.len()] {
         let counters = self.counters.lock().unwrap();
-        (counters.accounts.0.len(), counters.ips.0.len())
+        counters.tables.each_ref().map(|table| table.0.len())
     }
 }
 
@@ -240,83 +329,142 @@ mod tests {
 
     use super::*;
 
-    fn throttle(per_account: u32, per_ip: u32, window_secs: u64) -> LoginThrottle {
-        let config =
-            AuthorizationServerConfig::new("http://localhost:9000", "http://localhost:3001/mcp")
-                .unwrap()
-                .with_login_throttle(per_account, per_ip, Duration::from_secs(window_secs));
-        LoginThrottle::new(&config)
+    const WINDOW: u64 = 60;
+
+    fn throttle(per_account_and_ip: u32, per_account: u32, per_ip: u32) -> LoginThrottle {
+        LoginThrottle::new(
+            LoginLimits::default()
+                .with_per_account_and_ip(per_account_and_ip)
+                .with_per_account(per_account)
+                .with_per_ip(per_ip)
+                .with_per_device(2)
+                .with_window(Duration::from_secs(WINDOW)),
+        )
+    }
+
+    fn untrusted<'a>(account: &'a str, ip: &'a str) -> Source<'a> {
+        Source::Untrusted { account, ip }
     }
 
     #[test]
-    fn blocks_an_account_after_its_limit_until_the_window_ends() {
-        let throttle = throttle(3, 100, 60);
+    fn blocks_an_account_from_one_address_but_not_from_others() {
+        let throttle = throttle(3, 100, 100);
         for second in 0..3 {
             let _failed = throttle
-                .begin("a@b.c", &format!("10.0.0.{second}"), 1000 + second)
+                .begin(untrusted("a@b.c", "10.0.0.1"), 1000 + second)
                 .unwrap();
         }
-        assert_eq!(throttle.begin("a@b.c", "10.0.0.9", 1010).unwrap_err(), 1060);
-        assert!(throttle.begin("other@b.c", "10.0.0.9", 1010).is_ok());
+        assert_eq!(
+            throttle
+                .begin(untrusted("a@b.c", "10.0.0.1"), 1010)
+                .unwrap_err(),
+            1060
+        );
+        assert!(throttle.begin(untrusted("a@b.c", "10.0.0.2"), 1010).is_ok());
+        assert!(throttle.begin(untrusted("b@b.c", "10.0.0.1"), 1010).is_ok());
         assert!(
-            throttle.begin("a@b.c", "10.0.0.9", 1060).is_ok(),
+            throttle.begin(untrusted("a@b.c", "10.0.0.1"), 1060).is_ok(),
             "a new window"
         );
     }
 
     #[test]
-    fn blocks_an_ip_after_its_limit_whatever_the_account() {
-        let throttle = throttle(100, 2, 60);
-        let _ = throttle.begin("a@b.c", "10.0.0.1", 0).unwrap();
-        let _ = throttle.begin("b@b.c", "10.0.0.1", 1).unwrap();
-        assert_eq!(throttle.begin("c@b.c", "10.0.0.1", 2).unwrap_err(), 60);
+    fn blocks_an_account_guessed_from_many_addresses_for_untrusted_browsers_only() {
+        let throttle = throttle(100, 3, 100);
+        for n in 0..3 {
+            let _ = throttle
+                .begin(untrusted("a@b.c", &format!("10.0.0.{n}")), 0)
+                .unwrap();
+        }
+        assert_eq!(
+            throttle
+                .begin(untrusted("a@b.c", "10.0.0.9"), 1)
+                .unwrap_err(),
+            60
+        );
+        let device = SecretHash("d".repeat(64));
+        assert!(throttle.begin(Source::Device(&device), 1).is_ok());
+    }
+
+    #[test]
+    fn blocks_an_ip_after_its_limit_whatever_the_account_but_not_a_device() {
+        let throttle = throttle(100, 100, 2);
+        let _ = throttle.begin(untrusted("a@b.c", "10.0.0.1"), 0).unwrap();
+        let _ = throttle.begin(untrusted("b@b.c", "10.0.0.1"), 1).unwrap();
+        assert_eq!(
+            throttle
+                .begin(untrusted("c@b.c", "10.0.0.1"), 2)
+                .unwrap_err(),
+            60
+        );
         assert_eq!(throttle.check_ip("10.0.0.1", 2), Err(60));
-        assert!(throttle.begin("c@b.c", "10.0.0.2", 2).is_ok());
+        assert!(throttle.begin(untrusted("c@b.c", "10.0.0.2"), 2).is_ok());
+        let device = SecretHash("d".repeat(64));
+        assert!(throttle.begin(Source::Device(&device), 2).is_ok());
     }
 
     #[test]
-    fn success_clears_the_account_but_not_other_ip_failures() {
-        let throttle = throttle(2, 3, 60);
-        let _ = throttle.begin("a@b.c", "ip", 0).unwrap();
-        let ok = throttle.begin("a@b.c", "ip", 1).unwrap();
+    fn a_device_cookie_is_locked_on_its_own() {
+        let throttle = throttle(100, 100, 100);
+        let device = SecretHash("d".repeat(64));
+        let other = SecretHash("e".repeat(64));
+        for _ in 0..2 {
+            let _ = throttle.begin(Source::Device(&device), 0).unwrap();
+        }
+        assert_eq!(throttle.begin(Source::Device(&device), 1).unwrap_err(), 60);
+        assert!(throttle.begin(Source::Device(&other), 1).is_ok());
+        assert!(throttle.begin(untrusted("a@b.c", "10.0.0.1"), 1).is_ok());
+    }
+
+    #[test]
+    fn success_clears_the_account_from_its_address_but_not_the_address() {
+        let throttle = throttle(2, 100, 3);
+        let _ = throttle.begin(untrusted("a@b.c", "ip"), 0).unwrap();
+        let ok = throttle.begin(untrusted("a@b.c", "ip"), 1).unwrap();
         throttle.succeeded(ok, 1);
-        let _ = throttle.begin("a@b.c", "ip", 2).unwrap();
-        assert!(
-            throttle.begin("a@b.c", "ip", 3).is_ok(),
-            "account was cleared"
-        );
-        assert!(
-            throttle.begin("a@b.c", "ip", 4).is_err(),
-            "ip: 3 failures kept"
+        let _ = throttle.begin(untrusted("a@b.c", "ip"), 2).unwrap();
+        let _ = throttle
+            .begin(untrusted("a@b.c", "ip"), 3)
+            .expect("the account from this address was cleared");
+        assert_eq!(
+            throttle.check_ip("ip", 3),
+            Err(60),
+            "the address keeps its failure from before the success"
         );
     }
 
     #[test]
-    fn abandoned_attempts_do_not_count() {
-        let throttle = throttle(1, 1, 60);
-        let attempt = throttle.begin("a@b.c", "ip", 0).unwrap();
-        throttle.abandoned(attempt, 0);
-        assert!(throttle.begin("a@b.c", "ip", 0).is_ok());
+    fn success_clears_the_device_cookie() {
+        let throttle = throttle(100, 100, 100);
+        let device = SecretHash("d".repeat(64));
+        let _ = throttle.begin(Source::Device(&device), 0).unwrap();
+        let ok = throttle.begin(Source::Device(&device), 0).unwrap();
+        throttle.succeeded(ok, 0);
+        let _ = throttle.begin(Source::Device(&device), 0).unwrap();
+        assert!(throttle.begin(Source::Device(&device), 0).is_ok());
     }
 
     #[test]
     fn sign_up_probes_count_against_the_ip() {
-        let throttle = throttle(5, 2, 60);
+        let throttle = throttle(5, 5, 2);
         throttle.record_ip_failure("ip", 0);
         assert!(throttle.check_ip("ip", 0).is_ok());
         throttle.record_ip_failure("ip", 0);
         assert!(throttle.check_ip("ip", 0).is_err());
+        assert!(throttle.begin(untrusted("a@b.c", "ip"), 0).is_err());
     }
 
     #[test]
     fn memory_stays_bounded() {
-        let throttle = throttle(5, u32::MAX, 60);
+        let throttle = throttle(5, 5, u32::MAX);
         for n in 0..MAX_ENTRIES + 10 {
-            let _ = throttle.begin(&format!("user{n}@b.c"), "ip", 0).unwrap();
+            let _ = throttle
+                .begin(untrusted(&format!("user{n}@b.c"), "ip"), 0)
+                .unwrap();
         }
-        assert_eq!(throttle.sizes(), (MAX_ENTRIES, 1));
-        let _ = throttle.begin("late@b.c", "ip", 61).unwrap();
-        assert_eq!(throttle.sizes(), (1, 1), "expired windows were swept");
+        assert_eq!(throttle.sizes(), [MAX_ENTRIES, MAX_ENTRIES, 1, 0]);
+        let _ = throttle.begin(untrusted("late@b.c", "ip"), 61).unwrap();
+        assert_eq!(throttle.sizes(), [1, 1, 1, 0], "expired windows were swept");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1): checks the request in a
-//! fixed order, sends the person to sign in, asks for consent (remembered per user and
-//! client), and redirects back with a code, `state` and `iss` (RFC 9207).
+//! fixed order, sends the person to sign in, asks for consent (remembered per user, client
+//! and resource, and naming the resource), and redirects back with a code, `state` and `iss` (RFC 9207).
 //!
 //! Until the client and its redirect URI are verified, errors are shown on a page; after,
 //! they are redirected to the client (RFC 6749 §4.1.2.1).
@@ -274,7 +274,11 @@ async fn start(
     };
     let remembered = match state
         .store
-        .get_consent(&user.user.user_id, request.client.id())
+        .get_consent(
+            &user.user.user_id,
+            request.client.id(),
+            request.resource.as_str(),
+        )
         .await
     {
         Ok(consent) => consent
@@ -338,6 +342,7 @@ async fn decide(
     let consent = ConsentRecord {
         user_id: user.user.user_id.clone(),
         client_id: request.client.id().clone(),
+        resource: request.resource.to_string(),
         scope: request.scope.to_string(),
         granted_at: state.now(),
     };

@@ -2,8 +2,8 @@
 //! the default) and PostgreSQL (several instances) backends that pass the same test suite.
 //!
 //! Secrets never reach the store in clear: client secrets, registration access tokens,
-//! authorization codes, refresh tokens and session ids are stored as SHA-256 hashes
-//! ([`SecretHash`]); passwords as Argon2id PHC strings. Times are Unix seconds ([`UnixTime`])
+//! authorization codes, refresh tokens, session ids and device cookies are stored as SHA-256
+//! hashes ([`SecretHash`]); passwords as Argon2id PHC strings. Times are Unix seconds ([`UnixTime`])
 //! passed in by the caller, so tests control the clock.
 
 mod sql;
@@ -109,13 +109,17 @@ pub struct UserRecord {
     pub created_at: UnixTime,
 }
 
-/// Consent a user gave a client, remembered so they are not asked again.
+/// Consent a user gave a client for one resource, remembered so they are not asked again for
+/// it. Consent for one resource (MCP server) is never reused for another (MCP Security Best
+/// Practices, "Confused Deputy Problem": consent is per client and per resource).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentRecord {
     /// The user.
     pub user_id: UserId,
     /// The client.
     pub client_id: ClientId,
+    /// The resource (RFC 8707) the consent is for, in its canonical form.
+    pub resource: String,
     /// The scopes consented to, space-delimited and sorted.
     pub scope: String,
     /// When consent was (last) given.
@@ -294,6 +298,21 @@ pub struct SessionRecord {
     pub expires_at: UnixTime,
 }
 
+/// A device cookie: a browser in which a user signed in with their password (OWASP
+/// "Slow Down Online Guessing Attacks with Device Cookies"). Sign-ins of that user from that
+/// browser are not locked out by others' failures on the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCookieRecord {
+    /// SHA-256 of the cookie's value.
+    pub cookie_hash: SecretHash,
+    /// The user the cookie was issued to, the only account it vouches for.
+    pub user_id: UserId,
+    /// When it was issued.
+    pub created_at: UnixTime,
+    /// When it expires.
+    pub expires_at: UnixTime,
+}
+
 /// A person's identity at an upstream OpenID provider, linked to a local user (federated
 /// sign-in). The link is by `(issuer, subject)` only (OpenID Connect Core §5.7): the e-mail is
 /// kept for information, never used to find the user.
@@ -374,13 +393,14 @@ pub trait Store: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<UserRecord>>;
 
     // --- consents
-    /// Records (or replaces) a user's consent for a client.
+    /// Records (or replaces) a user's consent for a client and a resource.
     async fn upsert_consent(&self, consent: &ConsentRecord) -> StoreResult<()>;
-    /// The consent a user gave a client.
+    /// The consent a user gave a client for `resource`.
     async fn get_consent(
         &self,
         user_id: &UserId,
         client_id: &ClientId,
+        resource: &str,
     ) -> StoreResult<Option<ConsentRecord>>;
 
     // --- grants and codes
@@ -460,6 +480,18 @@ pub trait Store: Send + Sync {
     /// Deletes a session (sign-out).
     async fn delete_session(&self, session_hash: &SecretHash) -> StoreResult<()>;
 
+    // --- device cookies
+    /// Stores a device cookie; `Conflict("device cookie")` if its hash exists.
+    async fn insert_device_cookie(&self, cookie: &DeviceCookieRecord) -> StoreResult<()>;
+    /// The device cookie with `cookie_hash`, if unexpired.
+    async fn get_device_cookie(
+        &self,
+        cookie_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceCookieRecord>>;
+    /// Deletes a device cookie (replaced by a new one).
+    async fn delete_device_cookie(&self, cookie_hash: &SecretHash) -> StoreResult<()>;
+
     // --- federated sign-in
     /// The identity at `issuer` with `subject`, with the local user it is linked to.
     async fn find_upstream_identity(
@@ -495,6 +527,7 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Option<UpstreamLoginRecord>>;
 
     // --- housekeeping
-    /// Deletes expired codes, sessions, upstream sign-ins and tokens; returns how many rows went.
+    /// Deletes expired codes, sessions, device cookies, upstream sign-ins and tokens; returns
+    /// how many rows went.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }

@@ -11,6 +11,7 @@ mod access;
 mod clients;
 mod connect;
 mod consents;
+mod devices;
 mod dialect;
 mod grants;
 mod housekeeping;
@@ -30,9 +31,9 @@ use sqlx::{Any, AnyPool, Transaction};
 use self::dialect::Dialect;
 use super::{
     AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientRecord, CodeRedemption,
-    ConsentRecord, GrantId, GrantRecord, RefreshRotation, RefreshTokenRecord, SecretHash,
-    SessionRecord, SigningKeyRecord, Store, StoreResult, UnixTime, UpstreamIdentityRecord,
-    UpstreamLoginRecord, UserId, UserRecord,
+    ConsentRecord, DeviceCookieRecord, GrantId, GrantRecord, RefreshRotation, RefreshTokenRecord,
+    SecretHash, SessionRecord, SigningKeyRecord, Store, StoreResult, UnixTime,
+    UpstreamIdentityRecord, UpstreamLoginRecord, UserId, UserRecord,
 };
 
 /// The [`Store`] on SQLite or PostgreSQL, chosen by the URL's scheme.
@@ -162,8 +163,9 @@ impl Store for SqlStore {
         &self,
         user_id: &UserId,
         client_id: &ClientId,
+        resource: &str,
     ) -> StoreResult<Option<ConsentRecord>> {
-        consents::get(&self.pool, user_id, client_id).await
+        consents::get(&self.pool, user_id, client_id, resource).await
     }
 
     async fn insert_grant_with_code(
@@ -268,6 +270,22 @@ impl Store for SqlStore {
 
     async fn delete_session(&self, session_hash: &SecretHash) -> StoreResult<()> {
         sessions::delete(&self.pool, session_hash).await
+    }
+
+    async fn insert_device_cookie(&self, cookie: &DeviceCookieRecord) -> StoreResult<()> {
+        devices::insert(&self.pool, cookie).await
+    }
+
+    async fn get_device_cookie(
+        &self,
+        cookie_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceCookieRecord>> {
+        devices::get(&self.pool, cookie_hash, now).await
+    }
+
+    async fn delete_device_cookie(&self, cookie_hash: &SecretHash) -> StoreResult<()> {
+        devices::delete(&self.pool, cookie_hash).await
     }
 
     async fn find_upstream_identity(

@@ -1,9 +1,9 @@
 //! Records to store, and a fake clock: times are plain numbers around [`T0`].
 
 use mcp_oauth_authorization_server::store::{
-    AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientOrigin, ClientRecord, GrantId,
-    GrantRecord, KeyState, RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store,
-    UnixTime, UserId, UserRecord,
+    AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientOrigin, ClientRecord,
+    ConsentRecord, DeviceCookieRecord, GrantId, GrantRecord, KeyState, RefreshTokenRecord,
+    SecretHash, SessionRecord, SigningKeyRecord, Store, UnixTime, UserId, UserRecord,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -14,6 +14,8 @@ pub const T0: UnixTime = 1_750_000_000;
 pub const CODE_TTL: UnixTime = 60;
 /// How long tokens and sessions live in these tests.
 pub const TOKEN_TTL: UnixTime = 3_600;
+/// The resource grants and consents are for.
+pub const RESOURCE: &str = "https://mcp.example/mcp";
 
 /// What the server stores for a secret: its lowercase hex SHA-256.
 pub fn hash(secret: &str) -> SecretHash {
@@ -64,7 +66,7 @@ pub fn grant(
         client_id: client.client_id.clone(),
         user_id: user.user_id.clone(),
         scope: "mcp.read mcp.write".to_owned(),
-        resource: Some("https://mcp.example/mcp".to_owned()),
+        resource: Some(RESOURCE.to_owned()),
         created_at,
         revoked_at: None,
     }
@@ -127,6 +129,27 @@ pub fn session(secret: &str, user: &UserRecord, auth_time: UnixTime) -> SessionR
         user_id: user.user_id.clone(),
         auth_time,
         expires_at: auth_time + TOKEN_TTL,
+    }
+}
+
+/// Consent of `user` to `client` for [`RESOURCE`] and `mcp.read`, given at `granted_at`.
+pub fn consent(user: &UserRecord, client: &ClientRecord, granted_at: UnixTime) -> ConsentRecord {
+    ConsentRecord {
+        user_id: user.user_id.clone(),
+        client_id: client.client_id.clone(),
+        resource: RESOURCE.to_owned(),
+        scope: "mcp.read".to_owned(),
+        granted_at,
+    }
+}
+
+/// The device cookie `secret` of `user`, issued at `created_at` for [`TOKEN_TTL`].
+pub fn device_cookie(secret: &str, user: &UserRecord, created_at: UnixTime) -> DeviceCookieRecord {
+    DeviceCookieRecord {
+        cookie_hash: hash(secret),
+        user_id: user.user_id.clone(),
+        created_at,
+        expires_at: created_at + TOKEN_TTL,
     }
 }
 

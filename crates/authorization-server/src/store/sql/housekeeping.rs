@@ -8,15 +8,17 @@ use crate::store::{StoreResult, UnixTime};
 /// Expired rows of each table that has an expiry. A used code or refresh token goes too once
 /// expired: presenting it afterwards is `Unknown` rather than a replay, which revokes nothing,
 /// but it could not have been redeemed anyway.
-const PURGES: [&str; 5] = [
+const PURGES: [&str; 6] = [
     "DELETE FROM authorization_codes WHERE expires_at <= $1",
     "DELETE FROM refresh_tokens WHERE expires_at <= $1",
     "DELETE FROM access_tokens WHERE expires_at <= $1",
     "DELETE FROM sessions WHERE expires_at <= $1",
+    "DELETE FROM device_cookies WHERE expires_at <= $1",
     "DELETE FROM upstream_logins WHERE expires_at <= $1",
 ];
 
-/// Deletes every expired code, token, session and upstream sign-in in one transaction; the number of rows.
+/// Deletes every expired code, token, session, device cookie and upstream sign-in in one
+/// transaction; the number of rows.
 pub(super) async fn purge_expired(
     mut tx: Transaction<'static, Any>,
     now: UnixTime,

@@ -1,13 +1,13 @@
 //! Registered clients.
 
 use mcp_oauth_authorization_server::store::{
-    ClientId, ClientOrigin, CodeRedemption, ConsentRecord, Store, StoreError,
+    ClientId, ClientOrigin, CodeRedemption, Store, StoreError,
 };
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 
 use crate::backend::TestDb;
-use crate::fixtures::{self, Family, T0, hash};
+use crate::fixtures::{self, Family, RESOURCE, T0, hash};
 
 pub async fn registering_a_client_twice_conflicts(db: &TestDb) {
     let store = db.open().await;
@@ -121,13 +121,10 @@ pub async fn deleting_a_client_removes_its_grants_and_tokens(db: &TestDb) {
     let kept = Family::stored(&store, "kept").await;
     for family in [&doomed, &kept] {
         let name = family.grant.grant_id.as_str();
-        let consent = ConsentRecord {
-            user_id: family.user.user_id.clone(),
-            client_id: family.client.client_id.clone(),
-            scope: "mcp.read".into(),
-            granted_at: T0,
-        };
-        store.upsert_consent(&consent).await.unwrap();
+        store
+            .upsert_consent(&fixtures::consent(&family.user, &family.client, T0))
+            .await
+            .unwrap();
         store
             .insert_refresh_token(&fixtures::refresh(&format!("rt-{name}"), &family.grant, T0))
             .await
@@ -151,7 +148,7 @@ pub async fn deleting_a_client_removes_its_grants_and_tokens(db: &TestDb) {
     );
     assert_eq!(
         store
-            .get_consent(&doomed.user.user_id, &doomed.client.client_id)
+            .get_consent(&doomed.user.user_id, &doomed.client.client_id, RESOURCE)
             .await
             .unwrap(),
         None
@@ -189,7 +186,7 @@ pub async fn deleting_a_client_removes_its_grants_and_tokens(db: &TestDb) {
     // Another client's data is untouched.
     assert!(
         store
-            .get_consent(&kept.user.user_id, &kept.client.client_id)
+            .get_consent(&kept.user.user_id, &kept.client.client_id, RESOURCE)
             .await
             .unwrap()
             .is_some()

@@ -1,23 +1,20 @@
 //! The database as a whole: durability, concurrent writers, bad rows.
 
 use mcp_oauth_authorization_server::store::{
-    ClientId, CodeRedemption, ConsentRecord, KeyState, RefreshRotation, Store, StoreError,
+    ClientId, CodeRedemption, KeyState, RefreshRotation, Store, StoreError,
 };
 
 use crate::backend::TestDb;
-use crate::fixtures::{self, Family, T0};
+use crate::fixtures::{self, Family, RESOURCE, T0};
 
 pub async fn data_survives_reopening(db: &TestDb) {
     let family = {
         let store = db.open().await;
         let family = Family::stored(&store, "a").await;
-        let consent = ConsentRecord {
-            user_id: family.user.user_id.clone(),
-            client_id: family.client.client_id.clone(),
-            scope: "mcp.read".into(),
-            granted_at: T0,
-        };
-        store.upsert_consent(&consent).await.unwrap();
+        store
+            .upsert_consent(&fixtures::consent(&family.user, &family.client, T0))
+            .await
+            .unwrap();
         store
             .redeem_code(&family.code.code_hash, T0 + 1)
             .await
@@ -61,7 +58,7 @@ pub async fn data_survives_reopening(db: &TestDb) {
     );
     assert!(
         store
-            .get_consent(&family.user.user_id, &family.client.client_id)
+            .get_consent(&family.user.user_id, &family.client.client_id, RESOURCE)
             .await
             .unwrap()
             .is_some()

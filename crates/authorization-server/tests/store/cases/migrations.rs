@@ -88,7 +88,36 @@ pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
     let store = db.open().await;
     check_seed_0001(&store).await;
     check_seed_0002(&store).await;
+    check_seed_0003(&store).await;
     check_seed_0004(&store).await;
+}
+
+/// Everything `0003.sql` wrote, as the store reads it now.
+async fn check_seed_0003(store: &impl Store) {
+    let user = UserId("seed-user".into());
+    let consent = store
+        .get_consent(
+            &user,
+            &ClientId("seed-client".into()),
+            "https://mcp.example/mcp",
+        )
+        .await
+        .unwrap()
+        .expect("seed consent");
+    assert_eq!(
+        (consent.scope.as_str(), consent.granted_at),
+        ("mcp.read mcp.write", 1_700_000_200)
+    );
+    let device = store
+        .get_device_cookie(&hash("seed-device"), 1_700_000_001)
+        .await
+        .unwrap()
+        .expect("seed device cookie");
+    assert_eq!(device.user_id, user);
+    assert_eq!(
+        (device.created_at, device.expires_at),
+        (1_700_000_000, 1_702_592_000)
+    );
 }
 
 /// Everything `0004.sql` wrote, as the store reads it now; clients written before 0004 may not
@@ -163,12 +192,15 @@ async fn check_seed_0001(store: &impl Store) {
         .unwrap()
         .expect("seed user");
     assert_eq!(user.user_id, UserId("seed-user".into()));
-    let consent = store
-        .get_consent(&user.user_id, &client.client_id)
-        .await
-        .unwrap()
-        .expect("seed consent");
-    assert_eq!(consent.scope, "mcp.read");
+    // Migration 0003 dropped the consent, which named no resource: the user is asked again
+    // (the only consent left is the one 0003.sql wrote, see `check_seed_0003`).
+    for resource in ["", "https://seed.example/cb", "https://other.example/mcp"] {
+        let consent = store
+            .get_consent(&user.user_id, &client.client_id, resource)
+            .await
+            .unwrap();
+        assert_eq!(consent, None, "{resource:?}");
+    }
 
     let grant = store
         .get_grant(&GrantId("seed-grant".into()))

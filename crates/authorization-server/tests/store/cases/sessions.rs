@@ -1,4 +1,4 @@
-//! Browser sessions, and purging what expired.
+//! Browser sessions, device cookies, and purging what expired.
 
 use mcp_oauth_authorization_server::store::{CodeRedemption, Store, StoreError};
 
@@ -53,6 +53,66 @@ pub async fn sessions_end_at_expiry_or_sign_out(db: &TestDb) {
     );
 }
 
+pub async fn device_cookies_are_found_until_they_expire_or_are_deleted(db: &TestDb) {
+    let store = db.open().await;
+    let user = fixtures::user("alice", T0);
+    store.insert_user(&user).await.unwrap();
+    let expiring = fixtures::device_cookie("d-expiring", &user, T0);
+    let replaced = fixtures::device_cookie("d-replaced", &user, T0);
+    store.insert_device_cookie(&expiring).await.unwrap();
+    store.insert_device_cookie(&replaced).await.unwrap();
+
+    let end = T0 + TOKEN_TTL;
+    assert_eq!(
+        store
+            .get_device_cookie(&expiring.cookie_hash, end - 1)
+            .await
+            .unwrap(),
+        Some(expiring.clone())
+    );
+    assert_eq!(
+        store
+            .get_device_cookie(&expiring.cookie_hash, end)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_device_cookie(&hash("never issued"), T0)
+            .await
+            .unwrap(),
+        None
+    );
+
+    store
+        .delete_device_cookie(&replaced.cookie_hash)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_device_cookie(&replaced.cookie_hash, T0)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .delete_device_cookie(&hash("never issued"))
+        .await
+        .expect("deleting nothing is fine");
+
+    let duplicate = store.insert_device_cookie(&expiring).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict("device cookie"))),
+        "{duplicate:?}"
+    );
+    let orphan = fixtures::device_cookie("d-orphan", &fixtures::user("nobody", T0), T0);
+    assert!(
+        store.insert_device_cookie(&orphan).await.is_err(),
+        "a device cookie needs its user"
+    );
+}
+
 pub async fn purging_deletes_only_what_expired(db: &TestDb) {
     let store = db.open().await;
     let old = Family::stored(&store, "old").await; // code expires at T0 + 60
@@ -68,6 +128,8 @@ pub async fn purging_deletes_only_what_expired(db: &TestDb) {
     let fresh_access = fixtures::access("at-fresh", &old.grant, T0 + 101);
     let stale_session = fixtures::session("s-stale", &old.user, T0 - TOKEN_TTL);
     let fresh_session = fixtures::session("s-fresh", &old.user, T0);
+    let stale_device = fixtures::device_cookie("d-stale", &old.user, T0 - TOKEN_TTL);
+    let fresh_device = fixtures::device_cookie("d-fresh", &old.user, T0);
     for token in [&stale_refresh, &fresh_refresh] {
         store.insert_refresh_token(token).await.unwrap();
     }
@@ -77,12 +139,15 @@ pub async fn purging_deletes_only_what_expired(db: &TestDb) {
     for session in [&stale_session, &fresh_session] {
         store.insert_session(session).await.unwrap();
     }
+    for device in [&stale_device, &fresh_device] {
+        store.insert_device_cookie(device).await.unwrap();
+    }
     let now = T0 + 100;
 
     assert_eq!(
         store.purge_expired(now).await.unwrap(),
-        4,
-        "one code, one of each token, one session"
+        5,
+        "one code, one of each token, one session, one device cookie"
     );
     assert_eq!(store.purge_expired(now).await.unwrap(), 0);
 
@@ -111,6 +176,13 @@ pub async fn purging_deletes_only_what_expired(db: &TestDb) {
     assert!(
         store
             .get_session(&fresh_session.session_hash, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_device_cookie(&fresh_device.cookie_hash, now)
             .await
             .unwrap()
             .is_some()

@@ -3,7 +3,7 @@
 use mcp_oauth_authorization_server::store::{ConsentRecord, Store, StoreError, UserId};
 
 use crate::backend::TestDb;
-use crate::fixtures::{self, T0};
+use crate::fixtures::{self, RESOURCE, T0};
 
 pub async fn a_taken_email_conflicts(db: &TestDb) {
     let store = db.open().await;
@@ -65,28 +65,12 @@ pub async fn giving_consent_again_replaces_it(db: &TestDb) {
     let user = fixtures::user("alice", T0);
     store.insert_client(&client).await.unwrap();
     store.insert_user(&user).await.unwrap();
-    assert_eq!(
-        store
-            .get_consent(&user.user_id, &client.client_id)
-            .await
-            .unwrap(),
-        None
-    );
+    let consent_now = || store.get_consent(&user.user_id, &client.client_id, RESOURCE);
+    assert_eq!(consent_now().await.unwrap(), None);
 
-    let first = ConsentRecord {
-        user_id: user.user_id.clone(),
-        client_id: client.client_id.clone(),
-        scope: "mcp.read".into(),
-        granted_at: T0,
-    };
+    let first = fixtures::consent(&user, &client, T0);
     store.upsert_consent(&first).await.unwrap();
-    assert_eq!(
-        store
-            .get_consent(&user.user_id, &client.client_id)
-            .await
-            .unwrap(),
-        Some(first.clone())
-    );
+    assert_eq!(consent_now().await.unwrap(), Some(first.clone()));
 
     let wider = ConsentRecord {
         scope: "mcp.read mcp.write".into(),
@@ -94,11 +78,48 @@ pub async fn giving_consent_again_replaces_it(db: &TestDb) {
         ..first
     };
     store.upsert_consent(&wider).await.unwrap();
+    assert_eq!(consent_now().await.unwrap(), Some(wider));
+}
+
+pub async fn consent_is_kept_per_resource(db: &TestDb) {
+    let store = db.open().await;
+    let client = fixtures::client("alpha", T0);
+    let user = fixtures::user("alice", T0);
+    store.insert_client(&client).await.unwrap();
+    store.insert_user(&user).await.unwrap();
+    const OTHER: &str = "https://other.example/mcp";
+
+    let here = fixtures::consent(&user, &client, T0);
+    store.upsert_consent(&here).await.unwrap();
     assert_eq!(
         store
-            .get_consent(&user.user_id, &client.client_id)
+            .get_consent(&user.user_id, &client.client_id, OTHER)
             .await
             .unwrap(),
-        Some(wider)
+        None,
+        "consent for one resource says nothing about another"
+    );
+
+    let there = ConsentRecord {
+        resource: OTHER.to_owned(),
+        scope: "mcp.write".into(),
+        granted_at: T0 + 5,
+        ..here.clone()
+    };
+    store.upsert_consent(&there).await.unwrap();
+    assert_eq!(
+        store
+            .get_consent(&user.user_id, &client.client_id, OTHER)
+            .await
+            .unwrap(),
+        Some(there)
+    );
+    assert_eq!(
+        store
+            .get_consent(&user.user_id, &client.client_id, RESOURCE)
+            .await
+            .unwrap(),
+        Some(here),
+        "the other resource's consent did not replace this one"
     );
 }
