@@ -12,7 +12,7 @@ use mcp_oauth_authorization_server::{
 };
 use mcp_oauth_core::CanonicalResource;
 
-use crate::runtime::{Service, serve_all};
+use crate::runtime::{ServeArgs, Service, serve_all};
 
 /// Where the authorization server keeps its data (shared with the admin commands).
 #[derive(Args, Debug, Clone)]
@@ -303,6 +303,10 @@ pub struct AuthServerArgs {
 
     #[command(flatten)]
     pub upstream: UpstreamArgs,
+
+    /// Connection limits (slow clients, idle connections, floods).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 impl AuthServerArgs {
@@ -350,7 +354,7 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
 /// Runs the authorization server until Ctrl-C or SIGTERM.
 pub async fn run(args: AuthServerArgs) -> Result<(), String> {
     let store = args.storage.open().await?;
-    serve_all(vec![prepare(&args, store).await?]).await
+    serve_all(vec![prepare(&args, store).await?], &args.serve).await
 }
 
 /// Builds and binds the authorization server over `store`, and prints where it is.

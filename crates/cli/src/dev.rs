@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::auth_server::{self, AuthServerArgs, UpstreamArgs};
 use crate::mcp_server::{self, McpServerArgs};
-use crate::runtime::serve_all;
+use crate::runtime::{ServeArgs, serve_all};
 use crate::web_client::{
     self, AutoClientListen, CimdClientListen, ClientListen, IssuerArg, Listen, McpTarget,
 };
@@ -63,6 +63,10 @@ pub struct DevArgs {
     /// Federated sign-in at upstream OpenID providers, as for `mcp-oauth auth-server`.
     #[command(flatten)]
     upstream: UpstreamArgs,
+
+    /// Connection limits (slow clients, idle connections, floods).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 /// A command's flags from `arguments` (environment variables and `.env` apply to the rest).
@@ -186,7 +190,7 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         "  - Ctrl-C stops everything; data stays in {}",
         args.data_dir.display()
     );
-    serve_all(services).await
+    serve_all(services, &args.serve).await
 }
 
 /// Registers `client` on first start, keeping its secret in `file` in the data directory

@@ -17,7 +17,7 @@ use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 
 use crate::mcp_endpoint::McpEndpointArgs;
-use crate::runtime::{Service, serve_all};
+use crate::runtime::{ServeArgs, Service, serve_all};
 
 /// Flags of `mcp-oauth gateway`.
 #[derive(Args, Debug)]
@@ -113,6 +113,10 @@ pub struct GatewayArgs {
     /// environment).
     #[arg(long, env = "GATEWAY_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     initial_access_token: Option<String>,
+
+    /// Connection limits (slow clients, idle connections, floods).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 impl GatewayArgs {
@@ -276,7 +280,7 @@ pub async fn run(args: GatewayArgs) -> Result<(), String> {
             tracing::warn!(%issuer, %reason, "pool keys not fetched yet; will retry when a token arrives");
         }
     });
-    serve_all(vec![service]).await
+    serve_all(vec![service], &args.serve).await
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
 use mcp_oauth_resource::{IntrospectionConfig, IssuerConfig, ResourceServer, ResourceServerConfig};
 
 use crate::mcp_endpoint::McpEndpointArgs;
-use crate::runtime::{Service, serve_all};
+use crate::runtime::{ServeArgs, Service, serve_all};
 
 /// Flags of `mcp-oauth mcp-server`.
 #[derive(Args, Debug)]
@@ -101,9 +101,14 @@ pub struct McpServerArgs {
     )]
     resource_name: String,
 
-    /// Allowed clock skew for `exp`/`nbf`, in seconds (at most 60).
+    /// Allowed clock skew for `exp`/`nbf`/`iat`, in seconds (at most 60).
     #[arg(long, env = "MCP_LEEWAY_SECS", default_value_t = 30)]
     leeway_secs: u64,
+
+    /// Refuse JWT access tokens that live longer than this (`exp` - `iat`), in seconds,
+    /// whatever their issuer issues; without it any lifetime is accepted.
+    #[arg(long, env = "MCP_MAX_TOKEN_LIFETIME_SECS")]
+    max_token_lifetime_secs: Option<u64>,
 
     /// Shortest time between two JWKS fetches caused by unknown key ids, in seconds.
     #[arg(long, env = "MCP_JWKS_REFRESH_SECS", default_value_t = 30)]
@@ -113,6 +118,10 @@ pub struct McpServerArgs {
     /// validation; never use it on a reachable server.
     #[arg(long, env = "MCP_DANGEROUSLY_DISABLE_AUTH")]
     dangerously_disable_auth: bool,
+
+    /// Connection limits (slow clients, idle connections, floods).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 impl McpServerArgs {
@@ -173,6 +182,9 @@ fn resource_config(args: &McpServerArgs) -> Result<ResourceServerConfig, String>
         .with_scopes_supported([&args.scope_read, &args.scope_write])
         .with_leeway(Duration::from_secs(args.leeway_secs))
         .with_jwks_refresh_interval(Duration::from_secs(args.jwks_refresh_secs));
+    if let Some(seconds) = args.max_token_lifetime_secs {
+        config = config.with_max_token_lifetime(Duration::from_secs(seconds));
+    }
     for (index, mut issuer) in issuers.into_iter().enumerate() {
         if let Some(url) = metadata_urls.get(&issuer.issuer) {
             issuer = issuer.with_metadata_url(url);
@@ -222,7 +234,7 @@ impl McpServerArgs {
 
 /// Runs the MCP server until Ctrl-C or SIGTERM.
 pub async fn run(args: McpServerArgs) -> Result<(), String> {
-    serve_all(vec![prepare(&args).await?]).await
+    serve_all(vec![prepare(&args).await?], &args.serve).await
 }
 
 /// Builds and binds the MCP server, prints where it is, and starts fetching issuer keys.
@@ -297,6 +309,16 @@ mod tests {
             config.resource_documentation.as_deref(),
             Some("http://localhost:3001/docs")
         );
+    }
+
+    #[test]
+    fn max_token_lifetime_is_off_unless_given() {
+        assert_eq!(
+            resource_config(&parse(&[])).unwrap().max_token_lifetime,
+            None
+        );
+        let config = resource_config(&parse(&["--max-token-lifetime-secs", "900"])).unwrap();
+        assert_eq!(config.max_token_lifetime, Some(Duration::from_secs(900)));
     }
 
     #[test]

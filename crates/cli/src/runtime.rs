@@ -1,14 +1,18 @@
-//! Process plumbing shared by the commands: logging, the async runtime, shutdown signals.
+//! Process plumbing shared by the commands: logging, the async runtime, serving, shutdown
+//! signals.
+
+mod connections;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use tracing_subscriber::EnvFilter;
+
+pub use connections::ServeArgs;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {
@@ -67,10 +71,10 @@ impl Service {
     }
 }
 
-/// Serves every service until Ctrl-C or SIGTERM, then stops them all gracefully. Handlers
-/// see the client's address (`ConnectInfo`), which sign-in throttling needs. The services'
-/// background tasks run meanwhile and are aborted when serving stops.
-pub async fn serve_all(services: Vec<Service>) -> Result<(), String> {
+/// Serves every service until Ctrl-C or SIGTERM within `limits`, then stops them all
+/// gracefully. Handlers see the client's address (`ConnectInfo`), which sign-in throttling
+/// needs. The services' background tasks run meanwhile and are aborted when serving stops.
+pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> Result<(), String> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     // Dropping the set (whenever this function returns) aborts what is still running.
@@ -79,39 +83,25 @@ pub async fn serve_all(services: Vec<Service>) -> Result<(), String> {
         for task in service.background {
             background.spawn(task);
         }
-        let mut stopped = stopped.clone();
-        // Nagle's algorithm delays small SSE frames by tens of milliseconds.
-        let listener = service.listener.tap_io(|stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        let app = service
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        tasks.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        tasks.spawn(connections::serve(
+            service.listener,
+            service.router,
+            limits.clone(),
+            stopped.clone(),
+        ));
     }
     tokio::select! {
         () = shutdown_signal() => {}
         Some(result) = tasks.join_next() => {
             let _ = stop.send(true);
             return match result {
-                Ok(Ok(())) => Err("a server stopped unexpectedly".to_owned()),
-                Ok(Err(error)) => Err(format!("server error: {error}")),
+                Ok(()) => Err("a server stopped unexpectedly".to_owned()),
                 Err(error) => Err(format!("server task failed: {error}")),
             };
         }
     }
     let _ = stop.send(true);
-    while let Some(result) = tasks.join_next().await {
-        if let Ok(Err(error)) = result {
-            return Err(format!("server error: {error}"));
-        }
-    }
+    while tasks.join_next().await.is_some() {}
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use mcp_oauth_client::ClientSecret;
 use mcp_oauth_demo::web::{Credentials, WebClient, WebClientConfig};
 use url::Url;
 
-use crate::runtime::{Service, serve_all};
+use crate::runtime::{ServeArgs, Service, serve_all};
 
 /// The file in the data directory that keeps the auto-client's registration.
 pub const AUTO_CLIENT_REGISTRATION_FILE: &str = "auto-client-registration.json";
@@ -121,6 +121,10 @@ pub struct ClientArgs {
     /// The client secret issued with it (prefer the environment; never shown or logged).
     #[arg(long, env = "MCP_OAUTH_CLIENT_SECRET", hide_env_values = true)]
     client_secret: String,
+
+    /// Connection limits (slow clients, idle connections, floods).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 /// Flags of `mcp-oauth auto-client`.
@@ -136,6 +140,10 @@ pub struct AutoClientArgs {
     /// readable by its owner only), so a restart reuses it.
     #[arg(long, env = "MCP_OAUTH_DATA_DIR", default_value = "mcp-oauth-data")]
     data_dir: PathBuf,
+
+    /// Connection limits (slow clients, idle connections, floods).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 /// Flags of `mcp-oauth cimd-client`.
@@ -146,6 +154,10 @@ pub struct CimdClientArgs {
 
     #[command(flatten)]
     mcp: McpTarget,
+
+    /// Connection limits (slow clients, idle connections, floods).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 /// The pre-registered client's credentials.
@@ -185,7 +197,11 @@ pub async fn prepare(
 /// Runs `mcp-oauth client` until Ctrl-C or SIGTERM.
 pub async fn run_client(args: ClientArgs) -> Result<(), String> {
     let credentials = pre_registered(&args.issuer.issuer, &args.client_id, &args.client_secret);
-    serve_all(vec![prepare(&args.listen, &args.mcp, credentials).await?]).await
+    serve_all(
+        vec![prepare(&args.listen, &args.mcp, credentials).await?],
+        &args.serve,
+    )
+    .await
 }
 
 /// Runs `mcp-oauth auto-client` until Ctrl-C or SIGTERM.
@@ -193,7 +209,11 @@ pub async fn run_auto_client(args: AutoClientArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|error| format!("cannot create {}: {error}", args.data_dir.display()))?;
     let credentials = dynamic(&args.data_dir);
-    serve_all(vec![prepare(&args.listen, &args.mcp, credentials).await?]).await
+    serve_all(
+        vec![prepare(&args.listen, &args.mcp, credentials).await?],
+        &args.serve,
+    )
+    .await
 }
 
 /// Runs `mcp-oauth cimd-client` until Ctrl-C or SIGTERM.
@@ -206,5 +226,5 @@ pub async fn run_cimd_client(args: CimdClientArgs) -> Result<(), String> {
             .join("client-metadata.json")
             .map_err(|error| error.to_string())?
     );
-    serve_all(vec![service]).await
+    serve_all(vec![service], &args.serve).await
 }

@@ -149,6 +149,83 @@ async fn foreign_host_is_refused() {
     assert_eq!(response.status(), 403);
 }
 
+/// Sends a `tools/list` POST with `token` and the raw `host_lines` (each `Host: …\r\n`) over
+/// a fresh connection; returns the status code and the body's JSON-RPC error message.
+async fn post_with_raw_host(
+    harness: &common::Harness,
+    token: &str,
+    host_lines: &str,
+) -> (u16, String) {
+    let address = harness.origin.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let body = tools_list().to_string();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\n{host_lines}Authorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         MCP-Protocol-Version: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        common::PROTOCOL_VERSION,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer[9..12].parse().unwrap();
+    let message = answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str::<Value>(body).ok())
+        .map(|body| {
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .unwrap_or_default();
+    (status, message)
+}
+
+#[tokio::test]
+async fn host_values_that_merely_start_with_an_allowed_host_are_bad_requests() {
+    let harness = start().await;
+    let token = harness.token("mcp:read");
+    let address = harness.origin.trim_start_matches("http://");
+    let (status, _) = post_with_raw_host(&harness, &token, &format!("Host: {address}\r\n")).await;
+    assert_eq!(status, 200);
+    for host in [
+        "127.0.0.1:evil.example",
+        "127.0.0.1:19001@evil.example",
+        "127.0.0.1:",
+        "localhost:80:80",
+    ] {
+        let (status, message) =
+            post_with_raw_host(&harness, &token, &format!("Host: {host}\r\n")).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (400, "Bad Request: malformed Host header"),
+            "{host}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_host_headers_are_a_bad_request() {
+    let harness = start().await;
+    let token = harness.token("mcp:read");
+    let address = harness.origin.trim_start_matches("http://");
+    for hosts in [
+        format!("Host: {address}\r\nHost: {address}\r\n"),
+        format!("Host: {address}\r\nHost: evil.example\r\n"),
+        format!("Host: evil.example\r\nHost: {address}\r\n"),
+    ] {
+        let (status, message) = post_with_raw_host(&harness, &token, &hosts).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (400, "Bad Request: more than one Host header"),
+            "{hosts:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn garbage_json_rpc_gets_a_parse_error() {
     let harness = start().await;

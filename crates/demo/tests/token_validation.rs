@@ -196,6 +196,96 @@ async fn token_not_yet_valid_is_refused() {
 }
 
 #[tokio::test]
+async fn critical_header_extensions_are_refused() {
+    let harness = start().await;
+    let claims = harness.claims("mcp:read");
+    // An unknown header parameter that is not critical may be ignored (RFC 7515 §4.1.11).
+    let extra = harness.issuer.sign_with_header("rsa-1", &claims, |header| {
+        header.extras.insert("x-trace", "abc");
+    });
+    assert_eq!(status(&harness, &extra).await, 200);
+    // Any listed extension must be understood, and this server implements none: unencoded
+    // payloads (RFC 7797 `b64`), a private parameter, and the empty list RFC 7515 forbids.
+    let critical: [(&str, Option<&str>); 3] = [
+        ("b64", Some("b64")),
+        ("x-policy", Some("x-policy")),
+        ("", None),
+    ];
+    for (parameter, listed) in critical {
+        let token = harness.issuer.sign_with_header("rsa-1", &claims, |header| {
+            header.crit = Some(listed.map(str::to_owned).into_iter().collect());
+            if !parameter.is_empty() {
+                header.extras.insert(parameter, true);
+            }
+        });
+        assert_invalid_token(
+            &harness,
+            &token,
+            "token header lists critical extensions (crit) this server does not implement",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn token_issued_in_the_future_is_refused_beyond_the_leeway() {
+    let harness = start().await;
+    let token = token_with_claim(&harness, "iat", json!(now() + 600));
+    assert_invalid_token(&harness, &token, "token was issued in the future").await;
+    // Within the leeway (30 s) the issuer's clock may be ahead.
+    let token = token_with_claim(&harness, "iat", json!(now() + 5));
+    assert_eq!(status(&harness, &token).await, 200);
+}
+
+#[tokio::test]
+async fn tokens_living_longer_than_the_configured_maximum_are_refused() {
+    let unlimited = start().await;
+    let harness = start_with(MetadataStyle::Rfc8414, |config| {
+        config.with_max_token_lifetime(std::time::Duration::from_secs(600))
+    })
+    .await;
+    let now = now();
+    let token = |harness: &Harness, iat: Option<u64>, exp: u64| {
+        let mut claims = harness.claims("mcp:read");
+        claims["exp"] = json!(exp);
+        match iat {
+            Some(iat) => claims["iat"] = json!(iat),
+            None => drop(claims.as_object_mut().unwrap().remove("iat")),
+        }
+        harness.issuer.sign("rsa-1", &claims)
+    };
+    // A day-long token passes where no maximum is set (the default).
+    assert_eq!(
+        status(&unlimited, &token(&unlimited, Some(now), now + 86_400)).await,
+        200
+    );
+    assert_eq!(
+        status(&harness, &token(&harness, Some(now), now + 600)).await,
+        200
+    );
+    assert_eq!(
+        status(&harness, &token(&harness, None, now + 300)).await,
+        200
+    );
+    let too_long = "token lifetime exceeds the maximum this server accepts";
+    assert_invalid_token(
+        &harness,
+        &token(&harness, Some(now), now + 86_400),
+        too_long,
+    )
+    .await;
+    // Measured from `iat`, not from now: an old token with a long life is still too long.
+    assert_invalid_token(
+        &harness,
+        &token(&harness, Some(now - 3000), now + 60),
+        too_long,
+    )
+    .await;
+    // Without `iat`, what is left of its life counts.
+    assert_invalid_token(&harness, &token(&harness, None, now + 3600), too_long).await;
+}
+
+#[tokio::test]
 async fn token_from_another_issuer_is_refused() {
     let harness = start().await;
     let token = token_with_claim(&harness, "iss", json!("https://evil.example"));

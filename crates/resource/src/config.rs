@@ -38,8 +38,11 @@ pub struct ResourceServerConfig {
     pub allowed_origins: Vec<String>,
     /// JWT signature algorithms accepted (never `none`, never HMAC).
     pub algorithms: Vec<Algorithm>,
-    /// Clock skew allowed on `exp` and `nbf`; at most 60 seconds.
+    /// Clock skew allowed on `exp`, `nbf` and `iat`; at most 60 seconds.
     pub leeway: Duration,
+    /// The longest lifetime (`exp` − `iat`) a JWT access token may have; `None` accepts any.
+    /// A token without `iat` is measured from now (plus the leeway).
+    pub max_token_lifetime: Option<Duration>,
     /// The shortest time between two JWKS fetches triggered by unknown key ids.
     pub jwks_refresh_interval: Duration,
     /// Time limit for each request to an issuer (metadata, JWKS, introspection).
@@ -80,6 +83,7 @@ impl ResourceServerConfig {
                 Algorithm::EdDSA,
             ],
             leeway: Duration::from_secs(30),
+            max_token_lifetime: None,
             jwks_refresh_interval: Duration::from_secs(30),
             http_timeout: Duration::from_secs(5),
             max_body_bytes: 4 * 1024 * 1024,
@@ -144,9 +148,17 @@ impl ResourceServerConfig {
         self
     }
 
-    /// Sets the clock skew allowed on `exp` and `nbf` (at most 60 s).
+    /// Sets the clock skew allowed on `exp`, `nbf` and `iat` (at most 60 s).
     pub fn with_leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
+        self
+    }
+
+    /// Refuses JWT access tokens whose lifetime (`exp` − `iat`, RFC 7519 §4.1.4, §4.1.6) is
+    /// longer than `lifetime`: a stolen token is then useful for at most that long, whatever
+    /// the issuer was configured to issue (RFC 9700 §4.10.1 recommends short-lived tokens).
+    pub fn with_max_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_token_lifetime = Some(lifetime);
         self
     }
 
@@ -221,6 +233,9 @@ impl ResourceServerConfig {
                 self.leeway.as_secs()
             ));
         }
+        if self.max_token_lifetime == Some(Duration::ZERO) {
+            problems.push("max_token_lifetime must be positive".to_owned());
+        }
         for (tool, scope) in &self.tool_scopes {
             if scope.is_empty() || scope.contains(' ') {
                 problems.push(format!(
@@ -228,6 +243,11 @@ impl ResourceServerConfig {
                 ));
             }
         }
+        problems.extend(
+            self.allowed_hosts
+                .iter()
+                .filter_map(|host| crate::guard::host_entry_problem(host)),
+        );
         for origin in &self.allowed_origins {
             if origin != "null" && Url::parse(origin).is_err() {
                 problems.push(format!(
@@ -446,11 +466,12 @@ mod tests {
             .unwrap()
             .with_algorithms([Algorithm::HS256])
             .with_leeway(Duration::from_secs(120))
+            .with_max_token_lifetime(Duration::ZERO)
             .with_tool_scope("create_context", "");
         let ConfigError::Problems(problems) = config.validate().unwrap_err() else {
             panic!("expected a list of problems");
         };
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
     }
 
     #[test]

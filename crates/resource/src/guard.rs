@@ -13,15 +13,24 @@ use http::{HeaderMap, Request, StatusCode, Uri, header};
 use tower::{Layer, Service};
 use url::Url;
 
+use crate::host::{HostAuthority, HostError, request_host};
 use crate::json_rpc;
 use crate::layer_future::LayerFuture;
 
 /// The allow lists, normalised once.
 #[derive(Debug)]
 pub(crate) struct RebindingPolicy {
-    /// Lower-cased `host` (any port) or `host:port` entries; empty accepts every host.
-    hosts: Vec<String>,
+    /// `host` (any port) or `host:port` entries; empty accepts every host.
+    hosts: Vec<AllowedHost>,
     origins: Vec<OriginPattern>,
+}
+
+#[derive(Debug)]
+struct AllowedHost {
+    /// As written (IPv6 literals with brackets); compared ignoring ASCII case.
+    host: String,
+    /// `None`: any port.
+    port: Option<u16>,
 }
 
 #[derive(Debug)]
@@ -34,7 +43,17 @@ enum OriginPattern {
     Null,
 }
 
+/// Why a request is refused: a `Host` that HTTP itself forbids (400, RFC 9112 §3.2), or one
+/// the allow lists do not name (403).
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    BadRequest(&'static str),
+    Forbidden(&'static str),
+}
+
 impl RebindingPolicy {
+    /// The policy for `hosts` (`host` or `host:port`; entries [`host_entry_problem`] finds
+    /// fault with are refused by configuration validation and skipped here) and `origins`.
     pub(crate) fn new(hosts: &[String], origins: &[String]) -> Self {
         let origins = origins
             .iter()
@@ -54,31 +73,49 @@ impl RebindingPolicy {
                 ))
             })
             .collect();
-        Self {
-            hosts: hosts.iter().map(|host| host.to_ascii_lowercase()).collect(),
-            origins,
-        }
+        let hosts = hosts
+            .iter()
+            .filter_map(|entry| {
+                let parsed = HostAuthority::parse(entry).ok()?;
+                Some(AllowedHost {
+                    host: parsed.host().to_owned(),
+                    port: parsed.port(),
+                })
+            })
+            .collect();
+        Self { hosts, origins }
     }
 
-    /// Whether a request's `Host` is allowed.
-    fn host_allowed(&self, uri: &Uri, headers: &HeaderMap) -> bool {
-        if self.hosts.is_empty() {
-            return true;
-        }
-        let authority = match headers.get(header::HOST) {
-            Some(value) => match value.to_str() {
-                Ok(value) => value.to_ascii_lowercase(),
-                Err(_) => return false,
-            },
-            None => match uri.authority() {
-                Some(authority) => authority.as_str().to_ascii_lowercase(),
-                None => return false,
-            },
+    /// Whether a request's `Host` (and its request-target authority, when it has one, as in
+    /// HTTP/2 or an absolute-form target) is well-formed and allowed.
+    fn check_host(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
+        let malformed = |error: HostError| match error {
+            HostError::Duplicate => Refusal::BadRequest("Bad Request: more than one Host header"),
+            _ => Refusal::BadRequest("Bad Request: malformed Host header"),
         };
-        let host = strip_port(&authority);
-        self.hosts
-            .iter()
-            .any(|allowed| *allowed == authority || *allowed == host)
+        let host = request_host(headers).map_err(malformed)?;
+        let target = uri
+            .authority()
+            .map(|authority| HostAuthority::parse(authority.as_str()))
+            .transpose()
+            .map_err(malformed)?;
+        if self.hosts.is_empty() {
+            return Ok(());
+        }
+        let allowed = |authority: HostAuthority<'_>| {
+            self.hosts.iter().any(|allowed| {
+                allowed.host.eq_ignore_ascii_case(authority.host())
+                    && allowed
+                        .port
+                        .is_none_or(|port| Some(port) == authority.port())
+            })
+        };
+        let mut given = host.into_iter().chain(target).peekable();
+        if given.peek().is_some() && given.all(allowed) {
+            Ok(())
+        } else {
+            Err(Refusal::Forbidden("Forbidden: Host header is not allowed"))
+        }
     }
 
     /// Whether an `Origin` value is allowed.
@@ -102,26 +139,27 @@ impl RebindingPolicy {
         })
     }
 
-    /// Checks a request; `Err` carries the reason for a 403.
-    fn check(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), &'static str> {
-        if !self.host_allowed(uri, headers) {
-            return Err("Forbidden: Host header is not allowed");
-        }
+    /// Checks a request's `Host` and `Origin`.
+    fn check(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
+        self.check_host(uri, headers)?;
         match headers.get(header::ORIGIN) {
             None => Ok(()),
             Some(origin) => match origin.to_str() {
                 Ok(origin) if self.origin_allowed(origin) => Ok(()),
-                _ => Err("Forbidden: Origin header is not allowed"),
+                _ => Err(Refusal::Forbidden(
+                    "Forbidden: Origin header is not allowed",
+                )),
             },
         }
     }
 }
 
-/// `host` without its `:port` (IPv6 literals keep their brackets).
-fn strip_port(authority: &str) -> &str {
-    match authority.rfind(':') {
-        Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
-        _ => authority,
+/// What is wrong with an allowed-host entry, if anything (reported by configuration
+/// validation).
+pub(crate) fn host_entry_problem(entry: &str) -> Option<String> {
+    match HostAuthority::parse(entry) {
+        Ok(parsed) if !parsed.host().is_empty() => None,
+        _ => Some(format!("allowed host `{entry}` is not host[:port]")),
     }
 }
 
@@ -171,31 +209,35 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        match self.policy.check(request.uri(), request.headers()) {
-            Ok(()) => LayerFuture::inner(self.inner.call(request)),
-            Err(reason) => {
-                tracing::warn!(
-                    host = ?request.headers().get(header::HOST),
-                    origin = ?request.headers().get(header::ORIGIN),
-                    "refused a request: {reason} (possible DNS rebinding)"
-                );
-                LayerFuture::given(Box::new(forbidden(reason)))
+        let (status, code, reason) = match self.policy.check(request.uri(), request.headers()) {
+            Ok(()) => return LayerFuture::inner(self.inner.call(request)),
+            Err(Refusal::BadRequest(reason)) => {
+                (StatusCode::BAD_REQUEST, json_rpc::INVALID_REQUEST, reason)
             }
-        }
+            Err(Refusal::Forbidden(reason)) => (StatusCode::FORBIDDEN, -32000, reason),
+        };
+        tracing::warn!(
+            host = ?request.headers().get_all(header::HOST).iter().collect::<Vec<_>>(),
+            origin = ?request.headers().get(header::ORIGIN),
+            "refused a request: {reason} (possible DNS rebinding)"
+        );
+        LayerFuture::given(Box::new(refusal(status, code, reason)))
     }
 }
 
-fn forbidden(reason: &str) -> Response {
+fn refusal(status: StatusCode, code: i64, reason: &str) -> Response {
     (
-        StatusCode::FORBIDDEN,
+        status,
         [(header::CONTENT_TYPE, "application/json")],
-        json_rpc::error_body(-32000, reason),
+        json_rpc::error_body(code, reason),
     )
         .into_response()
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
@@ -240,6 +282,64 @@ mod tests {
     }
 
     #[test]
+    fn host_must_be_host_and_port_not_just_start_with_an_allowed_host() {
+        let policy = RebindingPolicy::new(&["localhost".into(), "127.0.0.1".into()], &[]);
+        let uri = Uri::from_static("/mcp");
+        for host in [
+            "localhost:evil.example",
+            "127.0.0.1:19001@evil.example",
+            "localhost:",
+            "localhost:3001:3001",
+            "localhost:99999",
+        ] {
+            assert_eq!(
+                policy.check(&uri, &headers(host, None)),
+                Err(Refusal::BadRequest("Bad Request: malformed Host header")),
+                "{host}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_host_headers_are_a_bad_request_even_when_both_are_allowed() {
+        for policy in [
+            RebindingPolicy::new(&["localhost".into()], &[]),
+            RebindingPolicy::new(&[], &[]),
+        ] {
+            let mut two = headers("localhost:3001", None);
+            two.append(header::HOST, "localhost:3001".parse().unwrap());
+            assert_eq!(
+                policy.check(&Uri::from_static("/mcp"), &two),
+                Err(Refusal::BadRequest(
+                    "Bad Request: more than one Host header"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn an_absolute_target_must_name_an_allowed_host_too() {
+        let policy = RebindingPolicy::new(&["localhost".into()], &[]);
+        let local = headers("localhost:3001", None);
+        let evil = Uri::from_static("http://evil.example/mcp");
+        assert!(policy.check(&evil, &local).is_err());
+        let userinfo = Uri::from_static("http://localhost@evil.example/mcp");
+        assert!(policy.check(&userinfo, &local).is_err());
+        let fine = Uri::from_static("http://localhost:3001/mcp");
+        assert!(policy.check(&fine, &local).is_ok());
+        assert!(policy.check(&fine, &HeaderMap::new()).is_ok());
+    }
+
+    #[test]
+    fn allowed_host_entries_must_be_host_and_port() {
+        assert_eq!(host_entry_problem("mcp.example.com:8443"), None);
+        assert_eq!(host_entry_problem("[::1]"), None);
+        for entry in ["", ":3001", "a b", "localhost:", "https://mcp.example.com"] {
+            assert!(host_entry_problem(entry).is_some(), "{entry}");
+        }
+    }
+
+    #[test]
     fn origins_must_match_exactly_unless_any_port_is_allowed() {
         let policy = RebindingPolicy::new(
             &[],
@@ -258,5 +358,33 @@ mod tests {
         assert!(!ok("https://evil.example"));
         assert!(!ok("null"));
         assert!(!ok("not an origin"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// With `localhost` allowed, a `Host` that passes is `localhost` with at most a port,
+        /// whatever follows the name; and any `Origin` value is judged without panicking.
+        #[test]
+        fn only_an_allowed_host_with_a_port_passes(
+            suffix in prop_oneof!["[:@./0-9a-z\\[\\]%-]{0,16}", any::<String>()],
+            origin in any::<String>(),
+        ) {
+            let policy = RebindingPolicy::new(&["localhost".into()], &["http://localhost:*".into()]);
+            let _ = policy.origin_allowed(&origin);
+            let value = format!("LocalHost{suffix}");
+            let Ok(header_value) = http::HeaderValue::from_str(&value) else {
+                return Ok(());
+            };
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, header_value);
+            if policy.check(&Uri::from_static("/mcp"), &headers).is_ok() {
+                let port = suffix.strip_prefix(':').unwrap_or(&suffix);
+                prop_assert!(
+                    suffix.is_empty() || (suffix.starts_with(':') && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())),
+                    "{} passed", value
+                );
+            }
+        }
     }
 }

@@ -99,6 +99,8 @@ pub(crate) fn error_body(code: i64, message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn called_tools(body: &[u8]) -> Result<Vec<String>, PeekError> {
@@ -150,6 +152,66 @@ mod tests {
     fn reads_escaped_tool_names() {
         let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"create\u005fcontext"}}"#;
         assert_eq!(called_tools(body).unwrap(), ["create_context"]);
+    }
+
+    /// A method, a tool name (any text, including escapes and non-ASCII) and whether the
+    /// message has other members too.
+    fn generated_message() -> impl Strategy<Value = (String, Option<String>, bool)> {
+        let method = prop_oneof![
+            Just("tools/call".to_owned()),
+            Just("tools/list".to_owned()),
+            any::<String>(),
+        ];
+        (method, proptest::option::of(any::<String>()), any::<bool>())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn never_panics_on_any_body(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = called_tools(&body);
+        }
+
+        /// The tools found are exactly those of the `tools/call` messages, in order, however
+        /// the JSON is laid out.
+        #[test]
+        fn finds_exactly_the_tools_called(
+            messages in proptest::collection::vec(generated_message(), 1..5),
+            batch in any::<bool>(),
+            pretty in any::<bool>(),
+        ) {
+            let values: Vec<serde_json::Value> = messages
+                .iter()
+                .enumerate()
+                .map(|(id, (method, name, extra))| {
+                    let mut params = serde_json::json!({});
+                    if *extra {
+                        params["arguments"] = serde_json::json!({"name": "not this one"});
+                    }
+                    if let Some(name) = name {
+                        params["name"] = serde_json::json!(name);
+                    }
+                    serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+                })
+                .collect();
+            let body = if batch || values.len() > 1 {
+                serde_json::Value::Array(values)
+            } else {
+                values.into_iter().next().unwrap_or_default()
+            };
+            let text = if pretty {
+                serde_json::to_string_pretty(&body).unwrap()
+            } else {
+                body.to_string()
+            };
+            let expected: Vec<String> = messages
+                .into_iter()
+                .filter(|(method, _, _)| method == "tools/call")
+                .filter_map(|(_, name, _)| name)
+                .collect();
+            prop_assert_eq!(called_tools(text.as_bytes()).unwrap(), expected);
+        }
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct TokenValidator {
     issuers: Vec<TrustedIssuer>,
     algorithms: Vec<Algorithm>,
     leeway: u64,
+    /// The longest `exp` − `iat` accepted, in seconds.
+    max_lifetime: Option<u64>,
     cache: TokenCache,
     introspector: Introspector,
 }
@@ -41,6 +43,7 @@ struct AccessTokenClaims {
     iss: String,
     sub: String,
     exp: u64,
+    iat: Option<u64>,
     #[serde(default)]
     aud: Audience,
     client_id: Option<String>,
@@ -99,6 +102,7 @@ impl TokenValidator {
             issuers,
             algorithms: config.algorithms.clone(),
             leeway: config.leeway.as_secs(),
+            max_lifetime: config.max_token_lifetime.map(|lifetime| lifetime.as_secs()),
             cache: TokenCache::new(config.token_cache_capacity),
             introspector: Introspector::new(http),
         })
@@ -147,16 +151,7 @@ impl TokenValidator {
     async fn validate_jwt(&self, token: &str) -> Result<VerifiedToken, TokenRejection> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| TokenRejection::invalid("malformed token or unsupported algorithm"))?;
-        if !self.algorithms.contains(&header.alg) {
-            return Err(TokenRejection::invalid("token algorithm is not allowed"));
-        }
-        if let Some(typ) = &header.typ
-            && !ACCEPTED_TYPES
-                .iter()
-                .any(|accepted| typ.eq_ignore_ascii_case(accepted))
-        {
-            return Err(TokenRejection::invalid("token type is not an access token"));
-        }
+        self.check_header(&header)?;
         let issuer_claim = jsonwebtoken::dangerous::insecure_decode_claims::<IssuerOnly>(token)
             .map_err(|_| TokenRejection::invalid("malformed token claims"))?
             .iss
@@ -191,6 +186,7 @@ impl TokenValidator {
         let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &validation)
             .map_err(|error| TokenRejection::invalid(describe_jwt_error(error.kind())))?
             .claims;
+        self.check_issue_time(&claims, now_unix())?;
         match &issuer.config.profile {
             TokenProfile::Jwt => self.accept_jwt_profile(claims),
             TokenProfile::Cognito { allowed_clients } => {
@@ -198,6 +194,47 @@ impl TokenValidator {
                     .await
             }
         }
+    }
+
+    /// The header checks made before any key is looked up: an allowed `alg`, no `crit`
+    /// (RFC 7515 §4.1.11: a recipient that does not implement every listed extension must
+    /// refuse the token, and this one implements none), and an access-token `typ`
+    /// (RFC 9068 §2.1).
+    fn check_header(&self, header: &jsonwebtoken::Header) -> Result<(), TokenRejection> {
+        if !self.algorithms.contains(&header.alg) {
+            return Err(TokenRejection::invalid("token algorithm is not allowed"));
+        }
+        if header.crit.is_some() {
+            return Err(TokenRejection::invalid(
+                "token header lists critical extensions (crit) this server does not implement",
+            ));
+        }
+        if let Some(typ) = &header.typ
+            && !ACCEPTED_TYPES
+                .iter()
+                .any(|accepted| typ.eq_ignore_ascii_case(accepted))
+        {
+            return Err(TokenRejection::invalid("token type is not an access token"));
+        }
+        Ok(())
+    }
+
+    /// `iat` (RFC 7519 §4.1.6) no later than now plus the leeway, and, when a maximum lifetime
+    /// is configured, `exp` − `iat` within it (without `iat`: `exp` − (now + leeway)).
+    fn check_issue_time(&self, claims: &AccessTokenClaims, now: u64) -> Result<(), TokenRejection> {
+        let latest_issue = now.saturating_add(self.leeway);
+        if claims.iat.is_some_and(|iat| iat > latest_issue) {
+            return Err(TokenRejection::invalid("token was issued in the future"));
+        }
+        if let Some(max_lifetime) = self.max_lifetime {
+            let issued = claims.iat.unwrap_or(latest_issue);
+            if claims.exp.saturating_sub(issued) > max_lifetime {
+                return Err(TokenRejection::invalid(
+                    "token lifetime exceeds the maximum this server accepts",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// RFC 9068 / RFC 8707: the token must be an access token whose audience is this resource.
@@ -393,7 +430,134 @@ fn describe_jwt_error(kind: &ErrorKind) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::IssuerConfig;
+
+    const CRIT_REFUSED: &str =
+        "token header lists critical extensions (crit) this server does not implement";
+
+    /// A validator trusting an issuer that cannot be reached (nothing listens on port 9),
+    /// built once: its HTTP client takes a while to set up.
+    fn validator() -> &'static TokenValidator {
+        static VALIDATOR: std::sync::LazyLock<TokenValidator> = std::sync::LazyLock::new(|| {
+            let config = ResourceServerConfig::new("http://localhost:3001/mcp")
+                .unwrap()
+                .with_issuer(IssuerConfig::jwt("http://127.0.0.1:9"));
+            TokenValidator::new(&config).unwrap()
+        });
+        &VALIDATOR
+    }
+
+    fn algorithm() -> impl Strategy<Value = Algorithm> {
+        proptest::sample::select(vec![
+            Algorithm::RS256,
+            Algorithm::PS256,
+            Algorithm::ES256,
+            Algorithm::EdDSA,
+            Algorithm::HS256,
+            Algorithm::RS512,
+        ])
+    }
+
+    fn typ() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            Just("at+jwt".to_owned()),
+            Just("JWT".to_owned()),
+            Just("application/AT+JWT".to_owned()),
+            any::<String>(),
+        ])
+    }
+
+    /// JSON of a header or claims a hostile token might carry.
+    fn json_object() -> impl Strategy<Value = serde_json::Value> {
+        let value = prop_oneof![
+            any::<String>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+            proptest::collection::vec(any::<String>(), 0..3).prop_map(serde_json::Value::from),
+        ];
+        let name = prop_oneof![
+            proptest::sample::select(vec![
+                "alg", "typ", "kid", "crit", "iss", "sub", "exp", "iat", "nbf", "aud", "b64",
+            ])
+            .prop_map(str::to_owned),
+            any::<String>(),
+        ];
+        proptest::collection::btree_map(name, value, 0..6)
+            .prop_map(|members| serde_json::Value::Object(members.into_iter().collect()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// RFC 7515 §4.1.11: whatever else the header holds, an allowed algorithm with a
+        /// `crit` list (even an empty one) is refused.
+        #[test]
+        fn headers_listing_critical_extensions_are_refused(
+            alg in algorithm(),
+            typ in typ(),
+            crit in proptest::collection::vec(any::<String>(), 0..3),
+        ) {
+            let validator = validator();
+            let mut header = jsonwebtoken::Header::new(alg);
+            header.typ = typ;
+            header.crit = Some(crit);
+            if validator.algorithms.contains(&alg) {
+                prop_assert_eq!(validator.check_header(&header), Err(TokenRejection::invalid(CRIT_REFUSED)));
+            } else {
+                prop_assert!(validator.check_header(&header).is_err());
+            }
+        }
+
+        /// Without `crit`, a header passes exactly when its algorithm is allowed and its type,
+        /// if any, names an access token.
+        #[test]
+        fn headers_pass_with_an_allowed_algorithm_and_an_access_token_type(alg in algorithm(), typ in typ()) {
+            let validator = validator();
+            let mut header = jsonwebtoken::Header::new(alg);
+            header.typ = typ.clone();
+            let access_type = typ.is_none_or(|typ| ACCEPTED_TYPES.iter().any(|accepted| typ.eq_ignore_ascii_case(accepted)));
+            prop_assert_eq!(
+                validator.check_header(&header).is_ok(),
+                validator.algorithms.contains(&alg) && access_type
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Tokens of any header, claims and signature are refused, never accepted and never
+        /// a panic.
+        #[test]
+        fn forged_tokens_are_refused(
+            header in json_object(),
+            claims in json_object(),
+            signature in proptest::collection::vec(any::<u8>(), 0..64),
+            alg in proptest::option::of(proptest::sample::select(vec!["RS256", "ES256", "EdDSA", "none", "HS256"])),
+            trusted_issuer in any::<bool>(),
+        ) {
+            let (mut header, mut claims) = (header, claims);
+            if let Some(alg) = alg {
+                header["alg"] = serde_json::json!(alg);
+            }
+            if trusted_issuer {
+                claims["iss"] = serde_json::json!("http://127.0.0.1:9");
+            }
+            let token = format!(
+                "{}.{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string()),
+                URL_SAFE_NO_PAD.encode(&signature)
+            );
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            prop_assert!(runtime.block_on(validator().validate(&token)).is_err());
+        }
+    }
 
     #[test]
     fn recognises_compact_jws_only() {

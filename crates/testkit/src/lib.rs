@@ -213,19 +213,29 @@ impl TestIssuer {
 
     /// Signs `claims` with key `kid` and the given `typ` header.
     pub fn sign_typed(&self, kid: &str, typ: Option<&str>, claims: &Value) -> String {
-        let key = self.key(kid);
-        let mut header = Header::new(key.algorithm);
-        header.kid = Some(kid.to_owned());
-        header.typ = typ.map(str::to_owned);
-        jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign test token")
+        self.sign_with_header(kid, claims, |header| header.typ = typ.map(str::to_owned))
     }
 
     /// Signs `claims` with key `kid` but names `named_kid` in the header (an unknown key id).
     pub fn sign_naming_kid(&self, kid: &str, named_kid: &str, claims: &Value) -> String {
+        self.sign_with_header(kid, claims, |header| {
+            header.kid = Some(named_kid.to_owned());
+        })
+    }
+
+    /// Signs `claims` with key `kid` under a header (`alg` of the key, `kid`, `typ: at+jwt`)
+    /// that `customize` changes first: a `crit` list, extra parameters, another `kid`…
+    pub fn sign_with_header(
+        &self,
+        kid: &str,
+        claims: &Value,
+        customize: impl FnOnce(&mut Header),
+    ) -> String {
         let key = self.key(kid);
         let mut header = Header::new(key.algorithm);
-        header.kid = Some(named_kid.to_owned());
+        header.kid = Some(kid.to_owned());
         header.typ = Some("at+jwt".to_owned());
+        customize(&mut header);
         jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign test token")
     }
 

@@ -1,0 +1,173 @@
+//! Serving one listener with hyper directly, because `axum::serve` has no limits: a cap on
+//! open connections, a deadline for each request's headers (which also closes idle
+//! kept-alive connections), a 400 for requests with several or malformed `Host` headers
+//! (RFC 9112 §3.2), and a graceful shutdown bounded in time. Slowloris clients (headers sent a
+//! byte at a time) and connection floods therefore cost a bounded number of connections for a
+//! bounded time, while other requests are served.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use clap::Args;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use mcp_oauth_core::{OAuthErrorCode, OAuthErrorResponse};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+/// How long open connections may finish their requests once a shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long to wait before accepting again when the process is out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The limits every server puts on its connections (flattened into each serving command).
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Most connections a server keeps open at once. Further clients wait in the listen
+    /// backlog until a connection closes.
+    #[arg(long, env = "MCP_OAUTH_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+
+    /// Seconds a connection may take to send a request's headers, counted from when it
+    /// starts waiting for one (when it opens, or after its previous response): a client that
+    /// sends them slowly, or keeps an idle connection open, is disconnected after this.
+    #[arg(long, env = "MCP_OAUTH_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+}
+
+impl ServeArgs {
+    fn max_connections(&self) -> usize {
+        usize::try_from(self.max_connections).unwrap_or(usize::MAX)
+    }
+}
+
+/// Serves `router` on `listener` until `stop` turns true, then lets open connections finish
+/// their requests for up to [`SHUTDOWN_GRACE`]. Handlers see the client's address
+/// (`ConnectInfo<SocketAddr>`).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ServeArgs,
+    stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections()));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_timeout_secs));
+    let mut connections = JoinSet::new();
+    loop {
+        // Take a slot before accepting: while every slot is taken, new clients wait in the
+        // kernel's backlog instead of costing a task and a buffer each.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = stopped(&stop) => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_failed(&error).await;
+                    continue;
+                }
+            },
+            () = stopped(&stop) => break,
+        };
+        // Nagle's algorithm delays small SSE frames by tens of milliseconds.
+        let _ = stream.set_nodelay(true);
+        let connection = http.serve_connection(TokioIo::new(stream), app(router.clone(), remote));
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopped(&stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%remote, %error, "connection closed");
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "closing connections still open after the shutdown grace period"
+        );
+    }
+}
+
+/// One connection's service: the client's address for handlers, and the `Host` check.
+fn app(
+    router: Router,
+    remote: SocketAddr,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(remote));
+        let host = mcp_oauth_resource::request_host(request.headers()).err();
+        let router = router.clone();
+        async move {
+            match host {
+                Some(error) => Ok(bad_host(error)),
+                None => router.oneshot(request.map(Body::new)).await,
+            }
+        }
+    })
+}
+
+/// 400 `invalid_request` for a request with several or malformed `Host` headers (RFC 9112
+/// §3.2).
+fn bad_host(error: mcp_oauth_resource::HostError) -> Response {
+    tracing::warn!(%error, "refused a request");
+    let body = OAuthErrorResponse::new(OAuthErrorCode::InvalidRequest).description(format!(
+        "{error} (RFC 9112 §3.2: one Host header, host[:port])"
+    ));
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+/// Resolves once `stop` is true (or its sender is gone).
+async fn stopped(stop: &watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Connection errors (a client that gave up before being accepted) are the client's
+/// business; anything else, such as running out of file descriptors, is logged and waited out.
+async fn accept_failed(error: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::error!(%error, "cannot accept a connection; retrying in a second");
+    tokio::time::sleep(ACCEPT_BACKOFF).await;
+}
