@@ -18,6 +18,7 @@ mod housekeeping;
 pub mod keys;
 mod oauth_error;
 mod pages;
+pub mod private_files;
 mod rate_limit;
 pub mod secrets;
 mod server;

@@ -17,6 +17,8 @@ mod backend;
 mod cases;
 #[path = "store/fixtures.rs"]
 mod fixtures;
+#[path = "store/sqlite_files.rs"]
+mod sqlite_files;
 #[path = "store/sqlite_only.rs"]
 mod sqlite_only;
 
@@ -81,6 +83,8 @@ on_every_database!(
     rotating_keys_keeps_the_previous_one_published,
     a_key_rotation_with_a_taken_kid_changes_nothing,
     concurrent_key_rotations_leave_one_current_and_one_previous,
+    encrypted_keys_are_stored_encrypted_and_need_their_key,
+    a_key_encryption_key_encrypts_the_keys_stored_in_clear,
     // federated sign-in
     an_upstream_identity_is_linked_to_a_new_user,
     linking_fails_whole_on_a_taken_identity_or_email,

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use mcp_oauth_authorization_server::store::{SqlStore, Store};
+use mcp_oauth_authorization_server::store::{
+    KeyEncryptionKey, SqlStore, SqlStoreOptions, Store, StoreError,
+};
 use mcp_oauth_authorization_server::{
     AuthorizationServer, AuthorizationServerConfig, LoginLimits, UpstreamProvider,
 };
@@ -17,25 +19,80 @@ use crate::runtime::{ServeArgs, Service, serve_all};
 /// Where the authorization server keeps its data (shared with the admin commands).
 #[derive(Args, Debug, Clone)]
 pub struct StorageArgs {
-    /// Directory of the SQLite database (created if missing). Ignored with --database-url.
+    /// Directory of the SQLite database (created if missing). It holds the private signing
+    /// keys, so it must be this user's alone: it is created 0700 and its files 0600, looser
+    /// modes of this user's are tightened (and logged), and a directory others may write to or
+    /// another user's is refused with the command that fixes it. Ignored with --database-url.
     #[arg(long, env = "MCP_OAUTH_DATA_DIR", default_value = "mcp-oauth-data")]
     pub data_dir: PathBuf,
 
     /// PostgreSQL URL (`postgres://user:password@host/db`), for more than one instance.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Make a new, empty database of an existing database file that holds no data: an empty
+    /// file, or a SQLite database without the server's tables. Without it such a file is
+    /// refused, because it usually means the data was lost (an interrupted copy or restore)
+    /// and starting afresh would hide that: every user, client and key would be gone.
+    #[arg(long, env = "MCP_OAUTH_INIT_EMPTY_DATABASE")]
+    pub init_empty_database: bool,
+
+    /// Encrypt the private signing keys in the database with this key (AES-256-GCM): 32 random
+    /// bytes in base64, e.g. from `openssl rand -base64 32`. Keys stored in clear are
+    /// encrypted at start; from then on the key is needed to start. Protects copies of the
+    /// database (backups, dumps), not a machine where the key can be read as well. Prefer the
+    /// environment variable or --key-encryption-key-file: flags show in `ps`.
+    #[arg(
+        long,
+        env = "MCP_OAUTH_KEY_ENCRYPTION_KEY",
+        hide_env_values = true,
+        value_name = "BASE64",
+        conflicts_with = "key_encryption_key_file"
+    )]
+    pub key_encryption_key: Option<String>,
+
+    /// A file holding the key encryption key (base64), e.g. a mounted secret readable by this
+    /// user only.
+    #[arg(long, env = "MCP_OAUTH_KEY_ENCRYPTION_KEY_FILE", value_name = "PATH")]
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 impl StorageArgs {
     /// Opens the store and applies migrations.
     pub async fn open(&self) -> Result<Arc<dyn Store>, String> {
-        let store = match &self.database_url {
-            Some(url) => SqlStore::connect(url).await,
-            None => SqlStore::open_sqlite_dir(&self.data_dir).await,
+        let mut options =
+            SqlStoreOptions::default().with_init_empty_database(self.init_empty_database);
+        let key = match (&self.key_encryption_key, &self.key_encryption_key_file) {
+            (Some(text), _) => Some(KeyEncryptionKey::from_base64(text)),
+            (None, Some(path)) => Some(KeyEncryptionKey::from_file(path)),
+            (None, None) => None,
+        };
+        if let Some(key) = key {
+            options = options.with_key_encryption_key(key.map_err(explain)?);
         }
-        .map_err(|error| format!("cannot open the database: {error}"))?;
+        let store = match &self.database_url {
+            Some(url) => SqlStore::connect_with(url, &options).await,
+            None => SqlStore::open_sqlite_dir_with(&self.data_dir, &options).await,
+        }
+        .map_err(explain)?;
         Ok(Arc::new(store))
     }
+}
+
+/// Why the store cannot be opened, with the flag that changes it where there is one.
+fn explain(error: StoreError) -> String {
+    let hint = match error {
+        StoreError::NotInitialised(_) => {
+            " (that is --init-empty-database or MCP_OAUTH_INIT_EMPTY_DATABASE=true)"
+        }
+        StoreError::KeyEncryption(_) => {
+            " (the key encryption key is given by MCP_OAUTH_KEY_ENCRYPTION_KEY or \
+             --key-encryption-key-file)"
+        }
+        StoreError::Exposed(_) => " (--data-dir or MCP_OAUTH_DATA_DIR)",
+        _ => "",
+    };
+    format!("cannot open the database: {error}{hint}")
 }
 
 /// Federated sign-in: upstream OpenID providers people sign in at instead of with a local

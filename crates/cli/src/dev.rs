@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::{Args, FromArgMatches};
 use mcp_oauth_authorization_server::secrets::Secret;
 use mcp_oauth_authorization_server::store::Store;
-use mcp_oauth_authorization_server::{StaticClient, create_user, register_static_client};
+use mcp_oauth_authorization_server::{
+    StaticClient, create_user, private_files, register_static_client,
+};
 use mcp_oauth_core::CanonicalResource;
 use mcp_oauth_demo::web::Credentials;
 use url::Url;
@@ -52,7 +54,10 @@ const REVOCATION_CHECK_SECS: u64 = 30;
 #[derive(Args, Debug)]
 pub struct DevArgs {
     /// Directory of the local database (users, clients, keys, tokens), the demo user's
-    /// password, the pre-registered client's secret and the auto-client's registration.
+    /// password, the pre-registered client's secret and the auto-client's registration: this
+    /// user's alone (0700, files 0600; looser modes of this user's are tightened, another
+    /// user's directory or one others may write to is refused). `MCP_OAUTH_INIT_EMPTY_DATABASE`
+    /// and `MCP_OAUTH_KEY_ENCRYPTION_KEY[_FILE]` apply as for `mcp-oauth auth-server`.
     #[arg(long, env = "MCP_OAUTH_DATA_DIR", default_value = "mcp-oauth-data")]
     data_dir: PathBuf,
 
@@ -85,8 +90,16 @@ fn defaults<T: Args + FromArgMatches>() -> Result<T, String> {
 
 /// Runs the local stack until Ctrl-C.
 pub async fn run(args: DevArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&args.data_dir)
-        .map_err(|error| format!("cannot create {}: {error}", args.data_dir.display()))?;
+    private_files::secure_dir(
+        &args.data_dir,
+        &[
+            DEMO_PASSWORD_FILE,
+            DEMO_CLIENT_FILE,
+            MCP_SERVER_CLIENT_FILE,
+            web_client::AUTO_CLIENT_REGISTRATION_FILE,
+        ],
+    )
+    .map_err(|error| error.to_string())?;
     let cimd_client: CimdClientListen = defaults()?;
     let mut auth: AuthServerArgs = defaults()?;
     auth.storage.data_dir = args.data_dir.clone();
@@ -225,9 +238,9 @@ async fn ensure_static_client(
         .await
         .map_err(|error| format!("cannot register the client {}: {error}", client.client_id))?;
     let secret = secret.ok_or_else(|| format!("{} is a public client", client.client_id))?;
-    write_owner_only(
+    private_files::write_private_file(
         &secret_file,
-        &format!("{}\n{}\n", client.client_id, secret.expose()),
+        format!("{}\n{}\n", client.client_id, secret.expose()).as_bytes(),
     )
     .map_err(|error| format!("cannot write {}: {error}", secret_file.display()))?;
     Ok(secret)
@@ -269,19 +282,7 @@ async fn ensure_demo_user(
     create_user(store, email, &password, unix_now())
         .await
         .map_err(|error| format!("cannot create the demo user: {error}"))?;
-    write_owner_only(&password_file, &format!("{email}\n{password}\n"))
+    private_files::write_private_file(&password_file, format!("{email}\n{password}\n").as_bytes())
         .map_err(|error| format!("cannot write {}: {error}", password_file.display()))?;
     Ok(Some(password))
-}
-
-fn write_owner_only(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(contents.as_bytes())
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use mcp_oauth_authorization_server::private_files;
 use mcp_oauth_client::ClientSecret;
 use mcp_oauth_demo::web::{Credentials, WebClient, WebClientConfig};
 use url::Url;
@@ -137,7 +138,8 @@ pub struct AutoClientArgs {
     mcp: McpTarget,
 
     /// Directory where the client keeps its registration (`auto-client-registration.json`,
-    /// readable by its owner only), so a restart reuses it.
+    /// readable by its owner only), so a restart reuses it. Created 0700; looser modes of this
+    /// user's are tightened, another user's directory or one others may write to is refused.
     #[arg(long, env = "MCP_OAUTH_DATA_DIR", default_value = "mcp-oauth-data")]
     data_dir: PathBuf,
 
@@ -206,8 +208,8 @@ pub async fn run_client(args: ClientArgs) -> Result<(), String> {
 
 /// Runs `mcp-oauth auto-client` until Ctrl-C or SIGTERM.
 pub async fn run_auto_client(args: AutoClientArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&args.data_dir)
-        .map_err(|error| format!("cannot create {}: {error}", args.data_dir.display()))?;
+    private_files::secure_dir(&args.data_dir, &[AUTO_CLIENT_REGISTRATION_FILE])
+        .map_err(|error| error.to_string())?;
     let credentials = dynamic(&args.data_dir);
     serve_all(
         vec![prepare(&args.listen, &args.mcp, credentials).await?],

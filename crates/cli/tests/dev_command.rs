@@ -339,3 +339,43 @@ async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_resta
         auto_client_id
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn dev_makes_the_secret_files_it_finds_readable_by_others_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let set_mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let (first, lines) = start(data.as_path(), &Ports::new());
+    assert!(lines.last().unwrap().contains("Ctrl-C stops everything"));
+    drop(first);
+    // As a release before the check left them: `dev` made its directory with the umask, and a
+    // registration may have been copied in.
+    std::fs::write(data.join("auto-client-registration.json"), "{}").unwrap();
+    set_mode(&data, 0o755);
+    for file in std::fs::read_dir(&data).unwrap() {
+        set_mode(&file.unwrap().path(), 0o644);
+    }
+
+    let (again, lines) = start(data.as_path(), &Ports::new());
+
+    assert!(
+        lines.last().unwrap().contains("Ctrl-C stops everything"),
+        "{lines:?}"
+    );
+    assert_eq!(mode(&data), 0o700);
+    for file in [
+        "demo-user.txt",
+        "demo-client.txt",
+        "auto-client-registration.json",
+        "mcp-oauth.db",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    drop(again);
+}

@@ -107,6 +107,36 @@ async fn sqlite_registry_keeps_records_across_reopening() {
     assert_eq!(reopened.get("client-kept").await.unwrap(), Some(record));
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_registry_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = SqliteRegistry::open(&dir.path().join("registry.db"))
+        .await
+        .unwrap();
+    registry
+        .insert(&registration("client-a", 10, 20))
+        .await
+        .unwrap();
+
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        files.push((entry.file_name().into_string().unwrap(), mode));
+    }
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            ("registry.db".to_owned(), 0o600),
+            ("registry.db-shm".to_owned(), 0o600),
+            ("registry.db-wal".to_owned(), 0o600)
+        ]
+    );
+}
+
 #[tokio::test]
 async fn dynamodb_registry_passes_the_suite() {
     let Some(endpoint) = support::moto("dynamodb_registry_passes_the_suite") else {

@@ -6,9 +6,11 @@
 //! hashes ([`SecretHash`]); passwords as Argon2id PHC strings. Times are Unix seconds ([`UnixTime`])
 //! passed in by the caller, so tests control the clock.
 
+mod key_encryption;
 mod sql;
 
-pub use sql::SqlStore;
+pub use key_encryption::KeyEncryptionKey;
+pub use sql::{SqlStore, SqlStoreOptions};
 
 use std::fmt;
 
@@ -361,6 +363,22 @@ pub enum StoreError {
     /// The schema could not be migrated.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The data directory or a file in it could be read or replaced by others, and it is not
+    /// ours to fix; the message names the command that does. Nothing was opened.
+    #[error("{0}")]
+    Exposed(String),
+    /// The database file is not a usable database: not SQLite, or damaged. Nothing was changed.
+    #[error("{0}")]
+    Damaged(String),
+    /// An existing database file holds no data of this store (an empty file, or a SQLite
+    /// database without its tables): it is not made a new store unless the caller allows it
+    /// ([`SqlStoreOptions::with_init_empty_database`]). Nothing was changed.
+    #[error("{0}")]
+    NotInitialised(String),
+    /// The private signing keys cannot be encrypted or decrypted: encrypted but no key given,
+    /// another key given, a damaged value, or a key encryption key that is not 32 bytes.
+    #[error("{0}")]
+    KeyEncryption(String),
 }
 
 /// Result of store operations.

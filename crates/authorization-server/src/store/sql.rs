@@ -16,14 +16,19 @@ mod dialect;
 mod grants;
 mod housekeeping;
 mod keys;
+mod options;
 mod refresh;
 mod rows;
 mod sessions;
+mod sqlite_file;
 mod upstream;
 mod users;
 
+pub use options::SqlStoreOptions;
+
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Transaction};
@@ -31,8 +36,8 @@ use sqlx::{Any, AnyPool, Transaction};
 use self::dialect::Dialect;
 use super::{
     AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientRecord, CodeRedemption,
-    ConsentRecord, DeviceCookieRecord, GrantId, GrantRecord, RefreshRotation, RefreshTokenRecord,
-    SecretHash, SessionRecord, SigningKeyRecord, Store, StoreResult, UnixTime,
+    ConsentRecord, DeviceCookieRecord, GrantId, GrantRecord, KeyEncryptionKey, RefreshRotation,
+    RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store, StoreResult, UnixTime,
     UpstreamIdentityRecord, UpstreamLoginRecord, UserId, UserRecord,
 };
 
@@ -49,40 +54,108 @@ use super::{
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    key_encryption_key: Option<Arc<KeyEncryptionKey>>,
 }
 
 impl SqlStore {
     /// The name of the database file [`SqlStore::open_sqlite_dir`] keeps in the data directory.
     pub const SQLITE_FILE_NAME: &'static str = "mcp-oauth.db";
 
+    /// Connects to the database at `url` and migrates it, with the default
+    /// [`SqlStoreOptions`] (see [`SqlStore::connect_with`]).
+    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        Self::connect_with(url, &SqlStoreOptions::default()).await
+    }
+
     /// Connects to the database at `url` and migrates it.
     ///
     /// `sqlite:` URLs open a file (add `?mode=rwc` to create it; prefer
-    /// [`SqlStore::open_sqlite_dir`]) or `sqlite::memory:` (a private in-memory database held by
-    /// a single connection, for tests); every SQLite connection gets WAL journaling,
-    /// `synchronous = FULL`, foreign keys and a busy timeout. `postgres:` and `postgresql:` URLs
-    /// take the usual parameters (`options=-c search_path=…` selects a schema).
+    /// [`SqlStore::open_sqlite_dir_with`]) or `sqlite::memory:` (a private in-memory database
+    /// held by a single connection, for tests); every SQLite connection gets WAL journaling,
+    /// `synchronous = FULL`, foreign keys and a busy timeout, and a file is checked first
+    /// (SQLite's `quick_check`). `postgres:` and `postgresql:` URLs take the usual parameters
+    /// (`options=-c search_path=…` selects a schema).
+    ///
+    /// With a key encryption key, private keys stored in clear are encrypted now; in every
+    /// case the published keys are read once, so that keys that cannot be decrypted stop the
+    /// start, not a later request.
     ///
     /// Errors: [`StoreError::Database`](super::StoreError::Database) for an unsupported scheme
-    /// or a failed connection, [`StoreError::Migration`](super::StoreError::Migration) when the
-    /// schema cannot be brought up to date.
-    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+    /// or a failed connection, [`StoreError::Damaged`](super::StoreError::Damaged) for a SQLite
+    /// file that is not a database or is damaged,
+    /// [`StoreError::Migration`](super::StoreError::Migration) when the schema cannot be
+    /// brought up to date, [`StoreError::KeyEncryption`](super::StoreError::KeyEncryption) when
+    /// stored keys are encrypted and no key, or another key, was given.
+    pub async fn connect_with(url: &str, options: &SqlStoreOptions) -> StoreResult<SqlStore> {
         let dialect = Dialect::from_url(url)?;
-        let pool = connect::pool(url, dialect).await?;
-        let store = SqlStore { pool, dialect };
-        store.migrate().await?;
-        tracing::debug!(database = dialect.name(), "store opened and migrated");
+        let label = format!(
+            "the SQLite database {}",
+            url.split_once('?').map_or(url, |(file, _)| file)
+        );
+        let store = Self::pool(url, dialect, &label, options).await?;
+        store.migrate_and_check_keys().await?;
         Ok(store)
+    }
+
+    /// Opens `<data_dir>/mcp-oauth.db` with the default [`SqlStoreOptions`] (see
+    /// [`SqlStore::open_sqlite_dir_with`]).
+    pub async fn open_sqlite_dir(data_dir: &Path) -> StoreResult<SqlStore> {
+        Self::open_sqlite_dir_with(data_dir, &SqlStoreOptions::default()).await
     }
 
     /// Opens (creating it and the directory if missing) the SQLite database
     /// `<data_dir>/mcp-oauth.db` and migrates it: the embedded default.
     ///
+    /// The directory and the database's files are this user's alone (see
+    /// [`private_files`](crate::private_files)): a new directory is made 0700 and a new file
+    /// 0600; existing ones of this user's are tightened, those of another user or a directory
+    /// others may write to are refused ([`StoreError::Exposed`](super::StoreError::Exposed)).
+    /// An existing file is never silently made a new store: an empty one, or a SQLite database
+    /// without the store's tables, is refused
+    /// ([`StoreError::NotInitialised`](super::StoreError::NotInitialised)) unless
+    /// [`SqlStoreOptions::with_init_empty_database`] allows it; one that is not a SQLite
+    /// database or is damaged is refused ([`StoreError::Damaged`](super::StoreError::Damaged)).
+    ///
     /// The file uses WAL journaling with `synchronous = FULL`, so every committed write is on
     /// disk when the call returns, and enforces foreign keys.
-    pub async fn open_sqlite_dir(data_dir: &Path) -> StoreResult<SqlStore> {
-        let url = connect::sqlite_file_url(data_dir, Self::SQLITE_FILE_NAME)?;
-        Self::connect(&url).await
+    pub async fn open_sqlite_dir_with(
+        data_dir: &Path,
+        options: &SqlStoreOptions,
+    ) -> StoreResult<SqlStore> {
+        let init_empty = options.init_empty_database;
+        let file = sqlite_file::prepare(data_dir, Self::SQLITE_FILE_NAME, init_empty)?;
+        let label = format!("the database file {}", file.path.display());
+        let store = Self::pool(&file.url, Dialect::Sqlite, &label, options).await?;
+        sqlite_file::require_store_data(&store.pool, &file, init_empty).await?;
+        store.migrate_and_check_keys().await?;
+        Ok(store)
+    }
+
+    async fn pool(
+        url: &str,
+        dialect: Dialect,
+        label: &str,
+        options: &SqlStoreOptions,
+    ) -> StoreResult<SqlStore> {
+        Ok(SqlStore {
+            pool: connect::pool(url, dialect, label).await?,
+            dialect,
+            key_encryption_key: options.key_encryption_key.clone(),
+        })
+    }
+
+    async fn migrate_and_check_keys(&self) -> StoreResult<()> {
+        self.migrate().await?;
+        if let Some(key) = &self.key_encryption_key {
+            let encrypted =
+                keys::encrypt_keys_in_clear(self.begin_write().await?, self.dialect, key).await?;
+            if encrypted > 0 {
+                tracing::info!(encrypted, "encrypted the signing keys stored in clear");
+            }
+        }
+        self.published_keys().await?;
+        tracing::debug!(database = self.dialect.name(), "store opened and migrated");
+        Ok(())
     }
 
     /// Closes every connection, waiting for those in use to come back. Later calls fail.
@@ -113,6 +186,7 @@ impl fmt::Debug for SqlStore {
         f.debug_struct("SqlStore")
             .field("database", &self.dialect.name())
             .field("connections", &self.pool.size())
+            .field("keys_encrypted", &self.key_encryption_key.is_some())
             .finish()
     }
 }
@@ -249,11 +323,17 @@ impl Store for SqlStore {
     }
 
     async fn published_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        keys::published(&self.pool).await
+        keys::published(&self.pool, self.key_encryption_key.as_deref()).await
     }
 
     async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
-        keys::rotate(self.begin_write().await?, self.dialect, key).await
+        keys::rotate(
+            self.begin_write().await?,
+            self.dialect,
+            key,
+            self.key_encryption_key.as_deref(),
+        )
+        .await
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_authorization_server::store::SqlStore;
+use mcp_oauth_authorization_server::store::{SqlStore, SqlStoreOptions, StoreResult};
 use sqlx::{AnyPool, AssertSqlSafe, Connection, PgConnection};
 use tempfile::TempDir;
 
@@ -88,6 +88,14 @@ impl TestDb {
             Place::Postgres(schema) => SqlStore::connect(&schema.url()).await,
         };
         opened.expect("open the store")
+    }
+
+    /// Opens the store as [`TestDb::open`] does, with `options`; the error when it refuses.
+    pub async fn open_with(&self, options: &SqlStoreOptions) -> StoreResult<SqlStore> {
+        match &self.place {
+            Place::Sqlite(dir) => SqlStore::open_sqlite_dir_with(dir.path(), options).await,
+            Place::Postgres(schema) => SqlStore::connect_with(&schema.url(), options).await,
+        }
     }
 
     /// A pool on the database that bypasses the store: no migrations, raw SQL.

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 use super::dialect::Dialect;
 use super::rows::db_error;
@@ -25,21 +25,25 @@ const SQLITE_SETTINGS: [&str; 4] = [
     "PRAGMA busy_timeout = 10000",
 ];
 
-/// A pool for `url`. The drivers are installed on first use.
-pub(super) async fn pool(url: &str, dialect: Dialect) -> StoreResult<AnyPool> {
+async fn apply_sqlite_settings(connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    for setting in SQLITE_SETTINGS {
+        connection.execute(setting).await?;
+    }
+    Ok(())
+}
+
+/// A pool for `url`. The drivers are installed on first use. A SQLite file is checked first on
+/// one connection of its own (see [`check_sqlite_file`]), so that a file that is not a database
+/// is refused at once, named by `label`, instead of every connection of the pool failing until
+/// it gives up.
+pub(super) async fn pool(url: &str, dialect: Dialect, label: &str) -> StoreResult<AnyPool> {
     sqlx::any::install_default_drivers();
     let options = AnyPoolOptions::new().max_connections(MAX_CONNECTIONS);
     let options = match dialect {
         Dialect::Postgres => options,
         Dialect::Sqlite => {
-            let options = options.after_connect(|connection, _| {
-                Box::pin(async move {
-                    for setting in SQLITE_SETTINGS {
-                        connection.execute(setting).await?;
-                    }
-                    Ok(())
-                })
-            });
+            let options =
+                options.after_connect(|connection, _| Box::pin(apply_sqlite_settings(connection)));
             if is_sqlite_memory(url) {
                 // Each connection to `:memory:` is a database of its own: keep exactly one,
                 // forever.
@@ -49,6 +53,7 @@ pub(super) async fn pool(url: &str, dialect: Dialect) -> StoreResult<AnyPool> {
                     .idle_timeout(None)
                     .max_lifetime(None)
             } else {
+                check_sqlite_file(url, label).await?;
                 options.acquire_timeout(Duration::from_secs(30))
             }
         }
@@ -56,20 +61,67 @@ pub(super) async fn pool(url: &str, dialect: Dialect) -> StoreResult<AnyPool> {
     options.connect(url).await.map_err(db_error)
 }
 
+/// Opens the SQLite file of `url` once, applies the connection settings and runs SQLite's
+/// `quick_check` (every page and b-tree read, O(size of the file)), so that a file that is not
+/// a SQLite database, or a damaged one, is reported as [`StoreError::Damaged`] with its cause
+/// before anything is written to it.
+async fn check_sqlite_file(url: &str, label: &str) -> StoreResult<()> {
+    let damaged = |error: sqlx::Error| damage(error, label);
+    let mut connection = AnyConnection::connect(url).await.map_err(damaged)?;
+    apply_sqlite_settings(&mut connection)
+        .await
+        .map_err(damaged)?;
+    let problems: Vec<String> = sqlx::query_scalar("PRAGMA quick_check(5)")
+        .fetch_all(&mut connection)
+        .await
+        .map_err(damaged)?;
+    connection.close().await.map_err(db_error)?;
+    if problems != ["ok"] {
+        return Err(StoreError::Damaged(format!(
+            "{label} is a damaged SQLite database (its quick_check found: {}); nothing was \
+             changed: restore it from a backup",
+            problems.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+/// A SQLite error as what it says of the file: not a database (`SQLITE_NOTADB`), damaged
+/// (`SQLITE_CORRUPT` and its extended codes); anything else as [`db_error`].
+fn damage(error: sqlx::Error, label: &str) -> StoreError {
+    const SQLITE_CORRUPT: i32 = 11;
+    const SQLITE_NOTADB: i32 = 26;
+    let cause = match &error {
+        sqlx::Error::Database(inner) => inner
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .map(|code| (code & 0xff, inner.message().to_owned())),
+        _ => None,
+    };
+    match cause {
+        Some((SQLITE_NOTADB, message)) => StoreError::Damaged(format!(
+            "{label} is not a SQLite database ({message}); nothing was changed"
+        )),
+        Some((SQLITE_CORRUPT, message)) => StoreError::Damaged(format!(
+            "{label} is a damaged SQLite database ({message}); nothing was changed: restore \
+             it from a backup"
+        )),
+        _ => db_error(error),
+    }
+}
+
 /// Whether a `sqlite:` URL names an in-memory database.
 fn is_sqlite_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-/// The `sqlite://` URL (create if missing) of `file_name` in `data_dir`, creating the directory.
-/// The absolute path is percent-encoded, so spaces, `?`, `#` and `%` in it are safe.
-pub(super) fn sqlite_file_url(data_dir: &Path, file_name: &str) -> StoreResult<String> {
+/// The `sqlite://` URL (create if missing) of the file at `path`, made absolute. The path is
+/// percent-encoded, so spaces, `?`, `#` and `%` in it are safe.
+pub(super) fn sqlite_file_url(path: &Path) -> StoreResult<String> {
     let unusable = |problem: String| {
-        StoreError::Database(format!("data directory {}: {problem}", data_dir.display()))
+        StoreError::Database(format!("database file {}: {problem}", path.display()))
     };
-    create_private_dir(data_dir).map_err(|error| unusable(error.to_string()))?;
-    let path = std::path::absolute(data_dir.join(file_name))
-        .map_err(|error| unusable(error.to_string()))?;
+    let path = std::path::absolute(path).map_err(|error| unusable(error.to_string()))?;
     let path = path
         .to_str()
         .ok_or_else(|| unusable("the path is not valid UTF-8".to_owned()))?;
@@ -85,45 +137,14 @@ pub(super) fn sqlite_file_url(data_dir: &Path, file_name: &str) -> StoreResult<S
     Ok(url)
 }
 
-/// Creates the data directory readable by its owner only: the database holds the private
-/// signing keys. An existing directory keeps its permissions.
-fn create_private_dir(data_dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(data_dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn data_directory_paths_are_percent_encoded() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let odd = dir.path().join("a b?c#d%e");
-        let url = sqlite_file_url(&odd, "x.db").expect("url");
-        assert!(url.starts_with("sqlite:///"), "{url}");
-        assert!(url.ends_with("/a%20b%3Fc%23d%25e/x.db?mode=rwc"), "{url}");
-        assert!(odd.is_dir());
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_new_data_directory_is_private_to_its_owner() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let data = dir.path().join("data");
-        sqlite_file_url(&data, "x.db").expect("url");
-        let mode = std::fs::metadata(&data)
-            .expect("metadata")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o700);
+        let url = sqlite_file_url(Path::new("/srv/a b?c#d%e/x.db")).expect("url");
+        assert_eq!(url, "sqlite:///srv/a%20b%3Fc%23d%25e/x.db?mode=rwc");
     }
 
     #[test]

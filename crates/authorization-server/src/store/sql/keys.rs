@@ -1,14 +1,21 @@
-//! The `signing_keys` table: current → previous → retired.
+//! The `signing_keys` table: current → previous → retired. With a key encryption key the
+//! private keys are stored encrypted (see `store/key_encryption.rs`), and read back in clear.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Transaction};
+use zeroize::Zeroizing;
 
 use super::dialect::Dialect;
 use super::rows::{self, db_error};
+use crate::store::key_encryption::{self, KeyEncryptionKey};
 use crate::store::{SigningKeyRecord, StoreResult};
 
-/// Current and previous keys, current first, then the newest.
-pub(super) async fn published(pool: &AnyPool) -> StoreResult<Vec<SigningKeyRecord>> {
+/// Current and previous keys, current first, then the newest, their private keys decrypted
+/// with `key` where they were stored encrypted.
+pub(super) async fn published(
+    pool: &AnyPool,
+    key: Option<&KeyEncryptionKey>,
+) -> StoreResult<Vec<SigningKeyRecord>> {
     sqlx::query(
         "SELECT kid, algorithm, private_key_der, public_jwk, state, created_at FROM signing_keys \
          WHERE state IN ('current', 'previous') \
@@ -18,24 +25,24 @@ pub(super) async fn published(pool: &AnyPool) -> StoreResult<Vec<SigningKeyRecor
     .await
     .map_err(db_error)?
     .iter()
-    .map(from_row)
+    .map(|row| from_row(row, key))
     .collect()
 }
 
 /// Makes `key` current in one transaction (its own `state` is not consulted): previous keys
 /// retire, the current key becomes previous. A taken `kid` is `Conflict("signing key")` and
-/// changes nothing.
+/// changes nothing. The private key is stored encrypted under `encryption` when there is one.
 pub(super) async fn rotate(
     mut tx: Transaction<'static, Any>,
     dialect: Dialect,
     key: &SigningKeyRecord,
+    encryption: Option<&KeyEncryptionKey>,
 ) -> StoreResult<()> {
-    if let Some(lock) = dialect.lock_signing_keys() {
-        sqlx::query(lock)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-    }
+    lock(&mut tx, dialect).await?;
+    let stored = Zeroizing::new(match encryption {
+        Some(encryption) => encryption.seal(&key.kid, &key.private_key_der)?,
+        None => key.private_key_der.clone(),
+    });
     sqlx::query("UPDATE signing_keys SET state = 'retired' WHERE state = 'previous'")
         .execute(&mut *tx)
         .await
@@ -50,7 +57,7 @@ pub(super) async fn rotate(
     )
     .bind(key.kid.as_str())
     .bind(key.algorithm.as_str())
-    .bind(key.private_key_der.as_slice())
+    .bind(stored.as_slice())
     .bind(rows::json_text(&key.public_jwk))
     .bind(key.created_at)
     .execute(&mut *tx)
@@ -59,11 +66,57 @@ pub(super) async fn rotate(
     tx.commit().await.map_err(db_error)
 }
 
-fn from_row(row: &AnyRow) -> StoreResult<SigningKeyRecord> {
+/// Encrypts under `key`, in one transaction, every private key stored in clear (retired ones
+/// too), so that a store given a key encryption key keeps no key in clear from then on;
+/// returns how many were encrypted.
+pub(super) async fn encrypt_keys_in_clear(
+    mut tx: Transaction<'static, Any>,
+    dialect: Dialect,
+    key: &KeyEncryptionKey,
+) -> StoreResult<usize> {
+    lock(&mut tx, dialect).await?;
+    let rows = sqlx::query("SELECT kid, private_key_der FROM signing_keys")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    let mut encrypted = 0;
+    for row in &rows {
+        let kid: String = rows::get(row, "kid")?;
+        let stored = Zeroizing::new(rows::get::<Vec<u8>>(row, "private_key_der")?);
+        if key_encryption::is_sealed(&stored) {
+            continue;
+        }
+        sqlx::query("UPDATE signing_keys SET private_key_der = $1 WHERE kid = $2")
+            .bind(key.seal(&kid, &stored)?)
+            .bind(&kid)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        encrypted += 1;
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(encrypted)
+}
+
+/// Serialises the transaction with every other change of the keys (PostgreSQL; SQLite's
+/// writing transactions already are).
+async fn lock(tx: &mut Transaction<'static, Any>, dialect: Dialect) -> StoreResult<()> {
+    if let Some(lock) = dialect.lock_signing_keys() {
+        sqlx::query(lock)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+fn from_row(row: &AnyRow, key: Option<&KeyEncryptionKey>) -> StoreResult<SigningKeyRecord> {
+    let kid: String = rows::get(row, "kid")?;
+    let stored = Zeroizing::new(rows::get::<Vec<u8>>(row, "private_key_der")?);
     Ok(SigningKeyRecord {
-        kid: rows::get(row, "kid")?,
+        private_key_der: key_encryption::open_stored(key, &kid, &stored)?,
+        kid,
         algorithm: rows::get(row, "algorithm")?,
-        private_key_der: rows::get(row, "private_key_der")?,
         public_jwk: rows::json(row, "public_jwk")?,
         state: rows::key_state(row, "state")?,
         created_at: rows::get(row, "created_at")?,

@@ -3,6 +3,7 @@
 mod clients;
 mod database;
 mod grants;
+mod key_encryption;
 mod keys;
 mod migrations;
 mod refresh;
@@ -14,6 +15,7 @@ mod users;
 pub use clients::*;
 pub use database::*;
 pub use grants::*;
+pub use key_encryption::*;
 pub use keys::*;
 pub use migrations::*;
 pub use refresh::*;

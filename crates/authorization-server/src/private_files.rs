@@ -1,0 +1,219 @@
+//! Files only their owner may read: the data directory (0700) and the files in it (0600). The
+//! directory holds the database with the private signing keys, and the secrets of the dev stack;
+//! anyone who can read the key can mint tokens that MCP servers accept.
+//!
+//! [`secure_dir`] runs before anything in the directory is read or written:
+//!
+//! - a missing directory is created 0700;
+//! - a directory owned by another user, or one its group or others may write to, is **refused**
+//!   with the command that fixes it: it is shared, so someone else may already have replaced the
+//!   files in it, and changing its mode could break their use of it. A person must decide;
+//! - a directory of this user's that others may only read or enter is tightened to 0700, and the
+//!   named files in it to 0600, each change logged as a warning: they are ours, and a release
+//!   before this check left them so (the database took SQLite's 0644, `dev` made its directory
+//!   with the umask);
+//! - a named file owned by another user is refused with the `chown` that fixes it.
+//!
+//! SQLite creates a database's `-wal`, `-shm` and `-journal` files with the database file's
+//! mode, so a database created 0600 ([`create_private_file`]) keeps them private too.
+//! On other platforms than Unix the directory is only created.
+
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// Why the data directory or a file in it cannot be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum PrivateFileError {
+    /// Others can read or replace it and it is not ours to fix: the message names the problem
+    /// and the command that fixes it.
+    #[error("{0}")]
+    Exposed(String),
+    /// Reading its permissions, changing them or creating it failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The directory or file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> PrivateFileError + '_ {
+    move |source| PrivateFileError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Makes `dir` and the named `files` in it private to this user, as the module describes:
+/// creates a missing directory 0700, tightens what is ours, refuses what is shared or another
+/// user's. Files that do not exist are skipped.
+pub fn secure_dir(dir: &Path, files: &[&str]) -> Result<(), PrivateFileError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(io_error(dir))?;
+    #[cfg(unix)]
+    {
+        unix::secure(dir, unix::Kind::Directory)?;
+        for file in files {
+            let path = dir.join(file);
+            if path.exists() {
+                unix::secure(&path, unix::Kind::File)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = files;
+    Ok(())
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist; `true` when it did not.
+pub fn create_private_file(path: &Path) -> Result<bool, PrivateFileError> {
+    match private_options().create_new(true).open(path) {
+        Ok(_) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(error) => Err(io_error(path)(error)),
+    }
+}
+
+/// Writes `contents` to `path`, creating it 0600; an existing file is made 0600 before it is
+/// written.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = private_options().create(true).truncate(true).open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+fn private_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// `path` as one word for a POSIX shell: as is when it is plain, otherwise single-quoted.
+fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&byte));
+    if plain {
+        return text;
+    }
+    let mut quoted = String::from("'");
+    for character in text.chars() {
+        match character {
+            '\'' => quoted.push_str("'\\''"),
+            other => quoted.push(other),
+        }
+    }
+    quoted.push('\'');
+    quoted
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::fmt::Write as _;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::Path;
+
+    use super::{PrivateFileError, io_error, shell_word};
+
+    /// What is checked: the directory itself or a file in it.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Kind {
+        Directory,
+        File,
+    }
+
+    impl Kind {
+        fn private_mode(self) -> u32 {
+            match self {
+                Kind::Directory => 0o700,
+                Kind::File => 0o600,
+            }
+        }
+
+        fn name(self) -> &'static str {
+            match self {
+                Kind::Directory => "the data directory",
+                Kind::File => "the file",
+            }
+        }
+    }
+
+    /// Checks one directory or file; tightens it when it is ours, refuses it otherwise.
+    pub(super) fn secure(path: &Path, kind: Kind) -> Result<(), PrivateFileError> {
+        let metadata = std::fs::metadata(path).map_err(io_error(path))?;
+        let mode = metadata.mode() & 0o7777;
+        let me = rustix::process::geteuid().as_raw();
+        let others_may_write = kind == Kind::Directory && mode & 0o022 != 0;
+        if metadata.uid() != me || others_may_write {
+            let mut problem = format!("{} {} (mode {mode:04o}", kind.name(), path.display());
+            let mut fix = String::new();
+            if metadata.uid() != me {
+                let _ = write!(
+                    problem,
+                    ") is owned by another user (uid {}), not by this one (uid {me})",
+                    metadata.uid()
+                );
+                let _ = write!(fix, "chown {me} {} && ", shell_word(path));
+            } else {
+                problem.push_str(
+                    ") may be written to by its group or others, who could have replaced the \
+                     files in it",
+                );
+            }
+            let _ = write!(fix, "chmod {:o} {}", kind.private_mode(), shell_word(path));
+            return Err(PrivateFileError::Exposed(format!(
+                "{problem}: it holds the signing keys and secrets, so it must be this user's \
+                 alone; check it, then run `{fix}`, or use a directory of its own"
+            )));
+        }
+        if mode & 0o077 != 0 {
+            let private = kind.private_mode();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(private))
+                .map_err(io_error(path))?;
+            tracing::warn!(
+                path = %path.display(),
+                "{} was readable by others (mode {mode:04o}): made it {private:04o}",
+                kind.name()
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_paths_are_quoted_for_the_shell() {
+        assert_eq!(
+            shell_word(Path::new("/var/lib/mcp-oauth")),
+            "/var/lib/mcp-oauth"
+        );
+        assert_eq!(shell_word(Path::new("/tmp/a b")), "'/tmp/a b'");
+        assert_eq!(shell_word(Path::new("/tmp/it's")), "'/tmp/it'\\''s'");
+        assert_eq!(shell_word(Path::new("$(rm -rf ~)")), "'$(rm -rf ~)'");
+    }
+}
