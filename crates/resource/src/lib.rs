@@ -37,6 +37,7 @@ mod json_rpc;
 mod keys;
 mod layer_future;
 mod metadata_route;
+mod scope_policy;
 mod server;
 mod validator;
 
@@ -50,6 +51,7 @@ pub use guard::{RebindingGuardLayer, RebindingGuardService};
 pub use host::{HostAuthority, HostError, request_host};
 pub use keys::{IssuerKeys, KeyLookupError, VerifyingKey};
 pub use layer_future::LayerFuture;
+pub use scope_policy::{ListRequests, Listing, Primitive, ScopePolicy};
 pub use server::ResourceServer;
 pub use validator::TokenValidator;
 
