@@ -1,0 +1,416 @@
+//! Clients of MCP 2026-07-28, which has no sessions ("Key Changes" items 1 and 2): one child
+//! per principal, initialized by the bridge itself with the newest revision that has an
+//! `initialize` handshake, so a stdio server written for the earlier revisions serves them.
+//! Each request's answer goes back on its own response; closing it cancels the request.
+//! What the child sends outside any request (list changes, its own requests) has nowhere to
+//! go under this revision: notifications are dropped, requests answered with an error.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Response, StatusCode};
+use mcp_oauth_resource::VerifiedToken;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::sync::OnceCell;
+
+use super::child::{self, Spawn};
+use super::exchange::{self, Unanswered, answer_status};
+use super::message::{
+    INVALID_REQUEST, METHOD_NOT_FOUND, Message, UPSTREAM_ERROR, encode_notification,
+};
+use super::reply;
+use super::routes::{Bridge, Mode};
+use super::{PROTOCOL_VERSION, STATELESS_REVISION, Upstream};
+
+/// The revision the bridge initializes children with: the newest with a handshake.
+const CHILD_REVISION: &str = "2025-11-25";
+/// MCP 2026-07-28 `UnsupportedProtocolVersionError`.
+const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+
+/// Whose child a stateless request goes to. With identity variables on, the scopes are part
+/// of it: a child told one set of scopes never serves a token with another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Principal {
+    issuer: String,
+    subject: String,
+    client_id: Option<String>,
+    scopes: Option<String>,
+}
+
+impl Principal {
+    /// Requests without a verified identity (the upstream used without the bearer layer)
+    /// share the anonymous principal.
+    fn of(token: Option<&VerifiedToken>, with_scopes: bool) -> Self {
+        match token {
+            Some(token) => Self {
+                issuer: token.issuer.clone(),
+                subject: token.subject.clone(),
+                client_id: token.client_id.clone(),
+                scopes: with_scopes.then(|| token.scopes.to_string()),
+            },
+            None => Self {
+                issuer: String::new(),
+                subject: String::new(),
+                client_id: None,
+                scopes: None,
+            },
+        }
+    }
+
+    fn label(&self) -> String {
+        if self.subject.is_empty() {
+            "anonymous".to_owned()
+        } else {
+            format!("principal {} of {}", self.subject, self.issuer)
+        }
+    }
+}
+
+/// A principal's running child and what it said when initialized.
+#[derive(Clone)]
+struct Shared {
+    bridge: Arc<Bridge>,
+    /// The child's `initialize` answer.
+    initialized: Bytes,
+}
+
+struct Slot {
+    generation: u64,
+    child: Arc<OnceCell<Shared>>,
+}
+
+/// The principals' children.
+#[derive(Default)]
+pub(crate) struct Principals {
+    table: Mutex<HashMap<Principal, Slot>>,
+    generations: AtomicU64,
+}
+
+impl Principals {
+    fn table(&self) -> MutexGuard<'_, HashMap<Principal, Slot>> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The slot of `principal`, created empty when it has none.
+    fn slot(&self, principal: &Principal) -> (u64, Arc<OnceCell<Shared>>) {
+        let mut table = self.table();
+        let slot = table.entry(principal.clone()).or_insert_with(|| Slot {
+            generation: self.generations.fetch_add(1, Ordering::Relaxed),
+            child: Arc::new(OnceCell::new()),
+        });
+        (slot.generation, slot.child.clone())
+    }
+
+    /// Forgets `principal`'s slot if it is still the one of `generation`.
+    fn remove(&self, principal: &Principal, generation: u64) {
+        let mut table = self.table();
+        if table
+            .get(principal)
+            .is_some_and(|slot| slot.generation == generation)
+        {
+            table.remove(principal);
+        }
+    }
+
+    /// Stops every principal's child.
+    pub(crate) fn stop_all(&self) {
+        for (_, slot) in self.table().drain() {
+            if let Some(shared) = slot.child.get() {
+                shared.bridge.request_stop();
+            }
+        }
+    }
+}
+
+/// Why a principal's child could not be had.
+enum StartError {
+    Busy,
+    Spawn,
+    Unanswered(Unanswered),
+    /// The child answered `initialize` with an error.
+    Refused,
+}
+
+impl StartError {
+    fn into_response(self, id: &str, retry_after_secs: u64) -> Response<Body> {
+        match self {
+            Self::Busy => reply::busy(Some(id), retry_after_secs),
+            Self::Spawn => reply::error(
+                StatusCode::BAD_GATEWAY,
+                Some(id),
+                UPSTREAM_ERROR,
+                "the MCP server process could not be started",
+            ),
+            Self::Unanswered(unanswered) => unanswered.into_response(Some(id)),
+            Self::Refused => reply::error(
+                StatusCode::BAD_GATEWAY,
+                Some(id),
+                UPSTREAM_ERROR,
+                "the MCP server process refused to initialize",
+            ),
+        }
+    }
+}
+
+/// A POST of MCP 2026-07-28.
+pub(crate) async fn post(
+    upstream: &Arc<Upstream>,
+    parts: &Parts,
+    message: Message<'_>,
+) -> Response<Body> {
+    let version = parts
+        .headers
+        .get(PROTOCOL_VERSION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .trim();
+    if version != STATELESS_REVISION {
+        return unsupported_version(&message, version);
+    }
+    let (id, method, params) = match message {
+        Message::Request { id, method, params } => (id, method, params),
+        // "This revision of the core protocol defines no client-to-server notifications
+        // over Streamable HTTP": accepted and dropped.
+        Message::Notification { .. } => return reply::accepted(),
+        Message::Response { .. } => {
+            return reply::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                INVALID_REQUEST,
+                "Invalid Request: clients of MCP 2026-07-28 send no responses",
+            );
+        }
+    };
+    let token = parts.extensions.get::<Arc<VerifiedToken>>().map(|t| &**t);
+    let shared = match child_for(upstream, token).await {
+        Ok(shared) => shared,
+        Err(error) => return error.into_response(id.get(), upstream.config.retry_after_secs()),
+    };
+    shared.bridge.touch();
+    if method == "server/discover" {
+        return discover(upstream, &shared, id, params).await;
+    }
+    exchange::request(&shared.bridge, id, &method, params, upstream.timing()).await
+}
+
+/// The running child of the request's principal, started and initialized when it has none.
+async fn child_for(
+    upstream: &Arc<Upstream>,
+    token: Option<&VerifiedToken>,
+) -> Result<Shared, StartError> {
+    let principal = Principal::of(token, upstream.config.identity_env_prefix.is_some());
+    loop {
+        let (generation, cell) = upstream.principals.slot(&principal);
+        let started = cell
+            .get_or_try_init(|| start(upstream, &principal, token, generation))
+            .await;
+        match started {
+            Ok(shared) if shared.bridge.ended().is_none() => return Ok(shared.clone()),
+            // It ended since: forget it and start another.
+            Ok(_) => upstream.principals.remove(&principal, generation),
+            Err(error) => {
+                upstream.principals.remove(&principal, generation);
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Starts a child for `principal` and performs the handshake (MCP 2025-11-25 "Lifecycle"
+/// §Initialization) on its behalf, declaring no client capabilities: under 2026-07-28 the
+/// child has no one to send sampling, elicitation or roots requests to.
+async fn start(
+    upstream: &Arc<Upstream>,
+    principal: &Principal,
+    token: Option<&VerifiedToken>,
+    generation: u64,
+) -> Result<Shared, StartError> {
+    let Ok(permit) = upstream.slots.clone().try_acquire_owned() else {
+        tracing::warn!(
+            max_children = upstream.config.max_children,
+            "refused a new principal's child: every child slot is taken"
+        );
+        return Err(StartError::Busy);
+    };
+    let on_end = {
+        let upstream = Arc::downgrade(upstream);
+        let principal = principal.clone();
+        Box::new(move || {
+            if let Some(upstream) = upstream.upgrade() {
+                upstream.principals.remove(&principal, generation);
+            }
+        })
+    };
+    let spawn = Spawn {
+        label: principal.label(),
+        mode: Mode::Shared,
+        identity: token,
+        on_end,
+    };
+    let bridge = child::spawn(&upstream.config, spawn, permit).map_err(|error| {
+        tracing::error!(%error, "could not start the upstream command");
+        StartError::Spawn
+    })?;
+    bridge.touch();
+    let params = serde_json::json!({
+        "protocolVersion": CHILD_REVISION,
+        "capabilities": {},
+        "clientInfo": {"name": "mcp-oauth-proxy", "version": env!("CARGO_PKG_VERSION")},
+    });
+    let params = RawValue::from_string(params.to_string()).map_err(|_| StartError::Spawn)?;
+    let answered = exchange::collect(
+        &bridge,
+        "0",
+        "initialize",
+        Some(&params),
+        upstream.config.startup_timeout,
+        0,
+    )
+    .await;
+    let answered = match answered {
+        Ok(answered) if answered.succeeded() => answered,
+        Ok(_) => {
+            bridge.request_stop();
+            tracing::warn!(child = %bridge.label(), "the upstream command refused to initialize");
+            return Err(StartError::Refused);
+        }
+        Err(unanswered) => {
+            bridge.request_stop();
+            return Err(StartError::Unanswered(unanswered));
+        }
+    };
+    let _ = bridge
+        .write(&encode_notification("notifications/initialized", None))
+        .await;
+    Ok(Shared {
+        bridge,
+        initialized: answered.answer,
+    })
+}
+
+/// `server/discover` (MCP 2026-07-28 "Key Changes" item 3): the child's own answer when it
+/// has one; from a child of an earlier revision (`-32601`), the bridge answers with what
+/// the child said when initialized.
+async fn discover(
+    upstream: &Arc<Upstream>,
+    shared: &Shared,
+    id: &RawValue,
+    params: Option<&RawValue>,
+) -> Response<Body> {
+    let answered = exchange::collect(
+        &shared.bridge,
+        id.get(),
+        "server/discover",
+        params,
+        upstream.config.request_timeout,
+        0,
+    )
+    .await;
+    match answered {
+        Ok(answered) if super::message::error_code(&answered.answer) == Some(METHOD_NOT_FOUND) => {
+            match discovered(id.get(), &shared.initialized) {
+                Some(answer) => reply::json(StatusCode::OK, answer),
+                None => reply::json(StatusCode::NOT_FOUND, answered.answer),
+            }
+        }
+        Ok(answered) => reply::json(
+            answer_status(Mode::Shared, &answered.answer),
+            answered.answer,
+        ),
+        Err(unanswered) => unanswered.into_response(Some(id.get())),
+    }
+}
+
+/// A `DiscoverResult` built from an `initialize` answer: the bridge speaks 2026-07-28 to the
+/// client, the child's capabilities, identity and instructions as the child gave them.
+fn discovered(id: &str, initialized: &[u8]) -> Option<Bytes> {
+    #[derive(Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        result: InitializeResult<'a>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct InitializeResult<'a> {
+        #[serde(borrow)]
+        capabilities: &'a RawValue,
+        #[serde(borrow)]
+        server_info: Option<&'a RawValue>,
+        #[serde(borrow)]
+        instructions: Option<&'a RawValue>,
+    }
+    let answer: Answer<'_> = serde_json::from_slice(initialized).ok()?;
+    let result = answer.result;
+    let mut out = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"resultType\":\"complete\",\
+         \"supportedVersions\":[\"{STATELESS_REVISION}\"],\"capabilities\":{},\
+         \"ttlMs\":0,\"cacheScope\":\"private\"",
+        result.capabilities.get()
+    );
+    if let Some(instructions) = result.instructions {
+        out.push_str(",\"instructions\":");
+        out.push_str(instructions.get());
+    }
+    if let Some(server_info) = result.server_info {
+        out.push_str(",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":");
+        out.push_str(server_info.get());
+        out.push('}');
+    }
+    out.push_str("}}");
+    Some(Bytes::from(out))
+}
+
+/// 400 with `UnsupportedProtocolVersionError` (MCP 2026-07-28 "Streamable HTTP" §Protocol
+/// Version Header): this bridge serves 2026-07-28 and, with sessions, the earlier revisions.
+fn unsupported_version(message: &Message<'_>, requested: &str) -> Response<Body> {
+    let id = match message {
+        Message::Request { id, .. } => serde_json::from_str(id.get()).ok(),
+        _ => None,
+    };
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id.unwrap_or(serde_json::Value::Null),
+        "error": {
+            "code": UNSUPPORTED_PROTOCOL_VERSION,
+            "message": "Unsupported protocol version",
+            "data": {
+                "requested": requested,
+                "supported": [STATELESS_REVISION, "2025-11-25", "2025-06-18", "2025-03-26"],
+            },
+        },
+    });
+    reply::json(StatusCode::BAD_REQUEST, Bytes::from(body.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_is_built_from_the_childs_initialize_answer() {
+        let initialized = br#"{"jsonrpc":"2.0","id":"0","result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{"listChanged":true},"tasks":{"list":{}}},"serverInfo":{"name":"everything","version":"1"},"instructions":"use it"}}"#;
+        let answer = discovered("7", initialized).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": 7,
+                "result": {
+                    "resultType": "complete",
+                    "supportedVersions": ["2026-07-28"],
+                    "capabilities": {"tools": {"listChanged": true}, "tasks": {"list": {}}},
+                    "ttlMs": 0,
+                    "cacheScope": "private",
+                    "instructions": "use it",
+                    "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "everything", "version": "1"}},
+                },
+            })
+        );
+    }
+}
