@@ -89,6 +89,8 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        // The end of a request is activity: the idle time counts from here.
+        self.bridge.touch();
         let reason = match self.state {
             State::Answered => return,
             State::TimedOut => "the request timed out",

@@ -178,8 +178,12 @@ impl Bridge {
         self.last_activity.fetch_max(now, Ordering::Relaxed);
     }
 
-    /// When the child will have idled for `timeout` if nothing happens.
+    /// When the child will have idled for `timeout` if nothing happens. While a request is
+    /// in flight that is not before `timeout` from now (its end counts as activity).
     pub(crate) fn idle_deadline(&self, timeout: Duration) -> Instant {
+        if !self.routes().pending.is_empty() {
+            return Instant::now() + timeout;
+        }
         self.born + Duration::from_millis(self.last_activity.load(Ordering::Relaxed)) + timeout
     }
 
