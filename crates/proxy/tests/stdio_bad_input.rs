@@ -143,33 +143,9 @@ async fn a_request_reusing_a_progress_token_in_flight_is_refused() {
     let session = proxy.open_session(&token).await;
     let sleeping = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": "sleep", "arguments": {}, "_meta": {"progressToken": "same"}}});
-    let pending = {
-        let (url, token, session) = (proxy.mcp_url.clone(), token.clone(), session.clone());
-        tokio::spawn(async move {
-            reqwest::Client::new()
-                .post(url)
-                .bearer_auth(token)
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-session-id", session)
-                .json(&sleeping)
-                .send()
-                .await
-        })
-    };
+    let pending = proxy.post_in_background(&token, &session, sleeping);
     // Once the child has the sleeping request, the token is in use.
-    for _ in 0..100 {
-        let answer = proxy
-            .call(&token, &session, "cancellations", json!({}))
-            .await;
-        if !answer["result"]["structuredContent"]["slept"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    proxy.wait_for_record(&token, &session, "slept").await;
     let again = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "progress", "arguments": {}, "_meta": {"progressToken": "same"}}});
     let response = proxy.post(&token, Some(&session), &again).await;

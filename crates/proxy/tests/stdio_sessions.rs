@@ -8,7 +8,7 @@ mod stdio_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use stdio_support::{Log, Proxy, call, messages, process_exists, test_child, wait_until_gone};
 
 #[tokio::test]
@@ -326,51 +326,68 @@ async fn a_clients_cancellation_reaches_the_child_under_the_childs_request_id() 
     let proxy = Proxy::start(test_child(&[])).await;
     let token = proxy.token("alice");
     let session = proxy.open_session(&token).await;
-    let sleeping = {
-        let proxy_url = proxy.mcp_url.clone();
-        let (token, session) = (token.clone(), session.clone());
-        tokio::spawn(async move {
-            reqwest::Client::new()
-                .post(proxy_url)
-                .bearer_auth(token)
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-session-id", session)
-                .json(&call(77, "sleep", json!({})))
-                .send()
-                .await
-        })
-    };
+    let sleeping = proxy.post_in_background(&token, &session, call(77, "sleep", json!({})));
     // Once the child has the request, cancel it by the client's id.
-    for _ in 0..100 {
-        let answer = proxy
-            .call(&token, &session, "cancellations", json!({}))
-            .await;
-        if !answer["result"]["structuredContent"]["slept"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    proxy.wait_for_record(&token, &session, "slept").await;
     let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
         "params": {"requestId": 77, "reason": "changed my mind"}});
     assert_eq!(
         proxy.post(&token, Some(&session), &cancel).await.status(),
         202
     );
-    let mut seen = Value::Null;
-    for _ in 0..100 {
-        let answer = proxy
-            .call(&token, &session, "cancellations", json!({}))
-            .await;
-        seen = answer["result"]["structuredContent"].clone();
-        if !seen["cancelled"].as_array().unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let seen = proxy.wait_for_record(&token, &session, "cancelled").await;
     assert_eq!(seen["cancelled"], seen["slept"], "{seen}");
     sleeping.abort();
+}
+
+#[tokio::test]
+async fn a_child_started_for_a_client_that_left_during_initialize_is_stopped() {
+    let proxy = Proxy::start(test_child(&["--slow-start"])).await;
+    let initialize = stdio_support::request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(500),
+        proxy.post(&proxy.token("alice"), None, &initialize),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the child answers only after 3 s");
+    proxy.wait_for_children(0).await;
+}
+
+#[tokio::test]
+async fn initialize_opens_a_session_whatever_version_its_headers_name() {
+    let proxy = Proxy::start(test_child(&[])).await;
+    let initialize = stdio_support::request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    let response = reqwest::Client::new()
+        .post(&proxy.mcp_url)
+        .bearer_auth(proxy.token("alice"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("mcp-session-id").is_some());
+}
+
+#[tokio::test]
+async fn a_child_that_stops_reading_its_input_is_still_stopped_at_delete() {
+    let proxy = Proxy::start(test_child(&["--deaf"])).await;
+    let token = proxy.token("alice");
+    let session = proxy.open_session(&token).await;
+    // More than a pipe holds: the write waits for a reader that never comes.
+    let big = call(2, "echo", json!({"padding": "x".repeat(512 * 1024)}));
+    let _blocked = proxy.post_in_background(&token, &session, big);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let response = proxy.bare(reqwest::Method::DELETE, &token, &session).await;
+    assert_eq!(response.status(), 200);
+    proxy.wait_for_children(0).await;
 }

@@ -182,7 +182,7 @@ async fn stop(
     process: &mut tokio::process::Child,
     grace: Duration,
 ) -> Option<ExitStatus> {
-    bridge.close_stdin().await;
+    bridge.close_stdin();
     if let Ok(Ok(status)) = tokio::time::timeout(grace, process.wait()).await {
         return Some(status);
     }

@@ -12,8 +12,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::message::{
-    self, INVALID_REQUEST, SESSION_NOT_FOUND, UPSTREAM_ERROR, encode_request,
-    request_progress_token,
+    self, INVALID_REQUEST, UPSTREAM_ERROR, encode_request, request_progress_token,
 };
 use super::reply;
 use super::routes::{Bridge, Delivery, End, Mode, Refusal};
@@ -272,14 +271,7 @@ fn timed_out(id: Option<&str>) -> Response<Body> {
 /// The answer to a request the bridge would not take.
 pub(crate) fn refused(refusal: Refusal, id: Option<&str>) -> Response<Body> {
     match refusal {
-        // The session is over: the client starts a new one (MCP 2025-11-25 "Transports"
-        // §Session Management, items 3 and 4).
-        Refusal::Ended(_) => reply::error(
-            StatusCode::NOT_FOUND,
-            id,
-            SESSION_NOT_FOUND,
-            "Session not found",
-        ),
+        Refusal::Ended(_) => reply::session_not_found(id),
         Refusal::ProgressTokenInUse => reply::error(
             StatusCode::BAD_REQUEST,
             id,

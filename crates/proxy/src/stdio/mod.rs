@@ -223,7 +223,11 @@ impl Upstream {
                 return reply::error(StatusCode::BAD_REQUEST, None, code, text);
             }
         };
-        if stateless {
+        // An `initialize` selects the session revisions whatever version it names: only
+        // they have the handshake (as rmcp routes it too).
+        let initialize =
+            matches!(&message, Message::Request { method, .. } if method == "initialize");
+        if stateless && !initialize {
             return stateless::post(&self, &parts, message).await;
         }
         match (session, message) {

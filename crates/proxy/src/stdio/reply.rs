@@ -6,7 +6,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::message::error_response;
+use super::message::{SESSION_NOT_FOUND, UPSTREAM_ERROR, error_response};
 use super::sse::SseBody;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -36,7 +36,7 @@ pub(crate) fn busy(id: Option<&str>, retry_after_secs: u64) -> Response<Body> {
     let mut response = error(
         StatusCode::SERVICE_UNAVAILABLE,
         id,
-        super::message::UPSTREAM_ERROR,
+        UPSTREAM_ERROR,
         "every MCP server process is in use; retry later",
     );
     response
@@ -65,4 +65,25 @@ pub(crate) fn accepted() -> Response<Body> {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::ACCEPTED;
     response
+}
+
+/// 404 for an unknown or ended session: the client starts a new one (MCP 2025-11-25
+/// "Transports" §Session Management, items 3 and 4).
+pub(crate) fn session_not_found(id: Option<&str>) -> Response<Body> {
+    error(
+        StatusCode::NOT_FOUND,
+        id,
+        SESSION_NOT_FOUND,
+        "Session not found",
+    )
+}
+
+/// 502: the child could not be started (the log says why).
+pub(crate) fn not_started(id: Option<&str>) -> Response<Body> {
+    error(
+        StatusCode::BAD_GATEWAY,
+        id,
+        UPSTREAM_ERROR,
+        "the MCP server process could not be started",
+    )
 }

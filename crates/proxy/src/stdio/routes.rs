@@ -323,10 +323,12 @@ impl Bridge {
         }
     }
 
-    /// Closes the child's stdin (the first step of a stdio shutdown).
-    pub(crate) async fn close_stdin(&self) {
-        if let Some(mut stdin) = self.stdin.lock().await.take() {
-            let _ = stdin.shutdown().await;
+    /// Closes the child's stdin (the first step of a stdio shutdown). A write blocked on a
+    /// child that does not read holds it: then it stays open, and the caller goes on to the
+    /// signals.
+    pub(crate) fn close_stdin(&self) {
+        if let Ok(mut stdin) = self.stdin.try_lock() {
+            drop(stdin.take());
         }
     }
 
@@ -452,6 +454,30 @@ impl Drop for StandaloneGuard {
     fn drop(&mut self) {
         if let Some((bridge, generation)) = self.0.take() {
             bridge.close_standalone(generation);
+        }
+    }
+}
+
+/// Stops a child when dropped, unless kept: a child started for a client whose session (or
+/// principal's slot) was never recorded, because the child failed or the client went away.
+pub(crate) struct StopUnlessKept(Option<Arc<Bridge>>);
+
+impl StopUnlessKept {
+    /// Guards `bridge`.
+    pub(crate) fn new(bridge: Arc<Bridge>) -> Self {
+        Self(Some(bridge))
+    }
+
+    /// The child is recorded: it lives on.
+    pub(crate) fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StopUnlessKept {
+    fn drop(&mut self) {
+        if let Some(bridge) = self.0.take() {
+            bridge.request_stop();
         }
     }
 }

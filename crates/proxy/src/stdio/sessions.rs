@@ -15,12 +15,9 @@ use tokio::sync::mpsc;
 
 use super::child::{self, Spawn};
 use super::exchange::{self, Answered};
-use super::message::{
-    self, Message, SESSION_NOT_FOUND, UPSTREAM_ERROR, as_line, encode_notification,
-    with_cancelled_request_id,
-};
+use super::message::{self, Message, as_line, encode_notification, with_cancelled_request_id};
 use super::reply;
-use super::routes::{Bridge, Mode, StandaloneGuard};
+use super::routes::{Bridge, Mode, StandaloneGuard, StopUnlessKept};
 use super::sse::{SseBody, event};
 use super::{SESSION_ID, Upstream};
 
@@ -82,7 +79,7 @@ pub(crate) async fn initialize(
         Ok(session) => session,
         Err(error) => {
             tracing::error!(%error, "no randomness for a session id");
-            return start_failed(id);
+            return reply::not_started(Some(id.get()));
         }
     };
     let identity = parts.extensions.get::<Arc<VerifiedToken>>();
@@ -105,9 +102,10 @@ pub(crate) async fn initialize(
         Ok(bridge) => bridge,
         Err(error) => {
             tracing::error!(%error, "could not start the upstream command");
-            return start_failed(id);
+            return reply::not_started(Some(id.get()));
         }
     };
+    let starting = StopUnlessKept::new(bridge.clone());
     bridge.touch();
     let answered = exchange::collect(
         &bridge,
@@ -120,20 +118,15 @@ pub(crate) async fn initialize(
     .await;
     let answered = match answered {
         Ok(answered) if answered.succeeded() => answered,
-        Ok(refused) => {
-            // The child turned the client down (an unsupported version, say): no session.
-            bridge.request_stop();
-            return reply::json(StatusCode::OK, refused.answer);
-        }
-        Err(unanswered) => {
-            bridge.request_stop();
-            return unanswered.into_response(Some(id.get()));
-        }
+        // The child turned the client down (an unsupported version, say): no session.
+        Ok(refused) => return reply::json(StatusCode::OK, refused.answer),
+        Err(unanswered) => return unanswered.into_response(Some(id.get())),
     };
     upstream
         .sessions
         .table()
         .insert(session.as_str().into(), bridge.clone());
+    starting.keep();
     if bridge.ended().is_some() {
         // It ended while the session was being recorded: the client gets 404 next.
         upstream.sessions.remove(&session);
@@ -159,26 +152,6 @@ fn initialize_answer(answered: Answered) -> Response<Body> {
     reply::sse(SseBody::finished(events.freeze()))
 }
 
-fn start_failed(id: &RawValue) -> Response<Body> {
-    reply::error(
-        StatusCode::BAD_GATEWAY,
-        Some(id.get()),
-        UPSTREAM_ERROR,
-        "the MCP server process could not be started",
-    )
-}
-
-/// The answer for an unknown or ended session (MCP 2025-11-25 "Transports" §Session
-/// Management, item 3).
-fn not_found(id: Option<&str>) -> Response<Body> {
-    reply::error(
-        StatusCode::NOT_FOUND,
-        id,
-        SESSION_NOT_FOUND,
-        "Session not found",
-    )
-}
-
 /// A message within session `session`.
 pub(crate) async fn post(
     upstream: &Arc<Upstream>,
@@ -191,7 +164,7 @@ pub(crate) async fn post(
             Message::Request { id, .. } => Some(id.get()),
             _ => None,
         };
-        return not_found(id);
+        return reply::session_not_found(id);
     };
     bridge.touch();
     match message {
@@ -222,7 +195,7 @@ pub(crate) async fn post(
 async fn forward(bridge: &Bridge, line: &[u8]) -> Response<Body> {
     match bridge.write(line).await {
         Ok(()) => reply::accepted(),
-        Err(_) => not_found(None),
+        Err(_) => reply::session_not_found(None),
     }
 }
 
@@ -231,7 +204,7 @@ async fn forward(bridge: &Bridge, line: &[u8]) -> Response<Body> {
 /// from the Server). One at a time: a second gets 409.
 pub(crate) fn open_stream(upstream: &Arc<Upstream>, session: &str) -> Response<Body> {
     let Some(bridge) = upstream.sessions.get(session) else {
-        return not_found(None);
+        return reply::session_not_found(None);
     };
     bridge.touch();
     let (sink, receiver) = mpsc::channel(32);
@@ -249,7 +222,7 @@ pub(crate) fn open_stream(upstream: &Arc<Upstream>, session: &str) -> Response<B
 /// Management, item 5).
 pub(crate) fn end(upstream: &Arc<Upstream>, session: &str) -> Response<Body> {
     let Some(bridge) = upstream.sessions.remove(session) else {
-        return not_found(None);
+        return reply::session_not_found(None);
     };
     tracing::info!(session = %session, pid = bridge.pid(), "the client ended its MCP session");
     bridge.request_stop();

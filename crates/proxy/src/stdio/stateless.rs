@@ -24,7 +24,7 @@ use super::message::{
     INVALID_REQUEST, METHOD_NOT_FOUND, Message, UPSTREAM_ERROR, encode_notification,
 };
 use super::reply;
-use super::routes::{Bridge, Mode};
+use super::routes::{Bridge, Mode, StopUnlessKept};
 use super::{PROTOCOL_VERSION, STATELESS_REVISION, Upstream};
 
 /// The revision the bridge initializes children with: the newest with a handshake.
@@ -140,12 +140,7 @@ impl StartError {
     fn into_response(self, id: &str, retry_after_secs: u64) -> Response<Body> {
         match self {
             Self::Busy => reply::busy(Some(id), retry_after_secs),
-            Self::Spawn => reply::error(
-                StatusCode::BAD_GATEWAY,
-                Some(id),
-                UPSTREAM_ERROR,
-                "the MCP server process could not be started",
-            ),
+            Self::Spawn => reply::not_started(Some(id)),
             Self::Unanswered(unanswered) => unanswered.into_response(Some(id)),
             Self::Refused => reply::error(
                 StatusCode::BAD_GATEWAY,
@@ -256,6 +251,7 @@ async fn start(
         tracing::error!(%error, "could not start the upstream command");
         StartError::Spawn
     })?;
+    let starting = StopUnlessKept::new(bridge.clone());
     bridge.touch();
     let params = serde_json::json!({
         "protocolVersion": CHILD_REVISION,
@@ -275,18 +271,15 @@ async fn start(
     let answered = match answered {
         Ok(answered) if answered.succeeded() => answered,
         Ok(_) => {
-            bridge.request_stop();
             tracing::warn!(child = %bridge.label(), "the upstream command refused to initialize");
             return Err(StartError::Refused);
         }
-        Err(unanswered) => {
-            bridge.request_stop();
-            return Err(StartError::Unanswered(unanswered));
-        }
+        Err(unanswered) => return Err(StartError::Unanswered(unanswered)),
     };
     let _ = bridge
         .write(&encode_notification("notifications/initialized", None))
         .await;
+    starting.keep();
     Ok(Shared {
         bridge,
         initialized: answered.answer,

@@ -9,13 +9,15 @@ text), cancellations (the request ids it saw cancelled, and those of its sleep c
 
 Flags: --stderr (greets on stderr at start), --flood-stderr (writes stderr lines without
 end), --garbage (writes a non-JSON line and a stray response before every answer),
---silent (reads everything, answers nothing).
+--silent (reads everything, answers nothing), --slow-start (answers initialize after 3 s), --deaf (stops reading its stdin once
+initialized).
 """
 
 import json
 import os
 import sys
 import threading
+import time
 
 FLAGS = set(sys.argv[1:])
 CANCELLED = []
@@ -97,10 +99,15 @@ def main():
         method = message.get("method")
         request_id = message.get("id")
         if method == "initialize":
+            if "--slow-start" in FLAGS:
+                time.sleep(3)
             send({"jsonrpc": "2.0", "id": request_id,
                   "result": {"protocolVersion": message["params"]["protocolVersion"],
                              "capabilities": {"tools": {}},
                              "serverInfo": {"name": "test-child", "version": "1"}}})
+            if "--deaf" in FLAGS:
+                while True:
+                    time.sleep(60)
         elif method == "notifications/cancelled":
             CANCELLED.append(message["params"]["requestId"])
         elif method == "tools/call":

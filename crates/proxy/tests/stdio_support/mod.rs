@@ -187,6 +187,38 @@ impl Proxy {
             .unwrap_or_else(|| panic!("a pid in {answer}")) as i32
     }
 
+    /// Sends `message` in `session` from another task, without waiting for its answer.
+    pub fn post_in_background(
+        &self,
+        token: &str,
+        session: &str,
+        message: Value,
+    ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+        let request = self
+            .http
+            .post(&self.mcp_url)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", session)
+            .json(&message);
+        tokio::spawn(request.send())
+    }
+
+    /// What the test child's `cancellations` tool reports once its list `list` ("slept" or
+    /// "cancelled") is not empty (asked every 50 ms, up to 10 s).
+    pub async fn wait_for_record(&self, token: &str, session: &str, list: &str) -> Value {
+        let mut seen = Value::Null;
+        for _ in 0..200 {
+            let answer = self.call(token, session, "cancellations", json!({})).await;
+            seen = answer["result"]["structuredContent"].clone();
+            if seen[list].as_array().is_some_and(|items| !items.is_empty()) {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the child never recorded a {list} request: {seen}");
+    }
+
     /// Waits (up to 30 s) until `count` children run.
     pub async fn wait_for_children(&self, count: usize) {
         for _ in 0..300 {
