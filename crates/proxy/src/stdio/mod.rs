@@ -11,9 +11,9 @@
 //!   responses go to that child; `DELETE` ends the session and stops the child; the child's
 //!   own requests and notifications reach the client on the stream of its one request in
 //!   flight or on the session's GET stream.
-//! - Revision 2026-07-28 (no sessions): one child per principal (issuer, subject, client),
-//!   which the bridge initializes itself; each request's answer streams back on its own
-//!   response, and closing that stream cancels the request.
+//! - Revision 2026-07-28 (no sessions): one child per principal (issuer, subject, client);
+//!   a child of an earlier revision is initialized by the bridge itself; each request's
+//!   answer streams back on its own response, and closing that stream cancels the request.
 //!
 //! Messages pass byte for byte: the bridge reads only the envelope (`id`, `method`, the
 //! progress token) and re-addresses ids, so unknown methods, `_meta`, extension fields and

@@ -1,7 +1,10 @@
 //! Clients of MCP 2026-07-28, which has no sessions ("Key Changes" items 1 and 2): one child
-//! per principal, initialized by the bridge itself with the newest revision that has an
-//! `initialize` handshake, so a stdio server written for the earlier revisions serves them.
-//! Each request's answer goes back on its own response; closing it cancels the request.
+//! per principal. The bridge probes a new child with `server/discover`: one that speaks
+//! 2026-07-28 gets the clients' requests as they are; one of an earlier revision is first
+//! initialized by the bridge with the newest revision that has the handshake, so stdio
+//! servers written for those serve these clients too, and `server/discover` is answered from
+//! its `initialize` answer. Each request's answer goes back on its own response; closing it
+//! cancels the request.
 //! What the child sends outside any request (list changes, its own requests) has nowhere to
 //! go under this revision: notifications are dropped, requests answered with an error.
 
@@ -71,12 +74,13 @@ impl Principal {
     }
 }
 
-/// A principal's running child and what it said when initialized.
+/// A principal's running child and, for a child of an earlier revision, its `initialize`
+/// answer.
 #[derive(Clone)]
 struct Shared {
     bridge: Arc<Bridge>,
-    /// The child's `initialize` answer.
-    initialized: Bytes,
+    /// `None` for a child that speaks 2026-07-28 itself.
+    initialized: Option<Bytes>,
 }
 
 struct Slot {
@@ -193,7 +197,7 @@ pub(crate) async fn post(
     exchange::request(&shared.bridge, id, &method, params, upstream.timing()).await
 }
 
-/// The running child of the request's principal, started and initialized when it has none.
+/// The running child of the request's principal, started when it has none.
 async fn child_for(
     upstream: &Arc<Upstream>,
     token: Option<&VerifiedToken>,
@@ -216,9 +220,7 @@ async fn child_for(
     }
 }
 
-/// Starts a child for `principal` and performs the handshake (MCP 2025-11-25 "Lifecycle"
-/// §Initialization) on its behalf, declaring no client capabilities: under 2026-07-28 the
-/// child has no one to send sampling, elicitation or roots requests to.
+/// Starts a child for `principal` and finds which revision it speaks.
 async fn start(
     upstream: &Arc<Upstream>,
     principal: &Principal,
@@ -253,36 +255,80 @@ async fn start(
     })?;
     let starting = StopUnlessKept::new(bridge.clone());
     bridge.touch();
-    let params = serde_json::json!({
-        "protocolVersion": CHILD_REVISION,
-        "capabilities": {},
-        "clientInfo": {"name": "mcp-oauth-proxy", "version": env!("CARGO_PKG_VERSION")},
-    });
-    let params = RawValue::from_string(params.to_string()).map_err(|_| StartError::Spawn)?;
-    let answered = exchange::collect(
-        &bridge,
-        "0",
-        "initialize",
-        Some(&params),
-        upstream.config.startup_timeout,
-        0,
-    )
-    .await;
-    let answered = match answered {
-        Ok(answered) if answered.succeeded() => answered,
-        Ok(_) => {
-            tracing::warn!(child = %bridge.label(), "the upstream command refused to initialize");
-            return Err(StartError::Refused);
-        }
-        Err(unanswered) => return Err(StartError::Unanswered(unanswered)),
+    // MCP 2026-07-28 "Key Changes" item 3: `server/discover` is also the probe for the
+    // revision on stdio. A child that lists 2026-07-28 takes the clients' requests as they
+    // are; any other answer means an earlier revision, which needs the handshake first.
+    let probe = raw(serde_json::json!({"_meta": {
+        "io.modelcontextprotocol/protocolVersion": STATELESS_REVISION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": client_info(),
+    }}))?;
+    let timeout = upstream.config.startup_timeout;
+    let probed = exchange::collect(&bridge, "0", "server/discover", Some(&probe), timeout, 0)
+        .await
+        .map_err(StartError::Unanswered)?;
+    let initialized = if probed.succeeded() && lists_revision(&probed.answer, STATELESS_REVISION) {
+        None
+    } else {
+        Some(handshake(&bridge, timeout).await?)
     };
-    let _ = bridge
-        .write(&encode_notification("notifications/initialized", None))
-        .await;
     starting.keep();
     Ok(Shared {
         bridge,
-        initialized: answered.answer,
+        initialized,
+    })
+}
+
+/// The handshake (MCP 2025-11-25 "Lifecycle" §Initialization) on the principal's behalf,
+/// declaring no client capabilities: under 2026-07-28 the child has no one to send
+/// sampling, elicitation or roots requests to. The child's `initialize` answer.
+async fn handshake(
+    bridge: &Arc<Bridge>,
+    timeout: std::time::Duration,
+) -> Result<Bytes, StartError> {
+    let params = raw(serde_json::json!({
+        "protocolVersion": CHILD_REVISION,
+        "capabilities": {},
+        "clientInfo": client_info(),
+    }))?;
+    let answered = exchange::collect(bridge, "0", "initialize", Some(&params), timeout, 0)
+        .await
+        .map_err(StartError::Unanswered)?;
+    if !answered.succeeded() {
+        tracing::warn!(child = %bridge.label(), "the upstream command refused to initialize");
+        return Err(StartError::Refused);
+    }
+    let _ = bridge
+        .write(&encode_notification("notifications/initialized", None))
+        .await;
+    Ok(answered.answer)
+}
+
+fn client_info() -> serde_json::Value {
+    serde_json::json!({"name": "mcp-oauth-proxy", "version": env!("CARGO_PKG_VERSION")})
+}
+
+fn raw(value: serde_json::Value) -> Result<Box<RawValue>, StartError> {
+    RawValue::from_string(value.to_string()).map_err(|_| StartError::Spawn)
+}
+
+/// Whether a `server/discover` answer lists `revision` among its `supportedVersions`.
+fn lists_revision(answer: &[u8], revision: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Answer {
+        result: Discovered,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Discovered {
+        supported_versions: Vec<String>,
+    }
+    serde_json::from_slice::<Answer>(answer).is_ok_and(|answer| {
+        answer
+            .result
+            .supported_versions
+            .iter()
+            .any(|v| v == revision)
     })
 }
 
@@ -306,7 +352,11 @@ async fn discover(
     .await;
     match answered {
         Ok(answered) if super::message::error_code(&answered.answer) == Some(METHOD_NOT_FOUND) => {
-            match discovered(id.get(), &shared.initialized) {
+            match shared
+                .initialized
+                .as_deref()
+                .and_then(|init| discovered(id.get(), init))
+            {
                 Some(answer) => reply::json(StatusCode::OK, answer),
                 None => reply::json(StatusCode::NOT_FOUND, answered.answer),
             }
