@@ -8,6 +8,7 @@ mod stdio_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use mcp_oauth_proxy::stdio::StdioUpstream;
 use serde_json::json;
 use stdio_support::{Log, Proxy, call, messages, process_exists, test_child, wait_until_gone};
 
@@ -390,4 +391,61 @@ async fn a_child_that_stops_reading_its_input_is_still_stopped_at_delete() {
     let response = proxy.bare(reqwest::Method::DELETE, &token, &session).await;
     assert_eq!(response.status(), 200);
     proxy.wait_for_children(0).await;
+}
+
+#[tokio::test]
+async fn a_request_dropped_in_the_middle_of_a_long_write_does_not_corrupt_the_childs_input() {
+    use tower::ServiceExt;
+    // The service itself, without HTTP: a dropped future is what an HTTP/2 reset or a
+    // timeout layer in front of it produces.
+    let upstream = StdioUpstream::new(test_child(&["--nap"])).unwrap();
+    let post = |session: Option<&str>, message: &serde_json::Value| {
+        let mut request = http::Request::post("/mcp")
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json");
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request
+            .body(axum::body::Body::from(message.to_string()))
+            .unwrap()
+    };
+    let initialize = stdio_support::request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    let response = upstream
+        .clone()
+        .oneshot(post(None, &initialize))
+        .await
+        .unwrap();
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The child reads nothing for 2 s: a message larger than a pipe holds waits half-written.
+    let big = call(2, "echo", json!({"padding": "x".repeat(1024 * 1024)}));
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(300),
+        upstream.clone().oneshot(post(Some(&session), &big)),
+    )
+    .await;
+    assert!(dropped.is_err(), "the child was napping");
+    // The rest of that line still reaches the child before this one.
+    let small = call(3, "echo", json!({"after": "the big one"}));
+    let response = upstream
+        .clone()
+        .oneshot(post(Some(&session), &small))
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"],
+        json!({"after": "the big one"}),
+        "{answer}"
+    );
 }

@@ -123,7 +123,7 @@ pub(crate) async fn request(
             Err(refusal) => return refused(refusal, Some(id.get())),
         };
     if bridge
-        .write(&encode_request(in_flight.id, method, params))
+        .write(encode_request(in_flight.id, method, params))
         .await
         .is_err()
     {
@@ -217,7 +217,7 @@ pub(crate) async fn collect(
     let gone =
         |in_flight: &InFlight| Unanswered::Gone(in_flight.bridge.ended().unwrap_or(End::Exited));
     if bridge
-        .write(&encode_request(in_flight.id, method, params))
+        .write(encode_request(in_flight.id, method, params))
         .await
         .is_err()
     {

@@ -136,7 +136,6 @@ impl Bridge {
         write_timeout: Duration,
     ) -> Self {
         Self {
-            write_timeout,
             label,
             pid,
             mode,
@@ -147,6 +146,7 @@ impl Bridge {
             last_activity: AtomicU64::new(0),
             stop: Notify::new(),
             on_end: Mutex::new(Some(on_end)),
+            write_timeout,
         }
     }
 
@@ -189,7 +189,7 @@ impl Bridge {
 
     /// No request in flight and no client activity for `timeout`.
     pub(crate) fn is_idle(&self, timeout: Duration) -> bool {
-        self.routes().pending.is_empty() && Instant::now() >= self.idle_deadline(timeout)
+        Instant::now() >= self.idle_deadline(timeout)
     }
 
     /// Asks the supervisor to stop the child.
@@ -304,10 +304,22 @@ impl Bridge {
         }
     }
 
-    /// Writes one line (ending in `\n`) to the child's stdin. A child that does not read it
-    /// within the write timeout is hung: its stdin is closed and it is stopped (a partly
-    /// written line would corrupt every later one).
-    pub(crate) async fn write(&self, line: &[u8]) -> std::io::Result<()> {
+    /// Writes one line (ending in `\n`) to the child's stdin. The write runs to its end even
+    /// when the caller goes away (a client disconnecting mid-write): a line cut short would
+    /// corrupt every later one.
+    pub(crate) async fn write(self: &Arc<Self>, line: Vec<u8>) -> std::io::Result<()> {
+        let bridge = self.clone();
+        match tokio::spawn(async move { bridge.write_line(&line).await }).await {
+            Ok(written) => written,
+            Err(_) => Err(std::io::Error::other(
+                "the write to the child was abandoned",
+            )),
+        }
+    }
+
+    /// Writes one line to the child's stdin. A child that does not read it within the write
+    /// timeout is hung: its stdin is closed and it is stopped.
+    async fn write_line(&self, line: &[u8]) -> std::io::Result<()> {
         let mut guard = self.stdin.lock().await;
         let Some(stdin) = guard.as_mut() else {
             return Err(std::io::ErrorKind::BrokenPipe.into());
@@ -333,10 +345,10 @@ impl Bridge {
     }
 
     /// Tells the child the request `id` is cancelled (MCP 2025-11-25 "Cancellation").
-    pub(crate) async fn cancel(&self, id: u64, reason: &str) {
+    pub(crate) async fn cancel(self: &Arc<Self>, id: u64, reason: &str) {
         let params = serde_json::json!({"requestId": id, "reason": reason}).to_string();
         let line = encode_notification("notifications/cancelled", Some(params.as_bytes()));
-        let _ = self.write(&line).await;
+        let _ = self.write(line).await;
     }
 
     /// Routes one line the child wrote.
@@ -350,7 +362,7 @@ impl Bridge {
                 let _ = sink.send(message).await;
             }
             Action::Reply(reply) => {
-                let _ = self.write(&reply).await;
+                let _ = self.write_line(&reply).await;
             }
             Action::Drop => {}
         }

@@ -179,20 +179,20 @@ pub(crate) async fn post(
             match rewritten {
                 Some(params) => {
                     let line = encode_notification(&method, Some(&params));
-                    forward(&bridge, &line).await
+                    forward(&bridge, line).await
                 }
                 // Already answered (or never sent): nothing to cancel.
                 None => reply::accepted(),
             }
         }
         Message::Notification { .. } | Message::Response { .. } => {
-            forward(&bridge, &as_line(body)).await
+            forward(&bridge, as_line(body)).await
         }
     }
 }
 
 /// Writes a notification or response to the child: 202, or 404 when the child is gone.
-async fn forward(bridge: &Bridge, line: &[u8]) -> Response<Body> {
+async fn forward(bridge: &Arc<Bridge>, line: Vec<u8>) -> Response<Body> {
     match bridge.write(line).await {
         Ok(()) => reply::accepted(),
         Err(_) => reply::session_not_found(None),

@@ -299,7 +299,7 @@ async fn handshake(
         return Err(StartError::Refused);
     }
     let _ = bridge
-        .write(&encode_notification("notifications/initialized", None))
+        .write(encode_notification("notifications/initialized", None))
         .await;
     Ok(answered.answer)
 }

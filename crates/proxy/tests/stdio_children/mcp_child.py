@@ -10,7 +10,7 @@ text), cancellations (the request ids it saw cancelled, and those of its sleep c
 Flags: --stderr (greets on stderr at start), --flood-stderr (writes stderr lines without
 end), --garbage (writes a non-JSON line and a stray response before every answer),
 --silent (reads everything, answers nothing), --slow-start (answers initialize after 3 s), --deaf (stops reading its stdin once
-initialized).
+initialized), --nap (reads nothing for 2 s after answering initialize).
 """
 
 import json
@@ -105,6 +105,8 @@ def main():
                   "result": {"protocolVersion": message["params"]["protocolVersion"],
                              "capabilities": {"tools": {}},
                              "serverInfo": {"name": "test-child", "version": "1"}}})
+            if "--nap" in FLAGS:
+                time.sleep(2)
             if "--deaf" in FLAGS:
                 while True:
                     time.sleep(60)
