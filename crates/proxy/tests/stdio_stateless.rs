@@ -6,6 +6,7 @@ mod stdio_support;
 
 use std::time::Duration;
 
+use mcp_oauth_proxy::stdio::StdioUpstream;
 use serde_json::{Value, json};
 use stdio_support::{Proxy, messages, test_child, wait_until_gone};
 
@@ -136,4 +137,48 @@ async fn session_mechanics_and_other_versions_are_refused() {
     let response = proxy.post_stateless(&token, &notification).await;
     assert_eq!(response.status(), 202);
     assert_eq!(proxy.upstream.children(), 0, "nothing started a child");
+}
+
+#[tokio::test]
+async fn a_start_abandoned_by_one_request_leaves_the_principals_child_to_the_next() {
+    use tower::ServiceExt;
+    // The service itself, without the bearer layer: every request is the anonymous principal.
+    let upstream = StdioUpstream::new(test_child(&["--slow-start"])).unwrap();
+    let post = || {
+        http::Request::post("/mcp")
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2026-07-28")
+            .body(axum::body::Body::from(call(1, "pid").to_string()))
+            .unwrap()
+    };
+    let pid = |response: http::Response<axum::body::Body>| async move {
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        answer["result"]["structuredContent"]["pid"]
+            .as_i64()
+            .unwrap()
+    };
+    // A starts the child (which takes 3 s to initialize) and gives up; B waits for it.
+    let abandoned = tokio::spawn(tokio::time::timeout(
+        Duration::from_millis(500),
+        upstream.clone().oneshot(post()),
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::spawn(upstream.clone().oneshot(post()));
+    assert!(abandoned.await.unwrap().is_err());
+    let first = pid(waiting.await.unwrap().unwrap()).await;
+    // The abandoned child is stopped; the one B got serves the principal from now on.
+    for _ in 0..300 {
+        if upstream.children() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let again = pid(upstream.clone().oneshot(post()).await.unwrap()).await;
+    assert_eq!(again, first);
+    assert_eq!(upstream.children(), 1);
 }

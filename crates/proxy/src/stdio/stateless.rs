@@ -110,13 +110,19 @@ impl Principals {
         (slot.generation, slot.child.clone())
     }
 
-    /// Forgets `principal`'s slot if it is still the one of `generation`.
-    fn remove(&self, principal: &Principal, generation: u64) {
+    /// Forgets `principal`'s slot of `generation` once it is of no use: its child has ended,
+    /// or it has none and nobody is starting one (only the table holds it; callers hold a
+    /// clone while they start a child, and take it under the same lock).
+    fn remove_if_dead(&self, principal: &Principal, generation: u64) {
         let mut table = self.table();
-        if table
-            .get(principal)
-            .is_some_and(|slot| slot.generation == generation)
-        {
+        let dead = table.get(principal).is_some_and(|slot| {
+            slot.generation == generation
+                && match slot.child.get() {
+                    Some(shared) => shared.bridge.ended().is_some(),
+                    None => Arc::strong_count(&slot.child) == 1,
+                }
+        });
+        if dead {
             table.remove(principal);
         }
     }
@@ -207,13 +213,15 @@ async fn child_for(
         let (generation, cell) = upstream.principals.slot(&principal);
         let started = cell
             .get_or_try_init(|| start(upstream, &principal, token, generation))
-            .await;
+            .await
+            .cloned();
+        drop(cell);
         match started {
-            Ok(shared) if shared.bridge.ended().is_none() => return Ok(shared.clone()),
+            Ok(shared) if shared.bridge.ended().is_none() => return Ok(shared),
             // It ended since: forget it and start another.
-            Ok(_) => upstream.principals.remove(&principal, generation),
+            Ok(_) => upstream.principals.remove_if_dead(&principal, generation),
             Err(error) => {
-                upstream.principals.remove(&principal, generation);
+                upstream.principals.remove_if_dead(&principal, generation);
                 return Err(error);
             }
         }
@@ -239,7 +247,7 @@ async fn start(
         let principal = principal.clone();
         Box::new(move || {
             if let Some(upstream) = upstream.upgrade() {
-                upstream.principals.remove(&principal, generation);
+                upstream.principals.remove_if_dead(&principal, generation);
             }
         })
     };
