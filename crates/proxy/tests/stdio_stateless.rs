@@ -170,14 +170,14 @@ async fn a_start_abandoned_by_one_request_leaves_the_principals_child_to_the_nex
     let waiting = tokio::spawn(upstream.clone().oneshot(post()));
     assert!(abandoned.await.unwrap().is_err());
     let first = pid(waiting.await.unwrap().unwrap()).await;
-    // The abandoned child is stopped; the one B got serves the principal from now on.
+    // The abandoned child is stopped (and reaped: its end has been handled); the one B got
+    // serves the principal from now on.
     for _ in 0..300 {
         if upstream.children() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let again = pid(upstream.clone().oneshot(post()).await.unwrap()).await;
     assert_eq!(again, first);
     assert_eq!(upstream.children(), 1);
