@@ -164,11 +164,15 @@ impl SqlStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        self.dialect
+        let migration =
+            |error: sqlx::migrate::MigrateError| super::StoreError::Migration(error.to_string());
+        let migrator = self
+            .dialect
+            .migrations()
             .migrator()
-            .run(&self.pool)
             .await
-            .map_err(|error| super::StoreError::Migration(error.to_string()))
+            .map_err(migration)?;
+        migrator.run(&self.pool).await.map_err(migration)
     }
 
     /// Begins a transaction that will write: on SQLite it takes the write lock at once, so it

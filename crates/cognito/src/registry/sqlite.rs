@@ -4,12 +4,21 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use mcp_oauth_core::EmbeddedMigrations;
 use sqlx::Row;
+use sqlx::migrate::MigrateError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 
 use super::{Registration, Registry, RegistryError, UnixTime};
+
+/// The registry's schema (`migrations/`), embedded at build time. A new file there must be
+/// added here too: a test compares this list with the directory.
+static MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[(
+    "0001_registrations.sql",
+    include_str!("../../migrations/0001_registrations.sql"),
+)]);
 
 /// The [`Registry`] in one SQLite file (WAL, durable writes), migrated when opened.
 #[derive(Clone)]
@@ -32,10 +41,15 @@ impl SqliteRegistry {
         let pool = SqlitePool::connect_with(options)
             .await
             .map_err(unavailable)?;
-        sqlx::migrate!("./migrations")
+        let migration_failed =
+            |error: MigrateError| RegistryError::Unavailable(format!("migration failed: {error}"));
+        MIGRATIONS
+            .migrator()
+            .await
+            .map_err(migration_failed)?
             .run(&pool)
             .await
-            .map_err(|error| RegistryError::Unavailable(format!("migration failed: {error}")))?;
+            .map_err(migration_failed)?;
         Ok(Self { pool })
     }
 }
@@ -164,5 +178,22 @@ impl Registry for SqliteRegistry {
         .iter()
         .map(from_row)
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<&str> = MIGRATIONS.file_names().collect();
+        assert_eq!(embedded, on_disk);
     }
 }
