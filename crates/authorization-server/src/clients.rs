@@ -6,25 +6,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
-use mcp_oauth_core::{ScopeSet, is_client_id_url};
-use serde_json::Value;
+use mcp_oauth_core::{GrantType, ScopeSet, TokenEndpointAuthMethod, is_client_id_url};
 
 use crate::config::AuthorizationServerConfig;
 use crate::oauth_error::OAuthError;
 use crate::secrets::Secret;
 use crate::server::Inner;
-use crate::store::{ClientId, ClientOrigin, ClientRecord};
+use crate::store::{ClientId, ClientOrigin, ClientRecord, RegisteredMetadata};
 
 /// How a client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthMethod {
-    /// A public client: no secret.
-    None,
-    /// HTTP Basic with the client id and secret.
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-}
+pub(crate) type AuthMethod = TokenEndpointAuthMethod;
 
 /// A client record with typed access to its registered metadata.
 #[derive(Debug, Clone)]
@@ -33,17 +24,6 @@ pub(crate) struct RegisteredClient {
 }
 
 impl RegisteredClient {
-    fn member(&self, name: &str) -> Option<&Value> {
-        self.record.metadata.get(name)
-    }
-
-    fn strings(&self, name: &str) -> Vec<&str> {
-        self.member(name)
-            .and_then(Value::as_array)
-            .map(|values| values.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
-    }
-
     /// The client id.
     pub(crate) fn id(&self) -> &ClientId {
         &self.record.client_id
@@ -51,37 +31,36 @@ impl RegisteredClient {
 
     /// The registered `token_endpoint_auth_method` (RFC 7591 default: `client_secret_basic`).
     pub(crate) fn auth_method(&self) -> AuthMethod {
-        match self
-            .member("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-        {
-            Some("none") => AuthMethod::None,
-            Some("client_secret_post") => AuthMethod::ClientSecretPost,
-            _ => AuthMethod::ClientSecretBasic,
-        }
+        self.record.metadata.token_endpoint_auth_method()
     }
 
     /// The registered redirect URIs.
     pub(crate) fn redirect_uris(&self) -> Vec<&str> {
-        self.strings("redirect_uris")
+        self.record
+            .metadata
+            .redirect_uris()
+            .iter()
+            .map(String::as_str)
+            .collect()
     }
 
     /// Whether the client registered the `refresh_token` grant.
     pub(crate) fn uses_refresh_tokens(&self) -> bool {
-        self.strings("grant_types").contains(&"refresh_token")
+        self.record
+            .metadata
+            .allows_grant_type(GrantType::RefreshToken)
     }
 
     /// The scopes the client registered, if it limited them.
     pub(crate) fn registered_scope(&self) -> Option<ScopeSet> {
-        self.member("scope")
-            .and_then(Value::as_str)
-            .map(ScopeSet::parse)
+        self.record.metadata.scope().cloned()
     }
 
     /// The name shown to people: `client_name`, else the client id.
     pub(crate) fn display_name(&self) -> &str {
-        self.member("client_name")
-            .and_then(Value::as_str)
+        self.record
+            .metadata
+            .client_name()
             .unwrap_or(self.record.client_id.as_str())
     }
 }
@@ -106,7 +85,7 @@ pub(crate) async fn resolve_client(
         format!("The application's metadata document at {client_id} cannot be used: {error}.")
     })?;
     let now = state.now();
-    let metadata = metadata.to_json();
+    let metadata = RegisteredMetadata::Application((*metadata).clone());
     let record = match stored {
         Some(client) if client.record.metadata == metadata => return Ok(Some(client)),
         Some(client) => {
@@ -123,16 +102,12 @@ pub(crate) async fn resolve_client(
             record
         }
         None => {
-            let record = ClientRecord {
-                client_id: ClientId(client_id.to_owned()),
-                secret_hash: None,
+            let record = ClientRecord::new(
+                ClientId(client_id.to_owned()),
                 metadata,
-                registration_token_hash: None,
-                origin: ClientOrigin::Dynamic,
-                introspection_resources: Vec::new(),
-                created_at: now,
-                updated_at: now,
-            };
+                ClientOrigin::Dynamic,
+                now,
+            );
             state
                 .store
                 .insert_client(&record)
@@ -199,7 +174,7 @@ fn presented_credentials(
         return Ok(Presented {
             client_id: id,
             secret: Some(secret),
-            method: AuthMethod::ClientSecretBasic,
+            method: TokenEndpointAuthMethod::ClientSecretBasic,
         });
     }
     let client_id = form_client_id
@@ -208,9 +183,9 @@ fn presented_credentials(
         client_id: client_id.to_owned(),
         secret: form_secret.map(str::to_owned),
         method: if form_secret.is_some() {
-            AuthMethod::ClientSecretPost
+            TokenEndpointAuthMethod::ClientSecretPost
         } else {
-            AuthMethod::None
+            TokenEndpointAuthMethod::None
         },
     })
 }
@@ -240,7 +215,7 @@ pub(crate) async fn authenticate_client(
     form_secret: Option<&str>,
 ) -> Result<RegisteredClient, OAuthError> {
     let presented = presented_credentials(headers, form_client_id, form_secret)?;
-    let basic = presented.method == AuthMethod::ClientSecretBasic;
+    let basic = presented.method == TokenEndpointAuthMethod::ClientSecretBasic;
     let client = find_client(state, &presented.client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_client("unknown client", basic))?;
@@ -250,7 +225,7 @@ pub(crate) async fn authenticate_client(
             basic,
         ));
     }
-    if presented.method != AuthMethod::None {
+    if presented.method != TokenEndpointAuthMethod::None {
         let valid = match (&client.record.secret_hash, &presented.secret) {
             (Some(stored), Some(secret)) => Secret::from_presented(secret).matches(stored),
             _ => false,

@@ -6,7 +6,6 @@ use std::fmt;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -46,7 +45,11 @@ impl Secret {
 
     /// Whether this secret hashes to `stored`, compared in constant time.
     pub fn matches(&self, stored: &SecretHash) -> bool {
-        self.hash().0.as_bytes().ct_eq(stored.0.as_bytes()).into()
+        self.hash()
+            .as_str()
+            .as_bytes()
+            .ct_eq(stored.as_str().as_bytes())
+            .into()
     }
 }
 
@@ -58,13 +61,7 @@ impl fmt::Debug for Secret {
 
 /// The lowercase hex SHA-256 of `value`.
 pub fn hash_secret(value: &str) -> SecretHash {
-    use fmt::Write;
-    let digest = Sha256::digest(value.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    SecretHash(hex)
+    SecretHash::of(value)
 }
 
 /// A random identifier that is not secret (user ids, grant ids, key ids, `jti`): 16 random
@@ -94,7 +91,7 @@ mod tests {
         let secret = Secret::generate();
         assert!(secret.matches(&secret.hash()));
         assert!(!Secret::from_presented("guess").matches(&secret.hash()));
-        assert_eq!(secret.hash().0.len(), 64);
+        assert_eq!(secret.hash().as_str().len(), 64);
     }
 
     #[test]

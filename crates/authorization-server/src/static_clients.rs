@@ -2,12 +2,15 @@
 //! those that register themselves (RFC 7591) or are identified by a metadata document: one way
 //! to build their records, so every caller gets the same validation.
 
-use mcp_oauth_core::{CanonicalResource, ClientMetadata, RegistrationPolicy};
-use serde_json::{Value, json};
+use mcp_oauth_core::{
+    CanonicalResource, ClientMetadata, RegistrationPolicy, TokenEndpointAuthMethod,
+};
 use thiserror::Error;
 
 use crate::secrets::Secret;
-use crate::store::{ClientId, ClientOrigin, ClientRecord, Store, StoreError, UnixTime};
+use crate::store::{
+    ClientId, ClientOrigin, ClientRecord, RegisteredMetadata, Store, StoreError, UnixTime,
+};
 
 /// A client the operator registers: an application people sign in to (it has redirect URIs),
 /// a resource server that introspects the access tokens meant for it (RFC 7662 §4), or both.
@@ -74,11 +77,11 @@ impl StaticClient {
 
     /// The registered metadata (RFC 7591 §2): validated as a registration would be when the
     /// client has redirect URIs; for a client that only introspects, no grant at all.
-    fn metadata(&self) -> Result<Value, StaticClientError> {
+    fn metadata(&self) -> Result<RegisteredMetadata, StaticClientError> {
         let auth_method = if self.public {
-            "none"
+            TokenEndpointAuthMethod::None
         } else {
-            "client_secret_basic"
+            TokenEndpointAuthMethod::ClientSecretBasic
         };
         if self.redirect_uris.is_empty() {
             if self.introspection_resources.is_empty() {
@@ -86,29 +89,19 @@ impl StaticClient {
                     "a client needs a redirect URI, or resources to introspect".to_owned(),
                 ));
             }
-            return Ok(json!({
-                "client_name": self.name,
-                "redirect_uris": [],
-                "grant_types": [],
-                "response_types": [],
-                "token_endpoint_auth_method": auth_method,
-            }));
+            return Ok(RegisteredMetadata::Introspector {
+                client_name: self.name.clone(),
+                token_endpoint_auth_method: auth_method,
+            });
         }
         let mut metadata = ClientMetadata::new(self.redirect_uris.iter().cloned());
         metadata.client_name = Some(self.name.clone());
         metadata.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into()]);
-        metadata.token_endpoint_auth_method = Some(auth_method.to_owned());
+        metadata.token_endpoint_auth_method = Some(auth_method.as_str().to_owned());
         let validated = metadata
             .validate(&RegistrationPolicy::default())
             .map_err(|error| StaticClientError::Invalid(error.to_string()))?;
-        Ok(validated.to_json())
-    }
-
-    fn introspection_strings(&self) -> Vec<String> {
-        self.introspection_resources
-            .iter()
-            .map(|resource| resource.as_str().to_owned())
-            .collect()
+        Ok(RegisteredMetadata::Application(validated))
     }
 
     /// The record of this client with `secret` (for a confidential client), registered `now`.
@@ -128,7 +121,7 @@ impl StaticClient {
             metadata: self.metadata()?,
             registration_token_hash: None,
             origin: ClientOrigin::Static,
-            introspection_resources: self.introspection_strings(),
+            introspection_resources: self.introspection_resources.clone(),
             created_at: now,
             updated_at: now,
         })
@@ -144,7 +137,7 @@ impl StaticClient {
         };
         secret_matches
             && record.origin == ClientOrigin::Static
-            && record.introspection_resources == self.introspection_strings()
+            && record.introspection_resources == self.introspection_resources
             && self
                 .metadata()
                 .is_ok_and(|metadata| metadata == record.metadata)
@@ -182,12 +175,13 @@ mod tests {
         let client =
             StaticClient::new("rs", "MCP server").with_introspection_resources([resource()]);
         let record = client.record(Some(&Secret::generate()), 1).unwrap();
-        assert_eq!(record.metadata["grant_types"], json!([]));
-        assert_eq!(record.metadata["redirect_uris"], json!([]));
-        assert_eq!(
-            record.introspection_resources,
-            ["http://localhost:3001/mcp"]
+        assert!(record.metadata.redirect_uris().is_empty());
+        assert!(
+            !record
+                .metadata
+                .allows_grant_type(mcp_oauth_core::GrantType::AuthorizationCode)
         );
+        assert_eq!(record.introspection_resources, [resource()]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Issuing tokens: RFC 9068 JWT access tokens bound to the grant's resource, rotating refresh
 //! tokens, and OpenID Connect ID tokens.
 
+use mcp_oauth_core::ScopeSet;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -28,7 +29,7 @@ pub(crate) struct Issue<'a> {
     pub(crate) grant: &'a GrantRecord,
     pub(crate) client: &'a RegisteredClient,
     /// The scopes of these tokens (the grant's, or narrower).
-    pub(crate) scope: &'a str,
+    pub(crate) scope: &'a ScopeSet,
     /// When the user authenticated.
     pub(crate) auth_time: UnixTime,
     /// The OIDC nonce of the authorization request (ID tokens only).
@@ -47,7 +48,7 @@ struct AccessTokenClaims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
     client_id: &'a str,
-    scope: &'a str,
+    scope: String,
     exp: UnixTime,
     iat: UnixTime,
     jti: &'a str,
@@ -58,14 +59,14 @@ struct AccessTokenClaims<'a> {
 pub(crate) fn new_refresh_token(
     state: &Inner,
     grant: &GrantRecord,
-    scope: &str,
+    scope: &ScopeSet,
 ) -> (Secret, RefreshTokenRecord) {
     let now = state.now();
     let secret = Secret::generate();
     let record = RefreshTokenRecord {
         token_hash: secret.hash(),
         grant_id: grant.grant_id.clone(),
-        scope: scope.to_owned(),
+        scope: scope.clone(),
         created_at: now,
         expires_at: now + state.config.refresh_token_ttl.as_secs() as UnixTime,
     };
@@ -83,9 +84,13 @@ pub(crate) async fn issue(state: &Inner, issue: Issue<'_>) -> Result<TokenRespon
     let claims = AccessTokenClaims {
         iss: &config.issuer,
         sub: issue.grant.user_id.as_str(),
-        aud: issue.grant.resource.as_deref(),
+        aud: issue
+            .grant
+            .resource
+            .as_ref()
+            .map(|resource| resource.as_str()),
         client_id: issue.client.id().as_str(),
-        scope: issue.scope,
+        scope: issue.scope.to_string(),
         exp: expires_at,
         iat: now,
         jti: &jti,
@@ -113,7 +118,7 @@ pub(crate) async fn issue(state: &Inner, issue: Issue<'_>) -> Result<TokenRespon
         access_token,
         token_type: "Bearer",
         expires_in: access_ttl,
-        scope: issue.scope.to_owned(),
+        scope: issue.scope.to_string(),
         refresh_token: issue.refresh_token.map(|secret| secret.expose().to_owned()),
         id_token,
     })

@@ -187,13 +187,17 @@ async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), Strin
                 .await
                 .map_err(|error| error.to_string())?
             {
-                let name = client.metadata["client_name"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .to_owned();
+                let name = client.metadata.client_name().unwrap_or("-").to_owned();
                 let introspects = match client.introspection_resources.as_slice() {
                     [] => String::new(),
-                    resources => format!("\tintrospects {}", resources.join(" ")),
+                    resources => format!(
+                        "\tintrospects {}",
+                        resources
+                            .iter()
+                            .map(CanonicalResource::as_str)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
                 };
                 println!(
                     "{}\t{:?}\t{name}{introspects}",

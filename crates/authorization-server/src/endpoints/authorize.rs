@@ -274,15 +274,10 @@ async fn start(
     };
     let remembered = match state
         .store
-        .get_consent(
-            &user.user.user_id,
-            request.client.id(),
-            request.resource.as_str(),
-        )
+        .get_consent(&user.user.user_id, request.client.id(), &request.resource)
         .await
     {
-        Ok(consent) => consent
-            .is_some_and(|consent| ScopeSet::parse(&consent.scope).contains_all(&request.scope)),
+        Ok(consent) => consent.is_some_and(|consent| consent.scope.contains_all(&request.scope)),
         Err(error) => return Refusal::from(error).into_response(&state.config.issuer),
     };
     if remembered && request.prompt.as_deref() != Some("consent") {
@@ -342,8 +337,8 @@ async fn decide(
     let consent = ConsentRecord {
         user_id: user.user.user_id.clone(),
         client_id: request.client.id().clone(),
-        resource: request.resource.to_string(),
-        scope: request.scope.to_string(),
+        resource: request.resource.clone(),
+        scope: request.scope.clone(),
         granted_at: state.now(),
     };
     if let Err(error) = state.store.upsert_consent(&consent).await {
@@ -375,8 +370,8 @@ async fn grant_code(state: &Inner, request: &AuthorizationRequest, user: &Signed
         grant_id: GrantId(random_id()),
         client_id: request.client.id().clone(),
         user_id: user.user.user_id.clone(),
-        scope: request.scope.to_string(),
-        resource: Some(request.resource.to_string()),
+        scope: request.scope.clone(),
+        resource: Some(request.resource.clone()),
         created_at: now,
         revoked_at: None,
     };

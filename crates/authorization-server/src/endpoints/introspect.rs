@@ -73,11 +73,14 @@ async fn introspect(
 fn meant_for(caller: &RegisteredClient, claims: &Value) -> bool {
     let resources = &caller.record.introspection_resources;
     match &claims["aud"] {
-        Value::String(audience) => resources.contains(audience),
-        Value::Array(audiences) => audiences
+        Value::String(audience) => resources
             .iter()
-            .filter_map(Value::as_str)
-            .any(|audience| resources.iter().any(|resource| resource == audience)),
+            .any(|resource| resource.as_str() == audience),
+        Value::Array(audiences) => audiences.iter().filter_map(Value::as_str).any(|audience| {
+            resources
+                .iter()
+                .any(|resource| resource.as_str() == audience)
+        }),
         _ => false,
     }
 }
@@ -126,9 +129,9 @@ async fn describe(
             "token_type": "refresh_token",
             "iss": state.config.issuer,
             "sub": grant.user_id.as_str(),
-            "aud": grant.resource,
+            "aud": grant.resource.as_ref().map(|resource| resource.as_str()),
             "client_id": grant.client_id.as_str(),
-            "scope": record.scope,
+            "scope": record.scope.to_string(),
             "exp": record.expires_at,
             "iat": record.created_at,
         }));

@@ -20,7 +20,7 @@ use crate::oauth_error::OAuthError;
 use crate::rate_limit::{client_ip, limiter_time};
 use crate::secrets::{Secret, random_id};
 use crate::server::{AppState, Inner};
-use crate::store::{ClientId, ClientOrigin, ClientRecord};
+use crate::store::{ClientId, ClientOrigin, ClientRecord, RegisteredMetadata};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/register", post(register)).route(
@@ -107,7 +107,7 @@ fn client_information(
     secret: Option<&Secret>,
     registration_token: Option<&Secret>,
 ) -> Value {
-    let mut body = record.metadata.clone();
+    let mut body = record.metadata.to_json();
     body["client_id"] = json!(record.client_id.as_str());
     body["client_id_issued_at"] = json!(record.created_at);
     if let Some(secret) = secret {
@@ -172,7 +172,7 @@ async fn register(
     let record = ClientRecord {
         client_id: ClientId(random_id()),
         secret_hash: secret.as_ref().map(Secret::hash),
-        metadata: validated.to_json(),
+        metadata: RegisteredMetadata::Application(validated.clone()),
         registration_token_hash: Some(registration_token.hash()),
         origin: ClientOrigin::Dynamic,
         introspection_resources: Vec::new(),
@@ -273,7 +273,7 @@ async fn update(
     } else if let Some(secret) = &new_secret {
         record.secret_hash = Some(secret.hash());
     }
-    record.metadata = validated.to_json();
+    record.metadata = RegisteredMetadata::Application(validated);
     record.updated_at = state.now();
     match state.store.update_client(&record).await {
         Ok(true) => no_store(

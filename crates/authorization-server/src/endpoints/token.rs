@@ -65,12 +65,7 @@ async fn exchange(
 fn check_resource(form: &OAuthForm, grant: &GrantRecord) -> Result<(), OAuthError> {
     match (form.get("resource"), &grant.resource) {
         (None, _) => Ok(()),
-        (Some(asked), Some(bound))
-            if mcp_oauth_core::CanonicalResource::parse(bound)
-                .is_ok_and(|bound| bound.matches(asked)) =>
-        {
-            Ok(())
-        }
+        (Some(asked), Some(bound)) if bound.matches(asked) => Ok(()),
         _ => Err(OAuthError::new(
             OAuthErrorCode::InvalidTarget,
             "resource differs from the one authorized",
@@ -136,7 +131,7 @@ async fn authorization_code(
             scope: &grant.scope,
             auth_time: record.auth_time,
             nonce: record.nonce.as_deref(),
-            id_token: ScopeSet::parse(&grant.scope).contains("openid"),
+            id_token: grant.scope.contains("openid"),
             refresh_token,
         },
     )
@@ -184,7 +179,7 @@ async fn refresh_token(
         ));
     }
     check_resource(form, &grant)?;
-    let granted = ScopeSet::parse(&current.scope);
+    let granted = current.scope;
     let scope = match form.get("scope") {
         None => granted,
         Some(asked) => {
@@ -197,8 +192,7 @@ async fn refresh_token(
             }
             asked
         }
-    }
-    .to_string();
+    };
     let (secret, next) = new_refresh_token(state, &grant, &scope);
     match state
         .store

@@ -44,14 +44,14 @@ pub(super) fn prepare(
         .collect();
     private_files::secure_dir(data_dir, &names).map_err(|error| match error {
         PrivateFileError::Exposed(problem) => StoreError::Exposed(problem),
-        other => StoreError::Database(format!("data directory: {other}")),
+        other => StoreError::database_cause("data directory", other),
     })?;
     let path = std::path::absolute(data_dir.join(file_name)).map_err(|error| {
-        StoreError::Database(format!("data directory {}: {error}", data_dir.display()))
+        StoreError::database_cause(format!("data directory {}", data_dir.display()), error)
     })?;
     let url = connect::sqlite_file_url(&path)?;
     let created = private_files::create_private_file(&path)
-        .map_err(|error| StoreError::Database(format!("cannot create the database: {error}")))?;
+        .map_err(|error| StoreError::database_cause("cannot create the database", error))?;
     if !created {
         inspect(&path, init_empty)?;
     }
@@ -66,7 +66,7 @@ pub(super) fn prepare(
 /// header.
 fn inspect(path: &Path, init_empty: bool) -> StoreResult<()> {
     let unreadable = |error: std::io::Error| {
-        StoreError::Database(format!("cannot read {}: {error}", path.display()))
+        StoreError::database_cause(format!("cannot read {}", path.display()), error)
     };
     let mut header = Vec::with_capacity(SQLITE_HEADER.len());
     std::fs::File::open(path)
