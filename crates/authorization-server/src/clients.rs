@@ -10,7 +10,7 @@ use mcp_oauth_core::{GrantType, ScopeSet, TokenEndpointAuthMethod, is_client_id_
 
 use crate::config::AuthorizationServerConfig;
 use crate::oauth_error::OAuthError;
-use crate::secrets::Secret;
+use crate::secrets::ClientSecret;
 use crate::server::Inner;
 use crate::store::{ClientId, ClientOrigin, ClientRecord, RegisteredMetadata};
 
@@ -227,7 +227,7 @@ pub(crate) async fn authenticate_client(
     }
     if presented.method != TokenEndpointAuthMethod::None {
         let valid = match (&client.record.secret_hash, &presented.secret) {
-            (Some(stored), Some(secret)) => Secret::from_presented(secret).matches(stored),
+            (Some(stored), Some(secret)) => ClientSecret::from_presented(secret).matches(stored),
             _ => false,
         };
         if !valid {

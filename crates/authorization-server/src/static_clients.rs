@@ -7,7 +7,7 @@ use mcp_oauth_core::{
 };
 use thiserror::Error;
 
-use crate::secrets::Secret;
+use crate::secrets::ClientSecret;
 use crate::store::{
     ClientId, ClientOrigin, ClientRecord, RegisteredMetadata, Store, StoreError, UnixTime,
 };
@@ -107,7 +107,7 @@ impl StaticClient {
     /// The record of this client with `secret` (for a confidential client), registered `now`.
     fn record(
         &self,
-        secret: Option<&Secret>,
+        secret: Option<&ClientSecret>,
         now: UnixTime,
     ) -> Result<ClientRecord, StaticClientError> {
         if self.public && !self.introspection_resources.is_empty() {
@@ -117,7 +117,7 @@ impl StaticClient {
         }
         Ok(ClientRecord {
             client_id: self.client_id.clone(),
-            secret_hash: secret.map(Secret::hash),
+            secret_hash: secret.map(ClientSecret::hash),
             metadata: self.metadata()?,
             registration_token_hash: None,
             origin: ClientOrigin::Static,
@@ -129,7 +129,7 @@ impl StaticClient {
 
     /// Whether `record` is this client as registered with `secret` (`None` for a public
     /// client): a caller that keeps the secret can then keep the registration.
-    pub fn is_registered_as(&self, record: &ClientRecord, secret: Option<&Secret>) -> bool {
+    pub fn is_registered_as(&self, record: &ClientRecord, secret: Option<&ClientSecret>) -> bool {
         let secret_matches = match (&record.secret_hash, secret) {
             (Some(stored), Some(secret)) => secret.matches(stored),
             (None, None) => self.public,
@@ -155,8 +155,8 @@ pub async fn register_static_client(
     store: &dyn Store,
     client: &StaticClient,
     now: UnixTime,
-) -> Result<(ClientRecord, Option<Secret>), StaticClientError> {
-    let secret = (!client.public).then(Secret::generate);
+) -> Result<(ClientRecord, Option<ClientSecret>), StaticClientError> {
+    let secret = (!client.public).then(ClientSecret::generate);
     let record = client.record(secret.as_ref(), now)?;
     store.insert_client(&record).await?;
     Ok((record, secret))
@@ -174,7 +174,7 @@ mod tests {
     fn a_client_that_only_introspects_has_no_grant() {
         let client =
             StaticClient::new("rs", "MCP server").with_introspection_resources([resource()]);
-        let record = client.record(Some(&Secret::generate()), 1).unwrap();
+        let record = client.record(Some(&ClientSecret::generate()), 1).unwrap();
         assert!(record.metadata.redirect_uris().is_empty());
         assert!(
             !record
@@ -203,10 +203,10 @@ mod tests {
     fn recognises_its_own_registration_only_with_its_secret() {
         let client =
             StaticClient::new("web", "Web").with_redirect_uris(["http://localhost:3000/callback"]);
-        let secret = Secret::generate();
+        let secret = ClientSecret::generate();
         let record = client.record(Some(&secret), 1).unwrap();
         assert!(client.is_registered_as(&record, Some(&secret)));
-        assert!(!client.is_registered_as(&record, Some(&Secret::generate())));
+        assert!(!client.is_registered_as(&record, Some(&ClientSecret::generate())));
         let moved = client
             .clone()
             .with_redirect_uris(["http://localhost:4000/callback"]);

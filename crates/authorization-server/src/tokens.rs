@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::clients::RegisteredClient;
 use crate::oauth_error::OAuthError;
-use crate::secrets::{Secret, random_id};
+use crate::secrets::{RefreshToken, random_id};
 use crate::server::Inner;
 use crate::store::{AccessTokenRecord, GrantRecord, RefreshTokenRecord, UnixTime};
 
@@ -37,7 +37,7 @@ pub(crate) struct Issue<'a> {
     /// Whether to issue an ID token (the code flow with `openid`).
     pub(crate) id_token: bool,
     /// The refresh token to hand out with these tokens, already stored.
-    pub(crate) refresh_token: Option<Secret>,
+    pub(crate) refresh_token: Option<RefreshToken>,
 }
 
 /// The claims of an RFC 9068 access token.
@@ -60,9 +60,9 @@ pub(crate) fn new_refresh_token(
     state: &Inner,
     grant: &GrantRecord,
     scope: &ScopeSet,
-) -> (Secret, RefreshTokenRecord) {
+) -> (RefreshToken, RefreshTokenRecord) {
     let now = state.now();
-    let secret = Secret::generate();
+    let secret = RefreshToken::generate();
     let record = RefreshTokenRecord {
         token_hash: secret.hash(),
         grant_id: grant.grant_id.clone(),

@@ -13,7 +13,7 @@ mod harness;
 use std::time::Duration;
 
 use harness::{START, Server, hidden_field, url_encode, user_count};
-use mcp_oauth_authorization_server::secrets::hash_secret;
+use mcp_oauth_authorization_server::store::SecretHash;
 use mcp_oauth_authorization_server::{AccountError, create_user};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -468,7 +468,7 @@ async fn expired_sessions_are_purged_in_the_background_without_any_request() {
     let purging = tokio::spawn(server.authorization().purge_expired_periodically());
     let mut browser = server.browser();
     browser.sign_up("alice@example.com", PASSWORD).await;
-    let session = hash_secret(&browser.jar["mcp_oauth_session"]);
+    let session = SecretHash::of(&browser.jar["mcp_oauth_session"]);
     let stored = || async { server.store.get_session(&session, START).await.unwrap() };
     assert!(stored().await.is_some(), "signing up stored a session");
 

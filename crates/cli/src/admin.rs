@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 use mcp_oauth_authorization_server::keys::SigningKeys;
-use mcp_oauth_authorization_server::secrets::{Secret, random_id};
+use mcp_oauth_authorization_server::secrets::random_id;
 use mcp_oauth_authorization_server::store::{ClientId, Store, UnixTime};
 use mcp_oauth_authorization_server::{StaticClient, create_user, register_static_client};
 use mcp_oauth_core::CanonicalResource;
@@ -126,7 +126,7 @@ async fn users(store: &dyn Store, command: UsersCommand) -> Result<(), String> {
                     .map_err(|error| format!("cannot read the password: {error}"))?;
                 (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
-                (Secret::generate().expose().to_owned(), true)
+                (mcp_oauth_core::random_token(), true)
             };
             let user = create_user(store, &email, &password, now())
                 .await

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, FromArgMatches};
-use mcp_oauth_authorization_server::secrets::Secret;
+use mcp_oauth_authorization_server::secrets::ClientSecret;
 use mcp_oauth_authorization_server::store::Store;
 use mcp_oauth_authorization_server::{
     StaticClient, create_user, private_files, register_static_client,
@@ -214,7 +214,7 @@ async fn ensure_static_client(
     data_dir: &Path,
     file: &str,
     client: &StaticClient,
-) -> Result<Secret, String> {
+) -> Result<ClientSecret, String> {
     let secret_file = data_dir.join(file);
     let existing = store
         .get_client(&client.client_id)
@@ -222,7 +222,7 @@ async fn ensure_static_client(
         .map_err(|error| error.to_string())?;
     let kept = std::fs::read_to_string(&secret_file)
         .ok()
-        .and_then(|text| text.lines().nth(1).map(Secret::from_presented));
+        .and_then(|text| text.lines().nth(1).map(ClientSecret::from_presented));
     if let (Some(record), Some(secret)) = (&existing, kept)
         && client.is_registered_as(record, Some(&secret))
     {
@@ -278,7 +278,7 @@ async fn ensure_demo_user(
             .ok()
             .and_then(|text| text.lines().nth(1).map(str::to_owned)));
     }
-    let password = Secret::generate().expose()[..20].to_owned();
+    let password = mcp_oauth_core::random_token()[..20].to_owned();
     create_user(store, email, &password, unix_now())
         .await
         .map_err(|error| format!("cannot create the demo user: {error}"))?;

@@ -21,7 +21,8 @@ pub(crate) fn values<'a>(
         })
 }
 
-/// Whether `value` has the shape of a [`crate::secrets::Secret`]: 43 base64url characters.
+/// Whether `value` has the shape of a [`BrowserSecret`](crate::secrets::BrowserSecret): 43
+/// base64url characters.
 pub(crate) fn looks_like_secret(value: &str) -> bool {
     value.len() == 43
         && value

@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderValue};
 use subtle::ConstantTimeEq;
 
 use super::cookies;
-use crate::secrets::Secret;
+use crate::secrets::BrowserSecret;
 
 /// The name of the CSRF cookie.
 pub(crate) const CSRF_COOKIE: &str = "mcp_oauth_csrf";
@@ -55,7 +55,7 @@ pub(crate) fn for_form(headers: &HeaderMap, secure: bool) -> (CsrfToken, Option<
     {
         return (CsrfToken(existing.to_owned()), None);
     }
-    let token = Secret::generate().expose().to_owned();
+    let token = BrowserSecret::generate().expose().to_owned();
     let set_cookie = cookies::set_cookie(CSRF_COOKIE, &token, SameSite::Lax, secure, None);
     (CsrfToken(token), Some(set_cookie))
 }

@@ -3,7 +3,7 @@
 //! account, and the sign-in throttle ([`super::throttle`]) counts that browser's attempts on
 //! the account by its cookie alone, so others' failures cannot lock the owner out.
 //!
-//! The cookie holds a random [`Secret`]; the store keeps only its SHA-256 with the user it was
+//! The cookie holds a random [`BrowserSecret`]; the store keeps only its SHA-256 with the user it was
 //! issued to and its expiry ([`DeviceCookieRecord`]). So it cannot be forged or guessed, it
 //! vouches for its own account only, and a copy of the database cannot be replayed as a cookie.
 //! It is `HttpOnly`, `SameSite=Strict` (only the sign-in form, posted from this site's own page,
@@ -16,7 +16,7 @@ use cookie::SameSite;
 use http::{HeaderMap, HeaderValue};
 
 use super::cookies;
-use crate::secrets::Secret;
+use crate::secrets::BrowserSecret;
 use crate::server::Inner;
 use crate::store::{DeviceCookieRecord, SecretHash, StoreError, UserId};
 
@@ -31,7 +31,7 @@ fn presented(headers: &HeaderMap) -> Vec<SecretHash> {
     cookies::values(headers, DEVICE_COOKIE)
         .filter(|value| cookies::looks_like_secret(value))
         .take(MAX_PRESENTED)
-        .map(|value| Secret::from_presented(value).hash())
+        .map(|value| BrowserSecret::from_presented(value).hash())
         .collect()
 }
 
@@ -64,7 +64,7 @@ pub(super) async fn issue(
     for hash in presented(headers) {
         state.store.delete_device_cookie(&hash).await?;
     }
-    let secret = Secret::generate();
+    let secret = BrowserSecret::generate();
     let now = state.now();
     let ttl = i64::try_from(state.config.login_limits.device_cookie_ttl.as_secs())
         .unwrap_or(i64::MAX / 2);

@@ -1,4 +1,4 @@
-//! Browser sessions: the `mcp_oauth_session` cookie holds a random [`Secret`]; the store keeps
+//! Browser sessions: the `mcp_oauth_session` cookie holds a random [`BrowserSecret`]; the store keeps
 //! only its SHA-256 ([`SessionRecord`]), so a copy of the database cannot be replayed as a
 //! cookie. The cookie is `HttpOnly`, `SameSite=Lax` (it must come along when a client
 //! application sends the browser to `/authorize`), `Path=/`, `Secure` when the issuer is
@@ -8,7 +8,7 @@ use cookie::SameSite;
 use http::{HeaderMap, HeaderValue};
 
 use super::cookies;
-use crate::secrets::Secret;
+use crate::secrets::BrowserSecret;
 use crate::server::Inner;
 use crate::store::{SessionRecord, StoreError, UnixTime, UserId, UserRecord};
 
@@ -32,7 +32,7 @@ pub(crate) async fn signed_in(state: &Inner, headers: &HeaderMap) -> Option<Sign
     for value in
         cookies::values(headers, SESSION_COOKIE).filter(|value| cookies::looks_like_secret(value))
     {
-        let hash = Secret::from_presented(value).hash();
+        let hash = BrowserSecret::from_presented(value).hash();
         let session = match state.store.get_session(&hash, now).await {
             Ok(Some(session)) if session.expires_at > now => session,
             Ok(_) => continue,
@@ -58,7 +58,7 @@ pub(crate) async fn signed_in(state: &Inner, headers: &HeaderMap) -> Option<Sign
 
 /// Starts a session for `user_id`, authenticated now; the `Set-Cookie` value to send.
 pub(super) async fn start(state: &Inner, user_id: &UserId) -> Result<HeaderValue, StoreError> {
-    let secret = Secret::generate();
+    let secret = BrowserSecret::generate();
     let now = state.now();
     let ttl = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     state
@@ -87,7 +87,7 @@ pub(super) async fn end(state: &Inner, headers: &HeaderMap) -> Result<HeaderValu
     {
         state
             .store
-            .delete_session(&Secret::from_presented(value).hash())
+            .delete_session(&BrowserSecret::from_presented(value).hash())
             .await?;
     }
     Ok(clear_cookie(state.config.secure_cookies()))

@@ -22,7 +22,7 @@ use crate::accounts::csrf::{self, CsrfToken};
 use crate::accounts::session::{SignedIn, signed_in};
 use crate::clients::{RegisteredClient, is_metadata_document_id, resolve_client};
 use crate::pages::{error_page, render};
-use crate::secrets::{Secret, random_id};
+use crate::secrets::{AuthorizationCode, random_id};
 use crate::server::{AppState, Inner};
 use crate::store::{AuthorizationCodeRecord, ConsentRecord, GrantId, GrantRecord, UnixTime};
 
@@ -365,7 +365,7 @@ fn refuse_redirect(
 /// Stores a grant with a fresh code and redirects to the client with it.
 async fn grant_code(state: &Inner, request: &AuthorizationRequest, user: &SignedIn) -> Response {
     let now = state.now();
-    let code = Secret::generate();
+    let code = AuthorizationCode::generate();
     let grant = GrantRecord {
         grant_id: GrantId(random_id()),
         client_id: request.client.id().clone(),

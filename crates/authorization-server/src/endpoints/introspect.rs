@@ -19,7 +19,7 @@ use mcp_oauth_core::OAuthErrorCode;
 use crate::clients::{AuthMethod, RegisteredClient, authenticate_client};
 use crate::form::OAuthForm;
 use crate::oauth_error::OAuthError;
-use crate::secrets::Secret;
+use crate::secrets::RefreshToken;
 use crate::server::{AppState, Inner};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -116,7 +116,7 @@ async fn describe(
             "jti": jti,
         }));
     }
-    let refresh = Secret::from_presented(token);
+    let refresh = RefreshToken::from_presented(token);
     if let Some(record) = state
         .store
         .find_active_refresh_token(&refresh.hash(), now)

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use crate::config::AuthorizationServerConfig;
 use crate::oauth_error::OAuthError;
 use crate::rate_limit::{client_ip, limiter_time};
-use crate::secrets::{Secret, random_id};
+use crate::secrets::{ClientSecret, RegistrationAccessToken, random_id};
 use crate::server::{AppState, Inner};
 use crate::store::{ClientId, ClientOrigin, ClientRecord, RegisteredMetadata};
 
@@ -104,8 +104,8 @@ fn validate(
 fn client_information(
     state: &Inner,
     record: &ClientRecord,
-    secret: Option<&Secret>,
-    registration_token: Option<&Secret>,
+    secret: Option<&ClientSecret>,
+    registration_token: Option<&RegistrationAccessToken>,
 ) -> Value {
     let mut body = record.metadata.to_json();
     body["client_id"] = json!(record.client_id.as_str());
@@ -167,11 +167,11 @@ async fn register(
         Ok(validated) => validated,
         Err(error) => return error.into_response(),
     };
-    let secret = (!validated.is_public()).then(Secret::generate);
-    let registration_token = Secret::generate();
+    let secret = (!validated.is_public()).then(ClientSecret::generate);
+    let registration_token = RegistrationAccessToken::generate();
     let record = ClientRecord {
         client_id: ClientId(random_id()),
-        secret_hash: secret.as_ref().map(Secret::hash),
+        secret_hash: secret.as_ref().map(ClientSecret::hash),
         metadata: RegisteredMetadata::Application(validated.clone()),
         registration_token_hash: Some(registration_token.hash()),
         origin: ClientOrigin::Dynamic,
@@ -207,7 +207,9 @@ async fn managed_client(
             if record
                 .registration_token_hash
                 .as_ref()
-                .is_some_and(|stored| Secret::from_presented(token).matches(stored)) =>
+                .is_some_and(|stored| {
+                    RegistrationAccessToken::from_presented(token).matches(stored)
+                }) =>
         {
             Ok(record)
         }
@@ -267,7 +269,7 @@ async fn update(
     };
     // A client that starts using a secret gets one; a public client keeps none.
     let new_secret =
-        (!validated.is_public() && record.secret_hash.is_none()).then(Secret::generate);
+        (!validated.is_public() && record.secret_hash.is_none()).then(ClientSecret::generate);
     if validated.is_public() {
         record.secret_hash = None;
     } else if let Some(secret) = &new_secret {

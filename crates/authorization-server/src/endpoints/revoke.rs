@@ -11,7 +11,7 @@ use http::{HeaderMap, StatusCode};
 use crate::clients::{RegisteredClient, authenticate_client};
 use crate::form::OAuthForm;
 use crate::oauth_error::OAuthError;
-use crate::secrets::Secret;
+use crate::secrets::RefreshToken;
 use crate::server::{AppState, Inner};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -43,7 +43,7 @@ async fn revoke_token(
     token: &str,
 ) -> Result<(), OAuthError> {
     let now = state.now();
-    let presented = Secret::from_presented(token);
+    let presented = RefreshToken::from_presented(token);
     if let Some(refresh) = state
         .store
         .find_active_refresh_token(&presented.hash(), now)

@@ -12,7 +12,7 @@ use mcp_oauth_core::{
 use crate::clients::{RegisteredClient, authenticate_client};
 use crate::form::OAuthForm;
 use crate::oauth_error::OAuthError;
-use crate::secrets::{Secret, hash_secret};
+use crate::secrets::{AuthorizationCode, RefreshToken};
 use crate::server::AppState;
 use crate::store::{AuthorizationCodeRecord, CodeRedemption, GrantRecord, RefreshRotation};
 use crate::tokens::{Issue, issue, new_refresh_token};
@@ -84,7 +84,7 @@ async fn authorization_code(
         .map_err(|_| OAuthError::invalid_grant("malformed code_verifier"))?;
     let record = match state
         .store
-        .redeem_code(&hash_secret(code), state.now())
+        .redeem_code(&AuthorizationCode::from_presented(code).hash(), state.now())
         .await?
     {
         CodeRedemption::Redeemed(record) => record,
@@ -149,7 +149,7 @@ async fn refresh_token(
             "the client did not register the refresh_token grant",
         ));
     }
-    let presented = Secret::from_presented(form.require("refresh_token")?);
+    let presented = RefreshToken::from_presented(form.require("refresh_token")?);
     let now = state.now();
     let Some(current) = state
         .store

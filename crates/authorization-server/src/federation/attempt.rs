@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use super::Upstream;
 use super::discovery::ProviderMetadata;
 use crate::accounts::cookies;
-use crate::secrets::Secret;
+use crate::secrets::BrowserSecret;
 use crate::server::Inner;
 use crate::store::{StoreError, UnixTime, UpstreamLoginRecord};
 
@@ -77,13 +77,13 @@ pub(super) async fn start(
 ) -> Result<Started, String> {
     let binding = cookies::values(headers, BINDING_COOKIE)
         .find(|value| cookies::looks_like_secret(value))
-        .map_or_else(Secret::generate, Secret::from_presented);
+        .map_or_else(BrowserSecret::generate, BrowserSecret::from_presented);
     let ttl = i64::try_from(state.config.upstream_login_ttl.as_secs()).unwrap_or(600);
     // Sent again with every start: the cookie lives as long as the newest attempt.
     let set_cookie = binding_cookie(state, binding.expose(), ttl);
     let mut authorization_url = Url::parse(&metadata.authorization_endpoint)
         .map_err(|error| format!("authorization_endpoint: {error}"))?;
-    let request_state = Secret::generate();
+    let request_state = BrowserSecret::generate();
     let derived = Derived::new(binding.expose(), request_state.expose());
     let now: UnixTime = state.now();
     state
@@ -143,13 +143,16 @@ pub(super) async fn take(
 ) -> Result<(UpstreamLoginRecord, Derived), Unmatched> {
     let login = state
         .store
-        .take_upstream_login(&Secret::from_presented(request_state).hash(), state.now())
+        .take_upstream_login(
+            &BrowserSecret::from_presented(request_state).hash(),
+            state.now(),
+        )
         .await
         .map_err(Unmatched::Store)?
         .ok_or(Unmatched::UnknownState)?;
     let binding = cookies::values(headers, BINDING_COOKIE)
         .filter(|value| cookies::looks_like_secret(value))
-        .map(Secret::from_presented)
+        .map(BrowserSecret::from_presented)
         .find(|binding| binding.matches(&login.browser_hash))
         .ok_or(Unmatched::OtherBrowser)?;
     let derived = Derived::new(binding.expose(), request_state);
