@@ -12,7 +12,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::secrets::random_id;
-use crate::store::{KeyState, SigningKeyRecord, Store, StoreError, UnixTime};
+use crate::store::{KeyState, KeyStore, SigningKeyRecord, StoreError, UnixTime};
 
 /// The algorithm of the keys this server generates: ECDSA P-256 (small, fast, widely supported).
 pub const SIGNING_ALGORITHM: Algorithm = Algorithm::ES256;
@@ -43,7 +43,7 @@ pub struct SigningKeys {
 
 impl SigningKeys {
     /// Loads the published keys, generating the first key when there is none.
-    pub async fn load_or_generate(store: &dyn Store, now: UnixTime) -> Result<Self, KeyError> {
+    pub async fn load_or_generate(store: &dyn KeyStore, now: UnixTime) -> Result<Self, KeyError> {
         if store.published_keys().await?.is_empty() {
             store.rotate_signing_key(&generate(now)?).await?;
             tracing::info!("generated the first signing key");
@@ -55,7 +55,7 @@ impl SigningKeys {
     }
 
     /// Generates a new current key; the old current key stays published as the previous one.
-    pub async fn rotate(&self, store: &dyn Store, now: UnixTime) -> Result<String, KeyError> {
+    pub async fn rotate(&self, store: &dyn KeyStore, now: UnixTime) -> Result<String, KeyError> {
         let key = generate(now)?;
         let kid = key.kid.clone();
         store.rotate_signing_key(&key).await?;
@@ -64,7 +64,7 @@ impl SigningKeys {
     }
 
     /// Reads the published keys again (after another process rotated them).
-    pub async fn reload(&self, store: &dyn Store) -> Result<(), KeyError> {
+    pub async fn reload(&self, store: &dyn KeyStore) -> Result<(), KeyError> {
         let loaded = Arc::new(load(store).await?);
         *self
             .loaded
@@ -133,15 +133,16 @@ fn generate(now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
     let der = pkcs8.as_ref().to_vec();
     let kid = random_id();
     let jwk = public_jwk(&der, &kid)?;
-    Ok(SigningKeyRecord {
+    let public_jwk =
+        serde_json::to_value(jwk).map_err(|error| KeyError::Crypto(error.to_string()))?;
+    Ok(SigningKeyRecord::new(
         kid,
-        algorithm: "ES256".to_owned(),
-        private_key_der: der,
-        public_jwk: serde_json::to_value(jwk)
-            .map_err(|error| KeyError::Crypto(error.to_string()))?,
-        state: KeyState::Current,
-        created_at: now,
-    })
+        "ES256",
+        der,
+        public_jwk,
+        KeyState::Current,
+        now,
+    ))
 }
 
 fn public_jwk(der: &[u8], kid: &str) -> Result<Jwk, KeyError> {
@@ -153,7 +154,7 @@ fn public_jwk(der: &[u8], kid: &str) -> Result<Jwk, KeyError> {
     Ok(jwk)
 }
 
-async fn load(store: &dyn Store) -> Result<LoadedKeys, KeyError> {
+async fn load(store: &dyn KeyStore) -> Result<LoadedKeys, KeyError> {
     let keys = store.published_keys().await?;
     let current = keys
         .iter()

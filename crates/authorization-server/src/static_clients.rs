@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::secrets::ClientSecret;
 use crate::store::{
-    ClientId, ClientOrigin, ClientRecord, RegisteredMetadata, Store, StoreError, UnixTime,
+    ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata, StoreError, UnixTime,
 };
 
 /// A client the operator registers: an application people sign in to (it has redirect URIs),
@@ -152,7 +152,7 @@ impl StaticClient {
 /// introspects), [`StaticClientError::Store`] with [`StoreError::Conflict`] when the id is
 /// taken.
 pub async fn register_static_client(
-    store: &dyn Store,
+    store: &dyn ClientStore,
     client: &StaticClient,
     now: UnixTime,
 ) -> Result<(ClientRecord, Option<ClientSecret>), StaticClientError> {
