@@ -5,26 +5,33 @@
 //! RFC 8707 resources, RFC 9207 `iss`), the token endpoint (code and rotating refresh tokens),
 //! Dynamic Client Registration (RFC 7591/7592), Client ID Metadata Documents, revocation
 //! (RFC 7009) and introspection (RFC 7662), over a [`store::Store`] (SQLite or PostgreSQL).
+//! [`Admin`] is what the operator does to its data (static clients, users, signing keys),
+//! from the store alone, with or without a server running.
 //!
 //! Inside, the protocol engine (`engine`: typed requests in, typed outcomes and faults out,
 //! each endpoint a sequence of named checks) is kept apart from the HTTP edge (`endpoints`,
 //! the account pages in `accounts`, federated sign-in in `federation`, what they share in
 //! `web`); the edge's handlers take their sub-state through axum's `FromRef` (`state`).
+//!
+//! Public modules: [`store`], the storage contract (one trait per domain, their records, the
+//! SQLite/PostgreSQL backend), and [`private_files`], the owner-only files of the data
+//! directory. Everything else is private; the public surface is the list below.
 #![warn(missing_docs)]
 
 mod accounts;
-pub mod cimd;
+mod admin;
+mod cimd;
 mod clock;
 mod config;
 mod endpoints;
 mod engine;
 mod federation;
 mod housekeeping;
-pub mod keys;
+mod keys;
 mod params;
 pub mod private_files;
 mod rate_limit;
-pub mod secrets;
+mod secrets;
 mod server;
 mod state;
 mod static_clients;
@@ -32,22 +39,17 @@ pub mod store;
 mod users;
 mod web;
 
+pub use admin::{
+    Admin, ClientSummary, EnsuredStaticClient, KeySummary, RegisteredStaticClient, UserSummary,
+};
+pub use cimd::{
+    AddressClass, CimdError, ClientMetadataFetcher, FetcherConfig, FetcherConfigError,
+    classify_address,
+};
 pub use clock::{Clock, system_clock};
 pub use config::{AuthorizationServerConfig, LoginLimits, UpstreamProvider};
+pub use keys::{KeyError, SigningKeys};
+pub use secrets::ClientSecret;
 pub use server::{AuthorizationServer, StartError};
-pub use static_clients::{StaticClient, StaticClientError, register_static_client};
+pub use static_clients::{StaticClient, StaticClientError};
 pub use users::AccountError;
-
-/// Creates a local user with `email` (trimmed and lower-cased) and `password` in `store`,
-/// checking the e-mail syntax and the password policy (NIST SP 800-63B §3.1.1.2) and storing
-/// the password as an Argon2id PHC string.
-///
-/// Errors: see [`AccountError`].
-pub async fn create_user(
-    store: &dyn store::AccountStore,
-    email: &str,
-    password: &str,
-    now: store::UnixTime,
-) -> Result<store::UserRecord, AccountError> {
-    users::create_user(store, email, password, now).await
-}

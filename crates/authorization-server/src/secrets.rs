@@ -1,7 +1,8 @@
 //! Secrets, one type per kind so that one cannot stand for another (a refresh token is never
 //! redeemed as a code): 256-bit random values, base64url for the wire, redacted in `Debug`,
-//! zeroized on drop, stored only as their SHA-256 ([`SecretHash`]) and compared with a stored
-//! hash in constant time. Identifiers that are not secret come from [`random_id`].
+//! zeroized on drop, stored only as their SHA-256 ([`SecretHash`]). Codes and refresh tokens
+//! are found by their hash; the others are compared with the stored hash in constant time.
+//! Identifiers that are not secret come from [`random_id`].
 
 use std::fmt;
 
@@ -43,6 +44,16 @@ impl SecretValue {
 }
 
 macro_rules! secret_type {
+    ($(#[$doc:meta])* compared $name:ident) => {
+        secret_type!($(#[$doc])* $name);
+
+        impl $name {
+            /// Whether it hashes to `stored`, compared in constant time.
+            pub fn matches(&self, stored: &SecretHash) -> bool {
+                self.0.matches(stored)
+            }
+        }
+    };
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
@@ -68,11 +79,6 @@ macro_rules! secret_type {
             pub fn hash(&self) -> SecretHash {
                 self.0.hash()
             }
-
-            /// Whether it hashes to `stored`, compared in constant time.
-            pub fn matches(&self, stored: &SecretHash) -> bool {
-                self.0.matches(stored)
-            }
         }
 
         impl fmt::Debug for $name {
@@ -93,16 +99,16 @@ secret_type!(
 );
 secret_type!(
     /// A client secret (RFC 6749 §2.3.1), shown to the operator or the registering client once.
-    ClientSecret
+    compared ClientSecret
 );
 secret_type!(
     /// A registration access token (RFC 7592 §3): manages one dynamically registered client.
-    RegistrationAccessToken
+    compared RegistrationAccessToken
 );
 secret_type!(
     /// A value a browser keeps for this server: the session, device, CSRF and upstream
     /// browser-binding cookies, and the `state` of an upstream sign-in.
-    BrowserSecret
+    compared BrowserSecret
 );
 
 /// A random identifier that is not secret (user ids, grant ids, key ids, `jti`): 16 random

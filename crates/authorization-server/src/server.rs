@@ -6,6 +6,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use thiserror::Error;
 
+use crate::admin::Admin;
 use crate::clock::{Clock, system_clock};
 use crate::config::AuthorizationServerConfig;
 use crate::endpoints::MAX_FORM_BYTES;
@@ -83,9 +84,17 @@ impl AuthorizationServer {
         &self.keys
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The administration of this server's data (static clients, users, keys), at its clock.
+    pub fn admin(&self) -> Admin {
+        Admin::with_clock(Arc::clone(&self.store), Arc::clone(&self.clock))
+    }
+
+    /// Makes a new signing key current and signs with it at once; the previous key stays
+    /// published until the tokens it signed expire. Other servers on the same store pick it
+    /// up within their [`AuthorizationServerConfig::key_reload_interval`]. Returns the new
+    /// key's id.
+    pub async fn rotate_keys(&self) -> Result<String, KeyError> {
+        self.keys.rotate(self.store.as_ref(), (self.clock)()).await
     }
 
     /// Every endpoint of the server: the OAuth endpoints, the account pages, and federated

@@ -1,15 +1,16 @@
-//! Clients the operator registers (`mcp-oauth admin clients add`, `mcp-oauth dev`), beside
-//! those that register themselves (RFC 7591) or are identified by a metadata document: one way
-//! to build their records, so every caller gets the same validation.
+//! Clients the operator registers (`mcp-oauth admin clients add`, `mcp-oauth dev`, through
+//! [`Admin`](crate::Admin)), beside those that register themselves (RFC 7591) or are identified
+//! by a metadata document: one way to build their records, so every caller gets the same
+//! validation.
 
 use mcp_oauth_core::{
     CanonicalResource, ClientMetadata, RegistrationPolicy, TokenEndpointAuthMethod,
 };
 use thiserror::Error;
 
-use crate::secrets::ClientSecret;
+use crate::secrets::{ClientSecret, random_id};
 use crate::store::{
-    ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata, StoreError, UnixTime,
+    ClientId, ClientOrigin, ClientRecord, RegisteredMetadata, StoreError, UnixTime,
 };
 
 /// A client the operator registers: an application people sign in to (it has redirect URIs),
@@ -52,6 +53,11 @@ impl StaticClient {
             public: false,
             introspection_resources: Vec::new(),
         }
+    }
+
+    /// A confidential client with a random id (see [`StaticClient::new`]).
+    pub fn with_random_id(name: impl Into<String>) -> Self {
+        Self::new(random_id(), name)
     }
 
     /// Sets the redirect URIs.
@@ -105,7 +111,7 @@ impl StaticClient {
     }
 
     /// The record of this client with `secret` (for a confidential client), registered `now`.
-    fn record(
+    pub(crate) fn record(
         &self,
         secret: Option<&ClientSecret>,
         now: UnixTime,
@@ -129,7 +135,11 @@ impl StaticClient {
 
     /// Whether `record` is this client as registered with `secret` (`None` for a public
     /// client): a caller that keeps the secret can then keep the registration.
-    pub fn is_registered_as(&self, record: &ClientRecord, secret: Option<&ClientSecret>) -> bool {
+    pub(crate) fn is_registered_as(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> bool {
         let secret_matches = match (&record.secret_hash, secret) {
             (Some(stored), Some(secret)) => secret.matches(stored),
             (None, None) => self.public,
@@ -142,24 +152,6 @@ impl StaticClient {
                 .metadata()
                 .is_ok_and(|metadata| metadata == record.metadata)
     }
-}
-
-/// Registers `client` at `now`; returns its record and, for a confidential client, its new
-/// secret (stored only as a hash: show it once).
-///
-/// Errors: [`StaticClientError::Invalid`] for a client that cannot work (no redirect URI and
-/// nothing to introspect, a redirect URI a registration would refuse, a public client that
-/// introspects), [`StaticClientError::Store`] with [`StoreError::Conflict`] when the id is
-/// taken.
-pub async fn register_static_client(
-    store: &dyn ClientStore,
-    client: &StaticClient,
-    now: UnixTime,
-) -> Result<(ClientRecord, Option<ClientSecret>), StaticClientError> {
-    let secret = (!client.public).then(ClientSecret::generate);
-    let record = client.record(secret.as_ref(), now)?;
-    store.insert_client(&record).await?;
-    Ok((record, secret))
 }
 
 #[cfg(test)]
