@@ -1,6 +1,6 @@
 //! `GET` and `POST /authorize` (RFC 6749 §4.1.1): the query (or the consent form) and the
 //! browser's session in, the [`Authorizer`]'s answer out: a redirect to sign in, the consent
-//! page ([`consent`](super::consent)), or the client's redirect URI with a code or an error
+//! page ([`consent`]), or the client's redirect URI with a code or an error
 //! (RFC 6749 §4.1.2, RFC 9207); errors it may not redirect are shown on a page.
 
 use axum::extract::{FromRef, RawQuery, State};

@@ -90,8 +90,8 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
-    /// The clients of `store`; documents are fetched as `config` allows, under `policy`.
-    /// Errors: a fetcher configuration that cannot work.
+    /// The clients of `store`; metadata documents are fetched as `config` allows, under its
+    /// registration policy. Errors: a fetcher configuration that cannot work.
     pub(crate) fn new(
         store: Arc<dyn ClientStore>,
         config: &AuthorizationServerConfig,

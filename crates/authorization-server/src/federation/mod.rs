@@ -1,5 +1,5 @@
 //! Federated sign-in: with upstream OpenID providers configured
-//! ([`UpstreamProvider`](crate::UpstreamProvider)), people prove who they are at one of them
+//! ([`UpstreamProvider`]), people prove who they are at one of them
 //! (OpenID Connect Core §3.1: authorization code flow, with PKCE S256, `state` and `nonce`)
 //! instead of with a local password, and this server goes on as before: its own consent, codes,
 //! audience-bound tokens and clients. Only this server is a client of the provider, however

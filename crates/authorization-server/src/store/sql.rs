@@ -78,11 +78,11 @@ impl SqlStore {
     /// case the published keys are read once, so that keys that cannot be decrypted stop the
     /// start, not a later request.
     ///
-    /// Errors: [`StoreError::Database`](super::StoreError::Database) for an unsupported scheme
-    /// or a failed connection, [`StoreError::Damaged`](super::StoreError::Damaged) for a SQLite
+    /// Errors: [`StoreError::Database`] for an unsupported scheme
+    /// or a failed connection, [`StoreError::Damaged`] for a SQLite
     /// file that is not a database or is damaged,
-    /// [`StoreError::Migration`](super::StoreError::Migration) when the schema cannot be
-    /// brought up to date, [`StoreError::KeyEncryption`](super::StoreError::KeyEncryption) when
+    /// [`StoreError::Migration`] when the schema cannot be
+    /// brought up to date, [`StoreError::KeyEncryption`] when
     /// stored keys are encrypted and no key, or another key, was given.
     pub async fn connect_with(url: &str, options: &SqlStoreOptions) -> StoreResult<SqlStore> {
         let dialect = Dialect::from_url(url)?;
@@ -107,12 +107,12 @@ impl SqlStore {
     /// The directory and the database's files are this user's alone (see
     /// [`private_files`](crate::private_files)): a new directory is made 0700 and a new file
     /// 0600; existing ones of this user's are tightened, those of another user or a directory
-    /// others may write to are refused ([`StoreError::Exposed`](super::StoreError::Exposed)).
+    /// others may write to are refused ([`StoreError::Exposed`]).
     /// An existing file is never silently made a new store: an empty one, or a SQLite database
     /// without the store's tables, is refused
-    /// ([`StoreError::NotInitialised`](super::StoreError::NotInitialised)) unless
+    /// ([`StoreError::NotInitialised`]) unless
     /// [`SqlStoreOptions::with_init_empty_database`] allows it; one that is not a SQLite
-    /// database or is damaged is refused ([`StoreError::Damaged`](super::StoreError::Damaged)).
+    /// database or is damaged is refused ([`StoreError::Damaged`]).
     ///
     /// The file uses WAL journaling with `synchronous = FULL`, so every committed write is on
     /// disk when the call returns, and enforces foreign keys.

@@ -4,7 +4,8 @@
 //! ([`csrf`]), the browser session ([`session`]), where to go after signing in
 //! ([`return_to`]), and the client's address ([`client_ip`]).
 //!
-//! Nothing here knows the protocol engine, the account pages or federation: they all use it.
+//! Nothing here knows the account pages, federation or the OAuth endpoints: they all use it.
+//! Of the engine it knows only where a sign-in returns to (an authorization request).
 
 pub(crate) mod cookies;
 pub(crate) mod csrf;

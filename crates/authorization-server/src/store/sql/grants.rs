@@ -1,5 +1,5 @@
 //! [`GrantStore`] on the `grants` and `authorization_codes` tables (refresh tokens in
-//! [`refresh`](super::refresh), access tokens in [`access`](super::access)), and revoking a
+//! [`refresh`], access tokens in [`access`]), and revoking a
 //! grant with everything issued from it.
 
 use async_trait::async_trait;

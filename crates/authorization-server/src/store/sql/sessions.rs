@@ -1,5 +1,5 @@
 //! [`SessionStore`] on the `sessions` table (signed-in browsers, by the hash of their cookie)
-//! and the `device_cookies` table (in [`devices`](super::devices)).
+//! and the `device_cookies` table (in [`devices`]).
 
 use async_trait::async_trait;
 use sqlx::AnyPool;
