@@ -13,9 +13,9 @@
 //! the account pages in `accounts`, federated sign-in in `federation`, what they share in
 //! `web`); the edge's handlers take their sub-state through axum's `FromRef` (`state`).
 //!
-//! Public modules: [`store`], the storage contract (one trait per domain, their records, the
-//! SQLite/PostgreSQL backend), and [`private_files`], the owner-only files of the data
-//! directory. Everything else is private; the public surface is the list below.
+//! Public module: [`store`], the storage contract (one trait per domain, their records, the
+//! SQLite/PostgreSQL backend). Everything else is private; the public surface is the list
+//! below. The data directory's owner-only files are `mcp-oauth-private-files`'s.
 #![warn(missing_docs)]
 
 mod accounts;
@@ -29,7 +29,6 @@ mod federation;
 mod housekeeping;
 mod keys;
 mod params;
-pub mod private_files;
 mod rate_limit;
 mod secrets;
 mod server;

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, FromArgMatches};
-use mcp_oauth_authorization_server::{Admin, ClientSecret, StaticClient, private_files};
+use mcp_oauth_authorization_server::{Admin, ClientSecret, StaticClient};
 use mcp_oauth_core::CanonicalResource;
 use mcp_oauth_demo::web::Credentials;
+use mcp_oauth_private_files as private_files;
 use url::Url;
 
 use crate::auth_server::{self, AuthServerArgs, UpstreamArgs};

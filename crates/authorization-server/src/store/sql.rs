@@ -105,7 +105,7 @@ impl SqlStore {
     /// `<data_dir>/mcp-oauth.db` and migrates it: the embedded default.
     ///
     /// The directory and the database's files are this user's alone (see
-    /// [`private_files`](crate::private_files)): a new directory is made 0700 and a new file
+    /// `mcp_oauth_private_files::secure_dir`): a new directory is made 0700 and a new file
     /// 0600; existing ones of this user's are tightened, those of another user or a directory
     /// others may write to are refused ([`StoreError::Exposed`]).
     /// An existing file is never silently made a new store: an empty one, or a SQLite database

@@ -1,5 +1,5 @@
 //! The SQLite file in the data directory, looked at before SQLite opens it: the directory and
-//! the database's files private to this user ([`private_files`]), a missing file created 0600
+//! the database's files private to this user (`mcp_oauth_private_files`), a missing file created 0600
 //! (SQLite gives its `-wal`, `-shm` and `-journal` files the same mode), and an existing file
 //! refused when it cannot be the store it should be: empty, or not a SQLite database. What
 //! only SQLite can tell (a damaged database, one without our tables) is checked once it is open.
@@ -7,11 +7,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use mcp_oauth_private_files::{self as private_files, PrivateFileError};
 use sqlx::AnyPool;
 
 use super::connect;
 use super::rows::db_error;
-use crate::private_files::{self, PrivateFileError};
 use crate::store::{StoreError, StoreResult};
 
 /// The first 16 bytes of every SQLite database file ("SQLite format 3" and a NUL).
