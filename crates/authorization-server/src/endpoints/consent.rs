@@ -76,7 +76,7 @@ pub(super) fn page(
             .collect(),
         resource: Some(request.resource.to_string()),
         csrf_token: csrf_token.as_str().to_owned(),
-        request: request.query.clone(),
+        request: request.carried().to_owned(),
     };
     with_cookie(render(StatusCode::OK, &page), set_cookie)
 }

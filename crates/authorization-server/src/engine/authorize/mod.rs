@@ -4,11 +4,19 @@
 //! (remembered per user, client and resource), or back to the client with a code, `state` and
 //! `iss` (RFC 9207).
 //!
-//! The request travels through sign-in (as the `return_to` of the sign-in pages) and consent
-//! (a hidden field of the consent form) in the form it was received, and is validated again
-//! when it comes back: what a browser carries is never trusted. Until the client and its
-//! redirect URI are verified, errors are for a page ([`AuthorizeError::Unverified`]); after,
-//! they go to the client ([`AuthorizeError::Redirected`], RFC 6749 §4.1.2.1).
+//! One parser reads a request ([`AuthorizeRequest::from_query`]) and one function validates it
+//! ([`Authorizer::validate`]), for `GET /authorize`, the consent form's `POST /authorize` and
+//! the errors of federated sign-in ([`Authorizer::error_redirect`]) alike. The validated request
+//! travels through sign-in (the `return_to` of the sign-in pages) and consent (a hidden field of
+//! the consent form) as [`ValidatedAuthorization::carried`]: the parsed request written once as
+//! a query (only the parameters this server reads), which the same parser reads back. When it
+//! comes back it is validated again, from scratch, by the same function: the browser can alter
+//! anything it carries, and the client or its redirect URIs may have changed meanwhile. Keeping
+//! it on the server instead (as Hydra's login and consent challenges do) would need a table.
+//!
+//! Until the client and its redirect URI are verified, errors are for a page
+//! ([`AuthorizeError::Unverified`]); after, they go to the client
+//! ([`AuthorizeError::Redirected`], RFC 6749 §4.1.2.1).
 
 mod checks;
 
@@ -34,7 +42,7 @@ pub(crate) const RETURN_PREFIX: &str = "/authorize?";
 
 /// An authorization request as the client sent it: each parameter at most once, nothing
 /// checked yet.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AuthorizeRequest {
     client_id: Option<String>,
     redirect_uri: Option<String>,
@@ -46,8 +54,6 @@ pub(crate) struct AuthorizeRequest {
     code_challenge_method: Option<String>,
     nonce: Option<String>,
     prompt: Option<String>,
-    /// The query it was read from, to carry it through sign-in and consent.
-    query: String,
 }
 
 impl AuthorizeRequest {
@@ -71,8 +77,35 @@ impl AuthorizeRequest {
             code_challenge_method: get("code_challenge_method"),
             nonce: get("nonce"),
             prompt: get("prompt"),
-            query: query.to_owned(),
         })
+    }
+
+    /// The request written as a query, which [`AuthorizeRequest::from_query`] reads back as
+    /// it is: the parameters this server reads, in a fixed order, form-urlencoded.
+    fn to_query(&self) -> String {
+        let scope = self.scope.as_ref().map(ScopeSet::to_string);
+        let parameters = [
+            ("response_type", self.response_type.as_deref()),
+            ("client_id", self.client_id.as_deref()),
+            ("redirect_uri", self.redirect_uri.as_deref()),
+            ("scope", scope.as_deref()),
+            ("resource", self.resource.as_deref()),
+            ("state", self.state.as_deref()),
+            ("code_challenge", self.code_challenge.as_deref()),
+            (
+                "code_challenge_method",
+                self.code_challenge_method.as_deref(),
+            ),
+            ("nonce", self.nonce.as_deref()),
+            ("prompt", self.prompt.as_deref()),
+        ];
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in parameters {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        query.finish()
     }
 
     /// The request of a `return_to` (`/authorize?…`), as the sign-in pages carry it.
@@ -108,8 +141,17 @@ pub(crate) struct ValidatedAuthorization {
     code_challenge: String,
     nonce: Option<String>,
     prompt: Option<String>,
-    /// The request as received, to carry it through consent.
-    pub(crate) query: String,
+    /// The request, written once, to carry through sign-in and consent.
+    carried: String,
+}
+
+impl ValidatedAuthorization {
+    /// The request as the browser carries it through sign-in and consent: the parsed request
+    /// written as a query ([`AuthorizeRequest::from_query`] reads it back). It is validated
+    /// again when it returns.
+    pub(crate) fn carried(&self) -> &str {
+        &self.carried
+    }
 }
 
 /// What happens next with an authorization request.
@@ -210,6 +252,7 @@ impl Authorizer {
         &self,
         request: AuthorizeRequest,
     ) -> Result<ValidatedAuthorization, AuthorizeError> {
+        let carried = request.to_query();
         let client = checks::check_client(&self.clients, &request).await?;
         let redirect = checks::check_redirect_uri(&client, &request)?;
         let refused = |refusal: checks::Refusal| {
@@ -234,7 +277,7 @@ impl Authorizer {
             code_challenge,
             nonce: request.nonce,
             prompt: request.prompt,
-            query: request.query,
+            carried,
         })
     }
 
@@ -253,7 +296,7 @@ impl Authorizer {
                 return self.refuse(&request, "login_required", "the user is not signed in");
             }
             return Ok(Next::SignIn {
-                return_to: format!("{RETURN_PREFIX}{}", request.query),
+                return_to: format!("{RETURN_PREFIX}{}", request.carried),
             });
         };
         let remembered = self
@@ -420,4 +463,32 @@ fn redirect_url(
         }
     }
     Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_carried_as_parsed_and_reads_back_the_same() {
+        let query = "client_id=https%3A%2F%2Fapp.example%2Fclient.json\
+            &redirect_uri=http://127.0.0.1:8080/cb?x=1&response_type=code\
+            &scope=mcp:write+mcp%3Aread&state=a+b%26c%3D%F0%9F%94%91\
+            &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+            &code_challenge_method=S256&resource=https%3A%2F%2Fmcp.example%2Fmcp\
+            &nonce=n-0S6&prompt=consent&unknown=ignored&empty=";
+        let request = AuthorizeRequest::from_query(query).unwrap();
+        let carried = request.to_query();
+        assert!(!carried.contains("unknown"), "{carried}");
+        assert!(!carried.contains("empty"), "{carried}");
+        let back = AuthorizeRequest::from_query(&carried).unwrap();
+        assert_eq!(back, request);
+        assert_eq!(back.state.as_deref(), Some("a b&c=\u{1f511}"));
+        assert_eq!(back.to_query(), carried, "written the same way every time");
+        assert_eq!(
+            AuthorizeRequest::from_query("").unwrap().to_query(),
+            "",
+            "nothing to carry"
+        );
+    }
 }
