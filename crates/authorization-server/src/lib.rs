@@ -12,6 +12,17 @@
 //! each endpoint a sequence of named checks) is kept apart from the HTTP edge (`endpoints`,
 //! the account pages in `accounts`, federated sign-in in `federation`, what they share in
 //! `web`); the edge's handlers take their sub-state through axum's `FromRef` (`state`).
+//! The modules form layers, each importing only those below it (no import cycle):
+//!
+//! 1. `store` (the traits, records and SQL backend), `config`, `params` (the one form and
+//!    query parser), `cimd` (fetching client metadata documents);
+//! 2. `secrets` (one type per secret, stored as hashes), `clock`, `rate_limit`, then `keys`,
+//!    `users` (accounts without HTTP), `static_clients`;
+//! 3. `engine`: authorize, token grants, registration, revocation, introspection, clients;
+//! 4. `web` (pages, cookies, CSRF, the browser session, `return_to`; of the engine only where a
+//!    sign-in returns to), then the edge: `endpoints`, `accounts`, `federation` (which asks
+//!    the engine where to send an error);
+//! 5. `admin`, `housekeeping`, `state` (the sub-states), `server` (the router and its start).
 //!
 //! Public module: [`store`], the storage contract (one trait per domain, their records, the
 //! SQLite/PostgreSQL backend). Everything else is private; the public surface is the list
