@@ -10,6 +10,12 @@
 #                          # answering there); exports COGNITO_LOCAL_ENDPOINT
 #   cognito_local_stop     # stops the one cognito_local_start started; safe to call twice
 #
+# Why a fixed port, when the other services start on free ones: cognito-local's discovery
+# document (`/<pool>/.well-known/openid-configuration`) names `http://localhost:9229` as the
+# issuer and JWKS host whatever PORT it listens on, and the tests discover the pool through it.
+# So it must listen on 9229; when another program holds that port, cognito_local_start says so
+# and stops instead of starting an emulator whose discovery would point elsewhere.
+#
 # 5.3.0 is the first version with the /oauth2 endpoints (5.1.0 and earlier have none). Its
 # access tokens always carry `scope: aws.cognito.signin.user.admin` (its token generator does
 # not write the requested resource-server scopes), and it has no resource-server API.
@@ -71,6 +77,12 @@ cognito_local_start() {
         _cognito_local_say "already answering on localhost:$COGNITO_LOCAL_PORT; reusing it"
         export COGNITO_LOCAL_ENDPOINT="http://localhost:$COGNITO_LOCAL_PORT"
         return 0
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$COGNITO_LOCAL_PORT") 2>/dev/null; then
+        _cognito_local_fail "another program listens on localhost:$COGNITO_LOCAL_PORT and does not answer as \
+cognito-local; cognito-local must use that port (its discovery document names it): stop that program \
+(e.g. find it with: ss -ltnp 'sport = :$COGNITO_LOCAL_PORT')"
+        return 1
     fi
     prefix="$(_cognito_local_prefix)"
     node="$(_node_prefix)/node_modules/.bin/node"

@@ -244,17 +244,33 @@ fn driver(args: &CallArgs) -> Result<(Arc<dyn AuthorizationDriver>, String), Str
         return Ok((Arc::new(headless), redirect_uri));
     }
     let open = !args.no_browser;
-    let loopback = listening(args.port)?
-        .with_timeout(Duration::from_secs(args.login_timeout_secs))
-        .with_presenter(move |url| {
-            eprintln!("To sign in, open this URL in your browser:\n\n  {url}\n");
-            if open && let Err(error) = open_browser(url) {
-                eprintln!("(the browser could not be opened: {error})");
-            }
-            eprintln!("Waiting for the sign-in to finish...");
-        });
+    let timeout = args.login_timeout_secs;
+    let loopback = listening(args.port)?.with_timeout(Duration::from_secs(timeout));
     let redirect_uri = loopback.redirect_uri().to_owned();
+    let callback = redirect_uri.clone();
+    let loopback = loopback.with_presenter(move |url| {
+        eprintln!("To sign in, open this URL in your browser:\n\n  {url}\n");
+        if open && let Err(error) = open_browser(url) {
+            eprintln!("(the browser could not be opened: {error})");
+        }
+        eprintln!("{}", waiting_message(&callback, timeout));
+    });
     Ok((Arc::new(loopback), redirect_uri))
+}
+
+/// What the person reads while the command waits for the browser to come back to
+/// `callback`: how long, how it ends, and how to stop.
+fn waiting_message(callback: &str, timeout_secs: u64) -> String {
+    let port = url::Url::parse(callback)
+        .ok()
+        .and_then(|url| url.port())
+        .unwrap_or_default();
+    format!(
+        "Waiting up to {timeout_secs} s (--login-timeout-secs) for the sign-in to finish: it ends \
+         when the browser is sent back to {callback}. That address is on this machine; if your \
+         browser runs on another one, forward the port first (ssh -L {port}:127.0.0.1:{port} \
+         <this host>). Press Ctrl-C to give up."
+    )
 }
 
 fn pre_registered(args: &CallArgs, issuer: String, client_id: &str) -> PreRegisteredClient {

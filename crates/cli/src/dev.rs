@@ -14,6 +14,7 @@ use url::Url;
 use crate::auth_server::{self, AuthServerArgs, UpstreamArgs};
 use crate::mcp_server::{self, McpServerArgs};
 use crate::runtime::{ServeArgs, serve_all};
+use crate::upstream_args::McpUpstreamArgs;
 use crate::web_client::{
     self, AutoClientListen, CimdClientListen, ClientListen, IssuerArg, Listen, McpTarget,
 };
@@ -64,6 +65,12 @@ pub struct DevArgs {
     /// Federated sign-in at upstream OpenID providers, as for `mcp-oauth auth-server`.
     #[command(flatten)]
     upstream: UpstreamArgs,
+
+    /// Your own MCP server in place of the demo tools, behind the same sign-in: its URL
+    /// (--upstream-url) or its stdio command (--upstream-command, or after `--`), with the
+    /// policy flags of `mcp-oauth proxy`.
+    #[command(flatten)]
+    mcp_upstream: McpUpstreamArgs,
 
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
@@ -137,7 +144,10 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     );
     let services = vec![
         auth_server::prepare(&auth, store).await?,
-        mcp_server::prepare(&mcp).await?,
+        match args.mcp_upstream.target()? {
+            Some(upstream) => mcp.prepare_proxy(&args.mcp_upstream, &upstream).await?,
+            None => mcp_server::prepare(&mcp).await?,
+        },
         web_client::prepare(
             &client,
             &target,

@@ -14,10 +14,12 @@ use mcp_oauth_cognito::{
     SqliteRegistry, load_aws_config,
 };
 use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
+use mcp_oauth_proxy::ScopeRules;
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 
 use crate::mcp_endpoint::McpEndpointArgs;
 use crate::runtime::{ServeArgs, Service, serve_all};
+use crate::upstream_args::McpUpstreamArgs;
 
 /// Flags of `mcp-oauth gateway`.
 #[derive(Args, Debug)]
@@ -114,6 +116,11 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     initial_access_token: Option<String>,
 
+    /// Your own MCP server in place of the demo tools: its URL (--upstream-url) or its stdio
+    /// command (--upstream-command, or after `--`), with the policy flags of `mcp-oauth proxy`.
+    #[command(flatten)]
+    upstream: McpUpstreamArgs,
+
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
     serve: ServeArgs,
@@ -179,23 +186,34 @@ async fn registry(
 }
 
 /// The protected MCP server's configuration: the pool as issuer (its `iss`, its JWKS), listed
-/// in the metadata as the gateway, with `allow_list` as the accepted clients.
+/// in the metadata as the gateway, with `allow_list` as the accepted clients; the demo tools'
+/// scopes, or with an upstream the proxy's scope rules.
 fn resource_config(
     args: &GatewayArgs,
     scopes: &[String],
     allow_list: Arc<mcp_oauth_cognito::RegistryAllowList>,
-) -> Result<ResourceServerConfig, String> {
+) -> Result<(ResourceServerConfig, Option<ScopeRules>), String> {
     let issuer = IssuerConfig::cognito(args.cognito_issuer(), allow_list)
         .with_jwks_uri(args.jwks_uri())
         .with_authorization_server(args.public_url.trim_end_matches('/'));
-    Ok(args
+    if args.upstream.target()?.is_some() {
+        let base = args
+            .endpoint
+            .endpoint_config("MCP server behind mcp-oauth gateway (AWS Cognito)")?
+            .with_issuer(issuer)
+            .with_scopes_supported(scopes.iter().cloned());
+        let (config, rules) = args.upstream.resource_config(base)?;
+        return Ok((config, Some(rules)));
+    }
+    let config = args
         .endpoint
         .resource_config(
             "mcp-oauth demo MCP server (AWS Cognito)",
             &args.demo_scopes(),
         )?
         .with_issuer(issuer)
-        .with_scopes_supported(scopes.iter().cloned()))
+        .with_scopes_supported(scopes.iter().cloned());
+    Ok((config, None))
 }
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
@@ -241,14 +259,19 @@ pub async fn run(args: GatewayArgs) -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     let static_clients: HashSet<String> = args.static_client_ids.iter().cloned().collect();
     let allow_list = Arc::new(gateway.allow_list(static_clients));
-    let resource_server = ResourceServer::new(resource_config(&args, &scopes, allow_list)?)
-        .map_err(|error| error.to_string())?;
-    let router = mcp_router(
-        &resource_server,
-        args.demo_scopes(),
-        Authentication::Required,
-    )
-    .merge(gateway.router());
+    let (config, rules) = resource_config(&args, &scopes, allow_list)?;
+    let resource_server = ResourceServer::new(config).map_err(|error| error.to_string())?;
+    let mcp = match (args.upstream.target()?, rules) {
+        (Some(upstream), Some(rules)) => {
+            crate::proxy::router(&resource_server, &args.upstream, &rules, &upstream)?
+        }
+        _ => mcp_router(
+            &resource_server,
+            args.demo_scopes(),
+            Authentication::Required,
+        ),
+    };
+    let router = mcp.merge(gateway.router());
     let service = Service::bind(args.bind, router).await?;
     let metadata = gateway.metadata();
     println!("Cognito gateway listening on {}", args.bind);
@@ -360,7 +383,7 @@ mod tests {
             [],
             Arc::new(registry),
         ));
-        let config = resource_config(&args, &scopes, allow_list).unwrap();
+        let (config, _) = resource_config(&args, &scopes, allow_list).unwrap();
         let server = ResourceServer::new(config).unwrap();
         assert_eq!(
             server.metadata().authorization_servers,

@@ -6,9 +6,12 @@ mod call;
 mod deploy;
 mod dev;
 mod gateway;
+mod issuer_args;
 mod mcp_endpoint;
 mod mcp_server;
+mod proxy;
 mod runtime;
+mod upstream_args;
 mod web_client;
 
 use std::process::ExitCode;
@@ -65,6 +68,12 @@ enum Command {
     /// creating Cognito app clients (recorded in DynamoDB or SQLite, unused ones expiring),
     /// and the protected MCP server trusting the user pool.
     Gateway(gateway::GatewayArgs),
+    /// Put OAuth 2.1 in front of any MCP server (default http://localhost:3001/mcp): the
+    /// resource-server layer of `mcp-server` (same issuers and checks) before an upstream
+    /// reached by --upstream-url or run as a stdio command; the client's token never reaches
+    /// it, MCP sessions are bound to the user who opened them, and tools, resources and
+    /// prompts can each need a scope.
+    Proxy(proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +101,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => runtime::block_on(deploy::deploy(args)),
         Command::Cleanup(args) => runtime::block_on(deploy::cleanup(args)),
         Command::Gateway(args) => runtime::block_on(gateway::run(args)),
+        Command::Proxy(args) => runtime::block_on(proxy::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

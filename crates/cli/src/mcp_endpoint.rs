@@ -1,4 +1,4 @@
-//! The flags of the protected MCP endpoint that `mcp-server` and `gateway` share: its public
+//! The flags of the protected MCP endpoint that `mcp-server`, `proxy` and `gateway` share: its public
 //! URL and the `Host` and `Origin` values it accepts, and the resource-server configuration
 //! they make.
 
@@ -48,15 +48,22 @@ impl McpEndpointArgs {
         name: &str,
         scopes: &DemoScopes,
     ) -> Result<ResourceServerConfig, String> {
-        let config = ResourceServerConfig::new(&self.url)
-            .map_err(|error| error.to_string())?
-            .with_resource_name(name)
+        let config = self
+            .endpoint_config(name)?
             .with_tool_scope("list_contexts", &scopes.read)
-            .with_tool_scope("create_context", &scopes.write)
-            .with_allowed_hosts(&self.allowed_hosts)
-            .with_allowed_origins(&self.allowed_origins);
+            .with_tool_scope("create_context", &scopes.write);
         let docs = format!("{}/docs", config.resource.origin());
         Ok(config.with_resource_documentation(docs))
+    }
+
+    /// The configuration of any MCP endpoint at --url named `name`, with the accepted hosts
+    /// and origins; the caller adds issuers and scopes.
+    pub fn endpoint_config(&self, name: &str) -> Result<ResourceServerConfig, String> {
+        Ok(ResourceServerConfig::new(&self.url)
+            .map_err(|error| error.to_string())?
+            .with_resource_name(name)
+            .with_allowed_hosts(&self.allowed_hosts)
+            .with_allowed_origins(&self.allowed_origins))
     }
 }
 

@@ -417,3 +417,31 @@ async fn a_tool_the_server_does_not_have_is_an_error() {
         stderr(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_browser_it_says_how_long_it_waits_and_how_to_stop_then_gives_up() {
+    let stack = Stack::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let mut command = call(home.path());
+    command
+        .args(["--no-browser", "--port", &port, "--login-timeout-secs", "1"])
+        .args([&stack.mcp_url, "whoami"]);
+    // Nobody signs in.
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    for expected in [
+        "To sign in, open this URL",
+        "Waiting up to 1 s (--login-timeout-secs)",
+        &format!("http://127.0.0.1:{port}/callback"),
+        &format!("ssh -L {port}:127.0.0.1:{port}"),
+        "Ctrl-C",
+        "within 1 s",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected:?} missing:\n{message}"
+        );
+    }
+}

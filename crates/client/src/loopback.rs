@@ -8,19 +8,28 @@
 //! - Only a `GET` of the callback path whose `state` is the one of the authorization request
 //!   in progress ends the wait; anything else (a favicon, a stale tab, a page elsewhere that
 //!   probes the port) gets an error page and is otherwise ignored.
-//! - The wait has a timeout (5 minutes by default).
+//! - The wait has a timeout (5 minutes by default); each connection must send its request
+//!   within 10 seconds. The listener is hyper serving a small axum router.
 //!
 //! [`open_browser`] opens a URL in the system browser (`xdg-open`, `open`, or the Windows
 //! URL handler).
 
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::net::{TcpListener, TcpStream};
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use url::Url;
 
@@ -28,9 +37,6 @@ use crate::driver::{AuthorizationDriver, DriverError, goes_to};
 
 /// The path of the redirect URI.
 pub const CALLBACK_PATH: &str = "/callback";
-
-/// The longest request head read from the browser.
-const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
 /// How long one connection may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -187,15 +193,24 @@ fn seconds(duration: Duration) -> String {
     }
 }
 
-/// Serves connections until one brings the authorization response.
+/// Serves connections until one brings the authorization response. Each connection is
+/// served by hyper on its own task (browsers open connections they send nothing on, which
+/// must not hold up the one that carries the response); the tasks end with this function.
 async fn receive(
     listener: &TcpListener,
     redirect_uri: &Url,
     expected_state: Option<&str>,
 ) -> Result<Url, DriverError> {
-    // Each connection is handled on its own task: browsers open connections they send
-    // nothing on, which must not hold up the one that carries the response.
     let (found, mut responses) = mpsc::channel::<Url>(1);
+    let app = TowerToHyperService::new(callback_router(Arc::new(Callback {
+        redirect_uri: redirect_uri.clone(),
+        expected_state: expected_state.map(str::to_owned),
+        found,
+    })));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(REQUEST_TIMEOUT)
+        .keep_alive(false);
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -203,14 +218,10 @@ async fn receive(
                 let (stream, peer) = accepted.map_err(|error| {
                     DriverError::with_source("accepting a connection on the loopback listener failed", error)
                 })?;
-                let found = found.clone();
-                let redirect_uri = redirect_uri.clone();
-                let expected_state = expected_state.map(str::to_owned);
+                let connection = http.serve_connection(TokioIo::new(stream), app.clone());
                 connections.spawn(async move {
-                    if let Some(response) =
-                        serve(stream, peer, &redirect_uri, expected_state.as_deref()).await
-                    {
-                        let _ = found.send(response).await;
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%peer, %error, "unreadable request on the loopback listener");
                     }
                 });
             }
@@ -220,51 +231,52 @@ async fn receive(
     }
 }
 
-/// Answers one connection; returns the authorization response if it brought it.
-async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    redirect_uri: &Url,
-    expected_state: Option<&str>,
-) -> Option<Url> {
-    let head = match tokio::time::timeout(REQUEST_TIMEOUT, read_head(&stream)).await {
-        Ok(Ok(head)) => head,
-        Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "unreadable request on the loopback listener");
-            return None;
-        }
-        Err(_) => return None,
-    };
-    let (status, page, response) = route(&head, redirect_uri, expected_state);
-    let _ = write_all(&stream, &http_response(status, &page)).await;
-    response
+/// What the callback route knows: where responses come, the `state` of the sign-in in
+/// progress, and where to hand the response.
+struct Callback {
+    redirect_uri: Url,
+    expected_state: Option<String>,
+    found: mpsc::Sender<Url>,
 }
 
-/// Decides what a request gets: a status, a page, and the authorization response if it is
-/// one.
-fn route(
-    head: &str,
-    redirect_uri: &Url,
-    expected_state: Option<&str>,
-) -> (&'static str, String, Option<Url>) {
-    let mut parts = head.lines().next().unwrap_or_default().split(' ');
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next());
-    let Some(url) = target
-        .filter(|target| target.starts_with('/'))
-        .and_then(|target| redirect_uri.join(target).ok())
-    else {
-        return ("400 Bad Request", page("Bad request", "", false), None);
-    };
-    if url.path() != redirect_uri.path() {
-        return ("404 Not Found", page("Not found", "", false), None);
+/// `GET /callback` takes the authorization response; any other method or path gets an
+/// error page.
+fn callback_router(callback: Arc<Callback>) -> Router {
+    Router::new()
+        .route(
+            CALLBACK_PATH,
+            get(take_response).fallback(|| async {
+                answer(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    page("Method not allowed", "", false),
+                )
+            }),
+        )
+        .fallback(|| async { answer(StatusCode::NOT_FOUND, page("Not found", "", false)) })
+        .with_state(callback)
+}
+
+async fn take_response(
+    State(callback): State<Arc<Callback>>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    // Only the origin form (`/callback?…`) is the browser's redirect.
+    if uri.scheme().is_some() || uri.authority().is_some() {
+        return answer(StatusCode::BAD_REQUEST, page("Bad request", "", false));
     }
-    if method != "GET" {
-        return (
-            "405 Method Not Allowed",
-            page("Method not allowed", "", false),
-            None,
-        );
+    let mut url = callback.redirect_uri.clone();
+    url.set_query(query.as_deref());
+    let (status, page) = judge(&url, callback.expected_state.as_deref());
+    if status == StatusCode::OK {
+        let _ = callback.found.try_send(url);
     }
+    answer(status, page)
+}
+
+/// What the callback `url` gets: 200 and a page when it is the response of the sign-in in
+/// progress (its `state`), else 400.
+fn judge(url: &Url, expected_state: Option<&str>) -> (StatusCode, String) {
     let parameter = |name: &str| {
         url.query_pairs()
             .find(|(key, _)| key == name)
@@ -272,13 +284,12 @@ fn route(
     };
     if expected_state.is_some() && parameter("state").as_deref() != expected_state {
         return (
-            "400 Bad Request",
+            StatusCode::BAD_REQUEST,
             page(
                 "Not the sign-in in progress",
                 "This response does not belong to the sign-in the command is waiting for. Start again from the command line.",
                 false,
             ),
-            None,
         );
     }
     if let Some(error) = parameter("error") {
@@ -289,74 +300,36 @@ fn route(
             None => format!("The authorization server answered {error}."),
         };
         return (
-            "200 OK",
+            StatusCode::OK,
             page("Sign-in did not complete", &detail, true),
-            Some(url),
         );
     }
     (
-        "200 OK",
+        StatusCode::OK,
         page(
             "Signed in",
             "The command line has the authorization response and goes on.",
             true,
         ),
-        Some(url),
     )
 }
 
-/// Reads the request line and headers (the callback has no body).
-async fn read_head(stream: &TcpStream) -> io::Result<String> {
-    let mut head = Vec::with_capacity(1024);
-    let mut buffer = [0u8; 4096];
-    loop {
-        stream.readable().await?;
-        match stream.try_read(&mut buffer) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(read) => {
-                head.extend_from_slice(&buffer[..read]);
-                if head.windows(4).any(|window| window == b"\r\n\r\n") {
-                    return String::from_utf8(head)
-                        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error));
-                }
-                if head.len() > MAX_REQUEST_HEAD {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "request head too large",
-                    ));
-                }
-            }
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(error) => return Err(error),
-        }
-    }
-}
-
-async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        stream.writable().await?;
-        match stream.try_write(bytes) {
-            Ok(written) => bytes = &bytes[written..],
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(())
-}
-
-fn http_response(status: &str, body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status}\r\n\
-         Content-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\n\
-         Cache-Control: no-store\r\n\
-         Referrer-Policy: no-referrer\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
+/// A page with the headers that keep it out of caches, referrers and scripts.
+fn answer(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        Html(body),
     )
-    .into_bytes()
+        .into_response()
 }
 
 fn page(title: &str, detail: &str, close_hint: bool) -> String {
@@ -427,52 +400,82 @@ pub fn open_browser(url: &Url) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use tokio::net::TcpStream;
+
     use super::*;
 
     fn redirect() -> Url {
         Url::parse("http://127.0.0.1:8976/callback").unwrap()
     }
 
-    #[test]
-    fn accepts_only_the_callback_with_the_expected_state() {
+    /// Sends `request` (a request line and headers) to a router waiting for state `s`; the
+    /// status, and whether it took an authorization response.
+    async fn exchange(request: &str) -> (u16, bool) {
+        let (found, mut responses) = mpsc::channel(1);
+        let router = callback_router(Arc::new(Callback {
+            redirect_uri: redirect(),
+            expected_state: Some("s".to_owned()),
+            found,
+        }));
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(
+                format!("{request}\r\nHost: 127.0.0.1:8976\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        server.abort();
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        (status, responses.try_recv().is_ok())
+    }
+
+    #[tokio::test]
+    async fn accepts_only_the_callback_with_the_expected_state() {
         let table = [
-            ("GET /callback?code=c&state=s HTTP/1.1", "200 OK", true),
+            ("GET /callback?code=c&state=s HTTP/1.1", 200, true),
             (
                 "GET /callback?error=access_denied&state=s HTTP/1.1",
-                "200 OK",
+                200,
                 true,
             ),
+            ("GET /callback?code=c&state=other HTTP/1.1", 400, false),
+            ("GET /callback?code=c HTTP/1.1", 400, false),
+            ("GET /favicon.ico HTTP/1.1", 404, false),
+            ("POST /callback?code=c&state=s HTTP/1.1", 405, false),
             (
-                "GET /callback?code=c&state=other HTTP/1.1",
-                "400 Bad Request",
+                "GET http://evil.example/callback?code=c&state=s HTTP/1.1",
+                400,
                 false,
             ),
-            ("GET /callback?code=c HTTP/1.1", "400 Bad Request", false),
-            ("GET /favicon.ico HTTP/1.1", "404 Not Found", false),
-            (
-                "POST /callback?code=c&state=s HTTP/1.1",
-                "405 Method Not Allowed",
-                false,
-            ),
-            (
-                "GET http://evil.example/callback HTTP/1.1",
-                "400 Bad Request",
-                false,
-            ),
-            ("garbage", "400 Bad Request", false),
+            ("garbage", 400, false),
         ];
         for (request_line, status, answered) in table {
-            let head = format!("{request_line}\r\nHost: 127.0.0.1:8976\r\n\r\n");
-            let (got, _, response) = route(&head, &redirect(), Some("s"));
-            assert_eq!(got, status, "{request_line}");
-            assert_eq!(response.is_some(), answered, "{request_line}");
+            assert_eq!(
+                exchange(request_line).await,
+                (status, answered),
+                "{request_line}"
+            );
         }
     }
 
     #[test]
     fn error_descriptions_are_escaped_on_the_page() {
-        let head = "GET /callback?state=s&error=access_denied&error_description=%3Cscript%3E HTTP/1.1\r\n\r\n";
-        let (_, page, _) = route(head, &redirect(), Some("s"));
+        let url = Url::parse(
+            "http://127.0.0.1:8976/callback?state=s&error=access_denied&error_description=%3Cscript%3E",
+        )
+        .unwrap();
+        let (_, page) = judge(&url, Some("s"));
         assert!(page.contains("&lt;script&gt;"), "{page}");
         assert!(!page.contains("<script>"));
     }

@@ -201,13 +201,7 @@ impl Caller {
 }
 
 fn caller(context: &RequestContext<RoleServer>) -> Caller {
-    context
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<Arc<VerifiedToken>>())
-        .map_or(Caller::Anonymous, |token| {
-            Caller::Verified(Arc::clone(token))
-        })
+    VerifiedToken::of_request(context).map_or(Caller::Anonymous, Caller::Verified)
 }
 
 #[cfg(test)]

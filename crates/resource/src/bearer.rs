@@ -1,11 +1,11 @@
 //! The bearer-token layer: finds the token (RFC 6750 §2.1, header only), validates it,
-//! checks the scope of each `tools/call`, and answers with the challenges of RFC 6750 §3 and
+//! checks the scope of each `tools/call`, `prompts/get`, `resources/read` and
+//! `resources/subscribe`, and answers with the challenges of RFC 6750 §3 and
 //! RFC 9728 §5.1 when it refuses.
 
 mod body;
 mod future;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -21,7 +21,7 @@ pub use self::future::BearerFuture;
 use crate::json_rpc::{self, PeekError};
 use crate::layer_future::Refusal;
 use crate::server::Shared;
-use crate::{TokenRejection, VerifiedToken};
+use crate::{ListRequests, TokenRejection, VerifiedToken};
 
 /// A layer that admits only requests carrying a valid bearer token with the scopes they need,
 /// and puts the [`VerifiedToken`] in the request's extensions.
@@ -35,10 +35,6 @@ impl BearerLayer {
         Self { shared }
     }
 }
-
-/// The scope each tool needs (from the configuration), in a map with a fast hasher: it is
-/// consulted for every `tools/call`.
-pub(crate) type ToolScopes = HashMap<Box<str>, String, foldhash::fast::RandomState>;
 
 impl<S> Layer<S> for BearerLayer {
     type Service = BearerService<S>;
@@ -116,17 +112,10 @@ impl Shared {
         }
     }
 
-    /// Whether `verified` lacks a scope that some tool needs: only then can a `tools/call` be
-    /// refused, and only then is the body read.
-    fn may_refuse_a_tool(&self, verified: &VerifiedToken) -> bool {
-        self.scopes_tools_need
-            .iter()
-            .any(|scope| !verified.scopes.contains(scope))
-    }
-
-    /// A `tools/call` needs the scope configured for its tool (403 `insufficient_scope`
-    /// otherwise); a body that is no JSON-RPC is refused with a JSON-RPC error.
-    fn check_tool_scopes(&self, verified: &VerifiedToken, body: &[u8]) -> Result<(), Refusal> {
+    /// A request's messages need the scopes configured for the tools, prompts and resources
+    /// they ask for (403 `insufficient_scope` otherwise); a body that is no JSON-RPC is refused
+    /// with a JSON-RPC error. Returns the body's list requests, for layers that filter lists.
+    fn check_scopes(&self, verified: &VerifiedToken, body: &[u8]) -> Result<ListRequests, Refusal> {
         let messages = json_rpc::parse(body).map_err(|error| match error {
             PeekError::Parse => json_rpc_refusal(
                 StatusCode::BAD_REQUEST,
@@ -139,16 +128,16 @@ impl Shared {
                 "Invalid Request: not a JSON-RPC message",
             ),
         })?;
-        for tool in messages.called_tools() {
-            if let Some(required) = self.tool_scopes.get(tool)
+        for (primitive, target) in messages.targets() {
+            if let Some(required) = self.scopes.required(primitive, target)
                 && !verified.scopes.contains(required)
             {
                 return Err(self.refuse(&TokenRejection::InsufficientScope {
-                    required: required.clone(),
+                    required: required.to_owned(),
                 }));
             }
         }
-        Ok(())
+        Ok(ListRequests::new(messages.listings()))
     }
 }
 
@@ -519,6 +508,195 @@ mod tests {
                     StatusCode::BAD_REQUEST
                 );
             }
+        }
+    }
+
+    /// Prompts, resources and a default scope, as tools: each message asks for one feature,
+    /// and the token must hold the scope that feature needs.
+    mod feature_scopes {
+        use http_body_util::BodyExt;
+        use mcp_oauth_testkit::TestIssuer;
+        use tower::ServiceExt;
+
+        use super::*;
+        use crate::{IssuerConfig, Listing, ResourceServer, ResourceServerConfig};
+
+        const RESOURCE: &str = "http://127.0.0.1:9/mcp";
+
+        type Inner = tower::util::BoxCloneSyncService<Request<Body>, Response, Infallible>;
+
+        /// A bearer layer over a service that answers with the listing of request id 1, as
+        /// the layer found it.
+        fn protected(issuer: &TestIssuer) -> BearerService<Inner> {
+            let config = ResourceServerConfig::new(RESOURCE)
+                .unwrap()
+                .with_issuer(IssuerConfig::jwt(issuer.issuer()))
+                .with_tool_scope("create_context", "mcp:write")
+                .with_prompt_scope("secret_prompt", "mcp:admin")
+                .with_resource_scope("file:///secret", "mcp:admin")
+                .with_default_scope("mcp:read");
+            let inner = tower::service_fn(|request: Request<Body>| async move {
+                let listing = request
+                    .extensions()
+                    .get::<ListRequests>()
+                    .and_then(|listings| listings.listing(&serde_json::json!(1)));
+                Ok::<_, Infallible>(format!("{listing:?}").into_response())
+            });
+            ResourceServer::new(config)
+                .unwrap()
+                .bearer_layer()
+                .layer(Inner::new(inner))
+        }
+
+        async fn send(
+            service: &BearerService<Inner>,
+            scopes: &str,
+            issuer: &TestIssuer,
+            body: &str,
+        ) -> (StatusCode, String, String) {
+            let request = Request::post("/mcp")
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", issuer.access_token(RESOURCE, scopes)),
+                )
+                .body(Body::from(body.to_owned()))
+                .unwrap();
+            let response = service.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let challenge = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|value| value.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                challenge,
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        }
+
+        fn message(method: &str, params: serde_json::Value) -> String {
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+                .to_string()
+        }
+
+        #[tokio::test]
+        async fn prompts_resources_and_unnamed_features_need_their_scopes() {
+            let issuer = TestIssuer::start().await;
+            let service = protected(&issuer);
+            let cases = [
+                (
+                    "mcp:read",
+                    "prompts/get",
+                    serde_json::json!({"name": "secret_prompt"}),
+                    Some("mcp:admin"),
+                ),
+                (
+                    "mcp:read",
+                    "prompts/get",
+                    serde_json::json!({"name": "greeting"}),
+                    None,
+                ),
+                (
+                    "mcp:read",
+                    "resources/read",
+                    serde_json::json!({"uri": "file:///secret"}),
+                    Some("mcp:admin"),
+                ),
+                (
+                    "mcp:read",
+                    "resources/subscribe",
+                    serde_json::json!({"uri": "file:///secret"}),
+                    Some("mcp:admin"),
+                ),
+                (
+                    "mcp:read",
+                    "resources/read",
+                    serde_json::json!({"uri": "file:///public"}),
+                    None,
+                ),
+                (
+                    "mcp:read",
+                    "tools/call",
+                    serde_json::json!({"name": "echo"}),
+                    None,
+                ),
+                (
+                    "mcp:read",
+                    "tools/call",
+                    serde_json::json!({"name": "create_context"}),
+                    Some("mcp:write"),
+                ),
+                // The default scope guards what has no rule of its own.
+                (
+                    "mcp:write",
+                    "tools/call",
+                    serde_json::json!({"name": "echo"}),
+                    Some("mcp:read"),
+                ),
+                (
+                    "mcp:write",
+                    "prompts/get",
+                    serde_json::json!({"name": "greeting"}),
+                    Some("mcp:read"),
+                ),
+                // A rule of its own replaces the default scope.
+                (
+                    "mcp:admin",
+                    "resources/read",
+                    serde_json::json!({"uri": "file:///secret"}),
+                    None,
+                ),
+                (
+                    "mcp:admin",
+                    "resources/read",
+                    serde_json::json!({"uri": "file:///public"}),
+                    Some("mcp:read"),
+                ),
+            ];
+            for (scopes, method, params, refused_for) in cases {
+                let (status, challenge, _) =
+                    send(&service, scopes, &issuer, &message(method, params.clone())).await;
+                match refused_for {
+                    Some(scope) => {
+                        assert_eq!(status, StatusCode::FORBIDDEN, "{scopes} {method} {params}");
+                        assert!(challenge.contains("insufficient_scope"), "{challenge}");
+                        assert!(
+                            challenge.contains(&format!("scope=\"{scope}\"")),
+                            "{challenge}"
+                        );
+                    }
+                    None => assert_eq!(status, StatusCode::OK, "{scopes} {method} {params}"),
+                }
+            }
+        }
+
+        #[tokio::test]
+        async fn list_requests_of_a_token_lacking_a_scope_are_handed_on() {
+            let issuer = TestIssuer::start().await;
+            let service = protected(&issuer);
+            for (method, listing) in [
+                ("tools/list", Listing::Tools),
+                ("resources/list", Listing::Resources),
+                ("resources/templates/list", Listing::ResourceTemplates),
+                ("prompts/list", Listing::Prompts),
+            ] {
+                let body = message(method, serde_json::json!({}));
+                let (status, _, seen) = send(&service, "mcp:read", &issuer, &body).await;
+                assert_eq!(
+                    (status, seen),
+                    (StatusCode::OK, format!("Some({listing:?})"))
+                );
+            }
+            // A token holding every scope can have nothing hidden: its body is not read.
+            let body = message("tools/list", serde_json::json!({}));
+            let everything = "mcp:read mcp:write mcp:admin";
+            assert_eq!(send(&service, everything, &issuer, &body).await.2, "None");
+            assert_eq!(
+                send(&service, everything, &issuer, "[{").await.0,
+                StatusCode::OK
+            );
         }
     }
 }

@@ -30,8 +30,19 @@ pub struct ResourceServerConfig {
     pub issuers: Vec<IssuerConfig>,
     /// PRM `scopes_supported`; also the `scope` of a challenge to a request without a token.
     pub scopes_supported: Vec<String>,
-    /// The scope each tool needs (`tools/call` with that `name`); tools not listed need none.
+    /// The scope each tool needs (`tools/call` with that `name`); tools not listed need the
+    /// [`Self::default_scope`], if any.
     pub tool_scopes: HashMap<String, String>,
+    /// The scope each resource needs, by URI (`resources/read` and `resources/subscribe` with
+    /// that `uri`; in `resources/templates/list`, a template's `uriTemplate`); resources not
+    /// listed need the [`Self::default_scope`], if any.
+    pub resource_scopes: HashMap<String, String>,
+    /// The scope each prompt needs (`prompts/get` with that `name`); prompts not listed need
+    /// the [`Self::default_scope`], if any.
+    pub prompt_scopes: HashMap<String, String>,
+    /// The scope every tool, resource and prompt without a rule of its own needs; `None`: such
+    /// features need no scope beyond a valid token.
+    pub default_scope: Option<String>,
     /// `Host` values accepted (`host` or `host:port`); empty accepts any host.
     pub allowed_hosts: Vec<String>,
     /// `Origin` values accepted (`scheme://host[:port]`); requests without `Origin` always pass.
@@ -72,6 +83,9 @@ impl ResourceServerConfig {
             issuers: Vec::new(),
             scopes_supported: Vec::new(),
             tool_scopes: HashMap::new(),
+            resource_scopes: HashMap::new(),
+            prompt_scopes: HashMap::new(),
+            default_scope: None,
             allowed_hosts: ["localhost", "127.0.0.1", "[::1]"]
                 .map(String::from)
                 .to_vec(),
@@ -121,6 +135,29 @@ impl ResourceServerConfig {
     /// Requires `scope` for `tools/call` of `tool`.
     pub fn with_tool_scope(mut self, tool: impl Into<String>, scope: impl Into<String>) -> Self {
         self.tool_scopes.insert(tool.into(), scope.into());
+        self
+    }
+
+    /// Requires `scope` for `resources/read` and `resources/subscribe` of `uri` (and lists the
+    /// resource template whose `uriTemplate` is `uri` only to tokens with `scope`).
+    pub fn with_resource_scope(mut self, uri: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.resource_scopes.insert(uri.into(), scope.into());
+        self
+    }
+
+    /// Requires `scope` for `prompts/get` of `prompt`.
+    pub fn with_prompt_scope(
+        mut self,
+        prompt: impl Into<String>,
+        scope: impl Into<String>,
+    ) -> Self {
+        self.prompt_scopes.insert(prompt.into(), scope.into());
+        self
+    }
+
+    /// Requires `scope` for every tool, resource and prompt that has no rule of its own.
+    pub fn with_default_scope(mut self, scope: impl Into<String>) -> Self {
+        self.default_scope = Some(scope.into());
         self
     }
 
@@ -236,10 +273,27 @@ impl ResourceServerConfig {
         if self.max_token_lifetime == Some(Duration::ZERO) {
             problems.push("max_token_lifetime must be positive".to_owned());
         }
-        for (tool, scope) in &self.tool_scopes {
+        let rules = [
+            ("tool", &self.tool_scopes),
+            ("resource", &self.resource_scopes),
+            ("prompt", &self.prompt_scopes),
+        ];
+        let default = self
+            .default_scope
+            .iter()
+            .map(|scope| ("default scope", "", scope));
+        let scopes = rules
+            .into_iter()
+            .flat_map(|(kind, rules)| {
+                rules
+                    .iter()
+                    .map(move |(target, scope)| (kind, target.as_str(), scope))
+            })
+            .chain(default);
+        for (kind, target, scope) in scopes {
             if scope.is_empty() || scope.contains(' ') {
                 problems.push(format!(
-                    "tool {tool}: scope `{scope}` must be one non-empty scope token"
+                    "{kind} {target}: scope `{scope}` must be one non-empty scope token"
                 ));
             }
         }
@@ -273,6 +327,9 @@ impl fmt::Debug for ResourceServerConfig {
             .field("issuers", &self.issuers)
             .field("scopes_supported", &self.scopes_supported)
             .field("tool_scopes", &self.tool_scopes)
+            .field("resource_scopes", &self.resource_scopes)
+            .field("prompt_scopes", &self.prompt_scopes)
+            .field("default_scope", &self.default_scope)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("allowed_origins", &self.allowed_origins)
             .finish_non_exhaustive()
@@ -467,11 +524,14 @@ mod tests {
             .with_algorithms([Algorithm::HS256])
             .with_leeway(Duration::from_secs(120))
             .with_max_token_lifetime(Duration::ZERO)
-            .with_tool_scope("create_context", "");
+            .with_tool_scope("create_context", "")
+            .with_resource_scope("file:///a", "two scopes")
+            .with_prompt_scope("p", "")
+            .with_default_scope("");
         let ConfigError::Problems(problems) = config.validate().unwrap_err() else {
             panic!("expected a list of problems");
         };
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(problems.len(), 8, "{problems:?}");
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! Just enough JSON-RPC to authorise a request: the method and tool name of each message,
-//! and the error bodies for requests refused before they reach the MCP service.
+//! Just enough JSON-RPC to authorise a request: the method, id and target (tool or prompt
+//! name, resource URI) of each message, and the error bodies for requests refused before they
+//! reach the MCP service.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
+
+use crate::scope_policy::{Listing, Primitive};
 
 /// JSON-RPC 2.0 "Parse error".
 pub(crate) const PARSE_ERROR: i64 = -32700;
@@ -13,6 +16,8 @@ pub(crate) const INVALID_REQUEST: i64 = -32600;
 /// One JSON-RPC message, as far as authorisation needs it; other members are skipped.
 #[derive(Deserialize)]
 pub(crate) struct Message<'a> {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
     #[serde(borrow, default)]
     method: Option<Text<'a>>,
     #[serde(borrow, default)]
@@ -23,6 +28,8 @@ pub(crate) struct Message<'a> {
 struct Params<'a> {
     #[serde(borrow, default)]
     name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    uri: Option<Text<'a>>,
 }
 
 /// A string member, borrowed from the body unless it has escapes. (serde borrows a `Cow`
@@ -69,21 +76,42 @@ pub(crate) fn parse(body: &[u8]) -> Result<Messages<'_>, PeekError> {
 }
 
 impl Messages<'_> {
-    /// The names of the tools the body calls (`tools/call` messages), in order.
-    pub(crate) fn called_tools(&self) -> impl Iterator<Item = &str> {
-        let messages = match self {
+    fn as_slice(&self) -> &[Message<'_>] {
+        match self {
             Self::One(message) => std::slice::from_ref(message),
             Self::Batch(messages) => messages.as_slice(),
-        };
-        messages
+        }
+    }
+
+    /// What each message asks for that a scope may guard, in order: the tool of a
+    /// `tools/call`, the prompt of a `prompts/get`, the resource of a `resources/read` or
+    /// `resources/subscribe` (MCP 2025-11-25, "Server Features").
+    pub(crate) fn targets(&self) -> impl Iterator<Item = (Primitive, &str)> {
+        self.as_slice().iter().filter_map(|message| {
+            let method = &*message.method.as_ref()?.0;
+            let params = message.params.as_ref()?;
+            let (primitive, target) = match method {
+                "tools/call" => (Primitive::Tool, params.name.as_ref()?),
+                "prompts/get" => (Primitive::Prompt, params.name.as_ref()?),
+                "resources/read" | "resources/subscribe" => {
+                    (Primitive::Resource, params.uri.as_ref()?)
+                }
+                _ => return None,
+            };
+            Some((primitive, &*target.0))
+        })
+    }
+
+    /// The id and listing of each list request (`tools/list`, `resources/list`,
+    /// `resources/templates/list`, `prompts/list`) with an id, in order.
+    pub(crate) fn listings(&self) -> Vec<(serde_json::Value, Listing)> {
+        self.as_slice()
             .iter()
-            .filter(|message| {
-                message
-                    .method
-                    .as_ref()
-                    .is_some_and(|method| method.0 == "tools/call")
+            .filter_map(|message| {
+                let listing = Listing::of_method(&message.method.as_ref()?.0)?;
+                Some((message.id.clone()?, listing))
             })
-            .filter_map(|message| Some(&*message.params.as_ref()?.name.as_ref()?.0))
+            .collect()
     }
 }
 
@@ -104,7 +132,11 @@ mod tests {
     use super::*;
 
     fn called_tools(body: &[u8]) -> Result<Vec<String>, PeekError> {
-        Ok(parse(body)?.called_tools().map(str::to_owned).collect())
+        Ok(parse(body)?
+            .targets()
+            .filter(|(primitive, _)| *primitive == Primitive::Tool)
+            .map(|(_, tool)| tool.to_owned())
+            .collect())
     }
 
     #[test]
@@ -130,6 +162,52 @@ mod tests {
     fn ignores_tool_names_outside_tools_call() {
         let body = br#"[{"method":"prompts/get","params":{"name":"create_context"}},{"method":"tools/call"},{"result":{},"id":1}]"#;
         assert_eq!(called_tools(body).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn finds_the_prompt_and_resource_each_message_asks_for() {
+        let batch = br#"[
+            {"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"summarise","arguments":{}}},
+            {"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"file:///a"}},
+            {"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"file:///b"}},
+            {"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"name":"not a uri"}},
+            {"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"uri":"not a name"}},
+            {"jsonrpc":"2.0","method":"notifications/cancelled","params":{"name":"x"}}
+        ]"#;
+        let targets: Vec<_> = parse(batch)
+            .unwrap()
+            .targets()
+            .map(|(primitive, target)| (primitive, target.to_owned()))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                (Primitive::Prompt, "summarise".to_owned()),
+                (Primitive::Resource, "file:///a".to_owned()),
+                (Primitive::Resource, "file:///b".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_the_ids_of_list_requests() {
+        let batch = br#"[
+            {"jsonrpc":"2.0","id":1,"method":"tools/list"},
+            {"jsonrpc":"2.0","id":"two","method":"resources/list","params":{"cursor":"c"}},
+            {"jsonrpc":"2.0","id":3,"method":"resources/templates/list"},
+            {"jsonrpc":"2.0","id":4,"method":"prompts/list"},
+            {"jsonrpc":"2.0","method":"tools/list"},
+            {"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"a"}}
+        ]"#;
+        assert_eq!(
+            parse(batch).unwrap().listings(),
+            [
+                (serde_json::json!(1), Listing::Tools),
+                (serde_json::json!("two"), Listing::Resources),
+                (serde_json::json!(3), Listing::ResourceTemplates),
+                (serde_json::json!(4), Listing::Prompts),
+            ]
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod cache;
 mod claims;
 mod config;
 mod error;
+mod extract;
 mod guard;
 mod host;
 mod introspection;
@@ -36,6 +37,7 @@ mod json_rpc;
 mod keys;
 mod layer_future;
 mod metadata_route;
+mod scope_policy;
 mod server;
 mod validator;
 
@@ -44,10 +46,12 @@ pub use bearer::{BearerFuture, BearerLayer, BearerService};
 pub use claims::{TokenProfileKind, VerifiedToken};
 pub use config::{IntrospectionConfig, IssuerConfig, ResourceServerConfig, TokenProfile};
 pub use error::{ConfigError, TokenRejection};
+pub use extract::MissingVerifiedToken;
 pub use guard::{RebindingGuardLayer, RebindingGuardService};
 pub use host::{HostAuthority, HostError, request_host};
 pub use keys::{IssuerKeys, KeyLookupError, VerifyingKey};
 pub use layer_future::LayerFuture;
+pub use scope_policy::{ListRequests, Listing, Primitive, ScopePolicy};
 pub use server::ResourceServer;
 pub use validator::TokenValidator;
 

@@ -1,6 +1,5 @@
 //! The public facade: one validated configuration, the validator, and the pieces built from it.
 
-use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -13,9 +12,11 @@ use mcp_oauth_core::ProtectedResourceMetadata;
 use tower::{Layer, Service};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::bearer::ToolScopes;
 use crate::guard::RebindingPolicy;
-use crate::{BearerLayer, ConfigError, RebindingGuardLayer, ResourceServerConfig, TokenValidator};
+use crate::{
+    BearerLayer, ConfigError, RebindingGuardLayer, ResourceServerConfig, ScopePolicy,
+    TokenValidator,
+};
 
 /// State shared by the layers of one resource server.
 pub(crate) struct Shared {
@@ -26,10 +27,8 @@ pub(crate) struct Shared {
     /// The `scope` of a challenge to a request without a (valid) token.
     pub(crate) challenge_scope: String,
     pub(crate) rebinding: Arc<RebindingPolicy>,
-    /// The scope each tool needs, looked up for every `tools/call`.
-    pub(crate) tool_scopes: ToolScopes,
-    /// Every scope some tool needs, once each.
-    pub(crate) scopes_tools_need: Vec<String>,
+    /// The scope each tool, resource and prompt needs.
+    pub(crate) scopes: ScopePolicy,
 }
 
 /// A resource server: validates tokens for one MCP endpoint and publishes its metadata.
@@ -50,18 +49,7 @@ impl ResourceServer {
         Ok(Self {
             shared: Arc::new(Shared {
                 metadata_url: config.resource_metadata_url(),
-                tool_scopes: config
-                    .tool_scopes
-                    .iter()
-                    .map(|(tool, scope)| (tool.as_str().into(), scope.clone()))
-                    .collect(),
-                scopes_tools_need: config
-                    .tool_scopes
-                    .values()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .cloned()
-                    .collect(),
+                scopes: ScopePolicy::new(&config),
                 challenge_scope: config.scopes_supported.join(" "),
                 validator,
                 rebinding,
@@ -73,6 +61,12 @@ impl ResourceServer {
     /// The configuration in force.
     pub fn config(&self) -> &ResourceServerConfig {
         &self.shared.config
+    }
+
+    /// The scope each tool, resource and prompt needs, for layers that hide from lists what a
+    /// caller may not use.
+    pub fn scope_policy(&self) -> &ScopePolicy {
+        &self.shared.scopes
     }
 
     /// The token validator, for callers that check tokens outside HTTP.

@@ -35,13 +35,9 @@ impl Hello {
         &self,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        // The bearer layer puts the verified token in the HTTP request's extensions.
-        let subject = context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<Arc<VerifiedToken>>())
-            .map_or("stranger", |token| token.subject.as_str())
-            .to_owned();
+        // The bearer layer attached the verified token to the HTTP request.
+        let subject = VerifiedToken::of_request(&context)
+            .map_or_else(|| "stranger".to_owned(), |token| token.subject.clone());
         Ok(CallToolResult::success(vec![ContentBlock::text(format!(
             "hello, {subject}"
         ))]))

@@ -38,7 +38,7 @@ pin_project! {
             validation: BoxFuture<'static, Result<Arc<VerifiedToken>, Refusal>>,
             held: Option<Box<Held<S>>>,
         },
-        /// The body of a POST is being read, to check the scopes of the tools it calls.
+        /// The body of a POST is being read, to check the scopes of what it asks for.
         Reading {
             reader: BodyReader,
             admitted: Option<Admitted<S>>,
@@ -105,9 +105,10 @@ where
         })
     }
 
-    /// A request whose token is verified: a POST whose token lacks a scope some tool needs has
-    /// its body read and the scopes of its tool calls checked; anything else goes straight to
-    /// `inner`.
+    /// A request whose token is verified: a POST whose token lacks a scope some tool, resource
+    /// or prompt needs has its body read and the scopes of what it asks for checked (its list
+    /// requests go in the extensions as [`ListRequests`](crate::ListRequests)); anything else
+    /// goes straight to `inner`.
     pub(super) fn admitted(
         inner: S,
         shared: Arc<Shared>,
@@ -143,8 +144,8 @@ where
             Ok(reader) => reader,
             Err(refusal) => return Self::refused(refusal),
         };
-        if !shared.may_refuse_a_tool(&verified) {
-            // No tool call can lack a scope: the body goes on unread, to the inner service's
+        if !shared.scopes.may_refuse(&verified) {
+            // No message can lack a scope: the body goes on unread, to the inner service's
             // own parser and limits.
             parts.extensions.insert(verified);
             let (body, failure) = reader.into_watched();
@@ -211,11 +212,14 @@ where
                         verified,
                     } = admitted.take().expect(POLLED_AFTER_READY);
                     let checked = body.and_then(|body| {
-                        shared.check_tool_scopes(&verified, &body)?;
-                        Ok(body)
+                        let listings = shared.check_scopes(&verified, &body)?;
+                        Ok((body, listings))
                     });
                     match checked {
-                        Ok(body) => {
+                        Ok((body, listings)) => {
+                            if !listings.is_empty() {
+                                parts.extensions.insert(listings);
+                            }
                             parts.extensions.insert(verified);
                             let request = Request::from_parts(parts, Body::from(body));
                             State::calling(inner, request, None)
