@@ -19,10 +19,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use mcp_oauth_authorization_server::store::{SqlStore, Store};
-use mcp_oauth_authorization_server::{
-    AuthorizationServer, AuthorizationServerConfig, create_user, system_clock,
-};
+use mcp_oauth_authorization_server::store::SqlStore;
+use mcp_oauth_authorization_server::{Admin, AuthorizationServer, AuthorizationServerConfig};
 use mcp_oauth_client::{
     AuthorizationDriver, CredentialStore, DriverError, InMemoryCredentialStore, McpOAuthClient,
     OAuthClientConfig,
@@ -94,7 +92,7 @@ pub struct Stack {
     pub issuer: String,
     /// The MCP endpoint, `http://127.0.0.1:PORT/mcp`.
     pub mcp_url: String,
-    pub store: Arc<dyn Store>,
+    pub admin: Admin,
     _servers: Vec<Served>,
 }
 
@@ -113,13 +111,10 @@ impl Stack {
             config = config.with_resource(CanonicalResource::parse(resource).unwrap());
         }
         let config = (options.authorization_server)(config);
-        let store: Arc<dyn Store> = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
-        let server = AuthorizationServer::new(config, Arc::clone(&store))
-            .await
-            .unwrap();
-        create_user(store.as_ref(), EMAIL, PASSWORD, system_clock()())
-            .await
-            .unwrap();
+        let store = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
+        let server = AuthorizationServer::new(config, store).await.unwrap();
+        let admin = server.admin();
+        admin.add_user(EMAIL, PASSWORD).await.unwrap();
         let as_served = serve(as_listener, server.router());
 
         let resource_server = ResourceServer::new(
@@ -140,14 +135,14 @@ impl Stack {
         Self {
             issuer,
             mcp_url,
-            store,
+            admin,
             _servers: vec![as_served, mcp_served],
         }
     }
 
     /// How many clients the authorization server has registered.
     pub async fn client_count(&self) -> usize {
-        self.store.list_clients().await.unwrap().len()
+        self.admin.list_clients().await.unwrap().len()
     }
 
     /// Registers a client at `/register` (RFC 7591) and returns the response body.

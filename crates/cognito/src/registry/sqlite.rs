@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use mcp_oauth_core::EmbeddedMigrations;
+use mcp_oauth_private_files::create_private_file;
 use sqlx::Row;
 use sqlx::migrate::MigrateError;
 use sqlx::sqlite::{
@@ -30,7 +31,10 @@ impl SqliteRegistry {
     /// Opens (creating it if missing, readable by its owner only) the registry database at
     /// `path` and migrates it.
     pub async fn open(path: &Path) -> Result<Self, RegistryError> {
-        create_owner_only(path).map_err(unavailable)?;
+        // SQLite would create it 0644, and gives the `-wal` and `-shm` files beside it the
+        // database file's mode. The registry holds only hashes of registration tokens, but what
+        // it knows of clients is nobody else's business. An existing file keeps its mode.
+        create_private_file(path).map_err(unavailable)?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(unavailable)?
             .filename(path)
@@ -51,24 +55,6 @@ impl SqliteRegistry {
             .await
             .map_err(migration_failed)?;
         Ok(Self { pool })
-    }
-}
-
-/// Creates `path` empty with mode 0600 when it is missing: SQLite would make it 0644, and it
-/// gives the `-wal` and `-shm` files beside it the database file's mode. The registry holds
-/// only hashes of registration tokens, but what it knows of clients is nobody else's business.
-/// An existing file keeps its mode.
-fn create_owner_only(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => Err(error),
-        _ => Ok(()),
     }
 }
 

@@ -62,7 +62,7 @@ impl Dialect {
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => Ok(Self::Sqlite),
             "postgres" | "postgresql" => Ok(Self::Postgres),
-            _ => Err(StoreError::Database(format!(
+            _ => Err(StoreError::database(format!(
                 "unsupported database URL scheme {scheme:?}: expected sqlite: or postgres:"
             ))),
         }
