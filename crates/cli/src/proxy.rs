@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use clap::Args;
+use mcp_oauth_proxy::stdio::StdioUpstream;
 use mcp_oauth_proxy::{HttpUpstream, protect_upstream};
 use mcp_oauth_resource::{ResourceServer, ResourceServerConfig};
 
@@ -120,10 +121,10 @@ pub fn router(
                 HttpUpstream::new(&policy.http_config(url)).map_err(|error| error.to_string())?;
             protect_upstream(resource_server, &config, upstream).map_err(|error| error.to_string())
         }
-        UpstreamTarget::Command(_) => Err(
-            "--upstream-command: the stdio upstream is not built yet in this build; use \
-             --upstream-url"
-                .to_owned(),
-        ),
+        UpstreamTarget::Command(command) => {
+            let upstream = StdioUpstream::new(policy.stdio_config(command)?)
+                .map_err(|error| error.to_string())?;
+            protect_upstream(resource_server, &config, upstream).map_err(|error| error.to_string())
+        }
     }
 }

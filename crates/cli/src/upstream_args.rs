@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 use http::{HeaderName, HeaderValue};
+use mcp_oauth_proxy::stdio::StdioUpstreamConfig;
 use mcp_oauth_proxy::{
     ForwardingConfig, HttpUpstreamConfig, IdentityHeaders, ProxyConfig, ScopeRules, SessionConfig,
 };
@@ -41,6 +42,43 @@ pub struct McpUpstreamArgs {
     /// --upstream-command names it).
     #[arg(last = true, value_name = "CMD [ARGS]...")]
     pub command_after_dashes: Vec<String>,
+
+    /// Environment variables a stdio upstream's children copy from this process, when set
+    /// (repeatable; comma-separated in the environment) [default: HOME, LOGNAME, PATH, SHELL,
+    /// TERM, USER]. Nothing else of this process's environment reaches them.
+    #[arg(
+        long = "upstream-env-pass",
+        env = "MCP_UPSTREAM_ENV_PASS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    upstream_env_pass: Vec<String>,
+
+    /// A variable set in every child of a stdio upstream, `NAME=VALUE` (repeatable;
+    /// comma-separated in the environment, which is where secrets belong).
+    #[arg(
+        long = "upstream-env",
+        env = "MCP_UPSTREAM_ENV",
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_name = "NAME=VALUE"
+    )]
+    upstream_env: Vec<String>,
+
+    /// Give each child of a stdio upstream the verified identity of its session's caller in
+    /// PREFIXISSUER, PREFIXSUBJECT, PREFIXCLIENT_ID and PREFIXSCOPES (e.g. `MCP_OAUTH_`).
+    #[arg(long, env = "MCP_UPSTREAM_IDENTITY_ENV", value_name = "PREFIX")]
+    upstream_identity_env: Option<String>,
+
+    /// Children of a stdio upstream running at most (one per MCP session, or per user for
+    /// clients without sessions); beyond it new sessions get 503 with Retry-After.
+    #[arg(long, env = "MCP_UPSTREAM_MAX_CHILDREN", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    upstream_max_children: u64,
+
+    /// Seconds after which a child of a stdio upstream with nothing to do is stopped (its
+    /// session ends).
+    #[arg(long, env = "MCP_UPSTREAM_IDLE_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    upstream_idle_secs: u64,
 
     /// Seconds to wait for a connection to the upstream URL (then 502).
     #[arg(long, env = "MCP_UPSTREAM_CONNECT_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
@@ -158,6 +196,30 @@ impl McpUpstreamArgs {
         HttpUpstreamConfig::new(url)
             .with_connect_timeout(Duration::from_secs(self.upstream_connect_timeout_secs))
             .with_response_timeout(Duration::from_secs(self.upstream_timeout_secs))
+    }
+
+    /// How to run a stdio upstream `command` (the program, then its arguments).
+    pub fn stdio_config(&self, command: &[String]) -> Result<StdioUpstreamConfig, String> {
+        let (program, args) = command
+            .split_first()
+            .ok_or("the upstream command is empty")?;
+        let mut config = StdioUpstreamConfig::new(program, args)
+            .with_max_children(usize::try_from(self.upstream_max_children).unwrap_or(usize::MAX))
+            .with_idle_timeout(Duration::from_secs(self.upstream_idle_secs));
+        if !self.upstream_env_pass.is_empty() {
+            config = config.with_inherited_env(self.upstream_env_pass.iter().cloned());
+        }
+        for variable in &self.upstream_env {
+            let (name, value) = variable
+                .split_once('=')
+                .filter(|(name, _)| !name.is_empty())
+                .ok_or("--upstream-env: expected NAME=VALUE")?;
+            config = config.with_env(name, value);
+        }
+        if let Some(prefix) = &self.upstream_identity_env {
+            config = config.with_identity_env(prefix);
+        }
+        Ok(config)
     }
 
     /// The scope rules of the file and the flags (flags win).
