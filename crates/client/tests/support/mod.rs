@@ -179,6 +179,8 @@ pub struct Person {
     http: reqwest::Client,
     jar: Mutex<BTreeMap<String, String>>,
     decision: &'static str,
+    /// The e-mail and password the person signs in with.
+    credentials: (String, String),
     /// How many authorizations the person went through.
     pub authorizations: AtomicUsize,
     /// The authorization URLs the person was sent to.
@@ -190,17 +192,29 @@ impl Person {
         Self::deciding("allow")
     }
 
+    /// A person who signs in as `email` with `password` (not the stack's user) and allows.
+    pub fn signing_in_as(email: &str, password: &str) -> Arc<Self> {
+        let mut person = Self::build("allow");
+        person.credentials = (email.to_owned(), password.to_owned());
+        Arc::new(person)
+    }
+
     pub fn deciding(decision: &'static str) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::build(decision))
+    }
+
+    fn build(decision: &'static str) -> Self {
+        Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
             jar: Mutex::new(BTreeMap::new()),
             decision,
+            credentials: (EMAIL.to_owned(), PASSWORD.to_owned()),
             authorizations: AtomicUsize::new(0),
             urls: Mutex::new(Vec::new()),
-        })
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -336,8 +350,8 @@ impl AuthorizationDriver for Person {
                 .ok_or_else(|| DriverError::new(format!("a page without a form: {body}")))?;
             if body.contains("action=\"/login\"") {
                 let mut fields = vec![
-                    ("email", EMAIL.to_owned()),
-                    ("password", PASSWORD.to_owned()),
+                    ("email", self.credentials.0.clone()),
+                    ("password", self.credentials.1.clone()),
                     ("csrf_token", csrf_token),
                 ];
                 if let Some(return_to) = hidden_field(&body, "return_to") {
