@@ -371,6 +371,16 @@ impl AuthServerArgs {
     pub fn signup_allowed(&self) -> bool {
         !self.no_signup
     }
+
+    /// Lets clients also ask for `scopes` (those an MCP endpoint's scope rules need), besides
+    /// the --scope list.
+    pub fn support_scopes(&mut self, scopes: impl IntoIterator<Item = String>) {
+        for scope in scopes {
+            if !self.scopes.contains(&scope) {
+                self.scopes.push(scope);
+            }
+        }
+    }
 }
 
 fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {

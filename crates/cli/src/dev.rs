@@ -142,9 +142,14 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         mcp_server_secret.expose(),
         REVOCATION_CHECK_SECS,
     );
+    let upstream = args.mcp_upstream.target()?;
+    if upstream.is_some() {
+        // A scope the proxy's rules ask for must be one clients can get from this server.
+        auth.support_scopes(args.mcp_upstream.scope_rules()?.scopes());
+    }
     let services = vec![
         auth_server::prepare(&auth, store).await?,
-        match args.mcp_upstream.target()? {
+        match upstream {
             Some(upstream) => mcp.prepare_proxy(&args.mcp_upstream, &upstream).await?,
             None => mcp_server::prepare(&mcp).await?,
         },

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use call_support::support::Person;
 use call_support::{assert_success, call, free_port, run_signing_in, stdout};
+use serde_json::json;
 use web::Browser;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
@@ -435,4 +436,40 @@ async fn dev_puts_the_stack_in_front_of_a_stdio_server_with_the_readmes_command(
     let echoed = run_signing_in(command, &Person::signing_in_as(email, password)).await;
     assert_success(&echoed);
     assert!(stdout(&echoed).contains("Echo: hi"), "{}", stdout(&echoed));
+}
+
+#[tokio::test]
+async fn clients_can_ask_dev_for_every_scope_its_proxy_rules_need() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let ports = Ports::new();
+    // Nothing listens upstream: this is about what the two servers advertise.
+    let (_stack, _) = start_with(data.as_path(), &ports, |command| {
+        command
+            .args(["--upstream-url", "http://127.0.0.1:9/mcp"])
+            .args(["--tool-scope", "echo=tools:echo"])
+            .args(["--default-scope", "tools:other"]);
+    });
+    let metadata: serde_json::Value = wait_for(&format!(
+        "{}/.well-known/oauth-authorization-server",
+        ports.issuer
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let supported = metadata["scopes_supported"].as_array().unwrap();
+    for scope in ["tools:echo", "tools:other", "mcp:read", "mcp:write"] {
+        assert!(supported.contains(&json!(scope)), "{scope}: {metadata}");
+    }
+    let resource: serde_json::Value = wait_for(&format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        ports.mcp.trim_end_matches("/mcp")
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let advertised = resource["scopes_supported"].as_array().unwrap();
+    assert!(advertised.contains(&json!("tools:echo")), "{resource}");
 }
