@@ -420,10 +420,15 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
     let server = AuthorizationServer::new(config, store)
         .await
         .map_err(|error| error.to_string())?;
+    let ready = server.clone();
     let service = Service::bind(args.bind, server.router())
         .await?
         .with_background(server.purge_expired_periodically())
-        .with_background(server.reload_keys_periodically());
+        .with_background(server.reload_keys_periodically())
+        .with_readiness(move || {
+            let server = ready.clone();
+            Box::pin(async move { readiness(&server).await })
+        });
     let issuer = &server.config().issuer;
     println!(
         "Authorization server listening on {} (issuer {issuer})",
@@ -445,6 +450,20 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
         ),
     }
     Ok(service)
+}
+
+/// Whether the authorization server can serve: its store answers and it has signing keys
+/// (what its public API offers for that: the published keys, read from the store, and the
+/// keys in memory).
+async fn readiness(server: &AuthorizationServer) -> Result<(), String> {
+    if let Err(error) = server.store().published_keys().await {
+        tracing::warn!(%error, "readiness: the store does not answer");
+        return Err("the store".to_owned());
+    }
+    if server.keys().jwks().keys.is_empty() {
+        return Err("signing keys".to_owned());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

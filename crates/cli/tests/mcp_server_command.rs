@@ -89,7 +89,12 @@ fn help_explains_every_flag() {
         "--dangerously-disable-auth",
         "--max-connections",
         "--header-timeout-secs",
+        "--shutdown-grace-secs",
+        "--metrics-addr",
+        "--log-format",
         "MCP_SERVER_URL",
+        "MCP_OAUTH_METRICS_ADDR",
+        "MCP_OAUTH_LOG_FORMAT",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }
