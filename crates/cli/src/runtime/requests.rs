@@ -6,14 +6,18 @@
 //! The log line never holds the request's path, query, headers or body, so no token, secret,
 //! code or password can reach it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::MatchedPath;
-use axum::http::{HeaderName, Request, Response};
+use axum::http::{HeaderName, HeaderValue, Request, Response};
 use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -31,7 +35,7 @@ pub fn instrument(router: Router, metrics: &HttpMetrics, listener: &str) -> Rout
     router.layer(
         ServiceBuilder::new()
             .map_request(drop_malformed_request_id)
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestIds::default()))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(
                 TraceLayer::new_for_http()
@@ -62,6 +66,33 @@ fn drop_malformed_request_id(mut request: Request<Body>) -> Request<Body> {
         request.headers_mut().remove(&REQUEST_ID);
     }
     request
+}
+
+/// New request ids: a random prefix drawn once per process (so that ids of several
+/// instances do not collide) and a sequence number, without a random draw per request.
+#[derive(Clone)]
+struct NewRequestIds {
+    prefix: Arc<str>,
+    next: Arc<AtomicU64>,
+}
+
+impl Default for NewRequestIds {
+    fn default() -> Self {
+        let random = mcp_oauth_core::random_token();
+        Self {
+            prefix: Arc::from(&random[..16]),
+            next: Arc::new(AtomicU64::new(1)),
+        }
+    }
+}
+
+impl MakeRequestId for NewRequestIds {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::try_from(format!("{}-{number:x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// The span of one request: its method, matched route and id; the bearer layer records the
@@ -109,6 +140,20 @@ mod tests {
         drop_malformed_request_id(request)
             .headers()
             .contains_key(&REQUEST_ID)
+    }
+
+    #[test]
+    fn new_request_ids_differ_and_are_acceptable_ids() {
+        let mut ids = NewRequestIds::default();
+        let request = Request::new(Body::empty());
+        let [first, second] = [(); 2].map(|()| {
+            let id = ids.make_request_id(&request).unwrap();
+            id.header_value().to_str().unwrap().to_owned()
+        });
+        assert_ne!(first, second);
+        for id in [first, second] {
+            assert!(kept(&[id.as_bytes()]), "{id}");
+        }
     }
 
     #[test]
