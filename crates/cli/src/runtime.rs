@@ -104,9 +104,10 @@ impl Service {
             .with_readiness(move || {
                 let waiting = checked.issuers_without_keys();
                 Box::pin(async move {
-                    match waiting.is_empty() {
-                        true => Ok(()),
-                        false => Err(format!("signing keys of {}", waiting.join(", "))),
+                    if waiting.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!("signing keys of {}", waiting.join(", ")))
                     }
                 })
             })
@@ -121,7 +122,7 @@ impl Service {
 /// background tasks run meanwhile and are aborted when serving stops.
 pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> Result<(), String> {
     let metrics_listener =
-        match limits.metrics_addr {
+        match limits.metrics_addr() {
             Some(address) => Some(TcpListener::bind(address).await.map_err(|error| {
                 format!("cannot listen on {address} (--metrics-addr): {error}")
             })?),

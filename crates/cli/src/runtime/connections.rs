@@ -51,7 +51,7 @@ pub struct ServeArgs {
     /// of its own, so metrics are never exposed on a public port by accident. Off unless
     /// given.
     #[arg(long, env = "MCP_OAUTH_METRICS_ADDR", value_name = "ADDRESS")]
-    pub metrics_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
 
     /// Close each connection after its response (no keep-alive), so that idle clients
     /// hold no slot (the metrics listener's scrapers).
@@ -62,6 +62,11 @@ pub struct ServeArgs {
 impl ServeArgs {
     fn max_connections(&self) -> usize {
         usize::try_from(self.max_connections).unwrap_or(usize::MAX)
+    }
+
+    /// Where to serve the metrics, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// These limits with at most `max` connections open at once, each closed after its
