@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use mcp_oauth_bench_support::clock_ticks_per_second;
+use mcp_oauth_bench_support::{clock_ticks_per_second, parse_wrk};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
@@ -74,8 +74,6 @@ pub struct Measurement {
     /// Server CPU time per request in microseconds: unlike throughput, hardly affected by
     /// other processes taking turns on the server's core.
     pub cpu_us_per_request: f64,
-    /// Requests completed (wrk's `N requests in`).
-    requests: u64,
 }
 
 impl Measurement {
@@ -172,7 +170,7 @@ pub async fn wrk(
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(format!("wrk failed ({}): {text}{stderr}", output.status));
     }
-    let mut measurement = parse_wrk(&text).map_err(|why| {
+    let report = parse_wrk(&text).map_err(|why| {
         format!(
             "validation {}: {why}; wrk said:\n{text}server log:\n{}",
             server.validation,
@@ -180,9 +178,13 @@ pub async fn wrk(
         )
     })?;
     let cpu_seconds = ticks as f64 / clock_ticks_per_second();
-    measurement.server_cpu = cpu_seconds / wall;
-    measurement.cpu_us_per_request = cpu_seconds * 1e6 / measurement.requests.max(1) as f64;
-    Ok(measurement)
+    Ok(Measurement {
+        requests_per_sec: report.requests_per_sec,
+        p50_ms: report.p50_ms,
+        p99_ms: report.p99_ms,
+        server_cpu: cpu_seconds / wall,
+        cpu_us_per_request: cpu_seconds * 1e6 / report.requests.max(1) as f64,
+    })
 }
 
 /// Loads both servers at once, each with its own wrk on CPU 1, after a warm-up of both: they
@@ -219,102 +221,4 @@ pub async fn side_by_side(
         ));
     }
     Ok(pair)
-}
-
-/// Reads throughput and latency percentiles from wrk's `--latency` report, refusing runs
-/// with non-2xx responses or socket errors.
-fn parse_wrk(text: &str) -> Result<Measurement, String> {
-    if let Some(line) = text
-        .lines()
-        .find(|line| line.contains("Non-2xx or 3xx responses"))
-    {
-        return Err(format!("the server refused requests ({})", line.trim()));
-    }
-    if let Some(line) = text.lines().find(|line| line.contains("Socket errors")) {
-        return Err(format!("the load had socket errors ({})", line.trim()));
-    }
-    let value = |label: &str| {
-        text.lines()
-            .find_map(|line| line.trim().strip_prefix(label))
-            .map(str::trim)
-            .ok_or_else(|| format!("no `{label}` in wrk's report"))
-    };
-    let requests_per_sec = value("Requests/sec:")?
-        .parse()
-        .map_err(|_| "unreadable Requests/sec".to_owned())?;
-    let requests = text
-        .lines()
-        .find(|line| line.contains(" requests in "))
-        .and_then(|line| line.split_whitespace().next()?.parse().ok())
-        .ok_or("no request count in wrk's report")?;
-    Ok(Measurement {
-        requests_per_sec,
-        p50_ms: milliseconds(value("50%")?)?,
-        p99_ms: milliseconds(value("99%")?)?,
-        server_cpu: 0.0,
-        cpu_us_per_request: 0.0,
-        requests,
-    })
-}
-
-/// A wrk duration such as `812.00us`, `1.23ms` or `2.00s`, in milliseconds.
-fn milliseconds(text: &str) -> Result<f64, String> {
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("unreadable latency `{text}`"))?;
-    let scale = match unit {
-        "us" => 0.001,
-        "ms" => 1.0,
-        "s" => 1000.0,
-        "m" => 60_000.0,
-        _ => return Err(format!("unknown latency unit in `{text}`")),
-    };
-    Ok(number * scale)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const REPORT: &str = "Running 20s test @ http://127.0.0.1:4000/mcp
-  1 threads and 32 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     1.01ms  300.00us  10.00ms   90.00%
-    Req/Sec    31.50k     1.20k   33.00k    80.00%
-  Latency Distribution
-     50%  812.00us
-     75%    1.10ms
-     90%    1.30ms
-     99%    2.10ms
-  630000 requests in 20.00s, 200.00MB read
-Requests/sec:  31500.25
-Transfer/sec:     10.00MB
-";
-
-    #[test]
-    fn reads_throughput_and_percentiles() {
-        let measurement = parse_wrk(REPORT).unwrap();
-        assert_eq!(measurement.requests_per_sec, 31500.25);
-        assert_eq!(measurement.requests, 630000);
-        assert!((measurement.p50_ms - 0.812).abs() < 1e-9);
-        assert!((measurement.p99_ms - 2.1).abs() < 1e-9);
-    }
-
-    #[test]
-    fn refuses_runs_with_errors() {
-        let refused = REPORT.replace(
-            "Requests/sec",
-            "  Non-2xx or 3xx responses: 7\nRequests/sec",
-        );
-        assert!(parse_wrk(&refused).unwrap_err().contains("refused"));
-        let broken = REPORT.replace(
-            "Requests/sec",
-            "  Socket errors: connect 0, read 1, write 0, timeout 0\nRequests/sec",
-        );
-        assert!(parse_wrk(&broken).unwrap_err().contains("socket errors"));
-    }
 }

@@ -6,7 +6,7 @@ over Streamable HTTP (stateful, SSE answers) as an upstream of `mcp-oauth proxy`
 
 import sys
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("python-peer")
 
@@ -21,6 +21,18 @@ def echo(message: str) -> str:
 def secret_tool() -> str:
     """A tool the tests guard with a scope."""
     return "secret"
+
+
+@server.tool()
+def request_headers(ctx: Context) -> dict[str, list[str]]:
+    """The HTTP headers of the request that carried this call, as the server received them
+    (names in lower case, every value of each): what the proxy forwards, and what it does not.
+    """
+    request = ctx.request_context.request
+    headers: dict[str, list[str]] = {}
+    for name, value in request.headers.items() if request is not None else []:
+        headers.setdefault(name.lower(), []).append(value)
+    return headers
 
 
 @server.resource("peer://greeting")

@@ -2,8 +2,7 @@
 //! client, sign in and consent once, then get codes from `/authorize`, redeem them at
 //! `/token`, and refresh. Every answer is checked; anything unexpected is an error.
 
-use mcp_oauth_authorization_server::secrets::Secret;
-use mcp_oauth_core::challenge_s256;
+use mcp_oauth_core::{challenge_s256, random_token};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
@@ -179,7 +178,7 @@ pub async fn refresh(http: &Client, target: &Target, token: &str) -> Result<Stri
 /// The query of an authorization request (code, S256 PKCE, state, scope, resource) with a
 /// fresh verifier, and that verifier.
 fn authorization_query(client_id: &str) -> (String, String) {
-    let verifier = Secret::generate().expose().to_owned();
+    let verifier = random_token();
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)

@@ -95,7 +95,12 @@ mod tests {
     #[test]
     fn writes_the_workspace_benchmarks_md_that_holds_the_drivers_sections() {
         let text = std::fs::read_to_string(BENCHMARKS_MD).unwrap();
-        for section in ["auth-server", "list_contexts", "instructions:list_contexts"] {
+        for section in [
+            "auth-server",
+            "list_contexts",
+            "instructions:list_contexts",
+            "proxy",
+        ] {
             assert!(
                 splice(&text, section, "new\n", IfMissing::Refuse).is_ok(),
                 "{section}"

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
+use crate::clock::Clock;
 use crate::keys::SigningKeys;
-use crate::server::Clock;
-use crate::store::Store;
+use crate::store::{KeyStore, Store};
 
 /// Purges expired rows at once and then every `interval`, forever. A purge that fails is
 /// logged as a warning (the server keeps serving) and the next one is tried on time.
@@ -29,7 +29,7 @@ pub(crate) async fn purge_periodically(store: Arc<dyn Store>, clock: Clock, inte
 /// memory keep serving until the next one succeeds.
 pub(crate) async fn reload_keys_periodically(
     keys: SigningKeys,
-    store: Arc<dyn Store>,
+    store: Arc<dyn KeyStore>,
     interval: Duration,
 ) {
     let mut ticks = ticks(interval);

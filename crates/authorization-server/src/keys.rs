@@ -12,10 +12,10 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::secrets::random_id;
-use crate::store::{KeyState, SigningKeyRecord, Store, StoreError, UnixTime};
+use crate::store::{KeyState, KeyStore, SigningKeyRecord, StoreError, UnixTime};
 
 /// The algorithm of the keys this server generates: ECDSA P-256 (small, fast, widely supported).
-pub const SIGNING_ALGORITHM: Algorithm = Algorithm::ES256;
+const SIGNING_ALGORITHM: Algorithm = Algorithm::ES256;
 
 /// Faults of key management.
 #[derive(Debug, Error)]
@@ -35,7 +35,8 @@ struct LoadedKeys {
     jwks: JwkSet,
 }
 
-/// The keys in use: the current one signs, the published ones verify.
+/// The keys in use: the current one signs, the published ones (RFC 7517 JWKS) verify. Rotate
+/// them with [`Admin::rotate_keys`](crate::Admin::rotate_keys).
 #[derive(Clone)]
 pub struct SigningKeys {
     loaded: Arc<RwLock<Arc<LoadedKeys>>>,
@@ -43,7 +44,10 @@ pub struct SigningKeys {
 
 impl SigningKeys {
     /// Loads the published keys, generating the first key when there is none.
-    pub async fn load_or_generate(store: &dyn Store, now: UnixTime) -> Result<Self, KeyError> {
+    pub(crate) async fn load_or_generate(
+        store: &dyn KeyStore,
+        now: UnixTime,
+    ) -> Result<Self, KeyError> {
         if store.published_keys().await?.is_empty() {
             store.rotate_signing_key(&generate(now)?).await?;
             tracing::info!("generated the first signing key");
@@ -55,7 +59,11 @@ impl SigningKeys {
     }
 
     /// Generates a new current key; the old current key stays published as the previous one.
-    pub async fn rotate(&self, store: &dyn Store, now: UnixTime) -> Result<String, KeyError> {
+    pub(crate) async fn rotate(
+        &self,
+        store: &dyn KeyStore,
+        now: UnixTime,
+    ) -> Result<String, KeyError> {
         let key = generate(now)?;
         let kid = key.kid.clone();
         store.rotate_signing_key(&key).await?;
@@ -64,7 +72,7 @@ impl SigningKeys {
     }
 
     /// Reads the published keys again (after another process rotated them).
-    pub async fn reload(&self, store: &dyn Store) -> Result<(), KeyError> {
+    pub(crate) async fn reload(&self, store: &dyn KeyStore) -> Result<(), KeyError> {
         let loaded = Arc::new(load(store).await?);
         *self
             .loaded
@@ -115,7 +123,7 @@ impl SigningKeys {
     }
 
     /// Signs `claims` with the current key and the given `typ` header.
-    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+    pub(crate) fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
         let current = self.current();
         let mut header = Header::new(SIGNING_ALGORITHM);
         header.kid = Some(current.kid.clone());
@@ -133,15 +141,16 @@ fn generate(now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
     let der = pkcs8.as_ref().to_vec();
     let kid = random_id();
     let jwk = public_jwk(&der, &kid)?;
-    Ok(SigningKeyRecord {
+    let public_jwk =
+        serde_json::to_value(jwk).map_err(|error| KeyError::Crypto(error.to_string()))?;
+    Ok(SigningKeyRecord::new(
         kid,
-        algorithm: "ES256".to_owned(),
-        private_key_der: der,
-        public_jwk: serde_json::to_value(jwk)
-            .map_err(|error| KeyError::Crypto(error.to_string()))?,
-        state: KeyState::Current,
-        created_at: now,
-    })
+        "ES256",
+        der,
+        public_jwk,
+        KeyState::Current,
+        now,
+    ))
 }
 
 fn public_jwk(der: &[u8], kid: &str) -> Result<Jwk, KeyError> {
@@ -153,7 +162,7 @@ fn public_jwk(der: &[u8], kid: &str) -> Result<Jwk, KeyError> {
     Ok(jwk)
 }
 
-async fn load(store: &dyn Store) -> Result<LoadedKeys, KeyError> {
+async fn load(store: &dyn KeyStore) -> Result<LoadedKeys, KeyError> {
     let keys = store.published_keys().await?;
     let current = keys
         .iter()

@@ -5,28 +5,61 @@
 //! RFC 8707 resources, RFC 9207 `iss`), the token endpoint (code and rotating refresh tokens),
 //! Dynamic Client Registration (RFC 7591/7592), Client ID Metadata Documents, revocation
 //! (RFC 7009) and introspection (RFC 7662), over a [`store::Store`] (SQLite or PostgreSQL).
+//! [`Admin`] is what the operator does to its data (static clients, users, signing keys),
+//! from the store alone, with or without a server running.
+//!
+//! Inside, the protocol engine (`engine`: typed requests in, typed outcomes and faults out,
+//! each endpoint a sequence of named checks) is kept apart from the HTTP edge (`endpoints`,
+//! the account pages in `accounts`, federated sign-in in `federation`, what they share in
+//! `web`); the edge's handlers take their sub-state through axum's `FromRef` (`state`).
+//! The modules form layers, each importing only those below it (no import cycle):
+//!
+//! 1. `store` (the traits, records and SQL backend), `config`, `params` (the one form and
+//!    query parser), `cimd` (fetching client metadata documents);
+//! 2. `secrets` (one type per secret, stored as hashes), `clock`, `rate_limit`, then `keys`,
+//!    `users` (accounts without HTTP), `static_clients`;
+//! 3. `engine`: authorize, token grants, registration, revocation, introspection, clients;
+//! 4. `web` (pages, cookies, CSRF, the browser session, `return_to`; of the engine only where a
+//!    sign-in returns to), then the edge: `endpoints`, `accounts`, `federation` (which asks
+//!    the engine where to send an error);
+//! 5. `admin`, `housekeeping`, `state` (the sub-states), `server` (the router and its start).
+//!
+//! Public module: [`store`], the storage contract (one trait per domain, their records, the
+//! SQLite/PostgreSQL backend). Everything else is private; the public surface is the list
+//! below. The data directory's owner-only files are `mcp-oauth-private-files`'s.
 #![warn(missing_docs)]
 
 mod accounts;
-pub mod cimd;
-mod clients;
+mod admin;
+mod cimd;
+mod clock;
 mod config;
 mod endpoints;
+mod engine;
 mod federation;
-mod form;
 mod housekeeping;
-pub mod keys;
-mod oauth_error;
-mod pages;
-pub mod private_files;
+mod keys;
+mod params;
 mod rate_limit;
-pub mod secrets;
+mod secrets;
 mod server;
+mod state;
 mod static_clients;
 pub mod store;
-mod tokens;
+mod users;
+mod web;
 
-pub use accounts::{AccountError, create_user};
+pub use admin::{
+    Admin, ClientSummary, EnsuredStaticClient, KeySummary, RegisteredStaticClient, UserSummary,
+};
+pub use cimd::{
+    AddressClass, CimdError, ClientMetadataFetcher, FetcherConfig, FetcherConfigError,
+    classify_address,
+};
+pub use clock::{Clock, system_clock};
 pub use config::{AuthorizationServerConfig, LoginLimits, UpstreamProvider};
-pub use server::{AuthorizationServer, Clock, StartError, system_clock};
-pub use static_clients::{StaticClient, StaticClientError, register_static_client};
+pub use keys::{KeyError, SigningKeys};
+pub use secrets::ClientSecret;
+pub use server::{AuthorizationServer, StartError};
+pub use static_clients::{StaticClient, StaticClientError};
+pub use users::AccountError;

@@ -1,28 +1,21 @@
 //! The public facade: a validated configuration, the store, the keys, and the router.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use thiserror::Error;
 
-use crate::cimd::{ClientMetadataFetcher, FetcherConfig};
+use crate::admin::Admin;
+use crate::clock::{Clock, system_clock};
 use crate::config::AuthorizationServerConfig;
+use crate::endpoints::MAX_FORM_BYTES;
+use crate::engine::Clients;
+use crate::federation::Providers;
 use crate::keys::{KeyError, SigningKeys};
-use crate::rate_limit::IpRateLimiter;
-use crate::store::{Store, UnixTime};
-
-/// Where the server reads the time; tests replace it.
-pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs() as UnixTime)
-    })
-}
+use crate::state::{AppState, Parts};
+use crate::store::Store;
+use crate::{accounts, endpoints, federation};
 
 /// Why the server cannot start.
 #[derive(Debug, Error)]
@@ -36,36 +29,14 @@ pub enum StartError {
     Keys(#[from] KeyError),
 }
 
-/// Everything a request handler needs.
-pub(crate) struct Inner {
-    pub(crate) config: AuthorizationServerConfig,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) keys: SigningKeys,
-    pub(crate) clock: Clock,
-    /// Failed sign-in counters (per account and address, account, address, device cookie).
-    pub(crate) login_throttle: crate::accounts::LoginThrottle,
-    /// Registrations per client IP per minute.
-    pub(crate) registrations: IpRateLimiter,
-    /// Fetches Client ID Metadata Documents, when they are accepted.
-    pub(crate) client_metadata: Option<ClientMetadataFetcher>,
-    /// The upstream OpenID providers, when people sign in there (federated).
-    pub(crate) federation: Option<crate::federation::Federation>,
-}
-
-impl Inner {
-    /// The current time.
-    pub(crate) fn now(&self) -> UnixTime {
-        (self.clock)()
-    }
-}
-
-/// The state of every route.
-pub(crate) type AppState = Arc<Inner>;
-
 /// The embedded authorization server.
 #[derive(Clone)]
 pub struct AuthorizationServer {
-    inner: AppState,
+    state: AppState,
+    config: Arc<AuthorizationServerConfig>,
+    store: Arc<dyn Store>,
+    keys: SigningKeys,
+    clock: Clock,
 }
 
 impl AuthorizationServer {
@@ -84,52 +55,64 @@ impl AuthorizationServer {
         clock: Clock,
     ) -> Result<Self, StartError> {
         config.validate().map_err(StartError::Config)?;
-        let client_metadata = if config.client_id_metadata_documents {
-            let fetcher_config = FetcherConfig::default()
-                .dangerous_allow_private_addresses(config.cimd_allow_private_addresses)
-                .with_trusted_local_documents(config.cimd_trusted_local_documents.iter().cloned())
-                .with_registration_policy(crate::endpoints::registration_policy(&config));
-            let fetcher = ClientMetadataFetcher::new(fetcher_config)
-                .map_err(|error| StartError::Config(vec![error.to_string()]))?;
-            Some(fetcher)
-        } else {
-            None
-        };
-        let federation = crate::federation::Federation::new(&config)
+        let clients = Clients::new(store.clone(), &config, clock.clone())
             .map_err(|error| StartError::Config(vec![error]))?;
+        let providers = Providers::new(&config).map_err(|error| StartError::Config(vec![error]))?;
         let keys = SigningKeys::load_or_generate(store.as_ref(), clock()).await?;
+        let parts = Parts {
+            clients,
+            providers,
+            keys: keys.clone(),
+            clock: clock.clone(),
+        };
         Ok(Self {
-            inner: Arc::new(Inner {
-                login_throttle: crate::accounts::LoginThrottle::new(config.login_limits),
-                registrations: IpRateLimiter::per_minute(config.registrations_per_minute),
-                client_metadata,
-                federation,
-                config,
-                store,
-                keys,
-                clock,
-            }),
+            state: AppState::new(&config, &store, parts),
+            config: Arc::new(config),
+            store,
+            keys,
+            clock,
         })
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &AuthorizationServerConfig {
-        &self.inner.config
+        &self.config
     }
 
     /// The signing keys.
     pub fn keys(&self) -> &SigningKeys {
-        &self.inner.keys
+        &self.keys
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+    /// The administration of this server's data (static clients, users, keys), at its clock.
+    pub fn admin(&self) -> Admin {
+        Admin::with_clock(Arc::clone(&self.store), Arc::clone(&self.clock))
     }
 
-    /// Every endpoint of the server.
+    /// Makes a new signing key current and signs with it at once; the previous key stays
+    /// published until the tokens it signed expire. Other servers on the same store pick it
+    /// up within their [`AuthorizationServerConfig::key_reload_interval`]. Returns the new
+    /// key's id.
+    pub async fn rotate_keys(&self) -> Result<String, KeyError> {
+        self.keys.rotate(self.store.as_ref(), (self.clock)()).await
+    }
+
+    /// Every endpoint of the server: the OAuth endpoints, the account pages, and federated
+    /// sign-in; `/login` is the local form, or the upstream sign-in when the server is
+    /// federated.
     pub fn router(&self) -> Router {
-        crate::endpoints::router().with_state(Arc::clone(&self.inner))
+        let login = if self.config.federated() {
+            federation::login_routes()
+        } else {
+            accounts::login_routes()
+        };
+        Router::new()
+            .merge(endpoints::routes())
+            .merge(accounts::routes())
+            .merge(federation::routes())
+            .merge(login)
+            .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+            .with_state(self.state.clone())
     }
 
     /// Deletes expired codes, sessions, upstream sign-ins and tokens now and then every
@@ -138,9 +121,9 @@ impl AuthorizationServer {
     /// is logged and retried at the next interval.
     pub fn purge_expired_periodically(&self) -> impl Future<Output = ()> + Send + 'static {
         crate::housekeeping::purge_periodically(
-            Arc::clone(&self.inner.store),
-            Arc::clone(&self.inner.clock),
-            self.inner.config.purge_interval,
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            self.config.purge_interval,
         )
     }
 
@@ -149,9 +132,9 @@ impl AuthorizationServer {
     /// command) signs new tokens and is published without a restart: run it beside the router.
     pub fn reload_keys_periodically(&self) -> impl Future<Output = ()> + Send + 'static {
         crate::housekeeping::reload_keys_periodically(
-            self.inner.keys.clone(),
-            Arc::clone(&self.inner.store),
-            self.inner.config.key_reload_interval,
+            self.keys.clone(),
+            self.store.clone(),
+            self.config.key_reload_interval,
         )
     }
 }

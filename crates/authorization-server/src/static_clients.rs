@@ -1,13 +1,17 @@
-//! Clients the operator registers (`mcp-oauth admin clients add`, `mcp-oauth dev`), beside
-//! those that register themselves (RFC 7591) or are identified by a metadata document: one way
-//! to build their records, so every caller gets the same validation.
+//! Clients the operator registers (`mcp-oauth admin clients add`, `mcp-oauth dev`, through
+//! [`Admin`](crate::Admin)), beside those that register themselves (RFC 7591) or are identified
+//! by a metadata document: one way to build their records, so every caller gets the same
+//! validation.
 
-use mcp_oauth_core::{CanonicalResource, ClientMetadata, RegistrationPolicy};
-use serde_json::{Value, json};
+use mcp_oauth_core::{
+    CanonicalResource, ClientMetadata, RegistrationPolicy, TokenEndpointAuthMethod,
+};
 use thiserror::Error;
 
-use crate::secrets::Secret;
-use crate::store::{ClientId, ClientOrigin, ClientRecord, Store, StoreError, UnixTime};
+use crate::secrets::{ClientSecret, random_id};
+use crate::store::{
+    ClientId, ClientOrigin, ClientRecord, RegisteredMetadata, StoreError, UnixTime,
+};
 
 /// A client the operator registers: an application people sign in to (it has redirect URIs),
 /// a resource server that introspects the access tokens meant for it (RFC 7662 §4), or both.
@@ -51,6 +55,11 @@ impl StaticClient {
         }
     }
 
+    /// A confidential client with a random id (see [`StaticClient::new`]).
+    pub fn with_random_id(name: impl Into<String>) -> Self {
+        Self::new(random_id(), name)
+    }
+
     /// Sets the redirect URIs.
     pub fn with_redirect_uris(mut self, uris: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.redirect_uris = uris.into_iter().map(Into::into).collect();
@@ -74,11 +83,11 @@ impl StaticClient {
 
     /// The registered metadata (RFC 7591 §2): validated as a registration would be when the
     /// client has redirect URIs; for a client that only introspects, no grant at all.
-    fn metadata(&self) -> Result<Value, StaticClientError> {
+    fn metadata(&self) -> Result<RegisteredMetadata, StaticClientError> {
         let auth_method = if self.public {
-            "none"
+            TokenEndpointAuthMethod::None
         } else {
-            "client_secret_basic"
+            TokenEndpointAuthMethod::ClientSecretBasic
         };
         if self.redirect_uris.is_empty() {
             if self.introspection_resources.is_empty() {
@@ -86,35 +95,25 @@ impl StaticClient {
                     "a client needs a redirect URI, or resources to introspect".to_owned(),
                 ));
             }
-            return Ok(json!({
-                "client_name": self.name,
-                "redirect_uris": [],
-                "grant_types": [],
-                "response_types": [],
-                "token_endpoint_auth_method": auth_method,
-            }));
+            return Ok(RegisteredMetadata::Introspector {
+                client_name: self.name.clone(),
+                token_endpoint_auth_method: auth_method,
+            });
         }
         let mut metadata = ClientMetadata::new(self.redirect_uris.iter().cloned());
         metadata.client_name = Some(self.name.clone());
         metadata.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into()]);
-        metadata.token_endpoint_auth_method = Some(auth_method.to_owned());
+        metadata.token_endpoint_auth_method = Some(auth_method.as_str().to_owned());
         let validated = metadata
             .validate(&RegistrationPolicy::default())
             .map_err(|error| StaticClientError::Invalid(error.to_string()))?;
-        Ok(validated.to_json())
-    }
-
-    fn introspection_strings(&self) -> Vec<String> {
-        self.introspection_resources
-            .iter()
-            .map(|resource| resource.as_str().to_owned())
-            .collect()
+        Ok(RegisteredMetadata::Application(validated))
     }
 
     /// The record of this client with `secret` (for a confidential client), registered `now`.
-    fn record(
+    pub(crate) fn record(
         &self,
-        secret: Option<&Secret>,
+        secret: Option<&ClientSecret>,
         now: UnixTime,
     ) -> Result<ClientRecord, StaticClientError> {
         if self.public && !self.introspection_resources.is_empty() {
@@ -124,11 +123,11 @@ impl StaticClient {
         }
         Ok(ClientRecord {
             client_id: self.client_id.clone(),
-            secret_hash: secret.map(Secret::hash),
+            secret_hash: secret.map(ClientSecret::hash),
             metadata: self.metadata()?,
             registration_token_hash: None,
             origin: ClientOrigin::Static,
-            introspection_resources: self.introspection_strings(),
+            introspection_resources: self.introspection_resources.clone(),
             created_at: now,
             updated_at: now,
         })
@@ -136,7 +135,11 @@ impl StaticClient {
 
     /// Whether `record` is this client as registered with `secret` (`None` for a public
     /// client): a caller that keeps the secret can then keep the registration.
-    pub fn is_registered_as(&self, record: &ClientRecord, secret: Option<&Secret>) -> bool {
+    pub(crate) fn is_registered_as(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+    ) -> bool {
         let secret_matches = match (&record.secret_hash, secret) {
             (Some(stored), Some(secret)) => secret.matches(stored),
             (None, None) => self.public,
@@ -144,29 +147,11 @@ impl StaticClient {
         };
         secret_matches
             && record.origin == ClientOrigin::Static
-            && record.introspection_resources == self.introspection_strings()
+            && record.introspection_resources == self.introspection_resources
             && self
                 .metadata()
                 .is_ok_and(|metadata| metadata == record.metadata)
     }
-}
-
-/// Registers `client` at `now`; returns its record and, for a confidential client, its new
-/// secret (stored only as a hash: show it once).
-///
-/// Errors: [`StaticClientError::Invalid`] for a client that cannot work (no redirect URI and
-/// nothing to introspect, a redirect URI a registration would refuse, a public client that
-/// introspects), [`StaticClientError::Store`] with [`StoreError::Conflict`] when the id is
-/// taken.
-pub async fn register_static_client(
-    store: &dyn Store,
-    client: &StaticClient,
-    now: UnixTime,
-) -> Result<(ClientRecord, Option<Secret>), StaticClientError> {
-    let secret = (!client.public).then(Secret::generate);
-    let record = client.record(secret.as_ref(), now)?;
-    store.insert_client(&record).await?;
-    Ok((record, secret))
 }
 
 #[cfg(test)]
@@ -181,13 +166,14 @@ mod tests {
     fn a_client_that_only_introspects_has_no_grant() {
         let client =
             StaticClient::new("rs", "MCP server").with_introspection_resources([resource()]);
-        let record = client.record(Some(&Secret::generate()), 1).unwrap();
-        assert_eq!(record.metadata["grant_types"], json!([]));
-        assert_eq!(record.metadata["redirect_uris"], json!([]));
-        assert_eq!(
-            record.introspection_resources,
-            ["http://localhost:3001/mcp"]
+        let record = client.record(Some(&ClientSecret::generate()), 1).unwrap();
+        assert!(record.metadata.redirect_uris().is_empty());
+        assert!(
+            !record
+                .metadata
+                .allows_grant_type(mcp_oauth_core::GrantType::AuthorizationCode)
         );
+        assert_eq!(record.introspection_resources, [resource()]);
     }
 
     #[test]
@@ -209,10 +195,10 @@ mod tests {
     fn recognises_its_own_registration_only_with_its_secret() {
         let client =
             StaticClient::new("web", "Web").with_redirect_uris(["http://localhost:3000/callback"]);
-        let secret = Secret::generate();
+        let secret = ClientSecret::generate();
         let record = client.record(Some(&secret), 1).unwrap();
         assert!(client.is_registered_as(&record, Some(&secret)));
-        assert!(!client.is_registered_as(&record, Some(&Secret::generate())));
+        assert!(!client.is_registered_as(&record, Some(&ClientSecret::generate())));
         let moved = client
             .clone()
             .with_redirect_uris(["http://localhost:4000/callback"]);

@@ -13,8 +13,8 @@ mod harness;
 use std::time::Duration;
 
 use harness::{START, Server, hidden_field, url_encode, user_count};
-use mcp_oauth_authorization_server::secrets::hash_secret;
-use mcp_oauth_authorization_server::{AccountError, create_user};
+use mcp_oauth_authorization_server::AccountError;
+use mcp_oauth_authorization_server::store::SecretHash;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 
@@ -468,7 +468,7 @@ async fn expired_sessions_are_purged_in_the_background_without_any_request() {
     let purging = tokio::spawn(server.authorization().purge_expired_periodically());
     let mut browser = server.browser();
     browser.sign_up("alice@example.com", PASSWORD).await;
-    let session = hash_secret(&browser.jar["mcp_oauth_session"]);
+    let session = SecretHash::of(&browser.jar["mcp_oauth_session"]);
     let stored = || async { server.store.get_session(&session, START).await.unwrap() };
     assert!(stored().await.is_some(), "signing up stored a session");
 
@@ -536,14 +536,17 @@ async fn sign_up_is_404_when_disabled() {
 #[tokio::test]
 async fn admin_create_user_applies_the_policy_and_refuses_duplicates() {
     let server = Server::start().await;
-    let store = server.store.as_ref();
-    let user = create_user(store, " Admin@Example.com", PASSWORD, START)
+    let admin = server.authorization().admin();
+    let user = admin
+        .add_user(" Admin@Example.com", PASSWORD)
         .await
         .unwrap();
     assert_eq!(user.email, "admin@example.com");
     assert_eq!(user.created_at, START);
 
-    let duplicate = create_user(store, "admin@example.com", "another long password", START).await;
+    let duplicate = admin
+        .add_user("admin@example.com", "another long password")
+        .await;
     assert!(
         matches!(&duplicate, Err(AccountError::AlreadyExists(email)) if email == "admin@example.com")
     );
@@ -552,11 +555,11 @@ async fn admin_create_user_applies_the_policy_and_refuses_duplicates() {
         "a user with e-mail admin@example.com already exists"
     );
     assert!(matches!(
-        create_user(store, "x@example.com", "short", START).await,
+        admin.add_user("x@example.com", "short").await,
         Err(AccountError::WeakPassword(_))
     ));
     assert!(matches!(
-        create_user(store, "nobody", PASSWORD, START).await,
+        admin.add_user("nobody", PASSWORD).await,
         Err(AccountError::InvalidEmail(_))
     ));
     assert_eq!(user_count(&server).await, 1);

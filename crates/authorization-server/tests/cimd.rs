@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
-use mcp_oauth_authorization_server::cimd::{
+use mcp_oauth_authorization_server::{
     AddressClass, CimdError, ClientMetadataFetcher, FetcherConfig,
 };
 use mcp_oauth_core::CimdError as DocumentError;

@@ -62,10 +62,14 @@ async fn consent_of(server: &Server, client: &Client, resource: &str) -> Option<
         .expect("the person");
     server
         .store
-        .get_consent(&user.user_id, &ClientId(client.id.clone()), resource)
+        .get_consent(
+            &user.user_id,
+            &ClientId(client.id.clone()),
+            &CanonicalResource::parse(resource).unwrap(),
+        )
         .await
         .unwrap()
-        .map(|consent| consent.scope)
+        .map(|consent| consent.scope.to_string())
 }
 
 #[tokio::test]

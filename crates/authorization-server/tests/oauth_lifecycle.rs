@@ -10,6 +10,8 @@
 #[path = "support/mod.rs"]
 mod harness;
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::routing::get;
 use harness::oauth::{
@@ -19,7 +21,7 @@ use harness::oauth::{
     signed_in_browser, token, tokens_for,
 };
 use harness::{Server, TestDb};
-use mcp_oauth_authorization_server::keys::SigningKeys;
+use mcp_oauth_authorization_server::Admin;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -410,11 +412,7 @@ async fn after_a_key_rotation_both_keys_are_published_and_earlier_tokens_still_v
         .expect("valid before the rotation");
     let first_kid = server.keys().current_kid();
 
-    let second_kid = server
-        .keys()
-        .rotate(server.store.as_ref(), server.now())
-        .await
-        .unwrap();
+    let second_kid = server.authorization().rotate_keys().await.unwrap();
     assert_ne!(second_kid, first_kid);
     assert_eq!(
         jwks_kids(&server).await,
@@ -445,11 +443,7 @@ async fn after_a_key_rotation_both_keys_are_published_and_earlier_tokens_still_v
     assert!(is_active(&server, &introspector, &before).await);
 
     // A second rotation retires the first key: its tokens are no longer verifiable.
-    server
-        .keys()
-        .rotate(server.store.as_ref(), server.now())
-        .await
-        .unwrap();
+    server.authorization().rotate_keys().await.unwrap();
     let kids = jwks_kids(&server).await;
     assert_eq!(kids.len(), 2);
     assert!(!kids.contains(&first_kid));
@@ -472,14 +466,10 @@ async fn a_key_rotated_by_another_process_signs_and_is_published_without_a_resta
     server.set_now(real_now());
     let client = public_client(&server).await;
     let first_kid = server.keys().current_kid();
-    // What `mcp-oauth admin keys rotate` does: its own keys over the same store.
-    let admin = SigningKeys::load_or_generate(server.store.as_ref(), server.now())
-        .await
-        .unwrap();
-    let second_kid = admin
-        .rotate(server.store.as_ref(), server.now())
-        .await
-        .unwrap();
+    // What `mcp-oauth admin keys rotate` does: its own handle on the same store.
+    let now = server.now();
+    let admin = Admin::with_clock(Arc::clone(&server.store), Arc::new(move || now));
+    let second_kid = admin.rotate_keys().await.unwrap();
     assert_eq!(server.keys().current_kid(), first_kid, "not reloaded yet");
 
     let reloading = tokio::spawn(server.authorization().reload_keys_periodically());

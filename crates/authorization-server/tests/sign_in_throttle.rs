@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use harness::{Browser, Server, user_count};
 use mcp_oauth_authorization_server::LoginLimits;
-use mcp_oauth_authorization_server::secrets::hash_secret;
+use mcp_oauth_authorization_server::store::SecretHash;
 use reqwest::StatusCode;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -231,7 +231,7 @@ async fn the_device_cookie_is_http_only_strict_expiring_stored_hashed_and_secure
             .unwrap();
         let stored = server
             .store
-            .get_device_cookie(&hash_secret(value), server.now())
+            .get_device_cookie(&SecretHash::of(value), server.now())
             .await
             .unwrap()
             .expect("stored by its hash");

@@ -2,14 +2,10 @@
 //! directly in its database (the server may be running).
 
 use std::io::BufRead;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
-use mcp_oauth_authorization_server::keys::SigningKeys;
-use mcp_oauth_authorization_server::secrets::{Secret, random_id};
-use mcp_oauth_authorization_server::store::{ClientId, Store, UnixTime};
-use mcp_oauth_authorization_server::{StaticClient, create_user, register_static_client};
-use mcp_oauth_core::CanonicalResource;
+use mcp_oauth_authorization_server::{Admin, StaticClient};
+use mcp_oauth_core::{CanonicalResource, random_token};
 
 use crate::auth_server::StorageArgs;
 
@@ -96,23 +92,17 @@ enum KeysCommand {
     List,
 }
 
-fn now() -> UnixTime {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as UnixTime)
-}
-
 /// Runs an admin command.
 pub async fn run(args: AdminArgs) -> Result<(), String> {
-    let store = args.storage.open().await?;
+    let admin = Admin::new(args.storage.open().await?);
     match args.command {
-        AdminCommand::Users(command) => users(store.as_ref(), command).await,
-        AdminCommand::Clients(command) => clients(store.as_ref(), command).await,
-        AdminCommand::Keys(command) => keys(store.as_ref(), command).await,
+        AdminCommand::Users(command) => users(&admin, command).await,
+        AdminCommand::Clients(command) => clients(&admin, command).await,
+        AdminCommand::Keys(command) => keys(&admin, command).await,
     }
 }
 
-async fn users(store: &dyn Store, command: UsersCommand) -> Result<(), String> {
+async fn users(admin: &Admin, command: UsersCommand) -> Result<(), String> {
     match command {
         UsersCommand::Add {
             email,
@@ -126,9 +116,10 @@ async fn users(store: &dyn Store, command: UsersCommand) -> Result<(), String> {
                     .map_err(|error| format!("cannot read the password: {error}"))?;
                 (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
-                (Secret::generate().expose().to_owned(), true)
+                (random_token(), true)
             };
-            let user = create_user(store, &email, &password, now())
+            let user = admin
+                .add_user(&email, &password)
                 .await
                 .map_err(|error| error.to_string())?;
             println!("added user {} ({})", user.email, user.user_id);
@@ -138,7 +129,7 @@ async fn users(store: &dyn Store, command: UsersCommand) -> Result<(), String> {
             Ok(())
         }
         UsersCommand::List => {
-            for user in store
+            for user in admin
                 .list_users()
                 .await
                 .map_err(|error| error.to_string())?
@@ -150,7 +141,7 @@ async fn users(store: &dyn Store, command: UsersCommand) -> Result<(), String> {
     }
 }
 
-async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), String> {
+async fn clients(admin: &Admin, command: ClientsCommand) -> Result<(), String> {
     match command {
         ClientsCommand::Add {
             name,
@@ -166,34 +157,43 @@ async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), Strin
                         .map_err(|error| format!("--introspect-for {resource}: {error}"))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut client = StaticClient::new(client_id.unwrap_or_else(random_id), name)
+            let client = match client_id {
+                Some(client_id) => StaticClient::new(client_id, name),
+                None => StaticClient::with_random_id(name),
+            };
+            let mut client = client
                 .with_redirect_uris(redirect_uris)
                 .with_introspection_resources(resources);
             if public {
                 client = client.public();
             }
-            let (record, secret) = register_static_client(store, &client, now())
+            let registered = admin
+                .register_static_client(&client)
                 .await
                 .map_err(|error| error.to_string())?;
-            println!("client_id: {}", record.client_id);
-            if let Some(secret) = secret {
+            println!("client_id: {}", registered.client_id);
+            if let Some(secret) = registered.secret {
                 println!("client_secret: {} (shown only now)", secret.expose());
             }
             Ok(())
         }
         ClientsCommand::List => {
-            for client in store
+            for client in admin
                 .list_clients()
                 .await
                 .map_err(|error| error.to_string())?
             {
-                let name = client.metadata["client_name"]
-                    .as_str()
-                    .unwrap_or("-")
-                    .to_owned();
+                let name = client.name.as_deref().unwrap_or("-");
                 let introspects = match client.introspection_resources.as_slice() {
                     [] => String::new(),
-                    resources => format!("\tintrospects {}", resources.join(" ")),
+                    resources => format!(
+                        "\tintrospects {}",
+                        resources
+                            .iter()
+                            .map(CanonicalResource::as_str)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
                 };
                 println!(
                     "{}\t{:?}\t{name}{introspects}",
@@ -203,8 +203,8 @@ async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), Strin
             Ok(())
         }
         ClientsCommand::Delete { client_id } => {
-            let deleted = store
-                .delete_client(&ClientId(client_id.clone()))
+            let deleted = admin
+                .delete_client(&client_id)
                 .await
                 .map_err(|error| error.to_string())?;
             if deleted {
@@ -217,15 +217,11 @@ async fn clients(store: &dyn Store, command: ClientsCommand) -> Result<(), Strin
     }
 }
 
-async fn keys(store: &dyn Store, command: KeysCommand) -> Result<(), String> {
-    let now = now();
-    let keys = SigningKeys::load_or_generate(store, now)
-        .await
-        .map_err(|error| error.to_string())?;
+async fn keys(admin: &Admin, command: KeysCommand) -> Result<(), String> {
     match command {
         KeysCommand::Rotate => {
-            let kid = keys
-                .rotate(store, now)
+            let kid = admin
+                .rotate_keys()
                 .await
                 .map_err(|error| error.to_string())?;
             println!(
@@ -234,11 +230,7 @@ async fn keys(store: &dyn Store, command: KeysCommand) -> Result<(), String> {
             );
         }
         KeysCommand::List => {
-            for key in store
-                .published_keys()
-                .await
-                .map_err(|error| error.to_string())?
-            {
+            for key in admin.list_keys().await.map_err(|error| error.to_string())? {
                 println!(
                     "{}\t{}\t{:?}\t{}",
                     key.kid, key.algorithm, key.state, key.created_at

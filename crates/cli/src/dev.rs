@@ -3,16 +3,12 @@
 //! a demo user, and what to do next.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, FromArgMatches};
-use mcp_oauth_authorization_server::secrets::Secret;
-use mcp_oauth_authorization_server::store::Store;
-use mcp_oauth_authorization_server::{
-    StaticClient, create_user, private_files, register_static_client,
-};
+use mcp_oauth_authorization_server::{Admin, ClientSecret, StaticClient};
 use mcp_oauth_core::CanonicalResource;
 use mcp_oauth_demo::web::Credentials;
+use mcp_oauth_private_files as private_files;
 use url::Url;
 
 use crate::auth_server::{self, AuthServerArgs, UpstreamArgs};
@@ -119,26 +115,22 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     let client: ClientListen = defaults()?;
     let auto_client: AutoClientListen = defaults()?;
     let store = auth.storage.open().await?;
-    let demo_password = ensure_demo_user(store.as_ref(), &args.data_dir, &args.demo_email).await?;
+    let admin = Admin::new(store.clone());
+    let demo_password = ensure_demo_user(&admin, &args.data_dir, &args.demo_email).await?;
     let redirect_uri = client
         .url()
         .join("callback")
         .map_err(|error| format!("CLIENT_URL: {error}"))?;
     let demo_client = StaticClient::new(DEMO_CLIENT_ID, "mcp-oauth demo client (pre-registered)")
         .with_redirect_uris([redirect_uri.as_str()]);
-    let secret = ensure_static_client(
-        store.as_ref(),
-        &args.data_dir,
-        DEMO_CLIENT_FILE,
-        &demo_client,
-    )
-    .await?;
+    let secret =
+        ensure_static_client(&admin, &args.data_dir, DEMO_CLIENT_FILE, &demo_client).await?;
     let mcp_resource = CanonicalResource::parse(mcp.resource_url())
         .map_err(|error| format!("MCP_SERVER_URL: {error}"))?;
     let mcp_server_client = StaticClient::new(MCP_SERVER_CLIENT_ID, "mcp-oauth demo MCP server")
         .with_introspection_resources([mcp_resource]);
     let mcp_server_secret = ensure_static_client(
-        store.as_ref(),
+        &admin,
         &args.data_dir,
         MCP_SERVER_CLIENT_FILE,
         &mcp_server_client,
@@ -220,39 +212,29 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
 /// (readable by the owner only), and again when its registration changed (a redirect URI or
 /// resource moved by the environment) or its secret file is gone; returns its secret.
 async fn ensure_static_client(
-    store: &dyn Store,
+    admin: &Admin,
     data_dir: &Path,
     file: &str,
     client: &StaticClient,
-) -> Result<Secret, String> {
+) -> Result<ClientSecret, String> {
     let secret_file = data_dir.join(file);
-    let existing = store
-        .get_client(&client.client_id)
-        .await
-        .map_err(|error| error.to_string())?;
     let kept = std::fs::read_to_string(&secret_file)
         .ok()
-        .and_then(|text| text.lines().nth(1).map(Secret::from_presented));
-    if let (Some(record), Some(secret)) = (&existing, kept)
-        && client.is_registered_as(record, Some(&secret))
-    {
-        return Ok(secret);
-    }
-    if existing.is_some() {
-        store
-            .delete_client(&client.client_id)
-            .await
-            .map_err(|error| error.to_string())?;
-    }
-    let (_, secret) = register_static_client(store, client, unix_now())
+        .and_then(|text| text.lines().nth(1).map(ClientSecret::from_presented));
+    let ensured = admin
+        .ensure_static_client(client, kept)
         .await
         .map_err(|error| format!("cannot register the client {}: {error}", client.client_id))?;
-    let secret = secret.ok_or_else(|| format!("{} is a public client", client.client_id))?;
-    private_files::write_private_file(
-        &secret_file,
-        format!("{}\n{}\n", client.client_id, secret.expose()).as_bytes(),
-    )
-    .map_err(|error| format!("cannot write {}: {error}", secret_file.display()))?;
+    let secret = ensured
+        .secret
+        .ok_or_else(|| format!("{} is a public client", client.client_id))?;
+    if ensured.registered_now {
+        private_files::write_private_file(
+            &secret_file,
+            format!("{}\n{}\n", client.client_id, secret.expose()).as_bytes(),
+        )
+        .map_err(|error| format!("cannot write {}: {error}", secret_file.display()))?;
+    }
     Ok(secret)
 }
 
@@ -265,22 +247,16 @@ fn metadata_document_url(base: &Url) -> String {
     )
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as i64)
-}
-
 /// Creates the demo user on first start, keeping its password in the data directory
 /// (readable by the owner only); returns the password when it is known.
 async fn ensure_demo_user(
-    store: &dyn Store,
+    admin: &Admin,
     data_dir: &Path,
     email: &str,
 ) -> Result<Option<String>, String> {
     let password_file = data_dir.join(DEMO_PASSWORD_FILE);
-    let existing = store
-        .find_user_by_email(&email.trim().to_lowercase())
+    let existing = admin
+        .find_user(email)
         .await
         .map_err(|error| error.to_string())?;
     if existing.is_some() {
@@ -288,8 +264,9 @@ async fn ensure_demo_user(
             .ok()
             .and_then(|text| text.lines().nth(1).map(str::to_owned)));
     }
-    let password = Secret::generate().expose()[..20].to_owned();
-    create_user(store, email, &password, unix_now())
+    let password = mcp_oauth_core::random_token()[..20].to_owned();
+    admin
+        .add_user(email, &password)
         .await
         .map_err(|error| format!("cannot create the demo user: {error}"))?;
     private_files::write_private_file(&password_file, format!("{email}\n{password}\n").as_bytes())

@@ -3,8 +3,10 @@
 mod admin;
 mod auth_server;
 mod call;
+#[cfg(feature = "aws")]
 mod deploy;
 mod dev;
+#[cfg(feature = "aws")]
 mod gateway;
 mod issuer_args;
 mod mcp_endpoint;
@@ -13,6 +15,8 @@ mod proxy;
 mod runtime;
 mod upstream_args;
 mod web_client;
+#[cfg(not(feature = "aws"))]
+mod without_aws;
 
 use std::process::ExitCode;
 
@@ -40,6 +44,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start and moved into the command: the size of the largest variant is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the local stack in one process: the authorization server (http://localhost:9000),
@@ -71,14 +77,27 @@ enum Command {
     /// Create or update the AWS stack of the Cognito mode (CloudFormation: user pool, hosted
     /// domain, resource server, app client, registry table, gateway policy), show its events,
     /// read the app client's secret, and write every component's .env file.
+    #[cfg(feature = "aws")]
     Deploy(deploy::DeployArgs),
+    /// Create or update the AWS stack of the Cognito mode (not in this build: see
+    /// `mcp-oauth deploy`'s message).
+    #[cfg(not(feature = "aws"))]
+    Deploy(without_aws::AwsCommandArgs),
     /// Delete the AWS stack (after confirmation) and the .env files deploy wrote.
+    #[cfg(feature = "aws")]
     Cleanup(deploy::CleanupArgs),
+    /// Delete the AWS stack (this build leaves AWS out: build with `--features aws`).
+    #[cfg(not(feature = "aws"))]
+    Cleanup(without_aws::AwsCommandArgs),
     /// Run the AWS Cognito gateway (default http://localhost:3001): RFC 8414 metadata that
     /// sends clients to Cognito's sign-in and token endpoints, RFC 7591/7592 registration
     /// creating Cognito app clients (recorded in DynamoDB or SQLite, unused ones expiring),
     /// and the protected MCP server trusting the user pool.
+    #[cfg(feature = "aws")]
     Gateway(gateway::GatewayArgs),
+    /// Run the AWS Cognito gateway (this build leaves AWS out: build with `--features aws`).
+    #[cfg(not(feature = "aws"))]
+    Gateway(without_aws::AwsCommandArgs),
     /// Put OAuth 2.1 in front of any MCP server (default http://localhost:3001/mcp): the
     /// resource-server layer of `mcp-server` (same issuers and checks) before an upstream
     /// reached by --upstream-url or run as a stdio command; the client's token never reaches
@@ -109,9 +128,18 @@ fn main() -> ExitCode {
         Command::Client(args) => runtime::block_on(web_client::run_client(args)),
         Command::AutoClient(args) => runtime::block_on(web_client::run_auto_client(args)),
         Command::CimdClient(args) => runtime::block_on(web_client::run_cimd_client(args)),
+        #[cfg(feature = "aws")]
         Command::Deploy(args) => runtime::block_on(deploy::deploy(args)),
+        #[cfg(feature = "aws")]
         Command::Cleanup(args) => runtime::block_on(deploy::cleanup(args)),
+        #[cfg(feature = "aws")]
         Command::Gateway(args) => runtime::block_on(gateway::run(args)),
+        #[cfg(not(feature = "aws"))]
+        Command::Deploy(_) => Err(without_aws::unavailable("deploy")),
+        #[cfg(not(feature = "aws"))]
+        Command::Cleanup(_) => Err(without_aws::unavailable("cleanup")),
+        #[cfg(not(feature = "aws"))]
+        Command::Gateway(_) => Err(without_aws::unavailable("gateway")),
         Command::Proxy(args) => runtime::block_on(proxy::run(args)),
     };
     match result {

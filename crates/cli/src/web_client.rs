@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use mcp_oauth_authorization_server::private_files;
 use mcp_oauth_client::ClientSecret;
 use mcp_oauth_demo::web::{Credentials, WebClient, WebClientConfig};
+use mcp_oauth_private_files as private_files;
 use url::Url;
 
 use crate::runtime::{ServeArgs, Service, serve_all};

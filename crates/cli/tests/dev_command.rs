@@ -1,27 +1,28 @@
 //! `mcp-oauth dev`: the local stack in one process, as a newcomer starts it (here on free
 //! ports, set through the servers' environment variables): the authorization server, the MCP
 //! server and the three demo web clients, each answering, two of them taken through a whole
-//! login; the demo user and the pre-registered client survive a restart; SIGINT stops it.
+//! login; the demo user and the pre-registered client survive a restart; SIGINT stops it; and
+//! the README's stdio command puts the stack in front of `server-everything`, which
+//! `mcp-oauth call` then signs in to and uses.
 
 #[path = "../../demo/tests/web/mod.rs"]
 mod web;
 
+mod call_support;
+
+#[path = "../../proxy/tests/peers_support/mod.rs"]
+mod peers;
+
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use call_support::support::Person;
+use call_support::{assert_success, call, free_port, run_signing_in, stdout};
 use web::Browser;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The ports and URLs of one stack.
 struct Ports {
@@ -79,9 +80,20 @@ impl Drop for Stack {
 
 /// Starts `dev` and reads its output up to the last line of its instructions.
 fn start(data_dir: &std::path::Path, ports: &Ports) -> (Stack, Vec<String>) {
-    let mut child = Command::new(BINARY)
-        .args(["dev", "--data-dir"])
-        .arg(data_dir)
+    start_with(data_dir, ports, |_| {})
+}
+
+/// Starts `dev` as [`start`] does, with the command changed by `configure` (more arguments,
+/// say) first.
+fn start_with(
+    data_dir: &std::path::Path,
+    ports: &Ports,
+    configure: impl FnOnce(&mut Command),
+) -> (Stack, Vec<String>) {
+    let mut command = Command::new(BINARY);
+    command.args(["dev", "--data-dir"]).arg(data_dir);
+    configure(&mut command);
+    let mut child = command
         .envs(ports.env.iter().map(|(name, value)| (name, value)))
         .env(
             "RUST_LOG",
@@ -395,4 +407,49 @@ fn dev_makes_the_secret_files_it_finds_readable_by_others_owner_only() {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
     drop(again);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_puts_the_stack_in_front_of_a_stdio_server_with_the_readmes_command() {
+    let Some((node, server)) = peers::everything_command() else {
+        return;
+    };
+    // The directory the test command installed server-everything in: there `npx` runs that
+    // copy instead of downloading one.
+    let installed = Path::new(&server).ancestors().nth(5).unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(Path::new(&node).parent().unwrap().to_owned()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ),
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let ports = Ports::new();
+    // README, "Protect your own MCP server".
+    let readme = "mcp-oauth dev -- npx -y @modelcontextprotocol/server-everything";
+    let (_stack, _) = start_with(data.as_path(), &ports, |command| {
+        command
+            .args(readme.split(' ').skip(2))
+            .current_dir(&installed)
+            .env("PATH", &path);
+    });
+    wait_for(&format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        ports.mcp.trim_end_matches("/mcp")
+    ))
+    .await;
+    let demo_user = std::fs::read_to_string(data.join("demo-user.txt")).unwrap();
+    let (email, password) = demo_user.trim().split_once('\n').unwrap();
+
+    // README: mcp-oauth call http://localhost:3001/mcp echo --args '{"message":"hi"}'
+    let home = tempfile::tempdir().unwrap();
+    let mut command = call(home.path());
+    command
+        .args(["--no-browser", "--port", &free_port().to_string()])
+        .args(["--login-timeout-secs", "30", &ports.mcp, "echo"])
+        .args(["--args", r#"{"message":"hi"}"#]);
+    let echoed = run_signing_in(command, &Person::signing_in_as(email, password)).await;
+    assert_success(&echoed);
+    assert!(stdout(&echoed).contains("Echo: hi"), "{}", stdout(&echoed));
 }

@@ -3,11 +3,11 @@
 //! resource.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use mcp_oauth_private_files as private_files;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -314,68 +314,16 @@ fn warn_if_shared(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_shared(_path: &Path) {}
 
+/// Writes the file whole, owner-only (0600, in a new directory of mode 0700), replacing the
+/// old one atomically.
 fn write_file(path: &Path, file: &CredentialFile) -> Result<(), StoreError> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    if !directory.exists() {
-        create_private_dir(&directory).map_err(io_error(&directory))?;
+    if let Some(directory) = path.parent()
+        && !directory.as_os_str().is_empty()
+        && !directory.exists()
+    {
+        private_files::create_private_dir(directory).map_err(io_error(directory))?;
     }
     let bytes =
         serde_json::to_vec_pretty(file).map_err(|error| StoreError::Other(error.to_string()))?;
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "credentials.json".to_owned());
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(|error| StoreError::Other(error.to_string()))?;
-    let temporary = directory.join(format!(".{name}.{:016x}.tmp", u64::from_le_bytes(suffix)));
-    let written = (|| {
-        let mut out = open_private(&temporary)?;
-        out.write_all(&bytes)?;
-        out.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        // Make the rename itself durable where directories can be synced.
-        if let Ok(dir) = std::fs::File::open(&directory) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written.map_err(io_error(path))
-}
-
-#[cfg(unix)]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-}
-
-#[cfg(unix)]
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(path)
+    private_files::write_private_file(path, &bytes).map_err(io_error(path))
 }

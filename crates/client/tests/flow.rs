@@ -277,8 +277,8 @@ async fn registers_dynamically_when_cimd_is_not_advertised() {
     assert_eq!(registration.source, RegistrationSource::Dynamic);
     assert_eq!(stack.client_count().await, 1);
     // DCR says what kind of application this is (MCP "Application Type").
-    let record = stack.store.list_clients().await.unwrap().remove(0);
-    let metadata: Value = serde_json::to_value(&record.metadata).unwrap();
+    let client = stack.admin.list_clients().await.unwrap().remove(0);
+    let metadata: Value = client.metadata;
     assert_eq!(metadata["application_type"], "native", "{metadata}");
 }
 

@@ -2,12 +2,15 @@
 //!
 //! Nothing in this crate performs I/O: it builds and parses the documents and headers that the
 //! MCP authorization specification and the OAuth RFCs it builds on define, so that the resource
-//! server, the authorization server and the client all agree on one implementation.
+//! server, the authorization server and the client all agree on one implementation. (Feature
+//! `sql-migrations` adds [`EmbeddedMigrations`], SQL files compiled in for sqlx's migrator.)
 #![warn(missing_docs)]
 
 mod challenge;
 mod client_id_metadata;
 mod client_metadata;
+#[cfg(feature = "sql-migrations")]
+mod embedded_migrations;
 mod error;
 mod metadata;
 mod oauth_error;
@@ -28,6 +31,8 @@ pub use client_metadata::{
     ClientMetadata, GrantType, RegistrationError, RegistrationPolicy, ResponseType, ScopeHandling,
     TokenEndpointAuthMethod, ValidatedClientMetadata,
 };
+#[cfg(feature = "sql-migrations")]
+pub use embedded_migrations::EmbeddedMigrations;
 pub use error::CoreError;
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use oauth_error::{OAuthErrorCode, OAuthErrorResponse};

@@ -14,12 +14,14 @@
 //! Without the peers (MCP_OAUTH_EVERYTHING_SERVER, MCP_OAUTH_NODE, MCP_OAUTH_PYTHON_MCP unset)
 //! the tests pass after a notice, unless `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes them fail.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod peers_support;
+
+use std::time::Duration;
 
 use mcp_oauth_proxy::{HttpUpstream, HttpUpstreamConfig, ProxyConfig, protect_upstream};
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 use mcp_oauth_testkit::TestIssuer;
+use peers_support::{everything_server, free_port, python_server};
 use rmcp::ServiceExt;
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, GetPromptRequestParams,
@@ -29,93 +31,6 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-
-/// A peer server process, killed when dropped.
-struct Peer {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The environment variable `name`, or `None` after a notice (a failure when services are
-/// required).
-fn peer_setting(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(value) => Some(value),
-        Err(_) if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") => panic!(
-            "MCP_OAUTH_REQUIRE_SERVICES=1 but {name} is not set: install the peers with \
-             scripts/services/proxy-peers.sh (proxy_peers_install; proxy_peers_env)"
-        ),
-        Err(_) => {
-            eprintln!("skipped: {name} is not set (see scripts/services/proxy-peers.sh)");
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `command` (which listens on `port`) and waits until it accepts connections.
-async fn start_peer(mut command: Command, port: u16) -> Peer {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let peer = Peer {
-        child,
-        url: format!("http://127.0.0.1:{port}/mcp"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the peer did not start on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    peer
-}
-
-/// `server-everything` in Streamable HTTP mode, or `None` when it is not installed.
-async fn everything_server(port: u16) -> Option<Peer> {
-    let node = peer_setting("MCP_OAUTH_NODE")?;
-    let server = peer_setting("MCP_OAUTH_EVERYTHING_SERVER")?;
-    let mut command = Command::new(node);
-    command
-        .arg(server)
-        .arg("streamableHttp")
-        .env("PORT", port.to_string());
-    Some(start_peer(command, port).await)
-}
-
-/// The Python MCP SDK server of tests/proxy-peers, or `None` when it is not installed.
-async fn python_server(port: u16) -> Option<Peer> {
-    let python = peer_setting("MCP_OAUTH_PYTHON_MCP")?;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/proxy-peers/python_server.py"
-    );
-    let mut command = Command::new(python);
-    command.arg(script).arg(port.to_string());
-    Some(start_peer(command, port).await)
-}
 
 /// The proxy in front of `upstream_url`: `guarded_tool` needs `mcp:admin`, everything else
 /// `mcp:read`, and lists hide what a token may not use.
@@ -179,6 +94,21 @@ impl Proxy {
             .to_owned()
     }
 
+    /// Opens the session's GET stream, resuming after `last_event_id` (MCP 2025-06-18
+    /// "Transports" §Resumability and Redelivery).
+    async fn resume(&self, token: &str, session: &str, last_event_id: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(&self.mcp_url)
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("mcp-session-id", session)
+            .header("last-event-id", last_event_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn post(&self, token: &str, session: Option<&str>, message: Value) -> reqwest::Response {
         let mut request = reqwest::Client::new()
             .post(&self.mcp_url)
@@ -190,6 +120,66 @@ impl Proxy {
             request = request.header("mcp-session-id", session);
         }
         request.send().await.unwrap()
+    }
+}
+
+/// One server-sent event: its `id` and its `data` lines joined (as the HTML Standard's
+/// "Server-sent events" §9.2.6 interprets an event stream; `event` and `retry` ignored).
+#[derive(Debug)]
+struct Event {
+    id: Option<String>,
+    data: String,
+}
+
+/// Reads the events of an SSE response as they arrive, skipping comments.
+struct Events {
+    response: reqwest::Response,
+    /// What arrived of events not yet returned, `\r` removed (a line end in an event stream).
+    buffer: Vec<u8>,
+}
+
+impl Events {
+    fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        Self {
+            response,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// The next event with data, or `None` when the stream ends or sends nothing for `idle`.
+    async fn next(&mut self, idle: Duration) -> Option<Event> {
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
+                let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let mut event = Event {
+                    id: None,
+                    data: String::new(),
+                };
+                for line in std::str::from_utf8(&block).unwrap().lines() {
+                    if let Some(id) = line.strip_prefix("id:") {
+                        event.id = Some(id.trim_start().to_owned());
+                    } else if let Some(data) = line.strip_prefix("data:") {
+                        event.data.push_str(data.strip_prefix(' ').unwrap_or(data));
+                    }
+                }
+                if !event.data.trim().is_empty() {
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(idle, self.response.chunk())
+                .await
+                .ok()?
+                .unwrap()?;
+            self.buffer
+                .extend(chunk.iter().filter(|&&byte| byte != b'\r'));
+        }
     }
 }
 
@@ -320,4 +310,75 @@ async fn a_killed_upstream_gives_a_clean_error_and_the_next_session_works() {
     assert!(stale.status().is_client_error(), "{}", stale.status());
     let fresh = proxy.open_session(&alice).await;
     assert_eq!(proxy.post(&alice, Some(&fresh), ping).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_stream_broken_off_resumes_with_last_event_id_and_the_missed_events_arrive() {
+    let port = free_port();
+    let Some(peer) = everything_server(port).await else {
+        return;
+    };
+    let proxy = Proxy::start(&peer.url, "get-env").await;
+    let alice = proxy.token("alice", "mcp:read");
+    let session = proxy.open_session(&alice).await;
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        proxy
+            .post(&alice, Some(&session), initialized)
+            .await
+            .status(),
+        202
+    );
+    // A call that reports its progress four times, then answers, all on one SSE stream.
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": "trigger-long-running-operation",
+        "arguments": {"duration": 1, "steps": 4},
+        "_meta": {"progressToken": "resumed"}}});
+    let mut stream = Events::new(proxy.post(&alice, Some(&session), call).await);
+    let first = stream
+        .next(Duration::from_secs(30))
+        .await
+        .expect("a first event");
+    let first_message: Value = serde_json::from_str(&first.data).unwrap();
+    assert_eq!(
+        first_message["method"], "notifications/progress",
+        "{first:?}"
+    );
+    assert_eq!(first_message["params"]["progress"], 1, "{first:?}");
+    let last_event_id = first.id.expect("server-everything numbers its events");
+    // The client goes away in the middle of the call.
+    drop(stream);
+
+    // It comes back with the last event it saw, as often as it takes for the call to end:
+    // everything after that event is replayed (the upstream stored what nobody read).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let replayed = loop {
+        let mut resumed = Events::new(proxy.resume(&alice, &session, &last_event_id).await);
+        let mut messages = Vec::new();
+        while let Some(event) = resumed.next(Duration::from_millis(500)).await {
+            messages.push(serde_json::from_str::<Value>(&event.data).unwrap());
+        }
+        if messages.iter().any(|message| message["id"] == 7) {
+            break messages;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call's answer was never replayed: {messages:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let progress: Vec<&Value> = replayed
+        .iter()
+        .filter(|message| message["method"] == "notifications/progress")
+        .map(|message| &message["params"]["progress"])
+        .collect();
+    assert_eq!(progress, [2, 3, 4], "{replayed:?}");
+    let answer = replayed.iter().find(|message| message["id"] == 7).unwrap();
+    assert!(
+        answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Long running operation completed"),
+        "{answer}"
+    );
 }

@@ -3,7 +3,7 @@
 //! account, and the sign-in throttle ([`super::throttle`]) counts that browser's attempts on
 //! the account by its cookie alone, so others' failures cannot lock the owner out.
 //!
-//! The cookie holds a random [`Secret`]; the store keeps only its SHA-256 with the user it was
+//! The cookie holds a random [`BrowserSecret`]; the store keeps only its SHA-256 with the user it was
 //! issued to and its expiry ([`DeviceCookieRecord`]). So it cannot be forged or guessed, it
 //! vouches for its own account only, and a copy of the database cannot be replayed as a cookie.
 //! It is `HttpOnly`, `SameSite=Strict` (only the sign-in form, posted from this site's own page,
@@ -15,13 +15,13 @@
 use cookie::SameSite;
 use http::{HeaderMap, HeaderValue};
 
-use super::cookies;
-use crate::secrets::Secret;
-use crate::server::Inner;
+use super::Accounts;
+use crate::secrets::BrowserSecret;
 use crate::store::{DeviceCookieRecord, SecretHash, StoreError, UserId};
+use crate::web::cookies;
 
 /// The name of the device cookie.
-pub(crate) const DEVICE_COOKIE: &str = "mcp_oauth_device";
+pub(super) const DEVICE_COOKIE: &str = "mcp_oauth_device";
 
 /// The most device cookie values of one request that are looked up (a browser sends one).
 const MAX_PRESENTED: usize = 3;
@@ -31,7 +31,7 @@ fn presented(headers: &HeaderMap) -> Vec<SecretHash> {
     cookies::values(headers, DEVICE_COOKIE)
         .filter(|value| cookies::looks_like_secret(value))
         .take(MAX_PRESENTED)
-        .map(|value| Secret::from_presented(value).hash())
+        .map(|value| BrowserSecret::from_presented(value).hash())
         .collect()
 }
 
@@ -39,14 +39,14 @@ fn presented(headers: &HeaderMap) -> Vec<SecretHash> {
 /// server to that user and unexpired. Every presented cookie is looked up, whether or not
 /// there is a `user`, so the time taken does not depend on whether the account exists.
 pub(super) async fn vouching_for(
-    state: &Inner,
+    accounts: &Accounts,
     headers: &HeaderMap,
     user: Option<&UserId>,
 ) -> Result<Option<SecretHash>, StoreError> {
-    let now = state.now();
+    let now = accounts.now();
     let mut vouching = None;
     for hash in presented(headers) {
-        let record = state.store.get_device_cookie(&hash, now).await?;
+        let record = accounts.devices.get_device_cookie(&hash, now).await?;
         if vouching.is_none() && record.is_some_and(|record| Some(&record.user_id) == user) {
             vouching = Some(hash);
         }
@@ -57,31 +57,30 @@ pub(super) async fn vouching_for(
 /// Issues a new device cookie for `user_id` in place of the ones the browser sent (which are
 /// deleted); the `Set-Cookie` value to send.
 pub(super) async fn issue(
-    state: &Inner,
+    accounts: &Accounts,
     headers: &HeaderMap,
     user_id: &UserId,
 ) -> Result<HeaderValue, StoreError> {
     for hash in presented(headers) {
-        state.store.delete_device_cookie(&hash).await?;
+        accounts.devices.delete_device_cookie(&hash).await?;
     }
-    let secret = Secret::generate();
-    let now = state.now();
-    let ttl = i64::try_from(state.config.login_limits.device_cookie_ttl.as_secs())
-        .unwrap_or(i64::MAX / 2);
-    state
-        .store
-        .insert_device_cookie(&DeviceCookieRecord {
-            cookie_hash: secret.hash(),
-            user_id: user_id.clone(),
-            created_at: now,
-            expires_at: now.saturating_add(ttl),
-        })
+    let secret = BrowserSecret::generate();
+    let now = accounts.now();
+    let ttl = accounts.device_cookie_ttl;
+    accounts
+        .devices
+        .insert_device_cookie(&DeviceCookieRecord::new(
+            secret.hash(),
+            user_id.clone(),
+            now,
+            now.saturating_add(ttl),
+        ))
         .await?;
     Ok(cookies::set_cookie(
         DEVICE_COOKIE,
         secret.expose(),
         SameSite::Strict,
-        state.config.secure_cookies(),
+        accounts.sessions.secure_cookies(),
         Some(ttl),
     ))
 }

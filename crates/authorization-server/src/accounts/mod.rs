@@ -1,118 +1,103 @@
-//! Local user accounts: sign-up, sign-in and sign-out pages (server-rendered HTML that works
-//! without JavaScript), browser sessions, CSRF protection, sign-in throttling with device
-//! cookies, and the admin API that creates users.
+//! The account pages: sign-up, sign-in and sign-out (server-rendered HTML that works without
+//! JavaScript), with sign-in throttling ([`throttle`]) and device cookies ([`device`]). The
+//! accounts themselves are in `users`; sessions, CSRF and `return_to` in `web`.
 //!
 //! | route | what it does |
 //! |---|---|
 //! | `GET /` | who is signed in, with a sign-out button; or links to sign in and sign up |
-//! | `GET`, `POST /login` | the sign-in form; a success sets a new session and device cookie and redirects to `return_to` (only `/authorize?…`) or `/` |
-//! | `GET`, `POST /signup` | the sign-up form with the password policy; signs the new user in like `/login` (404 when `allow_signup` is off) |
+//! | `GET`, `POST /login` | the sign-in form; a success sets a new session and device cookie and redirects to `return_to` (only `/authorize?…`) or `/` ([`login_routes`], when people sign in here rather than upstream) |
+//! | `GET`, `POST /signup` | the sign-up form with the password policy; signs the new user in like `/login` (404 when `allow_signup` is off, or people sign in upstream) |
 //! | `POST /logout` | ends the session and clears its cookie |
 //!
-//! Every POST needs the CSRF token ([`csrf`]) and otherwise gets a 403 page and does nothing.
-//! Other pages use the same pieces: [`session::signed_in`] says who is signed in, and
-//! [`csrf::for_form`], [`csrf::verify`] and [`csrf::rejected`] protect their forms.
-//! Form bodies are limited to [`FORM_LIMIT`] bytes. Pages are never cached and cannot be
-//! framed. The throttle ([`throttle`]) needs the client address: serve the router with
-//! `into_make_service_with_connect_info::<SocketAddr>()`; browsers that signed in before
-//! carry a device cookie ([`device`]) that keeps others' failures from locking them out.
+//! Every POST needs the CSRF token and otherwise gets a 403 page and does nothing. Form
+//! bodies are limited to [`FORM_LIMIT`] bytes. Pages are never cached and cannot be framed.
+//! The throttle needs the client address: serve the router with
+//! `into_make_service_with_connect_info::<SocketAddr>()`; browsers that signed in before carry
+//! a device cookie that keeps others' failures from locking them out.
 //!
 //! Links and form actions are root-relative (`/login`): the router is served at the root of
 //! the issuer's origin.
 
-pub(crate) mod cookies;
-pub(crate) mod csrf;
 mod device;
-pub(crate) mod email;
 mod pages;
-mod password;
-pub(crate) mod return_to;
-pub(crate) mod session;
-pub(crate) mod throttle;
+mod throttle;
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
-use thiserror::Error;
-use zeroize::Zeroizing;
 
-pub(crate) use pages::sign_in;
-pub(crate) use throttle::LoginThrottle;
+use crate::clock::{Clock, seconds};
+use crate::config::AuthorizationServerConfig;
+use crate::store::{AccountStore, SessionStore, Store, UnixTime};
+use crate::web::pages::{FORM_LIMIT, with_page_headers};
+use crate::web::session::Sessions;
 
-use crate::secrets::random_id;
-use crate::server::AppState;
-use crate::store::{Store, StoreError, UnixTime, UserId, UserRecord};
+use self::throttle::LoginThrottle;
 
-/// The largest form body accepted, in bytes (a `return_to` may hold a long authorization
-/// request).
-pub(crate) const FORM_LIMIT: usize = 16 * 1024;
-
-/// Why an account could not be created.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum AccountError {
-    /// The e-mail address is not plausible.
-    #[error("`{0}` is not a valid e-mail address")]
-    InvalidEmail(String),
-    /// The password does not meet the policy (at least 10 and at most 128 characters, not the
-    /// e-mail address).
-    #[error("the password does not meet the policy: {0}")]
-    WeakPassword(String),
-    /// An account with this e-mail address exists.
-    #[error("a user with e-mail {0} already exists")]
-    AlreadyExists(String),
-    /// The password could not be hashed; the detail is for logs.
-    #[error("the password could not be hashed: {0}")]
-    Hashing(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// What the account pages need: a sub-state.
+#[derive(Clone)]
+pub(crate) struct Accounts {
+    users: Arc<dyn AccountStore>,
+    devices: Arc<dyn SessionStore>,
+    sessions: Sessions,
+    throttle: Arc<LoginThrottle>,
+    signup_open: bool,
+    device_cookie_ttl: UnixTime,
+    clock: Clock,
 }
 
-/// Creates a local user with `email` (trimmed and lower-cased) and `password`, checking the
-/// e-mail syntax and the password policy, and storing the password as an Argon2id PHC string.
-/// The admin command and the sign-up page both use it.
-///
-/// Errors: [`AccountError::InvalidEmail`], [`AccountError::WeakPassword`],
-/// [`AccountError::AlreadyExists`] when the e-mail is taken, [`AccountError::Hashing`] and
-/// [`AccountError::Store`] for faults.
-pub async fn create_user(
-    store: &dyn Store,
-    email: &str,
-    password: &str,
-    now: UnixTime,
-) -> Result<UserRecord, AccountError> {
-    let email = email::normalize(email);
-    if !email::is_plausible(&email) {
-        return Err(AccountError::InvalidEmail(email));
+impl Accounts {
+    /// The account pages over `store`, as `config` says.
+    pub(crate) fn new(
+        store: &Arc<dyn Store>,
+        sessions: Sessions,
+        config: &AuthorizationServerConfig,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            users: store.clone(),
+            devices: store.clone(),
+            sessions,
+            throttle: Arc::new(LoginThrottle::new(config.login_limits)),
+            signup_open: config.signup_open(),
+            device_cookie_ttl: seconds(config.login_limits.device_cookie_ttl),
+            clock,
+        }
     }
-    let problems = password::policy_problems(&email, password);
-    if !problems.is_empty() {
-        return Err(AccountError::WeakPassword(problems.join(" ")));
-    }
-    let hash = password::hash(Zeroizing::new(password.to_owned()))
-        .await
-        .map_err(|failure| AccountError::Hashing(failure.0))?;
-    let user = UserRecord {
-        user_id: UserId(random_id()),
-        email,
-        password_hash: Some(hash),
-        created_at: now,
-    };
-    match store.insert_user(&user).await {
-        Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => Err(AccountError::AlreadyExists(user.email)),
-        Err(error) => Err(AccountError::Store(error)),
+
+    fn now(&self) -> UnixTime {
+        (self.clock)()
     }
 }
 
-/// The account pages.
-pub(crate) fn routes() -> Router<AppState> {
-    let pages = Router::new()
-        .route("/", get(pages::home))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/signup", get(pages::signup_form).post(pages::signup))
-        .route("/logout", post(pages::logout))
-        .layer(DefaultBodyLimit::max(FORM_LIMIT));
-    crate::pages::with_page_headers(pages)
+/// `/`, `/signup` and `/logout`.
+pub(crate) fn routes<S>() -> Router<S>
+where
+    Accounts: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    pages_with_limit(
+        Router::new()
+            .route("/", get(pages::home))
+            .route("/signup", get(pages::signup_form).post(pages::signup))
+            .route("/logout", post(pages::logout)),
+    )
+}
+
+/// `/login`, the local sign-in form (when people do not sign in upstream).
+pub(crate) fn login_routes<S>() -> Router<S>
+where
+    Accounts: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    pages_with_limit(Router::new().route("/login", get(pages::login_form).post(pages::login)))
+}
+
+fn pages_with_limit<S>(pages: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    with_page_headers(pages.layer(DefaultBodyLimit::max(FORM_LIMIT)))
 }

@@ -6,17 +6,18 @@ use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Extension, Form, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::csrf::{self, CsrfToken};
 use super::throttle::{Source, client_key};
-use super::{AccountError, create_user, device, email, password, return_to, session};
-use crate::pages::{error_page, render};
-use crate::server::{AppState, Inner};
+use super::{Accounts, device};
 use crate::store::{SecretHash, StoreError, UnixTime, UserId, UserRecord};
+use crate::users::{AccountError, create_user, email, password};
+use crate::web::csrf::{self, CsrfToken};
+use crate::web::pages::{error_page, render, see_other, unavailable, with_cookie};
+use crate::web::return_to::{self, ReturnQuery};
 
 /// The message for every failed sign-in: it never says which of the two was wrong.
 const WRONG_CREDENTIALS: &str = "Wrong e-mail or password.";
@@ -52,13 +53,6 @@ struct HomePage<'a> {
     signup: bool,
 }
 
-/// `?return_to=` of the pages.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct ReturnQuery {
-    return_to: String,
-}
-
 /// The sign-in form. Every field defaults to empty, so a form without a token reaches the
 /// CSRF check (and gets 403) instead of a parse error.
 #[derive(Default, Deserialize)]
@@ -89,48 +83,45 @@ pub(super) struct LogoutForm {
 }
 
 /// `GET /`: who is signed in.
-pub(super) async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let signed_in = session::signed_in(&state, &headers).await;
-    let (csrf, set_cookie) = csrf::for_form(&headers, state.config.secure_cookies());
+pub(super) async fn home(State(accounts): State<Accounts>, headers: HeaderMap) -> Response {
+    let signed_in = accounts.sessions.signed_in(&headers).await;
+    let (csrf, set_cookie) = csrf::for_form(&headers, accounts.sessions.secure_cookies());
     let page = HomePage {
         email: signed_in
             .as_ref()
             .map(|signed_in| signed_in.user.email.as_str()),
         csrf_token: csrf.as_str(),
-        signup: state.config.signup_open(),
+        signup: accounts.signup_open,
     };
-    with_cookies(render(StatusCode::OK, &page), set_cookie)
+    with_cookie(render(StatusCode::OK, &page), set_cookie)
 }
 
 /// `GET /login`.
 pub(super) async fn login_form(
-    State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    State(accounts): State<Accounts>,
     headers: HeaderMap,
     query: Result<Query<ReturnQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|Query(query)| query).unwrap_or_default();
-    if state.config.federated() {
-        let ip = peer.map(|Extension(ConnectInfo(address))| address.ip());
-        let target = return_to::accept(&query.return_to);
-        return crate::federation::sign_in_page(&state, &headers, ip, target).await;
-    }
-    let (csrf, set_cookie) = csrf::for_form(&headers, state.config.secure_cookies());
-    let page = login_page(&state, "", None, &csrf, return_to::accept(&query.return_to));
-    with_cookies(render(StatusCode::OK, &page), set_cookie)
+    let (csrf, set_cookie) = csrf::for_form(&headers, accounts.sessions.secure_cookies());
+    let page = login_page(
+        &accounts,
+        "",
+        None,
+        &csrf,
+        return_to::accept(&query.return_to),
+    );
+    with_cookie(render(StatusCode::OK, &page), set_cookie)
 }
 
 /// `POST /login`: CSRF token, the account and the browser's device cookie, throttle, password,
 /// then a new session, a new device cookie and the redirect.
 pub(super) async fn login(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    if state.config.federated() {
-        return crate::federation::local_sign_in_disabled();
-    }
     let mut form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => return unreadable_form(&rejection),
@@ -139,16 +130,16 @@ pub(super) async fn login(
     if !csrf::verify(&headers, &form.csrf_token) {
         return csrf::rejected();
     }
-    let (csrf, _) = csrf::for_form(&headers, state.config.secure_cookies());
+    let (csrf, _) = csrf::for_form(&headers, accounts.sessions.secure_cookies());
     let target = return_to::accept(&form.return_to);
     let email = email::normalize(&form.email);
-    let now = state.now();
+    let now = accounts.now();
 
     let ip = client_key(peer.map(|Extension(ConnectInfo(address))| address));
     // No account has an implausible address: such attempts share one account counter, so
     // junk cannot fill the table with long keys (they still count against the IP).
     let plausible = email::is_plausible(&email);
-    let (user, device) = match account_and_device(&state, &headers, plausible, &email).await {
+    let (user, device) = match account_and_device(&accounts, &headers, plausible, &email).await {
         Ok(found) => found,
         Err(error) => {
             tracing::error!(%error, "cannot look up the account or the device cookie");
@@ -162,11 +153,17 @@ pub(super) async fn login(
             ip: &ip,
         },
     };
-    let attempt = match state.login_throttle.begin(source, now) {
+    let attempt = match accounts.throttle.begin(source, now) {
         Ok(attempt) => attempt,
         Err(retry_at) => {
             tracing::info!(%ip, trusted_device = device.is_some(), "sign-in throttled");
-            let page = login_page(&state, &email, Some(too_many(retry_at, now)), &csrf, target);
+            let page = login_page(
+                &accounts,
+                &email,
+                Some(too_many(retry_at, now)),
+                &csrf,
+                target,
+            );
             return throttled(render(StatusCode::TOO_MANY_REQUESTS, &page), retry_at, now);
         }
     };
@@ -174,14 +171,14 @@ pub(super) async fn login(
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
     match (password::verify(stored, password).await, user) {
         (true, Some(user)) => {
-            state.login_throttle.succeeded(attempt, state.now());
-            sign_in_with_password(&state, &headers, &user.user_id, target).await
+            accounts.throttle.succeeded(attempt, accounts.now());
+            sign_in_with_password(&accounts, &headers, &user.user_id, target).await
         }
         _ => {
             drop(attempt); // counted as a failure
             tracing::info!(%ip, trusted_device = device.is_some(), "failed sign-in");
             let page = login_page(
-                &state,
+                &accounts,
                 &email,
                 Some(WRONG_CREDENTIALS.to_owned()),
                 &csrf,
@@ -194,28 +191,28 @@ pub(super) async fn login(
 
 /// `GET /signup`.
 pub(super) async fn signup_form(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     headers: HeaderMap,
     query: Result<Query<ReturnQuery>, QueryRejection>,
 ) -> Response {
-    if !state.config.signup_open() {
+    if !accounts.signup_open {
         return signup_disabled();
     }
     let query = query.map(|Query(query)| query).unwrap_or_default();
-    let (csrf, set_cookie) = csrf::for_form(&headers, state.config.secure_cookies());
+    let (csrf, set_cookie) = csrf::for_form(&headers, accounts.sessions.secure_cookies());
     let page = signup_page("", Vec::new(), &csrf, return_to::accept(&query.return_to));
-    with_cookies(render(StatusCode::OK, &page), set_cookie)
+    with_cookie(render(StatusCode::OK, &page), set_cookie)
 }
 
 /// `POST /signup`: sign-up allowed, CSRF token, IP throttle, e-mail and policy, then the
 /// account, a session and the redirect.
 pub(super) async fn signup(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     form: Result<Form<SignupForm>, FormRejection>,
 ) -> Response {
-    if !state.config.signup_open() {
+    if !accounts.signup_open {
         return signup_disabled();
     }
     let mut form = match form {
@@ -227,13 +224,13 @@ pub(super) async fn signup(
     if !csrf::verify(&headers, &form.csrf_token) {
         return csrf::rejected();
     }
-    let (csrf, _) = csrf::for_form(&headers, state.config.secure_cookies());
+    let (csrf, _) = csrf::for_form(&headers, accounts.sessions.secure_cookies());
     let target = return_to::accept(&form.return_to);
     let email = email::normalize(&form.email);
-    let now = state.now();
+    let now = accounts.now();
 
     let ip = client_key(peer.map(|Extension(ConnectInfo(address))| address));
-    if let Err(retry_at) = state.login_throttle.check_ip(&ip, now) {
+    if let Err(retry_at) = accounts.throttle.check_ip(&ip, now) {
         let page = signup_page(&email, vec![too_many(retry_at, now)], &csrf, target);
         return throttled(render(StatusCode::TOO_MANY_REQUESTS, &page), retry_at, now);
     }
@@ -257,13 +254,13 @@ pub(super) async fn signup(
         );
     }
 
-    match create_user(state.store.as_ref(), &email, &password, now).await {
+    match create_user(accounts.users.as_ref(), &email, &password, now).await {
         Ok(user) => {
             tracing::info!(user_id = %user.user_id, "account created");
-            sign_in_with_password(&state, &headers, &user.user_id, target).await
+            sign_in_with_password(&accounts, &headers, &user.user_id, target).await
         }
         Err(AccountError::AlreadyExists(_)) => {
-            state.login_throttle.record_ip_failure(&ip, now);
+            accounts.throttle.record_ip_failure(&ip, now);
             let problem =
                 "An account with this e-mail address already exists: sign in instead.".to_owned();
             render(
@@ -280,7 +277,7 @@ pub(super) async fn signup(
 
 /// `POST /logout`: CSRF token, then the session ends and its cookie is cleared.
 pub(super) async fn logout(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     headers: HeaderMap,
     form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Response {
@@ -291,30 +288,10 @@ pub(super) async fn logout(
     if !csrf::verify(&headers, &form.csrf_token) {
         return csrf::rejected();
     }
-    match session::end(&state, &headers).await {
+    match accounts.sessions.end(&headers).await {
         Ok(clear) => see_other(return_to::HOME, clear),
         Err(error) => {
             tracing::error!(%error, "cannot end a session");
-            unavailable()
-        }
-    }
-}
-
-/// Replaces the browser's session (if any) by a new one for `user_id`, and sends the browser
-/// to `target` (accepted by [`return_to::accept`]) or home.
-pub(crate) async fn sign_in(
-    state: &Inner,
-    headers: &HeaderMap,
-    user_id: &UserId,
-    target: Option<&str>,
-) -> Response {
-    if let Err(error) = session::end(state, headers).await {
-        tracing::warn!(%error, "cannot end the previous session");
-    }
-    match session::start(state, user_id).await {
-        Ok(cookie) => see_other(target.unwrap_or(return_to::HOME), cookie),
-        Err(error) => {
-            tracing::error!(%error, "cannot start a session");
             unavailable()
         }
     }
@@ -324,41 +301,45 @@ pub(crate) async fn sign_in(
 /// the browser's device cookie that vouches for it, if any. The browser's device cookies are
 /// looked up whether or not the account exists.
 async fn account_and_device(
-    state: &Inner,
+    accounts: &Accounts,
     headers: &HeaderMap,
     plausible: bool,
     email: &str,
 ) -> Result<(Option<UserRecord>, Option<SecretHash>), StoreError> {
     let user = if plausible {
-        state.store.find_user_by_email(email).await?
+        accounts.users.find_user_by_email(email).await?
     } else {
         None
     };
     let device =
-        device::vouching_for(state, headers, user.as_ref().map(|user| &user.user_id)).await?;
+        device::vouching_for(accounts, headers, user.as_ref().map(|user| &user.user_id)).await?;
     Ok((user, device))
 }
 
-/// [`sign_in`] after the person proved their password: the browser also gets a new device
-/// cookie for the account (without one if it cannot be stored: signing in matters more).
+/// A sign-in ([`Sessions::sign_in`](crate::web::session::Sessions::sign_in)) after the person
+/// proved their password: the browser also gets a new device cookie for the account (without
+/// one if it cannot be stored: signing in matters more).
 async fn sign_in_with_password(
-    state: &Inner,
+    accounts: &Accounts,
     headers: &HeaderMap,
     user_id: &UserId,
     target: Option<&str>,
 ) -> Response {
-    let device = match device::issue(state, headers, user_id).await {
+    let device = match device::issue(accounts, headers, user_id).await {
         Ok(cookie) => Some(cookie),
         Err(error) => {
             tracing::warn!(%error, "cannot issue a device cookie");
             None
         }
     };
-    with_cookies(sign_in(state, headers, user_id, target).await, device)
+    with_cookie(
+        accounts.sessions.sign_in(headers, user_id, target).await,
+        device,
+    )
 }
 
 fn login_page<'a>(
-    state: &Inner,
+    accounts: &Accounts,
     email: &'a str,
     error: Option<String>,
     csrf: &'a CsrfToken,
@@ -369,9 +350,8 @@ fn login_page<'a>(
         error,
         csrf_token: csrf.as_str(),
         return_to: target,
-        signup_href: state
-            .config
-            .signup_open()
+        signup_href: accounts
+            .signup_open
             .then(|| format!("/signup{}", return_to::query(target))),
     }
 }
@@ -414,24 +394,6 @@ fn throttled(mut response: Response, retry_at: UnixTime, now: UnixTime) -> Respo
     response
 }
 
-/// 303 to `target` (already checked by [`return_to::accept`], or home) with a cookie.
-fn see_other(target: &str, cookie: HeaderValue) -> Response {
-    let location =
-        HeaderValue::from_str(target).unwrap_or(HeaderValue::from_static(return_to::HOME));
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, location), (header::SET_COOKIE, cookie)],
-    )
-        .into_response()
-}
-
-fn with_cookies(mut response: Response, set_cookie: Option<HeaderValue>) -> Response {
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
 fn unreadable_form(rejection: &FormRejection) -> Response {
     let status = rejection.status();
     let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -453,14 +415,5 @@ fn signup_disabled() -> Response {
         "Sign-up is disabled",
         "This server does not let people create accounts themselves. Ask its administrator to create one for you.",
         "signup_disabled",
-    )
-}
-
-fn unavailable() -> Response {
-    error_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The server could not complete the request. Nothing was changed; try again in a moment.",
-        "server_error",
     )
 }

@@ -115,7 +115,7 @@ impl Counter {
     fn of(source: Source<'_>) -> Vec<Counter> {
         let counter = |kind, key: String| Counter { kind, key };
         match source {
-            Source::Device(hash) => vec![counter(Kind::Device, hash.0.clone())],
+            Source::Device(hash) => vec![counter(Kind::Device, hash.as_str().to_owned())],
             Source::Untrusted { account, ip } => vec![
                 // An e-mail cannot hold a newline, so the pair cannot be forged from another.
                 counter(Kind::AccountFromIp, format!("{account}\n{ip}")),
@@ -382,7 +382,7 @@ mod tests {
                 .unwrap_err(),
             60
         );
-        let device = SecretHash("d".repeat(64));
+        let device = SecretHash::of("d");
         assert!(throttle.begin(Source::Device(&device), 1).is_ok());
     }
 
@@ -399,15 +399,15 @@ mod tests {
         );
         assert_eq!(throttle.check_ip("10.0.0.1", 2), Err(60));
         assert!(throttle.begin(untrusted("c@b.c", "10.0.0.2"), 2).is_ok());
-        let device = SecretHash("d".repeat(64));
+        let device = SecretHash::of("d");
         assert!(throttle.begin(Source::Device(&device), 2).is_ok());
     }
 
     #[test]
     fn a_device_cookie_is_locked_on_its_own() {
         let throttle = throttle(100, 100, 100);
-        let device = SecretHash("d".repeat(64));
-        let other = SecretHash("e".repeat(64));
+        let device = SecretHash::of("d");
+        let other = SecretHash::of("e");
         for _ in 0..2 {
             let _ = throttle.begin(Source::Device(&device), 0).unwrap();
         }
@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn success_clears_the_device_cookie() {
         let throttle = throttle(100, 100, 100);
-        let device = SecretHash("d".repeat(64));
+        let device = SecretHash::of("d");
         let _ = throttle.begin(Source::Device(&device), 0).unwrap();
         let ok = throttle.begin(Source::Device(&device), 0).unwrap();
         throttle.succeeded(ok, 0);

@@ -1,16 +1,41 @@
 //! Authorization Server Metadata (RFC 8414 §3), the same document at the OpenID Connect
-//! Discovery URL, and the JWKS.
+//! Discovery URL (OIDC Discovery §4), and the JWKS (RFC 7517 §5).
 
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use http::{HeaderValue, header};
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::server::AppState;
+use crate::config::AuthorizationServerConfig;
+use crate::keys::SigningKeys;
 
-pub(crate) fn routes() -> Router<AppState> {
+/// What the discovery routes serve: a sub-state.
+#[derive(Clone)]
+pub(crate) struct Discovery {
+    document: Arc<Value>,
+    keys: SigningKeys,
+}
+
+impl Discovery {
+    /// The metadata of `config`, and the keys it publishes.
+    pub(crate) fn new(config: &AuthorizationServerConfig, keys: SigningKeys) -> Self {
+        Self {
+            document: Arc::new(document(config)),
+            keys,
+        }
+    }
+}
+
+/// The discovery routes, cached by clients for five minutes.
+pub(super) fn routes<S>() -> Router<S>
+where
+    Discovery: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route("/.well-known/openid-configuration", get(metadata))
@@ -22,9 +47,8 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// The metadata document: every endpoint and capability, truthfully.
-async fn metadata(State(state): State<AppState>) -> Json<Value> {
-    let config = &state.config;
-    Json(json!({
+fn document(config: &AuthorizationServerConfig) -> Value {
+    json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint("/authorize"),
         "token_endpoint": config.endpoint("/token"),
@@ -46,9 +70,13 @@ async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "id_token_signing_alg_values_supported": ["ES256"],
         // Only claims the ID token carries: there is no `email` scope nor userinfo endpoint.
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce"],
-    }))
+    })
 }
 
-async fn jwks(State(state): State<AppState>) -> Json<Value> {
-    Json(serde_json::to_value(state.keys.jwks()).unwrap_or_else(|_| json!({"keys": []})))
+async fn metadata(State(discovery): State<Discovery>) -> Json<Value> {
+    Json(Value::clone(&discovery.document))
+}
+
+async fn jwks(State(discovery): State<Discovery>) -> Json<Value> {
+    Json(serde_json::to_value(discovery.keys.jwks()).unwrap_or_else(|_| json!({"keys": []})))
 }

@@ -1,24 +1,44 @@
-//! The HTTP endpoints, one module each, assembled into one router.
+//! The HTTP edge of the OAuth endpoints: each module extracts what its endpoint needs (the
+//! form, the client's credentials, the session), calls the engine, and maps its answer;
+//! [`oauth_error`] turns every engine fault into an OAuth error response. The routes are
+//! generic over the application state, each handler taking its sub-state through `FromRef`
+//! (axum's "For library authors").
 
 mod authorize;
+mod consent;
+mod form;
 mod introspect;
 mod metadata;
+mod oauth_error;
 mod register;
 mod revoke;
 mod token;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::FromRef;
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
 use tower_http::cors::{Any, CorsLayer};
 
-pub(crate) use authorize::error_redirect_url;
-pub(crate) use register::policy as registration_policy;
+pub(crate) use form::MAX_FORM_BYTES;
+pub(crate) use metadata::Discovery;
 
-use crate::form::MAX_FORM_BYTES;
-use crate::server::AppState;
+use crate::engine::{Authorizer, Introspector, Registrar, Revoker, TokenEndpoint};
+use crate::web::session::Sessions;
 
-/// All routes.
-pub(crate) fn router() -> Router<AppState> {
+/// The OAuth endpoints: discovery, authorization, token, registration, revocation and
+/// introspection.
+pub(crate) fn routes<S>() -> Router<S>
+where
+    Discovery: FromRef<S>,
+    Authorizer: FromRef<S>,
+    Sessions: FromRef<S>,
+    TokenEndpoint: FromRef<S>,
+    Registrar: FromRef<S>,
+    Revoker: FromRef<S>,
+    Introspector: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
     // Endpoints that browser-based clients call directly.
     let public = Router::new()
         .merge(metadata::routes())
@@ -33,9 +53,11 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .merge(public)
         .merge(authorize::routes())
-        .merge(crate::accounts::routes())
-        .merge(crate::federation::routes())
         .merge(revoke::routes())
         .merge(introspect::routes())
-        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+}
+
+/// The raw `Authorization` header of a request, if it has one.
+fn authorization(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(AUTHORIZATION).map(|value| value.as_bytes())
 }

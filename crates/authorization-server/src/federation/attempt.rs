@@ -17,18 +17,17 @@ use sha2::{Digest, Sha256};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::Upstream;
 use super::discovery::ProviderMetadata;
-use crate::accounts::cookies;
-use crate::secrets::Secret;
-use crate::server::Inner;
+use super::{Federation, Upstream};
+use crate::secrets::BrowserSecret;
 use crate::store::{StoreError, UnixTime, UpstreamLoginRecord};
+use crate::web::cookies;
 
 /// The browser-binding cookie.
 pub(super) const BINDING_COOKIE: &str = "mcp_oauth_upstream";
 
 /// The path of the redirect URI registered at every provider.
-pub(crate) const CALLBACK_PATH: &str = "/login/callback";
+pub(super) const CALLBACK_PATH: &str = "/login/callback";
 
 /// A sign-in sent to the provider: where the browser goes, and the cookie to set.
 pub(super) struct Started {
@@ -60,16 +59,11 @@ impl Derived {
     }
 }
 
-/// The redirect URI this server registered at the providers.
-pub(super) fn redirect_uri(state: &Inner) -> String {
-    state.config.endpoint(CALLBACK_PATH)
-}
-
 /// Records a new sign-in at `upstream` for the browser of `headers`, returning to `return_to`.
 /// The browser keeps its binding cookie if it has one (several tabs may sign in at once).
 /// The error is for logs.
 pub(super) async fn start(
-    state: &Inner,
+    federation: &Federation,
     headers: &HeaderMap,
     upstream: &Upstream,
     metadata: &ProviderMetadata,
@@ -77,31 +71,37 @@ pub(super) async fn start(
 ) -> Result<Started, String> {
     let binding = cookies::values(headers, BINDING_COOKIE)
         .find(|value| cookies::looks_like_secret(value))
-        .map_or_else(Secret::generate, Secret::from_presented);
-    let ttl = i64::try_from(state.config.upstream_login_ttl.as_secs()).unwrap_or(600);
+        .map_or_else(BrowserSecret::generate, BrowserSecret::from_presented);
+    let ttl = federation.login_ttl;
     // Sent again with every start: the cookie lives as long as the newest attempt.
-    let set_cookie = binding_cookie(state, binding.expose(), ttl);
+    let set_cookie = cookies::set_cookie(
+        BINDING_COOKIE,
+        binding.expose(),
+        SameSite::Lax,
+        federation.sessions.secure_cookies(),
+        Some(ttl),
+    );
     let mut authorization_url = Url::parse(&metadata.authorization_endpoint)
         .map_err(|error| format!("authorization_endpoint: {error}"))?;
-    let request_state = Secret::generate();
+    let request_state = BrowserSecret::generate();
     let derived = Derived::new(binding.expose(), request_state.expose());
-    let now: UnixTime = state.now();
-    state
+    let now: UnixTime = federation.now();
+    federation
         .store
-        .insert_upstream_login(&UpstreamLoginRecord {
-            state_hash: request_state.hash(),
-            browser_hash: binding.hash(),
-            issuer: upstream.config.issuer.clone(),
-            return_to: return_to.to_owned(),
-            expires_at: now.saturating_add(ttl),
-        })
+        .insert_upstream_login(&UpstreamLoginRecord::new(
+            request_state.hash(),
+            binding.hash(),
+            upstream.config.issuer.clone(),
+            return_to,
+            now.saturating_add(ttl),
+        ))
         .await
         .map_err(|error| error.to_string())?;
     authorization_url
         .query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &upstream.config.client_id)
-        .append_pair("redirect_uri", &redirect_uri(state))
+        .append_pair("redirect_uri", &federation.redirect_uri)
         .append_pair("scope", &upstream.config.scopes.join(" "))
         .append_pair("state", request_state.expose())
         .append_pair("nonce", &derived.nonce)
@@ -111,16 +111,6 @@ pub(super) async fn start(
         authorization_url,
         set_cookie,
     })
-}
-
-fn binding_cookie(state: &Inner, value: &str, ttl: i64) -> HeaderValue {
-    cookies::set_cookie(
-        BINDING_COOKIE,
-        value,
-        SameSite::Lax,
-        state.config.secure_cookies(),
-        Some(ttl),
-    )
 }
 
 /// Why a callback's state leads to no sign-in.
@@ -137,19 +127,22 @@ pub(super) enum Unmatched {
 /// Takes the sign-in `request_state` names, if the browser of `headers` started it; with the
 /// secrets derived for it.
 pub(super) async fn take(
-    state: &Inner,
+    federation: &Federation,
     headers: &HeaderMap,
     request_state: &str,
 ) -> Result<(UpstreamLoginRecord, Derived), Unmatched> {
-    let login = state
+    let login = federation
         .store
-        .take_upstream_login(&Secret::from_presented(request_state).hash(), state.now())
+        .take_upstream_login(
+            &BrowserSecret::from_presented(request_state).hash(),
+            federation.now(),
+        )
         .await
         .map_err(Unmatched::Store)?
         .ok_or(Unmatched::UnknownState)?;
     let binding = cookies::values(headers, BINDING_COOKIE)
         .filter(|value| cookies::looks_like_secret(value))
-        .map(Secret::from_presented)
+        .map(BrowserSecret::from_presented)
         .find(|binding| binding.matches(&login.browser_hash))
         .ok_or(Unmatched::OtherBrowser)?;
     let derived = Derived::new(binding.expose(), request_state);

@@ -6,8 +6,6 @@
 //! Failures end as [`failure`](super::failure) says. No user, link or session is stored unless
 //! the ID token is valid.
 
-use std::collections::HashMap;
-
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::HeaderMap;
@@ -18,63 +16,78 @@ use super::attempt::{self, Derived, Unmatched};
 use super::discovery::{FetchError, ProviderMetadata};
 use super::failure::{Failure, fail};
 use super::id_token::{self, Expected, IdTokenError, UpstreamIdentity};
-use super::{Federation, Upstream, exchange, link};
-use crate::accounts::{self, return_to};
-use crate::server::{AppState, Inner};
+use super::{Federation, Providers, Upstream, exchange, link};
+use crate::params::Parameters;
 use crate::store::UpstreamLoginRecord;
+use crate::web::return_to;
 
 /// `GET /login/callback`.
 pub(super) async fn callback(
-    State(state): State<AppState>,
+    State(federation): State<Federation>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(federation) = state.federation.as_ref() else {
+    let Some(providers) = federation.providers.as_deref() else {
         return super::not_federated();
     };
-    let parameters = match parameters(query.as_deref().unwrap_or_default()) {
-        Ok(parameters) => parameters,
-        Err(failure) => return fail(&state, None, failure).await,
+    let query = query.unwrap_or_default();
+    let Ok(parameters) = Parameters::parse(query.as_bytes()) else {
+        return fail(&federation, None, Failure::Malformed).await;
     };
     let Some(request_state) = parameters.get("state") else {
-        return fail(&state, None, Failure::Malformed).await;
+        return fail(&federation, None, Failure::Malformed).await;
     };
-    let (login, derived) = match attempt::take(&state, &headers, request_state).await {
+    let (login, derived) = match attempt::take(&federation, &headers, request_state).await {
         Ok(found) => found,
-        Err(unmatched) => return fail(&state, None, Failure::Unmatched(unmatched)).await,
+        Err(unmatched) => return fail(&federation, None, Failure::Unmatched(unmatched)).await,
     };
-    match finish(&state, federation, &headers, &parameters, &login, &derived).await {
+    let answer = Answer {
+        parameters: &parameters,
+        login: &login,
+        derived: &derived,
+    };
+    match finish(&federation, providers, &headers, answer).await {
         Ok(response) => response,
-        Err(failure) => fail(&state, Some(&login.return_to), failure).await,
+        Err(failure) => fail(&federation, Some(&login.return_to), failure).await,
     }
+}
+
+/// The provider's answer, and the sign-in it answers.
+struct Answer<'a> {
+    parameters: &'a Parameters,
+    login: &'a UpstreamLoginRecord,
+    derived: &'a Derived,
 }
 
 /// The checks after the sign-in is known, in order; a session and the way back on success.
 async fn finish(
-    state: &Inner,
     federation: &Federation,
+    providers: &Providers,
     headers: &HeaderMap,
-    parameters: &HashMap<String, String>,
-    login: &UpstreamLoginRecord,
-    derived: &Derived,
+    answer: Answer<'_>,
 ) -> Result<Response, Failure> {
-    let upstream = federation
+    let Answer {
+        parameters,
+        login,
+        derived,
+    } = answer;
+    let upstream = providers
         .find(&login.issuer)
         .ok_or(Failure::Unmatched(Unmatched::UnknownState))?;
     let metadata = upstream
-        .metadata(&federation.http)
+        .metadata(&providers.http)
         .await
         .map_err(Failure::Unavailable)?;
     // RFC 9207 §2.4: the answer must come from the provider the person was sent to.
     match parameters.get("iss") {
-        Some(iss) if *iss != upstream.config.issuer => return Err(Failure::IssuerMismatch),
+        Some(iss) if iss != upstream.config.issuer => return Err(Failure::IssuerMismatch),
         None if metadata.authorization_response_iss_parameter_supported => {
             return Err(Failure::IssuerMismatch);
         }
         _ => {}
     }
     if let Some(error) = parameters.get("error") {
-        return Err(match error.as_str() {
+        return Err(match error {
             "access_denied" => Failure::Denied,
             "temporarily_unavailable" => {
                 Failure::Unavailable("the provider answered temporarily_unavailable".to_owned())
@@ -82,17 +95,14 @@ async fn finish(
             other => Failure::ProviderError(other.chars().take(64).collect()),
         });
     }
-    let code = parameters
-        .get("code")
-        .filter(|code| !code.is_empty())
-        .ok_or(Failure::NoCode)?;
+    let code = parameters.get("code").ok_or(Failure::NoCode)?;
     let id_token = exchange::redeem_code(
-        &federation.http,
+        &providers.http,
         upstream,
         &metadata,
         code,
         &derived.verifier,
-        &attempt::redirect_uri(state),
+        &federation.redirect_uri,
     )
     .await
     .map_err(|error| match error {
@@ -100,8 +110,8 @@ async fn finish(
         other => Failure::TokenRefused(other.into()),
     })?;
     let identity = verify_id_token(
-        state,
         federation,
+        providers,
         upstream,
         &metadata,
         &id_token,
@@ -109,22 +119,19 @@ async fn finish(
     )
     .await
     .map_err(Failure::IdToken)?;
-    let user_id = link::local_user(state, &upstream.config.issuer, &identity)
+    let user_id = link::local_user(federation, &upstream.config.issuer, &identity)
         .await
         .map_err(|error| Failure::Internal(error.to_string()))?;
-    Ok(accounts::sign_in(
-        state,
-        headers,
-        &user_id,
-        return_to::accept(&login.return_to),
-    )
-    .await)
+    Ok(federation
+        .sessions
+        .sign_in(headers, &user_id, return_to::accept(&login.return_to))
+        .await)
 }
 
 /// The ID token's signature (a key from the provider's JWKS) and claims.
 async fn verify_id_token(
-    state: &Inner,
     federation: &Federation,
+    providers: &Providers,
     upstream: &Upstream,
     metadata: &ProviderMetadata,
     token: &str,
@@ -132,7 +139,7 @@ async fn verify_id_token(
 ) -> Result<UpstreamIdentity, IdTokenError> {
     let (algorithm, kid) = id_token::algorithm_and_key_id(token)?;
     let key = upstream
-        .keys(&federation.http, metadata)
+        .keys(&providers.http, metadata)
         .key_for(kid.as_deref())
         .await
         .map_err(|error| match error {
@@ -148,21 +155,7 @@ async fn verify_id_token(
             issuer: &upstream.config.issuer,
             client_id: &upstream.config.client_id,
             nonce,
-            now: state.now(),
+            now: federation.now(),
         },
     )
-}
-
-/// The query parameters, each at most once.
-fn parameters(query: &str) -> Result<HashMap<String, String>, Failure> {
-    let mut parameters = HashMap::new();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if parameters
-            .insert(name.into_owned(), value.into_owned())
-            .is_some()
-        {
-            return Err(Failure::Malformed);
-        }
-    }
-    Ok(parameters)
 }

@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use mcp_oauth_core::OAuthErrorCode;
 
+use super::Federation;
 use super::attempt::Unmatched;
 use super::id_token::IdTokenError;
 use super::pages;
-use crate::accounts::return_to;
-use crate::server::Inner;
+use crate::web::return_to;
 
 /// Why a callback ends without a session.
 pub(super) enum Failure {
@@ -138,7 +138,11 @@ impl Failure {
 
 /// The failure as the person sees it: a page (linking back to the client when `return_to`
 /// names a verifiable authorization request), or for `Denied` the client's redirect itself.
-pub(super) async fn fail(state: &Inner, return_to: Option<&str>, failure: Failure) -> Response {
+pub(super) async fn fail(
+    federation: &Federation,
+    return_to: Option<&str>,
+    failure: Failure,
+) -> Response {
     let detail = failure.detail();
     match &failure {
         Failure::Internal(_) | Failure::Unmatched(Unmatched::Store(_)) => {
@@ -149,7 +153,10 @@ pub(super) async fn fail(state: &Inner, return_to: Option<&str>, failure: Failur
     let (status, heading, message, code, oauth_error) = failure.describe();
     let back = match return_to.and_then(return_to::accept) {
         Some(target) => {
-            crate::endpoints::error_redirect_url(state, target, &oauth_error, message).await
+            federation
+                .authorizer
+                .error_redirect(target, &oauth_error, message)
+                .await
         }
         None => None,
     };

@@ -3,31 +3,30 @@
 //! user when no one has it yet, and never finds an existing user (that would let a provider,
 //! or an account there with someone else's address, take over a local account).
 
+use super::Federation;
 use super::id_token::UpstreamIdentity;
-use crate::accounts::email;
 use crate::secrets::random_id;
-use crate::server::Inner;
 use crate::store::{StoreError, UpstreamIdentityRecord, UserId, UserRecord};
+use crate::users::email;
 
 /// The user linked to `identity` at `issuer`, created (with the link) on first sign-in.
 pub(super) async fn local_user(
-    state: &Inner,
+    federation: &Federation,
     issuer: &str,
     identity: &UpstreamIdentity,
 ) -> Result<UserId, StoreError> {
-    let now = state.now();
+    let store = &federation.store;
+    let now = federation.now();
     let email = identity
         .email
         .as_deref()
         .map(email::normalize)
         .filter(|email| email::is_plausible(email));
-    if let Some(link) = state
-        .store
+    if let Some(link) = store
         .find_upstream_identity(issuer, &identity.subject)
         .await?
     {
-        state
-            .store
+        store
             .record_upstream_sign_in(issuer, &identity.subject, email.as_deref(), now)
             .await?;
         return Ok(link.user_id);
@@ -35,25 +34,15 @@ pub(super) async fn local_user(
     // The e-mail names the user if it is free; otherwise a label no local account can have.
     let label = format!("{} at {issuer}", identity.subject);
     for name in email.iter().chain(std::iter::once(&label)) {
-        let user = UserRecord {
-            user_id: UserId(random_id()),
-            email: name.clone(),
-            password_hash: None,
-            created_at: now,
-        };
-        let link = UpstreamIdentityRecord {
-            issuer: issuer.to_owned(),
-            subject: identity.subject.clone(),
-            user_id: user.user_id.clone(),
-            email: email.clone(),
-            created_at: now,
-            last_login_at: now,
-        };
-        match state
-            .store
-            .insert_user_with_upstream_identity(&user, &link)
-            .await
-        {
+        let user = UserRecord::new(UserId(random_id()), name.clone(), None, now);
+        let link = UpstreamIdentityRecord::new(
+            issuer,
+            identity.subject.clone(),
+            user.user_id.clone(),
+            email.clone(),
+            now,
+        );
+        match store.insert_user_with_upstream_identity(&user, &link).await {
             Ok(()) => {
                 tracing::info!(user_id = %user.user_id, %issuer, "user created for an upstream identity");
                 return Ok(user.user_id);
@@ -61,8 +50,7 @@ pub(super) async fn local_user(
             Err(StoreError::Conflict("user")) => continue,
             // A concurrent first sign-in of the same person linked it first.
             Err(StoreError::Conflict("upstream identity")) => {
-                if let Some(link) = state
-                    .store
+                if let Some(link) = store
                     .find_upstream_identity(issuer, &identity.subject)
                     .await?
                 {

@@ -1,5 +1,5 @@
 //! Federated sign-in: with upstream OpenID providers configured
-//! ([`UpstreamProvider`](crate::UpstreamProvider)), people prove who they are at one of them
+//! ([`UpstreamProvider`]), people prove who they are at one of them
 //! (OpenID Connect Core §3.1: authorization code flow, with PKCE S256, `state` and `nonce`)
 //! instead of with a local password, and this server goes on as before: its own consent, codes,
 //! audience-bound tokens and clients. Only this server is a client of the provider, however
@@ -7,14 +7,16 @@
 //!
 //! | route | what it does |
 //! |---|---|
-//! | `GET /login` | replaces the local sign-in page: the chooser when there are several providers, otherwise straight to the only one |
+//! | `GET /login` | replaces the local sign-in page ([`login_routes`]): the chooser when there are several providers, otherwise straight to the only one |
 //! | `GET /login/upstream?provider=N&return_to=…` | starts a sign-in at provider `N` (a chooser link) |
 //! | `GET /login/callback` | the redirect URI to register at every provider |
 //!
 //! The local password sign-in and sign-up are off. The pieces: [`discovery`] (the provider's
 //! metadata), [`attempt`] (state, nonce, PKCE, the browser binding), [`exchange`] (the token
 //! endpoint), [`id_token`] (validation), [`link`] (the local user of an identity),
-//! [`callback`] (the checks in order) and [`failure`] (what each failure shows).
+//! [`callback`] (the checks in order) and [`failure`] (what each failure shows). A failed
+//! sign-in is sent back to the client through the [`Authorizer`], a signed-in person gets a
+//! session from [`Sessions`].
 
 mod attempt;
 mod callback;
@@ -30,21 +32,25 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRef, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{Extensions, HeaderMap, StatusCode, header};
 use mcp_oauth_resource::{IssuerConfig, IssuerKeys};
 use serde::Deserialize;
 
-pub(crate) use attempt::CALLBACK_PATH;
-
 use self::discovery::{MetadataCache, ProviderMetadata};
 use self::failure::{Failure, fail};
-use crate::accounts::return_to;
+use crate::clock::{Clock, seconds};
 use crate::config::{AuthorizationServerConfig, UpstreamProvider};
-use crate::rate_limit::{self, IpRateLimiter};
-use crate::server::{AppState, Inner};
+use crate::engine::Authorizer;
+use crate::rate_limit::{IpRateLimiter, limiter_time};
+use crate::store::{FederationStore, Store, UnixTime};
+use crate::web::client_ip;
+use crate::web::pages::{FORM_LIMIT, error_page, with_page_headers};
+use crate::web::return_to::{self, ReturnQuery};
+use crate::web::session::Sessions;
 
 /// How long a request to a provider may take.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,7 +62,7 @@ const JWKS_REFRESH: Duration = Duration::from_secs(30);
 const STARTS_PER_MINUTE: u32 = 30;
 
 /// The configured providers, with what was learnt about each.
-pub(crate) struct Federation {
+pub(crate) struct Providers {
     http: reqwest::Client,
     upstreams: Vec<Upstream>,
     /// Sign-ins started per client IP.
@@ -85,7 +91,7 @@ impl Upstream {
     }
 }
 
-impl Federation {
+impl Providers {
     /// The providers of `config`; `None` when there are none (local sign-in).
     pub(crate) fn new(config: &AuthorizationServerConfig) -> Result<Option<Self>, String> {
         if config.upstreams.is_empty() {
@@ -122,30 +128,93 @@ impl Federation {
     }
 }
 
+/// What federated sign-in needs: a sub-state.
+#[derive(Clone)]
+pub(crate) struct Federation {
+    /// The providers; `None` when people sign in here.
+    providers: Option<Arc<Providers>>,
+    store: Arc<dyn FederationStore>,
+    sessions: Sessions,
+    authorizer: Authorizer,
+    /// The redirect URI registered at every provider.
+    redirect_uri: Arc<str>,
+    login_ttl: UnixTime,
+    clock: Clock,
+}
+
+impl Federation {
+    /// Federated sign-in at `providers`, over `store`, as `config` says.
+    pub(crate) fn new(
+        providers: Option<Providers>,
+        store: &Arc<dyn Store>,
+        sessions: Sessions,
+        authorizer: Authorizer,
+        config: &AuthorizationServerConfig,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            providers: providers.map(Arc::new),
+            store: store.clone(),
+            sessions,
+            authorizer,
+            redirect_uri: Arc::from(config.endpoint(attempt::CALLBACK_PATH)),
+            login_ttl: seconds(config.upstream_login_ttl),
+            clock,
+        }
+    }
+
+    fn now(&self) -> UnixTime {
+        (self.clock)()
+    }
+}
+
 /// The routes of federated sign-in (answering 404 when there are no providers).
-pub(crate) fn routes() -> Router<AppState> {
-    crate::pages::with_page_headers(
+pub(crate) fn routes<S>() -> Router<S>
+where
+    Federation: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    with_page_headers(
         Router::new()
             .route("/login/upstream", get(start_at))
-            .route(CALLBACK_PATH, get(callback::callback)),
+            .route(attempt::CALLBACK_PATH, get(callback::callback)),
     )
 }
 
-/// `GET /login` when federated, with the accepted `return_to`: the chooser, or straight to the
-/// only provider.
-pub(crate) async fn sign_in_page(
-    state: &Inner,
-    headers: &HeaderMap,
-    client_ip: Option<IpAddr>,
-    return_to: Option<&str>,
+/// `/login` when people sign in upstream: the sign-in page, and the local form's answer.
+pub(crate) fn login_routes<S>() -> Router<S>
+where
+    Federation: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    with_page_headers(
+        Router::new()
+            .route(
+                "/login",
+                get(sign_in_page).post(|| async { local_sign_in_disabled() }),
+            )
+            .layer(DefaultBodyLimit::max(FORM_LIMIT)),
+    )
+}
+
+/// `GET /login` when federated, with the accepted `return_to`: the chooser, or straight to
+/// the only provider.
+async fn sign_in_page(
+    State(federation): State<Federation>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    query: Result<Query<ReturnQuery>, QueryRejection>,
 ) -> Response {
-    let Some(federation) = state.federation.as_ref() else {
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    let return_to = return_to::accept(&query.return_to);
+    let Some(providers) = federation.providers.as_deref() else {
         return not_federated();
     };
-    if let [only] = federation.upstreams.as_slice() {
-        return begin(state, federation, headers, client_ip, only, return_to).await;
+    if let [only] = providers.upstreams.as_slice() {
+        let ip = client_ip(&extensions);
+        return begin(&federation, providers, &headers, ip, only, return_to).await;
     }
-    let providers = federation
+    let links = providers
         .upstreams
         .iter()
         .enumerate()
@@ -157,7 +226,7 @@ pub(crate) async fn sign_in_page(
             ),
         })
         .collect();
-    pages::chooser(providers)
+    pages::chooser(links)
 }
 
 /// `?provider=&return_to=` of a chooser link.
@@ -170,17 +239,17 @@ struct StartQuery {
 
 /// `GET /login/upstream`.
 async fn start_at(
-    State(state): State<AppState>,
+    State(federation): State<Federation>,
     extensions: Extensions,
     headers: HeaderMap,
-    query: Result<Query<StartQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<StartQuery>, QueryRejection>,
 ) -> Response {
-    let Some(federation) = state.federation.as_ref() else {
+    let Some(providers) = federation.providers.as_deref() else {
         return not_federated();
     };
     let query = query.map(|Query(query)| query).unwrap_or_default();
-    let Some(upstream) = federation.upstreams.get(query.provider) else {
-        return crate::pages::error_page(
+    let Some(upstream) = providers.upstreams.get(query.provider) else {
+        return error_page(
             StatusCode::NOT_FOUND,
             "Unknown identity provider",
             "This server has no such identity provider. Go back and choose one from the list.",
@@ -188,10 +257,10 @@ async fn start_at(
         );
     };
     begin(
-        &state,
-        federation,
+        &federation,
+        providers,
         &headers,
-        rate_limit::client_ip(&extensions),
+        client_ip(&extensions),
         upstream,
         return_to::accept(&query.return_to),
     )
@@ -200,20 +269,20 @@ async fn start_at(
 
 /// Sends the browser to `upstream` to sign in, coming back to `return_to` (or home).
 async fn begin(
-    state: &Inner,
     federation: &Federation,
+    providers: &Providers,
     headers: &HeaderMap,
     client_ip: Option<IpAddr>,
     upstream: &Upstream,
     return_to: Option<&str>,
 ) -> Response {
-    if !federation
+    if !providers
         .starts
-        .try_acquire(client_ip, rate_limit::limiter_time(state.now()))
+        .try_acquire(client_ip, limiter_time(federation.now()))
     {
         let ip = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         tracing::info!(%ip, "upstream sign-ins throttled");
-        let mut response = crate::pages::error_page(
+        let mut response = error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-in attempts",
             "Too many sign-ins were started from this address. Try again in a minute.",
@@ -225,13 +294,13 @@ async fn begin(
         return response;
     }
     let target = return_to.unwrap_or(return_to::HOME);
-    let metadata = match upstream.metadata(&federation.http).await {
+    let metadata = match upstream.metadata(&providers.http).await {
         Ok(metadata) => metadata,
         Err(detail) => {
-            return fail(state, Some(target), Failure::Unavailable(detail)).await;
+            return fail(federation, Some(target), Failure::Unavailable(detail)).await;
         }
     };
-    match attempt::start(state, headers, upstream, &metadata, target).await {
+    match attempt::start(federation, headers, upstream, &metadata, target).await {
         Ok(started) => (
             StatusCode::SEE_OTHER,
             [(
@@ -241,13 +310,13 @@ async fn begin(
             [(header::SET_COOKIE, started.set_cookie)],
         )
             .into_response(),
-        Err(detail) => fail(state, Some(target), Failure::Internal(detail)).await,
+        Err(detail) => fail(federation, Some(target), Failure::Internal(detail)).await,
     }
 }
 
 /// The answer of the federation routes on a server without providers.
 fn not_federated() -> Response {
-    crate::pages::error_page(
+    error_page(
         StatusCode::NOT_FOUND,
         "Not found",
         "This server signs people in with local accounts.",
@@ -255,9 +324,9 @@ fn not_federated() -> Response {
     )
 }
 
-/// The answer of the local password and sign-up forms on a federated server.
-pub(crate) fn local_sign_in_disabled() -> Response {
-    crate::pages::error_page(
+/// The answer to the local password form on a federated server.
+fn local_sign_in_disabled() -> Response {
+    error_page(
         StatusCode::NOT_FOUND,
         "Sign in at your identity provider",
         "This server does not keep passwords: open the sign-in page and sign in at your identity provider.",

@@ -5,7 +5,7 @@ use axum::response::Response;
 use http::StatusCode;
 use url::Url;
 
-use crate::pages::render;
+use crate::web::pages::render;
 
 /// One provider on the chooser page.
 pub(super) struct ProviderLink {

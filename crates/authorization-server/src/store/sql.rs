@@ -1,5 +1,8 @@
 //! [`SqlStore`]: the [`Store`] on SQLite (the default: one file in the data directory) or
-//! PostgreSQL (for several authorization-server instances), over sqlx's `Any` driver.
+//! PostgreSQL (for several authorization-server instances), over sqlx's `Any` driver. Each
+//! domain's trait is implemented in the module of its tables, as Ory Hydra's
+//! `persister_<domain>.go`: [`clients`], [`accounts`], [`consents`], [`grants`] (with
+//! [`refresh`] and [`access`]), [`keys`], [`sessions`] (with [`devices`]) and [`upstream`].
 //!
 //! Both databases run the same statements (written in the SQL they share: `$n` parameters,
 //! `RETURNING`, `ON CONFLICT`); what differs is in [`dialect`]: the migration directory
@@ -8,6 +11,7 @@
 //! rotations of one refresh-token family. The schema is described in `docs/storage-schema.md`.
 
 mod access;
+mod accounts;
 mod clients;
 mod connect;
 mod consents;
@@ -22,7 +26,6 @@ mod rows;
 mod sessions;
 mod sqlite_file;
 mod upstream;
-mod users;
 
 pub use options::SqlStoreOptions;
 
@@ -34,12 +37,7 @@ use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Transaction};
 
 use self::dialect::Dialect;
-use super::{
-    AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientRecord, CodeRedemption,
-    ConsentRecord, DeviceCookieRecord, GrantId, GrantRecord, KeyEncryptionKey, RefreshRotation,
-    RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store, StoreResult, UnixTime,
-    UpstreamIdentityRecord, UpstreamLoginRecord, UserId, UserRecord,
-};
+use super::{DatabaseError, KeyEncryptionKey, KeyStore, Store, StoreError, StoreResult, UnixTime};
 
 /// The [`Store`] on SQLite or PostgreSQL, chosen by the URL's scheme.
 ///
@@ -80,11 +78,11 @@ impl SqlStore {
     /// case the published keys are read once, so that keys that cannot be decrypted stop the
     /// start, not a later request.
     ///
-    /// Errors: [`StoreError::Database`](super::StoreError::Database) for an unsupported scheme
-    /// or a failed connection, [`StoreError::Damaged`](super::StoreError::Damaged) for a SQLite
+    /// Errors: [`StoreError::Database`] for an unsupported scheme
+    /// or a failed connection, [`StoreError::Damaged`] for a SQLite
     /// file that is not a database or is damaged,
-    /// [`StoreError::Migration`](super::StoreError::Migration) when the schema cannot be
-    /// brought up to date, [`StoreError::KeyEncryption`](super::StoreError::KeyEncryption) when
+    /// [`StoreError::Migration`] when the schema cannot be
+    /// brought up to date, [`StoreError::KeyEncryption`] when
     /// stored keys are encrypted and no key, or another key, was given.
     pub async fn connect_with(url: &str, options: &SqlStoreOptions) -> StoreResult<SqlStore> {
         let dialect = Dialect::from_url(url)?;
@@ -107,14 +105,14 @@ impl SqlStore {
     /// `<data_dir>/mcp-oauth.db` and migrates it: the embedded default.
     ///
     /// The directory and the database's files are this user's alone (see
-    /// [`private_files`](crate::private_files)): a new directory is made 0700 and a new file
+    /// `mcp_oauth_private_files::secure_dir`): a new directory is made 0700 and a new file
     /// 0600; existing ones of this user's are tightened, those of another user or a directory
-    /// others may write to are refused ([`StoreError::Exposed`](super::StoreError::Exposed)).
+    /// others may write to are refused ([`StoreError::Exposed`]).
     /// An existing file is never silently made a new store: an empty one, or a SQLite database
     /// without the store's tables, is refused
-    /// ([`StoreError::NotInitialised`](super::StoreError::NotInitialised)) unless
+    /// ([`StoreError::NotInitialised`]) unless
     /// [`SqlStoreOptions::with_init_empty_database`] allows it; one that is not a SQLite
-    /// database or is damaged is refused ([`StoreError::Damaged`](super::StoreError::Damaged)).
+    /// database or is damaged is refused ([`StoreError::Damaged`]).
     ///
     /// The file uses WAL journaling with `synchronous = FULL`, so every committed write is on
     /// disk when the call returns, and enforces foreign keys.
@@ -164,11 +162,16 @@ impl SqlStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        self.dialect
+        let migration = |error: sqlx::migrate::MigrateError| {
+            StoreError::Migration(DatabaseError::new("migration failed").with_source(error))
+        };
+        let migrator = self
+            .dialect
+            .migrations()
             .migrator()
-            .run(&self.pool)
             .await
-            .map_err(|error| super::StoreError::Migration(error.to_string()))
+            .map_err(migration)?;
+        migrator.run(&self.pool).await.map_err(migration)
     }
 
     /// Begins a transaction that will write: on SQLite it takes the write lock at once, so it
@@ -193,219 +196,6 @@ impl fmt::Debug for SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn insert_client(&self, client: &ClientRecord) -> StoreResult<()> {
-        clients::insert(&self.pool, client).await
-    }
-
-    async fn get_client(&self, client_id: &ClientId) -> StoreResult<Option<ClientRecord>> {
-        clients::get(&self.pool, client_id).await
-    }
-
-    async fn update_client(&self, client: &ClientRecord) -> StoreResult<bool> {
-        clients::update(&self.pool, client).await
-    }
-
-    async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
-        clients::delete(&self.pool, client_id).await
-    }
-
-    async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>> {
-        clients::list(&self.pool).await
-    }
-
-    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
-        users::insert(&self.pool, user).await
-    }
-
-    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
-        users::find_by_email(&self.pool, email).await
-    }
-
-    async fn get_user(&self, user_id: &UserId) -> StoreResult<Option<UserRecord>> {
-        users::get(&self.pool, user_id).await
-    }
-
-    async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
-        users::list(&self.pool).await
-    }
-
-    async fn upsert_consent(&self, consent: &ConsentRecord) -> StoreResult<()> {
-        consents::upsert(&self.pool, consent).await
-    }
-
-    async fn get_consent(
-        &self,
-        user_id: &UserId,
-        client_id: &ClientId,
-        resource: &str,
-    ) -> StoreResult<Option<ConsentRecord>> {
-        consents::get(&self.pool, user_id, client_id, resource).await
-    }
-
-    async fn insert_grant_with_code(
-        &self,
-        grant: &GrantRecord,
-        code: &AuthorizationCodeRecord,
-    ) -> StoreResult<()> {
-        grants::insert_with_code(self.begin_write().await?, grant, code).await
-    }
-
-    async fn redeem_code(
-        &self,
-        code_hash: &SecretHash,
-        now: UnixTime,
-    ) -> StoreResult<CodeRedemption> {
-        grants::redeem_code(&self.pool, code_hash, now).await
-    }
-
-    async fn get_grant(&self, grant_id: &GrantId) -> StoreResult<Option<GrantRecord>> {
-        grants::get(&self.pool, grant_id).await
-    }
-
-    async fn revoke_grant(&self, grant_id: &GrantId, now: UnixTime) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let found = grants::revoke(&mut tx, grant_id, now).await?;
-        tx.commit().await.map_err(rows::db_error)?;
-        Ok(found)
-    }
-
-    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
-        refresh::insert(&self.pool, token).await
-    }
-
-    async fn rotate_refresh_token(
-        &self,
-        presented: &SecretHash,
-        next: &RefreshTokenRecord,
-        now: UnixTime,
-    ) -> StoreResult<RefreshRotation> {
-        refresh::rotate(
-            self.begin_write().await?,
-            self.dialect,
-            presented,
-            next,
-            now,
-        )
-        .await
-    }
-
-    async fn revoke_grant_if_reused(
-        &self,
-        presented: &SecretHash,
-        now: UnixTime,
-    ) -> StoreResult<RefreshRotation> {
-        refresh::revoke_grant_if_reused(self.begin_write().await?, self.dialect, presented, now)
-            .await
-    }
-
-    async fn find_active_refresh_token(
-        &self,
-        token_hash: &SecretHash,
-        now: UnixTime,
-    ) -> StoreResult<Option<RefreshTokenRecord>> {
-        refresh::find_active(&self.pool, token_hash, now).await
-    }
-
-    async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
-        access::insert(&self.pool, token).await
-    }
-
-    async fn find_active_access_token(
-        &self,
-        jti: &str,
-        now: UnixTime,
-    ) -> StoreResult<Option<AccessTokenRecord>> {
-        access::find_active(&self.pool, jti, now).await
-    }
-
-    async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<bool> {
-        access::revoke(&self.pool, jti, now).await
-    }
-
-    async fn published_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        keys::published(&self.pool, self.key_encryption_key.as_deref()).await
-    }
-
-    async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
-        keys::rotate(
-            self.begin_write().await?,
-            self.dialect,
-            key,
-            self.key_encryption_key.as_deref(),
-        )
-        .await
-    }
-
-    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        sessions::insert(&self.pool, session).await
-    }
-
-    async fn get_session(
-        &self,
-        session_hash: &SecretHash,
-        now: UnixTime,
-    ) -> StoreResult<Option<SessionRecord>> {
-        sessions::get(&self.pool, session_hash, now).await
-    }
-
-    async fn delete_session(&self, session_hash: &SecretHash) -> StoreResult<()> {
-        sessions::delete(&self.pool, session_hash).await
-    }
-
-    async fn insert_device_cookie(&self, cookie: &DeviceCookieRecord) -> StoreResult<()> {
-        devices::insert(&self.pool, cookie).await
-    }
-
-    async fn get_device_cookie(
-        &self,
-        cookie_hash: &SecretHash,
-        now: UnixTime,
-    ) -> StoreResult<Option<DeviceCookieRecord>> {
-        devices::get(&self.pool, cookie_hash, now).await
-    }
-
-    async fn delete_device_cookie(&self, cookie_hash: &SecretHash) -> StoreResult<()> {
-        devices::delete(&self.pool, cookie_hash).await
-    }
-
-    async fn find_upstream_identity(
-        &self,
-        issuer: &str,
-        subject: &str,
-    ) -> StoreResult<Option<UpstreamIdentityRecord>> {
-        upstream::find_identity(&self.pool, issuer, subject).await
-    }
-
-    async fn insert_user_with_upstream_identity(
-        &self,
-        user: &UserRecord,
-        identity: &UpstreamIdentityRecord,
-    ) -> StoreResult<()> {
-        upstream::insert_user_with_identity(self.begin_write().await?, user, identity).await
-    }
-
-    async fn record_upstream_sign_in(
-        &self,
-        issuer: &str,
-        subject: &str,
-        email: Option<&str>,
-        now: UnixTime,
-    ) -> StoreResult<bool> {
-        upstream::record_sign_in(&self.pool, issuer, subject, email, now).await
-    }
-
-    async fn insert_upstream_login(&self, login: &UpstreamLoginRecord) -> StoreResult<()> {
-        upstream::insert_login(&self.pool, login).await
-    }
-
-    async fn take_upstream_login(
-        &self,
-        state_hash: &SecretHash,
-        now: UnixTime,
-    ) -> StoreResult<Option<UpstreamLoginRecord>> {
-        upstream::take_login(&self.pool, state_hash, now).await
-    }
-
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         housekeeping::purge_expired(self.begin_write().await?, now).await
     }

@@ -3,8 +3,10 @@
 use mcp_oauth_authorization_server::store::{
     AccessTokenRecord, AuthorizationCodeRecord, ClientId, ClientOrigin, ClientRecord,
     ConsentRecord, DeviceCookieRecord, GrantId, GrantRecord, KeyState, RefreshTokenRecord,
-    SecretHash, SessionRecord, SigningKeyRecord, Store, UnixTime, UserId, UserRecord,
+    RegisteredMetadata, SecretHash, SessionRecord, SigningKeyRecord, Store, UnixTime, UserId,
+    UserRecord,
 };
+use mcp_oauth_core::{CanonicalResource, ScopeSet};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -19,40 +21,56 @@ pub const RESOURCE: &str = "https://mcp.example/mcp";
 
 /// What the server stores for a secret: its lowercase hex SHA-256.
 pub fn hash(secret: &str) -> SecretHash {
-    SecretHash(
-        Sha256::digest(secret.as_bytes())
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect(),
-    )
+    let hex: String = Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let hash = SecretHash::of(secret);
+    assert_eq!(hash.as_str(), hex, "the store's hash is hex SHA-256");
+    hash
+}
+
+/// [`RESOURCE`], canonical.
+pub fn resource() -> CanonicalResource {
+    resource_at(RESOURCE)
+}
+
+/// The resource `url`, canonical.
+pub fn resource_at(url: &str) -> CanonicalResource {
+    CanonicalResource::parse(url).expect("a resource URL")
+}
+
+/// The metadata of a confidential client registered with `redirect_uri`, named `name`.
+pub fn metadata(name: &str, redirect_uri: &str) -> RegisteredMetadata {
+    let metadata = json!({
+        "client_name": name,
+        "redirect_uris": [redirect_uri],
+        "token_endpoint_auth_method": "client_secret_basic",
+    });
+    RegisteredMetadata::from_json(metadata).expect("valid client metadata")
 }
 
 pub fn client(id: &str, created_at: UnixTime) -> ClientRecord {
-    ClientRecord {
-        client_id: ClientId(id.to_owned()),
-        secret_hash: Some(hash(&format!("secret of {id}"))),
-        metadata: json!({
-            "client_name": format!("Client {id}"),
-            "redirect_uris": [format!("https://{id}.example/callback")],
-            "token_endpoint_auth_method": "client_secret_basic",
-        }),
-        registration_token_hash: Some(hash(&format!("registration token of {id}"))),
-        origin: ClientOrigin::Dynamic,
-        introspection_resources: Vec::new(),
+    ClientRecord::new(
+        ClientId(id.to_owned()),
+        metadata(
+            &format!("Client {id}"),
+            &format!("https://{id}.example/callback"),
+        ),
+        ClientOrigin::Dynamic,
         created_at,
-        updated_at: created_at,
-    }
+    )
+    .with_secret_hash(Some(hash(&format!("secret of {id}"))))
+    .with_registration_token_hash(Some(hash(&format!("registration token of {id}"))))
 }
 
 pub fn user(id: &str, created_at: UnixTime) -> UserRecord {
-    UserRecord {
-        user_id: UserId(id.to_owned()),
-        email: format!("{id}@example.com"),
-        password_hash: Some(
-            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".to_owned(),
-        ),
+    UserRecord::new(
+        UserId(id.to_owned()),
+        format!("{id}@example.com"),
+        Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".to_owned()),
         created_at,
-    }
+    )
 }
 
 pub fn grant(
@@ -61,96 +79,94 @@ pub fn grant(
     user: &UserRecord,
     created_at: UnixTime,
 ) -> GrantRecord {
-    GrantRecord {
-        grant_id: GrantId(id.to_owned()),
-        client_id: client.client_id.clone(),
-        user_id: user.user_id.clone(),
-        scope: "mcp.read mcp.write".to_owned(),
-        resource: Some(RESOURCE.to_owned()),
+    GrantRecord::new(
+        GrantId(id.to_owned()),
+        client.client_id.clone(),
+        user.user_id.clone(),
+        ScopeSet::parse("mcp.read mcp.write"),
+        Some(resource()),
         created_at,
-        revoked_at: None,
-    }
+    )
 }
 
 /// The code `secret` of `grant`, expiring [`CODE_TTL`] after the grant was made.
 pub fn code(secret: &str, grant: &GrantRecord) -> AuthorizationCodeRecord {
-    AuthorizationCodeRecord {
-        code_hash: hash(secret),
-        grant_id: grant.grant_id.clone(),
-        client_id: grant.client_id.clone(),
-        user_id: grant.user_id.clone(),
-        redirect_uri: Some(format!("https://{}.example/callback", grant.client_id)),
-        scope: grant.scope.clone(),
-        resource: grant.resource.clone(),
-        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
-        nonce: Some("n-0S6_WzA2Mj".to_owned()),
-        auth_time: grant.created_at,
-        expires_at: grant.created_at + CODE_TTL,
-    }
+    AuthorizationCodeRecord::for_grant(
+        hash(secret),
+        grant,
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        grant.created_at,
+        grant.created_at + CODE_TTL,
+    )
+    .with_redirect_uri(Some(format!(
+        "https://{}.example/callback",
+        grant.client_id
+    )))
+    .with_nonce(Some("n-0S6_WzA2Mj".to_owned()))
 }
 
 /// The refresh token `secret` of `grant`, issued at `created_at` for [`TOKEN_TTL`].
 pub fn refresh(secret: &str, grant: &GrantRecord, created_at: UnixTime) -> RefreshTokenRecord {
-    RefreshTokenRecord {
-        token_hash: hash(secret),
-        grant_id: grant.grant_id.clone(),
-        scope: grant.scope.clone(),
+    RefreshTokenRecord::new(
+        hash(secret),
+        grant.grant_id.clone(),
+        grant.scope.clone(),
         created_at,
-        expires_at: created_at + TOKEN_TTL,
-    }
+        created_at + TOKEN_TTL,
+    )
 }
 
 /// The access token `jti` of `grant`, expiring at `expires_at`.
 pub fn access(jti: &str, grant: &GrantRecord, expires_at: UnixTime) -> AccessTokenRecord {
-    AccessTokenRecord {
-        jti: jti.to_owned(),
-        grant_id: grant.grant_id.clone(),
-        client_id: grant.client_id.clone(),
+    AccessTokenRecord::new(
+        jti,
+        grant.grant_id.clone(),
+        grant.client_id.clone(),
         expires_at,
-    }
+    )
 }
 
 /// A signing key whose private bytes and JWK name it, so round trips can be checked.
 pub fn key(kid: &str, created_at: UnixTime) -> SigningKeyRecord {
-    SigningKeyRecord {
-        kid: kid.to_owned(),
-        algorithm: "ES256".to_owned(),
-        private_key_der: [kid.as_bytes(), &[0, 1, 2, 255]].concat(),
-        public_jwk: json!({ "kty": "EC", "crv": "P-256", "kid": kid, "x": "x", "y": "y" }),
+    SigningKeyRecord::new(
+        kid,
+        "ES256",
+        [kid.as_bytes(), &[0, 1, 2, 255]].concat(),
+        json!({ "kty": "EC", "crv": "P-256", "kid": kid, "x": "x", "y": "y" }),
         // The store makes every new key current, whatever it is given.
-        state: KeyState::Retired,
+        KeyState::Retired,
         created_at,
-    }
+    )
 }
 
 pub fn session(secret: &str, user: &UserRecord, auth_time: UnixTime) -> SessionRecord {
-    SessionRecord {
-        session_hash: hash(secret),
-        user_id: user.user_id.clone(),
+    SessionRecord::new(
+        hash(secret),
+        user.user_id.clone(),
         auth_time,
-        expires_at: auth_time + TOKEN_TTL,
-    }
+        auth_time + TOKEN_TTL,
+    )
 }
 
 /// Consent of `user` to `client` for [`RESOURCE`] and `mcp.read`, given at `granted_at`.
 pub fn consent(user: &UserRecord, client: &ClientRecord, granted_at: UnixTime) -> ConsentRecord {
-    ConsentRecord {
-        user_id: user.user_id.clone(),
-        client_id: client.client_id.clone(),
-        resource: RESOURCE.to_owned(),
-        scope: "mcp.read".to_owned(),
+    ConsentRecord::new(
+        user.user_id.clone(),
+        client.client_id.clone(),
+        resource(),
+        ScopeSet::parse("mcp.read"),
         granted_at,
-    }
+    )
 }
 
 /// The device cookie `secret` of `user`, issued at `created_at` for [`TOKEN_TTL`].
 pub fn device_cookie(secret: &str, user: &UserRecord, created_at: UnixTime) -> DeviceCookieRecord {
-    DeviceCookieRecord {
-        cookie_hash: hash(secret),
-        user_id: user.user_id.clone(),
+    DeviceCookieRecord::new(
+        hash(secret),
+        user.user_id.clone(),
         created_at,
-        expires_at: created_at + TOKEN_TTL,
-    }
+        created_at + TOKEN_TTL,
+    )
 }
 
 /// A client, a user, and a grant between them with its code `code-<name>`, all stored.

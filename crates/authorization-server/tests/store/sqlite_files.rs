@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use mcp_oauth_authorization_server::store::{SqlStore, SqlStoreOptions, Store, StoreError};
+use mcp_oauth_authorization_server::store::{
+    AccountStore, KeyStore, SqlStore, SqlStoreOptions, StoreError,
+};
 use sqlx::AnyPool;
 
 use crate::fixtures::{self, T0};

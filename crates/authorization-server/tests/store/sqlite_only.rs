@@ -1,6 +1,6 @@
 //! What only SQLite has: a data directory, in-memory databases; and URLs no backend takes.
 
-use mcp_oauth_authorization_server::store::{SqlStore, Store, StoreError};
+use mcp_oauth_authorization_server::store::{AccountStore, SqlStore, StoreError};
 use sqlx::{AnyPool, Executor};
 
 use crate::fixtures::{self, T0};
@@ -51,9 +51,10 @@ async fn an_in_memory_database_keeps_its_data() {
 async fn unsupported_urls_are_refused_without_echoing_them() {
     let refused = SqlStore::connect("mysql://admin:hunter2@db.example/oauth").await;
 
-    let Err(StoreError::Database(message)) = refused else {
+    let Err(StoreError::Database(error)) = refused else {
         panic!("a MySQL URL must be refused: {refused:?}");
     };
+    let message = error.to_string();
     assert!(message.contains("mysql"), "{message}");
     assert!(
         !message.contains("hunter2"),

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 pub use backend::TestDb;
-use mcp_oauth_authorization_server::keys::SigningKeys;
+use mcp_oauth_authorization_server::SigningKeys;
 use mcp_oauth_authorization_server::store::{SqlStore, Store};
 use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerConfig, Clock};
 use reqwest::StatusCode;

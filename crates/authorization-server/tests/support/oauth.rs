@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mcp_oauth_authorization_server::store::ClientId;
-use mcp_oauth_core::challenge_s256;
+use mcp_oauth_core::{CanonicalResource, challenge_s256};
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -160,7 +160,7 @@ pub async fn resource_server_client(server: &Server, auth: Auth) -> Client {
     let client = confidential_client(server, auth).await;
     let id = ClientId(client.id.clone());
     let mut record = server.store.get_client(&id).await.unwrap().unwrap();
-    record.introspection_resources = vec![RESOURCE.to_owned()];
+    record.introspection_resources = vec![CanonicalResource::parse(RESOURCE).unwrap()];
     server.store.delete_client(&id).await.unwrap();
     server.store.insert_client(&record).await.unwrap();
     client

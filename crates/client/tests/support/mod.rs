@@ -19,10 +19,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use mcp_oauth_authorization_server::store::{SqlStore, Store};
-use mcp_oauth_authorization_server::{
-    AuthorizationServer, AuthorizationServerConfig, create_user, system_clock,
-};
+use mcp_oauth_authorization_server::store::SqlStore;
+use mcp_oauth_authorization_server::{Admin, AuthorizationServer, AuthorizationServerConfig};
 use mcp_oauth_client::{
     AuthorizationDriver, CredentialStore, DriverError, InMemoryCredentialStore, McpOAuthClient,
     OAuthClientConfig,
@@ -94,7 +92,7 @@ pub struct Stack {
     pub issuer: String,
     /// The MCP endpoint, `http://127.0.0.1:PORT/mcp`.
     pub mcp_url: String,
-    pub store: Arc<dyn Store>,
+    pub admin: Admin,
     _servers: Vec<Served>,
 }
 
@@ -113,13 +111,10 @@ impl Stack {
             config = config.with_resource(CanonicalResource::parse(resource).unwrap());
         }
         let config = (options.authorization_server)(config);
-        let store: Arc<dyn Store> = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
-        let server = AuthorizationServer::new(config, Arc::clone(&store))
-            .await
-            .unwrap();
-        create_user(store.as_ref(), EMAIL, PASSWORD, system_clock()())
-            .await
-            .unwrap();
+        let store = Arc::new(SqlStore::connect("sqlite::memory:").await.unwrap());
+        let server = AuthorizationServer::new(config, store).await.unwrap();
+        let admin = server.admin();
+        admin.add_user(EMAIL, PASSWORD).await.unwrap();
         let as_served = serve(as_listener, server.router());
 
         let resource_server = ResourceServer::new(
@@ -140,14 +135,14 @@ impl Stack {
         Self {
             issuer,
             mcp_url,
-            store,
+            admin,
             _servers: vec![as_served, mcp_served],
         }
     }
 
     /// How many clients the authorization server has registered.
     pub async fn client_count(&self) -> usize {
-        self.store.list_clients().await.unwrap().len()
+        self.admin.list_clients().await.unwrap().len()
     }
 
     /// Registers a client at `/register` (RFC 7591) and returns the response body.
@@ -184,6 +179,8 @@ pub struct Person {
     http: reqwest::Client,
     jar: Mutex<BTreeMap<String, String>>,
     decision: &'static str,
+    /// The e-mail and password the person signs in with.
+    credentials: (String, String),
     /// How many authorizations the person went through.
     pub authorizations: AtomicUsize,
     /// The authorization URLs the person was sent to.
@@ -195,17 +192,29 @@ impl Person {
         Self::deciding("allow")
     }
 
+    /// A person who signs in as `email` with `password` (not the stack's user) and allows.
+    pub fn signing_in_as(email: &str, password: &str) -> Arc<Self> {
+        let mut person = Self::build("allow");
+        person.credentials = (email.to_owned(), password.to_owned());
+        Arc::new(person)
+    }
+
     pub fn deciding(decision: &'static str) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::build(decision))
+    }
+
+    fn build(decision: &'static str) -> Self {
+        Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
             jar: Mutex::new(BTreeMap::new()),
             decision,
+            credentials: (EMAIL.to_owned(), PASSWORD.to_owned()),
             authorizations: AtomicUsize::new(0),
             urls: Mutex::new(Vec::new()),
-        })
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -341,8 +350,8 @@ impl AuthorizationDriver for Person {
                 .ok_or_else(|| DriverError::new(format!("a page without a form: {body}")))?;
             if body.contains("action=\"/login\"") {
                 let mut fields = vec![
-                    ("email", EMAIL.to_owned()),
-                    ("password", PASSWORD.to_owned()),
+                    ("email", self.credentials.0.clone()),
+                    ("password", self.credentials.1.clone()),
                     ("csrf_token", csrf_token),
                 ];
                 if let Some(return_to) = hidden_field(&body, "return_to") {

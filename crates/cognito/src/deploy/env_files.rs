@@ -2,9 +2,10 @@
 //! cleanup remove exactly those files.
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use mcp_oauth_private_files::write_private_file;
 use serde::{Deserialize, Serialize};
 
 use super::error::DeployError;
@@ -195,35 +196,10 @@ fn remove_files(dir: &Path, relative: &[PathBuf]) -> Result<Vec<PathBuf>, Deploy
     Ok(removed)
 }
 
-/// Writes `text` to `path` through a temporary file created with mode 0600, then renamed over
-/// the target, so the secret is never readable by others, not even for a moment.
+/// Writes `text` to `path` owner-only (0600), replacing the old file atomically, so the secret
+/// is never readable by others, not even for a moment.
 fn write_owner_only(path: &Path, text: &str) -> Result<(), DeployError> {
-    let temporary = path.with_extension("tmp-mcp-oauth");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = options
-        .open(&temporary)
-        .and_then(|mut file| {
-            // A leftover temporary file keeps its old mode: tighten it before writing.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                file.set_permissions(fs::Permissions::from_mode(0o600))?;
-            }
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        })
-        .and_then(|()| fs::rename(&temporary, path));
-    if let Err(error) = result {
-        let _ = fs::remove_file(&temporary);
-        return Err(DeployError::io(path, error));
-    }
-    Ok(())
+    write_private_file(path, text.as_bytes()).map_err(|error| DeployError::io(path, error))
 }
 
 #[cfg(test)]

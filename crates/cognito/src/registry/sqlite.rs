@@ -4,12 +4,22 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use mcp_oauth_core::EmbeddedMigrations;
+use mcp_oauth_private_files::create_private_file;
 use sqlx::Row;
+use sqlx::migrate::MigrateError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 
 use super::{Registration, Registry, RegistryError, UnixTime};
+
+/// The registry's schema (`migrations/`), embedded at build time. A new file there must be
+/// added here too: a test compares this list with the directory.
+static MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[(
+    "0001_registrations.sql",
+    include_str!("../../migrations/0001_registrations.sql"),
+)]);
 
 /// The [`Registry`] in one SQLite file (WAL, durable writes), migrated when opened.
 #[derive(Clone)]
@@ -21,7 +31,10 @@ impl SqliteRegistry {
     /// Opens (creating it if missing, readable by its owner only) the registry database at
     /// `path` and migrates it.
     pub async fn open(path: &Path) -> Result<Self, RegistryError> {
-        create_owner_only(path).map_err(unavailable)?;
+        // SQLite would create it 0644, and gives the `-wal` and `-shm` files beside it the
+        // database file's mode. The registry holds only hashes of registration tokens, but what
+        // it knows of clients is nobody else's business. An existing file keeps its mode.
+        create_private_file(path).map_err(unavailable)?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(unavailable)?
             .filename(path)
@@ -32,29 +45,16 @@ impl SqliteRegistry {
         let pool = SqlitePool::connect_with(options)
             .await
             .map_err(unavailable)?;
-        sqlx::migrate!("./migrations")
+        let migration_failed =
+            |error: MigrateError| RegistryError::Unavailable(format!("migration failed: {error}"));
+        MIGRATIONS
+            .migrator()
+            .await
+            .map_err(migration_failed)?
             .run(&pool)
             .await
-            .map_err(|error| RegistryError::Unavailable(format!("migration failed: {error}")))?;
+            .map_err(migration_failed)?;
         Ok(Self { pool })
-    }
-}
-
-/// Creates `path` empty with mode 0600 when it is missing: SQLite would make it 0644, and it
-/// gives the `-wal` and `-shm` files beside it the database file's mode. The registry holds
-/// only hashes of registration tokens, but what it knows of clients is nobody else's business.
-/// An existing file keeps its mode.
-fn create_owner_only(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => Err(error),
-        _ => Ok(()),
     }
 }
 
@@ -164,5 +164,22 @@ impl Registry for SqliteRegistry {
         .iter()
         .map(from_row)
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<&str> = MIGRATIONS.file_names().collect();
+        assert_eq!(embedded, on_disk);
     }
 }

@@ -17,8 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use mcp_oauth_authorization_server::store::{SqlStore, Store};
 use mcp_oauth_authorization_server::{
-    AuthorizationServer, AuthorizationServerConfig, StaticClient, create_user,
-    register_static_client, system_clock,
+    Admin, AuthorizationServer, AuthorizationServerConfig, StaticClient,
 };
 use mcp_oauth_client::ClientSecret;
 use mcp_oauth_demo::web::{Credentials, WebClient, WebClientConfig};
@@ -75,6 +74,7 @@ pub struct Stack {
     pub issuer: String,
     pub mcp_url: String,
     pub store: Arc<dyn Store>,
+    pub admin: Admin,
     pub servers: Vec<Served>,
 }
 
@@ -92,9 +92,8 @@ impl Stack {
         let server = AuthorizationServer::new(config, Arc::clone(&store))
             .await
             .unwrap();
-        create_user(store.as_ref(), EMAIL, PASSWORD, system_clock()())
-            .await
-            .unwrap();
+        let admin = server.admin();
+        admin.add_user(EMAIL, PASSWORD).await.unwrap();
         let resource_server = ResourceServer::new(
             ResourceServerConfig::new(&mcp_url)
                 .unwrap()
@@ -117,6 +116,7 @@ impl Stack {
             issuer,
             mcp_url,
             store,
+            admin,
         }
     }
 
@@ -124,14 +124,12 @@ impl Stack {
     pub async fn pre_register(&self, redirect_uri: &str) -> String {
         let client = StaticClient::new(CLIENT_ID, "Pre-registered web client")
             .with_redirect_uris([redirect_uri]);
-        let (_, secret) = register_static_client(self.store.as_ref(), &client, system_clock()())
-            .await
-            .unwrap();
-        secret.unwrap().expose().to_owned()
+        let registered = self.admin.register_static_client(&client).await.unwrap();
+        registered.secret.unwrap().expose().to_owned()
     }
 
     pub async fn client_count(&self) -> usize {
-        self.store.list_clients().await.unwrap().len()
+        self.admin.list_clients().await.unwrap().len()
     }
 }
 

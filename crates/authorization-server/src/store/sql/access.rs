@@ -1,4 +1,5 @@
-//! The `access_tokens` table: issued JWTs remembered by `jti`, for revocation and introspection.
+//! The `access_tokens` table: issued JWTs remembered by `jti`, for revocation and introspection
+//! (part of [`GrantStore`](crate::store::GrantStore)).
 
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;

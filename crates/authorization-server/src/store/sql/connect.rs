@@ -119,7 +119,7 @@ fn is_sqlite_memory(url: &str) -> bool {
 /// percent-encoded, so spaces, `?`, `#` and `%` in it are safe.
 pub(super) fn sqlite_file_url(path: &Path) -> StoreResult<String> {
     let unusable = |problem: String| {
-        StoreError::Database(format!("database file {}: {problem}", path.display()))
+        StoreError::database(format!("database file {}: {problem}", path.display()))
     };
     let path = std::path::absolute(path).map_err(|error| unusable(error.to_string()))?;
     let path = path

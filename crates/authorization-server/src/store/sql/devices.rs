@@ -1,5 +1,5 @@
 //! The `device_cookies` table: browsers in which a user signed in, by the hash of their
-//! device cookie.
+//! device cookie (part of [`SessionStore`](crate::store::SessionStore)).
 
 use sqlx::AnyPool;
 
@@ -11,7 +11,7 @@ pub(super) async fn insert(pool: &AnyPool, cookie: &DeviceCookieRecord) -> Store
         "INSERT INTO device_cookies (cookie_hash, user_id, created_at, expires_at) \
          VALUES ($1, $2, $3, $4)",
     )
-    .bind(cookie.cookie_hash.0.as_str())
+    .bind(cookie.cookie_hash.as_str())
     .bind(cookie.user_id.as_str())
     .bind(cookie.created_at)
     .bind(cookie.expires_at)
@@ -30,7 +30,7 @@ pub(super) async fn get(
         "SELECT user_id, created_at, expires_at FROM device_cookies \
          WHERE cookie_hash = $1 AND expires_at > $2",
     )
-    .bind(cookie_hash.0.as_str())
+    .bind(cookie_hash.as_str())
     .bind(now)
     .fetch_optional(pool)
     .await
@@ -48,7 +48,7 @@ pub(super) async fn get(
 
 pub(super) async fn delete(pool: &AnyPool, cookie_hash: &SecretHash) -> StoreResult<()> {
     sqlx::query("DELETE FROM device_cookies WHERE cookie_hash = $1")
-        .bind(cookie_hash.0.as_str())
+        .bind(cookie_hash.as_str())
         .execute(pool)
         .await
         .map_err(db_error)?;

@@ -1,13 +1,51 @@
 //! What differs between SQLite and PostgreSQL: everything else is shared SQL.
 
-use sqlx::migrate::Migrator;
+use mcp_oauth_core::EmbeddedMigrations;
 
 use crate::store::{StoreError, StoreResult};
 
-/// The SQLite migrations, embedded at build time.
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-/// The PostgreSQL migrations, embedded at build time.
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+/// The SQLite migrations (`migrations/sqlite`), embedded at build time. A new file there must
+/// be added here too: a test compares this list with the directory.
+static SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
+    (
+        "0001_initial.sql",
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        "0002_upstream_identities.sql",
+        include_str!("../../../migrations/sqlite/0002_upstream_identities.sql"),
+    ),
+    (
+        "0003_consent_per_resource_and_device_cookies.sql",
+        include_str!("../../../migrations/sqlite/0003_consent_per_resource_and_device_cookies.sql"),
+    ),
+    (
+        "0004_client_introspection.sql",
+        include_str!("../../../migrations/sqlite/0004_client_introspection.sql"),
+    ),
+]);
+/// The PostgreSQL migrations (`migrations/postgres`), embedded at build time; listed like
+/// [`SQLITE_MIGRATIONS`].
+static POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
+    (
+        "0001_initial.sql",
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        "0002_upstream_identities.sql",
+        include_str!("../../../migrations/postgres/0002_upstream_identities.sql"),
+    ),
+    (
+        "0003_consent_per_resource_and_device_cookies.sql",
+        include_str!(
+            "../../../migrations/postgres/0003_consent_per_resource_and_device_cookies.sql"
+        ),
+    ),
+    (
+        "0004_client_introspection.sql",
+        include_str!("../../../migrations/postgres/0004_client_introspection.sql"),
+    ),
+]);
 
 /// The database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +62,7 @@ impl Dialect {
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => Ok(Self::Sqlite),
             "postgres" | "postgresql" => Ok(Self::Postgres),
-            _ => Err(StoreError::Database(format!(
+            _ => Err(StoreError::database(format!(
                 "unsupported database URL scheme {scheme:?}: expected sqlite: or postgres:"
             ))),
         }
@@ -39,10 +77,10 @@ impl Dialect {
     }
 
     /// The migrations of this dialect.
-    pub(super) fn migrator(self) -> &'static Migrator {
+    pub(super) fn migrations(self) -> EmbeddedMigrations {
         match self {
-            Self::Sqlite => &SQLITE_MIGRATIONS,
-            Self::Postgres => &POSTGRES_MIGRATIONS,
+            Self::Sqlite => SQLITE_MIGRATIONS,
+            Self::Postgres => POSTGRES_MIGRATIONS,
         }
     }
 
@@ -80,6 +118,25 @@ impl Dialect {
         match self {
             Self::Sqlite => None,
             Self::Postgres => Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_embedded() {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/");
+            let mut on_disk: Vec<String> = std::fs::read_dir(format!("{dir}{}", dialect.name()))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            on_disk.sort();
+            let embedded: Vec<&str> = dialect.migrations().file_names().collect();
+            assert_eq!(embedded, on_disk, "{}", dialect.name());
         }
     }
 }

@@ -1,17 +1,104 @@
-//! The `grants` and `authorization_codes` tables, and revoking a grant with everything issued
-//! from it.
+//! [`GrantStore`] on the `grants` and `authorization_codes` tables (refresh tokens in
+//! [`refresh`], access tokens in [`access`]), and revoking a
+//! grant with everything issued from it.
 
+use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 
 use super::rows::{self, db_error};
+use super::{SqlStore, access, refresh};
 use crate::store::{
-    AuthorizationCodeRecord, ClientId, CodeRedemption, GrantId, GrantRecord, SecretHash,
-    StoreError, StoreResult, UnixTime, UserId,
+    AccessTokenRecord, AuthorizationCodeRecord, ClientId, CodeRedemption, GrantId, GrantRecord,
+    GrantStore, RefreshRotation, RefreshTokenRecord, SecretHash, StoreError, StoreResult, UnixTime,
+    UserId,
 };
 
+#[async_trait]
+impl GrantStore for SqlStore {
+    async fn insert_grant_with_code(
+        &self,
+        grant: &GrantRecord,
+        code: &AuthorizationCodeRecord,
+    ) -> StoreResult<()> {
+        insert_with_code(self.begin_write().await?, grant, code).await
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<CodeRedemption> {
+        redeem_code(&self.pool, code_hash, now).await
+    }
+
+    async fn get_grant(&self, grant_id: &GrantId) -> StoreResult<Option<GrantRecord>> {
+        get(&self.pool, grant_id).await
+    }
+
+    async fn revoke_grant(&self, grant_id: &GrantId, now: UnixTime) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let found = revoke(&mut tx, grant_id, now).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(found)
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
+        refresh::insert(&self.pool, token).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &SecretHash,
+        next: &RefreshTokenRecord,
+        now: UnixTime,
+    ) -> StoreResult<RefreshRotation> {
+        refresh::rotate(
+            self.begin_write().await?,
+            self.dialect,
+            presented,
+            next,
+            now,
+        )
+        .await
+    }
+
+    async fn revoke_grant_if_reused(
+        &self,
+        presented: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<RefreshRotation> {
+        refresh::revoke_grant_if_reused(self.begin_write().await?, self.dialect, presented, now)
+            .await
+    }
+
+    async fn find_active_refresh_token(
+        &self,
+        token_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        refresh::find_active(&self.pool, token_hash, now).await
+    }
+
+    async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
+        access::insert(&self.pool, token).await
+    }
+
+    async fn find_active_access_token(
+        &self,
+        jti: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        access::find_active(&self.pool, jti, now).await
+    }
+
+    async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<bool> {
+        access::revoke(&self.pool, jti, now).await
+    }
+}
+
 /// Stores a grant and its code in one transaction: both or neither.
-pub(super) async fn insert_with_code(
+async fn insert_with_code(
     mut tx: Transaction<'static, Any>,
     grant: &GrantRecord,
     code: &AuthorizationCodeRecord,
@@ -24,8 +111,8 @@ pub(super) async fn insert_with_code(
     .bind(grant.grant_id.as_str())
     .bind(grant.client_id.as_str())
     .bind(grant.user_id.as_str())
-    .bind(grant.scope.as_str())
-    .bind(grant.resource.as_deref())
+    .bind(grant.scope.to_string())
+    .bind(grant.resource.as_ref().map(|resource| resource.as_str()))
     .bind(grant.created_at)
     .bind(grant.revoked_at)
     .execute(&mut *tx)
@@ -37,14 +124,14 @@ pub(super) async fn insert_with_code(
                                           expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(code.code_hash.0.as_str())
+    .bind(code.code_hash.as_str())
     .bind(code.grant_id.as_str())
     .bind(code.client_id.as_str())
     .bind(code.user_id.as_str())
     // The column is NOT NULL: an empty string stands for "the request named none".
     .bind(code.redirect_uri.as_deref().unwrap_or_default())
-    .bind(code.scope.as_str())
-    .bind(code.resource.as_deref())
+    .bind(code.scope.to_string())
+    .bind(code.resource.as_ref().map(|resource| resource.as_str()))
     .bind(code.code_challenge.as_str())
     .bind(code.nonce.as_deref())
     .bind(code.auth_time)
@@ -74,7 +161,7 @@ fn check_code_matches_grant(
     .into_iter()
     .find(|(_, same)| !same);
     match mismatch {
-        Some((field, _)) => Err(StoreError::Database(format!(
+        Some((field, _)) => Err(StoreError::database(format!(
             "the authorization code's {field} differs from its grant's"
         ))),
         None => Ok(()),
@@ -84,7 +171,7 @@ fn check_code_matches_grant(
 /// Redeems a code with one conditional `UPDATE`: of concurrent redemptions only one can see
 /// `used_at IS NULL`. When it matches nothing, the code's row (if any) tells why; a code's
 /// state only moves forward (unused → used, unexpired → expired), so that answer is sound.
-pub(super) async fn redeem_code(
+async fn redeem_code(
     pool: &AnyPool,
     code_hash: &SecretHash,
     now: UnixTime,
@@ -95,7 +182,7 @@ pub(super) async fn redeem_code(
          RETURNING code_hash, grant_id, client_id, user_id, redirect_uri, scope, resource, \
                    code_challenge, nonce, auth_time, expires_at",
     )
-    .bind(code_hash.0.as_str())
+    .bind(code_hash.as_str())
     .bind(now)
     .fetch_optional(pool)
     .await
@@ -105,7 +192,7 @@ pub(super) async fn redeem_code(
     }
     let Some(row) =
         sqlx::query("SELECT grant_id, used_at FROM authorization_codes WHERE code_hash = $1")
-            .bind(code_hash.0.as_str())
+            .bind(code_hash.as_str())
             .fetch_optional(pool)
             .await
             .map_err(db_error)?
@@ -129,8 +216,8 @@ fn code_from_row(row: &AnyRow) -> StoreResult<AuthorizationCodeRecord> {
         user_id: UserId(rows::get(row, "user_id")?),
         redirect_uri: Some(rows::get::<String>(row, "redirect_uri")?)
             .filter(|named| !named.is_empty()),
-        scope: rows::get(row, "scope")?,
-        resource: rows::get(row, "resource")?,
+        scope: rows::scope(row, "scope")?,
+        resource: rows::optional_resource(row, "resource")?,
         code_challenge: rows::get(row, "code_challenge")?,
         nonce: rows::get(row, "nonce")?,
         auth_time: rows::get(row, "auth_time")?,
@@ -160,8 +247,8 @@ fn grant_from_row(row: &AnyRow) -> StoreResult<GrantRecord> {
         grant_id: GrantId(rows::get(row, "grant_id")?),
         client_id: ClientId(rows::get(row, "client_id")?),
         user_id: UserId(rows::get(row, "user_id")?),
-        scope: rows::get(row, "scope")?,
-        resource: rows::get(row, "resource")?,
+        scope: rows::scope(row, "scope")?,
+        resource: rows::optional_resource(row, "resource")?,
         created_at: rows::get(row, "created_at")?,
         revoked_at: rows::get(row, "revoked_at")?,
     })

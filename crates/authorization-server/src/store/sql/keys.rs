@@ -1,18 +1,38 @@
-//! The `signing_keys` table: current → previous → retired. With a key encryption key the
-//! private keys are stored encrypted (see `store/key_encryption.rs`), and read back in clear.
+//! [`KeyStore`] on the `signing_keys` table: current → previous → retired. With a key
+//! encryption key the private keys are stored encrypted (see `store/key_encryption.rs`), and
+//! read back in clear.
 
+use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Transaction};
 use zeroize::Zeroizing;
 
+use super::SqlStore;
 use super::dialect::Dialect;
 use super::rows::{self, db_error};
 use crate::store::key_encryption::{self, KeyEncryptionKey};
-use crate::store::{SigningKeyRecord, StoreResult};
+use crate::store::{KeyStore, SigningKeyRecord, StoreResult};
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn published_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        published(&self.pool, self.key_encryption_key.as_deref()).await
+    }
+
+    async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        rotate(
+            self.begin_write().await?,
+            self.dialect,
+            key,
+            self.key_encryption_key.as_deref(),
+        )
+        .await
+    }
+}
 
 /// Current and previous keys, current first, then the newest, their private keys decrypted
 /// with `key` where they were stored encrypted.
-pub(super) async fn published(
+async fn published(
     pool: &AnyPool,
     key: Option<&KeyEncryptionKey>,
 ) -> StoreResult<Vec<SigningKeyRecord>> {
@@ -32,7 +52,7 @@ pub(super) async fn published(
 /// Makes `key` current in one transaction (its own `state` is not consulted): previous keys
 /// retire, the current key becomes previous. A taken `kid` is `Conflict("signing key")` and
 /// changes nothing. The private key is stored encrypted under `encryption` when there is one.
-pub(super) async fn rotate(
+async fn rotate(
     mut tx: Transaction<'static, Any>,
     dialect: Dialect,
     key: &SigningKeyRecord,

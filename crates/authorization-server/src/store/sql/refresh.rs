@@ -1,4 +1,5 @@
-//! The `refresh_tokens` table: each grant's rotation family.
+//! The `refresh_tokens` table: each grant's rotation family (part of
+//! [`GrantStore`](crate::store::GrantStore)).
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Executor, Transaction};
@@ -19,9 +20,9 @@ pub(super) async fn insert<'e>(
         "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(token.token_hash.0.as_str())
+    .bind(token.token_hash.as_str())
     .bind(token.grant_id.as_str())
-    .bind(token.scope.as_str())
+    .bind(token.scope.to_string())
     .bind(token.created_at)
     .bind(token.expires_at)
     .execute(executor)
@@ -50,7 +51,7 @@ pub(super) async fn rotate(
                          AND grants.revoked_at IS NULL) \
          RETURNING token_hash, grant_id, scope, created_at, expires_at",
     )
-    .bind(presented.0.as_str())
+    .bind(presented.as_str())
     .bind(now)
     .fetch_optional(&mut *tx)
     .await
@@ -64,14 +65,14 @@ pub(super) async fn rotate(
     let previous = from_row(&row)?;
     if previous.grant_id != next.grant_id {
         // Dropping `tx` rolls the use back.
-        return Err(StoreError::Database(
-            "the next refresh token belongs to another grant than the presented one".to_owned(),
+        return Err(StoreError::database(
+            "the next refresh token belongs to another grant than the presented one",
         ));
     }
     insert(&mut *tx, next).await?;
     let grant = grants::get(&mut *tx, &previous.grant_id)
         .await?
-        .ok_or_else(|| StoreError::Database("a refresh token's grant vanished".to_owned()))?;
+        .ok_or_else(|| StoreError::database("a refresh token's grant vanished"))?;
     tx.commit().await.map_err(db_error)?;
     Ok(RefreshRotation::Rotated { previous, grant })
 }
@@ -98,7 +99,7 @@ async fn lock_family(
 ) -> StoreResult<()> {
     if let Some(lock) = dialect.lock_refresh_family() {
         sqlx::query(lock)
-            .bind(presented.0.as_str())
+            .bind(presented.as_str())
             .execute(&mut **tx)
             .await
             .map_err(db_error)?;
@@ -119,7 +120,7 @@ async fn why_not_rotated(
          FROM refresh_tokens JOIN grants ON grants.grant_id = refresh_tokens.grant_id \
          WHERE refresh_tokens.token_hash = $1",
     )
-    .bind(presented.0.as_str())
+    .bind(presented.as_str())
     .fetch_optional(&mut **tx)
     .await
     .map_err(db_error)?
@@ -153,7 +154,7 @@ pub(super) async fn find_active(
            AND refresh_tokens.revoked_at IS NULL AND refresh_tokens.expires_at > $2 \
            AND grants.revoked_at IS NULL",
     )
-    .bind(token_hash.0.as_str())
+    .bind(token_hash.as_str())
     .bind(now)
     .fetch_optional(pool)
     .await
@@ -166,7 +167,7 @@ fn from_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
     Ok(RefreshTokenRecord {
         token_hash: rows::hash(row, "token_hash")?,
         grant_id: GrantId(rows::get(row, "grant_id")?),
-        scope: rows::get(row, "scope")?,
+        scope: rows::scope(row, "scope")?,
         created_at: rows::get(row, "created_at")?,
         expires_at: rows::get(row, "expires_at")?,
     })

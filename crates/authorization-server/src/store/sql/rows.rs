@@ -1,16 +1,19 @@
 //! From sqlx to the store's vocabulary: errors, and columns read back with their types checked,
 //! so that a bad row becomes [`StoreError::Database`] instead of a panic.
 
+use mcp_oauth_core::{CanonicalResource, ScopeSet};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::error::ErrorKind;
 use sqlx::{Any, Decode, Row, Type};
 
-use crate::store::{ClientOrigin, KeyState, SecretHash, StoreError, StoreResult};
+use crate::store::{
+    ClientOrigin, KeyState, RegisteredMetadata, SecretHash, StoreError, StoreResult,
+};
 
-/// Any database failure, for logs.
+/// Any database failure, with the driver's error as its cause.
 pub(super) fn db_error(error: sqlx::Error) -> StoreError {
-    StoreError::Database(error.to_string())
+    StoreError::database_cause("a statement failed", error)
 }
 
 /// A unique-key violation as `Conflict(what)`; anything else as [`db_error`].
@@ -29,36 +32,29 @@ where
     T: Decode<'r, Any> + Type<Any>,
 {
     row.try_get(column)
-        .map_err(|error| StoreError::Database(format!("column {column}: {error}")))
+        .map_err(|error| StoreError::database_cause(format!("column {column}"), error))
 }
 
 /// A secret-hash column.
 pub(super) fn hash(row: &AnyRow, column: &str) -> StoreResult<SecretHash> {
-    get(row, column).map(SecretHash)
+    get(row, column).map(SecretHash::from_stored)
 }
 
 /// A nullable secret-hash column.
 pub(super) fn optional_hash(row: &AnyRow, column: &str) -> StoreResult<Option<SecretHash>> {
-    get::<Option<String>>(row, column).map(|value| value.map(SecretHash))
+    get::<Option<String>>(row, column).map(|value| value.map(SecretHash::from_stored))
+}
+
+/// A secret hash as stored.
+pub(super) fn hash_text(hash: Option<&SecretHash>) -> Option<&str> {
+    hash.map(SecretHash::as_str)
 }
 
 /// A JSON column (stored as text).
 pub(super) fn json(row: &AnyRow, column: &str) -> StoreResult<Value> {
     let text: String = get(row, column)?;
     serde_json::from_str(&text)
-        .map_err(|error| StoreError::Database(format!("column {column} is not JSON: {error}")))
-}
-
-/// A JSON array of strings column (stored as text).
-pub(super) fn strings(row: &AnyRow, column: &str) -> StoreResult<Vec<String>> {
-    serde_json::from_value(json(row, column)?).map_err(|error| {
-        StoreError::Database(format!("column {column} is not a list of strings: {error}"))
-    })
-}
-
-/// A list of strings as stored: a JSON array.
-pub(super) fn strings_text(values: &[String]) -> String {
-    Value::from(values).to_string()
+        .map_err(|error| StoreError::database_cause(format!("column {column} is not JSON"), error))
 }
 
 /// JSON as stored.
@@ -66,8 +62,54 @@ pub(super) fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
+/// A scope column: space-delimited scopes.
+pub(super) fn scope(row: &AnyRow, column: &str) -> StoreResult<ScopeSet> {
+    get::<String>(row, column).map(|text| ScopeSet::parse(&text))
+}
+
+/// A nullable resource column, in canonical form.
+pub(super) fn optional_resource(
+    row: &AnyRow,
+    column: &str,
+) -> StoreResult<Option<CanonicalResource>> {
+    get::<Option<String>>(row, column)?
+        .map(|text| parse_resource(column, &text))
+        .transpose()
+}
+
+fn parse_resource(column: &str, text: &str) -> StoreResult<CanonicalResource> {
+    CanonicalResource::parse(text).map_err(|error| {
+        StoreError::database_cause(format!("column {column} is not a resource"), error)
+    })
+}
+
+/// A JSON array of resources (stored as text).
+pub(super) fn resources(row: &AnyRow, column: &str) -> StoreResult<Vec<CanonicalResource>> {
+    let texts: Vec<String> = serde_json::from_value(json(row, column)?).map_err(|error| {
+        StoreError::database_cause(format!("column {column} is not a list of strings"), error)
+    })?;
+    texts
+        .iter()
+        .map(|text| parse_resource(column, text))
+        .collect()
+}
+
+/// Resources as stored: a JSON array of their canonical text.
+pub(super) fn resources_text(resources: &[CanonicalResource]) -> String {
+    Value::from_iter(resources.iter().map(CanonicalResource::as_str)).to_string()
+}
+
+/// A client-metadata column (JSON), validated again as it is read.
+pub(super) fn metadata(row: &AnyRow, column: &str) -> StoreResult<RegisteredMetadata> {
+    RegisteredMetadata::from_json(json(row, column)?).map_err(|problem| {
+        StoreError::database(format!(
+            "column {column} is not valid client metadata: {problem}"
+        ))
+    })
+}
+
 fn unexpected(column: &str, value: &str) -> StoreError {
-    StoreError::Database(format!("column {column} holds the unknown value {value:?}"))
+    StoreError::database(format!("column {column} holds the unknown value {value:?}"))
 }
 
 /// How a [`ClientOrigin`] is stored.

@@ -1,15 +1,55 @@
-//! The `sessions` table: signed-in browsers, by the hash of their cookie.
+//! [`SessionStore`] on the `sessions` table (signed-in browsers, by the hash of their cookie)
+//! and the `device_cookies` table (in [`devices`]).
 
+use async_trait::async_trait;
 use sqlx::AnyPool;
 
 use super::rows::{self, db_error};
-use crate::store::{SecretHash, SessionRecord, StoreResult, UnixTime, UserId};
+use super::{SqlStore, devices};
+use crate::store::{
+    DeviceCookieRecord, SecretHash, SessionRecord, SessionStore, StoreResult, UnixTime, UserId,
+};
 
-pub(super) async fn insert(pool: &AnyPool, session: &SessionRecord) -> StoreResult<()> {
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        insert(&self.pool, session).await
+    }
+
+    async fn get_session(
+        &self,
+        session_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<SessionRecord>> {
+        get(&self.pool, session_hash, now).await
+    }
+
+    async fn delete_session(&self, session_hash: &SecretHash) -> StoreResult<()> {
+        delete(&self.pool, session_hash).await
+    }
+
+    async fn insert_device_cookie(&self, cookie: &DeviceCookieRecord) -> StoreResult<()> {
+        devices::insert(&self.pool, cookie).await
+    }
+
+    async fn get_device_cookie(
+        &self,
+        cookie_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceCookieRecord>> {
+        devices::get(&self.pool, cookie_hash, now).await
+    }
+
+    async fn delete_device_cookie(&self, cookie_hash: &SecretHash) -> StoreResult<()> {
+        devices::delete(&self.pool, cookie_hash).await
+    }
+}
+
+async fn insert(pool: &AnyPool, session: &SessionRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (session_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)",
     )
-    .bind(session.session_hash.0.as_str())
+    .bind(session.session_hash.as_str())
     .bind(session.user_id.as_str())
     .bind(session.auth_time)
     .bind(session.expires_at)
@@ -19,7 +59,7 @@ pub(super) async fn insert(pool: &AnyPool, session: &SessionRecord) -> StoreResu
     Ok(())
 }
 
-pub(super) async fn get(
+async fn get(
     pool: &AnyPool,
     session_hash: &SecretHash,
     now: UnixTime,
@@ -28,7 +68,7 @@ pub(super) async fn get(
         "SELECT user_id, auth_time, expires_at FROM sessions \
          WHERE session_hash = $1 AND expires_at > $2",
     )
-    .bind(session_hash.0.as_str())
+    .bind(session_hash.as_str())
     .bind(now)
     .fetch_optional(pool)
     .await
@@ -44,9 +84,9 @@ pub(super) async fn get(
     }))
 }
 
-pub(super) async fn delete(pool: &AnyPool, session_hash: &SecretHash) -> StoreResult<()> {
+async fn delete(pool: &AnyPool, session_hash: &SecretHash) -> StoreResult<()> {
     sqlx::query("DELETE FROM sessions WHERE session_hash = $1")
-        .bind(session_hash.0.as_str())
+        .bind(session_hash.as_str())
         .execute(pool)
         .await
         .map_err(db_error)?;

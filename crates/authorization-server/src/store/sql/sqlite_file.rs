@@ -1,5 +1,5 @@
 //! The SQLite file in the data directory, looked at before SQLite opens it: the directory and
-//! the database's files private to this user ([`private_files`]), a missing file created 0600
+//! the database's files private to this user (`mcp_oauth_private_files`), a missing file created 0600
 //! (SQLite gives its `-wal`, `-shm` and `-journal` files the same mode), and an existing file
 //! refused when it cannot be the store it should be: empty, or not a SQLite database. What
 //! only SQLite can tell (a damaged database, one without our tables) is checked once it is open.
@@ -7,11 +7,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use mcp_oauth_private_files::{self as private_files, PrivateFileError};
 use sqlx::AnyPool;
 
 use super::connect;
 use super::rows::db_error;
-use crate::private_files::{self, PrivateFileError};
 use crate::store::{StoreError, StoreResult};
 
 /// The first 16 bytes of every SQLite database file ("SQLite format 3" and a NUL).
@@ -44,14 +44,14 @@ pub(super) fn prepare(
         .collect();
     private_files::secure_dir(data_dir, &names).map_err(|error| match error {
         PrivateFileError::Exposed(problem) => StoreError::Exposed(problem),
-        other => StoreError::Database(format!("data directory: {other}")),
+        other => StoreError::database_cause("data directory", other),
     })?;
     let path = std::path::absolute(data_dir.join(file_name)).map_err(|error| {
-        StoreError::Database(format!("data directory {}: {error}", data_dir.display()))
+        StoreError::database_cause(format!("data directory {}", data_dir.display()), error)
     })?;
     let url = connect::sqlite_file_url(&path)?;
     let created = private_files::create_private_file(&path)
-        .map_err(|error| StoreError::Database(format!("cannot create the database: {error}")))?;
+        .map_err(|error| StoreError::database_cause("cannot create the database", error))?;
     if !created {
         inspect(&path, init_empty)?;
     }
@@ -66,7 +66,7 @@ pub(super) fn prepare(
 /// header.
 fn inspect(path: &Path, init_empty: bool) -> StoreResult<()> {
     let unreadable = |error: std::io::Error| {
-        StoreError::Database(format!("cannot read {}: {error}", path.display()))
+        StoreError::database_cause(format!("cannot read {}", path.display()), error)
     };
     let mut header = Vec::with_capacity(SQLITE_HEADER.len());
     std::fs::File::open(path)

@@ -1,16 +1,59 @@
-//! The `upstream_identities` and `upstream_logins` tables: federated sign-in.
+//! [`FederationStore`] on the `upstream_identities` and `upstream_logins` tables: federated
+//! sign-in.
 
+use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Transaction};
 
 use super::rows::{self, db_error};
-use super::users;
+use super::{SqlStore, accounts};
 use crate::store::{
-    SecretHash, StoreResult, UnixTime, UpstreamIdentityRecord, UpstreamLoginRecord, UserId,
-    UserRecord,
+    FederationStore, SecretHash, StoreResult, UnixTime, UpstreamIdentityRecord,
+    UpstreamLoginRecord, UserId, UserRecord,
 };
 
-pub(super) async fn find_identity(
+#[async_trait]
+impl FederationStore for SqlStore {
+    async fn find_upstream_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<UpstreamIdentityRecord>> {
+        find_identity(&self.pool, issuer, subject).await
+    }
+
+    async fn insert_user_with_upstream_identity(
+        &self,
+        user: &UserRecord,
+        identity: &UpstreamIdentityRecord,
+    ) -> StoreResult<()> {
+        insert_user_with_identity(self.begin_write().await?, user, identity).await
+    }
+
+    async fn record_upstream_sign_in(
+        &self,
+        issuer: &str,
+        subject: &str,
+        email: Option<&str>,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        record_sign_in(&self.pool, issuer, subject, email, now).await
+    }
+
+    async fn insert_upstream_login(&self, login: &UpstreamLoginRecord) -> StoreResult<()> {
+        insert_login(&self.pool, login).await
+    }
+
+    async fn take_upstream_login(
+        &self,
+        state_hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<UpstreamLoginRecord>> {
+        take_login(&self.pool, state_hash, now).await
+    }
+}
+
+async fn find_identity(
     pool: &AnyPool,
     issuer: &str,
     subject: &str,
@@ -29,12 +72,12 @@ pub(super) async fn find_identity(
 }
 
 /// Inserts the user, then the identity linked to it, in one transaction: both or neither.
-pub(super) async fn insert_user_with_identity(
+async fn insert_user_with_identity(
     mut tx: Transaction<'static, Any>,
     user: &UserRecord,
     identity: &UpstreamIdentityRecord,
 ) -> StoreResult<()> {
-    users::insert(&mut *tx, user).await?;
+    accounts::insert(&mut *tx, user).await?;
     sqlx::query(
         "INSERT INTO upstream_identities (issuer, subject, user_id, email, created_at, \
                                           last_login_at) \
@@ -52,7 +95,7 @@ pub(super) async fn insert_user_with_identity(
     tx.commit().await.map_err(db_error)
 }
 
-pub(super) async fn record_sign_in(
+async fn record_sign_in(
     pool: &AnyPool,
     issuer: &str,
     subject: &str,
@@ -74,13 +117,13 @@ pub(super) async fn record_sign_in(
     Ok(updated > 0)
 }
 
-pub(super) async fn insert_login(pool: &AnyPool, login: &UpstreamLoginRecord) -> StoreResult<()> {
+async fn insert_login(pool: &AnyPool, login: &UpstreamLoginRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO upstream_logins (state_hash, browser_hash, issuer, return_to, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(login.state_hash.0.as_str())
-    .bind(login.browser_hash.0.as_str())
+    .bind(login.state_hash.as_str())
+    .bind(login.browser_hash.as_str())
     .bind(login.issuer.as_str())
     .bind(login.return_to.as_str())
     .bind(login.expires_at)
@@ -92,7 +135,7 @@ pub(super) async fn insert_login(pool: &AnyPool, login: &UpstreamLoginRecord) ->
 
 /// One statement deletes the row and returns it: of concurrent callers only one gets it. An
 /// expired row is deleted too, and not returned.
-pub(super) async fn take_login(
+async fn take_login(
     pool: &AnyPool,
     state_hash: &SecretHash,
     now: UnixTime,
@@ -101,7 +144,7 @@ pub(super) async fn take_login(
         "DELETE FROM upstream_logins WHERE state_hash = $1 \
          RETURNING browser_hash, issuer, return_to, expires_at",
     )
-    .bind(state_hash.0.as_str())
+    .bind(state_hash.as_str())
     .fetch_optional(pool)
     .await
     .map_err(db_error)?

@@ -1,13 +1,13 @@
 //! Registered clients.
 
 use mcp_oauth_authorization_server::store::{
-    ClientId, ClientOrigin, CodeRedemption, Store, StoreError,
+    AccountStore, ClientId, ClientOrigin, ClientStore, CodeRedemption, ConsentStore, GrantStore,
+    StoreError,
 };
-use serde_json::json;
 use sqlx::AssertSqlSafe;
 
 use crate::backend::TestDb;
-use crate::fixtures::{self, Family, RESOURCE, T0, hash};
+use crate::fixtures::{self, Family, T0, hash};
 
 pub async fn registering_a_client_twice_conflicts(db: &TestDb) {
     let store = db.open().await;
@@ -41,8 +41,7 @@ pub async fn updating_a_client_replaces_metadata_and_secret_only(db: &TestDb) {
     store.insert_client(&client).await.unwrap();
 
     let mut changed = client.clone();
-    changed.metadata =
-        json!({ "client_name": "Renamed", "redirect_uris": ["http://127.0.0.1/cb"] });
+    changed.metadata = fixtures::metadata("Renamed", "http://127.0.0.1/cb");
     changed.secret_hash = None;
     changed.registration_token_hash = Some(hash("new registration token"));
     changed.updated_at = T0 + 100;
@@ -50,7 +49,7 @@ pub async fn updating_a_client_replaces_metadata_and_secret_only(db: &TestDb) {
     // operator's) can be rewritten.
     changed.origin = ClientOrigin::Static;
     changed.created_at = T0 + 100;
-    changed.introspection_resources = vec!["https://mcp.example/mcp".into()];
+    changed.introspection_resources = vec![fixtures::resource()];
     assert!(store.update_client(&changed).await.unwrap());
 
     let stored = store
@@ -79,8 +78,8 @@ pub async fn a_resource_servers_introspection_permission_is_kept(db: &TestDb) {
     let mut client = fixtures::client("resource-server", T0);
     client.origin = ClientOrigin::Static;
     client.introspection_resources = vec![
-        "https://mcp.example/mcp".to_owned(),
-        "https://other.example/mcp".to_owned(),
+        fixtures::resource(),
+        fixtures::resource_at("https://other.example/mcp"),
     ];
     store.insert_client(&client).await.unwrap();
     assert_eq!(
@@ -148,7 +147,11 @@ pub async fn deleting_a_client_removes_its_grants_and_tokens(db: &TestDb) {
     );
     assert_eq!(
         store
-            .get_consent(&doomed.user.user_id, &doomed.client.client_id, RESOURCE)
+            .get_consent(
+                &doomed.user.user_id,
+                &doomed.client.client_id,
+                &fixtures::resource()
+            )
             .await
             .unwrap(),
         None
@@ -186,7 +189,11 @@ pub async fn deleting_a_client_removes_its_grants_and_tokens(db: &TestDb) {
     // Another client's data is untouched.
     assert!(
         store
-            .get_consent(&kept.user.user_id, &kept.client.client_id, RESOURCE)
+            .get_consent(
+                &kept.user.user_id,
+                &kept.client.client_id,
+                &fixtures::resource()
+            )
             .await
             .unwrap()
             .is_some()

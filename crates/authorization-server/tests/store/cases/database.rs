@@ -1,11 +1,12 @@
 //! The database as a whole: durability, concurrent writers, bad rows.
 
 use mcp_oauth_authorization_server::store::{
-    ClientId, CodeRedemption, KeyState, RefreshRotation, Store, StoreError,
+    AccountStore, ClientId, ClientStore, CodeRedemption, ConsentStore, GrantStore, KeyState,
+    KeyStore, RefreshRotation, SessionStore, Store, StoreError,
 };
 
 use crate::backend::TestDb;
-use crate::fixtures::{self, Family, RESOURCE, T0};
+use crate::fixtures::{self, Family, T0};
 
 pub async fn data_survives_reopening(db: &TestDb) {
     let family = {
@@ -58,7 +59,11 @@ pub async fn data_survives_reopening(db: &TestDb) {
     );
     assert!(
         store
-            .get_consent(&family.user.user_id, &family.client.client_id, RESOURCE)
+            .get_consent(
+                &family.user.user_id,
+                &family.client.client_id,
+                &fixtures::resource()
+            )
             .await
             .unwrap()
             .is_some()

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use mcp_oauth_authorization_server::store::{
-    AuthorizationCodeRecord, ClientId, CodeRedemption, GrantId, RefreshRotation, Store, StoreError,
+    ClientId, CodeRedemption, GrantId, GrantStore, RefreshRotation, StoreError,
 };
+use mcp_oauth_core::ScopeSet;
 use tokio::sync::Barrier;
 
 use crate::backend::TestDb;
@@ -75,10 +76,7 @@ pub async fn a_code_whose_request_named_no_redirect_uri_comes_back_without_one(d
     let store = db.open().await;
     let family = Family::stored(&store, "a").await;
     let grant = fixtures::grant("grant-b", &family.client, &family.user, T0);
-    let code = AuthorizationCodeRecord {
-        redirect_uri: None,
-        ..fixtures::code("code-b", &grant)
-    };
+    let code = fixtures::code("code-b", &grant).with_redirect_uri(None);
     store.insert_grant_with_code(&grant, &code).await.unwrap();
     assert_eq!(
         store.redeem_code(&code.code_hash, T0 + 1).await.unwrap(),
@@ -133,9 +131,9 @@ pub async fn a_code_that_contradicts_its_grant_is_refused(db: &TestDb) {
     let mut other_grant = code.clone();
     other_grant.grant_id = family.grant.grant_id.clone();
     let mut wider_scope = code.clone();
-    wider_scope.scope = "mcp.read mcp.write mcp.admin".into();
+    wider_scope.scope = ScopeSet::parse("mcp.read mcp.write mcp.admin");
     let mut other_resource = code.clone();
-    other_resource.resource = Some("https://elsewhere.example/mcp".into());
+    other_resource.resource = Some(fixtures::resource_at("https://elsewhere.example/mcp"));
 
     for contradiction in [other_grant, wider_scope, other_resource] {
         let refused = store.insert_grant_with_code(&grant, &contradiction).await;

@@ -1,6 +1,8 @@
 //! Private signing keys encrypted at rest under a key encryption key.
 
-use mcp_oauth_authorization_server::store::{KeyEncryptionKey, SqlStoreOptions, Store, StoreError};
+use mcp_oauth_authorization_server::store::{
+    KeyEncryptionKey, KeyStore, SqlStoreOptions, StoreError,
+};
 
 use crate::backend::TestDb;
 use crate::fixtures::{self, T0};

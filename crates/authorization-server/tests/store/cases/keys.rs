@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_authorization_server::store::{KeyState, SigningKeyRecord, Store, StoreError};
+use mcp_oauth_authorization_server::store::{
+    KeyState, KeyStore, SigningKeyRecord, Store, StoreError,
+};
 use tokio::sync::Barrier;
 
 use crate::backend::TestDb;

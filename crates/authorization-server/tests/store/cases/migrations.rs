@@ -4,14 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use mcp_oauth_authorization_server::store::{
-    ClientId, ClientOrigin, CodeRedemption, GrantId, KeyState, Store, UserId,
+    AccountStore, ClientId, ClientOrigin, CodeRedemption, GrantId, KeyState, RegisteredMetadata,
+    Store, UserId,
 };
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 use sqlx::migrate::Migrator;
 
 use crate::backend::TestDb;
-use crate::fixtures::hash;
+use crate::fixtures::{self, hash};
 
 fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -99,14 +100,14 @@ async fn check_seed_0003(store: &impl Store) {
         .get_consent(
             &user,
             &ClientId("seed-client".into()),
-            "https://mcp.example/mcp",
+            &fixtures::resource(),
         )
         .await
         .unwrap()
         .expect("seed consent");
     assert_eq!(
-        (consent.scope.as_str(), consent.granted_at),
-        ("mcp.read mcp.write", 1_700_000_200)
+        (consent.scope.to_string(), consent.granted_at),
+        ("mcp.read mcp.write".to_owned(), 1_700_000_200)
     );
     let device = store
         .get_device_cookie(&hash("seed-device"), 1_700_000_001)
@@ -130,7 +131,7 @@ async fn check_seed_0004(store: &impl Store) {
         .expect("seed resource server");
     assert_eq!(
         resource_server.introspection_resources,
-        ["https://mcp.example/mcp"]
+        [fixtures::resource()]
     );
     let older = store
         .get_client(&ClientId("seed-client".into()))
@@ -177,10 +178,13 @@ async fn check_seed_0001(store: &impl Store) {
         .unwrap()
         .expect("seed client");
     assert_eq!(client.secret_hash, Some(hash("seed-secret")));
+    let seed = json!({ "client_name": "Seed", "redirect_uris": ["https://seed.example/cb"] });
     assert_eq!(
         client.metadata,
-        json!({ "client_name": "Seed", "redirect_uris": ["https://seed.example/cb"] })
+        RegisteredMetadata::from_json(seed).unwrap()
     );
+    assert_eq!(client.metadata.client_name(), Some("Seed"));
+    assert_eq!(client.metadata.redirect_uris(), ["https://seed.example/cb"]);
     assert_eq!(
         (client.origin, client.created_at, client.updated_at),
         (ClientOrigin::Static, 1_700_000_000, 1_700_000_100)
@@ -193,10 +197,15 @@ async fn check_seed_0001(store: &impl Store) {
         .expect("seed user");
     assert_eq!(user.user_id, UserId("seed-user".into()));
     // Migration 0003 dropped the consent, which named no resource: the user is asked again
-    // (the only consent left is the one 0003.sql wrote, see `check_seed_0003`).
-    for resource in ["", "https://seed.example/cb", "https://other.example/mcp"] {
+    // (the only consent left is the one 0003.sql wrote, see `check_seed_0003`). A consent
+    // without a resource can no longer be asked for: a resource is a `CanonicalResource`.
+    for resource in ["https://seed.example/cb", "https://other.example/mcp"] {
         let consent = store
-            .get_consent(&user.user_id, &client.client_id, resource)
+            .get_consent(
+                &user.user_id,
+                &client.client_id,
+                &fixtures::resource_at(resource),
+            )
             .await
             .unwrap();
         assert_eq!(consent, None, "{resource:?}");
@@ -207,7 +216,7 @@ async fn check_seed_0001(store: &impl Store) {
         .await
         .unwrap()
         .expect("seed grant");
-    assert_eq!(grant.resource.as_deref(), Some("https://mcp.example/mcp"));
+    assert_eq!(grant.resource, Some(fixtures::resource()));
     assert!(
         store
             .find_active_refresh_token(&hash("seed-refresh"), now)

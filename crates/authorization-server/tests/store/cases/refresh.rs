@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_authorization_server::store::{RefreshRotation, Store, StoreError};
+use mcp_oauth_authorization_server::store::{GrantStore, RefreshRotation, StoreError};
+use mcp_oauth_core::ScopeSet;
 use tokio::sync::Barrier;
 
 use crate::backend::TestDb;
@@ -14,7 +15,7 @@ pub async fn rotating_a_refresh_token_replaces_it(db: &TestDb) {
     let first = fixtures::refresh("rt-1", &family.grant, T0);
     store.insert_refresh_token(&first).await.unwrap();
     let mut second = fixtures::refresh("rt-2", &family.grant, T0 + 10);
-    second.scope = "mcp.read".into();
+    second.scope = ScopeSet::parse("mcp.read");
 
     let rotation = store
         .rotate_refresh_token(&first.token_hash, &second, T0 + 10)

@@ -1,6 +1,8 @@
 //! Browser sessions, device cookies, and purging what expired.
 
-use mcp_oauth_authorization_server::store::{CodeRedemption, Store, StoreError};
+use mcp_oauth_authorization_server::store::{
+    AccountStore, CodeRedemption, GrantStore, SessionStore, Store, StoreError,
+};
 
 use crate::backend::TestDb;
 use crate::fixtures::{self, Family, T0, TOKEN_TTL, hash};

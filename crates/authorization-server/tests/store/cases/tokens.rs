@@ -1,6 +1,8 @@
 //! Access tokens, and what tokens and sessions must belong to.
 
-use mcp_oauth_authorization_server::store::{GrantId, Store, StoreError, UserId};
+use mcp_oauth_authorization_server::store::{
+    GrantId, GrantStore, SessionStore, StoreError, UserId,
+};
 
 use crate::backend::TestDb;
 use crate::fixtures::{self, Family, T0};

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use mcp_oauth_authorization_server::store::{
-    Store, StoreError, UpstreamIdentityRecord, UpstreamLoginRecord, UserRecord,
+    AccountStore, FederationStore, Store, StoreError, UpstreamIdentityRecord, UpstreamLoginRecord,
+    UserRecord,
 };
 use tokio::sync::Barrier;
 
@@ -13,31 +14,29 @@ use crate::fixtures::{self, T0, hash};
 const ISSUER: &str = "https://idp.example";
 
 fn upstream_user(id: &str) -> UserRecord {
-    UserRecord {
-        password_hash: None,
-        ..fixtures::user(id, T0)
-    }
+    let mut user = fixtures::user(id, T0);
+    user.password_hash = None;
+    user
 }
 
 fn identity(subject: &str, user: &UserRecord) -> UpstreamIdentityRecord {
-    UpstreamIdentityRecord {
-        issuer: ISSUER.to_owned(),
-        subject: subject.to_owned(),
-        user_id: user.user_id.clone(),
-        email: Some(user.email.clone()),
-        created_at: T0,
-        last_login_at: T0,
-    }
+    UpstreamIdentityRecord::new(
+        ISSUER,
+        subject,
+        user.user_id.clone(),
+        Some(user.email.clone()),
+        T0,
+    )
 }
 
 fn login(state: &str, expires_at: i64) -> UpstreamLoginRecord {
-    UpstreamLoginRecord {
-        state_hash: hash(state),
-        browser_hash: hash(&format!("browser of {state}")),
-        issuer: ISSUER.to_owned(),
-        return_to: format!("/authorize?state={state}"),
+    UpstreamLoginRecord::new(
+        hash(state),
+        hash(&format!("browser of {state}")),
+        ISSUER,
+        format!("/authorize?state={state}"),
         expires_at,
-    }
+    )
 }
 
 pub async fn an_upstream_identity_is_linked_to_a_new_user(db: &TestDb) {

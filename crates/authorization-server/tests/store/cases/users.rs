@@ -1,9 +1,13 @@
 //! Users and their consents.
 
-use mcp_oauth_authorization_server::store::{ConsentRecord, Store, StoreError, UserId};
+use mcp_oauth_authorization_server::store::{
+    AccountStore, ClientStore, ConsentStore, StoreError, UserId,
+};
+
+use mcp_oauth_core::ScopeSet;
 
 use crate::backend::TestDb;
-use crate::fixtures::{self, RESOURCE, T0};
+use crate::fixtures::{self, T0};
 
 pub async fn a_taken_email_conflicts(db: &TestDb) {
     let store = db.open().await;
@@ -65,18 +69,17 @@ pub async fn giving_consent_again_replaces_it(db: &TestDb) {
     let user = fixtures::user("alice", T0);
     store.insert_client(&client).await.unwrap();
     store.insert_user(&user).await.unwrap();
-    let consent_now = || store.get_consent(&user.user_id, &client.client_id, RESOURCE);
+    let resource = fixtures::resource();
+    let consent_now = || store.get_consent(&user.user_id, &client.client_id, &resource);
     assert_eq!(consent_now().await.unwrap(), None);
 
     let first = fixtures::consent(&user, &client, T0);
     store.upsert_consent(&first).await.unwrap();
     assert_eq!(consent_now().await.unwrap(), Some(first.clone()));
 
-    let wider = ConsentRecord {
-        scope: "mcp.read mcp.write".into(),
-        granted_at: T0 + 60,
-        ..first
-    };
+    let mut wider = first;
+    wider.scope = ScopeSet::parse("mcp.read mcp.write");
+    wider.granted_at = T0 + 60;
     store.upsert_consent(&wider).await.unwrap();
     assert_eq!(consent_now().await.unwrap(), Some(wider));
 }
@@ -87,36 +90,34 @@ pub async fn consent_is_kept_per_resource(db: &TestDb) {
     let user = fixtures::user("alice", T0);
     store.insert_client(&client).await.unwrap();
     store.insert_user(&user).await.unwrap();
-    const OTHER: &str = "https://other.example/mcp";
+    let other = fixtures::resource_at("https://other.example/mcp");
 
     let here = fixtures::consent(&user, &client, T0);
     store.upsert_consent(&here).await.unwrap();
     assert_eq!(
         store
-            .get_consent(&user.user_id, &client.client_id, OTHER)
+            .get_consent(&user.user_id, &client.client_id, &other)
             .await
             .unwrap(),
         None,
         "consent for one resource says nothing about another"
     );
 
-    let there = ConsentRecord {
-        resource: OTHER.to_owned(),
-        scope: "mcp.write".into(),
-        granted_at: T0 + 5,
-        ..here.clone()
-    };
+    let mut there = here.clone();
+    there.resource = other.clone();
+    there.scope = ScopeSet::parse("mcp.write");
+    there.granted_at = T0 + 5;
     store.upsert_consent(&there).await.unwrap();
     assert_eq!(
         store
-            .get_consent(&user.user_id, &client.client_id, OTHER)
+            .get_consent(&user.user_id, &client.client_id, &other)
             .await
             .unwrap(),
         Some(there)
     );
     assert_eq!(
         store
-            .get_consent(&user.user_id, &client.client_id, RESOURCE)
+            .get_consent(&user.user_id, &client.client_id, &fixtures::resource())
             .await
             .unwrap(),
         Some(here),

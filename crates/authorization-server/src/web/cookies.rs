@@ -1,11 +1,11 @@
-//! Reading and writing the cookies of the sign-in pages.
+//! Reading and writing the cookies of the sign-in pages, through the `cookie` crate.
 
 use cookie::time::Duration;
 use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, header};
 
 /// The values of every cookie called `name` the browser sent, in order (a browser may send
-/// several with one name, for different paths or domains).
+/// several with one name, for different paths or domains), without surrounding quotes.
 pub(crate) fn values<'a>(
     headers: &'a HeaderMap,
     name: &'a str,
@@ -14,14 +14,23 @@ pub(crate) fn values<'a>(
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(move |pair| {
-            let (key, value) = pair.split_once('=')?;
-            (key.trim() == name).then(|| value.trim().trim_matches('"'))
-        })
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(move |cookie| cookie.name() == name)
+        .filter_map(|cookie| cookie.value_raw())
+        .map(without_quotes)
 }
 
-/// Whether `value` has the shape of a [`crate::secrets::Secret`]: 43 base64url characters.
+/// `value` without a pair of surrounding double quotes (RFC 6265 §4.1.1 allows them).
+fn without_quotes(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(value)
+}
+
+/// Whether `value` has the shape of a [`BrowserSecret`](crate::secrets::BrowserSecret): 43
+/// base64url characters.
 pub(crate) fn looks_like_secret(value: &str) -> bool {
     value.len() == 43
         && value
@@ -68,6 +77,16 @@ mod tests {
             ["two", "three"]
         );
         assert_eq!(values(&headers, "none").count(), 0);
+    }
+
+    #[test]
+    fn skips_what_is_not_a_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("garbage; =nameless; sid=one;;  ; sidx=no"),
+        );
+        assert_eq!(values(&headers, "sid").collect::<Vec<_>>(), ["one"]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Server-rendered pages shared by every flow (each flow renders its own forms).
+//! Server-rendered pages shared by every flow (each flow renders its own forms), and the
+//! answers they share: errors, redirects with a cookie.
 
 use askama::Template;
 use axum::Router;
@@ -6,11 +7,18 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::server::AppState;
+use super::return_to;
+
+/// The largest body of a page's form, in bytes (a `return_to` may hold a long authorization
+/// request).
+pub(crate) const FORM_LIMIT: usize = 16 * 1024;
 
 /// Adds the headers every page of the sign-in flow carries: never cached, never framed
 /// (clickjacking of the consent button), no scripts, no referrer leaking codes or state.
-pub(crate) fn with_page_headers(pages: Router<AppState>) -> Router<AppState> {
+pub(crate) fn with_page_headers<S>(pages: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let header =
         |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
     pages
@@ -53,5 +61,34 @@ pub(crate) fn error_page(status: StatusCode, heading: &str, message: &str, code:
             message,
             code,
         },
+    )
+}
+
+/// 303 to `target` (already checked by [`return_to::accept`], or home) with a cookie.
+pub(crate) fn see_other(target: &str, cookie: HeaderValue) -> Response {
+    let location =
+        HeaderValue::from_str(target).unwrap_or(HeaderValue::from_static(return_to::HOME));
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location), (header::SET_COOKIE, cookie)],
+    )
+        .into_response()
+}
+
+/// `response` with `set_cookie` added, when there is one.
+pub(crate) fn with_cookie(mut response: Response, set_cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The page of a request the server could not complete (a store failure): 500, nothing done.
+pub(crate) fn unavailable() -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The server could not complete the request. Nothing was changed; try again in a moment.",
+        "server_error",
     )
 }

@@ -1,8 +1,18 @@
-//! Files only their owner may read: the data directory (0700) and the files in it (0600). The
-//! directory holds the database with the private signing keys, and the secrets of the dev stack;
-//! anyone who can read the key can mint tokens that MCP servers accept.
+//! Files only their owner may read, written one way by every part of mcp-oauth: the data
+//! directory (0700) and the files in it (0600) of the authorization server and `mcp-oauth dev`,
+//! the client's credential file, the `.env` files of a Cognito deploy and the bridge's registry.
+//! The data directory holds the database with the private signing keys and the secrets of the
+//! dev stack; anyone who can read the key can mint tokens that MCP servers accept.
 //!
-//! [`secure_dir`] runs before anything in the directory is read or written:
+//! [`write_private_file`] writes a file whole or not at all: the contents go to a new file of
+//! mode 0600 with a random name in the same directory, are synced, and the file is renamed over
+//! the target (POSIX `rename(2)` is atomic), so a reader sees the old contents or the new ones,
+//! never a part, and never a moment where the secret is readable by others. The temporary file
+//! is created exclusively (`O_CREAT | O_EXCL`, which follows no symbolic link), and the rename
+//! replaces a link planted at the target instead of writing through it, so nothing planted in a
+//! directory others may write to can redirect the secret.
+//!
+//! [`secure_dir`] runs before anything in a data directory is read or written:
 //!
 //! - a missing directory is created 0700;
 //! - a directory owned by another user, or one its group or others may write to, is **refused**
@@ -16,7 +26,9 @@
 //!
 //! SQLite creates a database's `-wal`, `-shm` and `-journal` files with the database file's
 //! mode, so a database created 0600 ([`create_private_file`]) keeps them private too.
-//! On other platforms than Unix the directory is only created.
+//! On other platforms than Unix the directory is only created and files get the platform's
+//! default permissions.
+#![warn(missing_docs)]
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -52,14 +64,7 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> PrivateFileError + '_ {
 /// creates a missing directory 0700, tightens what is ours, refuses what is shared or another
 /// user's. Files that do not exist are skipped.
 pub fn secure_dir(dir: &Path, files: &[&str]) -> Result<(), PrivateFileError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(io_error(dir))?;
+    create_private_dir(dir).map_err(io_error(dir))?;
     #[cfg(unix)]
     {
         unix::secure(dir, unix::Kind::Directory)?;
@@ -84,17 +89,57 @@ pub fn create_private_file(path: &Path) -> Result<bool, PrivateFileError> {
     }
 }
 
-/// Writes `contents` to `path`, creating it 0600; an existing file is made 0600 before it is
-/// written.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut file = private_options().create(true).truncate(true).open(path)?;
+/// Creates `dir`, and the directories above it that are missing, with mode 0700; an existing
+/// directory is left as it is (see [`secure_dir`] for checking one).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
     }
-    file.write_all(contents)?;
-    file.sync_all()
+    builder.create(dir)
+}
+
+/// Replaces `path` with a file of mode 0600 holding `contents`, atomically, as the module
+/// describes: a temporary file in the same directory, synced, then renamed over `path` (and
+/// the directory synced so that the rename survives a crash). An existing file, whatever its
+/// mode, or a symbolic link at `path` is replaced, not written through. On an error `path` is
+/// as it was and the temporary file is removed. The directory must exist.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} does not name a file", path.display()),
+        )
+    })?;
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(io::Error::other)?;
+    let temporary = directory.join(format!(
+        ".{}.{:016x}.tmp",
+        name.to_string_lossy(),
+        u64::from_le_bytes(suffix)
+    ));
+    let written = (|| {
+        let mut file = private_options().create_new(true).open(&temporary)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    // Make the rename itself durable where a directory can be opened and synced.
+    if let Ok(directory) = std::fs::File::open(directory) {
+        let _ = directory.sync_all();
+    }
+    Ok(())
 }
 
 fn private_options() -> std::fs::OpenOptions {

@@ -1,33 +1,13 @@
-//! The bearer layer over HTTP: every way a token can be wrong, and the answers the MCP
-//! authorization specification and RFC 6750 require.
+//! The bearer layer's contract: every way a token can be wrong, and the answers the MCP
+//! authorization specification and RFC 6750 require; what a valid token lets through. The
+//! protected service runs in-process (`oneshot`), the issuer on a loopback port.
 
-mod common;
+mod support;
 
-use common::{Harness, challenge, start, start_with, tool_call, tools_list};
 use mcp_oauth_resource::{IntrospectionConfig, IssuerConfig};
 use mcp_oauth_testkit::{MetadataStyle, now};
 use serde_json::{Value, json};
-
-/// The HTTP status of `tools/list` sent with `token`.
-async fn status(harness: &Harness, token: &str) -> u16 {
-    harness
-        .post(Some(token), &tools_list())
-        .await
-        .status()
-        .as_u16()
-}
-
-/// POSTs `tools/list` with `value` as the whole `Authorization` header.
-async fn post_with_authorization(harness: &Harness, value: &str) -> reqwest::Response {
-    harness
-        .http
-        .post(&harness.resource)
-        .header("authorization", value)
-        .json(&tools_list())
-        .send()
-        .await
-        .unwrap()
-}
+use support::{Harness, RESOURCE, start, start_with, tool_call, tools_list};
 
 /// A `mcp:read` token for the harness, signed with `rsa-1`, whose claim `name` is `value`.
 fn token_with_claim(harness: &Harness, name: &str, value: Value) -> String {
@@ -36,28 +16,13 @@ fn token_with_claim(harness: &Harness, name: &str, value: Value) -> String {
     harness.issuer.sign("rsa-1", &claims)
 }
 
-/// `tools/list` with `token` is refused with 401 `invalid_token` and `description`.
-async fn assert_invalid_token(harness: &Harness, token: &str, description: &str) {
-    let response = harness.post(Some(token), &tools_list()).await;
-    let challenge = challenge(&response);
-    assert_eq!(response.status(), 401, "{challenge}");
-    assert!(
-        challenge.contains(r#"error="invalid_token""#),
-        "{challenge}"
-    );
-    assert!(
-        challenge.contains(&format!(r#"error_description="{description}""#)),
-        "{challenge}"
-    );
-}
-
 #[tokio::test]
 async fn request_without_token_gets_401_pointing_at_the_metadata() {
     let harness = start().await;
     let response = harness.post(None, &tools_list()).await;
-    assert_eq!(response.status(), 401);
+    assert_eq!(response.status, 401);
     assert_eq!(
-        challenge(&response),
+        response.challenge(),
         format!(
             r#"Bearer resource_metadata="{}", scope="mcp:read mcp:write""#,
             harness.metadata_url()
@@ -68,19 +33,21 @@ async fn request_without_token_gets_401_pointing_at_the_metadata() {
 #[tokio::test]
 async fn other_schemes_are_treated_as_no_token() {
     let harness = start().await;
-    let response = post_with_authorization(&harness, "Basic dXNlcjpwYXNz").await;
-    assert_eq!(response.status(), 401);
-    assert!(!challenge(&response).contains("error="));
+    let response = harness
+        .post_to("/mcp", Some("Basic dXNlcjpwYXNz"), &tools_list())
+        .await;
+    assert_eq!(response.status, 401);
+    assert!(!response.challenge().contains("error="));
 }
 
 #[tokio::test]
 async fn malformed_authorization_header_is_an_invalid_request() {
     let harness = start().await;
     for value in ["Bearer", "Bearer two words", "Bearer a\"b"] {
-        let response = post_with_authorization(&harness, value).await;
-        assert_eq!(response.status(), 400, "{value}");
+        let response = harness.post_to("/mcp", Some(value), &tools_list()).await;
+        assert_eq!(response.status, 400, "{value}");
         assert!(
-            challenge(&response).contains(r#"error="invalid_request""#),
+            response.challenge().contains(r#"error="invalid_request""#),
             "{value}"
         );
     }
@@ -90,37 +57,37 @@ async fn malformed_authorization_header_is_an_invalid_request() {
 async fn tokens_in_the_query_string_are_refused() {
     let harness = start().await;
     let token = harness.token("mcp:read");
-    let response = harness
-        .http
-        .post(format!("{}?access_token={token}", harness.resource))
-        .json(&tools_list())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body = response.text().await.unwrap();
+    let uri = format!("/mcp?access_token={token}");
+    let response = harness.post_to(&uri, None, &tools_list()).await;
+    assert_eq!(response.status, 400);
+    let body = response.text();
     assert!(body.contains("only in the Authorization header"), "{body}");
     assert!(!body.contains(&token), "the token must not be echoed");
 }
 
 #[tokio::test]
-async fn valid_token_reaches_the_mcp_server() {
+async fn a_valid_token_reaches_the_service_with_what_was_verified_and_the_body_unchanged() {
     let harness = start().await;
+    // A `mcp:read` token: the layer must read the body to check the tool's scope, and the
+    // service still receives it whole.
+    let call = tool_call("list_contexts", json!({"filter": "é".repeat(3000)}));
+    let response = harness.post(Some(&harness.token("mcp:read")), &call).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body = response.json();
+    assert_eq!(body["received"], call);
+    let verified = &body["verified"];
+    assert_eq!(verified["issuer"], harness.issuer.issuer());
+    assert_eq!(verified["subject"], "user-123");
+    assert_eq!(verified["client_id"], "test-client");
+    assert_eq!(verified["scopes"], "mcp:read");
+    assert_eq!(verified["audience"], json!([RESOURCE]));
+    assert_eq!(verified["profile"], "jwt");
+    // A token holding every tool scope: its body is passed on unread, and arrives whole.
     let response = harness
-        .post(Some(&harness.token("mcp:read")), &tools_list())
+        .post(Some(&harness.token("mcp:read mcp:write")), &call)
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let tools: Vec<&str> = body["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|tool| tool["name"].as_str().unwrap())
-        .collect();
-    assert!(
-        tools.contains(&"whoami") && tools.contains(&"create_context"),
-        "{body}"
-    );
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["received"], call);
 }
 
 #[tokio::test]
@@ -128,7 +95,7 @@ async fn every_allowed_algorithm_is_accepted() {
     let harness = start().await;
     for kid in ["rsa-1", "ps-1", "ec-1", "ed-1"] {
         let token = harness.issuer.sign(kid, &harness.claims("mcp:read"));
-        assert_eq!(status(&harness, &token).await, 200, "{kid}");
+        assert_eq!(harness.status(&token).await, 200, "{kid}");
     }
 }
 
@@ -137,13 +104,15 @@ async fn plain_jwt_type_is_accepted_but_other_types_are_not() {
     let harness = start().await;
     let claims = harness.claims("mcp:read");
     let jwt = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
-    assert_eq!(status(&harness, &jwt).await, 200);
+    assert_eq!(harness.status(&jwt).await, 200);
     let untyped = harness.issuer.sign_typed("rsa-1", None, &claims);
-    assert_eq!(status(&harness, &untyped).await, 200);
+    assert_eq!(harness.status(&untyped).await, 200);
     let logout = harness
         .issuer
         .sign_typed("rsa-1", Some("logout+jwt"), &claims);
-    assert_invalid_token(&harness, &logout, "token type is not an access token").await;
+    harness
+        .assert_invalid_token(&logout, "token type is not an access token")
+        .await;
 }
 
 #[tokio::test]
@@ -155,14 +124,18 @@ async fn bad_signature_is_refused() {
         .issuer
         .sign("rsa-1", &json!({"sub": "someone else"}));
     let forged = format!("{head}.{}", other.rsplit_once('.').unwrap().1);
-    assert_invalid_token(&harness, &forged, "token signature is invalid").await;
+    harness
+        .assert_invalid_token(&forged, "token signature is invalid")
+        .await;
 }
 
 #[tokio::test]
 async fn alg_none_is_refused() {
     let harness = start().await;
     let token = harness.issuer.unsigned(&harness.claims("mcp:read"));
-    assert_invalid_token(&harness, &token, "malformed token or unsupported algorithm").await;
+    harness
+        .assert_invalid_token(&token, "malformed token or unsupported algorithm")
+        .await;
 }
 
 #[tokio::test]
@@ -171,28 +144,34 @@ async fn hmac_signed_with_the_public_key_is_refused() {
     let token = harness
         .issuer
         .hmac_with_public_key(&harness.claims("mcp:read"));
-    assert_invalid_token(&harness, &token, "token algorithm is not allowed").await;
+    harness
+        .assert_invalid_token(&token, "token algorithm is not allowed")
+        .await;
 }
 
 #[tokio::test]
 async fn expired_token_is_refused_beyond_the_leeway() {
     let harness = start().await;
     let token = token_with_claim(&harness, "exp", json!(now() - 120));
-    assert_invalid_token(&harness, &token, "token has expired").await;
+    harness
+        .assert_invalid_token(&token, "token has expired")
+        .await;
 }
 
 #[tokio::test]
 async fn token_expired_within_the_leeway_is_accepted() {
     let harness = start().await;
     let token = token_with_claim(&harness, "exp", json!(now() - 5));
-    assert_eq!(status(&harness, &token).await, 200);
+    assert_eq!(harness.status(&token).await, 200);
 }
 
 #[tokio::test]
 async fn token_not_yet_valid_is_refused() {
     let harness = start().await;
     let token = token_with_claim(&harness, "nbf", json!(now() + 600));
-    assert_invalid_token(&harness, &token, "token is not valid yet").await;
+    harness
+        .assert_invalid_token(&token, "token is not valid yet")
+        .await;
 }
 
 #[tokio::test]
@@ -203,7 +182,7 @@ async fn critical_header_extensions_are_refused() {
     let extra = harness.issuer.sign_with_header("rsa-1", &claims, |header| {
         header.extras.insert("x-trace", "abc");
     });
-    assert_eq!(status(&harness, &extra).await, 200);
+    assert_eq!(harness.status(&extra).await, 200);
     // Any listed extension must be understood, and this server implements none: unencoded
     // payloads (RFC 7797 `b64`), a private parameter, and the empty list RFC 7515 forbids.
     let critical: [(&str, Option<&str>); 3] = [
@@ -218,12 +197,12 @@ async fn critical_header_extensions_are_refused() {
                 header.extras.insert(parameter, true);
             }
         });
-        assert_invalid_token(
-            &harness,
-            &token,
-            "token header lists critical extensions (crit) this server does not implement",
-        )
-        .await;
+        harness
+            .assert_invalid_token(
+                &token,
+                "token header lists critical extensions (crit) this server does not implement",
+            )
+            .await;
     }
 }
 
@@ -231,10 +210,12 @@ async fn critical_header_extensions_are_refused() {
 async fn token_issued_in_the_future_is_refused_beyond_the_leeway() {
     let harness = start().await;
     let token = token_with_claim(&harness, "iat", json!(now() + 600));
-    assert_invalid_token(&harness, &token, "token was issued in the future").await;
+    harness
+        .assert_invalid_token(&token, "token was issued in the future")
+        .await;
     // Within the leeway (30 s) the issuer's clock may be ahead.
     let token = token_with_claim(&harness, "iat", json!(now() + 5));
-    assert_eq!(status(&harness, &token).await, 200);
+    assert_eq!(harness.status(&token).await, 200);
 }
 
 #[tokio::test]
@@ -256,44 +237,41 @@ async fn tokens_living_longer_than_the_configured_maximum_are_refused() {
     };
     // A day-long token passes where no maximum is set (the default).
     assert_eq!(
-        status(&unlimited, &token(&unlimited, Some(now), now + 86_400)).await,
+        unlimited
+            .status(&token(&unlimited, Some(now), now + 86_400))
+            .await,
         200
     );
     assert_eq!(
-        status(&harness, &token(&harness, Some(now), now + 600)).await,
+        harness.status(&token(&harness, Some(now), now + 600)).await,
         200
     );
-    assert_eq!(
-        status(&harness, &token(&harness, None, now + 300)).await,
-        200
-    );
+    assert_eq!(harness.status(&token(&harness, None, now + 300)).await, 200);
     let too_long = "token lifetime exceeds the maximum this server accepts";
-    assert_invalid_token(
-        &harness,
-        &token(&harness, Some(now), now + 86_400),
-        too_long,
-    )
-    .await;
+    harness
+        .assert_invalid_token(&token(&harness, Some(now), now + 86_400), too_long)
+        .await;
     // Measured from `iat`, not from now: an old token with a long life is still too long.
-    assert_invalid_token(
-        &harness,
-        &token(&harness, Some(now - 3000), now + 60),
-        too_long,
-    )
-    .await;
+    harness
+        .assert_invalid_token(&token(&harness, Some(now - 3000), now + 60), too_long)
+        .await;
     // Without `iat`, what is left of its life counts.
-    assert_invalid_token(&harness, &token(&harness, None, now + 3600), too_long).await;
+    harness
+        .assert_invalid_token(&token(&harness, None, now + 3600), too_long)
+        .await;
 }
 
 #[tokio::test]
 async fn token_from_another_issuer_is_refused() {
     let harness = start().await;
     let token = token_with_claim(&harness, "iss", json!("https://evil.example"));
-    assert_invalid_token(&harness, &token, "token issuer is not trusted").await;
+    harness
+        .assert_invalid_token(&token, "token issuer is not trusted")
+        .await;
     // A lookalike with a trailing slash is another issuer too (exact comparison).
     let lookalike = format!("{}/", harness.issuer.issuer());
     let token = token_with_claim(&harness, "iss", json!(lookalike));
-    assert_eq!(status(&harness, &token).await, 401);
+    assert_eq!(harness.status(&token).await, 401);
 }
 
 #[tokio::test]
@@ -305,7 +283,9 @@ async fn token_for_another_resource_is_refused() {
         json!(null),
     ] {
         let token = token_with_claim(&harness, "aud", audience.clone());
-        assert_invalid_token(&harness, &token, "token audience is not this resource").await;
+        harness
+            .assert_invalid_token(&token, "token audience is not this resource")
+            .await;
     }
 }
 
@@ -315,9 +295,9 @@ async fn audience_lists_and_trailing_slashes_name_the_same_resource() {
     let token = token_with_claim(
         &harness,
         "aud",
-        json!(["https://other.example", format!("{}/", harness.resource)]),
+        json!(["https://other.example", format!("{}/", RESOURCE)]),
     );
-    assert_eq!(status(&harness, &token).await, 200);
+    assert_eq!(harness.status(&token).await, 200);
 }
 
 #[tokio::test]
@@ -328,12 +308,16 @@ async fn id_tokens_are_refused() {
     claims["aud"] = json!("test-client");
     claims["nonce"] = json!("n-0S6_WzA2Mj");
     let token = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
-    assert_invalid_token(&harness, &token, "token audience is not this resource").await;
+    harness
+        .assert_invalid_token(&token, "token audience is not this resource")
+        .await;
     // Even one that names the resource is refused when it says it is an ID token.
     let mut claims = harness.claims("mcp:read");
     claims["token_use"] = json!("id");
     let token = harness.issuer.sign_typed("rsa-1", Some("JWT"), &claims);
-    assert_invalid_token(&harness, &token, "token is not an access token").await;
+    harness
+        .assert_invalid_token(&token, "token is not an access token")
+        .await;
 }
 
 #[tokio::test]
@@ -343,7 +327,7 @@ async fn token_without_subject_or_expiry_is_refused() {
         let mut claims = harness.claims("mcp:read");
         claims.as_object_mut().unwrap().remove(claim);
         let token = harness.issuer.sign("rsa-1", &claims);
-        assert_eq!(status(&harness, &token).await, 401, "{claim}");
+        assert_eq!(harness.status(&token).await, 401, "{claim}");
     }
 }
 
@@ -357,15 +341,15 @@ async fn missing_scope_gets_403_with_the_scope_to_step_up_to() {
             json!({"name": "x"}),
         )
         .await;
-    assert_eq!(response.status(), 403);
+    assert_eq!(response.status, 403);
     assert_eq!(
-        challenge(&response),
+        response.challenge(),
         format!(
             r#"Bearer resource_metadata="{}", scope="mcp:write", error="insufficient_scope", error_description="the request needs scope mcp:write""#,
             harness.metadata_url()
         )
     );
-    let body: Value = response.json().await.unwrap();
+    let body = response.json();
     assert_eq!(body["error"], "insufficient_scope");
 }
 
@@ -376,20 +360,20 @@ async fn scope_is_checked_for_every_message_of_a_batch() {
     let response = harness
         .post(Some(&harness.token("mcp:write")), &batch)
         .await;
-    assert_eq!(response.status(), 403);
-    assert!(challenge(&response).contains(r#"scope="mcp:read""#));
+    assert_eq!(response.status, 403);
+    assert!(response.challenge().contains(r#"scope="mcp:read""#));
 }
 
 #[tokio::test]
 async fn unknown_kid_triggers_one_refetch_per_interval() {
     let harness = start().await;
-    assert_eq!(status(&harness, &harness.token("mcp:read")).await, 200);
+    assert_eq!(harness.status(&harness.token("mcp:read")).await, 200);
     let hits_after_first = harness.issuer.jwks_hits();
     assert_eq!(hits_after_first, 1);
     // The issuer rotates to a new key: the first token signed with it triggers one refetch.
     harness.issuer.publish("rsa-2");
     let rotated = harness.issuer.sign("rsa-2", &harness.claims("mcp:read"));
-    assert_eq!(status(&harness, &rotated).await, 200);
+    assert_eq!(harness.status(&rotated).await, 200);
     assert_eq!(harness.issuer.jwks_hits(), 2);
     // Tokens naming keys that do not exist cannot make the server hammer the issuer.
     for attempt in 0..5 {
@@ -398,7 +382,9 @@ async fn unknown_kid_triggers_one_refetch_per_interval() {
             &format!("nope-{attempt}"),
             &harness.claims("mcp:read"),
         );
-        assert_invalid_token(&harness, &bogus, "token signing key is unknown").await;
+        harness
+            .assert_invalid_token(&bogus, "token signing key is unknown")
+            .await;
     }
     assert_eq!(harness.issuer.jwks_hits(), 2);
 }
@@ -409,17 +395,17 @@ async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
         config.with_jwks_refresh_interval(std::time::Duration::ZERO)
     })
     .await;
-    assert_eq!(status(&harness, &harness.token("mcp:read")).await, 200);
+    assert_eq!(harness.status(&harness.token("mcp:read")).await, 200);
     harness.issuer.set_jwks_available(false);
     // A different token (not in the validated-token cache) signed with a cached key.
     let token = harness.issuer.sign("ec-1", &harness.claims("mcp:read"));
-    assert_eq!(status(&harness, &token).await, 200);
+    assert_eq!(harness.status(&token).await, 200);
     // A key the server never saw cannot be fetched now: the token is refused, not a 5xx.
     harness.issuer.publish("rsa-2");
     let rotated = harness.issuer.sign("rsa-2", &harness.claims("mcp:read"));
-    assert_eq!(status(&harness, &rotated).await, 401);
+    assert_eq!(harness.status(&rotated).await, 401);
     harness.issuer.set_jwks_available(true);
-    assert_eq!(status(&harness, &rotated).await, 200);
+    assert_eq!(harness.status(&rotated).await, 200);
 }
 
 #[tokio::test]
@@ -429,9 +415,9 @@ async fn unreachable_issuer_without_cached_keys_is_503_not_401() {
     let response = harness
         .post(Some(&harness.token("mcp:read")), &tools_list())
         .await;
-    assert_eq!(response.status(), 503);
-    assert_eq!(response.headers()["retry-after"], "5");
-    let body: Value = response.json().await.unwrap();
+    assert_eq!(response.status, 503);
+    assert_eq!(response.headers["retry-after"], "5");
+    let body = response.json();
     assert_eq!(body["error"], "temporarily_unavailable");
 }
 
@@ -439,7 +425,7 @@ async fn unreachable_issuer_without_cached_keys_is_503_not_401() {
 async fn keys_are_discovered_through_oidc_path_appended_metadata_as_cognito_publishes_it() {
     let harness = start_with(MetadataStyle::CognitoLike, |config| config).await;
     assert!(harness.issuer.issuer().ends_with("/us-east-1_TestPool"));
-    assert_eq!(status(&harness, &harness.token("mcp:read")).await, 200);
+    assert_eq!(harness.status(&harness.token("mcp:read")).await, 200);
 }
 
 #[tokio::test]
@@ -460,10 +446,14 @@ async fn opaque_tokens_are_introspected_when_configured() {
     .await;
     plain.issuer.register_opaque(
         "opaque-active",
-        json!({"active": true, "sub": "u-9", "scope": "mcp:read", "exp": now() + 60, "aud": harness.resource}),
+        json!({"active": true, "sub": "u-9", "scope": "mcp:read", "exp": now() + 60, "aud": RESOURCE}),
     );
-    assert_eq!(status(&harness, "opaque-active").await, 200);
-    assert_invalid_token(&harness, "opaque-unknown", "token is not active").await;
+    assert_eq!(harness.status("opaque-active").await, 200);
+    harness
+        .assert_invalid_token("opaque-unknown", "token is not active")
+        .await;
     // Without introspection an opaque token is simply malformed.
-    assert_invalid_token(&plain, "opaque-active", "malformed token").await;
+    plain
+        .assert_invalid_token("opaque-active", "malformed token")
+        .await;
 }

@@ -5,11 +5,21 @@
 //! `/`), other paths, control characters — would make the sign-in page an open redirector,
 //! so it is dropped and the browser goes home (`/`).
 
+use serde::Deserialize;
+
+/// The `?return_to=` of a sign-in page (empty when absent or unreadable).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ReturnQuery {
+    /// The candidate, to go through [`accept`].
+    pub(crate) return_to: String,
+}
+
 /// Where the browser goes when there is no acceptable `return_to`.
 pub(crate) const HOME: &str = "/";
 
-/// The only prefix a `return_to` may have.
-const PREFIX: &str = "/authorize?";
+/// The only prefix a `return_to` may have: the authorization endpoint, with a query.
+const PREFIX: &str = crate::engine::RETURN_PREFIX;
 
 /// Long enough for any authorization request (a CIMD `client_id` URL, PKCE, state, scopes).
 const MAX_LEN: usize = 8 * 1024;

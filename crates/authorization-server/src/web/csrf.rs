@@ -2,7 +2,8 @@
 //!
 //! A page with a form makes sure the browser holds a random `mcp_oauth_csrf` cookie
 //! (`HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` on https; it lasts the browser session and
-//! is reused by every form) and copies its value into the form's hidden `csrf_token` field.
+//! is reused by every form) and copies its value into the form's hidden `csrf_token` field
+//! (every form names it so).
 //! A POST acts only if the field equals the cookie (compared in constant time): another site
 //! can make a browser send the cookie but can neither read it nor guess it, so it cannot fill
 //! in the field. In addition a POST that the browser labels `Sec-Fetch-Site: cross-site` or
@@ -20,14 +21,11 @@ use http::{HeaderMap, HeaderValue};
 use subtle::ConstantTimeEq;
 
 use super::cookies;
-use crate::secrets::Secret;
+use super::pages::error_page;
+use crate::secrets::BrowserSecret;
 
 /// The name of the CSRF cookie.
 pub(crate) const CSRF_COOKIE: &str = "mcp_oauth_csrf";
-
-/// The name of the hidden form field that repeats the cookie.
-#[allow(dead_code)] // documents the contract for the forms of other modules
-pub(crate) const CSRF_FIELD: &str = "csrf_token";
 
 /// The value a form must carry in its hidden `csrf_token` field.
 #[derive(Clone)]
@@ -55,7 +53,7 @@ pub(crate) fn for_form(headers: &HeaderMap, secure: bool) -> (CsrfToken, Option<
     {
         return (CsrfToken(existing.to_owned()), None);
     }
-    let token = Secret::generate().expose().to_owned();
+    let token = BrowserSecret::generate().expose().to_owned();
     let set_cookie = cookies::set_cookie(CSRF_COOKIE, &token, SameSite::Lax, secure, None);
     (CsrfToken(token), Some(set_cookie))
 }
@@ -76,7 +74,7 @@ pub(crate) fn verify(headers: &HeaderMap, submitted: &str) -> bool {
 
 /// The page answering a POST that failed [`verify`]: 403, and nothing was done.
 pub(crate) fn rejected() -> Response {
-    crate::pages::error_page(
+    error_page(
         StatusCode::FORBIDDEN,
         "This form has expired",
         "The form was not sent from this site's page, or its security token is missing or out of date. \

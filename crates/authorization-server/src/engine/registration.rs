@@ -1,0 +1,229 @@
+//! Dynamic Client Registration (RFC 7591) and its management protocol (RFC 7592), as named
+//! steps: [`Registrar::admit`] (the rate limit and the initial access token), then
+//! [`Registrar::register`]; [`Registrar::managed`] (the registration access token), then
+//! reading, updating or deleting the client it manages.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use mcp_oauth_core::{ClientMetadata, RegistrationPolicy, ScopeSet, ValidatedClientMetadata};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::fault::Fault;
+use crate::clock::Clock;
+use crate::config::AuthorizationServerConfig;
+use crate::rate_limit::{IpRateLimiter, limiter_time};
+use crate::secrets::{ClientSecret, RegistrationAccessToken, random_id};
+use crate::store::{ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata};
+
+/// Members of a client information response (RFC 7591 §3.2.1, RFC 7592 §3) a client may not
+/// send back in an update (RFC 7592 §2.2).
+const SERVER_ASSIGNED: [&str; 4] = [
+    "registration_access_token",
+    "registration_client_uri",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+];
+
+/// The registration policy of this server: the scopes it supports.
+pub(crate) fn policy(config: &AuthorizationServerConfig) -> RegistrationPolicy {
+    RegistrationPolicy::default().with_allowed_scopes(
+        config
+            .scopes_supported
+            .iter()
+            .map(String::as_str)
+            .collect::<ScopeSet>(),
+    )
+}
+
+/// A client whose registration access token was presented (RFC 7592 §3).
+pub(crate) struct ManagedClient(ClientRecord);
+
+/// The registration endpoint's engine: a sub-state of `/register`.
+#[derive(Clone)]
+pub(crate) struct Registrar {
+    clients: Arc<dyn ClientStore>,
+    policy: Arc<RegistrationPolicy>,
+    initial_access_token: Option<Arc<str>>,
+    registrations: Arc<IpRateLimiter>,
+    endpoint: Arc<str>,
+    clock: Clock,
+}
+
+impl Registrar {
+    /// The engine over `clients`, as `config` says.
+    pub(crate) fn new(
+        clients: Arc<dyn ClientStore>,
+        config: &AuthorizationServerConfig,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            clients,
+            policy: Arc::new(policy(config)),
+            initial_access_token: config.initial_access_token.as_deref().map(Arc::from),
+            registrations: Arc::new(IpRateLimiter::per_minute(config.registrations_per_minute)),
+            endpoint: Arc::from(config.endpoint("/register")),
+            clock,
+        }
+    }
+
+    /// Whether a registration from `client_ip` bearing `bearer` may go on: within the rate
+    /// limit, and with the initial access token when one is required (RFC 7591 §3).
+    pub(crate) fn admit(
+        &self,
+        client_ip: Option<IpAddr>,
+        bearer: Option<&str>,
+    ) -> Result<(), Fault> {
+        if !self
+            .registrations
+            .try_acquire(client_ip, limiter_time((self.clock)()))
+        {
+            return Err(Fault::SlowDown(
+                "too many registrations from this address; try again in a minute".to_owned(),
+            ));
+        }
+        if let Some(expected) = &self.initial_access_token {
+            let presented = bearer.unwrap_or_default();
+            if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+                return Err(Fault::InvalidToken(
+                    "a valid initial access token is required to register".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers a client with `metadata` (RFC 7591 §3.1): its client information, with its
+    /// secret (for a confidential client) and registration access token, shown this once.
+    pub(crate) async fn register(&self, metadata: ClientMetadata) -> Result<Value, Fault> {
+        let validated = self.validate(metadata)?;
+        let now = (self.clock)();
+        let secret = (!validated.is_public()).then(ClientSecret::generate);
+        let registration_token = RegistrationAccessToken::generate();
+        let name = validated.client_name().map(str::to_owned);
+        let record = ClientRecord::new(
+            ClientId(random_id()),
+            RegisteredMetadata::Application(validated),
+            ClientOrigin::Dynamic,
+            now,
+        )
+        .with_secret_hash(secret.as_ref().map(ClientSecret::hash))
+        .with_registration_token_hash(Some(registration_token.hash()));
+        self.clients.insert_client(&record).await?;
+        tracing::info!(client_id = %record.client_id, ?name, "registered a client");
+        Ok(self.information(&record, secret.as_ref(), Some(&registration_token)))
+    }
+
+    /// The client `client_id` manages with `bearer`, its registration access token (RFC 7592
+    /// §3). An unknown client and a wrong token look the same (RFC 7592 §2.1).
+    pub(crate) async fn managed(
+        &self,
+        client_id: &str,
+        bearer: Option<&str>,
+    ) -> Result<ManagedClient, Fault> {
+        let token = bearer.ok_or_else(|| {
+            Fault::InvalidToken("the registration access token is missing".to_owned())
+        })?;
+        let record = self
+            .clients
+            .get_client(&ClientId(client_id.to_owned()))
+            .await?;
+        match record {
+            Some(record)
+                if record
+                    .registration_token_hash
+                    .as_ref()
+                    .is_some_and(|stored| {
+                        RegistrationAccessToken::from_presented(token).matches(stored)
+                    }) =>
+            {
+                Ok(ManagedClient(record))
+            }
+            _ => Err(Fault::InvalidToken(
+                "the registration access token is invalid".to_owned(),
+            )),
+        }
+    }
+
+    /// The client's information (RFC 7592 §2.1).
+    pub(crate) fn read(&self, client: &ManagedClient) -> Value {
+        self.information(&client.0, None, None)
+    }
+
+    /// Replaces the client's metadata (RFC 7592 §2.2). The body must name the client and
+    /// leave out what the server assigns. A client that starts using a secret gets one; a
+    /// public client keeps none.
+    pub(crate) async fn update(
+        &self,
+        client: ManagedClient,
+        metadata: ClientMetadata,
+    ) -> Result<Value, Fault> {
+        let mut record = client.0;
+        let named = metadata.other.get("client_id").and_then(Value::as_str);
+        if named != Some(record.client_id.as_str()) {
+            return Err(Fault::invalid_request(
+                "the body's client_id must be the client's",
+            ));
+        }
+        if let Some(forbidden) = SERVER_ASSIGNED
+            .iter()
+            .find(|member| metadata.other.contains_key(**member))
+        {
+            return Err(Fault::invalid_request(format!(
+                "`{forbidden}` must not be sent"
+            )));
+        }
+        let validated = self.validate(metadata)?;
+        let new_secret =
+            (!validated.is_public() && record.secret_hash.is_none()).then(ClientSecret::generate);
+        if validated.is_public() {
+            record.secret_hash = None;
+        } else if let Some(secret) = &new_secret {
+            record.secret_hash = Some(secret.hash());
+        }
+        record.metadata = RegisteredMetadata::Application(validated);
+        record.updated_at = (self.clock)();
+        if !self.clients.update_client(&record).await? {
+            return Err(Fault::InvalidToken(
+                "the registration access token is invalid".to_owned(),
+            ));
+        }
+        Ok(self.information(&record, new_secret.as_ref(), None))
+    }
+
+    /// Deletes the client and all it was granted (RFC 7592 §2.3).
+    pub(crate) async fn delete(&self, client: ManagedClient) -> Result<(), Fault> {
+        let client_id = client.0.client_id;
+        self.clients.delete_client(&client_id).await?;
+        tracing::info!(%client_id, "deleted a client");
+        Ok(())
+    }
+
+    fn validate(&self, metadata: ClientMetadata) -> Result<ValidatedClientMetadata, Fault> {
+        metadata
+            .validate(&self.policy)
+            .map_err(|error| Fault::new(error.error_code(), error.to_string()))
+    }
+
+    /// The registered metadata plus the server-assigned members (RFC 7591 §3.2.1).
+    fn information(
+        &self,
+        record: &ClientRecord,
+        secret: Option<&ClientSecret>,
+        registration_token: Option<&RegistrationAccessToken>,
+    ) -> Value {
+        let mut body = record.metadata.to_json();
+        body["client_id"] = json!(record.client_id.as_str());
+        body["client_id_issued_at"] = json!(record.created_at);
+        if let Some(secret) = secret {
+            body["client_secret"] = json!(secret.expose());
+            body["client_secret_expires_at"] = json!(0);
+        }
+        if let Some(token) = registration_token {
+            body["registration_access_token"] = json!(token.expose());
+        }
+        body["registration_client_uri"] = json!(format!("{}/{}", self.endpoint, record.client_id));
+        body
+    }
+}

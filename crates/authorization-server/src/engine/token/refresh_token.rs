@@ -1,0 +1,138 @@
+//! The `refresh_token` grant (RFC 6749 §6, OAuth 2.1 §4.3), as a sequence of named checks:
+//! the token is active (a rotated token presented again revokes its whole family, RFC 9700
+//! §4.14.2), was issued to this client, for this resource, and the scope may only narrow; then
+//! the token rotates and new tokens are issued.
+
+use mcp_oauth_core::{OAuthErrorCode, ScopeSet};
+
+use super::issuer::{Issue, TokenResponse};
+use super::{TokenEndpoint, check_resource};
+use crate::engine::clients::RegisteredClient;
+use crate::engine::fault::Fault;
+use crate::secrets::RefreshToken;
+use crate::store::{GrantRecord, RefreshRotation, RefreshTokenRecord, UnixTime};
+
+/// What the token request presented.
+pub(super) struct Presented<'a> {
+    pub(super) refresh_token: &'a RefreshToken,
+    pub(super) scope: Option<&'a ScopeSet>,
+    pub(super) resource: Option<&'a str>,
+}
+
+/// The grant, check by check.
+pub(super) async fn exchange(
+    endpoint: &TokenEndpoint,
+    client: &RegisteredClient,
+    presented: Presented<'_>,
+) -> Result<TokenResponse, Fault> {
+    let now = endpoint.now();
+    let current = check_active(endpoint, presented.refresh_token, now).await?;
+    let grant = endpoint
+        .grants
+        .get_grant(&current.grant_id)
+        .await?
+        .ok_or_else(|| Fault::invalid_grant("the grant no longer exists"))?;
+    check_client(client, &grant)?;
+    check_resource(presented.resource, &grant)?;
+    let scope = check_scope(&current.scope, presented.scope)?;
+    let (secret, next) = endpoint.issuer.new_refresh_token(&grant, &scope);
+    rotate(endpoint, presented.refresh_token, &next, now).await?;
+    endpoint
+        .issuer
+        .issue(Issue {
+            grant: &grant,
+            client,
+            scope: &scope,
+            auth_time: grant.created_at,
+            nonce: None,
+            id_token: false,
+            refresh_token: Some(secret),
+        })
+        .await
+}
+
+/// The presented token must be active; one that was already rotated revokes its family.
+async fn check_active(
+    endpoint: &TokenEndpoint,
+    presented: &RefreshToken,
+    now: UnixTime,
+) -> Result<RefreshTokenRecord, Fault> {
+    if let Some(current) = endpoint
+        .grants
+        .find_active_refresh_token(&presented.hash(), now)
+        .await?
+    {
+        return Ok(current);
+    }
+    if let RefreshRotation::ReuseDetected { grant_id } = endpoint
+        .grants
+        .revoke_grant_if_reused(&presented.hash(), now)
+        .await?
+    {
+        tracing::warn!(%grant_id, "refresh token reused; grant revoked");
+    }
+    Err(Fault::invalid_grant(
+        "the refresh token is invalid, expired or revoked",
+    ))
+}
+
+/// The token must have been issued to this client (RFC 6749 §6).
+fn check_client(client: &RegisteredClient, grant: &GrantRecord) -> Result<(), Fault> {
+    if grant.client_id == *client.id() {
+        Ok(())
+    } else {
+        Err(Fault::invalid_grant(
+            "the refresh token was issued to another client",
+        ))
+    }
+}
+
+/// RFC 6749 §6: the scope asked for may only narrow what the token may obtain; without one,
+/// the same scope.
+fn check_scope(granted: &ScopeSet, asked: Option<&ScopeSet>) -> Result<ScopeSet, Fault> {
+    match asked {
+        None => Ok(granted.clone()),
+        Some(asked) if granted.contains_all(asked) => Ok(asked.clone()),
+        Some(_) => Err(Fault::new(
+            OAuthErrorCode::InvalidScope,
+            "a refresh may only narrow the scope",
+        )),
+    }
+}
+
+/// Rotates the token atomically; a concurrent rotation of the same token is a reuse.
+async fn rotate(
+    endpoint: &TokenEndpoint,
+    presented: &RefreshToken,
+    next: &RefreshTokenRecord,
+    now: UnixTime,
+) -> Result<(), Fault> {
+    match endpoint
+        .grants
+        .rotate_refresh_token(&presented.hash(), next, now)
+        .await?
+    {
+        RefreshRotation::Rotated { .. } => Ok(()),
+        RefreshRotation::ReuseDetected { grant_id } => {
+            tracing::warn!(%grant_id, "refresh token reused concurrently; grant revoked");
+            Err(Fault::invalid_grant("the refresh token was already used"))
+        }
+        RefreshRotation::Inactive | RefreshRotation::Unknown => Err(Fault::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_scope_only_narrows() {
+        let granted = ScopeSet::parse("mcp:read mcp:write");
+        assert_eq!(check_scope(&granted, None).unwrap(), granted);
+        let narrower = ScopeSet::parse("mcp:read");
+        assert_eq!(check_scope(&granted, Some(&narrower)).unwrap(), narrower);
+        assert!(check_scope(&granted, Some(&ScopeSet::parse("mcp:read admin"))).is_err());
+    }
+}

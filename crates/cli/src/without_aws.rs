@@ -1,0 +1,25 @@
+//! The AWS commands in a build without the `aws` feature: they stay listed, and running one
+//! says how to get a build that has them instead of clap's "unrecognized subcommand".
+
+use clap::Args;
+
+/// Whatever was given to an AWS command this build leaves out; it is not read.
+#[derive(Args)]
+pub struct AwsCommandArgs {
+    #[arg(
+        num_args = 0..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        hide = true
+    )]
+    _ignored: Vec<String>,
+}
+
+/// The error of `mcp-oauth <command>` when this build has no AWS support.
+pub fn unavailable(command: &str) -> String {
+    format!(
+        "`mcp-oauth {command}` needs the AWS SDK, which this build leaves out; build with the \
+         `aws` feature: `cargo run -p mcp-oauth --features aws -- {command}` (or `cargo install \
+         --path crates/cli --features aws`)"
+    )
+}
