@@ -452,18 +452,9 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
     Ok(service)
 }
 
-/// Whether the authorization server can serve: its store answers and it has signing keys
-/// (what its public API offers for that: the published keys, read from the store, and the
-/// keys in memory).
+/// Whether the authorization server can serve (see [`AuthorizationServer::readiness`]).
 async fn readiness(server: &AuthorizationServer) -> Result<(), String> {
-    if let Err(error) = server.store().published_keys().await {
-        tracing::warn!(%error, "readiness: the store does not answer");
-        return Err("the store".to_owned());
-    }
-    if server.keys().jwks().keys.is_empty() {
-        return Err("signing keys".to_owned());
-    }
-    Ok(())
+    server.readiness().await.map_err(str::to_owned)
 }
 
 #[cfg(test)]
