@@ -84,6 +84,20 @@ impl AuthorizationServer {
         &self.keys
     }
 
+    /// Whether the server can serve: its store answers (the published signing keys are read
+    /// from it) and it holds a key to sign with. `Err` names what is missing, for a
+    /// readiness probe; the store's error is logged, never returned (it may name the database).
+    pub async fn readiness(&self) -> Result<(), &'static str> {
+        if let Err(error) = self.store.published_keys().await {
+            tracing::warn!(%error, "readiness: the store does not answer");
+            return Err("the store");
+        }
+        if self.keys.jwks().keys.is_empty() {
+            return Err("signing keys");
+        }
+        Ok(())
+    }
+
     /// The administration of this server's data (static clients, users, keys), at its clock.
     pub fn admin(&self) -> Admin {
         Admin::with_clock(Arc::clone(&self.store), Arc::clone(&self.clock))

@@ -430,10 +430,15 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
     let server = AuthorizationServer::new(config, store)
         .await
         .map_err(|error| error.to_string())?;
+    let ready = server.clone();
     let service = Service::bind(args.bind, server.router())
         .await?
         .with_background(server.purge_expired_periodically())
-        .with_background(server.reload_keys_periodically());
+        .with_background(server.reload_keys_periodically())
+        .with_readiness(move || {
+            let server = ready.clone();
+            Box::pin(async move { readiness(&server).await })
+        });
     let issuer = &server.config().issuer;
     println!(
         "Authorization server listening on {} (issuer {issuer})",
@@ -455,6 +460,11 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
         ),
     }
     Ok(service)
+}
+
+/// Whether the authorization server can serve (see [`AuthorizationServer::readiness`]).
+async fn readiness(server: &AuthorizationServer) -> Result<(), String> {
+    server.readiness().await.map_err(str::to_owned)
 }
 
 #[cfg(test)]

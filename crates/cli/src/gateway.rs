@@ -297,13 +297,11 @@ pub async fn run(args: GatewayArgs) -> Result<(), String> {
             .sweeper()
             .run(Duration::from_secs(args.sweep_interval_secs.max(1))),
     );
-    let warm = resource_server.clone();
-    tokio::spawn(async move {
-        for (issuer, reason) in warm.warm_up().await {
-            tracing::warn!(%issuer, %reason, "pool keys not fetched yet; will retry when a token arrives");
-        }
-    });
-    serve_all(vec![service], &args.serve).await
+    serve_all(
+        vec![service.with_resource_server(&resource_server)],
+        &args.serve,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -29,6 +29,17 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "mcp-oauth", version, propagate_version = true)]
 struct Cli {
+    /// How log lines on stderr are written: `text` (colour codes only on a terminal) or
+    /// `json` (one object per line, for log collectors). `RUST_LOG` sets what is logged.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_LOG_FORMAT",
+        value_enum,
+        default_value_t = runtime::LogFormat::Text
+    )]
+    log_format: runtime::LogFormat,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -105,8 +116,8 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match &cli.command {
-        Command::Call(_) => runtime::init_logging_with(call::LOG_FILTER),
-        _ => runtime::init_logging(),
+        Command::Call(_) => runtime::init_logging(cli.log_format, call::LOG_FILTER),
+        _ => runtime::init_logging(cli.log_format, "info"),
     }
     let result = match cli.command {
         Command::Dev(args) => runtime::block_on(dev::run(args)),

@@ -6,6 +6,8 @@ use clap::Args;
 use mcp_oauth_demo::DemoScopes;
 use mcp_oauth_resource::ResourceServerConfig;
 
+use crate::runtime::HEALTH_PATHS;
+
 /// Where the MCP endpoint is and which requests reach it (flattened into both commands).
 #[derive(Args, Debug)]
 pub struct McpEndpointArgs {
@@ -59,8 +61,16 @@ impl McpEndpointArgs {
     /// The configuration of any MCP endpoint at --url named `name`, with the accepted hosts
     /// and origins; the caller adds issuers and scopes.
     pub fn endpoint_config(&self, name: &str) -> Result<ResourceServerConfig, String> {
-        Ok(ResourceServerConfig::new(&self.url)
-            .map_err(|error| error.to_string())?
+        let config = ResourceServerConfig::new(&self.url).map_err(|error| error.to_string())?;
+        if HEALTH_PATHS.contains(&config.resource.path()) {
+            return Err(format!(
+                "--url {}: {} is the health check's path on every server; give the MCP \
+                 endpoint another path",
+                self.url,
+                config.resource.path()
+            ));
+        }
+        Ok(config
             .with_resource_name(name)
             .with_allowed_hosts(&self.allowed_hosts)
             .with_allowed_origins(&self.allowed_origins))
@@ -112,6 +122,18 @@ mod tests {
         );
         assert_eq!(config.allowed_hosts, ["mcp.internal"]);
         assert_eq!(config.allowed_origins, ["https://app.example.com"]);
+    }
+
+    #[test]
+    fn refuses_an_endpoint_at_a_health_check_path() {
+        for path in HEALTH_PATHS {
+            let url = format!("http://localhost:3001{path}");
+            let endpoint = Wrapper::try_parse_from(["endpoint", "--url", &url])
+                .unwrap()
+                .endpoint;
+            let error = endpoint.endpoint_config("demo").unwrap_err();
+            assert!(error.contains("health check"), "{error}");
+        }
     }
 
     #[test]

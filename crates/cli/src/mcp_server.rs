@@ -111,7 +111,8 @@ pub async fn run(args: McpServerArgs) -> Result<(), String> {
     serve_all(vec![prepare(&args).await?], &args.serve).await
 }
 
-/// Builds and binds the MCP server, prints where it is, and starts fetching issuer keys.
+/// Builds and binds the MCP server and prints where it is; with validation on, it fetches
+/// the issuers' keys beside serving and is ready once it has them.
 pub async fn prepare(args: &McpServerArgs) -> Result<Service, String> {
     let config = resource_config(args)?;
     let resource_server = ResourceServer::new(config).map_err(|error| error.to_string())?;
@@ -144,15 +145,10 @@ pub async fn prepare(args: &McpServerArgs) -> Result<Service, String> {
     for issuer in &config.issuers {
         println!("  trusts:    {} ({:?})", issuer.issuer, issuer.profile);
     }
-    if authentication == Authentication::Required {
-        let warm = resource_server.clone();
-        tokio::spawn(async move {
-            for (issuer, reason) in warm.warm_up().await {
-                tracing::warn!(%issuer, %reason, "issuer keys not fetched yet; will retry when a token arrives");
-            }
-        });
-    }
-    Ok(service)
+    Ok(match authentication {
+        Authentication::Required => service.with_resource_server(&resource_server),
+        _ => service,
+    })
 }
 
 #[cfg(test)]

@@ -73,7 +73,8 @@ pub async fn run(args: ProxyArgs) -> Result<(), String> {
 }
 
 /// Builds and binds the proxy in front of `upstream` at `bind`, with `base` (the endpoint,
-/// its name and scopes) trusting `issuers`; prints where it is and starts fetching keys.
+/// its name and scopes) trusting `issuers`; prints where it is. It fetches the issuers' keys
+/// beside serving and is ready once it has them.
 pub async fn prepare(
     bind: SocketAddr,
     base: ResourceServerConfig,
@@ -98,13 +99,7 @@ pub async fn prepare(
     for issuer in &config.issuers {
         println!("  trusts:    {} ({:?})", issuer.issuer, issuer.profile);
     }
-    let warm = resource_server.clone();
-    tokio::spawn(async move {
-        for (issuer, reason) in warm.warm_up().await {
-            tracing::warn!(%issuer, %reason, "issuer keys not fetched yet; will retry when a token arrives");
-        }
-    });
-    Ok(service)
+    Ok(service.with_resource_server(&resource_server))
 }
 
 /// The protected upstream's routes: the MCP endpoint and the metadata.

@@ -1,33 +1,28 @@
-//! Process plumbing shared by the commands: logging, the async runtime, serving, shutdown
-//! signals.
+//! Process plumbing shared by the commands: logging, the async runtime, serving (health
+//! routes, request ids, request logs, metrics), shutdown signals.
 
 mod connections;
+mod health;
+mod http_metrics;
+mod logging;
+mod metrics;
+mod requests;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use futures_util::future::BoxFuture;
+use mcp_oauth_resource::ResourceServer;
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
-use tracing_subscriber::EnvFilter;
-
 pub use connections::ServeArgs;
-
-/// Logs to stderr; `RUST_LOG` overrides the default `info` level.
-pub fn init_logging() {
-    init_logging_with("info");
-}
-
-/// Logs to stderr; `RUST_LOG` overrides `default_filter`.
-pub fn init_logging_with(default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
+pub use health::HEALTH_PATHS;
+pub use logging::{LogFormat, init as init_logging};
 
 /// Runs `future` on a multi-threaded runtime.
 pub fn block_on<F: Future<Output = Result<(), String>>>(future: F) -> Result<(), String> {
@@ -41,6 +36,12 @@ pub fn block_on<F: Future<Output = Result<(), String>>>(future: F) -> Result<(),
 /// Work a server runs beside its routes for as long as it serves (e.g. housekeeping).
 pub type BackgroundTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
+/// Adds a server's own metrics to the process's registry.
+pub type RegisterMetrics = Box<dyn FnOnce(&mut Registry) + Send>;
+
+/// How often a resource server retries fetching the keys of an issuer it has none of.
+const KEY_FETCH_RETRY: Duration = Duration::from_secs(5);
+
 /// A server ready to run: where it listens, what it serves, and what runs beside it.
 pub struct Service {
     /// The bound listener.
@@ -49,6 +50,10 @@ pub struct Service {
     pub router: Router,
     /// Tasks started with the server and stopped when serving stops.
     pub background: Vec<BackgroundTask>,
+    /// What `/readyz` checks.
+    readiness: Vec<health::ReadinessCheck>,
+    /// The server's own metrics.
+    metrics: Vec<RegisterMetrics>,
 }
 
 impl Service {
@@ -61,6 +66,8 @@ impl Service {
             listener,
             router,
             background: Vec::new(),
+            readiness: Vec::new(),
+            metrics: Vec::new(),
         })
     }
 
@@ -69,12 +76,60 @@ impl Service {
         self.background.push(Box::pin(task));
         self
     }
+
+    /// Adds a readiness check to `/readyz`: `Ok` when ready, otherwise what the server waits
+    /// for (shown to probers: nothing secret).
+    pub fn with_readiness(
+        mut self,
+        check: impl Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static,
+    ) -> Self {
+        self.readiness.push(Arc::new(check));
+        self
+    }
+
+    /// Adds the server's own metrics to the process's registry.
+    pub fn with_metrics(mut self, register: impl FnOnce(&mut Registry) + Send + 'static) -> Self {
+        self.metrics.push(Box::new(register));
+        self
+    }
+
+    /// What a server guarded by `resource_server` adds: ready once every trusted issuer's
+    /// keys were fetched (retried in the background until they are), and the resource
+    /// server's metrics.
+    pub fn with_resource_server(self, resource_server: &ResourceServer) -> Self {
+        let fetching = resource_server.clone();
+        let checked = resource_server.clone();
+        let counted = resource_server.clone();
+        self.with_background(async move { fetching.fetch_keys_until_ready(KEY_FETCH_RETRY).await })
+            .with_readiness(move || {
+                let waiting = checked.issuers_without_keys();
+                Box::pin(async move {
+                    if waiting.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!("signing keys of {}", waiting.join(", ")))
+                    }
+                })
+            })
+            .with_metrics(move |registry| counted.register_metrics(registry))
+    }
 }
 
 /// Serves every service until Ctrl-C or SIGTERM within `limits`, then stops them all
-/// gracefully. Handlers see the client's address (`ConnectInfo`), which sign-in throttling
-/// needs. The services' background tasks run meanwhile and are aborted when serving stops.
+/// gracefully. Each gets `/healthz` and `/readyz`, request ids, a log line per request and
+/// HTTP metrics; the metrics are served on `--metrics-addr` if given. Handlers see the
+/// client's address (`ConnectInfo`), which sign-in throttling needs. The services'
+/// background tasks run meanwhile and are aborted when serving stops.
 pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> Result<(), String> {
+    let metrics_listener =
+        match limits.metrics_addr() {
+            Some(address) => Some(TcpListener::bind(address).await.map_err(|error| {
+                format!("cannot listen on {address} (--metrics-addr): {error}")
+            })?),
+            None => None,
+        };
+    let mut registry = Registry::default();
+    let http_metrics = http_metrics::HttpMetrics::new(&mut registry);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     // Dropping the set (whenever this function returns) aborts what is still running.
@@ -83,10 +138,30 @@ pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> Result<(),
         for task in service.background {
             background.spawn(task);
         }
+        for register in service.metrics {
+            register(&mut registry);
+        }
+        let address = service
+            .listener
+            .local_addr()
+            .map_err(|error| format!("cannot read a listener's address: {error}"))?;
+        let router = service.router.merge(health::routes(service.readiness));
+        let router = requests::instrument(router, &http_metrics, &address.to_string());
         tasks.spawn(connections::serve(
             service.listener,
-            service.router,
+            router,
             limits.clone(),
+            stopped.clone(),
+        ));
+    }
+    if let Some(listener) = metrics_listener {
+        if let Ok(address) = listener.local_addr() {
+            println!("Metrics on http://{address}/metrics");
+        }
+        tasks.spawn(connections::serve(
+            listener,
+            metrics::router(registry),
+            limits.few_and_short(metrics::MAX_SCRAPERS),
             stopped.clone(),
         ));
     }

@@ -217,6 +217,23 @@ async fn dev_starts_the_whole_stack_and_keeps_its_users_and_clients_across_resta
     .await
     .unwrap();
     assert_eq!(prm["authorization_servers"][0], ports.issuer);
+    // Each of the five servers has its health routes, and becomes ready (the MCP server once
+    // it has the authorization server's keys).
+    let mcp_origin = ports.mcp.trim_end_matches("/mcp").to_owned();
+    for base in [
+        &ports.issuer,
+        &mcp_origin,
+        &ports.client,
+        &ports.auto_client,
+        &ports.cimd_client,
+    ] {
+        assert_eq!(wait_for(&format!("{base}/healthz")).await.status(), 200);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while wait_for(&format!("{base}/readyz")).await.status() != 200 {
+            assert!(Instant::now() < deadline, "{base} never ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     for base in [&ports.client, &ports.auto_client, &ports.cimd_client] {
         let home = wait_for(&format!("{base}/")).await;
         assert_eq!(home.status(), 200);

@@ -89,7 +89,12 @@ fn help_explains_every_flag() {
         "--dangerously-disable-auth",
         "--max-connections",
         "--header-timeout-secs",
+        "--shutdown-grace-secs",
+        "--metrics-addr",
+        "--log-format",
         "MCP_SERVER_URL",
+        "MCP_OAUTH_METRICS_ADDR",
+        "MCP_OAUTH_LOG_FORMAT",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }
@@ -233,7 +238,10 @@ async fn two_or_malformed_host_headers_get_400_on_every_route() {
 /// once the header timeout passes, while other clients keep being answered.
 #[tokio::test]
 async fn slow_header_senders_are_disconnected_while_others_are_served() {
-    let server = spawn(&["--allowed-host", "127.0.0.1", "--header-timeout-secs", "2"]);
+    let mut server = spawn(&["--allowed-host", "127.0.0.1", "--header-timeout-secs", "2"]);
+    // Each request is logged: read the log, or the server blocks once the pipe is full.
+    let mut log = server.child.stderr.take().unwrap();
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
     drop(wait_until_up(&server).await);
     let address = server.origin.trim_start_matches("http://").to_owned();
     let mut slow = tokio::task::JoinSet::new();

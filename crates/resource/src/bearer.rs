@@ -24,7 +24,9 @@ use crate::server::Shared;
 use crate::{ListRequests, TokenRejection, VerifiedToken};
 
 /// A layer that admits only requests carrying a valid bearer token with the scopes they need,
-/// and puts the [`VerifiedToken`] in the request's extensions.
+/// and puts the [`VerifiedToken`] in the request's extensions. The token's `client_id` is also
+/// recorded on the current `tracing` span's `client_id` field, if it has one (a request log
+/// line can then name the client).
 #[derive(Clone)]
 pub struct BearerLayer {
     shared: Arc<Shared>,
@@ -105,9 +107,16 @@ impl Shared {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(BEARER_PREFIX))
             .and_then(|(_, token)| self.validator.cached(token));
         match known {
-            Some(verified) => Ok(Credentials::Known(verified)),
+            Some(verified) => {
+                self.validator.metrics.cache_lookup(true);
+                self.validator.metrics.accepted();
+                Ok(Credentials::Known(verified))
+            }
             None => bearer_token(value)
-                .map(|token| Credentials::New(token.to_owned()))
+                .map(|token| {
+                    self.validator.metrics.cache_lookup(false);
+                    Credentials::New(token.to_owned())
+                })
                 .map_err(|rejection| self.refuse(&rejection)),
         }
     }
@@ -217,6 +226,7 @@ fn json_rpc_refusal(status: StatusCode, code: i64, message: &str) -> Refusal {
 impl Shared {
     /// The HTTP answer to a rejection: status, challenge and an OAuth error body.
     pub(crate) fn refuse(&self, rejection: &TokenRejection) -> Refusal {
+        self.validator.metrics.refused(rejection);
         let challenge = BearerChallenge::new(self.metadata_url.clone());
         let description = rejection.to_string();
         let (status, challenge, error) = match rejection {

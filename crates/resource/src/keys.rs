@@ -11,6 +11,7 @@ use mcp_oauth_core::{AuthorizationServerMetadata, authorization_server_metadata_
 use url::Url;
 
 use crate::IssuerConfig;
+use crate::metrics::JwksCounters;
 
 /// How soon a failed first fetch of the key set may be retried.
 const FIRST_FETCH_RETRY: Duration = Duration::from_secs(5);
@@ -79,6 +80,8 @@ pub struct IssuerKeys {
     keys: RwLock<KeySet>,
     /// Serialises refreshes and remembers when the next one may start.
     refresh: tokio::sync::Mutex<RefreshState>,
+    /// Fetches and failed fetches, for metrics.
+    counters: JwksCounters,
 }
 
 #[derive(Default)]
@@ -99,7 +102,19 @@ impl IssuerKeys {
             refresh_interval,
             keys: RwLock::new(KeySet::default()),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            counters: JwksCounters::default(),
         }
+    }
+
+    /// Counts fetches and failures with `counters`.
+    pub(crate) fn with_counters(mut self, counters: JwksCounters) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    /// Whether a key set was ever fetched.
+    pub(crate) fn fetched(&self) -> bool {
+        self.cached(None).1
     }
 
     fn cached(&self, kid: Option<&str>) -> (Option<Arc<VerifyingKey>>, bool) {
@@ -149,13 +164,17 @@ impl IssuerKeys {
     /// Fetches the key set now (at start-up, so the first request does not wait).
     pub async fn warm_up(&self) -> Result<(), String> {
         let mut refresh = self.refresh.lock().await;
-        let fetched = self.cached(None).1;
+        let fetched = self.fetched();
         self.refresh_now(&mut refresh, fetched).await
     }
 
     /// Fetches and installs the key set, and decides when the next fetch may happen.
     async fn refresh_now(&self, refresh: &mut RefreshState, refetch: bool) -> Result<(), String> {
         let result = self.fetch(refresh).await;
+        self.counters.fetches.inc();
+        if result.is_err() {
+            self.counters.failures.inc();
+        }
         let now = Instant::now();
         refresh.next_attempt = match (&result, refetch) {
             (_, true) => Some(now + self.refresh_interval),

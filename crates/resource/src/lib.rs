@@ -37,6 +37,7 @@ mod json_rpc;
 mod keys;
 mod layer_future;
 mod metadata_route;
+mod metrics;
 mod scope_policy;
 mod server;
 mod validator;

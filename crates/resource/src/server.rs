@@ -85,6 +85,36 @@ impl ResourceServer {
         self.shared.validator.warm_up().await
     }
 
+    /// The trusted issuers whose signing keys were never fetched. The server is ready to
+    /// validate tokens when there are none (what a readiness probe asks).
+    pub fn issuers_without_keys(&self) -> Vec<String> {
+        self.shared.validator.issuers_without_keys()
+    }
+
+    /// Fetches the signing keys of the issuers whose keys were never fetched, again every
+    /// `retry` until every issuer's were, logging each failure: run it beside the server, so
+    /// that it becomes ready ([`Self::issuers_without_keys`]) even while no token arrives to
+    /// make it fetch them.
+    pub async fn fetch_keys_until_ready(&self, retry: std::time::Duration) {
+        loop {
+            let failures = self.shared.validator.warm_up_missing().await;
+            if failures.is_empty() {
+                return;
+            }
+            for (issuer, reason) in failures {
+                tracing::warn!(%issuer, %reason, "issuer keys not fetched yet; retrying");
+            }
+            tokio::time::sleep(retry).await;
+        }
+    }
+
+    /// Adds the resource server's counters to `registry` (Prometheus): token validations by
+    /// outcome and refusal reason, verified-token cache lookups by result, and key-set
+    /// fetches and failures by issuer. They count whether registered or not.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.shared.validator.metrics.register(registry);
+    }
+
     /// The bearer-token layer (RFC 6750, MCP authorization).
     pub fn bearer_layer(&self) -> BearerLayer {
         BearerLayer::new(Arc::clone(&self.shared))

@@ -13,6 +13,7 @@ use crate::config::{IssuerConfig, ResourceServerConfig, TokenProfile};
 use crate::error::{ConfigError, TokenRejection};
 use crate::introspection::Introspector;
 use crate::keys::{IssuerKeys, KeyLookupError};
+use crate::metrics::ResourceMetrics;
 use crate::{TokenProfileKind, VerifiedToken};
 
 /// The `typ` header values accepted for access tokens (RFC 9068 §2.1; many issuers send `JWT`).
@@ -35,6 +36,8 @@ pub struct TokenValidator {
     max_lifetime: Option<u64>,
     cache: TokenCache,
     introspector: Introspector,
+    /// What the resource server counts.
+    pub(crate) metrics: ResourceMetrics,
 }
 
 /// The claims read from an access token.
@@ -88,11 +91,13 @@ impl TokenValidator {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
+        let metrics = ResourceMetrics::new();
         let issuers = config
             .issuers
             .iter()
             .map(|issuer| TrustedIssuer {
-                keys: IssuerKeys::new(issuer, http.clone(), config.jwks_refresh_interval),
+                keys: IssuerKeys::new(issuer, http.clone(), config.jwks_refresh_interval)
+                    .with_counters(metrics.jwks(&issuer.issuer)),
                 config: issuer.clone(),
             })
             .collect();
@@ -105,13 +110,34 @@ impl TokenValidator {
             max_lifetime: config.max_token_lifetime.map(|lifetime| lifetime.as_secs()),
             cache: TokenCache::new(config.token_cache_capacity),
             introspector: Introspector::new(http),
+            metrics,
         })
+    }
+
+    /// The issuers whose signing keys were never fetched.
+    pub(crate) fn issuers_without_keys(&self) -> Vec<String> {
+        self.issuers
+            .iter()
+            .filter(|issuer| !issuer.keys.fetched())
+            .map(|issuer| issuer.config.issuer.clone())
+            .collect()
+    }
+
+    /// Fetches the keys of the issuers whose keys were never fetched; returns those that
+    /// failed.
+    pub(crate) async fn warm_up_missing(&self) -> Vec<(String, String)> {
+        self.fetch_keys(|issuer| !issuer.keys.fetched()).await
     }
 
     /// Fetches every issuer's keys now; returns the issuers that could not be reached.
     pub async fn warm_up(&self) -> Vec<(String, String)> {
+        self.fetch_keys(|_| true).await
+    }
+
+    /// Fetches the keys of the `wanted` issuers; returns those that failed, with the reason.
+    async fn fetch_keys(&self, wanted: impl Fn(&TrustedIssuer) -> bool) -> Vec<(String, String)> {
         let mut failures = Vec::new();
-        for issuer in &self.issuers {
+        for issuer in self.issuers.iter().filter(|issuer| wanted(issuer)) {
             if let Err(reason) = issuer.keys.warm_up().await {
                 failures.push((issuer.config.issuer.clone(), reason));
             }

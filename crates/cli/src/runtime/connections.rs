@@ -25,9 +25,6 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-/// How long open connections may finish their requests once a shutdown is asked for.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 /// How long to wait before accepting again when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -44,17 +41,49 @@ pub struct ServeArgs {
     /// sends them slowly, or keeps an idle connection open, is disconnected after this.
     #[arg(long, env = "MCP_OAUTH_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_secs: u64,
+
+    /// Seconds requests in progress get to finish after SIGTERM or Ctrl-C (no new connection
+    /// is accepted meanwhile); connections still open then are closed, and the process exits.
+    #[arg(long, env = "MCP_OAUTH_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    shutdown_grace_secs: u64,
+
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (e.g. 127.0.0.1:9464): a listener
+    /// of its own, so metrics are never exposed on a public port by accident. Off unless
+    /// given.
+    #[arg(long, env = "MCP_OAUTH_METRICS_ADDR", value_name = "ADDRESS")]
+    metrics_addr: Option<SocketAddr>,
+
+    /// Close each connection after its response (no keep-alive), so that idle clients
+    /// hold no slot (the metrics listener's scrapers).
+    #[arg(skip)]
+    close_after_response: bool,
 }
 
 impl ServeArgs {
     fn max_connections(&self) -> usize {
         usize::try_from(self.max_connections).unwrap_or(usize::MAX)
     }
+
+    /// Where to serve the metrics, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// These limits with at most `max` connections open at once, each closed after its
+    /// response: a few short-lived connections, however many clients try.
+    pub fn few_and_short(&self, max: usize) -> Self {
+        let max = u32::try_from(max).unwrap_or(u32::MAX);
+        Self {
+            max_connections: self.max_connections.min(max),
+            close_after_response: true,
+            ..self.clone()
+        }
+    }
 }
 
-/// Serves `router` on `listener` until `stop` turns true, then lets open connections finish
-/// their requests for up to [`SHUTDOWN_GRACE`]. Handlers see the client's address
-/// (`ConnectInfo<SocketAddr>`).
+/// Serves `router` on `listener` until `stop` turns true, then stops accepting and lets open
+/// connections finish their requests for up to `--shutdown-grace-secs`. Handlers see the
+/// client's address (`ConnectInfo<SocketAddr>`).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -64,7 +93,8 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections()));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.header_timeout_secs));
+        .header_read_timeout(Duration::from_secs(limits.header_timeout_secs))
+        .keep_alive(!limits.close_after_response);
     let mut connections = JoinSet::new();
     loop {
         // Take a slot before accepting: while every slot is taken, new clients wait in the
@@ -107,7 +137,8 @@ pub async fn serve(
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+    let grace = Duration::from_secs(limits.shutdown_grace_secs);
+    let drained = tokio::time::timeout(grace, async {
         while connections.join_next().await.is_some() {}
     })
     .await;

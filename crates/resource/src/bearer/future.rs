@@ -89,11 +89,13 @@ where
     ) -> Self {
         let validating = Arc::clone(&shared);
         let validation = Box::pin(async move {
-            validating
+            let verified = validating
                 .validator
                 .validate(&token)
                 .await
-                .map_err(|rejection| validating.refuse(&rejection))
+                .map_err(|rejection| validating.refuse(&rejection))?;
+            validating.validator.metrics.accepted();
+            Ok(verified)
         });
         Self::from(State::Validating {
             validation,
@@ -135,6 +137,10 @@ where
         verified: Arc<VerifiedToken>,
         request: Request<Body>,
     ) -> Self {
+        if let Some(client_id) = &verified.client_id {
+            // For the request's log line, when the current span has this field.
+            tracing::Span::current().record("client_id", client_id.as_str());
+        }
         let (mut parts, body) = request.into_parts();
         if parts.method != Method::POST {
             parts.extensions.insert(verified);
