@@ -79,14 +79,14 @@ enum Command {
     /// read the app client's secret, and write every component's .env file.
     #[cfg(feature = "aws")]
     Deploy(deploy::DeployArgs),
-    /// Create or update the AWS stack of the Cognito mode (not in this build: see
-    /// `mcp-oauth deploy`'s message).
+    /// Create or update the AWS stack of the Cognito mode (this build leaves AWS out: build
+    /// with the default features).
     #[cfg(not(feature = "aws"))]
     Deploy(without_aws::AwsCommandArgs),
     /// Delete the AWS stack (after confirmation) and the .env files deploy wrote.
     #[cfg(feature = "aws")]
     Cleanup(deploy::CleanupArgs),
-    /// Delete the AWS stack (this build leaves AWS out: build with `--features aws`).
+    /// Delete the AWS stack (this build leaves AWS out: build with the default features).
     #[cfg(not(feature = "aws"))]
     Cleanup(without_aws::AwsCommandArgs),
     /// Run the AWS Cognito gateway (default http://localhost:3001): RFC 8414 metadata that
@@ -95,7 +95,7 @@ enum Command {
     /// and the protected MCP server trusting the user pool.
     #[cfg(feature = "aws")]
     Gateway(gateway::GatewayArgs),
-    /// Run the AWS Cognito gateway (this build leaves AWS out: build with `--features aws`).
+    /// Run the AWS Cognito gateway (this build leaves AWS out: build with the default features).
     #[cfg(not(feature = "aws"))]
     Gateway(without_aws::AwsCommandArgs),
     /// Put OAuth 2.1 in front of any MCP server (default http://localhost:3001/mcp): the

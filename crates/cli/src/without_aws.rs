@@ -1,4 +1,4 @@
-//! The AWS commands in a build without the `aws` feature: they stay listed, and running one
+//! The AWS commands in a build without the `aws` feature (`--no-default-features`): they stay listed, and running one
 //! says how to get a build that has them instead of clap's "unrecognized subcommand".
 
 use clap::Args;
@@ -18,8 +18,8 @@ pub struct AwsCommandArgs {
 /// The error of `mcp-oauth <command>` when this build has no AWS support.
 pub fn unavailable(command: &str) -> String {
     format!(
-        "`mcp-oauth {command}` needs the AWS SDK, which this build leaves out; build with the \
-         `aws` feature: `cargo run -p mcp-oauth --features aws -- {command}` (or `cargo install \
-         --path crates/cli --features aws`)"
+        "`mcp-oauth {command}` needs the AWS SDK, which this build leaves out (it was built with \
+         --no-default-features); build with the `aws` feature, the default: `cargo run -p \
+         mcp-oauth -- {command}`"
     )
 }
