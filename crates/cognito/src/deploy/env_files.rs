@@ -153,8 +153,14 @@ pub fn write_env_files(
     remove_files(dir, &stale)?;
     manifest.created_dirs.sort();
     manifest.created_dirs.dedup();
-    let text = serde_json::to_string_pretty(&manifest).expect("a manifest always serialises");
-    write_owner_only(&dir.join(MANIFEST_FILE), &text)?;
+    let path = dir.join(MANIFEST_FILE);
+    let text = serde_json::to_string_pretty(&manifest).map_err(|source| {
+        DeployError::ManifestNotWritten {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    write_owner_only(&path, &text)?;
     Ok(written)
 }
 

@@ -116,6 +116,14 @@ pub enum DeployError {
         /// The parse error.
         source: serde_json::Error,
     },
+    /// The manifest of written files cannot be written as JSON (a path that is not UTF-8).
+    #[error("{path}: cannot record the files deploy wrote: {source}")]
+    ManifestNotWritten {
+        /// The manifest path.
+        path: PathBuf,
+        /// The serialisation error.
+        source: serde_json::Error,
+    },
 }
 
 fn reasons_text(reasons: &[String]) -> String {
