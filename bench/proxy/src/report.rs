@@ -207,6 +207,9 @@ impl Report {
         let comparison = &self.comparison;
         let throughput = |side: &[Run]| median_of(side, |run| run.wrk.requests_per_sec);
         let latency = |side: &[Run]| median_of(side, |run| run.wrk.p50_ms);
+        // With one child serving every connection, a server that answers unfairly keeps a
+        // low median while some requests wait long: the 99th percentile shows it.
+        let tail = |side: &[Run]| median_of(side, |run| run.wrk.p99_ms);
         let cpu = |side: &[Run]| median_of(side, |run| run.cpu_us_per_request);
         let _ = writeln!(
             out,
@@ -230,6 +233,12 @@ impl Report {
         let _ = writeln!(
             out,
             "| median latency | {ours:.2} ms | {theirs:.2} ms | {:.1}× |",
+            theirs / ours
+        );
+        let (ours, theirs) = (tail(&comparison.ours), tail(&comparison.theirs));
+        let _ = writeln!(
+            out,
+            "| 99th-percentile latency | {ours:.2} ms | {theirs:.2} ms | {:.1}× |",
             theirs / ours
         );
         let (ours, theirs) = (cpu(&comparison.ours), cpu(&comparison.theirs));

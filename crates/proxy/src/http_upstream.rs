@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::body::Body;
 use futures_util::future::BoxFuture;
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderName, Request, Response, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, header};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -118,6 +118,9 @@ pub enum HttpUpstreamError {
 struct Target {
     scheme: Scheme,
     authority: Authority,
+    /// The `Host` header of every forwarded request (RFC 9110 §7.2): the upstream's authority,
+    /// made once rather than by the HTTP client for each request.
+    host: HeaderValue,
     path_and_query: PathAndQuery,
     has_query: bool,
 }
@@ -156,9 +159,12 @@ impl Target {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| format!("upstream URL `{url}` has a host that is no header value"))?;
         Ok(Self {
             scheme,
             authority,
+            host,
             has_query: path_and_query.query().is_some(),
             path_and_query,
         })
@@ -184,13 +190,15 @@ impl Target {
 
 /// A Streamable HTTP MCP server reached by URL: a `tower::Service` that forwards each request
 /// to it and streams its answer back.
+///
+/// Cloning it (the service stack clones its services for each request) copies one pointer.
 #[derive(Clone)]
 pub struct HttpUpstream {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
     shared: Arc<Shared>,
 }
 
 struct Shared {
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     target: Target,
     response_timeout: Duration,
 }
@@ -226,8 +234,8 @@ impl HttpUpstream {
             .pool_max_idle_per_host(config.pool_max_idle)
             .build(connector);
         Ok(Self {
-            client,
             shared: Arc::new(Shared {
+                client,
                 target,
                 response_timeout: config.response_timeout,
             }),
@@ -249,13 +257,14 @@ impl Service<Request<Body>> for HttpUpstream {
         parts.uri = self.shared.target.uri(parts.uri.query());
         parts.version = http::Version::HTTP_11;
         remove_hop_by_hop(&mut parts.headers);
-        // hyper sets `Host` from the upstream URI.
-        parts.headers.remove(header::HOST);
+        parts
+            .headers
+            .insert(header::HOST, self.shared.target.host.clone());
         let request = Request::from_parts(parts, body);
-        let client = self.client.clone();
-        let timeout = self.shared.response_timeout;
+        let shared = Arc::clone(&self.shared);
         Box::pin(async move {
-            let answer = tokio::time::timeout(timeout, client.request(request)).await;
+            let timeout = shared.response_timeout;
+            let answer = tokio::time::timeout(timeout, shared.client.request(request)).await;
             Ok(match answer {
                 Ok(Ok(response)) => {
                     let (mut parts, body) = response.into_parts();
@@ -310,17 +319,30 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// The hop-by-hop headers (RFC 9110 §7.6.1) removed whether or not `Connection` names them.
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+];
+
+/// Whether `name` is a hop-by-hop header even when `Connection` does not name it (with the
+/// obsolete `Keep-Alive` and `Proxy-Connection`).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || name == "keep-alive" || name == "proxy-connection"
+}
+
 /// Headers that concern one connection only (RFC 9110 §7.6.1), and those the `Connection`
 /// header names.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    const HOP_BY_HOP: [HeaderName; 6] = [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHORIZATION,
-    ];
+    // Most messages carry none: one pass over their few headers tells, without a lookup for
+    // each name.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(connection) = headers.get(header::CONNECTION) {
         let named: Vec<HeaderName> = connection
             .to_str()
@@ -367,6 +389,7 @@ mod tests {
     fn keeps_the_upstream_path_and_adds_the_request_query_when_it_has_none() {
         let target = Target::parse("http://127.0.0.1:8080/mcp").unwrap();
         assert_eq!(target.uri(None), "http://127.0.0.1:8080/mcp");
+        assert_eq!(target.host, "127.0.0.1:8080");
         assert_eq!(target.uri(Some("a=1")), "http://127.0.0.1:8080/mcp?a=1");
         let with_query = Target::parse("https://example.com/api/mcp?tenant=7").unwrap();
         assert_eq!(
@@ -375,6 +398,7 @@ mod tests {
         );
         let root = Target::parse("http://example.com").unwrap();
         assert_eq!(root.uri(None), "http://example.com/");
+        assert_eq!(root.host, "example.com");
     }
 
     #[test]
@@ -401,5 +425,16 @@ mod tests {
             left,
             ["last-event-id", "mcp-protocol-version", "mcp-session-id"]
         );
+    }
+
+    #[test]
+    fn drops_a_lone_obsolete_hop_by_hop_header() {
+        for name in ["keep-alive", "proxy-connection", "te"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(HeaderName::from_static(name), "x".parse().unwrap());
+            headers.insert(header::ACCEPT, "*/*".parse().unwrap());
+            remove_hop_by_hop(&mut headers);
+            assert_eq!(headers.len(), 1, "{name}");
+        }
     }
 }

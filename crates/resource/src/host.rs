@@ -95,7 +95,7 @@ fn is_reg_name(host: &str) -> bool {
                 }
                 index += 3;
             }
-            byte if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&byte) => {
+            byte if REG_NAME[usize::from(byte)] => {
                 index += 1;
             }
             _ => return false,
@@ -103,6 +103,36 @@ fn is_reg_name(host: &str) -> bool {
     }
     true
 }
+
+/// The bytes a `reg-name` holds as themselves: `unreserved / sub-delims` (RFC 3986 §2.2, §2.3);
+/// a table, as every request's `Host` is read.
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        byte += 1;
+    }
+    table
+};
 
 /// `port = 1*5DIGIT` up to 65535; RFC 3986 allows an empty port, but a `:` with nothing after
 /// it is what URI normalisers remove, so it is refused here as ambiguous.
@@ -118,6 +148,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_reg_name_holds_exactly_the_unreserved_and_sub_delims_bytes() {
+        for byte in 0..=255u8 {
+            let expected = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&byte);
+            assert_eq!(REG_NAME[usize::from(byte)], expected, "{byte:#04x}");
+        }
+    }
 
     #[test]
     fn parses_names_addresses_and_ports() {
