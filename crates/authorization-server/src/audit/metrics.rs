@@ -210,9 +210,14 @@ impl ServerMetrics {
                 outcome,
             }));
         }
-        for grant in [Grant::AuthorizationCode, Grant::RefreshToken] {
-            for outcome in [AuditOutcome::Succeeded, AuditOutcome::Refused] {
-                self.token_request(Some(grant), outcome.as_str());
+        for grant in [Grant::AuthorizationCode, Grant::RefreshToken].map(Grant::as_str) {
+            for outcome in
+                [AuditOutcome::Succeeded, AuditOutcome::Refused].map(AuditOutcome::as_str)
+            {
+                drop(
+                    self.token_requests
+                        .get_or_create(&TokenLabels { grant, outcome }),
+                );
             }
         }
         registry.register(
