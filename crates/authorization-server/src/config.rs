@@ -280,7 +280,7 @@ impl AuthorizationServerConfig {
             upstream_login_ttl: Duration::from_secs(10 * 60),
             purge_interval: Duration::from_secs(5 * 60),
             key_reload_interval: Duration::from_secs(60),
-            audit_retention: Duration::from_secs(90 * 24 * 3600),
+            audit_retention: Self::DEFAULT_AUDIT_RETENTION,
         })
     }
 
@@ -375,6 +375,9 @@ impl AuthorizationServerConfig {
         self.key_reload_interval = interval;
         self
     }
+
+    /// How long the audit trail keeps a security event unless configured otherwise: 90 days.
+    pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 
     /// Sets how long the audit trail keeps a security event.
     pub fn with_audit_retention(mut self, retention: Duration) -> Self {
