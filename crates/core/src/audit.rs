@@ -10,6 +10,19 @@ use std::str::FromStr;
 /// (`RUST_LOG=info,mcp_oauth::audit=info`).
 pub const AUDIT_LOG_TARGET: &str = "mcp_oauth::audit";
 
+/// The most characters an audit record keeps of a value a request chose (a client id it named,
+/// an e-mail address it typed): see [`bounded_audit_text`].
+pub const MAX_AUDIT_TEXT_CHARS: usize = 256;
+
+/// `text` as an audit record keeps it: cut to [`MAX_AUDIT_TEXT_CHARS`] characters (and `…`),
+/// so that junk a request sends cannot bloat the trail.
+pub fn bounded_audit_text(text: &str) -> String {
+    match text.char_indices().nth(MAX_AUDIT_TEXT_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// What became of the request a security event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -71,6 +84,15 @@ impl FromStr for AuditOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary() {
+        assert_eq!(bounded_audit_text("short"), "short");
+        let long = "é".repeat(MAX_AUDIT_TEXT_CHARS + 10);
+        let cut = bounded_audit_text(&long);
+        assert_eq!(cut.chars().count(), MAX_AUDIT_TEXT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
 
     #[test]
     fn outcomes_read_back_by_name_and_nothing_else_does() {

@@ -23,7 +23,9 @@ mod resource_uri;
 mod scope;
 mod well_known;
 
-pub use audit::{AUDIT_LOG_TARGET, AuditOutcome, UnknownAuditOutcome};
+pub use audit::{
+    AUDIT_LOG_TARGET, AuditOutcome, MAX_AUDIT_TEXT_CHARS, UnknownAuditOutcome, bounded_audit_text,
+};
 pub use challenge::{BearerChallenge, BearerErrorCode};
 pub use client_id_metadata::{
     CimdError, MAX_CLIENT_ID_URL_LEN, is_client_id_url, validate_client_id_metadata_document,

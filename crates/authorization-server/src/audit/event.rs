@@ -4,16 +4,12 @@
 
 use std::net::IpAddr;
 
-use mcp_oauth_core::{AuditOutcome, CanonicalResource, ScopeSet};
+use mcp_oauth_core::{AuditOutcome, CanonicalResource, ScopeSet, bounded_audit_text as bounded};
 use serde_json::{Map, Value, json};
 
 use crate::store::{
     AuditEventKind, AuditRecord, ClientId, GrantId, GrantRecord, UnixTime, UserId, UserRecord,
 };
-
-/// The longest text a record keeps of a value a request chose (a client id it named, an
-/// e-mail it typed): longer ones are cut, so junk cannot bloat the trail.
-const MAX_TEXT_CHARS: usize = 256;
 
 /// Who acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -412,14 +408,6 @@ fn grant_details(details: &mut Map<String, Value>, grant: &GrantRecord, scope: &
     }
 }
 
-/// `text`, cut to [`MAX_TEXT_CHARS`] characters.
-fn bounded(text: &str) -> String {
-    match text.char_indices().nth(MAX_TEXT_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,13 +422,15 @@ mod tests {
         }
         .record(1, None);
         let client_id = record.client_id.unwrap().0;
-        assert_eq!(client_id.chars().count(), MAX_TEXT_CHARS + 1);
+        assert_eq!(
+            client_id.chars().count(),
+            mcp_oauth_core::MAX_AUDIT_TEXT_CHARS + 1
+        );
         assert!(record.actor.unwrap().len() < 300);
         assert!(
             record.details.is_empty(),
             "an unknown grant type is not kept"
         );
-        assert_eq!(bounded("short"), "short");
     }
 
     #[test]
