@@ -94,6 +94,24 @@ fn client_id(client: &Client) -> Option<ClientId> {
     Some(ClientId(client.id.clone()))
 }
 
+/// `method` on `client`'s registration (RFC 7592) with `token` (and `body`): the status.
+async fn manage(
+    server: &Server,
+    client: &Client,
+    method: reqwest::Method,
+    token: &str,
+    body: Option<&Value>,
+) -> StatusCode {
+    let url = format!("{}/register/{}", server.base, client.id);
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request.send().await.unwrap().status()
+}
+
 #[tokio::test]
 async fn sign_ups_and_sign_ins_are_recorded_with_the_person_and_address() {
     let server = Server::start_with(|config| {
@@ -196,35 +214,21 @@ async fn registrations_updates_and_deletions_are_recorded_with_refusal_reasons()
     assert_eq!(record.reason.as_deref(), Some("invalid_redirect_uri"));
     assert_eq!(record.client_id, None);
 
-    let http = reqwest::Client::new();
-    let manage = format!("{}/register/{}", server.base, client.id);
     let mut body = client_metadata("client_secret_basic");
     body["client_id"] = json!(client.id);
     body["client_name"] = json!("Renamed");
-    let updated = http
-        .put(&manage)
-        .bearer_auth(&client.registration_token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(updated.status(), StatusCode::OK);
-    let wrong_token = http
-        .put(&manage)
-        .bearer_auth("not-the-registration-token")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong_token.status(), StatusCode::UNAUTHORIZED);
-    let update = only(
+    let token = client.registration_token.as_str();
+    let update = |token| manage(&server, &client, reqwest::Method::PUT, token, Some(&body));
+    assert_eq!(update(token).await, StatusCode::OK);
+    assert_eq!(update("not-the-token").await, StatusCode::UNAUTHORIZED);
+    let updated = only(
         &server,
         AuditEventKind::ClientUpdated,
         AuditOutcome::Succeeded,
     )
     .await;
-    assert_eq!(update.client_id, client_id(&client));
-    assert_eq!(update.actor, Some(format!("client:{}", client.id)));
+    assert_eq!(updated.client_id, client_id(&client));
+    assert_eq!(updated.actor, Some(format!("client:{}", client.id)));
     let forged = only(
         &server,
         AuditEventKind::ClientUpdated,
@@ -234,20 +238,9 @@ async fn registrations_updates_and_deletions_are_recorded_with_refusal_reasons()
     assert_eq!(forged.reason.as_deref(), Some("invalid_token"));
     assert_eq!(forged.client_id, client_id(&client));
 
-    let deleted = http
-        .delete(&manage)
-        .bearer_auth(&client.registration_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let gone = http
-        .delete(&manage)
-        .bearer_auth(&client.registration_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
+    let delete = || manage(&server, &client, reqwest::Method::DELETE, token, None);
+    assert_eq!(delete().await, StatusCode::NO_CONTENT);
+    assert_eq!(delete().await, StatusCode::UNAUTHORIZED, "gone");
     let deletion = only(
         &server,
         AuditEventKind::ClientDeleted,
