@@ -1,19 +1,21 @@
 //! [`Admin`]: what the operator does to an authorization server's data (static clients, users,
-//! signing keys), from its store alone, so that the admin commands work while a server runs
-//! on the same store (a server picks up rotated keys within its `key_reload_interval`).
+//! signing keys) and reads of it (the audit trail), from its store alone, so that the admin
+//! commands work while a server runs on the same store (a server picks up rotated keys within
+//! its `key_reload_interval`). What it changes is recorded in the audit trail, by `admin`.
 
 use std::sync::Arc;
 
 use mcp_oauth_core::CanonicalResource;
 use serde_json::Value;
 
+use crate::audit::{Actor, Audit, SecurityEvent, ServerMetrics};
 use crate::clock::{Clock, system_clock};
 use crate::keys::{KeyError, SigningKeys};
 use crate::secrets::ClientSecret;
 use crate::static_clients::{StaticClient, StaticClientError};
 use crate::store::{
-    ClientId, ClientOrigin, ClientRecord, KeyState, SigningKeyRecord, Store, StoreError, UnixTime,
-    UserRecord,
+    AuditFilter, AuditOutcome, AuditRecord, ClientId, ClientOrigin, ClientRecord, KeyState,
+    SigningKeyRecord, Store, StoreError, UnixTime, UserRecord,
 };
 use crate::users::{self, AccountError, email};
 
@@ -21,6 +23,7 @@ use crate::users::{self, AccountError, email};
 #[derive(Clone)]
 pub struct Admin {
     store: Arc<dyn Store>,
+    audit: Audit,
     clock: Clock,
 }
 
@@ -95,7 +98,22 @@ impl Admin {
 
     /// The administration of `store`, at `clock`.
     pub fn with_clock(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock }
+        let audit = Audit::new(
+            store.clone(),
+            Arc::new(ServerMetrics::default()),
+            clock.clone(),
+        );
+        Self::with_audit(store, audit)
+    }
+
+    /// The administration of `store`, recording in `audit` (a server's, at its clock).
+    pub(crate) fn with_audit(store: Arc<dyn Store>, audit: Audit) -> Self {
+        let clock = audit.clock();
+        Self {
+            store,
+            audit,
+            clock,
+        }
     }
 
     fn now(&self) -> UnixTime {
@@ -115,6 +133,14 @@ impl Admin {
         let secret = (!client.public).then(ClientSecret::generate);
         let record = client.record(secret.as_ref(), self.now())?;
         self.store.insert_client(&record).await?;
+        let registered = SecurityEvent::ClientRegistered {
+            by: Actor::Admin,
+            outcome: AuditOutcome::Succeeded,
+            reason: None,
+            client_id: Some(&record.client_id),
+            name: record.metadata.client_name(),
+        };
+        self.audit.record(registered, None).await;
         Ok(RegisteredStaticClient {
             client_id: record.client_id.0,
             secret,
@@ -141,7 +167,7 @@ impl Admin {
             });
         }
         if existing.is_some() {
-            self.store.delete_client(&client.client_id).await?;
+            self.delete_client(client.client_id.as_str()).await?;
         }
         let registered = self.register_static_client(client).await?;
         Ok(EnsuredStaticClient {
@@ -164,9 +190,20 @@ impl Admin {
     /// Deletes the client `client_id` with everything it was granted; `false` if there was
     /// none.
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        self.store
+        let deleted = self
+            .store
             .delete_client(&ClientId(client_id.to_owned()))
-            .await
+            .await?;
+        if deleted {
+            let event = SecurityEvent::ClientDeleted {
+                by: Actor::Admin,
+                client_id,
+                outcome: AuditOutcome::Succeeded,
+                reason: None,
+            };
+            self.audit.record(event, None).await;
+        }
+        Ok(deleted)
     }
 
     /// Adds a local user with `email` (trimmed and lower-cased) and `password`, checking the
@@ -175,9 +212,16 @@ impl Admin {
     ///
     /// Errors: see [`AccountError`].
     pub async fn add_user(&self, email: &str, password: &str) -> Result<UserSummary, AccountError> {
-        users::create_user(self.store.as_ref(), email, password, self.now())
-            .await
-            .map(UserSummary::from)
+        let user = users::create_user(self.store.as_ref(), email, password, self.now()).await?;
+        let created = SecurityEvent::AccountCreated {
+            by: Actor::Admin,
+            outcome: AuditOutcome::Succeeded,
+            reason: None,
+            user: Some(&user),
+            issuer: None,
+        };
+        self.audit.record(created, None).await;
+        Ok(UserSummary::from(user))
     }
 
     /// The user with `email` (compared trimmed and lower-cased), if there is one.
@@ -205,7 +249,22 @@ impl Admin {
     /// new key's id.
     pub async fn rotate_keys(&self) -> Result<String, KeyError> {
         let keys = SigningKeys::load_or_generate(self.store.as_ref(), self.now()).await?;
-        keys.rotate(self.store.as_ref(), self.now()).await
+        let kid = keys.rotate(self.store.as_ref(), self.now()).await?;
+        let rotated = SecurityEvent::KeysRotated {
+            by: Actor::Admin,
+            kid: &kid,
+        };
+        self.audit.record(rotated, None).await;
+        Ok(kid)
+    }
+
+    /// The newest records of the audit trail that match `filter` (at most its limit), oldest
+    /// first (`mcp-oauth admin audit`).
+    pub async fn audit_records(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.store.audit_records(filter).await
     }
 
     /// The published keys, current first (generating the first key if the store has none, as

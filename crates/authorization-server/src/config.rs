@@ -66,6 +66,9 @@ pub struct AuthorizationServerConfig {
     /// [`crate::AuthorizationServer::reload_keys_periodically`], so that a rotation made by
     /// another process (`mcp-oauth admin keys rotate`) is picked up (default 1 minute).
     pub key_reload_interval: Duration,
+    /// How long the audit trail keeps a security event (default 90 days): older records are
+    /// deleted by [`crate::AuthorizationServer::purge_expired_periodically`].
+    pub audit_retention: Duration,
 }
 
 /// Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"; OWASP "Slow Down
@@ -277,6 +280,7 @@ impl AuthorizationServerConfig {
             upstream_login_ttl: Duration::from_secs(10 * 60),
             purge_interval: Duration::from_secs(5 * 60),
             key_reload_interval: Duration::from_secs(60),
+            audit_retention: Self::DEFAULT_AUDIT_RETENTION,
         })
     }
 
@@ -372,6 +376,15 @@ impl AuthorizationServerConfig {
         self
     }
 
+    /// How long the audit trail keeps a security event unless configured otherwise: 90 days.
+    pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+    /// Sets how long the audit trail keeps a security event.
+    pub fn with_audit_retention(mut self, retention: Duration) -> Self {
+        self.audit_retention = retention;
+        self
+    }
+
     /// Sets the sign-in throttling limits.
     pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {
         self.login_limits = limits;
@@ -437,6 +450,7 @@ impl AuthorizationServerConfig {
             ("refresh token", self.refresh_token_ttl),
             ("ID token", self.id_token_ttl),
             ("session", self.session_ttl),
+            ("audit record", self.audit_retention),
         ] {
             if ttl.is_zero() {
                 problems.push(format!("the {name} lifetime must be positive"));

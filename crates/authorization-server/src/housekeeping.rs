@@ -1,24 +1,53 @@
 //! Periodic work beside serving: deleting what expired in the store, so that sessions, codes,
-//! upstream sign-ins and tokens do not pile up, and reading the signing keys again, so that a
-//! rotation made by another process is picked up.
+//! upstream sign-ins and tokens do not pile up, with the audit records past their retention,
+//! and reading the signing keys again, so that a rotation made by another process is picked up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 
-use crate::clock::Clock;
+use crate::audit::ServerMetrics;
+use crate::clock::{Clock, seconds};
 use crate::keys::SigningKeys;
-use crate::store::{KeyStore, Store};
+use crate::store::{KeyStore, Purged, Store, StoreResult, UnixTime};
 
-/// Purges expired rows at once and then every `interval`, forever. A purge that fails is
-/// logged as a warning (the server keeps serving) and the next one is tried on time.
-pub(crate) async fn purge_periodically(store: Arc<dyn Store>, clock: Clock, interval: Duration) {
+/// What the purges delete.
+pub(crate) struct Purges {
+    /// The store purged.
+    pub(crate) store: Arc<dyn Store>,
+    /// Where the rows deleted are counted.
+    pub(crate) metrics: Arc<ServerMetrics>,
+    /// How long audit records are kept.
+    pub(crate) audit_retention: Duration,
+}
+
+impl Purges {
+    /// Deletes what expired at `now`, and the audit records older than the retention; counts
+    /// the rows deleted by kind.
+    pub(crate) async fn run(&self, now: UnixTime) -> StoreResult<Purged> {
+        let mut purged = self.store.purge_expired(now).await?;
+        let cutoff = now.saturating_sub(seconds(self.audit_retention));
+        purged.add(
+            "audit_events",
+            self.store.purge_audit_records(cutoff).await?,
+        );
+        self.metrics.purged(&purged);
+        Ok(purged)
+    }
+}
+
+/// Purges at once and then every `interval`, forever. A purge that fails is logged as a
+/// warning (the server keeps serving) and the next one is tried on time.
+pub(crate) async fn purge_periodically(purges: Purges, clock: Clock, interval: Duration) {
     let mut ticks = ticks(interval);
     loop {
         ticks.tick().await;
-        match store.purge_expired(clock()).await {
-            Ok(deleted) => tracing::debug!(deleted, "purged expired codes, sessions and tokens"),
+        match purges.run(clock()).await {
+            Ok(purged) => tracing::debug!(
+                deleted = purged.total(),
+                "purged expired codes, sessions, tokens and old audit records"
+            ),
             Err(error) => tracing::warn!(%error, "purging expired rows failed; retrying later"),
         }
     }

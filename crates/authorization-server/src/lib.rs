@@ -5,8 +5,12 @@
 //! RFC 8707 resources, RFC 9207 `iss`), the token endpoint (code and rotating refresh tokens),
 //! Dynamic Client Registration (RFC 7591/7592), Client ID Metadata Documents, revocation
 //! (RFC 7009) and introspection (RFC 7662), over a [`store::Store`] (SQLite or PostgreSQL).
-//! [`Admin`] is what the operator does to its data (static clients, users, signing keys),
-//! from the store alone, with or without a server running.
+//! [`Admin`] is what the operator does to its data (static clients, users, signing keys) and
+//! reads of it (the audit trail), from the store alone, with or without a server running.
+//! Security events (sign-ins, registrations, consents, tokens issued, refresh-token reuse,
+//! revocations, key rotations, admin actions) go to one recorder (`audit`) that keeps them in
+//! the store's audit trail, counts them ([`AuthorizationServer::register_metrics`], Prometheus)
+//! and logs them (target `mcp_oauth::audit`).
 //!
 //! Inside, the protocol engine (`engine`: typed requests in, typed outcomes and faults out,
 //! each endpoint a sequence of named checks) is kept apart from the HTTP edge (`endpoints`,
@@ -16,8 +20,9 @@
 //!
 //! 1. `store` (the traits, records and SQL backend), `config`, `params` (the one form and
 //!    query parser), `cimd` (fetching client metadata documents);
-//! 2. `secrets` (one type per secret, stored as hashes), `clock`, `rate_limit`, then `keys`,
-//!    `users` (accounts without HTTP), `static_clients`;
+//! 2. `secrets` (one type per secret, stored as hashes), `clock`, `rate_limit`, then `audit`
+//!    (the security events, their recorder and the server's metrics), `keys`, `users`
+//!    (accounts without HTTP), `static_clients`;
 //! 3. `engine`: authorize, token grants, registration, revocation, introspection, clients;
 //! 4. `web` (pages, cookies, CSRF, the browser session, `return_to`; of the engine only where a
 //!    sign-in returns to), then the edge: `endpoints`, `accounts`, `federation` (which asks
@@ -31,6 +36,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod cimd;
 mod clock;
 mod config;

@@ -4,14 +4,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use prometheus_client::registry::Registry;
 use thiserror::Error;
 
 use crate::admin::Admin;
+use crate::audit::{Actor, Audit, SecurityEvent, ServerMetrics};
 use crate::clock::{Clock, system_clock};
 use crate::config::AuthorizationServerConfig;
 use crate::endpoints::MAX_FORM_BYTES;
 use crate::engine::Clients;
 use crate::federation::Providers;
+use crate::housekeeping::Purges;
 use crate::keys::{KeyError, SigningKeys};
 use crate::state::{AppState, Parts};
 use crate::store::Store;
@@ -36,6 +39,7 @@ pub struct AuthorizationServer {
     config: Arc<AuthorizationServerConfig>,
     store: Arc<dyn Store>,
     keys: SigningKeys,
+    audit: Audit,
     clock: Clock,
 }
 
@@ -59,10 +63,16 @@ impl AuthorizationServer {
             .map_err(|error| StartError::Config(vec![error]))?;
         let providers = Providers::new(&config).map_err(|error| StartError::Config(vec![error]))?;
         let keys = SigningKeys::load_or_generate(store.as_ref(), clock()).await?;
+        let audit = Audit::new(
+            store.clone(),
+            Arc::new(ServerMetrics::default()),
+            clock.clone(),
+        );
         let parts = Parts {
             clients,
             providers,
             keys: keys.clone(),
+            audit: audit.clone(),
             clock: clock.clone(),
         };
         Ok(Self {
@@ -70,6 +80,7 @@ impl AuthorizationServer {
             config: Arc::new(config),
             store,
             keys,
+            audit,
             clock,
         })
     }
@@ -98,17 +109,36 @@ impl AuthorizationServer {
         Ok(())
     }
 
-    /// The administration of this server's data (static clients, users, keys), at its clock.
+    /// The administration of this server's data (static clients, users, keys), at its clock;
+    /// what it does is recorded in the audit trail and counted in this server's metrics.
     pub fn admin(&self) -> Admin {
-        Admin::with_clock(Arc::clone(&self.store), Arc::clone(&self.clock))
+        Admin::with_audit(Arc::clone(&self.store), self.audit.clone())
     }
 
     /// Makes a new signing key current and signs with it at once; the previous key stays
     /// published until the tokens it signed expire. Other servers on the same store pick it
     /// up within their [`AuthorizationServerConfig::key_reload_interval`]. Returns the new
-    /// key's id.
+    /// key's id. The rotation is recorded in the audit trail, by `admin`.
     pub async fn rotate_keys(&self) -> Result<String, KeyError> {
-        self.keys.rotate(self.store.as_ref(), (self.clock)()).await
+        let kid = self
+            .keys
+            .rotate(self.store.as_ref(), (self.clock)())
+            .await?;
+        let rotated = SecurityEvent::KeysRotated {
+            by: Actor::Admin,
+            kid: &kid,
+        };
+        self.audit.record(rotated, None).await;
+        Ok(kid)
+    }
+
+    /// Adds this server's metrics to `registry`: its security events (registrations,
+    /// sign-ins, consents, token requests, revocations, refresh-token reuse…), the rows its
+    /// housekeeping purged, and its store's connection pool. Register each server once.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.audit
+            .metrics()
+            .register(registry, Arc::clone(&self.store));
     }
 
     /// Every endpoint of the server: the OAuth endpoints, the account pages, and federated
@@ -129,13 +159,19 @@ impl AuthorizationServer {
             .with_state(self.state.clone())
     }
 
-    /// Deletes expired codes, sessions, upstream sign-ins and tokens now and then every
+    /// Deletes expired codes, sessions, upstream sign-ins and tokens, and the audit records
+    /// older than [`AuthorizationServerConfig::audit_retention`], now and then every
     /// [`AuthorizationServerConfig::purge_interval`], at the server's clock, until the future
     /// is dropped: run it beside the router and drop it when serving stops. A failed purge
     /// is logged and retried at the next interval.
     pub fn purge_expired_periodically(&self) -> impl Future<Output = ()> + Send + 'static {
+        let purges = Purges {
+            store: Arc::clone(&self.store),
+            metrics: Arc::clone(self.audit.metrics()),
+            audit_retention: self.config.audit_retention,
+        };
         crate::housekeeping::purge_periodically(
-            Arc::clone(&self.store),
+            purges,
             Arc::clone(&self.clock),
             self.config.purge_interval,
         )

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::accounts::Accounts;
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::AuthorizationServerConfig;
 use crate::endpoints::Discovery;
@@ -69,6 +70,8 @@ pub(crate) struct Parts {
     pub(crate) providers: Option<Providers>,
     /// The signing keys.
     pub(crate) keys: SigningKeys,
+    /// Where security events go.
+    pub(crate) audit: Audit,
     /// The clock.
     pub(crate) clock: Clock,
 }
@@ -84,30 +87,53 @@ impl AppState {
             clients,
             providers,
             keys,
+            audit,
             clock,
         } = parts;
         let sessions = Sessions::new(store, config, clock.clone());
-        let authorizer = Authorizer::new(clients.clone(), store, config, clock.clone());
+        let authorizer =
+            Authorizer::new(clients.clone(), store, config, audit.clone(), clock.clone());
         let issuer = TokenIssuer::new(keys.clone(), store.clone(), config, clock.clone());
+        let token = TokenEndpoint::new(
+            clients.clone(),
+            store.clone(),
+            issuer,
+            audit.clone(),
+            clock.clone(),
+        );
         Self {
             discovery: Discovery::new(config, keys.clone()),
-            token: TokenEndpoint::new(clients.clone(), store.clone(), issuer, clock.clone()),
-            registrar: Registrar::new(store.clone(), config, clock.clone()),
-            revoker: Revoker::new(clients.clone(), store.clone(), keys.clone(), clock.clone()),
+            token,
+            registrar: Registrar::new(store.clone(), config, audit.clone(), clock.clone()),
+            revoker: Revoker::new(
+                clients.clone(),
+                store.clone(),
+                keys.clone(),
+                audit.clone(),
+                clock.clone(),
+            ),
             introspector: Introspector::new(
                 clients,
                 store.clone(),
                 keys,
                 &config.issuer,
+                audit.clone(),
                 clock.clone(),
             ),
-            accounts: Accounts::new(store, sessions.clone(), config, clock.clone()),
+            accounts: Accounts::new(
+                store,
+                sessions.clone(),
+                config,
+                audit.clone(),
+                clock.clone(),
+            ),
             federation: Federation::new(
                 providers,
                 store,
                 sessions.clone(),
                 authorizer.clone(),
                 config,
+                audit,
                 clock,
             ),
             authorizer,

@@ -15,6 +15,7 @@ use federation::{
 };
 use harness::Server;
 use harness::oauth::{REDIRECT_URI, authorize_path, callback_parameters, parameter, public_client};
+use mcp_oauth_authorization_server::store::{AuditEventKind, AuditFilter, AuditOutcome};
 use mcp_oauth_authorization_server::{AuthorizationServerConfig, UpstreamProvider};
 use reqwest::StatusCode;
 
@@ -173,6 +174,36 @@ async fn a_callback_is_used_once() {
     assert_status(&replayed.page, StatusCode::BAD_REQUEST);
     assert!(replayed.page.body.contains("expired or was already used"));
     assert_eq!(scene.server.store.list_users().await.unwrap().len(), 1);
+    // The audit trail has the sign-in, at the provider, then the refused replay (whose state
+    // names no sign-in any more: no provider).
+    let sign_ins = scene
+        .server
+        .store
+        .audit_records(&AuditFilter::new().with_event(AuditEventKind::SignIn))
+        .await
+        .unwrap();
+    let seen: Vec<_> = sign_ins
+        .iter()
+        .map(|record| {
+            (
+                record.outcome,
+                record.reason.as_deref(),
+                record
+                    .details
+                    .get("issuer")
+                    .and_then(|issuer| issuer.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (AuditOutcome::Succeeded, None, Some(scene.issuer.as_str())),
+            (AuditOutcome::Failed, Some("invalid_state"), None),
+        ]
+    );
+    assert_eq!(sign_ins[0].details["method"], "upstream");
+    assert_eq!(sign_ins[0].actor.as_deref(), Some("dave@example.com"));
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ use harness::oauth::{
     Auth, Client, REDIRECT_URI, VERIFIER, authorize_path, callback_parameters, introspect,
     parameter, public_client, real_now, redeem, refresh, revoke,
 };
+use mcp_oauth_authorization_server::store::{AuditEventKind, AuditFilter, AuditOutcome};
 use mcp_oauth_core::CanonicalResource;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -122,6 +123,32 @@ async fn a_person_signs_in_upstream_and_the_client_calls_a_tool_with_our_token()
     assert_eq!(
         (user.email.as_str(), user.password_hash),
         ("alice@example.com", None)
+    );
+    // The first sign-in created the account: both are in the audit trail, with the provider.
+    let trail = server
+        .store
+        .audit_records(&AuditFilter::new().with_actor(link.user_id.as_str()))
+        .await
+        .unwrap();
+    let events: Vec<_> = trail
+        .iter()
+        .map(|record| (record.event, record.outcome, record.details.get("issuer")))
+        .collect();
+    let issued_by = serde_json::Value::from(issuer.as_str());
+    assert_eq!(
+        events[..2],
+        [
+            (
+                AuditEventKind::AccountCreated,
+                AuditOutcome::Succeeded,
+                Some(&issued_by)
+            ),
+            (
+                AuditEventKind::SignIn,
+                AuditOutcome::Succeeded,
+                Some(&issued_by)
+            ),
+        ]
     );
 
     let (status, answer) = mcp.call(&access_token, "whoami", json!({})).await;

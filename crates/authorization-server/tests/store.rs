@@ -94,6 +94,11 @@ on_every_database!(
     sessions_end_at_expiry_or_sign_out,
     device_cookies_are_found_until_they_expire_or_are_deleted,
     purging_deletes_only_what_expired,
+    // the audit trail
+    audit_records_are_read_back_as_appended_under_every_filter,
+    audit_records_outlive_their_user_and_client,
+    audit_records_older_than_the_retention_are_purged,
+    garbled_audit_records_are_errors_not_panics,
     // the database itself
     data_survives_reopening,
     concurrent_writers_all_succeed,

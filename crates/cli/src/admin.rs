@@ -1,5 +1,5 @@
 //! `mcp-oauth admin`: manage the authorization server's users, clients and signing keys
-//! directly in its database (the server may be running).
+//! directly in its database (the server may be running), and read its audit trail.
 
 use std::io::BufRead;
 
@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use mcp_oauth_authorization_server::{Admin, StaticClient};
 use mcp_oauth_core::{CanonicalResource, random_token};
 
+use crate::audit_query::{self, AuditArgs};
 use crate::auth_server::StorageArgs;
 
 /// Flags of `mcp-oauth admin`.
@@ -30,6 +31,9 @@ enum AdminCommand {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Show the audit trail: sign-ins, registrations, consents, tokens issued, refresh-token
+    /// reuse, revocations, key rotations and admin actions, newest last.
+    Audit(AuditArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,6 +103,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
         AdminCommand::Users(command) => users(&admin, command).await,
         AdminCommand::Clients(command) => clients(&admin, command).await,
         AdminCommand::Keys(command) => keys(&admin, command).await,
+        AdminCommand::Audit(args) => audit_query::run(&admin, &args).await,
     }
 }
 

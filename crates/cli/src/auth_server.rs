@@ -255,6 +255,11 @@ impl LoginLimitArgs {
     }
 }
 
+/// How many days the audit trail keeps a record unless `--audit-retention-days` says otherwise
+/// (the library's default).
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 =
+    AuthorizationServerConfig::DEFAULT_AUDIT_RETENTION.as_secs() / (24 * 3600);
+
 /// Flags of `mcp-oauth auth-server`.
 #[derive(Args, Debug)]
 pub struct AuthServerArgs {
@@ -355,6 +360,17 @@ pub struct AuthServerArgs {
     )]
     key_reload_interval_secs: u64,
 
+    /// Days the audit trail keeps a security event (sign-ins, registrations, consents, tokens
+    /// issued, refresh-token reuse, revocations, admin actions; `mcp-oauth admin audit` shows
+    /// them); older ones are deleted by the purge.
+    #[arg(
+        long,
+        env = "AUTH_SERVER_AUDIT_RETENTION_DAYS",
+        default_value_t = DEFAULT_AUDIT_RETENTION_DAYS,
+        value_parser = clap::value_parser!(u64).range(1..=36_500)
+    )]
+    pub audit_retention_days: u64,
+
     #[command(flatten)]
     login_limits: LoginLimitArgs,
 
@@ -396,6 +412,7 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
         .with_registrations_per_minute(args.registrations_per_minute)
         .with_purge_interval(Duration::from_secs(args.purge_interval_secs))
         .with_key_reload_interval(Duration::from_secs(args.key_reload_interval_secs))
+        .with_audit_retention(Duration::from_secs(args.audit_retention_days * 24 * 3600))
         .with_login_limits(args.login_limits.limits())
         .with_cimd_trusted_local_documents(args.cimd_trusted_local_documents.iter().cloned());
     for resource in others {
@@ -431,6 +448,7 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
         .await
         .map_err(|error| error.to_string())?;
     let ready = server.clone();
+    let counted = server.clone();
     let service = Service::bind(args.bind, server.router())
         .await?
         .with_background(server.purge_expired_periodically())
@@ -438,7 +456,8 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
         .with_readiness(move || {
             let server = ready.clone();
             Box::pin(async move { readiness(&server).await })
-        });
+        })
+        .with_metrics(move |registry| counted.register_metrics(registry));
     let issuer = &server.config().issuer;
     println!(
         "Authorization server listening on {} (issuer {issuer})",

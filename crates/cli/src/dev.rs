@@ -62,6 +62,16 @@ pub struct DevArgs {
     #[arg(long, env = "MCP_OAUTH_DEMO_EMAIL", default_value = "demo@example.com")]
     demo_email: String,
 
+    /// Days the audit trail keeps a security event (`mcp-oauth admin audit --data-dir <data
+    /// dir>` shows them), as for `mcp-oauth auth-server`.
+    #[arg(
+        long,
+        env = "AUTH_SERVER_AUDIT_RETENTION_DAYS",
+        default_value_t = auth_server::DEFAULT_AUDIT_RETENTION_DAYS,
+        value_parser = clap::value_parser!(u64).range(1..=36_500)
+    )]
+    audit_retention_days: u64,
+
     /// Federated sign-in at upstream OpenID providers, as for `mcp-oauth auth-server`.
     #[command(flatten)]
     upstream: UpstreamArgs,
@@ -106,6 +116,7 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     let cimd_client: CimdClientListen = defaults()?;
     let mut auth: AuthServerArgs = defaults()?;
     auth.storage.data_dir = args.data_dir.clone();
+    auth.audit_retention_days = args.audit_retention_days;
     auth.upstream = args.upstream.clone();
     auth.cimd_trusted_local_documents
         .push(metadata_document_url(cimd_client.url()));

@@ -111,6 +111,16 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_REGISTRATIONS_PER_MINUTE", default_value_t = 10)]
     registrations_per_minute: u32,
 
+    /// Days the registry keeps the bridge's events (registrations created, refused and
+    /// deleted); the sweeps delete older ones.
+    #[arg(
+        long,
+        env = "GATEWAY_AUDIT_RETENTION_DAYS",
+        default_value_t = RegistrationSettings::DEFAULT_EVENT_RETENTION.as_secs() / (24 * 3600),
+        value_parser = clap::value_parser!(u64).range(1..=36_500)
+    )]
+    audit_retention_days: u64,
+
     /// Require this initial access token (`Authorization: Bearer`) to register (prefer the
     /// environment).
     #[arg(long, env = "GATEWAY_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
@@ -244,7 +254,8 @@ pub async fn run(args: GatewayArgs) -> Result<(), String> {
         .with_unused_lifetime(Duration::from_secs(
             args.unused_registration_hours.saturating_mul(3600),
         ))
-        .with_registrations_per_minute(args.registrations_per_minute);
+        .with_registrations_per_minute(args.registrations_per_minute)
+        .with_event_retention(Duration::from_secs(args.audit_retention_days * 24 * 3600));
     if let Some(token) = &args.initial_access_token {
         registration = registration.with_initial_access_token(token);
     }

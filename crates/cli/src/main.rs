@@ -1,6 +1,7 @@
 //! `mcp-oauth`: put MCP servers behind OAuth 2.1.
 
 mod admin;
+mod audit_query;
 mod auth_server;
 mod call;
 #[cfg(feature = "aws")]
@@ -59,7 +60,8 @@ enum Command {
     /// sign-in and consent pages, PKCE, Dynamic Client Registration, Client ID Metadata
     /// Documents, refresh rotation, revocation and introspection, on SQLite or PostgreSQL.
     AuthServer(auth_server::AuthServerArgs),
-    /// Manage the authorization server's users, clients and signing keys.
+    /// Manage the authorization server's users, clients and signing keys, and read its audit
+    /// trail.
     Admin(admin::AdminArgs),
     /// Call an MCP server as an OAuth client: sign in (system browser and a loopback
     /// redirect, or --headless), keep the credentials per authorization server, then list

@@ -1,7 +1,11 @@
-//! `mcp-oauth admin`: users, clients and keys managed directly in the database.
+//! `mcp-oauth admin`: users, clients and keys managed directly in the database, and the audit
+//! trail read back (as a table or JSON lines, under each filter; a filter that cannot be read
+//! is a usage error naming its flag).
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
 
@@ -215,4 +219,176 @@ fn rotating_keys_keeps_the_previous_key_published() {
         "{listed}"
     );
     assert!(lines[1].contains("Previous"), "{listed}");
+}
+
+/// The JSON records `admin audit --json <filters>` prints.
+fn records(data_dir: &std::path::Path, filters: &[&str]) -> Vec<Value> {
+    let mut args = vec!["audit", "--json"];
+    args.extend_from_slice(filters);
+    stdout(&admin(data_dir, &args, None))
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect()
+}
+
+/// The `event` of each record.
+fn events(records: &[Value]) -> Vec<&str> {
+    records
+        .iter()
+        .map(|record| record["event"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_audit_trail_is_listed_under_every_filter_as_a_table_or_json_lines() {
+    let data = tempfile::tempdir().unwrap();
+    const PASSWORD: &str = "the operator's chosen passphrase";
+    let added = admin(
+        data.path(),
+        &[
+            "users",
+            "add",
+            "--email",
+            "ann@example.com",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    stdout(&added);
+    let logged = String::from_utf8_lossy(&added.stderr);
+    assert!(logged.contains("security event"), "{logged}");
+    assert!(!logged.contains(PASSWORD), "{logged}");
+    let client = stdout(&admin(
+        data.path(),
+        &[
+            "clients",
+            "add",
+            "--name",
+            "App",
+            "--redirect-uri",
+            "http://127.0.0.1:4000/callback",
+            "--client-id",
+            "app",
+        ],
+        None,
+    ));
+    stdout(&admin(data.path(), &["keys", "rotate"], None));
+    stdout(&admin(data.path(), &["clients", "delete", "app"], None));
+
+    let all = records(data.path(), &[]);
+    assert_eq!(
+        events(&all),
+        [
+            "account_created",
+            "client_registered",
+            "keys_rotated",
+            "client_deleted"
+        ]
+    );
+    for record in &all {
+        assert_eq!(record["actor"], "admin", "{record}");
+        assert_eq!(record["outcome"], "succeeded", "{record}");
+        assert!(record["time"].as_str().unwrap().ends_with('Z'), "{record}");
+        assert!(record["occurred_at"].is_i64(), "{record}");
+    }
+    assert_eq!(all[0]["details"]["email"], "ann@example.com");
+    let secret = client
+        .lines()
+        .find_map(|line| line.strip_prefix("client_secret: "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let everything = stdout(&admin(data.path(), &["audit", "--json"], None));
+    assert!(!everything.contains(secret), "{everything}");
+
+    for (filters, expected) in [
+        (&["--event", "client_deleted"][..], &["client_deleted"][..]),
+        (
+            &["--client-id", "app"],
+            &["client_registered", "client_deleted"],
+        ),
+        (
+            &["--actor", "admin", "--limit", "2"],
+            &["keys_rotated", "client_deleted"],
+        ),
+        (&["--outcome", "refused"], &[]),
+        (
+            &["--since", "1h"],
+            &[
+                "account_created",
+                "client_registered",
+                "keys_rotated",
+                "client_deleted",
+            ],
+        ),
+        (&["--until", "1h"], &[]),
+        (
+            &[
+                "--since",
+                "2000-01-01T00:00:00Z",
+                "--until",
+                "2000-01-02T00:00:00+02:00",
+            ],
+            &[],
+        ),
+    ] {
+        assert_eq!(
+            events(&records(data.path(), filters)),
+            expected,
+            "{filters:?}"
+        );
+    }
+
+    let table = stdout(&admin(
+        data.path(),
+        &["audit", "--event", "keys_rotated"],
+        None,
+    ));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    for column in [
+        "TIME", "EVENT", "OUTCOME", "ACTOR", "CLIENT", "ADDRESS", "DETAILS",
+    ] {
+        assert!(lines[0].contains(column), "{table}");
+    }
+    assert!(
+        lines[1].contains("keys_rotated")
+            && lines[1].contains("admin")
+            && lines[1].contains("kid="),
+        "{table}"
+    );
+    let none = admin(data.path(), &["audit", "--outcome", "throttled"], None);
+    assert_eq!(stdout(&none), "");
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no audit records match"));
+}
+
+#[test]
+fn filters_that_cannot_be_read_are_usage_errors_naming_their_flag() {
+    let data = tempfile::tempdir().unwrap();
+    for (filters, flag) in [
+        (&["--since", "yesterday"][..], "--since"),
+        (&["--until", "5x"], "--until"),
+        (&["--since", "2026-13-01T00:00:00Z"], "--since"),
+        (&["--event", "login"], "--event"),
+        (&["--outcome", "maybe"], "--outcome"),
+        (&["--limit", "0"], "--limit"),
+        (&["--limit", "many"], "--limit"),
+        (&["--since", "1h", "--until", "2h"], "--since"),
+    ] {
+        let mut args = vec!["audit"];
+        args.extend_from_slice(filters);
+        let output = admin(data.path(), &args, None);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{filters:?} was accepted");
+        assert!(stderr.contains(flag), "{filters:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{filters:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{filters:?}");
+    }
+    let event = admin(data.path(), &["audit", "--event", "login"], None);
+    let stderr = String::from_utf8_lossy(&event.stderr);
+    assert!(
+        stderr.contains("sign_in") && stderr.contains("refresh_token_reused"),
+        "the known events are named: {stderr}"
+    );
 }

@@ -456,6 +456,110 @@ async fn metrics_are_served_on_their_own_listener_only() {
     }
 }
 
+#[tokio::test]
+async fn the_authorization_server_counts_its_security_events_and_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let server = Server::start(
+        &[
+            "auth-server",
+            "--issuer",
+            &issuer,
+            "--data-dir",
+            "data",
+            "--metrics-addr",
+            &metrics_addr,
+            "--audit-retention-days",
+            "30",
+        ],
+        port,
+        dir.path(),
+        &[],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let register = |redirect_uri: &str| {
+        http.post(format!("{issuer}/register"))
+            .json(&serde_json::json!({
+                "client_name": "Metrics test",
+                "redirect_uris": [redirect_uri],
+                "token_endpoint_auth_method": "none",
+            }))
+            .send()
+    };
+    assert_eq!(
+        register("http://127.0.0.1:4000/cb").await.unwrap().status(),
+        201
+    );
+    assert_eq!(
+        register("http://evil.example/cb").await.unwrap().status(),
+        400
+    );
+
+    let text = http
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (series, expected) in [
+        (
+            "mcp_oauth_registrations_total{outcome=\"succeeded\",reason=\"none\"}",
+            1.0,
+        ),
+        (
+            "mcp_oauth_registrations_total{outcome=\"refused\",reason=\"invalid_redirect_uri\"}",
+            1.0,
+        ),
+        (
+            "mcp_oauth_sign_ins_total{method=\"password\",outcome=\"failed\"}",
+            0.0,
+        ),
+        ("mcp_oauth_database_connections_max", 10.0),
+    ] {
+        assert_eq!(sample(&text, series), expected, "{series}\n{text}");
+    }
+    for family in [
+        "mcp_oauth_token_requests_total{grant=\"refresh_token\",outcome=\"succeeded\"}",
+        "mcp_oauth_database_connections{state=\"idle\"}",
+        "# TYPE mcp_oauth_purged_rows counter",
+        "# TYPE mcp_oauth_refresh_token_reuses counter",
+    ] {
+        assert!(text.contains(family), "{family}\n{text}");
+    }
+
+    // The same events are in the audit trail, which the admin command reads while the server
+    // runs, and in the server's log.
+    let audit = Command::new(BINARY)
+        .args(["admin", "--data-dir", "data", "audit", "--json", "--event"])
+        .arg("client_registered")
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(audit.status.success(), "{audit:?}");
+    let outcomes: Vec<Value> = String::from_utf8(audit.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(record["address"], "127.0.0.1", "{record}");
+            record["outcome"].clone()
+        })
+        .collect();
+    assert_eq!(outcomes, ["succeeded", "refused"]);
+    let log = server.log();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("mcp_oauth::audit") && line.contains("client_registered")),
+        "{log}"
+    );
+}
+
 /// An upstream MCP server that answers each call after `delay`, telling `arrived` when the
 /// first call reaches it.
 async fn slow_upstream(delay: Duration, arrived: oneshot::Sender<()>) -> String {

@@ -115,6 +115,7 @@ pub struct Gateway {
     bridge: Bridge,
     app_clients: AppClients,
     registry: Arc<dyn Registry>,
+    event_retention: std::time::Duration,
 }
 
 impl Gateway {
@@ -143,6 +144,7 @@ impl Gateway {
             bridge: Bridge::new(bridge_config, app_clients.clone(), Arc::clone(&registry)),
             app_clients,
             registry,
+            event_retention: config.registration.event_retention,
         })
     }
 
@@ -167,8 +169,9 @@ impl Gateway {
         RegistryAllowList::new(static_clients, Arc::clone(&self.registry))
     }
 
-    /// The sweeper of unused registrations.
+    /// The sweeper of unused registrations and expired events.
     pub fn sweeper(&self) -> Sweeper {
         Sweeper::new(self.app_clients.clone(), Arc::clone(&self.registry))
+            .with_event_retention(self.event_retention)
     }
 }

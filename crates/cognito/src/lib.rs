@@ -31,6 +31,7 @@ pub use deploy::{
 };
 pub use gateway::{Gateway, GatewayConfig, GatewayError};
 pub use registry::{
-    DynamoDbRegistry, Registration, Registry, RegistryError, SqliteRegistry, UnixTime,
+    BridgeEvent, BridgeEventKind, DynamoDbRegistry, Registration, Registry, RegistryError,
+    SqliteRegistry, UnixTime,
 };
 pub use sweeper::Sweeper;

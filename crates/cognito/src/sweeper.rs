@@ -1,33 +1,46 @@
-//! Removes registrations that were never used: their Cognito app client, then their record.
+//! Removes registrations that were never used (their Cognito app client, then their record),
+//! and the bridge's events past their retention.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bridge::{AppClients, unix_now};
-use crate::registry::{Registry, RegistryError, UnixTime};
+use mcp_oauth_core::AuditOutcome;
+
+use crate::bridge::{AppClients, RegistrationSettings, record_event, unix_now};
+use crate::registry::{BridgeEvent, BridgeEventKind, Registry, RegistryError, UnixTime};
 
 /// The most registrations removed per sweep.
 const BATCH: usize = 100;
 
-/// Deletes expired, unused registrations (see [`Registry`] on expiry).
+/// Deletes expired, unused registrations (see [`Registry`] on expiry) and events.
 #[derive(Clone)]
 pub struct Sweeper {
     app_clients: AppClients,
     registry: Arc<dyn Registry>,
+    event_retention: Duration,
 }
 
 impl Sweeper {
-    /// A sweeper of `registry`'s registrations, whose app clients `app_clients` deletes.
+    /// A sweeper of `registry`'s registrations, whose app clients `app_clients` deletes; the
+    /// deletions it records are kept for the default event retention.
     pub fn new(app_clients: AppClients, registry: Arc<dyn Registry>) -> Self {
         Self {
             app_clients,
             registry,
+            event_retention: RegistrationSettings::DEFAULT_EVENT_RETENTION,
         }
     }
 
+    /// Keeps the deletions it records for `retention`.
+    pub fn with_event_retention(mut self, retention: Duration) -> Self {
+        self.event_retention = retention;
+        self
+    }
+
     /// Removes up to 100 registrations expired at `now`: each app client first (one already
-    /// gone counts as removed), then the record. A registration whose app client cannot be
-    /// deleted is kept for the next sweep. Returns the client ids removed.
+    /// gone counts as removed), then the record, recording the deletion (by `sweeper`). A
+    /// registration whose app client cannot be deleted is kept for the next sweep. Then
+    /// deletes the events expired at `now`. Returns the client ids removed.
     pub async fn sweep(&self, now: UnixTime) -> Result<Vec<String>, RegistryError> {
         let mut removed = Vec::new();
         for registration in self.registry.expired(now, BATCH).await? {
@@ -37,9 +50,20 @@ impl Sweeper {
                 continue;
             }
             self.registry.delete(&client_id).await?;
-            tracing::info!(%client_id, "removed an unused registration");
+            let deleted = BridgeEvent::new(
+                now,
+                BridgeEventKind::ClientDeleted,
+                AuditOutcome::Succeeded,
+                self.event_retention,
+            )
+            .with_client_id(&client_id)
+            .with_actor("sweeper")
+            .with_reason("unused");
+            record_event(self.registry.as_ref(), &deleted).await;
             removed.push(client_id);
         }
+        let purged = self.registry.purge_events(now).await?;
+        tracing::debug!(purged, "purged the bridge events past their retention");
         Ok(removed)
     }
 

@@ -266,6 +266,55 @@ async fn reads_and_deletes_with_the_registration_access_token_only() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // The registration, the two refused deletions and the deletion are kept as events, with
+    // the client and its address; never the registration access token.
+    let events = registry.events(0, 100).await.unwrap();
+    let seen: Vec<_> = events
+        .iter()
+        .map(|event| {
+            (
+                event.event.as_str(),
+                event.outcome.as_str(),
+                event.reason.as_deref(),
+                event.client_id.as_deref(),
+                event.address.as_deref(),
+            )
+        })
+        .collect();
+    let refused = (
+        "client_deleted",
+        "refused",
+        Some("invalid_token"),
+        Some(client_id),
+        Some("127.0.0.1"),
+    );
+    assert_eq!(
+        seen,
+        [
+            (
+                "client_registered",
+                "succeeded",
+                None,
+                Some(client_id),
+                Some("127.0.0.1")
+            ),
+            refused,
+            refused,
+            (
+                "client_deleted",
+                "succeeded",
+                None,
+                Some(client_id),
+                Some("127.0.0.1")
+            ),
+        ]
+    );
+    assert_eq!(
+        events[3].actor.as_deref(),
+        Some(&*format!("client:{client_id}"))
+    );
+    assert!(!format!("{events:?}").contains(token));
 }
 
 #[tokio::test]
@@ -374,7 +423,7 @@ async fn narrows_requested_scopes_to_the_resource_servers() {
 
 #[tokio::test]
 async fn rate_limits_registrations_per_address() {
-    let Some((pool, _, gateway)) = setup("rate_limit", |config| {
+    let Some((pool, registry, gateway)) = setup("rate_limit", |config| {
         config.with_registration(RegistrationSettings::default().with_registrations_per_minute(2))
     })
     .await
@@ -393,6 +442,12 @@ async fn rate_limits_registrations_per_address() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["error"], "slow_down");
     assert_eq!(pool.app_client_count().await, 2);
+    let throttled = registry.events(0, 10).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (throttled.outcome.as_str(), throttled.reason.as_deref()),
+        ("throttled", Some("slow_down"))
+    );
+    assert_eq!(throttled.client_id, None);
 }
 
 #[tokio::test]
@@ -503,6 +558,15 @@ async fn sweeper_removes_unused_registrations_and_keeps_used_ones() {
             .is_some()
     );
     assert!(sweeper.sweep(created + 10 * 3600).await.unwrap().is_empty());
+    let swept = registry.events(0, 10).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (
+            swept.event.as_str(),
+            swept.actor.as_deref(),
+            swept.client_id.as_deref()
+        ),
+        ("client_deleted", Some("sweeper"), Some(unused))
+    );
 }
 
 /// moto's pool issuer and signing key, as `moto_start` exports it.

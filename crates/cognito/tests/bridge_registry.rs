@@ -3,8 +3,12 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use mcp_oauth_cognito::{Registration, Registry, RegistryError, SqliteRegistry};
+use mcp_oauth_cognito::{
+    BridgeEvent, BridgeEventKind, Registration, Registry, RegistryError, SqliteRegistry,
+};
+use mcp_oauth_core::AuditOutcome;
 use serde_json::json;
 
 fn registration(client_id: &str, created_at: u64, expires_at: u64) -> Registration {
@@ -81,6 +85,56 @@ async fn registry_suite(registry: Arc<dyn Registry>) {
         ids(registry.expired(10_000, 10).await.unwrap()),
         ["client-c"]
     );
+
+    events_suite(registry.as_ref()).await;
+    // Events are never taken for registrations.
+    assert_eq!(
+        ids(registry.expired(10_000, 10).await.unwrap()),
+        ["client-c"]
+    );
+}
+
+/// The bridge's events: kept with every field, read back newest first chosen then oldest
+/// first, purged once expired.
+async fn events_suite(registry: &dyn Registry) {
+    let retention = Duration::from_secs(100);
+    let registered = BridgeEvent::new(
+        1_000,
+        BridgeEventKind::ClientRegistered,
+        AuditOutcome::Succeeded,
+        retention,
+    )
+    .with_client_id("client-a")
+    .with_address(Some("192.0.2.9".parse().unwrap()));
+    let refused = BridgeEvent::new(
+        1_001,
+        BridgeEventKind::ClientRegistered,
+        AuditOutcome::Refused,
+        retention,
+    )
+    .with_reason("invalid_redirect_uri");
+    let deleted = BridgeEvent::new(
+        1_002,
+        BridgeEventKind::ClientDeleted,
+        AuditOutcome::Succeeded,
+        retention,
+    )
+    .with_client_id("client-a")
+    .with_actor("client:client-a");
+    for event in [&registered, &refused, &deleted] {
+        registry.append_event(event).await.unwrap();
+    }
+    let all = [registered.clone(), refused.clone(), deleted.clone()];
+    assert_eq!(registry.events(0, 10).await.unwrap(), all);
+    assert_eq!(registry.events(1_001, 10).await.unwrap(), all[1..]);
+    assert_eq!(registry.events(0, 1).await.unwrap(), all[2..]);
+    assert!(registry.events(1_003, 10).await.unwrap().is_empty());
+
+    assert_eq!(registry.purge_events(1_099).await.unwrap(), 0);
+    assert_eq!(registry.purge_events(1_100).await.unwrap(), 1);
+    assert_eq!(registry.events(0, 10).await.unwrap(), all[1..]);
+    assert_eq!(registry.purge_events(10_000).await.unwrap(), 2);
+    assert!(registry.events(0, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! `sql-migrations` adds [`EmbeddedMigrations`], SQL files compiled in for sqlx's migrator.)
 #![warn(missing_docs)]
 
+mod audit;
 mod challenge;
 mod client_id_metadata;
 mod client_metadata;
@@ -22,6 +23,9 @@ mod resource_uri;
 mod scope;
 mod well_known;
 
+pub use audit::{
+    AUDIT_LOG_TARGET, AuditOutcome, MAX_AUDIT_TEXT_CHARS, UnknownAuditOutcome, bounded_audit_text,
+};
 pub use challenge::{BearerChallenge, BearerErrorCode};
 pub use client_id_metadata::{
     CimdError, MAX_CLIENT_ID_URL_LEN, is_client_id_url, validate_client_id_metadata_document,

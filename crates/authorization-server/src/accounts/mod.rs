@@ -28,6 +28,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 
+use crate::audit::Audit;
 use crate::clock::{Clock, seconds};
 use crate::config::AuthorizationServerConfig;
 use crate::store::{AccountStore, SessionStore, Store, UnixTime};
@@ -43,17 +44,20 @@ pub(crate) struct Accounts {
     devices: Arc<dyn SessionStore>,
     sessions: Sessions,
     throttle: Arc<LoginThrottle>,
+    audit: Audit,
     signup_open: bool,
     device_cookie_ttl: UnixTime,
     clock: Clock,
 }
 
 impl Accounts {
-    /// The account pages over `store`, as `config` says.
+    /// The account pages over `store`, as `config` says, recording sign-ins and sign-ups in
+    /// `audit`.
     pub(crate) fn new(
         store: &Arc<dyn Store>,
         sessions: Sessions,
         config: &AuthorizationServerConfig,
+        audit: Audit,
         clock: Clock,
     ) -> Self {
         Self {
@@ -61,6 +65,7 @@ impl Accounts {
             devices: store.clone(),
             sessions,
             throttle: Arc::new(LoginThrottle::new(config.login_limits)),
+            audit,
             signup_open: config.signup_open(),
             device_cookie_ttl: seconds(config.login_limits.device_cookie_ttl),
             clock,

@@ -13,7 +13,8 @@ use zeroize::Zeroizing;
 
 use super::throttle::{Source, client_key};
 use super::{Accounts, device};
-use crate::store::{SecretHash, StoreError, UnixTime, UserId, UserRecord};
+use crate::audit::{Actor, SecurityEvent, SignInMethod};
+use crate::store::{AuditOutcome, SecretHash, StoreError, UnixTime, UserId, UserRecord};
 use crate::users::{AccountError, create_user, email, password};
 use crate::web::csrf::{self, CsrfToken};
 use crate::web::pages::{error_page, render, see_other, unavailable, with_cookie};
@@ -135,7 +136,8 @@ pub(super) async fn login(
     let email = email::normalize(&form.email);
     let now = accounts.now();
 
-    let ip = client_key(peer.map(|Extension(ConnectInfo(address))| address));
+    let peer = peer.map(|Extension(ConnectInfo(address))| address);
+    let ip = client_key(peer);
     // No account has an implausible address: such attempts share one account counter, so
     // junk cannot fill the table with long keys (they still count against the IP).
     let plausible = email::is_plausible(&email);
@@ -156,7 +158,12 @@ pub(super) async fn login(
     let attempt = match accounts.throttle.begin(source, now) {
         Ok(attempt) => attempt,
         Err(retry_at) => {
-            tracing::info!(%ip, trusted_device = device.is_some(), "sign-in throttled");
+            tracing::debug!(%ip, trusted_device = device.is_some(), "sign-in throttled");
+            let event = password_sign_in(AuditOutcome::Throttled, plausible, &email, user.as_ref());
+            accounts
+                .audit
+                .record(event, peer.map(|peer| peer.ip()))
+                .await;
             let page = login_page(
                 &accounts,
                 &email,
@@ -172,11 +179,21 @@ pub(super) async fn login(
     match (password::verify(stored, password).await, user) {
         (true, Some(user)) => {
             accounts.throttle.succeeded(attempt, accounts.now());
+            let event = password_sign_in(AuditOutcome::Succeeded, true, &user.email, Some(&user));
+            accounts
+                .audit
+                .record(event, peer.map(|peer| peer.ip()))
+                .await;
             sign_in_with_password(&accounts, &headers, &user.user_id, target).await
         }
-        _ => {
+        (_, user) => {
             drop(attempt); // counted as a failure
-            tracing::info!(%ip, trusted_device = device.is_some(), "failed sign-in");
+            tracing::debug!(%ip, trusted_device = device.is_some(), "failed sign-in");
+            let event = password_sign_in(AuditOutcome::Failed, plausible, &email, user.as_ref());
+            accounts
+                .audit
+                .record(event, peer.map(|peer| peer.ip()))
+                .await;
             let page = login_page(
                 &accounts,
                 &email,
@@ -229,8 +246,12 @@ pub(super) async fn signup(
     let email = email::normalize(&form.email);
     let now = accounts.now();
 
-    let ip = client_key(peer.map(|Extension(ConnectInfo(address))| address));
+    let peer = peer.map(|Extension(ConnectInfo(address))| address);
+    let ip = client_key(peer);
+    let address = peer.map(|peer| peer.ip());
     if let Err(retry_at) = accounts.throttle.check_ip(&ip, now) {
+        let event = sign_up_refused(AuditOutcome::Throttled, "too_many_attempts", &email);
+        accounts.audit.record(event, address).await;
         let page = signup_page(&email, vec![too_many(retry_at, now)], &csrf, target);
         return throttled(render(StatusCode::TOO_MANY_REQUESTS, &page), retry_at, now);
     }
@@ -256,11 +277,20 @@ pub(super) async fn signup(
 
     match create_user(accounts.users.as_ref(), &email, &password, now).await {
         Ok(user) => {
-            tracing::info!(user_id = %user.user_id, "account created");
+            let created = SecurityEvent::AccountCreated {
+                by: Actor::Person(&user.email),
+                outcome: AuditOutcome::Succeeded,
+                reason: None,
+                user: Some(&user),
+                issuer: None,
+            };
+            accounts.audit.record(created, address).await;
             sign_in_with_password(&accounts, &headers, &user.user_id, target).await
         }
         Err(AccountError::AlreadyExists(_)) => {
             accounts.throttle.record_ip_failure(&ip, now);
+            let event = sign_up_refused(AuditOutcome::Refused, "email_taken", &email);
+            accounts.audit.record(event, address).await;
             let problem =
                 "An account with this e-mail address already exists: sign in instead.".to_owned();
             render(
@@ -314,6 +344,48 @@ async fn account_and_device(
     let device =
         device::vouching_for(accounts, headers, user.as_ref().map(|user| &user.user_id)).await?;
     Ok((user, device))
+}
+
+/// The record of a password sign-in for `email`, the account (if any) of that address; the
+/// address is kept only when `plausible` (a password typed into the e-mail field is not).
+fn password_sign_in<'a>(
+    outcome: AuditOutcome,
+    plausible: bool,
+    email: &'a str,
+    user: Option<&'a UserRecord>,
+) -> SecurityEvent<'a> {
+    let reason = match outcome {
+        AuditOutcome::Failed => Some("wrong_credentials"),
+        AuditOutcome::Throttled => Some("too_many_attempts"),
+        _ => None,
+    };
+    SecurityEvent::SignIn {
+        method: SignInMethod::Password,
+        outcome,
+        reason,
+        person: plausible.then_some(email),
+        user_id: user.map(|user| &user.user_id),
+    }
+}
+
+/// The record of a sign-up for `email` refused for `reason` (kept only when plausible).
+fn sign_up_refused<'a>(
+    outcome: AuditOutcome,
+    reason: &'a str,
+    email: &'a str,
+) -> SecurityEvent<'a> {
+    let by = if email::is_plausible(email) {
+        Actor::Person(email)
+    } else {
+        Actor::Anonymous
+    };
+    SecurityEvent::AccountCreated {
+        by,
+        outcome,
+        reason: Some(reason),
+        user: None,
+        issuer: None,
+    }
 }
 
 /// A sign-in ([`Sessions::sign_in`](crate::web::session::Sessions::sign_in)) after the person

@@ -6,15 +6,15 @@
 use axum::extract::{FromRef, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Router, routing::get};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use url::Url;
 
 use super::consent;
 use crate::engine::{AuthorizeError, AuthorizeRequest, Authorizer, Next};
-use crate::web::csrf;
 use crate::web::pages::{error_page, with_page_headers};
 use crate::web::session::Sessions;
+use crate::web::{client_ip, csrf};
 
 /// The authorization endpoint's routes.
 pub(super) fn routes<S>() -> Router<S>
@@ -30,6 +30,7 @@ where
 async fn start(
     State(authorizer): State<Authorizer>,
     State(sessions): State<Sessions>,
+    extensions: Extensions,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -37,7 +38,8 @@ async fn start(
         let request = AuthorizeRequest::from_query(query.as_deref().unwrap_or_default())?;
         let request = authorizer.validate(request).await?;
         let signed_in = sessions.signed_in(&headers).await;
-        authorizer.next(request, signed_in.as_ref()).await
+        let address = client_ip(&extensions);
+        authorizer.next(request, signed_in.as_ref(), address).await
     }
     .await;
     match next {
@@ -73,6 +75,7 @@ struct Decision {
 async fn decide(
     State(authorizer): State<Authorizer>,
     State(sessions): State<Sessions>,
+    extensions: Extensions,
     headers: HeaderMap,
     Form(decision): Form<Decision>,
 ) -> Response {
@@ -85,7 +88,10 @@ async fn decide(
             .await?;
         let signed_in = sessions.signed_in(&headers).await;
         let allow = decision.decision == "allow";
-        authorizer.decide(request, signed_in.as_ref(), allow).await
+        let address = client_ip(&extensions);
+        authorizer
+            .decide(request, signed_in.as_ref(), allow, address)
+            .await
     }
     .await;
     match answer {

@@ -1,17 +1,19 @@
 //! `POST /introspect` (RFC 7662): the client, whether it may introspect, then the token;
-//! the description as JSON that is never cached.
+//! the description as JSON that is never cached. A refused request is recorded in the audit
+//! trail.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http::{HeaderMap, HeaderValue, header};
+use http::{Extensions, HeaderMap, HeaderValue, header};
 use serde_json::Value;
 
-use super::authorization;
+use super::client_credentials;
 use super::form::OAuthForm;
-use crate::engine::{ClientCredentials, Fault, Introspector};
+use crate::engine::{Fault, Introspector};
+use crate::web::client_ip;
 
 /// The introspection route.
 pub(super) fn routes<S>() -> Router<S>
@@ -24,16 +26,13 @@ where
 
 async fn introspect(
     State(introspector): State<Introspector>,
+    extensions: Extensions,
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Response {
+    let (credentials, named) = client_credentials(&headers, &form);
     let result: Result<Value, Fault> = async {
-        let credentials = ClientCredentials::read(
-            authorization(&headers),
-            form.get("client_id"),
-            form.get("client_secret"),
-        )?;
-        let client = introspector.clients().authenticate(credentials).await?;
+        let client = introspector.clients().authenticate(credentials?).await?;
         introspector.admit(&client)?;
         introspector.describe(&client, form.require("token")?).await
     }
@@ -46,6 +45,12 @@ async fn introspect(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(fault) => fault.into_response(),
+        Err(fault) => {
+            let address = client_ip(&extensions);
+            introspector
+                .refused(named.as_deref(), &fault, address)
+                .await;
+            fault.into_response()
+        }
     }
 }

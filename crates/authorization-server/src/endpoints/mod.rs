@@ -23,7 +23,10 @@ use tower_http::cors::{Any, CorsLayer};
 pub(crate) use form::MAX_FORM_BYTES;
 pub(crate) use metadata::Discovery;
 
-use crate::engine::{Authorizer, Introspector, Registrar, Revoker, TokenEndpoint};
+use self::form::OAuthForm;
+use crate::engine::{
+    Authorizer, ClientCredentials, Fault, Introspector, Registrar, Revoker, TokenEndpoint,
+};
 use crate::web::session::Sessions;
 
 /// The OAuth endpoints: discovery, authorization, token, registration, revocation and
@@ -60,4 +63,23 @@ where
 /// The raw `Authorization` header of a request, if it has one.
 fn authorization(headers: &HeaderMap) -> Option<&[u8]> {
     headers.get(AUTHORIZATION).map(|value| value.as_bytes())
+}
+
+/// The client credentials of a request with `headers` and `form`, and the client id it names:
+/// the credentials', or the form's when they cannot be read (for the audit trail).
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &OAuthForm,
+) -> (Result<ClientCredentials, Fault>, Option<String>) {
+    let credentials = ClientCredentials::read(
+        authorization(headers),
+        form.get("client_id"),
+        form.get("client_secret"),
+    );
+    let named = match &credentials {
+        Ok(credentials) => Some(credentials.client_id()),
+        Err(_) => form.get("client_id"),
+    };
+    let named = named.map(str::to_owned);
+    (credentials, named)
 }

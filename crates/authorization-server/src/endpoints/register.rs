@@ -14,7 +14,7 @@ use mcp_oauth_core::{ClientMetadata, OAuthErrorCode};
 use serde_json::Value;
 
 use super::oauth_error::respond;
-use crate::engine::{Fault, Registrar};
+use crate::engine::{Fault, Operation, Registrar};
 use crate::web::client_ip;
 
 /// The registration routes.
@@ -36,8 +36,25 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Why a body cannot be read as client metadata; 413 for an oversized one.
+/// Why a registration request is refused (a body that cannot be read as client metadata, or
+/// the engine's fault); 413 for an oversized body.
 struct Unreadable(Fault, Option<StatusCode>);
+
+impl Unreadable {
+    /// Records the refusal of `operation` on `client_id` from `address` in the audit trail.
+    async fn recorded(
+        self,
+        registrar: &Registrar,
+        operation: Operation,
+        client_id: Option<&str>,
+        address: Option<std::net::IpAddr>,
+    ) -> Self {
+        registrar
+            .refused(operation, client_id, &self.0, address)
+            .await;
+        self
+    }
+}
 
 impl IntoResponse for Unreadable {
     fn into_response(self) -> Response {
@@ -94,15 +111,19 @@ async fn register(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let address = client_ip(&extensions);
     let result: Result<Value, Unreadable> = async {
-        registrar.admit(client_ip(&extensions), bearer(&headers))?;
+        registrar.admit(address, bearer(&headers))?;
         let metadata = json_body(&headers, &body)?;
-        Ok(registrar.register(metadata).await?)
+        Ok(registrar.register(metadata, address).await?)
     }
     .await;
     match result {
         Ok(information) => no_store(StatusCode::CREATED, information),
-        Err(refused) => refused.into_response(),
+        Err(refused) => refused
+            .recorded(&registrar, Operation::Register, None, address)
+            .await
+            .into_response(),
     }
 }
 
@@ -122,18 +143,23 @@ async fn read(
 async fn update(
     State(registrar): State<Registrar>,
     Path(client_id): Path<String>,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let address = client_ip(&extensions);
     let result: Result<Value, Unreadable> = async {
         let client = registrar.managed(&client_id, bearer(&headers)).await?;
         let metadata = json_body(&headers, &body)?;
-        Ok(registrar.update(client, metadata).await?)
+        Ok(registrar.update(client, metadata, address).await?)
     }
     .await;
     match result {
         Ok(information) => no_store(StatusCode::OK, information),
-        Err(refused) => refused.into_response(),
+        Err(refused) => refused
+            .recorded(&registrar, Operation::Update, Some(&client_id), address)
+            .await
+            .into_response(),
     }
 }
 
@@ -141,16 +167,23 @@ async fn update(
 async fn delete(
     State(registrar): State<Registrar>,
     Path(client_id): Path<String>,
+    extensions: Extensions,
     headers: HeaderMap,
 ) -> Response {
+    let address = client_ip(&extensions);
     let result = async {
         let client = registrar.managed(&client_id, bearer(&headers)).await?;
-        registrar.delete(client).await
+        registrar.delete(client, address).await
     }
     .await;
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(fault) => fault.into_response(),
+        Err(fault) => {
+            registrar
+                .refused(Operation::Delete, Some(&client_id), &fault, address)
+                .await;
+            fault.into_response()
+        }
     }
 }
 

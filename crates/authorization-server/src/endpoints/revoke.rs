@@ -5,11 +5,12 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http::{HeaderMap, StatusCode};
+use http::{Extensions, HeaderMap, StatusCode};
 
-use super::authorization;
+use super::client_credentials;
 use super::form::OAuthForm;
-use crate::engine::{ClientCredentials, Fault, Revoker};
+use crate::engine::{Fault, Revoker};
+use crate::web::client_ip;
 
 /// The revocation route.
 pub(super) fn routes<S>() -> Router<S>
@@ -20,15 +21,19 @@ where
     Router::new().route("/revoke", post(revoke))
 }
 
-async fn revoke(State(revoker): State<Revoker>, headers: HeaderMap, form: OAuthForm) -> Response {
+async fn revoke(
+    State(revoker): State<Revoker>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    form: OAuthForm,
+) -> Response {
     let result: Result<(), Fault> = async {
-        let credentials = ClientCredentials::read(
-            authorization(&headers),
-            form.get("client_id"),
-            form.get("client_secret"),
-        )?;
-        let client = revoker.clients().authenticate(credentials).await?;
-        revoker.revoke(&client, form.require("token")?).await
+        let (credentials, _) = client_credentials(&headers, &form);
+        let client = revoker.clients().authenticate(credentials?).await?;
+        let address = client_ip(&extensions);
+        revoker
+            .revoke(&client, form.require("token")?, address)
+            .await
     }
     .await;
     match result {

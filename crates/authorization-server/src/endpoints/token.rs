@@ -1,22 +1,29 @@
 //! `POST /token` (RFC 6749 §3.2): the form and the client's credentials in, the
-//! [`TokenEndpoint`]'s answer out, as JSON that is never cached (RFC 6749 §5.1).
+//! [`TokenEndpoint`]'s answer out, as JSON that is never cached (RFC 6749 §5.1). A refused
+//! request is recorded in the audit trail.
+
+use std::net::IpAddr;
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, header};
+use http::{Extensions, HeaderMap, HeaderValue, header};
 
-use super::authorization;
+use super::client_credentials;
 use super::form::OAuthForm;
 use crate::engine::{ClientCredentials, Fault, TokenEndpoint, TokenRequest, TokenResponse};
+use crate::web::client_ip;
 
 /// `POST /token`.
 pub(super) async fn token(
     State(endpoint): State<TokenEndpoint>,
+    extensions: Extensions,
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Response {
-    match exchange(&endpoint, &headers, &form).await {
+    let address = client_ip(&extensions);
+    let (credentials, named) = client_credentials(&headers, &form);
+    match exchange(&endpoint, credentials, &form, address).await {
         Ok(response) => {
             let mut response = Json(response).into_response();
             response
@@ -25,7 +32,10 @@ pub(super) async fn token(
             response
         }
         Err(fault) => {
-            tracing::info!(code = %fault.code(), "token request refused");
+            let grant_type = form.get("grant_type");
+            endpoint
+                .refused(grant_type, named.as_deref(), &fault, address)
+                .await;
             fault.into_response()
         }
     }
@@ -34,16 +44,12 @@ pub(super) async fn token(
 /// The grant type, the client, then the grant.
 async fn exchange(
     endpoint: &TokenEndpoint,
-    headers: &HeaderMap,
+    credentials: Result<ClientCredentials, Fault>,
     form: &OAuthForm,
+    address: Option<IpAddr>,
 ) -> Result<TokenResponse, Fault> {
     let grant_type = form.require("grant_type")?;
-    let credentials = ClientCredentials::read(
-        authorization(headers),
-        form.get("client_id"),
-        form.get("client_secret"),
-    )?;
-    let client = endpoint.clients().authenticate(credentials).await?;
+    let client = endpoint.clients().authenticate(credentials?).await?;
     let request = TokenRequest::read(&client, grant_type, form)?;
-    endpoint.exchange(&client, request).await
+    endpoint.exchange(&client, request, address).await
 }

@@ -60,6 +60,11 @@ impl ClientCredentials {
             },
         })
     }
+
+    /// The client id presented.
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).

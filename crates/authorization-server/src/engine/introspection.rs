@@ -6,6 +6,7 @@
 //! RFC 7662 §4), a refresh token only to the client it was issued to. Inactive, unknown and
 //! foreign tokens all answer `{"active": false}`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use mcp_oauth_core::{OAuthErrorCode, TokenEndpointAuthMethod};
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::clients::{Clients, RegisteredClient};
 use super::fault::Fault;
+use crate::audit::{Audit, SecurityEvent};
 use crate::clock::Clock;
 use crate::keys::SigningKeys;
 use crate::secrets::RefreshToken;
@@ -25,16 +27,19 @@ pub(crate) struct Introspector {
     grants: Arc<dyn GrantStore>,
     keys: SigningKeys,
     issuer: Arc<str>,
+    audit: Audit,
     clock: Clock,
 }
 
 impl Introspector {
-    /// The engine over `clients` and `grants`, verifying access tokens with `keys`.
+    /// The engine over `clients` and `grants`, verifying access tokens with `keys`, recording
+    /// refusals in `audit`.
     pub(crate) fn new(
         clients: Clients,
         grants: Arc<dyn GrantStore>,
         keys: SigningKeys,
         issuer: &str,
+        audit: Audit,
         clock: Clock,
     ) -> Self {
         Self {
@@ -42,8 +47,25 @@ impl Introspector {
             grants,
             keys,
             issuer: Arc::from(issuer),
+            audit,
             clock,
         }
+    }
+
+    /// Records an introspection request refused with `fault`, from the client the request
+    /// named (if any) at `address`.
+    pub(crate) async fn refused(
+        &self,
+        client_id: Option<&str>,
+        fault: &Fault,
+        address: Option<IpAddr>,
+    ) {
+        let code = fault.code();
+        let refused = SecurityEvent::IntrospectionRefused {
+            client_id,
+            reason: code.as_str(),
+        };
+        self.audit.record(refused, address).await;
     }
 
     /// The clients, to authenticate the caller.
@@ -61,7 +83,6 @@ impl Introspector {
             ));
         }
         if client.introspection_resources().is_empty() {
-            tracing::info!(client_id = %client.id(), "introspection refused: the client may not introspect");
             return Err(Fault::new(
                 OAuthErrorCode::UnauthorizedClient,
                 "this client may not introspect tokens: introspection is for the resource \

@@ -30,6 +30,6 @@ pub(crate) use client_auth::ClientCredentials;
 pub(crate) use clients::Clients;
 pub(crate) use fault::Fault;
 pub(crate) use introspection::Introspector;
-pub(crate) use registration::Registrar;
+pub(crate) use registration::{Operation, Registrar};
 pub(crate) use revocation::Revoker;
 pub(crate) use token::{TokenEndpoint, TokenIssuer, TokenRequest, TokenResponse};

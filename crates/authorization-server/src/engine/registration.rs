@@ -11,11 +11,14 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::fault::Fault;
+use crate::audit::{Actor, Audit, SecurityEvent};
 use crate::clock::Clock;
 use crate::config::AuthorizationServerConfig;
 use crate::rate_limit::{IpRateLimiter, limiter_time};
 use crate::secrets::{ClientSecret, RegistrationAccessToken, random_id};
-use crate::store::{ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata};
+use crate::store::{
+    AuditOutcome, ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata,
+};
 
 /// Members of a client information response (RFC 7591 §3.2.1, RFC 7592 §3) a client may not
 /// send back in an update (RFC 7592 §2.2).
@@ -40,6 +43,17 @@ pub(crate) fn policy(config: &AuthorizationServerConfig) -> RegistrationPolicy {
 /// A client whose registration access token was presented (RFC 7592 §3).
 pub(crate) struct ManagedClient(ClientRecord);
 
+/// What a registration request asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    /// `POST /register` (RFC 7591 §3.1).
+    Register,
+    /// `PUT /register/{client_id}` (RFC 7592 §2.2).
+    Update,
+    /// `DELETE /register/{client_id}` (RFC 7592 §2.3).
+    Delete,
+}
+
 /// The registration endpoint's engine: a sub-state of `/register`.
 #[derive(Clone)]
 pub(crate) struct Registrar {
@@ -48,14 +62,17 @@ pub(crate) struct Registrar {
     initial_access_token: Option<Arc<str>>,
     registrations: Arc<IpRateLimiter>,
     endpoint: Arc<str>,
+    audit: Audit,
     clock: Clock,
 }
 
 impl Registrar {
-    /// The engine over `clients`, as `config` says.
+    /// The engine over `clients`, as `config` says, recording registrations (and refusals) in
+    /// `audit`.
     pub(crate) fn new(
         clients: Arc<dyn ClientStore>,
         config: &AuthorizationServerConfig,
+        audit: Audit,
         clock: Clock,
     ) -> Self {
         Self {
@@ -64,8 +81,48 @@ impl Registrar {
             initial_access_token: config.initial_access_token.as_deref().map(Arc::from),
             registrations: Arc::new(IpRateLimiter::per_minute(config.registrations_per_minute)),
             endpoint: Arc::from(config.endpoint("/register")),
+            audit,
             clock,
         }
+    }
+
+    /// Records that `operation` on the client `client_id` (none for a new registration) was
+    /// refused with `fault`, from `address`: throttled for a rate limit, refused otherwise.
+    pub(crate) async fn refused(
+        &self,
+        operation: Operation,
+        client_id: Option<&str>,
+        fault: &Fault,
+        address: Option<IpAddr>,
+    ) {
+        let outcome = match fault {
+            Fault::SlowDown(_) => AuditOutcome::Throttled,
+            _ => AuditOutcome::Refused,
+        };
+        let code = fault.code();
+        let reason = Some(code.as_str());
+        let client = client_id.unwrap_or_default();
+        let event = match operation {
+            Operation::Register => SecurityEvent::ClientRegistered {
+                by: Actor::Anonymous,
+                outcome,
+                reason,
+                client_id: None,
+                name: None,
+            },
+            Operation::Update => SecurityEvent::ClientUpdated {
+                client_id: client,
+                outcome,
+                reason,
+            },
+            Operation::Delete => SecurityEvent::ClientDeleted {
+                by: Actor::Client(client),
+                client_id: client,
+                outcome,
+                reason,
+            },
+        };
+        self.audit.record(event, address).await;
     }
 
     /// Whether a registration from `client_ip` bearing `bearer` may go on: within the rate
@@ -94,9 +151,14 @@ impl Registrar {
         Ok(())
     }
 
-    /// Registers a client with `metadata` (RFC 7591 §3.1): its client information, with its
-    /// secret (for a confidential client) and registration access token, shown this once.
-    pub(crate) async fn register(&self, metadata: ClientMetadata) -> Result<Value, Fault> {
+    /// Registers a client with `metadata` (RFC 7591 §3.1) for a request from `address`: its
+    /// client information, with its secret (for a confidential client) and registration
+    /// access token, shown this once.
+    pub(crate) async fn register(
+        &self,
+        metadata: ClientMetadata,
+        address: Option<IpAddr>,
+    ) -> Result<Value, Fault> {
         let validated = self.validate(metadata)?;
         let now = (self.clock)();
         let secret = (!validated.is_public()).then(ClientSecret::generate);
@@ -111,7 +173,14 @@ impl Registrar {
         .with_secret_hash(secret.as_ref().map(ClientSecret::hash))
         .with_registration_token_hash(Some(registration_token.hash()));
         self.clients.insert_client(&record).await?;
-        tracing::info!(client_id = %record.client_id, ?name, "registered a client");
+        let registered = SecurityEvent::ClientRegistered {
+            by: Actor::Anonymous,
+            outcome: AuditOutcome::Succeeded,
+            reason: None,
+            client_id: Some(&record.client_id),
+            name: name.as_deref(),
+        };
+        self.audit.record(registered, address).await;
         Ok(self.information(&record, secret.as_ref(), Some(&registration_token)))
     }
 
@@ -153,11 +222,12 @@ impl Registrar {
 
     /// Replaces the client's metadata (RFC 7592 §2.2). The body must name the client and
     /// leave out what the server assigns. A client that starts using a secret gets one; a
-    /// public client keeps none.
+    /// public client keeps none. The request came from `address`.
     pub(crate) async fn update(
         &self,
         client: ManagedClient,
         metadata: ClientMetadata,
+        address: Option<IpAddr>,
     ) -> Result<Value, Fault> {
         let mut record = client.0;
         let named = metadata.other.get("client_id").and_then(Value::as_str);
@@ -189,14 +259,30 @@ impl Registrar {
                 "the registration access token is invalid".to_owned(),
             ));
         }
+        let updated = SecurityEvent::ClientUpdated {
+            client_id: record.client_id.as_str(),
+            outcome: AuditOutcome::Succeeded,
+            reason: None,
+        };
+        self.audit.record(updated, address).await;
         Ok(self.information(&record, new_secret.as_ref(), None))
     }
 
-    /// Deletes the client and all it was granted (RFC 7592 §2.3).
-    pub(crate) async fn delete(&self, client: ManagedClient) -> Result<(), Fault> {
+    /// Deletes the client and all it was granted (RFC 7592 §2.3), for a request from `address`.
+    pub(crate) async fn delete(
+        &self,
+        client: ManagedClient,
+        address: Option<IpAddr>,
+    ) -> Result<(), Fault> {
         let client_id = client.0.client_id;
         self.clients.delete_client(&client_id).await?;
-        tracing::info!(%client_id, "deleted a client");
+        let deleted = SecurityEvent::ClientDeleted {
+            by: Actor::Client(client_id.as_str()),
+            client_id: client_id.as_str(),
+            outcome: AuditOutcome::Succeeded,
+            reason: None,
+        };
+        self.audit.record(deleted, address).await;
         Ok(())
     }
 

@@ -2,10 +2,12 @@
 //! tokens issued from it too, §2.1); revoking an access token revokes that token. Tokens of
 //! other clients, and unknown tokens, are left alone: the answer is the same (§2.2).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::clients::{Clients, RegisteredClient};
 use super::fault::Fault;
+use crate::audit::{Audit, SecurityEvent, TokenKind};
 use crate::clock::Clock;
 use crate::keys::SigningKeys;
 use crate::secrets::RefreshToken;
@@ -17,21 +19,25 @@ pub(crate) struct Revoker {
     clients: Clients,
     grants: Arc<dyn GrantStore>,
     keys: SigningKeys,
+    audit: Audit,
     clock: Clock,
 }
 
 impl Revoker {
-    /// The engine over `clients` and `grants`, verifying access tokens with `keys`.
+    /// The engine over `clients` and `grants`, verifying access tokens with `keys`, recording
+    /// revocations in `audit`.
     pub(crate) fn new(
         clients: Clients,
         grants: Arc<dyn GrantStore>,
         keys: SigningKeys,
+        audit: Audit,
         clock: Clock,
     ) -> Self {
         Self {
             clients,
             grants,
             keys,
+            audit,
             clock,
         }
     }
@@ -41,8 +47,13 @@ impl Revoker {
         &self.clients
     }
 
-    /// Revokes `token` if `client` holds it.
-    pub(crate) async fn revoke(&self, client: &RegisteredClient, token: &str) -> Result<(), Fault> {
+    /// Revokes `token` if `client` (at `address`) holds it.
+    pub(crate) async fn revoke(
+        &self,
+        client: &RegisteredClient,
+        token: &str,
+        address: Option<IpAddr>,
+    ) -> Result<(), Fault> {
         let now = (self.clock)();
         let presented = RefreshToken::from_presented(token);
         if let Some(refresh) = self
@@ -53,7 +64,12 @@ impl Revoker {
             let grant = self.grants.get_grant(&refresh.grant_id).await?;
             if grant.is_some_and(|grant| grant.client_id == *client.id()) {
                 self.grants.revoke_grant(&refresh.grant_id, now).await?;
-                tracing::info!(grant_id = %refresh.grant_id, "refresh token revoked with its grant");
+                let revoked = SecurityEvent::TokenRevoked {
+                    token: TokenKind::Refresh,
+                    client_id: client.id(),
+                    grant_id: &refresh.grant_id,
+                };
+                self.audit.record(revoked, address).await;
             }
             return Ok(());
         }
@@ -65,7 +81,12 @@ impl Revoker {
             && access.client_id == *client.id()
         {
             self.grants.revoke_access_token(&jti, now).await?;
-            tracing::info!(%jti, "access token revoked");
+            let revoked = SecurityEvent::TokenRevoked {
+                token: TokenKind::Access,
+                client_id: client.id(),
+                grant_id: &access.grant_id,
+            };
+            self.audit.record(revoked, address).await;
         }
         Ok(())
     }

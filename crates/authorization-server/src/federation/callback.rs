@@ -6,9 +6,11 @@
 //! Failures end as [`failure`](super::failure) says. No user, link or session is stored unless
 //! the ID token is valid.
 
+use std::net::IpAddr;
+
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use http::HeaderMap;
+use http::{Extensions, HeaderMap};
 
 use mcp_oauth_resource::KeyLookupError;
 
@@ -17,46 +19,73 @@ use super::discovery::{FetchError, ProviderMetadata};
 use super::failure::{Failure, fail};
 use super::id_token::{self, Expected, IdTokenError, UpstreamIdentity};
 use super::{Federation, Providers, Upstream, exchange, link};
+use crate::audit::{SecurityEvent, SignInMethod};
 use crate::params::Parameters;
-use crate::store::UpstreamLoginRecord;
-use crate::web::return_to;
+use crate::store::{AuditOutcome, UpstreamLoginRecord};
+use crate::web::{client_ip, return_to};
 
 /// `GET /login/callback`.
 pub(super) async fn callback(
     State(federation): State<Federation>,
+    extensions: Extensions,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(providers) = federation.providers.as_deref() else {
         return super::not_federated();
     };
+    let address = client_ip(&extensions);
     let query = query.unwrap_or_default();
     let Ok(parameters) = Parameters::parse(query.as_bytes()) else {
-        return fail(&federation, None, Failure::Malformed).await;
+        return failed(&federation, None, Failure::Malformed, address).await;
     };
     let Some(request_state) = parameters.get("state") else {
-        return fail(&federation, None, Failure::Malformed).await;
+        return failed(&federation, None, Failure::Malformed, address).await;
     };
     let (login, derived) = match attempt::take(&federation, &headers, request_state).await {
         Ok(found) => found,
-        Err(unmatched) => return fail(&federation, None, Failure::Unmatched(unmatched)).await,
+        Err(unmatched) => {
+            return failed(&federation, None, Failure::Unmatched(unmatched), address).await;
+        }
     };
     let answer = Answer {
         parameters: &parameters,
         login: &login,
         derived: &derived,
+        address,
     };
     match finish(&federation, providers, &headers, answer).await {
         Ok(response) => response,
-        Err(failure) => fail(&federation, Some(&login.return_to), failure).await,
+        Err(failure) => failed(&federation, Some(&login), failure, address).await,
     }
 }
 
-/// The provider's answer, and the sign-in it answers.
+/// Records a failed sign-in (at the provider of `login`, when the state named one), then ends
+/// it as `failure` says.
+async fn failed(
+    federation: &Federation,
+    login: Option<&UpstreamLoginRecord>,
+    failure: Failure,
+    address: Option<IpAddr>,
+) -> Response {
+    let issuer = login.map(|login| login.issuer.as_str());
+    federation
+        .record_sign_in(issuer, AuditOutcome::Failed, failure.code(), address)
+        .await;
+    fail(
+        federation,
+        login.map(|login| login.return_to.as_str()),
+        failure,
+    )
+    .await
+}
+
+/// The provider's answer, the sign-in it answers, and where it came from.
 struct Answer<'a> {
     parameters: &'a Parameters,
     login: &'a UpstreamLoginRecord,
     derived: &'a Derived,
+    address: Option<IpAddr>,
 }
 
 /// The checks after the sign-in is known, in order; a session and the way back on success.
@@ -70,6 +99,7 @@ async fn finish(
         parameters,
         login,
         derived,
+        address,
     } = answer;
     let upstream = providers
         .find(&login.issuer)
@@ -119,9 +149,19 @@ async fn finish(
     )
     .await
     .map_err(Failure::IdToken)?;
-    let user_id = link::local_user(federation, &upstream.config.issuer, &identity)
+    let issuer = upstream.config.issuer.as_str();
+    let user_id = link::local_user(federation, issuer, &identity, address)
         .await
         .map_err(|error| Failure::Internal(error.to_string()))?;
+    let email = link::asserted_email(&identity);
+    let signed_in = SecurityEvent::SignIn {
+        method: SignInMethod::Upstream(Some(issuer)),
+        outcome: AuditOutcome::Succeeded,
+        reason: None,
+        person: email.as_deref(),
+        user_id: Some(&user_id),
+    };
+    federation.audit.record(signed_in, address).await;
     Ok(federation
         .sessions
         .sign_in(headers, &user_id, return_to::accept(&login.return_to))

@@ -61,6 +61,12 @@ impl Failure {
         }
     }
 
+    /// The code of the failure (`invalid_state`, `access_denied`, …), as the page shows it and
+    /// the audit trail keeps it.
+    pub(super) fn code(&self) -> &'static str {
+        self.describe().3
+    }
+
     /// The page's status, heading, message and code, and the OAuth error for the client.
     fn describe(
         &self,

@@ -3,25 +3,35 @@
 //! user when no one has it yet, and never finds an existing user (that would let a provider,
 //! or an account there with someone else's address, take over a local account).
 
+use std::net::IpAddr;
+
 use super::Federation;
 use super::id_token::UpstreamIdentity;
+use crate::audit::{Actor, SecurityEvent};
 use crate::secrets::random_id;
-use crate::store::{StoreError, UpstreamIdentityRecord, UserId, UserRecord};
+use crate::store::{AuditOutcome, StoreError, UpstreamIdentityRecord, UserId, UserRecord};
 use crate::users::email;
 
-/// The user linked to `identity` at `issuer`, created (with the link) on first sign-in.
+/// The e-mail address the provider asserts for `identity`, normalized, if plausible.
+pub(super) fn asserted_email(identity: &UpstreamIdentity) -> Option<String> {
+    identity
+        .email
+        .as_deref()
+        .map(email::normalize)
+        .filter(|email| email::is_plausible(email))
+}
+
+/// The user linked to `identity` at `issuer`, created (with the link) on first sign-in, which
+/// the audit trail records (the sign-in came from `address`).
 pub(super) async fn local_user(
     federation: &Federation,
     issuer: &str,
     identity: &UpstreamIdentity,
+    address: Option<IpAddr>,
 ) -> Result<UserId, StoreError> {
     let store = &federation.store;
     let now = federation.now();
-    let email = identity
-        .email
-        .as_deref()
-        .map(email::normalize)
-        .filter(|email| email::is_plausible(email));
+    let email = asserted_email(identity);
     if let Some(link) = store
         .find_upstream_identity(issuer, &identity.subject)
         .await?
@@ -44,7 +54,14 @@ pub(super) async fn local_user(
         );
         match store.insert_user_with_upstream_identity(&user, &link).await {
             Ok(()) => {
-                tracing::info!(user_id = %user.user_id, %issuer, "user created for an upstream identity");
+                let created = SecurityEvent::AccountCreated {
+                    by: Actor::Person(&user.email),
+                    outcome: AuditOutcome::Succeeded,
+                    reason: None,
+                    user: Some(&user),
+                    issuer: Some(issuer),
+                };
+                federation.audit.record(created, address).await;
                 return Ok(user.user_id);
             }
             Err(StoreError::Conflict("user")) => continue,

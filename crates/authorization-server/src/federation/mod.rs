@@ -42,11 +42,12 @@ use serde::Deserialize;
 
 use self::discovery::{MetadataCache, ProviderMetadata};
 use self::failure::{Failure, fail};
+use crate::audit::{Audit, SecurityEvent, SignInMethod};
 use crate::clock::{Clock, seconds};
 use crate::config::{AuthorizationServerConfig, UpstreamProvider};
 use crate::engine::Authorizer;
 use crate::rate_limit::{IpRateLimiter, limiter_time};
-use crate::store::{FederationStore, Store, UnixTime};
+use crate::store::{AuditOutcome, FederationStore, Store, UnixTime};
 use crate::web::client_ip;
 use crate::web::pages::{FORM_LIMIT, error_page, with_page_headers};
 use crate::web::return_to::{self, ReturnQuery};
@@ -136,6 +137,7 @@ pub(crate) struct Federation {
     store: Arc<dyn FederationStore>,
     sessions: Sessions,
     authorizer: Authorizer,
+    audit: Audit,
     /// The redirect URI registered at every provider.
     redirect_uri: Arc<str>,
     login_ttl: UnixTime,
@@ -143,13 +145,15 @@ pub(crate) struct Federation {
 }
 
 impl Federation {
-    /// Federated sign-in at `providers`, over `store`, as `config` says.
+    /// Federated sign-in at `providers`, over `store`, as `config` says, recording sign-ins in
+    /// `audit`.
     pub(crate) fn new(
         providers: Option<Providers>,
         store: &Arc<dyn Store>,
         sessions: Sessions,
         authorizer: Authorizer,
         config: &AuthorizationServerConfig,
+        audit: Audit,
         clock: Clock,
     ) -> Self {
         Self {
@@ -157,6 +161,7 @@ impl Federation {
             store: store.clone(),
             sessions,
             authorizer,
+            audit,
             redirect_uri: Arc::from(config.endpoint(attempt::CALLBACK_PATH)),
             login_ttl: seconds(config.upstream_login_ttl),
             clock,
@@ -165,6 +170,25 @@ impl Federation {
 
     fn now(&self) -> UnixTime {
         (self.clock)()
+    }
+
+    /// Records a sign-in at `issuer` (when known) that did not succeed: `outcome` for
+    /// `reason`, from `address`.
+    async fn record_sign_in(
+        &self,
+        issuer: Option<&str>,
+        outcome: AuditOutcome,
+        reason: &str,
+        address: Option<IpAddr>,
+    ) {
+        let event = SecurityEvent::SignIn {
+            method: SignInMethod::Upstream(issuer),
+            outcome,
+            reason: Some(reason),
+            person: None,
+            user_id: None,
+        };
+        self.audit.record(event, address).await;
     }
 }
 
@@ -280,8 +304,13 @@ async fn begin(
         .starts
         .try_acquire(client_ip, limiter_time(federation.now()))
     {
-        let ip = client_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-        tracing::info!(%ip, "upstream sign-ins throttled");
+        let (issuer, throttled) = (
+            Some(upstream.config.issuer.as_str()),
+            AuditOutcome::Throttled,
+        );
+        federation
+            .record_sign_in(issuer, throttled, "too_many_attempts", client_ip)
+            .await;
         let mut response = error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-in attempts",

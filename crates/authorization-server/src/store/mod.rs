@@ -1,6 +1,6 @@
 //! Storage of the authorization server: one small trait per domain, as Ory Hydra's persisters
 //! ([`ClientStore`], [`AccountStore`], [`ConsentStore`], [`GrantStore`], [`KeyStore`],
-//! [`SessionStore`], [`FederationStore`]), composed into [`Store`]. [`SqlStore`] implements
+//! [`SessionStore`], [`FederationStore`], [`AuditStore`]), composed into [`Store`]. [`SqlStore`] implements
 //! every one on SQLite (one file, the default) and PostgreSQL (several instances); both pass
 //! the same test suite (`tests/store.rs`), and `docs/storage-schema.md` describes each table.
 //!
@@ -13,6 +13,7 @@
 //! tests control the clock.
 
 mod accounts;
+mod audit;
 mod clients;
 mod consents;
 mod error;
@@ -21,10 +22,14 @@ mod grants;
 mod ids;
 mod key_encryption;
 mod keys;
+mod maintenance;
 mod sessions;
 mod sql;
 
 pub use accounts::{AccountStore, UserRecord};
+pub use audit::{
+    AuditEventKind, AuditFilter, AuditOutcome, AuditRecord, AuditStore, UnknownAuditEvent,
+};
 pub use clients::{ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata};
 pub use consents::{ConsentRecord, ConsentStore};
 pub use error::{DatabaseError, StoreError, StoreResult};
@@ -36,6 +41,7 @@ pub use grants::{
 pub use ids::{ClientId, GrantId, SecretHash, UnixTime, UserId};
 pub use key_encryption::KeyEncryptionKey;
 pub use keys::{KeyState, KeyStore, SigningKeyRecord};
+pub use maintenance::{ConnectionUse, Purged};
 pub use sessions::{DeviceCookieRecord, SessionRecord, SessionStore};
 pub use sql::{SqlStore, SqlStoreOptions};
 
@@ -45,9 +51,19 @@ use async_trait::async_trait;
 /// that spans them.
 #[async_trait]
 pub trait Store:
-    ClientStore + AccountStore + ConsentStore + GrantStore + KeyStore + SessionStore + FederationStore
+    ClientStore
+    + AccountStore
+    + ConsentStore
+    + GrantStore
+    + KeyStore
+    + SessionStore
+    + FederationStore
+    + AuditStore
 {
     /// Deletes expired codes, sessions, device cookies, upstream sign-ins and tokens; returns
-    /// how many rows went.
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+    /// how many rows of each went.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<Purged>;
+
+    /// The connections of the store's pool right now (for metrics).
+    fn connection_use(&self) -> ConnectionUse;
 }

@@ -2,7 +2,8 @@
 //! PostgreSQL (for several authorization-server instances), over sqlx's `Any` driver. Each
 //! domain's trait is implemented in the module of its tables, as Ory Hydra's
 //! `persister_<domain>.go`: [`clients`], [`accounts`], [`consents`], [`grants`] (with
-//! [`refresh`] and [`access`]), [`keys`], [`sessions`] (with [`devices`]) and [`upstream`].
+//! [`refresh`] and [`access`]), [`keys`], [`sessions`] (with [`devices`]), [`upstream`] and
+//! [`audit`].
 //!
 //! Both databases run the same statements (written in the SQL they share: `$n` parameters,
 //! `RETURNING`, `ON CONFLICT`); what differs is in [`dialect`]: the migration directory
@@ -12,6 +13,7 @@
 
 mod access;
 mod accounts;
+mod audit;
 mod clients;
 mod connect;
 mod consents;
@@ -37,7 +39,10 @@ use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Transaction};
 
 use self::dialect::Dialect;
-use super::{DatabaseError, KeyEncryptionKey, KeyStore, Store, StoreError, StoreResult, UnixTime};
+use super::{
+    ConnectionUse, DatabaseError, KeyEncryptionKey, KeyStore, Purged, Store, StoreError,
+    StoreResult, UnixTime,
+};
 
 /// The [`Store`] on SQLite or PostgreSQL, chosen by the URL's scheme.
 ///
@@ -196,7 +201,16 @@ impl fmt::Debug for SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<Purged> {
         housekeeping::purge_expired(self.begin_write().await?, now).await
+    }
+
+    fn connection_use(&self) -> ConnectionUse {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        ConnectionUse::new(
+            self.pool.size(),
+            idle,
+            self.pool.options().get_max_connections(),
+        )
     }
 }

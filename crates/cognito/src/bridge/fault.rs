@@ -74,6 +74,18 @@ impl CognitoFault {
         }
     }
 
+    /// A short name of the fault, as the bridge's events keep it.
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            Self::QuotaExceeded(_) => "cognito_quota_exceeded",
+            Self::Throttled(_) => "cognito_throttled",
+            Self::InvalidParameter(_) => "cognito_invalid_parameter",
+            Self::ClientNotFound => "cognito_client_not_found",
+            Self::Misconfigured { .. } => "cognito_misconfigured",
+            Self::Unavailable(_) => "cognito_unavailable",
+        }
+    }
+
     /// The OAuth error a client gets: a 4xx for what the client or time can fix, a 5xx only
     /// for the gateway's own faults. Details of those go to the log, not to the client.
     pub(crate) fn into_response(self) -> Response {

@@ -9,6 +9,11 @@
 //! `CreateUserPoolClient` and the registry record. `GET` and `DELETE /register/{client_id}`
 //! need the registration access token; `DELETE` removes the Cognito app client, then the
 //! record. Updates (`PUT`, RFC 7592 §2.2) are refused with a 405 that says to register again.
+//!
+//! Every registration created, refused or throttled, and every deletion or refused deletion, is
+//! a [`BridgeEvent`](crate::BridgeEvent) with the client, the address and the reason: logged
+//! (target `mcp_oauth::audit`) and kept in the registry. An event the registry cannot take is
+//! logged at `error`; the request goes on.
 
 mod app_clients;
 mod fault;
@@ -26,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{Extensions, HeaderMap, StatusCode, header};
 use mcp_oauth_core::{
-    ClientMetadata, OAuthErrorCode, RateLimiter, RegistrationPolicy, ScopeSet,
+    AuditOutcome, ClientMetadata, OAuthErrorCode, RateLimiter, RegistrationPolicy, ScopeSet,
     ValidatedClientMetadata,
 };
 use serde_json::{Value, json};
@@ -37,7 +42,9 @@ pub use settings::RegistrationSettings;
 
 use self::app_clients::NewAppClient;
 use crate::oauth_response::{BadRequest, invalid_token, no_store, oauth_error, retry_after};
-use crate::registry::{Registration, Registry, RegistryError, UnixTime};
+use crate::registry::{
+    BridgeEvent, BridgeEventKind, Registration, Registry, RegistryError, UnixTime,
+};
 use crate::secret;
 
 /// The largest registration request body read.
@@ -143,6 +150,39 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The reason an event keeps when the registry failed.
+const REGISTRY_UNAVAILABLE: &str = "temporarily_unavailable";
+
+/// Why a registration access token opened no registration (RFC 7592 §3).
+enum Unmanaged {
+    /// The token is missing.
+    Missing,
+    /// The token is wrong, or the client unknown (they look the same, RFC 7592 §2.1).
+    Invalid,
+    /// The registry could not answer.
+    Registry(RegistryError),
+}
+
+impl Unmanaged {
+    /// The reason an event keeps.
+    fn reason(&self) -> &'static str {
+        match self {
+            Unmanaged::Missing | Unmanaged::Invalid => "invalid_token",
+            Unmanaged::Registry(_) => REGISTRY_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for Unmanaged {
+    fn into_response(self) -> Response {
+        match self {
+            Unmanaged::Missing => invalid_token("the registration access token is missing"),
+            Unmanaged::Invalid => invalid_token("the registration access token is invalid"),
+            Unmanaged::Registry(error) => registry_unavailable(&error),
+        }
+    }
+}
+
 fn registry_unavailable(error: &RegistryError) -> Response {
     tracing::error!(%error, "registry call failed");
     retry_after(
@@ -216,14 +256,13 @@ impl Inner {
         body
     }
 
-    /// The registration a registration access token manages (RFC 7592 §3), or the answer.
+    /// The registration a registration access token manages (RFC 7592 §3).
     async fn managed(
         &self,
         client_id: &str,
         headers: &HeaderMap,
-    ) -> Result<Registration, Response> {
-        let token = bearer(headers)
-            .ok_or_else(|| invalid_token("the registration access token is missing"))?;
+    ) -> Result<Registration, Unmanaged> {
+        let token = bearer(headers).ok_or(Unmanaged::Missing)?;
         match self.registry.get(client_id).await {
             Ok(Some(registration))
                 if secret::matches(token, &registration.registration_token_hash) =>
@@ -231,9 +270,49 @@ impl Inner {
                 Ok(registration)
             }
             // Unknown client and wrong token look the same (RFC 7592 §2.1).
-            Ok(_) => Err(invalid_token("the registration access token is invalid")),
-            Err(error) => Err(registry_unavailable(&error)),
+            Ok(_) => Err(Unmanaged::Invalid),
+            Err(error) => Err(Unmanaged::Registry(error)),
         }
+    }
+
+    /// A new event of `kind` with `outcome`, from `address`, kept as long as configured.
+    fn event(
+        &self,
+        kind: BridgeEventKind,
+        outcome: AuditOutcome,
+        address: Option<IpAddr>,
+    ) -> BridgeEvent {
+        BridgeEvent::new(
+            unix_now(),
+            kind,
+            outcome,
+            self.config.registration.event_retention,
+        )
+        .with_address(address)
+    }
+
+    /// A registration refused (`outcome`) for `reason`, from `address`.
+    fn refused(&self, outcome: AuditOutcome, reason: &str, address: Option<IpAddr>) -> BridgeEvent {
+        self.event(BridgeEventKind::ClientRegistered, outcome, address)
+            .with_reason(reason)
+    }
+
+    /// Logs `event` and keeps it in the registry (a failure to keep it is logged, and the
+    /// request goes on).
+    async fn record(&self, event: BridgeEvent) {
+        record_event(self.registry.as_ref(), &event).await;
+    }
+}
+
+/// Logs `event` and keeps it in `registry`; a failure to keep it is logged at `error`.
+pub(crate) async fn record_event(registry: &dyn Registry, event: &BridgeEvent) {
+    event.log();
+    if let Err(error) = registry.append_event(event).await {
+        tracing::error!(
+            %error,
+            event = event.event.as_str(),
+            "cannot keep a bridge event in the registry; the request goes on"
+        );
     }
 }
 
@@ -244,13 +323,13 @@ async fn register(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let address = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip());
+    let address = client_address(&extensions);
     if !bridge
         .limiter
         .try_acquire(address, bridge.started.elapsed())
     {
+        let throttled = bridge.refused(AuditOutcome::Throttled, "slow_down", address);
+        bridge.record(throttled).await;
         return retry_after(
             oauth_error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -263,11 +342,17 @@ async fn register(
     if let Some(expected) = &bridge.config.registration.initial_access_token
         && !bearer(&headers).is_some_and(|presented| secret::equals(presented, expected))
     {
+        let refused = bridge.refused(AuditOutcome::Refused, "invalid_token", address);
+        bridge.record(refused).await;
         return invalid_token("a valid initial access token is required to register");
     }
     let validated = match metadata_of(&headers, body).and_then(|m| bridge.validate(m)) {
         Ok(validated) => validated,
-        Err(refusal) => return refusal.into_response(),
+        Err(refusal) => {
+            let refused = bridge.refused(AuditOutcome::Refused, refusal.code.as_str(), address);
+            bridge.record(refused).await;
+            return refusal.into_response();
+        }
     };
     let scopes: Vec<String> = match validated.scope() {
         Some(scope) => scope.iter().map(str::to_owned).collect(),
@@ -284,7 +369,11 @@ async fn register(
         .await
     {
         Ok(created) => created,
-        Err(fault) => return fault.into_response(),
+        Err(fault) => {
+            let refused = bridge.refused(AuditOutcome::Refused, fault.reason(), address);
+            bridge.record(refused).await;
+            return fault.into_response();
+        }
     };
     let mut metadata = validated.to_json();
     metadata["scope"] = json!(scopes.join(" "));
@@ -302,9 +391,18 @@ async fn register(
         if let Err(fault) = bridge.app_clients.delete(&registration.client_id).await {
             tracing::error!(client_id = %registration.client_id, %fault, "app client left behind after a registry failure");
         }
+        let refused = bridge.refused(AuditOutcome::Refused, REGISTRY_UNAVAILABLE, address);
+        bridge.record(refused).await;
         return registry_unavailable(&error);
     }
-    tracing::info!(client_id = %registration.client_id, name = ?validated.client_name(), "registered a client");
+    let registered = bridge
+        .event(
+            BridgeEventKind::ClientRegistered,
+            AuditOutcome::Succeeded,
+            address,
+        )
+        .with_client_id(&registration.client_id);
+    bridge.record(registered).await;
     no_store(
         (
             StatusCode::CREATED,
@@ -333,7 +431,7 @@ async fn read(
             )
                 .into_response(),
         ),
-        Err(response) => response,
+        Err(unmanaged) => unmanaged.into_response(),
     }
 }
 
@@ -355,20 +453,47 @@ async fn update() -> Response {
 async fn delete(
     State(bridge): State<Arc<Inner>>,
     Path(client_id): Path<String>,
+    extensions: Extensions,
     headers: HeaderMap,
 ) -> Response {
+    let address = client_address(&extensions);
+    let deletion = |outcome| {
+        bridge
+            .event(BridgeEventKind::ClientDeleted, outcome, address)
+            .with_client_id(&client_id)
+            .with_actor(&format!("client:{client_id}"))
+    };
     let registration = match bridge.managed(&client_id, &headers).await {
         Ok(registration) => registration,
-        Err(response) => return response,
+        Err(unmanaged) => {
+            bridge
+                .record(deletion(AuditOutcome::Refused).with_reason(unmanaged.reason()))
+                .await;
+            return unmanaged.into_response();
+        }
     };
     if let Err(fault) = bridge.app_clients.delete(&registration.client_id).await {
+        bridge
+            .record(deletion(AuditOutcome::Refused).with_reason(fault.reason()))
+            .await;
         return fault.into_response();
     }
     match bridge.registry.delete(&registration.client_id).await {
         Ok(_) => {
-            tracing::info!(client_id = %registration.client_id, "deleted a client");
+            bridge.record(deletion(AuditOutcome::Succeeded)).await;
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(error) => registry_unavailable(&error),
+        Err(error) => {
+            let refused = deletion(AuditOutcome::Refused).with_reason(REGISTRY_UNAVAILABLE);
+            bridge.record(refused).await;
+            registry_unavailable(&error)
+        }
     }
+}
+
+/// The client's address, when the bridge is served with connect info.
+fn client_address(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
 }

@@ -1,11 +1,11 @@
 //! The registration settings a deployment chooses: how long unused registrations live, the
-//! initial access token and the rate limit.
+//! initial access token, the rate limit, and how long the bridge's events are kept.
 
 use std::time::Duration;
 
 /// How the registration bridge admits and keeps registrations. The `Default` keeps an unused
-/// registration 24 hours, needs no initial access token and accepts 10 registrations per
-/// client address per minute; change it with the `with_…` setters.
+/// registration 24 hours, needs no initial access token, accepts 10 registrations per client
+/// address per minute and keeps events 90 days; change it with the `with_…` setters.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct RegistrationSettings {
@@ -17,6 +17,9 @@ pub struct RegistrationSettings {
     /// Registrations accepted per client address per minute (default 10). Every attempt
     /// counts, refused ones too; behind a proxy, clients share the proxy's address.
     pub registrations_per_minute: u32,
+    /// How long the registry keeps the bridge's events (registrations created, refused and
+    /// deleted; default 90 days).
+    pub event_retention: Duration,
 }
 
 impl Default for RegistrationSettings {
@@ -25,11 +28,15 @@ impl Default for RegistrationSettings {
             unused_lifetime: Duration::from_secs(24 * 3600),
             initial_access_token: None,
             registrations_per_minute: 10,
+            event_retention: Self::DEFAULT_EVENT_RETENTION,
         }
     }
 }
 
 impl RegistrationSettings {
+    /// How long events are kept unless set otherwise: 90 days.
+    pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
     /// Sets how long an unused registration lives.
     pub fn with_unused_lifetime(mut self, lifetime: Duration) -> Self {
         self.unused_lifetime = lifetime;
@@ -48,6 +55,12 @@ impl RegistrationSettings {
         self
     }
 
+    /// Sets how long the bridge's events are kept.
+    pub fn with_event_retention(mut self, retention: Duration) -> Self {
+        self.event_retention = retention;
+        self
+    }
+
     /// Every setting the bridge cannot work with, described.
     pub(crate) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -56,6 +69,9 @@ impl RegistrationSettings {
         }
         if self.unused_lifetime.is_zero() {
             problems.push("the unused-registration lifetime must be positive".to_owned());
+        }
+        if self.event_retention.is_zero() {
+            problems.push("the event retention must be positive".to_owned());
         }
         problems
     }
@@ -70,6 +86,7 @@ impl std::fmt::Debug for RegistrationSettings {
                 &self.initial_access_token.as_ref().map(|_| "<redacted>"),
             )
             .field("registrations_per_minute", &self.registrations_per_minute)
+            .field("event_retention", &self.event_retention)
             .finish()
     }
 }
@@ -87,11 +104,12 @@ mod tests {
     }
 
     #[test]
-    fn reports_a_zero_rate_and_a_zero_lifetime_together() {
+    fn reports_a_zero_rate_lifetime_and_retention_together() {
         let settings = RegistrationSettings::default()
             .with_registrations_per_minute(0)
-            .with_unused_lifetime(Duration::ZERO);
-        assert_eq!(settings.problems().len(), 2);
+            .with_unused_lifetime(Duration::ZERO)
+            .with_event_retention(Duration::ZERO);
+        assert_eq!(settings.problems().len(), 3);
         assert!(RegistrationSettings::default().problems().is_empty());
     }
 }

@@ -9,6 +9,13 @@
 //! client before the record, always sees an expired registration first; DynamoDB's TTL
 //! (which deletes within days, not on the second) only removes records the sweeper could
 //! not, for example while no gateway runs. Both attributes are removed when a client is used.
+//!
+//! Events ([`BridgeEvent`]) live in the same table, so deployments need no other table or
+//! permission: each is an item whose key is `event#<occurred_at, 12 digits>#<written at, in
+//! nanoseconds, 20 digits>#<random>` (never a Cognito app client id, which has no `#`), with the attributes `event`, `outcome`, `reason`,
+//! `actor`, `event_client_id`, `address`, `occurred_at`, `event_expires_at` and `ttl`
+//! (`event_expires_at` plus [`TTL_GRACE_SECS`]). Having no `expires_at`, an event is never
+//! taken for an expired registration; the sweeper purges events past `event_expires_at`.
 
 use std::collections::HashMap;
 
@@ -20,7 +27,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use super::{Registration, Registry, RegistryError, UnixTime};
+use super::{BridgeEvent, BridgeEventKind, Registration, Registry, RegistryError, UnixTime};
 
 /// The partition key attribute.
 pub const PARTITION_KEY: &str = "client_id";
@@ -28,6 +35,8 @@ pub const PARTITION_KEY: &str = "client_id";
 pub const TTL_ATTRIBUTE: &str = "ttl";
 /// How long after `expires_at` DynamoDB's TTL may delete a record (one day).
 pub const TTL_GRACE_SECS: u64 = 24 * 3600;
+/// The start of the key of every event item.
+const EVENT_KEY_PREFIX: &str = "event#";
 
 /// The [`Registry`] in a DynamoDB table (see the module documentation for its layout).
 #[derive(Clone)]
@@ -131,6 +140,113 @@ impl DynamoDbRegistry {
         item
     }
 
+    fn event_item(event: &BridgeEvent) -> Item {
+        // Within a second, events sort by when they were written (nanoseconds), then by a
+        // random part that keeps the keys of simultaneous writers apart.
+        let written = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        let key = format!(
+            "{EVENT_KEY_PREFIX}{:012}#{written:020}#{}",
+            event.occurred_at,
+            &mcp_oauth_core::random_token()[..8]
+        );
+        let mut item = Self::key(&key);
+        item.insert(
+            "event".to_owned(),
+            AttributeValue::S(event.event.as_str().to_owned()),
+        );
+        item.insert(
+            "outcome".to_owned(),
+            AttributeValue::S(event.outcome.as_str().to_owned()),
+        );
+        for (name, value) in [
+            ("reason", &event.reason),
+            ("actor", &event.actor),
+            ("event_client_id", &event.client_id),
+            ("address", &event.address),
+        ] {
+            if let Some(value) = value {
+                item.insert(name.to_owned(), AttributeValue::S(value.clone()));
+            }
+        }
+        item.insert("occurred_at".to_owned(), number(event.occurred_at));
+        item.insert("event_expires_at".to_owned(), number(event.expires_at));
+        item.insert(
+            TTL_ATTRIBUTE.to_owned(),
+            number(event.expires_at.saturating_add(TTL_GRACE_SECS)),
+        );
+        item
+    }
+
+    fn event_from_item(item: &Item) -> Result<BridgeEvent, RegistryError> {
+        let corrupt = |reason: String| RegistryError::Corrupt {
+            client_id: "(event)".to_owned(),
+            reason,
+        };
+        let text = |name: &str| match item.get(name) {
+            None => Ok(None),
+            Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
+            Some(_) => Err(corrupt(format!("{name} is not a string"))),
+        };
+        let time = |name: &str| match item.get(name) {
+            Some(AttributeValue::N(value)) => value
+                .parse::<UnixTime>()
+                .map_err(|_| corrupt(format!("{name} is not a whole number"))),
+            _ => Err(corrupt(format!("{name} is missing or not a number"))),
+        };
+        let required = |name: &str| text(name)?.ok_or_else(|| corrupt(format!("no {name}")));
+        Ok(BridgeEvent {
+            occurred_at: time("occurred_at")?,
+            event: required("event")?
+                .parse::<BridgeEventKind>()
+                .map_err(corrupt)?,
+            outcome: required("outcome")?
+                .parse()
+                .map_err(|error| corrupt(format!("{error}")))?,
+            reason: text("reason")?,
+            actor: text("actor")?,
+            client_id: text("event_client_id")?,
+            address: text("address")?,
+            expires_at: time("event_expires_at")?,
+        })
+    }
+
+    /// Every event item matching `filter` (with `:prefix` bound to the event key prefix and
+    /// `values` bound), by a paginated scan.
+    async fn scan_events(
+        &self,
+        filter: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<Vec<Item>, RegistryError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut scan = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(format!(
+                    "begins_with({PARTITION_KEY}, :prefix) AND {filter}"
+                ))
+                .expression_attribute_values(
+                    ":prefix",
+                    AttributeValue::S(EVENT_KEY_PREFIX.to_owned()),
+                )
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true);
+            for (name, value) in values {
+                scan = scan.expression_attribute_values(*name, value.clone());
+            }
+            let output = scan.send().await.map_err(unavailable)?;
+            found.extend(output.items().iter().cloned());
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(found),
+            }
+        }
+    }
+
     fn from_item(item: &Item) -> Result<Registration, RegistryError> {
         let client_id = match item.get(PARTITION_KEY) {
             Some(AttributeValue::S(id)) => id.clone(),
@@ -195,6 +311,9 @@ impl Registry for DynamoDbRegistry {
     }
 
     async fn get(&self, client_id: &str) -> Result<Option<Registration>, RegistryError> {
+        if client_id.starts_with(EVENT_KEY_PREFIX) {
+            return Ok(None);
+        }
         let output = self
             .client
             .get_item()
@@ -279,5 +398,55 @@ impl Registry for DynamoDbRegistry {
                 _ => return Ok(found),
             }
         }
+    }
+
+    async fn append_event(&self, event: &BridgeEvent) -> Result<(), RegistryError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::event_item(event)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// A filtered scan of the event items, sorted by key (the time, then a random part).
+    async fn events(
+        &self,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<BridgeEvent>, RegistryError> {
+        let mut items = self
+            .scan_events("occurred_at >= :since", &[(":since", number(since))])
+            .await?;
+        let key = |item: &Item| match item.get(PARTITION_KEY) {
+            Some(AttributeValue::S(key)) => key.clone(),
+            _ => String::new(),
+        };
+        items.sort_by_key(key);
+        let newest = items.len().saturating_sub(limit);
+        items[newest..].iter().map(Self::event_from_item).collect()
+    }
+
+    async fn purge_events(&self, now: UnixTime) -> Result<u64, RegistryError> {
+        let expired = self
+            .scan_events("event_expires_at <= :now", &[(":now", number(now))])
+            .await?;
+        let mut deleted = 0;
+        for item in expired {
+            let Some(key) = item.get(PARTITION_KEY).cloned() else {
+                continue;
+            };
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(PARTITION_KEY, key)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            deleted += 1;
+        }
+        Ok(deleted)
     }
 }

@@ -13,8 +13,13 @@
 //! [`Registry::mark_used`], which records `last_used_at` and clears `expires_at`: used
 //! registrations stay until deleted (RFC 7592). The [`Sweeper`](crate::Sweeper) deletes the
 //! Cognito app client and the record of every registration past its `expires_at`.
+//!
+//! **Events.** The registry also keeps the bridge's security events ([`BridgeEvent`]:
+//! registrations created, refused and deleted, with the client, the address and the reason)
+//! until their retention ends; the sweeper purges those past it.
 
 mod dynamodb;
+mod events;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -22,6 +27,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use dynamodb::DynamoDbRegistry;
+pub use events::{BridgeEvent, BridgeEventKind};
 pub use sqlite::SqliteRegistry;
 
 /// Seconds since the Unix epoch.
@@ -108,4 +114,17 @@ pub trait Registry: Send + Sync {
         now: UnixTime,
         limit: usize,
     ) -> Result<Vec<Registration>, RegistryError>;
+
+    /// Keeps `event` until its `expires_at`.
+    async fn append_event(&self, event: &BridgeEvent) -> Result<(), RegistryError>;
+
+    /// The newest `limit` events that occurred at or after `since`, oldest first.
+    async fn events(
+        &self,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<BridgeEvent>, RegistryError>;
+
+    /// Deletes the events whose `expires_at` is at or before `now`; how many went.
+    async fn purge_events(&self, now: UnixTime) -> Result<u64, RegistryError>;
 }

@@ -12,14 +12,20 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 
-use super::{Registration, Registry, RegistryError, UnixTime};
+use super::{BridgeEvent, BridgeEventKind, Registration, Registry, RegistryError, UnixTime};
 
 /// The registry's schema (`migrations/`), embedded at build time. A new file there must be
 /// added here too: a test compares this list with the directory.
-static MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[(
-    "0001_registrations.sql",
-    include_str!("../../migrations/0001_registrations.sql"),
-)]);
+static MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
+    (
+        "0001_registrations.sql",
+        include_str!("../../migrations/0001_registrations.sql"),
+    ),
+    (
+        "0002_events.sql",
+        include_str!("../../migrations/0002_events.sql"),
+    ),
+]);
 
 /// The [`Registry`] in one SQLite file (WAL, durable writes), migrated when opened.
 #[derive(Clone)]
@@ -89,6 +95,32 @@ fn from_row(row: &SqliteRow) -> Result<Registration, RegistryError> {
         expires_at: time("expires_at")?,
         metadata,
         client_id: client_id.clone(),
+    })
+}
+
+/// An event row read back.
+fn event_from_row(row: &SqliteRow) -> Result<BridgeEvent, RegistryError> {
+    let corrupt = |reason: String| RegistryError::Corrupt {
+        client_id: "(event)".to_owned(),
+        reason,
+    };
+    let time = |name: &str| -> Result<UnixTime, RegistryError> {
+        let value: i64 = row.try_get(name).map_err(unavailable)?;
+        u64::try_from(value).map_err(|_| corrupt(format!("negative {name}")))
+    };
+    let event: String = row.try_get("event").map_err(unavailable)?;
+    let outcome: String = row.try_get("outcome").map_err(unavailable)?;
+    Ok(BridgeEvent {
+        occurred_at: time("occurred_at")?,
+        event: event.parse::<BridgeEventKind>().map_err(corrupt)?,
+        outcome: outcome
+            .parse()
+            .map_err(|error| corrupt(format!("{error}")))?,
+        reason: row.try_get("reason").map_err(unavailable)?,
+        actor: row.try_get("actor").map_err(unavailable)?,
+        client_id: row.try_get("client_id").map_err(unavailable)?,
+        address: row.try_get("address").map_err(unavailable)?,
+        expires_at: time("expires_at")?,
     })
 }
 
@@ -164,6 +196,53 @@ impl Registry for SqliteRegistry {
         .iter()
         .map(from_row)
         .collect()
+    }
+
+    async fn append_event(&self, event: &BridgeEvent) -> Result<(), RegistryError> {
+        sqlx::query(
+            "INSERT INTO events (occurred_at, event, outcome, reason, actor, client_id, address, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(to_i64(event.occurred_at))
+        .bind(event.event.as_str())
+        .bind(event.outcome.as_str())
+        .bind(event.reason.as_deref())
+        .bind(event.actor.as_deref())
+        .bind(event.client_id.as_deref())
+        .bind(event.address.as_deref())
+        .bind(to_i64(event.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn events(
+        &self,
+        since: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<BridgeEvent>, RegistryError> {
+        sqlx::query(
+            "SELECT * FROM (SELECT * FROM events WHERE occurred_at >= $1 \
+             ORDER BY id DESC LIMIT $2) ORDER BY id",
+        )
+        .bind(to_i64(since))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(event_from_row)
+        .collect()
+    }
+
+    async fn purge_events(&self, now: UnixTime) -> Result<u64, RegistryError> {
+        let result = sqlx::query("DELETE FROM events WHERE expires_at <= $1")
+            .bind(to_i64(now))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(result.rows_affected())
     }
 }
 

@@ -20,6 +20,7 @@
 
 mod checks;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use mcp_oauth_core::{CanonicalResource, OAuthErrorCode, ScopeSet};
@@ -27,6 +28,7 @@ use url::Url;
 
 pub(crate) use self::checks::ScopePolicy;
 use super::clients::{Clients, RegisteredClient};
+use crate::audit::{Audit, SecurityEvent};
 use crate::clock::{Clock, seconds};
 use crate::config::AuthorizationServerConfig;
 use crate::params::Parameters;
@@ -208,6 +210,7 @@ pub(crate) struct Authorizer {
     consents: Arc<dyn ConsentStore>,
     grants: Arc<dyn GrantStore>,
     policy: Arc<Policy>,
+    audit: Audit,
     clock: Clock,
 }
 
@@ -221,11 +224,13 @@ struct Policy {
 }
 
 impl Authorizer {
-    /// The engine over `clients` and `store`, as `config` says.
+    /// The engine over `clients` and `store`, as `config` says, recording consent and codes in
+    /// `audit`.
     pub(crate) fn new(
         clients: Clients,
         store: &Arc<dyn Store>,
         config: &AuthorizationServerConfig,
+        audit: Audit,
         clock: Clock,
     ) -> Self {
         let scopes = |names: &[String]| names.iter().map(String::as_str).collect::<ScopeSet>();
@@ -242,6 +247,7 @@ impl Authorizer {
                 resources: config.resources.clone(),
                 code_ttl: seconds(config.code_ttl),
             }),
+            audit,
             clock,
         }
     }
@@ -284,11 +290,12 @@ impl Authorizer {
     /// What follows `GET /authorize` with `request`, from a browser where `signed_in` (if
     /// anyone) is signed in: sign in first; with consent remembered (and no
     /// `prompt=consent`), a code; with `prompt=none`, an error instead of any page (OIDC Core
-    /// §3.1.2.1); else the question.
+    /// §3.1.2.1); else the question. The browser is at `address`.
     pub(crate) async fn next(
         &self,
         request: ValidatedAuthorization,
         signed_in: Option<&SignedIn>,
+        address: Option<IpAddr>,
     ) -> Result<Next, AuthorizeError> {
         let prompt_none = request.prompt.as_deref() == Some("none");
         let Some(subject) = signed_in else {
@@ -309,7 +316,10 @@ impl Authorizer {
             .await?
             .is_some_and(|consent| consent.scope.contains_all(&request.scope));
         if remembered && request.prompt.as_deref() != Some("consent") {
-            return self.issue_code(&request, subject).await.map(Next::Redirect);
+            return self
+                .issue_code(&request, subject, address)
+                .await
+                .map(Next::Redirect);
         }
         if prompt_none {
             return self.refuse(&request, "consent_required", "consent is required");
@@ -319,15 +329,24 @@ impl Authorizer {
 
     /// The answer (`allow` or not) of the person `signed_in` on the consent page to
     /// `request`, validated again from the form: nothing in the form is trusted. Consent given
-    /// is remembered.
+    /// is remembered; the answer is recorded in the audit trail (the browser is at `address`).
     pub(crate) async fn decide(
         &self,
         request: ValidatedAuthorization,
         signed_in: Option<&SignedIn>,
         allow: bool,
+        address: Option<IpAddr>,
     ) -> Result<Url, AuthorizeError> {
         let subject = signed_in.ok_or(AuthorizeError::SignedOut)?;
+        let answer = SecurityEvent::Consent {
+            user: &subject.user,
+            client_id: request.client.id(),
+            scope: &request.scope,
+            resource: &request.resource,
+            given: allow,
+        };
         if !allow {
+            self.audit.record(answer, address).await;
             let denied = ErrorRedirect {
                 redirect: request.redirect.clone(),
                 state: request.state.clone(),
@@ -344,7 +363,8 @@ impl Authorizer {
             self.now(),
         );
         self.consents.upsert_consent(&consent).await?;
-        self.issue_code(&request, subject).await
+        self.audit.record(answer, address).await;
+        self.issue_code(&request, subject, address).await
     }
 
     /// Where to send `error` for the authorization request `return_to` (`/authorize?…`, as
@@ -395,11 +415,13 @@ impl Authorizer {
         }))
     }
 
-    /// Stores a grant with a fresh code; the client's redirect URI with the code.
+    /// Stores a grant with a fresh code, recorded in the audit trail; the client's redirect URI
+    /// with the code.
     async fn issue_code(
         &self,
         request: &ValidatedAuthorization,
         subject: &SignedIn,
+        address: Option<IpAddr>,
     ) -> Result<Url, AuthorizeError> {
         let now = self.now();
         let code = AuthorizationCode::generate();
@@ -421,6 +443,11 @@ impl Authorizer {
         .with_redirect_uri(request.redirect.named.then(|| request.redirect.uri.clone()))
         .with_nonce(request.nonce.clone());
         self.grants.insert_grant_with_code(&grant, &record).await?;
+        let issued = SecurityEvent::CodeIssued {
+            user: &subject.user,
+            grant: &grant,
+        };
+        self.audit.record(issued, address).await;
         redirect_url(
             &request.redirect.uri,
             &[("code", code.expose()), ("iss", &self.policy.issuer)],

@@ -3,10 +3,13 @@
 //! RFC 6749 §4.1.2), the client it was issued to, the redirect URI it named, the PKCE
 //! challenge, the grant and its resource; then tokens.
 
+use std::net::IpAddr;
+
 use mcp_oauth_core::{redirect_uri_matches, validate_code_verifier, verify_s256};
 
 use super::issuer::{Issue, TokenResponse};
 use super::{TokenEndpoint, check_resource};
+use crate::audit::{Grant, SecurityEvent};
 use crate::engine::clients::RegisteredClient;
 use crate::engine::fault::Fault;
 use crate::secrets::AuthorizationCode;
@@ -18,6 +21,8 @@ pub(super) struct Presented<'a> {
     pub(super) code_verifier: &'a str,
     pub(super) redirect_uri: Option<&'a str>,
     pub(super) resource: Option<&'a str>,
+    /// Where the request came from.
+    pub(super) address: Option<IpAddr>,
 }
 
 /// The grant, check by check.
@@ -27,7 +32,7 @@ pub(super) async fn exchange(
     presented: Presented<'_>,
 ) -> Result<TokenResponse, Fault> {
     check_verifier_syntax(presented.code_verifier)?;
-    let record = redeem(endpoint, presented.code).await?;
+    let record = redeem(endpoint, client, &presented).await?;
     check_client(endpoint, client, &record).await?;
     check_redirect_uri(client, &record, presented.redirect_uri)?;
     check_pkce(presented.code_verifier, &record)?;
@@ -44,7 +49,7 @@ pub(super) async fn exchange(
     } else {
         None
     };
-    endpoint
+    let response = endpoint
         .issuer
         .issue(Issue {
             grant: &grant,
@@ -55,7 +60,14 @@ pub(super) async fn exchange(
             id_token: grant.scope.contains("openid"),
             refresh_token,
         })
-        .await
+        .await?;
+    let issued = SecurityEvent::TokensIssued {
+        grant_type: Grant::AuthorizationCode,
+        grant: &grant,
+        scope: &grant.scope,
+    };
+    endpoint.audit.record(issued, presented.address).await;
+    Ok(response)
 }
 
 /// RFC 7636 §4.1: 43 to 128 unreserved characters.
@@ -64,14 +76,15 @@ fn check_verifier_syntax(verifier: &str) -> Result<(), Fault> {
 }
 
 /// Redeems the code: only its first redemption, before it expires, succeeds. A replayed code
-/// has leaked: everything it produced is revoked.
+/// has leaked: everything it produced is revoked, and the audit trail records it.
 async fn redeem(
     endpoint: &TokenEndpoint,
-    code: &AuthorizationCode,
+    client: &RegisteredClient,
+    presented: &Presented<'_>,
 ) -> Result<AuthorizationCodeRecord, Fault> {
     match endpoint
         .grants
-        .redeem_code(&code.hash(), endpoint.now())
+        .redeem_code(&presented.code.hash(), endpoint.now())
         .await?
     {
         CodeRedemption::Redeemed(record) => Ok(record),
@@ -80,7 +93,11 @@ async fn redeem(
                 .grants
                 .revoke_grant(&grant_id, endpoint.now())
                 .await?;
-            tracing::warn!(%grant_id, "authorization code replayed; grant revoked");
+            let replayed = SecurityEvent::CodeReplayed {
+                client_id: client.id(),
+                grant_id: &grant_id,
+            };
+            endpoint.audit.record(replayed, presented.address).await;
             Err(Fault::invalid_grant("the code was already used"))
         }
         CodeRedemption::Expired => Err(Fault::invalid_grant("the code has expired")),

@@ -6,6 +6,7 @@ mod authorization_code;
 mod issuer;
 mod refresh_token;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use mcp_oauth_core::{OAuthErrorCode, ScopeSet};
@@ -13,6 +14,7 @@ use mcp_oauth_core::{OAuthErrorCode, ScopeSet};
 pub(crate) use self::issuer::{TokenIssuer, TokenResponse};
 use super::clients::{Clients, RegisteredClient};
 use super::fault::Fault;
+use crate::audit::{Audit, Grant, SecurityEvent};
 use crate::clock::Clock;
 use crate::params::Parameters;
 use crate::secrets::{AuthorizationCode, RefreshToken};
@@ -90,21 +92,25 @@ pub(crate) struct TokenEndpoint {
     clients: Clients,
     grants: Arc<dyn GrantStore>,
     issuer: TokenIssuer,
+    audit: Audit,
     clock: Clock,
 }
 
 impl TokenEndpoint {
-    /// The engine over `clients` and `grants`, issuing with `issuer`.
+    /// The engine over `clients` and `grants`, issuing with `issuer`, recording what it issues
+    /// and refuses in `audit`.
     pub(crate) fn new(
         clients: Clients,
         grants: Arc<dyn GrantStore>,
         issuer: TokenIssuer,
+        audit: Audit,
         clock: Clock,
     ) -> Self {
         Self {
             clients,
             grants,
             issuer,
+            audit,
             clock,
         }
     }
@@ -114,11 +120,12 @@ impl TokenEndpoint {
         &self.clients
     }
 
-    /// Answers `request` from the authenticated `client`.
+    /// Answers `request` from the authenticated `client` at `address`.
     pub(crate) async fn exchange(
         &self,
         client: &RegisteredClient,
         request: TokenRequest,
+        address: Option<IpAddr>,
     ) -> Result<TokenResponse, Fault> {
         match request {
             TokenRequest::AuthorizationCode {
@@ -132,6 +139,7 @@ impl TokenEndpoint {
                     code_verifier: &code_verifier,
                     redirect_uri: redirect_uri.as_deref(),
                     resource: resource.as_deref(),
+                    address,
                 };
                 authorization_code::exchange(self, client, presented).await
             }
@@ -144,10 +152,29 @@ impl TokenEndpoint {
                     refresh_token: &refresh_token,
                     scope: scope.as_ref(),
                     resource: resource.as_deref(),
+                    address,
                 };
                 refresh_token::exchange(self, client, presented).await
             }
         }
+    }
+
+    /// Records a token request refused with `fault`: of the grant `grant_type` names (if this
+    /// server offers it), from the client the request named (if any), at `address`.
+    pub(crate) async fn refused(
+        &self,
+        grant_type: Option<&str>,
+        client_id: Option<&str>,
+        fault: &Fault,
+        address: Option<IpAddr>,
+    ) {
+        let code = fault.code();
+        let refused = SecurityEvent::TokenRequestRefused {
+            grant_type: grant_type.and_then(Grant::named),
+            client_id,
+            reason: code.as_str(),
+        };
+        self.audit.record(refused, address).await;
     }
 
     fn now(&self) -> UnixTime {

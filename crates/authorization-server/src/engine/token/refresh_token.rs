@@ -3,20 +3,25 @@
 //! §4.14.2), was issued to this client, for this resource, and the scope may only narrow; then
 //! the token rotates and new tokens are issued.
 
+use std::net::IpAddr;
+
 use mcp_oauth_core::{OAuthErrorCode, ScopeSet};
 
 use super::issuer::{Issue, TokenResponse};
 use super::{TokenEndpoint, check_resource};
+use crate::audit::{Grant, SecurityEvent};
 use crate::engine::clients::RegisteredClient;
 use crate::engine::fault::Fault;
 use crate::secrets::RefreshToken;
-use crate::store::{GrantRecord, RefreshRotation, RefreshTokenRecord, UnixTime};
+use crate::store::{GrantId, GrantRecord, RefreshRotation, RefreshTokenRecord, UnixTime};
 
 /// What the token request presented.
 pub(super) struct Presented<'a> {
     pub(super) refresh_token: &'a RefreshToken,
     pub(super) scope: Option<&'a ScopeSet>,
     pub(super) resource: Option<&'a str>,
+    /// Where the request came from.
+    pub(super) address: Option<IpAddr>,
 }
 
 /// The grant, check by check.
@@ -26,7 +31,7 @@ pub(super) async fn exchange(
     presented: Presented<'_>,
 ) -> Result<TokenResponse, Fault> {
     let now = endpoint.now();
-    let current = check_active(endpoint, presented.refresh_token, now).await?;
+    let current = check_active(endpoint, client, &presented, now).await?;
     let grant = endpoint
         .grants
         .get_grant(&current.grant_id)
@@ -36,8 +41,8 @@ pub(super) async fn exchange(
     check_resource(presented.resource, &grant)?;
     let scope = check_scope(&current.scope, presented.scope)?;
     let (secret, next) = endpoint.issuer.new_refresh_token(&grant, &scope);
-    rotate(endpoint, presented.refresh_token, &next, now).await?;
-    endpoint
+    rotate(endpoint, client, &presented, &next, now).await?;
+    let response = endpoint
         .issuer
         .issue(Issue {
             grant: &grant,
@@ -48,28 +53,35 @@ pub(super) async fn exchange(
             id_token: false,
             refresh_token: Some(secret),
         })
-        .await
+        .await?;
+    let refreshed = SecurityEvent::TokensIssued {
+        grant_type: Grant::RefreshToken,
+        grant: &grant,
+        scope: &scope,
+    };
+    endpoint.audit.record(refreshed, presented.address).await;
+    Ok(response)
 }
 
 /// The presented token must be active; one that was already rotated revokes its family.
 async fn check_active(
     endpoint: &TokenEndpoint,
-    presented: &RefreshToken,
+    client: &RegisteredClient,
+    presented: &Presented<'_>,
     now: UnixTime,
 ) -> Result<RefreshTokenRecord, Fault> {
+    let hash = presented.refresh_token.hash();
     if let Some(current) = endpoint
         .grants
-        .find_active_refresh_token(&presented.hash(), now)
+        .find_active_refresh_token(&hash, now)
         .await?
     {
         return Ok(current);
     }
-    if let RefreshRotation::ReuseDetected { grant_id } = endpoint
-        .grants
-        .revoke_grant_if_reused(&presented.hash(), now)
-        .await?
+    if let RefreshRotation::ReuseDetected { grant_id } =
+        endpoint.grants.revoke_grant_if_reused(&hash, now).await?
     {
-        tracing::warn!(%grant_id, "refresh token reused; grant revoked");
+        reused(endpoint, client, &grant_id, presented).await;
     }
     Err(Fault::invalid_grant(
         "the refresh token is invalid, expired or revoked",
@@ -103,24 +115,40 @@ fn check_scope(granted: &ScopeSet, asked: Option<&ScopeSet>) -> Result<ScopeSet,
 /// Rotates the token atomically; a concurrent rotation of the same token is a reuse.
 async fn rotate(
     endpoint: &TokenEndpoint,
-    presented: &RefreshToken,
+    client: &RegisteredClient,
+    presented: &Presented<'_>,
     next: &RefreshTokenRecord,
     now: UnixTime,
 ) -> Result<(), Fault> {
     match endpoint
         .grants
-        .rotate_refresh_token(&presented.hash(), next, now)
+        .rotate_refresh_token(&presented.refresh_token.hash(), next, now)
         .await?
     {
         RefreshRotation::Rotated { .. } => Ok(()),
         RefreshRotation::ReuseDetected { grant_id } => {
-            tracing::warn!(%grant_id, "refresh token reused concurrently; grant revoked");
+            reused(endpoint, client, &grant_id, presented).await;
             Err(Fault::invalid_grant("the refresh token was already used"))
         }
         RefreshRotation::Inactive | RefreshRotation::Unknown => Err(Fault::invalid_grant(
             "the refresh token is invalid, expired or revoked",
         )),
     }
+}
+
+/// Records that `client` presented a rotated refresh token of `grant_id` again: the family
+/// was revoked.
+async fn reused(
+    endpoint: &TokenEndpoint,
+    client: &RegisteredClient,
+    grant_id: &GrantId,
+    presented: &Presented<'_>,
+) {
+    let reused = SecurityEvent::RefreshTokenReused {
+        client_id: client.id(),
+        grant_id,
+    };
+    endpoint.audit.record(reused, presented.address).await;
 }
 
 #[cfg(test)]

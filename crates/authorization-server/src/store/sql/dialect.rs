@@ -23,6 +23,10 @@ static SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
         "0004_client_introspection.sql",
         include_str!("../../../migrations/sqlite/0004_client_introspection.sql"),
     ),
+    (
+        "0005_audit.sql",
+        include_str!("../../../migrations/sqlite/0005_audit.sql"),
+    ),
 ]);
 /// The PostgreSQL migrations (`migrations/postgres`), embedded at build time; listed like
 /// [`SQLITE_MIGRATIONS`].
@@ -44,6 +48,10 @@ static POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
     (
         "0004_client_introspection.sql",
         include_str!("../../../migrations/postgres/0004_client_introspection.sql"),
+    ),
+    (
+        "0005_audit.sql",
+        include_str!("../../../migrations/postgres/0005_audit.sql"),
     ),
 ]);
 

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use mcp_oauth_authorization_server::store::{
-    AccountStore, ClientId, ClientOrigin, CodeRedemption, GrantId, KeyState, RegisteredMetadata,
-    Store, UserId,
+    AccountStore, AuditEventKind, AuditFilter, AuditOutcome, ClientId, ClientOrigin,
+    CodeRedemption, GrantId, KeyState, RegisteredMetadata, Store, UserId,
 };
 use serde_json::json;
 use sqlx::AssertSqlSafe;
@@ -91,6 +91,24 @@ pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
     check_seed_0002(&store).await;
     check_seed_0003(&store).await;
     check_seed_0004(&store).await;
+    check_seed_0005(&store).await;
+}
+
+/// Everything `0005.sql` wrote, as the store reads it now.
+async fn check_seed_0005(store: &impl Store) {
+    let records = store.audit_records(&AuditFilter::new()).await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0];
+    assert_eq!(
+        (record.occurred_at, record.event, record.outcome),
+        (1_700_000_300, AuditEventKind::SignIn, AuditOutcome::Failed)
+    );
+    assert_eq!(record.reason.as_deref(), Some("wrong_credentials"));
+    assert_eq!(record.actor.as_deref(), Some("seed@example.com"));
+    assert_eq!(record.user_id, Some(UserId("seed-user".into())));
+    assert_eq!(record.client_id, None);
+    assert_eq!(record.address.as_deref(), Some("192.0.2.1"));
+    assert_eq!(record.details["method"], "password");
 }
 
 /// Everything `0003.sql` wrote, as the store reads it now.

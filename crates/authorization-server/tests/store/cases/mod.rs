@@ -1,5 +1,6 @@
 //! The cases of the suite, each an `async fn(&TestDb)`, grouped by what they store.
 
+mod audit;
 mod clients;
 mod database;
 mod grants;
@@ -12,6 +13,7 @@ mod tokens;
 mod upstream;
 mod users;
 
+pub use audit::*;
 pub use clients::*;
 pub use database::*;
 pub use grants::*;

@@ -164,7 +164,14 @@ pub async fn an_upstream_login_is_taken_once_before_it_expires(db: &TestDb) {
             .unwrap(),
         None
     );
-    assert_eq!(store.purge_expired(T0 + 10).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .purge_expired(T0 + 10)
+            .await
+            .unwrap()
+            .of("upstream_logins"),
+        1
+    );
     assert_eq!(
         store
             .take_upstream_login(&purged.state_hash, T0)
