@@ -1,8 +1,10 @@
 //! Storage of the authorization server: one small trait per domain, as Ory Hydra's persisters
 //! ([`ClientStore`], [`AccountStore`], [`ConsentStore`], [`GrantStore`], [`KeyStore`],
-//! [`SessionStore`], [`FederationStore`]), composed into [`Store`]. [`SqlStore`] implements
-//! every one on SQLite (one file, the default) and PostgreSQL (several instances); both pass
-//! the same test suite (`tests/store.rs`), and `docs/storage-schema.md` describes each table.
+//! [`SessionStore`], and `FederationStore` with the `federation` feature), composed into
+//! [`Store`]. [`SqlStore`] implements every one on SQLite (one file, the default) and
+//! PostgreSQL (several instances; feature `postgres`); both pass the same test suite
+//! (`tests/store.rs`), and `docs/storage-schema.md` describes each table. The schema is the same
+//! whatever the features: a build without `federation` keeps its tables.
 //!
 //! Records are typed: scopes are [`ScopeSet`](mcp_oauth_core::ScopeSet)s, resources
 //! [`CanonicalResource`](mcp_oauth_core::CanonicalResource)s and client metadata
@@ -16,6 +18,7 @@ mod accounts;
 mod clients;
 mod consents;
 mod error;
+#[cfg(feature = "federation")]
 mod federation;
 mod grants;
 mod ids;
@@ -28,6 +31,7 @@ pub use accounts::{AccountStore, UserRecord};
 pub use clients::{ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata};
 pub use consents::{ConsentRecord, ConsentStore};
 pub use error::{DatabaseError, StoreError, StoreResult};
+#[cfg(feature = "federation")]
 pub use federation::{FederationStore, UpstreamIdentityRecord, UpstreamLoginRecord};
 pub use grants::{
     AccessTokenRecord, AuthorizationCodeRecord, CodeRedemption, GrantRecord, GrantStore,
@@ -41,13 +45,36 @@ pub use sql::{SqlStore, SqlStoreOptions};
 
 use async_trait::async_trait;
 
-/// Everything the authorization server persists: every domain's store, and the housekeeping
-/// that spans them.
-#[async_trait]
-pub trait Store:
-    ClientStore + AccountStore + ConsentStore + GrantStore + KeyStore + SessionStore + FederationStore
-{
-    /// Deletes expired codes, sessions, device cookies, upstream sign-ins and tokens; returns
-    /// how many rows went.
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+/// `Store` over the domain stores given: `FederationStore` is one only with its feature.
+macro_rules! store_trait {
+    ($($domain:ident),+) => {
+        /// Everything the authorization server persists: every domain's store, and the
+        /// housekeeping that spans them.
+        #[async_trait]
+        pub trait Store: $($domain +)+ {
+            /// Deletes expired codes, sessions, device cookies, upstream sign-ins and tokens;
+            /// returns how many rows went.
+            async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+        }
+    };
 }
+
+#[cfg(feature = "federation")]
+store_trait!(
+    ClientStore,
+    AccountStore,
+    ConsentStore,
+    GrantStore,
+    KeyStore,
+    SessionStore,
+    FederationStore
+);
+#[cfg(not(feature = "federation"))]
+store_trait!(
+    ClientStore,
+    AccountStore,
+    ConsentStore,
+    GrantStore,
+    KeyStore,
+    SessionStore
+);

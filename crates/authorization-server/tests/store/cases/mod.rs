@@ -9,6 +9,7 @@ mod migrations;
 mod refresh;
 mod sessions;
 mod tokens;
+#[cfg(feature = "federation")]
 mod upstream;
 mod users;
 
@@ -21,5 +22,6 @@ pub use migrations::*;
 pub use refresh::*;
 pub use sessions::*;
 pub use tokens::*;
+#[cfg(feature = "federation")]
 pub use upstream::*;
 pub use users::*;
