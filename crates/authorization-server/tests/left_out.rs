@@ -5,6 +5,8 @@
 //! cargo nextest run -p mcp-oauth-authorization-server --no-default-features --test left_out
 //! ```
 
+#![cfg(not(all(feature = "postgres", feature = "federation", feature = "cimd")))]
+
 #[path = "support/mod.rs"]
 mod harness;
 
