@@ -32,16 +32,33 @@
 //! Public module: [`store`], the storage contract (one trait per domain, their records, the
 //! SQLite/PostgreSQL backend). Everything else is private; the public surface is the list
 //! below. The data directory's owner-only files are `mcp-oauth-private-files`'s.
+//!
+//! # Cargo features
+//!
+//! Each optional capability is a feature, all of them in the default build; with
+//! `default-features = false` a build leaves out what it does not name, and the dependencies
+//! only that capability needs:
+//!
+//! | feature | what it adds | without it |
+//! |---|---|---|
+//! | `postgres` | [`store::SqlStore`] on PostgreSQL (`postgres:` URLs), for several instances; sqlx's PostgreSQL driver | SQLite only: a `postgres:` URL is refused with [`store::StoreError::Database`] naming the feature |
+//! | `federation` | federated sign-in at upstream OpenID providers: `UpstreamProvider`, `AuthorizationServerConfig::upstreams`, `/login/upstream` and `/login/callback`, `store::FederationStore` | people sign in with local passwords only |
+//! | `cimd` | Client ID Metadata Documents: a `client_id` that is an https URL is the client described there (`ClientMetadataFetcher`, `AuthorizationServerConfig::client_id_metadata_documents`) | only registered clients; the metadata says `client_id_metadata_document_supported: false` |
+//!
+//! The database schema is the same in every build: a database written by a build without
+//! `federation` keeps the (empty) tables of federated sign-in and opens in a full build.
 #![warn(missing_docs)]
 
 mod accounts;
 mod admin;
 mod audit;
+#[cfg(feature = "cimd")]
 mod cimd;
 mod clock;
 mod config;
 mod endpoints;
 mod engine;
+#[cfg(feature = "federation")]
 mod federation;
 mod housekeeping;
 mod keys;
@@ -58,12 +75,15 @@ mod web;
 pub use admin::{
     Admin, ClientSummary, EnsuredStaticClient, KeySummary, RegisteredStaticClient, UserSummary,
 };
+#[cfg(feature = "cimd")]
 pub use cimd::{
     AddressClass, CimdError, ClientMetadataFetcher, FetcherConfig, FetcherConfigError,
     classify_address,
 };
 pub use clock::{Clock, system_clock};
-pub use config::{AuthorizationServerConfig, LoginLimits, UpstreamProvider};
+#[cfg(feature = "federation")]
+pub use config::UpstreamProvider;
+pub use config::{AuthorizationServerConfig, LoginLimits};
 pub use keys::{KeyError, SigningKeys};
 pub use secrets::ClientSecret;
 pub use server::{AuthorizationServer, StartError};

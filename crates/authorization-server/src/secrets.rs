@@ -44,9 +44,10 @@ impl SecretValue {
 }
 
 macro_rules! secret_type {
-    ($(#[$doc:meta])* compared $name:ident) => {
+    ($(#[$doc:meta])* compared $(#[$when:meta])? $name:ident) => {
         secret_type!($(#[$doc])* $name);
 
+        $(#[$when])?
         impl $name {
             /// Whether it hashes to `stored`, compared in constant time.
             pub fn matches(&self, stored: &SecretHash) -> bool {
@@ -107,8 +108,9 @@ secret_type!(
 );
 secret_type!(
     /// A value a browser keeps for this server: the session, device, CSRF and upstream
-    /// browser-binding cookies, and the `state` of an upstream sign-in.
-    compared BrowserSecret
+    /// browser-binding cookies, and the `state` of an upstream sign-in. Only the binding
+    /// cookies of federated sign-in are compared; the others are found by their hash.
+    compared #[cfg(feature = "federation")] BrowserSecret
 );
 
 /// A random identifier that is not secret (user ids, grant ids, key ids, `jti`): 16 random

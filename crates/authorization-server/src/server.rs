@@ -13,12 +13,15 @@ use crate::clock::{Clock, system_clock};
 use crate::config::AuthorizationServerConfig;
 use crate::endpoints::MAX_FORM_BYTES;
 use crate::engine::Clients;
+#[cfg(feature = "federation")]
+use crate::federation;
+#[cfg(feature = "federation")]
 use crate::federation::Providers;
 use crate::housekeeping::Purges;
 use crate::keys::{KeyError, SigningKeys};
 use crate::state::{AppState, Parts};
 use crate::store::Store;
-use crate::{accounts, endpoints, federation};
+use crate::{accounts, endpoints};
 
 /// Why the server cannot start.
 #[derive(Debug, Error)]
@@ -61,6 +64,7 @@ impl AuthorizationServer {
         config.validate().map_err(StartError::Config)?;
         let clients = Clients::new(store.clone(), &config, clock.clone())
             .map_err(|error| StartError::Config(vec![error]))?;
+        #[cfg(feature = "federation")]
         let providers = Providers::new(&config).map_err(|error| StartError::Config(vec![error]))?;
         let keys = SigningKeys::load_or_generate(store.as_ref(), clock()).await?;
         let audit = Audit::new(
@@ -70,6 +74,7 @@ impl AuthorizationServer {
         );
         let parts = Parts {
             clients,
+            #[cfg(feature = "federation")]
             providers,
             keys: keys.clone(),
             audit: audit.clone(),
@@ -142,19 +147,23 @@ impl AuthorizationServer {
     }
 
     /// Every endpoint of the server: the OAuth endpoints, the account pages, and federated
-    /// sign-in; `/login` is the local form, or the upstream sign-in when the server is
-    /// federated.
+    /// sign-in (feature `federation`); `/login` is the local form, or the upstream sign-in
+    /// when the server is federated.
     pub fn router(&self) -> Router {
-        let login = if self.config.federated() {
-            federation::login_routes()
-        } else {
-            accounts::login_routes()
-        };
-        Router::new()
+        let router = Router::new()
             .merge(endpoints::routes())
-            .merge(accounts::routes())
+            .merge(accounts::routes());
+        #[cfg(feature = "federation")]
+        let router = router
             .merge(federation::routes())
-            .merge(login)
+            .merge(if self.config.federated() {
+                federation::login_routes()
+            } else {
+                accounts::login_routes()
+            });
+        #[cfg(not(feature = "federation"))]
+        let router = router.merge(accounts::login_routes());
+        router
             .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
             .with_state(self.state.clone())
     }

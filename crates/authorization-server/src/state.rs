@@ -12,7 +12,7 @@
 //! | [`Introspector`] | `engine::introspection` | `/introspect` |
 //! | [`Sessions`] | `web::session` | who is signed in (`/authorize`, the account pages) |
 //! | [`Accounts`] | `accounts` | `/`, `/login`, `/signup`, `/logout` |
-//! | [`Federation`] | `federation` | `/login` (federated), `/login/upstream`, `/login/callback` |
+//! | `Federation` | `federation` | `/login` (federated), `/login/upstream`, `/login/callback` (feature `federation`) |
 
 use std::sync::Arc;
 
@@ -26,6 +26,7 @@ use crate::endpoints::Discovery;
 use crate::engine::{
     Authorizer, Clients, Introspector, Registrar, Revoker, TokenEndpoint, TokenIssuer,
 };
+#[cfg(feature = "federation")]
 use crate::federation::{Federation, Providers};
 use crate::keys::SigningKeys;
 use crate::store::Store;
@@ -33,14 +34,15 @@ use crate::web::session::Sessions;
 
 /// `AppState`, one field per sub-state, and the `FromRef` that hands each to its handlers.
 macro_rules! sub_states {
-    ($($field:ident: $sub_state:ty),+ $(,)?) => {
+    ($($(#[$cfg:meta])* $field:ident: $sub_state:ty),+ $(,)?) => {
         /// Every sub-state, built once.
         #[derive(Clone)]
         pub(crate) struct AppState {
-            $($field: $sub_state,)+
+            $($(#[$cfg])* $field: $sub_state,)+
         }
 
         $(
+            $(#[$cfg])*
             impl FromRef<AppState> for $sub_state {
                 fn from_ref(state: &AppState) -> Self {
                     state.$field.clone()
@@ -59,6 +61,7 @@ sub_states!(
     introspector: Introspector,
     sessions: Sessions,
     accounts: Accounts,
+    #[cfg(feature = "federation")]
     federation: Federation,
 );
 
@@ -67,6 +70,7 @@ pub(crate) struct Parts {
     /// The client directory (with its metadata-document fetcher).
     pub(crate) clients: Clients,
     /// The upstream providers, when people sign in there.
+    #[cfg(feature = "federation")]
     pub(crate) providers: Option<Providers>,
     /// The signing keys.
     pub(crate) keys: SigningKeys,
@@ -85,6 +89,7 @@ impl AppState {
     ) -> Self {
         let Parts {
             clients,
+            #[cfg(feature = "federation")]
             providers,
             keys,
             audit,
@@ -127,6 +132,7 @@ impl AppState {
                 audit.clone(),
                 clock.clone(),
             ),
+            #[cfg(feature = "federation")]
             federation: Federation::new(
                 providers,
                 store,

@@ -381,6 +381,7 @@ async fn the_authorization_flow_is_recorded_on_sqlite() {
     the_authorization_flow_is_recorded(&server).await;
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_authorization_flow_is_recorded_on_postgres() {
     let Some(db) = TestDb::postgres("audit_flow").await else {

@@ -1,7 +1,8 @@
 //! Federated sign-in end to end against a real OpenID provider (`oidc-provider` from npm, on
 //! loopback, started by `scripts/services/oidc-provider.sh`): the person signs in upstream,
 //! consents here, the client redeems our code and calls a tool on the demo MCP server with our
-//! token. DCR and CIMD clients, a second sign-in, several providers.
+//! token. DCR and CIMD clients (feature `cimd`), a second sign-in, several providers, and on
+//! PostgreSQL (feature `postgres`).
 //!
 //! ```sh
 //! source scripts/services/node.sh; source scripts/services/oidc-provider.sh
@@ -19,12 +20,12 @@ mod harness;
 
 use federation::{
     McpPort, PROVIDER, SECOND_PROVIDER, WebBrowser, authorize_via_provider, decide, provider,
-    serve_metadata_document, upstream,
+    upstream,
 };
 use harness::Server;
 use harness::oauth::{
-    Auth, Client, REDIRECT_URI, VERIFIER, authorize_path, callback_parameters, introspect,
-    parameter, public_client, real_now, redeem, refresh, revoke,
+    VERIFIER, authorize_path, callback_parameters, parameter, public_client, real_now, redeem,
+    refresh, revoke,
 };
 use mcp_oauth_authorization_server::store::{AuditEventKind, AuditFilter, AuditOutcome};
 use mcp_oauth_core::CanonicalResource;
@@ -211,8 +212,12 @@ async fn a_person_signs_in_upstream_and_the_client_calls_a_tool_with_our_token()
     assert_eq!(local.get("/signup").await.status, StatusCode::NOT_FOUND);
 }
 
+#[cfg(feature = "cimd")]
 #[tokio::test]
 async fn a_metadata_document_client_gets_tokens_through_the_provider() {
+    use federation::serve_metadata_document;
+    use harness::oauth::{Auth, Client, REDIRECT_URI, introspect};
+
     let Some(issuer) = provider(PROVIDER, "a_metadata_document_client") else {
         return;
     };
@@ -361,6 +366,7 @@ async fn several_providers_get_a_chooser_and_each_identity_its_own_user() {
     );
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upstream_sign_ins_link_one_user_on_postgres() {
     let Some(issuer) = provider(PROVIDER, "upstream_sign_ins_link_one_user_on_postgres") else {

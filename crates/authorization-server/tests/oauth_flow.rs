@@ -2,9 +2,9 @@
 //! registration, sign-up, consent, code, token, refresh, revocation, introspection; and the
 //! hostile variants of each step. The MCP server's validator accepts the tokens.
 //!
-//! The flow runs on SQLite in memory, and once more on PostgreSQL (a fresh schema of the
-//! database at `MCP_OAUTH_POSTGRES_URL`; skipped with a notice when it is unset, failing when
-//! `MCP_OAUTH_REQUIRE_SERVICES=1`).
+//! The flow runs on SQLite in memory, and once more on PostgreSQL (feature `postgres`: a fresh
+//! schema of the database at `MCP_OAUTH_POSTGRES_URL`; skipped with a notice when it is unset,
+//! failing when `MCP_OAUTH_REQUIRE_SERVICES=1`).
 //!
 //! ```sh
 //! cargo nextest run -p mcp-oauth-authorization-server --test oauth_flow
@@ -13,10 +13,12 @@
 #[path = "support/mod.rs"]
 mod harness;
 
+use harness::Server;
+#[cfg(feature = "postgres")]
+use harness::TestDb;
 use harness::oauth::{
     RESOURCE, VERIFIER, public_client, real_now, redeem, refresh, resource_server, revoke, token,
 };
-use harness::{Server, TestDb};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -24,6 +26,7 @@ async fn whole_flow_from_registration_to_revocation() {
     whole_flow(Server::start().await).await;
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_flow_from_registration_to_revocation_on_postgres() {
     let Some(db) = TestDb::postgres("whole_flow_from_registration_to_revocation").await else {

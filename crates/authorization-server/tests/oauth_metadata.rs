@@ -93,7 +93,10 @@ async fn publishes_complete_metadata_at_both_discovery_urls() {
         oauth["authorization_response_iss_parameter_supported"],
         true
     );
-    assert_eq!(oauth["client_id_metadata_document_supported"], true);
+    assert_eq!(
+        oauth["client_id_metadata_document_supported"],
+        cfg!(feature = "cimd")
+    );
     // OpenID Connect Discovery §3 requirements.
     assert_eq!(strings(&oauth["subject_types_supported"]), ["public"]);
     assert_eq!(
@@ -104,8 +107,9 @@ async fn publishes_complete_metadata_at_both_discovery_urls() {
 
 #[tokio::test]
 async fn the_metadata_follows_the_configuration() {
-    let server = Server::start_with(|mut config| {
-        config.client_id_metadata_documents = false;
+    let server = Server::start_with(|config| {
+        #[cfg(feature = "cimd")]
+        let config = config.with_client_id_metadata_documents(false);
         config
             .with_scopes_supported(["files:read", "openid"])
             .with_default_scopes(["files:read"])

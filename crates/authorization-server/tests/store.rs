@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Without `MCP_OAUTH_POSTGRES_URL` the `postgres::` tests pass after printing a skip notice,
-//! unless `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes them fail.
+//! unless `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes them fail. A build without the `postgres`
+//! feature has no `postgres::` tests; one without `federation` has no federated sign-in cases.
 
 #[path = "store/backend.rs"]
 mod backend;
@@ -22,11 +23,13 @@ mod sqlite_files;
 #[path = "store/sqlite_only.rs"]
 mod sqlite_only;
 
-/// Runs each case on SQLite and on PostgreSQL, as `sqlite::<case>` and `postgres::<case>`.
+/// Runs each case on SQLite and on PostgreSQL, as `sqlite::<case>` and `postgres::<case>`; a
+/// case's attributes (its feature) go on both tests.
 macro_rules! on_every_database {
-    ($($case:ident),+ $(,)?) => {
+    ($($(#[$cfg:meta])* $case:ident),+ $(,)?) => {
         mod sqlite {
             $(
+                $(#[$cfg])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let db = crate::backend::TestDb::sqlite();
@@ -35,8 +38,10 @@ macro_rules! on_every_database {
             )+
         }
 
+        #[cfg(feature = "postgres")]
         mod postgres {
             $(
+                $(#[$cfg])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let Some(db) = crate::backend::TestDb::postgres(stringify!($case)).await else {
@@ -86,9 +91,13 @@ on_every_database!(
     encrypted_keys_are_stored_encrypted_and_need_their_key,
     a_key_encryption_key_encrypts_the_keys_stored_in_clear,
     // federated sign-in
+    #[cfg(feature = "federation")]
     an_upstream_identity_is_linked_to_a_new_user,
+    #[cfg(feature = "federation")]
     linking_fails_whole_on_a_taken_identity_or_email,
+    #[cfg(feature = "federation")]
     an_upstream_login_is_taken_once_before_it_expires,
+    #[cfg(feature = "federation")]
     concurrent_takes_of_an_upstream_login_take_it_once,
     // sessions and housekeeping
     sessions_end_at_expiry_or_sign_out,

@@ -3,6 +3,7 @@
 
 use std::io::BufRead;
 
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use mcp_oauth_authorization_server::{Admin, StaticClient};
 use mcp_oauth_core::{CanonicalResource, random_token};
@@ -97,7 +98,7 @@ enum KeysCommand {
 }
 
 /// Runs an admin command.
-pub async fn run(args: AdminArgs) -> Result<(), String> {
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let admin = Admin::new(args.storage.open().await?);
     match args.command {
         AdminCommand::Users(command) => users(&admin, command).await,
@@ -107,7 +108,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
     }
 }
 
-async fn users(admin: &Admin, command: UsersCommand) -> Result<(), String> {
+async fn users(admin: &Admin, command: UsersCommand) -> anyhow::Result<()> {
     match command {
         UsersCommand::Add {
             email,
@@ -118,15 +119,12 @@ async fn users(admin: &Admin, command: UsersCommand) -> Result<(), String> {
                 std::io::stdin()
                     .lock()
                     .read_line(&mut line)
-                    .map_err(|error| format!("cannot read the password: {error}"))?;
+                    .context("cannot read the password")?;
                 (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
                 (random_token(), true)
             };
-            let user = admin
-                .add_user(&email, &password)
-                .await
-                .map_err(|error| error.to_string())?;
+            let user = admin.add_user(&email, &password).await?;
             println!("added user {} ({})", user.email, user.user_id);
             if generated {
                 println!("password: {password}");
@@ -134,11 +132,7 @@ async fn users(admin: &Admin, command: UsersCommand) -> Result<(), String> {
             Ok(())
         }
         UsersCommand::List => {
-            for user in admin
-                .list_users()
-                .await
-                .map_err(|error| error.to_string())?
-            {
+            for user in admin.list_users().await? {
                 println!("{}\t{}", user.user_id, user.email);
             }
             Ok(())
@@ -146,7 +140,7 @@ async fn users(admin: &Admin, command: UsersCommand) -> Result<(), String> {
     }
 }
 
-async fn clients(admin: &Admin, command: ClientsCommand) -> Result<(), String> {
+async fn clients(admin: &Admin, command: ClientsCommand) -> anyhow::Result<()> {
     match command {
         ClientsCommand::Add {
             name,
@@ -159,7 +153,7 @@ async fn clients(admin: &Admin, command: ClientsCommand) -> Result<(), String> {
                 .iter()
                 .map(|resource| {
                     CanonicalResource::parse(resource)
-                        .map_err(|error| format!("--introspect-for {resource}: {error}"))
+                        .with_context(|| format!("--introspect-for {resource}"))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let client = match client_id {
@@ -172,10 +166,7 @@ async fn clients(admin: &Admin, command: ClientsCommand) -> Result<(), String> {
             if public {
                 client = client.public();
             }
-            let registered = admin
-                .register_static_client(&client)
-                .await
-                .map_err(|error| error.to_string())?;
+            let registered = admin.register_static_client(&client).await?;
             println!("client_id: {}", registered.client_id);
             if let Some(secret) = registered.secret {
                 println!("client_secret: {} (shown only now)", secret.expose());
@@ -183,11 +174,7 @@ async fn clients(admin: &Admin, command: ClientsCommand) -> Result<(), String> {
             Ok(())
         }
         ClientsCommand::List => {
-            for client in admin
-                .list_clients()
-                .await
-                .map_err(|error| error.to_string())?
-            {
+            for client in admin.list_clients().await? {
                 let name = client.name.as_deref().unwrap_or("-");
                 let introspects = match client.introspection_resources.as_slice() {
                     [] => String::new(),
@@ -208,34 +195,27 @@ async fn clients(admin: &Admin, command: ClientsCommand) -> Result<(), String> {
             Ok(())
         }
         ClientsCommand::Delete { client_id } => {
-            let deleted = admin
-                .delete_client(&client_id)
-                .await
-                .map_err(|error| error.to_string())?;
-            if deleted {
-                println!("deleted client {client_id}");
-                Ok(())
-            } else {
-                Err(format!("no client {client_id}"))
+            let deleted = admin.delete_client(&client_id).await?;
+            if !deleted {
+                bail!("no client {client_id}");
             }
+            println!("deleted client {client_id}");
+            Ok(())
         }
     }
 }
 
-async fn keys(admin: &Admin, command: KeysCommand) -> Result<(), String> {
+async fn keys(admin: &Admin, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Rotate => {
-            let kid = admin
-                .rotate_keys()
-                .await
-                .map_err(|error| error.to_string())?;
+            let kid = admin.rotate_keys().await?;
             println!(
                 "new current signing key: {kid} (running servers sign with it within their \
                  --key-reload-interval-secs, a minute by default)"
             );
         }
         KeysCommand::List => {
-            for key in admin.list_keys().await.map_err(|error| error.to_string())? {
+            for key in admin.list_keys().await? {
                 println!(
                     "{}\t{}\t{:?}\t{}",
                     key.kid, key.algorithm, key.state, key.created_at

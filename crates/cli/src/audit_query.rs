@@ -4,6 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
 use mcp_oauth_authorization_server::Admin;
@@ -115,18 +116,18 @@ fn parse_outcome(text: &str) -> Result<AuditOutcome, String> {
 
 impl AuditArgs {
     /// The filter the flags describe, at `now`.
-    fn filter(&self, now: UnixTime) -> Result<AuditFilter, String> {
+    fn filter(&self, now: UnixTime) -> anyhow::Result<AuditFilter> {
         let mut filter = AuditFilter::new().with_limit(self.limit);
         let since = self.since.map(|since| since.resolve(now));
         let until = self.until.map(|until| until.resolve(now));
         if let (Some(since), Some(until)) = (since, until)
             && since >= until
         {
-            return Err(format!(
+            anyhow::bail!(
                 "--since ({}) must be before --until ({})",
                 format_time(since),
                 format_time(until)
-            ));
+            );
         }
         if let Some(since) = since {
             filter = filter.with_since(since);
@@ -151,12 +152,12 @@ impl AuditArgs {
 }
 
 /// Prints the records that match `args`.
-pub async fn run(admin: &Admin, args: &AuditArgs) -> Result<(), String> {
+pub async fn run(admin: &Admin, args: &AuditArgs) -> anyhow::Result<()> {
     let filter = args.filter(unix_now())?;
     let records = admin
         .audit_records(&filter)
         .await
-        .map_err(|error| format!("cannot read the audit trail: {error}"))?;
+        .context("cannot read the audit trail")?;
     if args.json {
         for record in &records {
             println!("{}", to_json(record));

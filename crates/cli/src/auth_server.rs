@@ -5,15 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{Context, anyhow};
 use clap::Args;
 use mcp_oauth_authorization_server::store::{
     KeyEncryptionKey, SqlStore, SqlStoreOptions, Store, StoreError,
 };
-use mcp_oauth_authorization_server::{
-    AuthorizationServer, AuthorizationServerConfig, LoginLimits, UpstreamProvider,
-};
+use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerConfig, LoginLimits};
 use mcp_oauth_core::CanonicalResource;
 
+use crate::federation_args::UpstreamArgs;
 use crate::runtime::{ServeArgs, Service, serve_all};
 
 /// Where the authorization server keeps its data (shared with the admin commands).
@@ -26,7 +26,8 @@ pub struct StorageArgs {
     #[arg(long, env = "MCP_OAUTH_DATA_DIR", default_value = "mcp-oauth-data")]
     pub data_dir: PathBuf,
 
-    /// PostgreSQL URL (`postgres://user:password@host/db`), for more than one instance.
+    /// PostgreSQL URL (`postgres://user:password@host/db`), for more than one instance (a build
+    /// with the `postgres` feature, a default one).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
@@ -59,7 +60,17 @@ pub struct StorageArgs {
 
 impl StorageArgs {
     /// Opens the store and applies migrations.
-    pub async fn open(&self) -> Result<Arc<dyn Store>, String> {
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        #[cfg(not(feature = "postgres"))]
+        if let Some(url) = &self.database_url
+            && is_postgres_url(url)
+        {
+            return Err(crate::left_out::needs_feature(
+                "--database-url (DATABASE_URL) with a PostgreSQL URL",
+                "PostgreSQL support",
+                "postgres",
+            ));
+        }
         let mut options =
             SqlStoreOptions::default().with_init_empty_database(self.init_empty_database);
         let key = match (&self.key_encryption_key, &self.key_encryption_key_file) {
@@ -79,8 +90,18 @@ impl StorageArgs {
     }
 }
 
-/// Why the store cannot be opened, with the flag that changes it where there is one.
-fn explain(error: StoreError) -> String {
+/// Whether `url` names a PostgreSQL database (its scheme, which the URL's secrets never follow).
+#[cfg(not(feature = "postgres"))]
+fn is_postgres_url(url: &str) -> bool {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    ["postgres", "postgresql"]
+        .iter()
+        .any(|postgres| scheme.eq_ignore_ascii_case(postgres))
+}
+
+/// Why the store cannot be opened, with the flag that changes it where there is one. The
+/// store's message already names its cause.
+fn explain(error: StoreError) -> anyhow::Error {
     let hint = match error {
         StoreError::NotInitialised(_) => {
             " (that is --init-empty-database or MCP_OAUTH_INIT_EMPTY_DATABASE=true)"
@@ -92,89 +113,7 @@ fn explain(error: StoreError) -> String {
         StoreError::Exposed(_) => " (--data-dir or MCP_OAUTH_DATA_DIR)",
         _ => "",
     };
-    format!("cannot open the database: {error}{hint}")
-}
-
-/// Federated sign-in: upstream OpenID providers people sign in at instead of with a local
-/// password. Repeat the flags for several providers (a chooser page then lists them): the n-th
-/// `--upstream-client-id`, `--upstream-client-secret` and `--upstream-name` belong to the n-th
-/// `--upstream-issuer`. In the environment, lists are comma-separated.
-#[derive(Args, Debug, Clone, Default)]
-#[command(next_help_heading = "Federated sign-in")]
-pub struct UpstreamArgs {
-    /// Issuer URL of an upstream OpenID provider (repeatable). Register
-    /// `<this server's issuer>/login/callback` as the redirect URI of this server's client there.
-    #[arg(
-        long = "upstream-issuer",
-        env = "AUTH_SERVER_UPSTREAM_ISSUERS",
-        value_delimiter = ',',
-        value_name = "URL"
-    )]
-    pub issuers: Vec<String>,
-
-    /// This server's client id at each upstream provider, in the order of --upstream-issuer.
-    #[arg(
-        long = "upstream-client-id",
-        env = "AUTH_SERVER_UPSTREAM_CLIENT_IDS",
-        value_delimiter = ',',
-        value_name = "ID"
-    )]
-    pub client_ids: Vec<String>,
-
-    /// This server's client secret at each upstream provider, in the same order; give none for
-    /// public clients (PKCE only). Prefer the environment variable: flags show in `ps`.
-    #[arg(
-        long = "upstream-client-secret",
-        env = "AUTH_SERVER_UPSTREAM_CLIENT_SECRETS",
-        value_delimiter = ',',
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
-    pub client_secrets: Vec<String>,
-
-    /// The name of each upstream provider on the chooser page, in the same order (default: the
-    /// issuer's host).
-    #[arg(
-        long = "upstream-name",
-        env = "AUTH_SERVER_UPSTREAM_NAMES",
-        value_delimiter = ',',
-        value_name = "NAME"
-    )]
-    pub names: Vec<String>,
-}
-
-impl UpstreamArgs {
-    /// The providers the flags describe, each list matched by position.
-    pub fn providers(&self) -> Result<Vec<UpstreamProvider>, String> {
-        let count = self.issuers.len();
-        for (flag, given) in [
-            ("--upstream-client-id", self.client_ids.len()),
-            ("--upstream-client-secret", self.client_secrets.len()),
-            ("--upstream-name", self.names.len()),
-        ] {
-            let required = flag == "--upstream-client-id";
-            if given != count && (required || given != 0) {
-                return Err(format!(
-                    "give one {flag} per --upstream-issuer ({count}), in the same order; got {given}"
-                ));
-            }
-        }
-        Ok(self
-            .issuers
-            .iter()
-            .enumerate()
-            .map(|(index, issuer)| {
-                let mut provider = UpstreamProvider::new(issuer, &self.client_ids[index]);
-                if let Some(secret) = self.client_secrets.get(index) {
-                    provider = provider.with_client_secret(secret);
-                }
-                if let Some(name) = self.names.get(index) {
-                    provider = provider.with_name(name);
-                }
-                provider
-            })
-            .collect())
-    }
+    anyhow!("cannot open the database: {error}{hint}")
 }
 
 /// Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"): failed sign-ins
@@ -331,7 +270,8 @@ pub struct AuthServerArgs {
     /// Exact client_id URL of a Client ID Metadata Document that may be plain http on a
     /// loopback host (repeatable; comma-separated in the environment), e.g. a local CIMD
     /// client's http://localhost:3003/client-metadata.json. Every other metadata document is
-    /// fetched only over https from public addresses.
+    /// fetched only over https from public addresses. Needs a build with the `cimd` feature
+    /// (a default one).
     #[arg(
         long = "cimd-trusted-local-document",
         value_name = "URL",
@@ -399,12 +339,13 @@ impl AuthServerArgs {
     }
 }
 
-fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
+fn config(args: &AuthServerArgs) -> anyhow::Result<AuthorizationServerConfig> {
     let (first, others) = args
         .resources
         .split_first()
-        .ok_or("at least one --resource is required")?;
-    let mut config = AuthorizationServerConfig::new(&args.issuer, first)?
+        .context("at least one --resource is required")?;
+    let mut config = AuthorizationServerConfig::new(&args.issuer, first)
+        .map_err(|problem| anyhow!("--resource: {problem}"))?
         .with_scopes_supported(&args.scopes)
         .with_access_token_ttl(Duration::from_secs(args.access_token_ttl_secs))
         .with_refresh_token_ttl(Duration::from_secs(args.refresh_token_ttl_secs))
@@ -413,18 +354,16 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
         .with_purge_interval(Duration::from_secs(args.purge_interval_secs))
         .with_key_reload_interval(Duration::from_secs(args.key_reload_interval_secs))
         .with_audit_retention(Duration::from_secs(args.audit_retention_days * 24 * 3600))
-        .with_login_limits(args.login_limits.limits())
-        .with_cimd_trusted_local_documents(args.cimd_trusted_local_documents.iter().cloned());
+        .with_login_limits(args.login_limits.limits());
+    config = trust_local_documents(config, &args.cimd_trusted_local_documents)?;
     for resource in others {
-        config = config
-            .with_resource(CanonicalResource::parse(resource).map_err(|error| error.to_string())?);
+        let resource = CanonicalResource::parse(resource).context("--resource")?;
+        config = config.with_resource(resource);
     }
     if let Some(token) = &args.initial_access_token {
         config = config.with_initial_access_token(token);
     }
-    for provider in args.upstream.providers()? {
-        config = config.with_upstream(provider);
-    }
+    config = args.upstream.apply(config)?;
     let defaults: Vec<&String> = ["mcp:read", "mcp:write"]
         .iter()
         .filter_map(|scope| args.scopes.iter().find(|supported| supported == scope))
@@ -435,18 +374,41 @@ fn config(args: &AuthServerArgs) -> Result<AuthorizationServerConfig, String> {
     Ok(config)
 }
 
+/// `config` trusting the metadata documents at `urls` on loopback http.
+#[cfg(feature = "cimd")]
+fn trust_local_documents(
+    config: AuthorizationServerConfig,
+    urls: &[String],
+) -> anyhow::Result<AuthorizationServerConfig> {
+    Ok(config.with_cimd_trusted_local_documents(urls.iter().cloned()))
+}
+
+/// `config`, in a build without Client ID Metadata Documents: no document may be named.
+#[cfg(not(feature = "cimd"))]
+fn trust_local_documents(
+    config: AuthorizationServerConfig,
+    urls: &[String],
+) -> anyhow::Result<AuthorizationServerConfig> {
+    if urls.is_empty() {
+        return Ok(config);
+    }
+    Err(crate::left_out::needs_feature(
+        "--cimd-trusted-local-document (AUTH_SERVER_CIMD_TRUSTED_LOCAL_DOCUMENTS)",
+        "Client ID Metadata Documents",
+        "cimd",
+    ))
+}
+
 /// Runs the authorization server until Ctrl-C or SIGTERM.
-pub async fn run(args: AuthServerArgs) -> Result<(), String> {
+pub async fn run(args: AuthServerArgs) -> anyhow::Result<()> {
     let store = args.storage.open().await?;
     serve_all(vec![prepare(&args, store).await?], &args.serve).await
 }
 
 /// Builds and binds the authorization server over `store`, and prints where it is.
-pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Service, String> {
+pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> anyhow::Result<Service> {
     let config = config(args)?;
-    let server = AuthorizationServer::new(config, store)
-        .await
-        .map_err(|error| error.to_string())?;
+    let server = AuthorizationServer::new(config, store).await?;
     let ready = server.clone();
     let counted = server.clone();
     let service = Service::bind(args.bind, server.router())
@@ -465,12 +427,7 @@ pub async fn prepare(args: &AuthServerArgs, store: Arc<dyn Store>) -> Result<Ser
     );
     println!("  metadata:  {issuer}/.well-known/oauth-authorization-server");
     println!("  sign in:   {issuer}/login");
-    for upstream in &server.config().upstreams {
-        println!(
-            "  upstream:  {} ({}; its redirect URI for this server: {issuer}/login/callback)",
-            upstream.issuer, upstream.name
-        );
-    }
+    crate::federation_args::print_upstreams(server.config());
     match &args.storage.database_url {
         Some(_) => println!("  storage:   PostgreSQL (DATABASE_URL)"),
         None => println!(
@@ -489,16 +446,6 @@ async fn readiness(server: &AuthorizationServer) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(issuers: &[&str], ids: &[&str], secrets: &[&str], names: &[&str]) -> UpstreamArgs {
-        let owned = |values: &[&str]| values.iter().map(|value| (*value).to_owned()).collect();
-        UpstreamArgs {
-            issuers: owned(issuers),
-            client_ids: owned(ids),
-            client_secrets: owned(secrets),
-            names: owned(names),
-        }
-    }
 
     fn parse(arguments: &[&str]) -> Result<AuthServerArgs, clap::Error> {
         use clap::FromArgMatches;
@@ -540,46 +487,6 @@ mod tests {
             "--device-cookie-ttl-secs=0",
         ] {
             assert!(parse(&[zero]).is_err(), "{zero}");
-        }
-    }
-
-    #[test]
-    fn upstream_flags_are_matched_by_position() {
-        let providers = args(
-            &["https://a.example", "https://b.example"],
-            &["id-a", "id-b"],
-            &["secret-a", "secret-b"],
-            &["A", "B"],
-        )
-        .providers()
-        .unwrap();
-        assert_eq!(providers[1].issuer, "https://b.example");
-        assert_eq!(providers[1].client_id, "id-b");
-        assert_eq!(providers[1].client_secret.as_deref(), Some("secret-b"));
-        assert_eq!(providers[1].name, "B");
-        let public = args(&["https://a.example"], &["id-a"], &[], &[])
-            .providers()
-            .unwrap();
-        assert_eq!(public[0].client_secret, None);
-        assert_eq!(public[0].name, "a.example");
-        assert!(args(&[], &[], &[], &[]).providers().unwrap().is_empty());
-    }
-
-    #[test]
-    fn upstream_flags_of_other_counts_are_refused() {
-        for wrong in [
-            args(&["https://a.example"], &[], &[], &[]),
-            args(&["https://a.example"], &["a", "b"], &[], &[]),
-            args(
-                &["https://a.example", "https://b.example"],
-                &["a", "b"],
-                &["s"],
-                &[],
-            ),
-            args(&["https://a.example"], &["a"], &[], &["A", "B"]),
-        ] {
-            let problem = wrong.providers().unwrap_err();
-            assert!(problem.contains("per --upstream-issuer"), "{problem}");
         }
     }
 }

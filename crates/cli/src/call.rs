@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{Context, anyhow, bail};
 use clap::{Args, ValueEnum};
 use mcp_oauth_client::{
     AuthorizationDriver, Error as ClientError, FileCredentialStore, HeadlessDriver,
@@ -24,6 +25,8 @@ use rmcp::model::{CallToolResult, Tool};
 use rmcp::service::ClientInitializeError;
 use rmcp::transport::streamable_http_client::StreamableHttpError;
 use serde_json::{Map, Value};
+
+use crate::one_line::one_line;
 
 /// What the command logs unless `RUST_LOG` says otherwise: the client library's progress
 /// (a registration, a step-up) and warnings. rmcp's own messages are left out: the failures
@@ -139,7 +142,7 @@ impl From<AuthMethod> for TokenEndpointAuthMethod {
 }
 
 /// Lists the tools or calls one.
-pub async fn run(args: CallArgs) -> Result<(), String> {
+pub async fn run(args: CallArgs) -> anyhow::Result<()> {
     let arguments = args.args.as_deref().map(parse_arguments).transpose()?;
     let credentials = match &args.credentials {
         Some(path) => path.clone(),
@@ -166,16 +169,16 @@ pub async fn run(args: CallArgs) -> Result<(), String> {
         config = config.with_pre_registered_client(pre_registered(&args, issuer, client_id));
     }
     let store = Arc::new(FileCredentialStore::new(&credentials));
-    let client = McpOAuthClient::new(config, store, driver).map_err(describe)?;
+    let client = McpOAuthClient::new(config, store, driver)?;
 
     let session = client
         .connect(&args.url)
         .await
-        .map_err(|error| describe_client_error(&args.url, &error))?;
+        .map_err(|error| anyhow!(describe_client_error(&args.url, &error)))?;
     let outcome = match &args.tool {
         Some(tool) => match session.call_tool(tool.clone(), arguments).await {
             Ok(result) => print_result(tool, &result),
-            Err(error) => Err(format!(
+            Err(error) => Err(anyhow!(
                 "calling the tool `{tool}` failed: {}",
                 describe_client_error(&args.url, &error)
             )),
@@ -183,7 +186,7 @@ pub async fn run(args: CallArgs) -> Result<(), String> {
         None => session
             .list_tools()
             .await
-            .map_err(|error| describe_client_error(&args.url, &error))
+            .map_err(|error| anyhow!(describe_client_error(&args.url, &error)))
             .map(|tools| print_tools(&tools)),
     };
     session.close().await;
@@ -191,14 +194,13 @@ pub async fn run(args: CallArgs) -> Result<(), String> {
 }
 
 /// `--args` must be a JSON object (MCP `tools/call` `arguments`).
-fn parse_arguments(text: &str) -> Result<Map<String, Value>, String> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(other) => Err(format!(
+fn parse_arguments(text: &str) -> anyhow::Result<Map<String, Value>> {
+    match serde_json::from_str::<Value>(text).context("--args is not valid JSON")? {
+        Value::Object(object) => Ok(object),
+        other => bail!(
             "--args must be a JSON object such as '{{\"name\": \"notes\"}}', not {}",
             kind(&other)
-        )),
-        Err(error) => Err(format!("--args is not valid JSON: {error}")),
+        ),
     }
 }
 
@@ -215,7 +217,7 @@ fn kind(value: &Value) -> &'static str {
 
 /// `$XDG_CONFIG_HOME/mcp-oauth/credentials.json`, else `~/.config/...` (`%APPDATA%\...` on
 /// Windows).
-fn default_credentials_path() -> Result<PathBuf, String> {
+fn default_credentials_path() -> anyhow::Result<PathBuf> {
     let absolute = |name: &str| {
         std::env::var_os(name)
             .map(PathBuf::from)
@@ -224,22 +226,21 @@ fn default_credentials_path() -> Result<PathBuf, String> {
     let config_dir = absolute("XDG_CONFIG_HOME")
         .or_else(|| absolute("HOME").map(|home| home.join(".config")))
         .or_else(|| absolute("APPDATA"))
-        .ok_or_else(|| {
-            "cannot find your configuration directory (set HOME or XDG_CONFIG_HOME, or pass --credentials)"
-                .to_owned()
-        })?;
+        .context(
+            "cannot find your configuration directory (set HOME or XDG_CONFIG_HOME, or pass \
+             --credentials)",
+        )?;
     Ok(config_dir.join("mcp-oauth").join("credentials.json"))
 }
 
 /// The authorization driver and the redirect URI it receives the response at.
-fn driver(args: &CallArgs) -> Result<(Arc<dyn AuthorizationDriver>, String), String> {
+fn driver(args: &CallArgs) -> anyhow::Result<(Arc<dyn AuthorizationDriver>, String)> {
     let listening = |port| {
-        LoopbackDriver::new(port)
-            .map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))
+        LoopbackDriver::new(port).with_context(|| format!("cannot listen on 127.0.0.1:{port}"))
     };
     if args.headless {
         // Nothing listens: the driver stops at the redirect URI without requesting it.
-        let headless = HeadlessDriver::new().map_err(describe)?;
+        let headless = HeadlessDriver::new()?;
         let redirect_uri = listening(args.port)?.redirect_uri().to_owned();
         return Ok((Arc::new(headless), redirect_uri));
     }
@@ -286,33 +287,27 @@ fn pre_registered(args: &CallArgs, issuer: String, client_id: &str) -> PreRegist
 
 /// The issuer of the authorization server the MCP server names: a request without a token
 /// brings the server's challenge, from which discovery starts (as the session's would).
-async fn discover_issuer(config: &OAuthClientConfig, url: &str) -> Result<String, String> {
+async fn discover_issuer(config: &OAuthClientConfig, url: &str) -> anyhow::Result<String> {
     let challenge = challenge_of(url).await?;
     let probe = McpOAuthClient::new(
         config.clone(),
         Arc::new(InMemoryCredentialStore::new()),
-        Arc::new(HeadlessDriver::new().map_err(describe)?),
-    )
-    .map_err(describe)?;
+        Arc::new(HeadlessDriver::new()?),
+    )?;
     let discovery = probe
         .discover(url, challenge.as_ref())
         .await
-        .map_err(|error| {
-            format!(
-                "cannot find the authorization server of --client-id (pass --issuer): {}",
-                describe(error)
-            )
-        })?;
+        .context("cannot find the authorization server of --client-id (pass --issuer)")?;
     Ok(discovery.issuer().to_owned())
 }
 
 /// The `Bearer` challenge of the server's 401 to an `initialize` without a token.
-async fn challenge_of(url: &str) -> Result<Option<BearerChallenge>, String> {
+async fn challenge_of(url: &str) -> anyhow::Result<Option<BearerChallenge>> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
+        .context("cannot build the HTTP client")?;
     let initialize = serde_json::json!({
         "jsonrpc": "2.0",
         "id": 0,
@@ -332,7 +327,7 @@ async fn challenge_of(url: &str) -> Result<Option<BearerChallenge>, String> {
         .json(&initialize)
         .send()
         .await
-        .map_err(|error| format!("cannot reach {url}: {}", chain(&error)))?;
+        .with_context(|| format!("cannot reach {url}"))?;
     Ok(response
         .headers()
         .get_all(reqwest::header::WWW_AUTHENTICATE)
@@ -368,7 +363,7 @@ fn print_tools(tools: &[Tool]) {
 /// content as indented JSON. A text item that only repeats the structured content (as
 /// servers send it for older clients) is left out. A result marked as an error fails the
 /// command.
-fn print_result(tool: &str, result: &CallToolResult) -> Result<(), String> {
+fn print_result(tool: &str, result: &CallToolResult) -> anyhow::Result<()> {
     let structured = result.structured_content.as_ref();
     for block in &result.content {
         let block = serde_json::to_value(block).unwrap_or(Value::Null);
@@ -383,7 +378,7 @@ fn print_result(tool: &str, result: &CallToolResult) -> Result<(), String> {
         );
     }
     if result.is_error == Some(true) {
-        return Err(format!("the tool `{tool}` reported an error"));
+        bail!("the tool `{tool}` reported an error");
     }
     Ok(())
 }
@@ -441,36 +436,18 @@ fn describe_client_error(url: &str, error: &ClientError) -> String {
         _ => None,
     };
     let Some(transport) = transport else {
-        return describe(error);
+        return one_line(error);
     };
     match transport
         .error
         .downcast_ref::<StreamableHttpError<reqwest::Error>>()
     {
         Some(StreamableHttpError::Client(cause)) => {
-            format!("cannot reach the MCP server at {url}: {}", chain(cause))
+            format!("cannot reach the MCP server at {url}: {}", one_line(cause))
         }
-        Some(other) => format!("the MCP server at {url} failed: {}", chain(other)),
-        None => format!("the MCP server at {url} failed: {}", chain(transport)),
+        Some(other) => format!("the MCP server at {url} failed: {}", one_line(other)),
+        None => format!("the MCP server at {url} failed: {}", one_line(transport)),
     }
-}
-
-/// The error and the causes its message does not already include.
-fn describe(error: impl std::error::Error) -> String {
-    chain(&error)
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]
@@ -511,7 +488,7 @@ mod tests {
             ("{name: notes}", "not valid JSON"),
             ("", "not valid JSON"),
         ] {
-            let error = parse_arguments(text).unwrap_err();
+            let error = format!("{:#}", parse_arguments(text).unwrap_err());
             assert!(error.contains(expected), "{text}: {error}");
         }
     }

@@ -5,6 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use mcp_oauth_cognito::{
     Aws, DeployMode, DeployPlan, Deployment, StackChange, StackEvent, StackSettings, TEMPLATE,
@@ -49,11 +50,9 @@ impl StackTarget {
     }
 
     /// The AWS clients, with credentials checked before anything changes.
-    async fn connect(&self) -> Result<Aws, String> {
+    async fn connect(&self) -> anyhow::Result<Aws> {
         let config = load_aws_config(&self.region, self.endpoint_url.as_deref()).await;
-        Aws::from_config(&config)
-            .await
-            .map_err(|error| error.to_string())
+        Ok(Aws::from_config(&config).await?)
     }
 }
 
@@ -165,7 +164,7 @@ fn print_event(event: &StackEvent) {
 }
 
 /// Runs `mcp-oauth deploy`.
-pub async fn deploy(args: DeployArgs) -> Result<(), String> {
+pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     if args.print_template {
         print!("{TEMPLATE}");
         return Ok(());
@@ -185,8 +184,8 @@ pub async fn deploy(args: DeployArgs) -> Result<(), String> {
     settings.deletion_protection = args.deletion_protection;
     let mut plan = DeployPlan::new(settings, &target.env_dir).with_wait(target.wait());
     if let Some(path) = &args.template {
-        let template = std::fs::read_to_string(path)
-            .map_err(|error| format!("{}: {error}", path.display()))?;
+        let template =
+            std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
         plan = plan.with_template(template, args.parameters.clone());
     }
 
@@ -197,9 +196,7 @@ pub async fn deploy(args: DeployArgs) -> Result<(), String> {
         mode.as_str(),
         aws.region()
     );
-    let deployment = mcp_oauth_cognito::deploy(&aws, &plan, &mut print_event)
-        .await
-        .map_err(|error| error.to_string())?;
+    let deployment = mcp_oauth_cognito::deploy(&aws, &plan, &mut print_event).await?;
     report(&target.stack_name, mode, &deployment);
     Ok(())
 }
@@ -241,7 +238,7 @@ fn report(stack: &str, mode: DeployMode, deployment: &Deployment) {
 }
 
 /// Runs `mcp-oauth cleanup`.
-pub async fn cleanup(args: CleanupArgs) -> Result<(), String> {
+pub async fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
     let target = &args.target;
     if !args.yes && !confirm(target)? {
         println!("Nothing deleted.");
@@ -255,8 +252,7 @@ pub async fn cleanup(args: CleanupArgs) -> Result<(), String> {
         target.wait(),
         &mut print_event,
     )
-    .await
-    .map_err(|error| error.to_string())?;
+    .await?;
     if done.stack_deleted {
         println!("Stack {} deleted.", target.stack_name);
     } else {
@@ -269,7 +265,7 @@ pub async fn cleanup(args: CleanupArgs) -> Result<(), String> {
 }
 
 /// Asks on the terminal; anything but `y`/`yes` (or end of input) is a no.
-fn confirm(target: &StackTarget) -> Result<bool, String> {
+fn confirm(target: &StackTarget) -> anyhow::Result<bool> {
     print!(
         "Delete stack {} in {}, with its user pool (every user in it) and registry table, \
          and the .env files deploy wrote under {}? [y/N] ",
@@ -279,12 +275,12 @@ fn confirm(target: &StackTarget) -> Result<bool, String> {
     );
     std::io::stdout()
         .flush()
-        .map_err(|error| format!("cannot write to the terminal: {error}"))?;
+        .context("cannot write to the terminal")?;
     let mut answer = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
-        .map_err(|error| format!("cannot read the answer: {error}"))?;
+        .context("cannot read the answer")?;
     Ok(matches!(
         answer.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"

@@ -4,20 +4,24 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, anyhow};
 use clap::{Args, FromArgMatches};
 use mcp_oauth_authorization_server::{Admin, ClientSecret, StaticClient};
 use mcp_oauth_core::CanonicalResource;
+#[cfg(feature = "cimd")]
 use mcp_oauth_demo::web::Credentials;
 use mcp_oauth_private_files as private_files;
+#[cfg(feature = "cimd")]
 use url::Url;
 
-use crate::auth_server::{self, AuthServerArgs, UpstreamArgs};
+use crate::auth_server::{self, AuthServerArgs};
+use crate::federation_args::UpstreamArgs;
 use crate::mcp_server::{self, McpServerArgs};
 use crate::runtime::{ServeArgs, serve_all};
 use crate::upstream_args::McpUpstreamArgs;
-use crate::web_client::{
-    self, AutoClientListen, CimdClientListen, ClientListen, IssuerArg, Listen, McpTarget,
-};
+#[cfg(feature = "cimd")]
+use crate::web_client::CimdClientListen;
+use crate::web_client::{self, AutoClientListen, ClientListen, IssuerArg, Listen, McpTarget};
 
 /// The file in the data directory that keeps the demo user's password.
 const DEMO_PASSWORD_FILE: &str = "demo-user.txt";
@@ -47,7 +51,9 @@ const REVOCATION_CHECK_SECS: u64 = 30;
 ///
 /// So that the CIMD client on loopback `http` works, the authorization server runs with
 /// `--cimd-trusted-local-document` naming that client's metadata document URL, and only it:
-/// every other metadata document must still be https on a public address.
+/// every other metadata document must still be https on a public address. A build without
+/// the `cimd` feature (whose authorization server takes no metadata documents) runs no CIMD
+/// client.
 #[derive(Args, Debug)]
 pub struct DevArgs {
     /// Directory of the local database (users, clients, keys, tokens), the demo user's
@@ -88,21 +94,20 @@ pub struct DevArgs {
 }
 
 /// A command's flags from `arguments` (environment variables and `.env` apply to the rest).
-fn parse<T: Args + FromArgMatches>(arguments: &[&str]) -> Result<T, String> {
+fn parse<T: Args + FromArgMatches>(arguments: &[&str]) -> anyhow::Result<T> {
     let command = T::augment_args(clap::Command::new("dev"));
-    let matches = command
-        .try_get_matches_from(std::iter::once("dev").chain(arguments.iter().copied()))
-        .map_err(|error| error.to_string())?;
-    T::from_arg_matches(&matches).map_err(|error| error.to_string())
+    let matches =
+        command.try_get_matches_from(std::iter::once("dev").chain(arguments.iter().copied()))?;
+    Ok(T::from_arg_matches(&matches)?)
 }
 
 /// A command's flags at their defaults (environment variables and `.env` still apply).
-fn defaults<T: Args + FromArgMatches>() -> Result<T, String> {
+fn defaults<T: Args + FromArgMatches>() -> anyhow::Result<T> {
     parse(&[])
 }
 
 /// Runs the local stack until Ctrl-C.
-pub async fn run(args: DevArgs) -> Result<(), String> {
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     private_files::secure_dir(
         &args.data_dir,
         &[
@@ -111,13 +116,14 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
             MCP_SERVER_CLIENT_FILE,
             web_client::AUTO_CLIENT_REGISTRATION_FILE,
         ],
-    )
-    .map_err(|error| error.to_string())?;
+    )?;
+    #[cfg(feature = "cimd")]
     let cimd_client: CimdClientListen = defaults()?;
     let mut auth: AuthServerArgs = defaults()?;
     auth.storage.data_dir = args.data_dir.clone();
     auth.audit_retention_days = args.audit_retention_days;
     auth.upstream = args.upstream.clone();
+    #[cfg(feature = "cimd")]
     auth.cimd_trusted_local_documents
         .push(metadata_document_url(cimd_client.url()));
     let mut mcp: McpServerArgs = defaults()?;
@@ -128,16 +134,12 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     let store = auth.storage.open().await?;
     let admin = Admin::new(store.clone());
     let demo_password = ensure_demo_user(&admin, &args.data_dir, &args.demo_email).await?;
-    let redirect_uri = client
-        .url()
-        .join("callback")
-        .map_err(|error| format!("CLIENT_URL: {error}"))?;
+    let redirect_uri = client.url().join("callback").context("CLIENT_URL")?;
     let demo_client = StaticClient::new(DEMO_CLIENT_ID, "mcp-oauth demo client (pre-registered)")
         .with_redirect_uris([redirect_uri.as_str()]);
     let secret =
         ensure_static_client(&admin, &args.data_dir, DEMO_CLIENT_FILE, &demo_client).await?;
-    let mcp_resource = CanonicalResource::parse(mcp.resource_url())
-        .map_err(|error| format!("MCP_SERVER_URL: {error}"))?;
+    let mcp_resource = CanonicalResource::parse(mcp.resource_url()).context("MCP_SERVER_URL")?;
     let mcp_server_client = StaticClient::new(MCP_SERVER_CLIENT_ID, "mcp-oauth demo MCP server")
         .with_introspection_resources([mcp_resource]);
     let mcp_server_secret = ensure_static_client(
@@ -158,7 +160,8 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         // A scope the proxy's rules ask for must be one clients can get from this server.
         auth.support_scopes(args.mcp_upstream.scope_rules()?.scopes());
     }
-    let services = vec![
+    #[cfg_attr(not(feature = "cimd"), expect(unused_mut))]
+    let mut services = vec![
         auth_server::prepare(&auth, store).await?,
         match upstream {
             Some(upstream) => mcp.prepare_proxy(&args.mcp_upstream, &upstream).await?,
@@ -171,8 +174,9 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         )
         .await?,
         web_client::prepare(&auto_client, &target, web_client::dynamic(&args.data_dir)).await?,
-        web_client::prepare(&cimd_client, &target, Credentials::MetadataDocument).await?,
     ];
+    #[cfg(feature = "cimd")]
+    services.push(web_client::prepare(&cimd_client, &target, Credentials::MetadataDocument).await?);
     let signup = format!("{}/signup", issuer.issuer.trim_end_matches('/'));
     println!();
     println!("The local stack is running. Next:");
@@ -185,9 +189,15 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         "       {}  discovers everything and registers itself (Dynamic Client Registration)",
         auto_client.url()
     );
+    #[cfg(feature = "cimd")]
     println!(
         "       {}  uses its Client ID Metadata Document as client_id",
         cimd_client.url()
+    );
+    #[cfg(not(feature = "cimd"))]
+    println!(
+        "       (no Client ID Metadata Document client: this build leaves CIMD out; the `cimd` \
+         feature, a default one, has it)"
     );
     if !auth.upstream.issuers.is_empty() {
         println!(
@@ -232,7 +242,7 @@ async fn ensure_static_client(
     data_dir: &Path,
     file: &str,
     client: &StaticClient,
-) -> Result<ClientSecret, String> {
+) -> anyhow::Result<ClientSecret> {
     let secret_file = data_dir.join(file);
     let kept = std::fs::read_to_string(&secret_file)
         .ok()
@@ -240,22 +250,23 @@ async fn ensure_static_client(
     let ensured = admin
         .ensure_static_client(client, kept)
         .await
-        .map_err(|error| format!("cannot register the client {}: {error}", client.client_id))?;
+        .with_context(|| format!("cannot register the client {}", client.client_id))?;
     let secret = ensured
         .secret
-        .ok_or_else(|| format!("{} is a public client", client.client_id))?;
+        .ok_or_else(|| anyhow!("{} is a public client", client.client_id))?;
     if ensured.registered_now {
         private_files::write_private_file(
             &secret_file,
             format!("{}\n{}\n", client.client_id, secret.expose()).as_bytes(),
         )
-        .map_err(|error| format!("cannot write {}: {error}", secret_file.display()))?;
+        .with_context(|| format!("cannot write {}", secret_file.display()))?;
     }
     Ok(secret)
 }
 
 /// The `client_id` of the CIMD client served at `base`: its metadata document's URL, as the
 /// demo client builds it.
+#[cfg(feature = "cimd")]
 fn metadata_document_url(base: &Url) -> String {
     format!(
         "{}/client-metadata.json",
@@ -269,12 +280,9 @@ async fn ensure_demo_user(
     admin: &Admin,
     data_dir: &Path,
     email: &str,
-) -> Result<Option<String>, String> {
+) -> anyhow::Result<Option<String>> {
     let password_file = data_dir.join(DEMO_PASSWORD_FILE);
-    let existing = admin
-        .find_user(email)
-        .await
-        .map_err(|error| error.to_string())?;
+    let existing = admin.find_user(email).await?;
     if existing.is_some() {
         return Ok(std::fs::read_to_string(&password_file)
             .ok()
@@ -284,8 +292,8 @@ async fn ensure_demo_user(
     admin
         .add_user(email, &password)
         .await
-        .map_err(|error| format!("cannot create the demo user: {error}"))?;
+        .context("cannot create the demo user")?;
     private_files::write_private_file(&password_file, format!("{email}\n{password}\n").as_bytes())
-        .map_err(|error| format!("cannot write {}: {error}", password_file.display()))?;
+        .with_context(|| format!("cannot write {}", password_file.display()))?;
     Ok(Some(password))
 }

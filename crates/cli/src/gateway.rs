@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{Context, anyhow, bail};
 use clap::{ArgGroup, Args};
 use mcp_oauth_cognito::{
     AppClients, DynamoDbRegistry, Gateway, GatewayConfig, RegistrationSettings, Registry,
@@ -184,14 +185,14 @@ impl GatewayArgs {
 async fn registry(
     args: &GatewayArgs,
     aws: &mcp_oauth_cognito::SdkConfig,
-) -> Result<Arc<dyn Registry>, String> {
+) -> anyhow::Result<Arc<dyn Registry>> {
     match (&args.dynamodb_table, &args.sqlite_registry) {
         (Some(table), _) => Ok(Arc::new(DynamoDbRegistry::connect(aws, table))),
         (None, Some(path)) => SqliteRegistry::open(path)
             .await
             .map(|registry| Arc::new(registry) as Arc<dyn Registry>)
-            .map_err(|error| format!("cannot open the registry {}: {error}", path.display())),
-        (None, None) => Err("give --dynamodb-table or --sqlite-registry".to_owned()),
+            .with_context(|| format!("cannot open the registry {}", path.display())),
+        (None, None) => Err(anyhow!("give --dynamodb-table or --sqlite-registry")),
     }
 }
 
@@ -202,7 +203,7 @@ fn resource_config(
     args: &GatewayArgs,
     scopes: &[String],
     allow_list: Arc<mcp_oauth_cognito::RegistryAllowList>,
-) -> Result<(ResourceServerConfig, Option<ScopeRules>), String> {
+) -> anyhow::Result<(ResourceServerConfig, Option<ScopeRules>)> {
     let issuer = IssuerConfig::cognito(args.cognito_issuer(), allow_list)
         .with_jwks_uri(args.jwks_uri())
         .with_authorization_server(args.public_url.trim_end_matches('/'));
@@ -227,24 +228,24 @@ fn resource_config(
 }
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
-pub async fn run(args: GatewayArgs) -> Result<(), String> {
+pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let aws = load_aws_config(&args.region, args.aws_endpoint_url.as_deref()).await;
     let app_clients = AppClients::connect(&aws, &args.user_pool_id);
     let scopes = if args.scopes.is_empty() {
         let scopes = app_clients
             .resource_server_scopes(args.resource_server_id())
             .await
-            .map_err(|fault| {
+            .with_context(|| {
                 format!(
-                    "cannot read the scopes of resource server {} (give them with --scope): {fault}",
+                    "cannot read the scopes of resource server {} (give them with --scope)",
                     args.resource_server_id()
                 )
             })?;
         if scopes.is_empty() {
-            return Err(format!(
+            bail!(
                 "resource server {} has no scopes",
                 args.resource_server_id()
-            ));
+            );
         }
         scopes
     } else {
@@ -266,12 +267,11 @@ pub async fn run(args: GatewayArgs) -> Result<(), String> {
         scopes.clone(),
     )
     .with_registration(registration);
-    let gateway = Gateway::new(&config, app_clients, registry(&args, &aws).await?)
-        .map_err(|error| error.to_string())?;
+    let gateway = Gateway::new(&config, app_clients, registry(&args, &aws).await?)?;
     let static_clients: HashSet<String> = args.static_client_ids.iter().cloned().collect();
     let allow_list = Arc::new(gateway.allow_list(static_clients));
     let (config, rules) = resource_config(&args, &scopes, allow_list)?;
-    let resource_server = ResourceServer::new(config).map_err(|error| error.to_string())?;
+    let resource_server = ResourceServer::new(config)?;
     let mcp = match (args.upstream.target()?, rules) {
         (Some(upstream), Some(rules)) => {
             crate::proxy::router(&resource_server, &args.upstream, &rules, &upstream)?

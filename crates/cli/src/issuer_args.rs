@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::bail;
 use clap::Args;
 use mcp_oauth_resource::{IntrospectionConfig, IssuerConfig, ResourceServerConfig};
 
@@ -99,25 +100,22 @@ fn parse_pair(value: &str) -> Result<(String, String), String> {
 
 impl IssuerArgs {
     /// `config` trusting the issuers the flags name, with their validation settings.
-    pub fn apply(&self, config: ResourceServerConfig) -> Result<ResourceServerConfig, String> {
+    pub fn apply(&self, config: ResourceServerConfig) -> anyhow::Result<ResourceServerConfig> {
         let metadata_urls: HashMap<_, _> = self.issuer_metadata_urls.iter().cloned().collect();
         let jwks_uris: HashMap<_, _> = self.jwks_uris.iter().cloned().collect();
         let known: HashSet<&String> = self.issuers.iter().chain(&self.cognito_issuers).collect();
         for issuer in metadata_urls.keys().chain(jwks_uris.keys()) {
             if !known.contains(issuer) {
-                return Err(format!(
-                    "{issuer} is given a metadata or JWKS URL but is not a trusted issuer"
-                ));
+                bail!("{issuer} is given a metadata or JWKS URL but is not a trusted issuer");
             }
         }
         if !self.cognito_issuers.is_empty() && self.cognito_client_ids.is_empty() {
-            return Err("--cognito-issuer needs at least one --cognito-client-id".to_owned());
+            bail!("--cognito-issuer needs at least one --cognito-client-id");
         }
         if self.revocation_check_secs.is_some() && self.introspection_url.is_none() {
-            return Err(
+            bail!(
                 "--revocation-check-secs introspects tokens: it needs --introspection-url, \
                  --introspection-client-id and --introspection-client-secret"
-                    .to_owned(),
             );
         }
         let allowed_clients = Arc::new(

@@ -7,17 +7,24 @@ mod call;
 #[cfg(feature = "aws")]
 mod deploy;
 mod dev;
+mod federation_args;
 #[cfg(feature = "aws")]
 mod gateway;
 mod issuer_args;
+#[cfg(not(all(
+    feature = "aws",
+    feature = "postgres",
+    feature = "federation",
+    feature = "cimd"
+)))]
+mod left_out;
 mod mcp_endpoint;
 mod mcp_server;
+mod one_line;
 mod proxy;
 mod runtime;
 mod upstream_args;
 mod web_client;
-#[cfg(not(feature = "aws"))]
-mod without_aws;
 
 use std::process::ExitCode;
 
@@ -84,13 +91,13 @@ enum Command {
     /// Create or update the AWS stack of the Cognito mode (this build leaves AWS out: build
     /// with the default features).
     #[cfg(not(feature = "aws"))]
-    Deploy(without_aws::AwsCommandArgs),
+    Deploy(left_out::AwsCommandArgs),
     /// Delete the AWS stack (after confirmation) and the .env files deploy wrote.
     #[cfg(feature = "aws")]
     Cleanup(deploy::CleanupArgs),
     /// Delete the AWS stack (this build leaves AWS out: build with the default features).
     #[cfg(not(feature = "aws"))]
-    Cleanup(without_aws::AwsCommandArgs),
+    Cleanup(left_out::AwsCommandArgs),
     /// Run the AWS Cognito gateway (default http://localhost:3001): RFC 8414 metadata that
     /// sends clients to Cognito's sign-in and token endpoints, RFC 7591/7592 registration
     /// creating Cognito app clients (recorded in DynamoDB or SQLite, unused ones expiring),
@@ -99,7 +106,7 @@ enum Command {
     Gateway(gateway::GatewayArgs),
     /// Run the AWS Cognito gateway (this build leaves AWS out: build with the default features).
     #[cfg(not(feature = "aws"))]
-    Gateway(without_aws::AwsCommandArgs),
+    Gateway(left_out::AwsCommandArgs),
     /// Put OAuth 2.1 in front of any MCP server (default http://localhost:3001/mcp): the
     /// resource-server layer of `mcp-server` (same issuers and checks) before an upstream
     /// reached by --upstream-url or run as a stdio command; the client's token never reaches
@@ -137,17 +144,18 @@ fn main() -> ExitCode {
         #[cfg(feature = "aws")]
         Command::Gateway(args) => runtime::block_on(gateway::run(args)),
         #[cfg(not(feature = "aws"))]
-        Command::Deploy(_) => Err(without_aws::unavailable("deploy")),
+        Command::Deploy(_) => Err(left_out::aws_command("deploy")),
         #[cfg(not(feature = "aws"))]
-        Command::Cleanup(_) => Err(without_aws::unavailable("cleanup")),
+        Command::Cleanup(_) => Err(left_out::aws_command("cleanup")),
         #[cfg(not(feature = "aws"))]
-        Command::Gateway(_) => Err(without_aws::unavailable("gateway")),
+        Command::Gateway(_) => Err(left_out::aws_command("gateway")),
         Command::Proxy(args) => runtime::block_on(proxy::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // The whole chain on one line: "cannot listen on …: <the cause>".
+            eprintln!("error: {}", one_line::one_line(error.as_ref()));
             ExitCode::FAILURE
         }
     }

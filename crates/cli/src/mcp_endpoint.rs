@@ -2,6 +2,7 @@
 //! URL and the `Host` and `Origin` values it accepts, and the resource-server configuration
 //! they make.
 
+use anyhow::{Context, bail};
 use clap::Args;
 use mcp_oauth_demo::DemoScopes;
 use mcp_oauth_resource::ResourceServerConfig;
@@ -49,7 +50,7 @@ impl McpEndpointArgs {
         &self,
         name: &str,
         scopes: &DemoScopes,
-    ) -> Result<ResourceServerConfig, String> {
+    ) -> anyhow::Result<ResourceServerConfig> {
         let config = self
             .endpoint_config(name)?
             .with_tool_scope("list_contexts", &scopes.read)
@@ -60,15 +61,15 @@ impl McpEndpointArgs {
 
     /// The configuration of any MCP endpoint at --url named `name`, with the accepted hosts
     /// and origins; the caller adds issuers and scopes.
-    pub fn endpoint_config(&self, name: &str) -> Result<ResourceServerConfig, String> {
-        let config = ResourceServerConfig::new(&self.url).map_err(|error| error.to_string())?;
+    pub fn endpoint_config(&self, name: &str) -> anyhow::Result<ResourceServerConfig> {
+        let config = ResourceServerConfig::new(&self.url).context("--url")?;
         if HEALTH_PATHS.contains(&config.resource.path()) {
-            return Err(format!(
+            bail!(
                 "--url {}: {} is the health check's path on every server; give the MCP \
                  endpoint another path",
                 self.url,
                 config.resource.path()
-            ));
+            );
         }
         Ok(config
             .with_resource_name(name)
@@ -131,7 +132,7 @@ mod tests {
             let endpoint = Wrapper::try_parse_from(["endpoint", "--url", &url])
                 .unwrap()
                 .endpoint;
-            let error = endpoint.endpoint_config("demo").unwrap_err();
+            let error = endpoint.endpoint_config("demo").unwrap_err().to_string();
             assert!(error.contains("health check"), "{error}");
         }
     }

@@ -62,7 +62,7 @@ impl McpServerArgs {
 }
 
 /// Turns the flags into a resource-server configuration.
-fn resource_config(args: &McpServerArgs) -> Result<ResourceServerConfig, String> {
+fn resource_config(args: &McpServerArgs) -> anyhow::Result<ResourceServerConfig> {
     let config = args
         .endpoint
         .resource_config(&args.resource_name, &args.demo_scopes())?
@@ -92,7 +92,7 @@ impl McpServerArgs {
         &self,
         policy: &McpUpstreamArgs,
         upstream: &UpstreamTarget,
-    ) -> Result<Service, String> {
+    ) -> anyhow::Result<Service> {
         let base = self
             .endpoint
             .endpoint_config(crate::proxy::RESOURCE_NAME)?
@@ -107,15 +107,15 @@ impl McpServerArgs {
 }
 
 /// Runs the MCP server until Ctrl-C or SIGTERM.
-pub async fn run(args: McpServerArgs) -> Result<(), String> {
+pub async fn run(args: McpServerArgs) -> anyhow::Result<()> {
     serve_all(vec![prepare(&args).await?], &args.serve).await
 }
 
 /// Builds and binds the MCP server and prints where it is; with validation on, it fetches
 /// the issuers' keys beside serving and is ready once it has them.
-pub async fn prepare(args: &McpServerArgs) -> Result<Service, String> {
+pub async fn prepare(args: &McpServerArgs) -> anyhow::Result<Service> {
     let config = resource_config(args)?;
-    let resource_server = ResourceServer::new(config).map_err(|error| error.to_string())?;
+    let resource_server = ResourceServer::new(config)?;
     let authentication = if args.dangerously_disable_auth {
         // Printed unconditionally: a log filter must not hide this.
         eprintln!("WARNING: TOKEN VALIDATION IS SWITCHED OFF (--dangerously-disable-auth)");
@@ -199,13 +199,23 @@ mod tests {
             "--cognito-issuer",
             "https://cognito-idp.us-east-1.amazonaws.com/p",
         ]));
-        assert!(error.unwrap_err().contains("--cognito-client-id"));
+        assert!(
+            error
+                .unwrap_err()
+                .to_string()
+                .contains("--cognito-client-id")
+        );
     }
 
     #[test]
     fn a_revocation_check_introspects_the_first_issuers_tokens() {
         let refused = resource_config(&parse(&["--revocation-check-secs", "10"]));
-        assert!(refused.unwrap_err().contains("--introspection-url"));
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("--introspection-url")
+        );
         let mut args = parse(&[]);
         let every = args.check_revocations("http://localhost:9000/introspect", "rs", "secret", 30);
         assert_eq!(every, 30);
@@ -229,6 +239,11 @@ mod tests {
             "--issuer-metadata-url",
             "https://other=https://x/.well-known/openid-configuration",
         ]));
-        assert!(error.unwrap_err().contains("not a trusted issuer"));
+        assert!(
+            error
+                .unwrap_err()
+                .to_string()
+                .contains("not a trusted issuer")
+        );
     }
 }

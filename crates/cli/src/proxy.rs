@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use anyhow::bail;
 use axum::Router;
 use clap::Args;
 use mcp_oauth_proxy::stdio::StdioUpstream;
@@ -56,16 +57,15 @@ pub struct ProxyArgs {
 }
 
 /// Runs the proxy until Ctrl-C or SIGTERM.
-pub async fn run(args: ProxyArgs) -> Result<(), String> {
+pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
     let base = args
         .endpoint
         .endpoint_config(&args.resource_name)?
         .with_scopes_supported(&args.scopes_supported);
     let Some(upstream) = args.upstream.target()? else {
-        return Err(
-            "give the upstream MCP server: --upstream-url URL, or --upstream-command \
-                    CMD [ARGS]... (or the command after --)"
-                .to_owned(),
+        bail!(
+            "give the upstream MCP server: --upstream-url URL, or --upstream-command CMD \
+             [ARGS]... (or the command after --)"
         );
     };
     let service = prepare(args.bind, base, &args.issuers, &args.upstream, &upstream).await?;
@@ -81,9 +81,9 @@ pub async fn prepare(
     issuers: &IssuerArgs,
     policy: &McpUpstreamArgs,
     upstream: &UpstreamTarget,
-) -> Result<Service, String> {
+) -> anyhow::Result<Service> {
     let (config, rules) = policy.resource_config(issuers.apply(base)?)?;
-    let resource_server = ResourceServer::new(config).map_err(|error| error.to_string())?;
+    let resource_server = ResourceServer::new(config)?;
     let router = router(&resource_server, policy, &rules, upstream)?;
     let service = Service::bind(bind, router).await?;
     let config = resource_server.config();
@@ -108,18 +108,16 @@ pub fn router(
     policy: &McpUpstreamArgs,
     rules: &mcp_oauth_proxy::ScopeRules,
     upstream: &UpstreamTarget,
-) -> Result<Router, String> {
+) -> anyhow::Result<Router> {
     let config = policy.proxy_config(rules)?;
     match upstream {
         UpstreamTarget::Url(url) => {
-            let upstream =
-                HttpUpstream::new(&policy.http_config(url)).map_err(|error| error.to_string())?;
-            protect_upstream(resource_server, &config, upstream).map_err(|error| error.to_string())
+            let upstream = HttpUpstream::new(&policy.http_config(url))?;
+            Ok(protect_upstream(resource_server, &config, upstream)?)
         }
         UpstreamTarget::Command(command) => {
-            let upstream = StdioUpstream::new(policy.stdio_config(command)?)
-                .map_err(|error| error.to_string())?;
-            protect_upstream(resource_server, &config, upstream).map_err(|error| error.to_string())
+            let upstream = StdioUpstream::new(policy.stdio_config(command)?)?;
+            Ok(protect_upstream(resource_server, &config, upstream)?)
         }
     }
 }

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{Context, anyhow};
 use axum::Router;
 use futures_util::future::BoxFuture;
 use mcp_oauth_resource::ResourceServer;
@@ -25,11 +26,11 @@ pub use health::HEALTH_PATHS;
 pub use logging::{LogFormat, init as init_logging};
 
 /// Runs `future` on a multi-threaded runtime.
-pub fn block_on<F: Future<Output = Result<(), String>>>(future: F) -> Result<(), String> {
+pub fn block_on<F: Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|error| format!("cannot start the async runtime: {error}"))?
+        .context("cannot start the async runtime")?
         .block_on(future)
 }
 
@@ -58,10 +59,10 @@ pub struct Service {
 
 impl Service {
     /// Binds `address` for `router`.
-    pub async fn bind(address: SocketAddr, router: Router) -> Result<Self, String> {
+    pub async fn bind(address: SocketAddr, router: Router) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(address)
             .await
-            .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+            .with_context(|| format!("cannot listen on {address}"))?;
         Ok(Self {
             listener,
             router,
@@ -120,14 +121,15 @@ impl Service {
 /// HTTP metrics; the metrics are served on `--metrics-addr` if given. Handlers see the
 /// client's address (`ConnectInfo`), which sign-in throttling needs. The services'
 /// background tasks run meanwhile and are aborted when serving stops.
-pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> Result<(), String> {
-    let metrics_listener =
-        match limits.metrics_addr() {
-            Some(address) => Some(TcpListener::bind(address).await.map_err(|error| {
-                format!("cannot listen on {address} (--metrics-addr): {error}")
-            })?),
-            None => None,
-        };
+pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> anyhow::Result<()> {
+    let metrics_listener = match limits.metrics_addr() {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (--metrics-addr)"))?,
+        ),
+        None => None,
+    };
     let mut registry = Registry::default();
     let http_metrics = http_metrics::HttpMetrics::new(&mut registry);
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -144,7 +146,7 @@ pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> Result<(),
         let address = service
             .listener
             .local_addr()
-            .map_err(|error| format!("cannot read a listener's address: {error}"))?;
+            .context("cannot read a listener's address")?;
         let router = service.router.merge(health::routes(service.readiness));
         let router = requests::instrument(router, &http_metrics, &address.to_string());
         tasks.spawn(connections::serve(
@@ -170,8 +172,8 @@ pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> Result<(),
         Some(result) = tasks.join_next() => {
             let _ = stop.send(true);
             return match result {
-                Ok(()) => Err("a server stopped unexpectedly".to_owned()),
-                Err(error) => Err(format!("server task failed: {error}")),
+                Ok(()) => Err(anyhow!("a server stopped unexpectedly")),
+                Err(error) => Err(anyhow!(error).context("server task failed")),
             };
         }
     }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use http::{HeaderName, HeaderValue};
 use mcp_oauth_proxy::stdio::StdioUpstreamConfig;
@@ -173,7 +174,7 @@ pub enum UpstreamTarget {
 
 impl McpUpstreamArgs {
     /// The upstream, if the flags name one.
-    pub fn target(&self) -> Result<Option<UpstreamTarget>, String> {
+    pub fn target(&self) -> anyhow::Result<Option<UpstreamTarget>> {
         let command: Vec<String> = self
             .upstream_command
             .iter()
@@ -182,9 +183,7 @@ impl McpUpstreamArgs {
             .cloned()
             .collect();
         match (&self.upstream_url, command.is_empty()) {
-            (Some(_), false) => {
-                Err("give --upstream-url or an upstream command, not both".to_owned())
-            }
+            (Some(_), false) => bail!("give --upstream-url or an upstream command, not both"),
             (Some(url), true) => Ok(Some(UpstreamTarget::Url(url.clone()))),
             (None, false) => Ok(Some(UpstreamTarget::Command(command))),
             (None, true) => Ok(None),
@@ -199,10 +198,10 @@ impl McpUpstreamArgs {
     }
 
     /// How to run a stdio upstream `command` (the program, then its arguments).
-    pub fn stdio_config(&self, command: &[String]) -> Result<StdioUpstreamConfig, String> {
+    pub fn stdio_config(&self, command: &[String]) -> anyhow::Result<StdioUpstreamConfig> {
         let (program, args) = command
             .split_first()
-            .ok_or("the upstream command is empty")?;
+            .context("the upstream command is empty")?;
         let mut config = StdioUpstreamConfig::new(program, args)
             .with_max_children(usize::try_from(self.upstream_max_children).unwrap_or(usize::MAX))
             .with_idle_timeout(Duration::from_secs(self.upstream_idle_secs));
@@ -213,7 +212,7 @@ impl McpUpstreamArgs {
             let (name, value) = variable
                 .split_once('=')
                 .filter(|(name, _)| !name.is_empty())
-                .ok_or("--upstream-env: expected NAME=VALUE")?;
+                .context("--upstream-env: expected NAME=VALUE")?;
             config = config.with_env(name, value);
         }
         if let Some(prefix) = &self.upstream_identity_env {
@@ -223,13 +222,12 @@ impl McpUpstreamArgs {
     }
 
     /// The scope rules of the file and the flags (flags win).
-    pub fn scope_rules(&self) -> Result<ScopeRules, String> {
+    pub fn scope_rules(&self) -> anyhow::Result<ScopeRules> {
         let file = match &self.scopes_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
-                    .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-                ScopeRules::from_toml(&text)
-                    .map_err(|error| format!("{}: {error}", path.display()))?
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                ScopeRules::from_toml(&text).with_context(|| path.display().to_string())?
             }
             None => ScopeRules::default(),
         };
@@ -247,7 +245,7 @@ impl McpUpstreamArgs {
     pub fn resource_config(
         &self,
         config: ResourceServerConfig,
-    ) -> Result<(ResourceServerConfig, ScopeRules), String> {
+    ) -> anyhow::Result<(ResourceServerConfig, ScopeRules)> {
         let rules = self.scope_rules()?;
         let mut supported = config.scopes_supported.clone();
         for scope in rules.scopes() {
@@ -260,7 +258,7 @@ impl McpUpstreamArgs {
     }
 
     /// What the proxy does between the resource server and the upstream.
-    pub fn proxy_config(&self, rules: &ScopeRules) -> Result<ProxyConfig, String> {
+    pub fn proxy_config(&self, rules: &ScopeRules) -> anyhow::Result<ProxyConfig> {
         let mut identity = IdentityHeaders::default();
         identity.subject = self.forward_subject_header.clone();
         identity.client_id = self.forward_client_id_header.clone();
@@ -285,14 +283,14 @@ impl McpUpstreamArgs {
 }
 
 /// `NAME: VALUE` of --upstream-header. The value is a secret: errors name the header only.
-fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), String> {
+fn parse_header(header: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
     let (name, value) = header
         .split_once(':')
-        .ok_or("--upstream-header: expected NAME: VALUE")?;
+        .context("--upstream-header: expected NAME: VALUE")?;
     let name = HeaderName::try_from(name.trim())
-        .map_err(|_| "--upstream-header: not a header name".to_owned())?;
+        .map_err(|_| anyhow!("--upstream-header: not a header name"))?;
     let value = HeaderValue::try_from(value.trim())
-        .map_err(|_| format!("--upstream-header {name}: the value is not a valid header value"))?;
+        .map_err(|_| anyhow!("--upstream-header {name}: the value is not a valid header value"))?;
     Ok((name, value))
 }
 
@@ -325,44 +323,32 @@ mod tests {
 
     #[test]
     fn takes_one_upstream_a_url_or_a_command_with_its_arguments() {
-        assert_eq!(parse(&[]).unwrap().target(), Ok(None));
+        let target = |flags: &[&str]| parse(flags).unwrap().target().unwrap();
+        assert_eq!(target(&[]), None);
         assert_eq!(
-            parse(&["--upstream-url", "http://127.0.0.1:8080/mcp"])
-                .unwrap()
-                .target(),
-            Ok(Some(UpstreamTarget::Url(
-                "http://127.0.0.1:8080/mcp".to_owned()
-            )))
+            target(&["--upstream-url", "http://127.0.0.1:8080/mcp"]),
+            Some(UpstreamTarget::Url("http://127.0.0.1:8080/mcp".to_owned()))
         );
         let words = |words: &[&str]| words.iter().map(|word| (*word).to_owned()).collect();
         assert_eq!(
-            parse(&["--upstream-command", "python3", "server.py"])
-                .unwrap()
-                .target(),
-            Ok(Some(UpstreamTarget::Command(words(&[
-                "python3",
-                "server.py"
-            ]))))
+            target(&["--upstream-command", "python3", "server.py"]),
+            Some(UpstreamTarget::Command(words(&["python3", "server.py"])))
         );
         assert_eq!(
-            parse(&["--", "npx", "-y", "server-everything"])
-                .unwrap()
-                .target(),
-            Ok(Some(UpstreamTarget::Command(words(&[
+            target(&["--", "npx", "-y", "server-everything"]),
+            Some(UpstreamTarget::Command(words(&[
                 "npx",
                 "-y",
                 "server-everything"
-            ]))))
+            ])))
         );
         assert_eq!(
-            parse(&["--upstream-command", "npx", "--", "-y", "server-everything"])
-                .unwrap()
-                .target(),
-            Ok(Some(UpstreamTarget::Command(words(&[
+            target(&["--upstream-command", "npx", "--", "-y", "server-everything"]),
+            Some(UpstreamTarget::Command(words(&[
                 "npx",
                 "-y",
                 "server-everything"
-            ]))))
+            ])))
         );
         assert!(parse(&["--upstream-url", "http://x/mcp", "--upstream-command", "a"]).is_err());
     }
@@ -411,14 +397,17 @@ mod tests {
         let file = dir.path().join("scopes.toml");
         std::fs::write(&file, "[tool]\ndelete = \"mcp:admin\"\n").unwrap();
         let args = parse(&["--scopes-file", file.to_str().unwrap()]).unwrap();
-        let error = args.scope_rules().unwrap_err();
+        let error = format!("{:#}", args.scope_rules().unwrap_err());
         assert!(error.contains("scopes.toml"), "{error}");
     }
 
     #[test]
     fn upstream_header_values_are_never_echoed() {
         let args = parse(&["--upstream-header", "x-api-key: s3\u{7}cret"]).unwrap();
-        let error = args.proxy_config(&ScopeRules::default()).unwrap_err();
+        let error = format!(
+            "{:#}",
+            args.proxy_config(&ScopeRules::default()).unwrap_err()
+        );
         assert!(!error.contains("s3cret"), "{error}");
         assert!(error.contains("x-api-key"), "{error}");
         let args = parse(&["--upstream-header", "X-Api-Key: s3cret"]).unwrap();

@@ -183,9 +183,9 @@ pub async fn prepare(
     listen: &dyn Listen,
     mcp: &McpTarget,
     credentials: Credentials,
-) -> Result<Service, String> {
+) -> anyhow::Result<Service> {
     let config = WebClientConfig::new(listen.url().clone(), &mcp.mcp_url, credentials);
-    let client = WebClient::new(config).map_err(|error| error.to_string())?;
+    let client = WebClient::new(config)?;
     let service = Service::bind(listen.bind(), client.router()).await?;
     println!(
         "{} listening on {}: open {}",
@@ -197,7 +197,7 @@ pub async fn prepare(
 }
 
 /// Runs `mcp-oauth client` until Ctrl-C or SIGTERM.
-pub async fn run_client(args: ClientArgs) -> Result<(), String> {
+pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     let credentials = pre_registered(&args.issuer.issuer, &args.client_id, &args.client_secret);
     serve_all(
         vec![prepare(&args.listen, &args.mcp, credentials).await?],
@@ -207,9 +207,8 @@ pub async fn run_client(args: ClientArgs) -> Result<(), String> {
 }
 
 /// Runs `mcp-oauth auto-client` until Ctrl-C or SIGTERM.
-pub async fn run_auto_client(args: AutoClientArgs) -> Result<(), String> {
-    private_files::secure_dir(&args.data_dir, &[AUTO_CLIENT_REGISTRATION_FILE])
-        .map_err(|error| error.to_string())?;
+pub async fn run_auto_client(args: AutoClientArgs) -> anyhow::Result<()> {
+    private_files::secure_dir(&args.data_dir, &[AUTO_CLIENT_REGISTRATION_FILE])?;
     let credentials = dynamic(&args.data_dir);
     serve_all(
         vec![prepare(&args.listen, &args.mcp, credentials).await?],
@@ -219,14 +218,11 @@ pub async fn run_auto_client(args: AutoClientArgs) -> Result<(), String> {
 }
 
 /// Runs `mcp-oauth cimd-client` until Ctrl-C or SIGTERM.
-pub async fn run_cimd_client(args: CimdClientArgs) -> Result<(), String> {
+pub async fn run_cimd_client(args: CimdClientArgs) -> anyhow::Result<()> {
     let service = prepare(&args.listen, &args.mcp, Credentials::MetadataDocument).await?;
     println!(
         "  its Client ID Metadata Document: {}",
-        args.listen
-            .url
-            .join("client-metadata.json")
-            .map_err(|error| error.to_string())?
+        args.listen.url.join("client-metadata.json")?
     );
     serve_all(vec![service], &args.serve).await
 }

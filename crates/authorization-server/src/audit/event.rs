@@ -42,6 +42,7 @@ pub(crate) enum SignInMethod<'a> {
     /// With their password, on the sign-in page.
     Password,
     /// At an upstream OpenID provider: `issuer`, once the sign-in it answers is known.
+    #[cfg_attr(not(feature = "federation"), expect(dead_code))]
     Upstream(Option<&'a str>),
 }
 

@@ -64,7 +64,7 @@ fn document(config: &AuthorizationServerConfig) -> Value {
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "client_id_metadata_document_supported": config.client_id_metadata_documents,
+        "client_id_metadata_document_supported": metadata_documents_accepted(config),
         "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
@@ -79,4 +79,16 @@ async fn metadata(State(discovery): State<Discovery>) -> Json<Value> {
 
 async fn jwks(State(discovery): State<Discovery>) -> Json<Value> {
     Json(serde_json::to_value(discovery.keys.jwks()).unwrap_or_else(|_| json!({"keys": []})))
+}
+
+/// Whether an https URL is accepted as `client_id`.
+#[cfg(feature = "cimd")]
+fn metadata_documents_accepted(config: &AuthorizationServerConfig) -> bool {
+    config.client_id_metadata_documents
+}
+
+/// Never without the `cimd` feature.
+#[cfg(not(feature = "cimd"))]
+fn metadata_documents_accepted(_: &AuthorizationServerConfig) -> bool {
+    false
 }

@@ -1,19 +1,19 @@
 //! The clients the engine serves: registered clients (RFC 6749 §2, RFC 7591) and clients
-//! identified by a metadata document (CIMD), looked up by [`Clients`], and seen through
-//! [`RegisteredClient`].
+//! identified by a metadata document (CIMD, feature `cimd`: `metadata_documents`), looked up
+//! by [`Clients`], and seen through [`RegisteredClient`]. Without `cimd` a `client_id` URL is
+//! one more unregistered client id, as with `client_id_metadata_documents` off.
 
 use std::sync::Arc;
 
-use mcp_oauth_core::{
-    CanonicalResource, GrantType, ScopeSet, TokenEndpointAuthMethod, is_client_id_url,
-};
+use mcp_oauth_core::{CanonicalResource, GrantType, ScopeSet, TokenEndpointAuthMethod};
 
 use super::client_auth::ClientCredentials;
 use super::fault::Fault;
-use crate::cimd::{ClientMetadataFetcher, FetcherConfig};
+#[cfg(feature = "cimd")]
+use super::metadata_documents::MetadataDocuments;
 use crate::clock::Clock;
 use crate::config::AuthorizationServerConfig;
-use crate::store::{ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata};
+use crate::store::{ClientId, ClientRecord, ClientStore};
 
 /// A client record, with typed access to what it registered.
 #[derive(Debug, Clone)]
@@ -61,19 +61,18 @@ impl RegisteredClient {
     pub(crate) fn introspection_resources(&self) -> &[CanonicalResource] {
         &self.record.introspection_resources
     }
+
+    /// The record itself, to update it.
+    #[cfg(feature = "cimd")]
+    pub(super) fn into_record(self) -> ClientRecord {
+        self.record
+    }
 }
 
 impl From<ClientRecord> for RegisteredClient {
     fn from(record: ClientRecord) -> Self {
         Self { record }
     }
-}
-
-/// Which `client_id`s name a metadata document, and the fetcher when documents are accepted.
-struct MetadataDocuments {
-    fetcher: Option<ClientMetadataFetcher>,
-    allow_private_addresses: bool,
-    trusted_local_documents: Vec<String>,
 }
 
 /// Why the client of an authorization request cannot be used, for the person's error page.
@@ -85,35 +84,24 @@ pub(crate) struct Unresolvable(pub(crate) String);
 #[derive(Clone)]
 pub(crate) struct Clients {
     store: Arc<dyn ClientStore>,
+    #[cfg(feature = "cimd")]
     documents: Arc<MetadataDocuments>,
-    clock: Clock,
 }
 
 impl Clients {
     /// The clients of `store`; metadata documents are fetched as `config` allows, under its
-    /// registration policy. Errors: a fetcher configuration that cannot work.
+    /// registration policy, at `clock`. Errors: a fetcher configuration that cannot work.
     pub(crate) fn new(
         store: Arc<dyn ClientStore>,
         config: &AuthorizationServerConfig,
         clock: Clock,
     ) -> Result<Self, String> {
-        let fetcher = if config.client_id_metadata_documents {
-            let fetcher_config = FetcherConfig::default()
-                .dangerous_allow_private_addresses(config.cimd_allow_private_addresses)
-                .with_trusted_local_documents(config.cimd_trusted_local_documents.iter().cloned())
-                .with_registration_policy(super::registration::policy(config));
-            Some(ClientMetadataFetcher::new(fetcher_config).map_err(|error| error.to_string())?)
-        } else {
-            None
-        };
+        #[cfg(not(feature = "cimd"))]
+        let _ = (config, clock); // what only metadata documents need
         Ok(Self {
+            #[cfg(feature = "cimd")]
+            documents: Arc::new(MetadataDocuments::new(store.clone(), config, clock)?),
             store,
-            documents: Arc::new(MetadataDocuments {
-                fetcher,
-                allow_private_addresses: config.cimd_allow_private_addresses,
-                trusted_local_documents: config.cimd_trusted_local_documents.clone(),
-            }),
-            clock,
         })
     }
 
@@ -126,18 +114,16 @@ impl Clients {
         Ok(record.map(RegisteredClient::from))
     }
 
-    /// Whether `client_id` names a Client ID Metadata Document: an `https` URL or one of the
-    /// exact trusted local documents (`cimd_trusted_local_documents`), which may be `http`; in
-    /// tests (`cimd_allow_private_addresses`) any `http` URL, which the fetcher takes only on
-    /// loopback.
+    /// Whether `client_id` names a Client ID Metadata Document (see `metadata_documents`).
+    #[cfg(feature = "cimd")]
     pub(crate) fn is_metadata_document_id(&self, client_id: &str) -> bool {
-        let documents = &self.documents;
-        is_client_id_url(client_id)
-            || (documents.allow_private_addresses && client_id.starts_with("http://"))
-            || documents
-                .trusted_local_documents
-                .iter()
-                .any(|trusted| trusted == client_id)
+        self.documents.names_document(client_id)
+    }
+
+    /// Never without the `cimd` feature.
+    #[cfg(not(feature = "cimd"))]
+    pub(crate) fn is_metadata_document_id(&self, _: &str) -> bool {
+        false
     }
 
     /// The client an authorization request names: a registered client, or (Client ID Metadata
@@ -150,48 +136,9 @@ impl Clients {
         let stored = self.find(client_id).await.map_err(|_| {
             Unresolvable("The server could not look up the application.".to_owned())
         })?;
-        let fetcher = match &self.documents.fetcher {
-            Some(fetcher) if self.is_metadata_document_id(client_id) => fetcher,
-            _ => return Ok(stored),
-        };
-        // The document is authoritative (the fetcher caches it per HTTP caching).
-        let metadata = fetcher.fetch(client_id).await.map_err(|error| {
-            tracing::info!(%client_id, %error, "client metadata document refused");
-            Unresolvable(format!(
-                "The application's metadata document at {client_id} cannot be used: {error}."
-            ))
-        })?;
-        let metadata = RegisteredMetadata::Application((*metadata).clone());
-        let now = (self.clock)();
-        let cannot_store =
-            |_| Unresolvable("The server could not store the application.".to_owned());
-        let record = match stored {
-            Some(client) if client.record.metadata == metadata => return Ok(Some(client)),
-            Some(client) => {
-                let mut record = client.record;
-                record.metadata = metadata;
-                record.updated_at = now;
-                self.store
-                    .update_client(&record)
-                    .await
-                    .map_err(cannot_store)?;
-                record
-            }
-            None => {
-                let record = ClientRecord::new(
-                    ClientId(client_id.to_owned()),
-                    metadata,
-                    ClientOrigin::Dynamic,
-                    now,
-                );
-                self.store
-                    .insert_client(&record)
-                    .await
-                    .map_err(cannot_store)?;
-                record
-            }
-        };
-        Ok(Some(RegisteredClient::from(record)))
+        #[cfg(feature = "cimd")]
+        let stored = self.documents.resolve(client_id, stored).await?;
+        Ok(stored)
     }
 
     /// Authenticates the client of a token, revocation or introspection request (RFC 6749

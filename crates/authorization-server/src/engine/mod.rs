@@ -12,13 +12,16 @@
 //! | `/introspect` (RFC 7662) | [`Introspector`] | token → description |
 //!
 //! Clients are looked up and authenticated by [`Clients`] from the [`ClientCredentials`] a
-//! request presents.
+//! request presents; a `client_id` URL names a metadata document (`metadata_documents`,
+//! feature `cimd`).
 
 mod authorize;
 mod client_auth;
 mod clients;
 mod fault;
 mod introspection;
+#[cfg(feature = "cimd")]
+mod metadata_documents;
 mod registration;
 mod revocation;
 mod token;

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::{StoreResult, UnixTime, UserId};
 
-/// Local user accounts, and the users of upstream identities (see
-/// [`FederationStore`](super::FederationStore)).
+/// Local user accounts, and the users of upstream identities (see `FederationStore`, feature
+/// `federation`).
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Adds a user; `Conflict("user")` if the id or the e-mail is taken.

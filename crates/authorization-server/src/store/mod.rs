@@ -1,8 +1,10 @@
 //! Storage of the authorization server: one small trait per domain, as Ory Hydra's persisters
 //! ([`ClientStore`], [`AccountStore`], [`ConsentStore`], [`GrantStore`], [`KeyStore`],
-//! [`SessionStore`], [`FederationStore`], [`AuditStore`]), composed into [`Store`]. [`SqlStore`] implements
-//! every one on SQLite (one file, the default) and PostgreSQL (several instances); both pass
-//! the same test suite (`tests/store.rs`), and `docs/storage-schema.md` describes each table.
+//! [`SessionStore`], [`AuditStore`], and `FederationStore` with the `federation` feature),
+//! composed into [`Store`]. [`SqlStore`] implements every one on SQLite (one file, the default)
+//! and PostgreSQL (several instances; feature `postgres`); both pass the same test suite
+//! (`tests/store.rs`), and `docs/storage-schema.md` describes each table. The schema is the same
+//! whatever the features: a build without `federation` keeps its tables.
 //!
 //! Records are typed: scopes are [`ScopeSet`](mcp_oauth_core::ScopeSet)s, resources
 //! [`CanonicalResource`](mcp_oauth_core::CanonicalResource)s and client metadata
@@ -17,6 +19,7 @@ mod audit;
 mod clients;
 mod consents;
 mod error;
+#[cfg(feature = "federation")]
 mod federation;
 mod grants;
 mod ids;
@@ -33,6 +36,7 @@ pub use audit::{
 pub use clients::{ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata};
 pub use consents::{ConsentRecord, ConsentStore};
 pub use error::{DatabaseError, StoreError, StoreResult};
+#[cfg(feature = "federation")]
 pub use federation::{FederationStore, UpstreamIdentityRecord, UpstreamLoginRecord};
 pub use grants::{
     AccessTokenRecord, AuthorizationCodeRecord, CodeRedemption, GrantRecord, GrantStore,
@@ -47,23 +51,41 @@ pub use sql::{SqlStore, SqlStoreOptions};
 
 use async_trait::async_trait;
 
-/// Everything the authorization server persists: every domain's store, and the housekeeping
-/// that spans them.
-#[async_trait]
-pub trait Store:
-    ClientStore
-    + AccountStore
-    + ConsentStore
-    + GrantStore
-    + KeyStore
-    + SessionStore
-    + FederationStore
-    + AuditStore
-{
-    /// Deletes expired codes, sessions, device cookies, upstream sign-ins and tokens; returns
-    /// how many rows of each went.
-    async fn purge_expired(&self, now: UnixTime) -> StoreResult<Purged>;
+/// `Store` over the domain stores given: `FederationStore` is one only with its feature.
+macro_rules! store_trait {
+    ($($domain:ident),+) => {
+        /// Everything the authorization server persists: every domain's store, and the
+        /// housekeeping that spans them.
+        #[async_trait]
+        pub trait Store: $($domain +)+ {
+            /// Deletes expired codes, sessions, device cookies, upstream sign-ins, tokens and
+            /// audit records; returns how many rows of each went.
+            async fn purge_expired(&self, now: UnixTime) -> StoreResult<Purged>;
 
-    /// The connections of the store's pool right now (for metrics).
-    fn connection_use(&self) -> ConnectionUse;
+            /// The connections of the store's pool right now (for metrics).
+            fn connection_use(&self) -> ConnectionUse;
+        }
+    };
 }
+
+#[cfg(feature = "federation")]
+store_trait!(
+    ClientStore,
+    AccountStore,
+    ConsentStore,
+    GrantStore,
+    KeyStore,
+    SessionStore,
+    AuditStore,
+    FederationStore
+);
+#[cfg(not(feature = "federation"))]
+store_trait!(
+    ClientStore,
+    AccountStore,
+    ConsentStore,
+    GrantStore,
+    KeyStore,
+    SessionStore,
+    AuditStore
+);

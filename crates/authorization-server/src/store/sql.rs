@@ -1,9 +1,9 @@
 //! [`SqlStore`]: the [`Store`] on SQLite (the default: one file in the data directory) or
-//! PostgreSQL (for several authorization-server instances), over sqlx's `Any` driver. Each
-//! domain's trait is implemented in the module of its tables, as Ory Hydra's
+//! PostgreSQL (for several authorization-server instances; feature `postgres`), over sqlx's
+//! `Any` driver. Each domain's trait is implemented in the module of its tables, as Ory Hydra's
 //! `persister_<domain>.go`: [`clients`], [`accounts`], [`consents`], [`grants`] (with
-//! [`refresh`] and [`access`]), [`keys`], [`sessions`] (with [`devices`]), [`upstream`] and
-//! [`audit`].
+//! [`refresh`] and [`access`]), [`keys`], [`sessions`] (with [`devices`]), [`audit`] and
+//! `upstream` (feature `federation`; its tables exist in every build).
 //!
 //! Both databases run the same statements (written in the SQL they share: `$n` parameters,
 //! `RETURNING`, `ON CONFLICT`); what differs is in [`dialect`]: the migration directory
@@ -27,6 +27,7 @@ mod refresh;
 mod rows;
 mod sessions;
 mod sqlite_file;
+#[cfg(feature = "federation")]
 mod upstream;
 
 pub use options::SqlStoreOptions;
@@ -44,7 +45,7 @@ use super::{
     StoreResult, UnixTime,
 };
 
-/// The [`Store`] on SQLite or PostgreSQL, chosen by the URL's scheme.
+/// The [`Store`] on SQLite or PostgreSQL (feature `postgres`), chosen by the URL's scheme.
 ///
 /// Opening a store applies the migrations the database lacks (PostgreSQL instances starting
 /// together take turns, under sqlx's advisory lock). Every multi-statement operation runs in one
@@ -77,7 +78,7 @@ impl SqlStore {
     /// held by a single connection, for tests); every SQLite connection gets WAL journaling,
     /// `synchronous = FULL`, foreign keys and a busy timeout, and a file is checked first
     /// (SQLite's `quick_check`). `postgres:` and `postgresql:` URLs take the usual parameters
-    /// (`options=-c search_path=…` selects a schema).
+    /// (`options=-c search_path=…` selects a schema) in a build with the `postgres` feature.
     ///
     /// With a key encryption key, private keys stored in clear are encrypted now; in every
     /// case the published keys are read once, so that keys that cannot be decrypted stop the

@@ -1,12 +1,17 @@
-//! The databases the suite runs on: a SQLite file in a temporary directory, or a fresh schema
-//! of the PostgreSQL database named by `MCP_OAUTH_POSTGRES_URL`, dropped afterwards.
+//! The databases the suite runs on: a SQLite file in a temporary directory, or (feature
+//! `postgres`) a fresh schema of the PostgreSQL database named by `MCP_OAUTH_POSTGRES_URL`,
+//! dropped afterwards.
 
 use std::path::Path;
+#[cfg(feature = "postgres")]
 use std::sync::atomic::{AtomicU32, Ordering};
+#[cfg(feature = "postgres")]
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mcp_oauth_authorization_server::store::{SqlStore, SqlStoreOptions, StoreResult};
-use sqlx::{AnyPool, AssertSqlSafe, Connection, PgConnection};
+use sqlx::AnyPool;
+#[cfg(feature = "postgres")]
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tempfile::TempDir;
 
 /// One empty database for one test.
@@ -16,6 +21,7 @@ pub struct TestDb {
 
 enum Place {
     Sqlite(TempDir),
+    #[cfg(feature = "postgres")]
     Postgres(Schema),
 }
 
@@ -30,6 +36,7 @@ impl TestDb {
 
     /// A new schema in the PostgreSQL database of `MCP_OAUTH_POSTGRES_URL`. `None` (after a
     /// notice) when that is unset, unless `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes it fail.
+    #[cfg(feature = "postgres")]
     pub async fn postgres(test: &str) -> Option<TestDb> {
         let Some(base_url) = std::env::var("MCP_OAUTH_POSTGRES_URL")
             .ok()
@@ -57,6 +64,7 @@ impl TestDb {
     pub fn dialect(&self) -> &'static str {
         match self.place {
             Place::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
             Place::Postgres(_) => "postgres",
         }
     }
@@ -68,6 +76,7 @@ impl TestDb {
                 let file = dir.path().join(SqlStore::SQLITE_FILE_NAME);
                 format!("sqlite://{}?mode=rwc", file.display())
             }
+            #[cfg(feature = "postgres")]
             Place::Postgres(schema) => schema.url(),
         }
     }
@@ -76,6 +85,7 @@ impl TestDb {
     pub fn sqlite_dir(&self) -> Option<&Path> {
         match &self.place {
             Place::Sqlite(dir) => Some(dir.path()),
+            #[cfg(feature = "postgres")]
             Place::Postgres(_) => None,
         }
     }
@@ -85,6 +95,7 @@ impl TestDb {
     pub async fn open(&self) -> SqlStore {
         let opened = match &self.place {
             Place::Sqlite(dir) => SqlStore::open_sqlite_dir(dir.path()).await,
+            #[cfg(feature = "postgres")]
             Place::Postgres(schema) => SqlStore::connect(&schema.url()).await,
         };
         opened.expect("open the store")
@@ -94,6 +105,7 @@ impl TestDb {
     pub async fn open_with(&self, options: &SqlStoreOptions) -> StoreResult<SqlStore> {
         match &self.place {
             Place::Sqlite(dir) => SqlStore::open_sqlite_dir_with(dir.path(), options).await,
+            #[cfg(feature = "postgres")]
             Place::Postgres(schema) => SqlStore::connect_with(&schema.url(), options).await,
         }
     }
@@ -109,11 +121,13 @@ impl TestDb {
 
 /// A schema made for one test, dropped (with everything in it) when the test ends, even by a
 /// panic.
+#[cfg(feature = "postgres")]
 struct Schema {
     base_url: String,
     name: String,
 }
 
+#[cfg(feature = "postgres")]
 impl Schema {
     async fn create(base_url: String, test: &str) -> Schema {
         static SEQUENCE: AtomicU32 = AtomicU32::new(0);
@@ -156,6 +170,7 @@ impl Schema {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl Drop for Schema {
     fn drop(&mut self) {
         let (url, name) = (self.base_url.clone(), self.name.clone());

@@ -111,6 +111,7 @@ impl AuthorizeRequest {
     }
 
     /// The request of a `return_to` (`/authorize?…`), as the sign-in pages carry it.
+    #[cfg(feature = "federation")]
     pub(crate) fn from_return_to(return_to: &str) -> Option<Self> {
         Self::from_query(return_to.strip_prefix(RETURN_PREFIX)?).ok()
     }
@@ -370,7 +371,9 @@ impl Authorizer {
     /// Where to send `error` for the authorization request `return_to` (`/authorize?…`, as
     /// the sign-in pages carry it): its verified redirect URI with `error`,
     /// `error_description`, `iss` and `state` (RFC 6749 §4.1.2.1, RFC 9207). `None` when its
-    /// client or redirect URI cannot be verified: then only a page may answer.
+    /// client or redirect URI cannot be verified: then only a page may answer. (Federated
+    /// sign-in's failures end this way.)
+    #[cfg(feature = "federation")]
     pub(crate) async fn error_redirect(
         &self,
         return_to: &str,

@@ -40,6 +40,7 @@ pub(super) async fn pool(url: &str, dialect: Dialect, label: &str) -> StoreResul
     sqlx::any::install_default_drivers();
     let options = AnyPoolOptions::new().max_connections(MAX_CONNECTIONS);
     let options = match dialect {
+        #[cfg(feature = "postgres")]
         Dialect::Postgres => options,
         Dialect::Sqlite => {
             let options =

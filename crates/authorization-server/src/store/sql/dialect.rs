@@ -30,6 +30,7 @@ static SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
 ]);
 /// The PostgreSQL migrations (`migrations/postgres`), embedded at build time; listed like
 /// [`SQLITE_MIGRATIONS`].
+#[cfg(feature = "postgres")]
 static POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
     (
         "0001_initial.sql",
@@ -59,6 +60,7 @@ static POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dialect {
     Sqlite,
+    #[cfg(feature = "postgres")]
     Postgres,
 }
 
@@ -69,7 +71,13 @@ impl Dialect {
         let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => Ok(Self::Sqlite),
+            #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => Ok(Self::Postgres),
+            #[cfg(not(feature = "postgres"))]
+            "postgres" | "postgresql" => Err(StoreError::database(
+                "PostgreSQL is not in this build of the authorization server: build it with \
+                 the `postgres` feature (a default feature), or use a sqlite: URL",
+            )),
             _ => Err(StoreError::database(format!(
                 "unsupported database URL scheme {scheme:?}: expected sqlite: or postgres:"
             ))),
@@ -80,6 +88,7 @@ impl Dialect {
     pub(super) fn name(self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite",
+            #[cfg(feature = "postgres")]
             Self::Postgres => "postgres",
         }
     }
@@ -88,6 +97,7 @@ impl Dialect {
     pub(super) fn migrations(self) -> EmbeddedMigrations {
         match self {
             Self::Sqlite => SQLITE_MIGRATIONS,
+            #[cfg(feature = "postgres")]
             Self::Postgres => POSTGRES_MIGRATIONS,
         }
     }
@@ -98,6 +108,7 @@ impl Dialect {
     pub(super) fn begin_write(self) -> &'static str {
         match self {
             Self::Sqlite => "BEGIN IMMEDIATE",
+            #[cfg(feature = "postgres")]
             Self::Postgres => "BEGIN",
         }
     }
@@ -111,6 +122,7 @@ impl Dialect {
     pub(super) fn lock_refresh_family(self) -> Option<&'static str> {
         match self {
             Self::Sqlite => None,
+            #[cfg(feature = "postgres")]
             Self::Postgres => Some(
                 "SELECT 1 FROM grants WHERE grant_id = \
                  (SELECT grant_id FROM refresh_tokens WHERE token_hash = $1) \
@@ -125,6 +137,7 @@ impl Dialect {
     pub(super) fn lock_signing_keys(self) -> Option<&'static str> {
         match self {
             Self::Sqlite => None,
+            #[cfg(feature = "postgres")]
             Self::Postgres => Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"),
         }
     }
@@ -134,9 +147,16 @@ impl Dialect {
 mod tests {
     use super::*;
 
+    /// The dialects of this build.
+    const DIALECTS: &[Dialect] = &[
+        Dialect::Sqlite,
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres,
+    ];
+
     #[test]
     fn every_migration_file_is_embedded() {
-        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        for &dialect in DIALECTS {
             let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/");
             let mut on_disk: Vec<String> = std::fs::read_dir(format!("{dir}{}", dialect.name()))
                 .unwrap()
@@ -145,6 +165,16 @@ mod tests {
             on_disk.sort();
             let embedded: Vec<&str> = dialect.migrations().file_names().collect();
             assert_eq!(embedded, on_disk, "{}", dialect.name());
+        }
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn a_postgres_url_names_the_feature_it_needs_and_not_the_url() {
+        for url in ["postgres://user:s3cret@db/x", "PostgreSQL://db/x"] {
+            let error = Dialect::from_url(url).unwrap_err().to_string();
+            assert!(error.contains("`postgres` feature"), "{error}");
+            assert!(!error.contains("s3cret"), "{error}");
         }
     }
 }

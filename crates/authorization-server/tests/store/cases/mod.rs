@@ -10,6 +10,7 @@ mod migrations;
 mod refresh;
 mod sessions;
 mod tokens;
+#[cfg(feature = "federation")]
 mod upstream;
 mod users;
 
@@ -23,5 +24,6 @@ pub use migrations::*;
 pub use refresh::*;
 pub use sessions::*;
 pub use tokens::*;
+#[cfg(feature = "federation")]
 pub use upstream::*;
 pub use users::*;

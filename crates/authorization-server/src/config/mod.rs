@@ -1,11 +1,18 @@
 //! Configuration of the authorization server: one documented default for every setting,
 //! `with_…` setters, and [`AuthorizationServerConfig::validate`] that reports every problem.
+//! The settings of an optional capability exist only with its feature: the upstream
+//! providers (`upstream`) with `federation`, Client ID Metadata Documents with `cimd`.
 
-use std::fmt;
+#[cfg(feature = "federation")]
+mod upstream;
+
 use std::time::Duration;
 
 use mcp_oauth_core::CanonicalResource;
 use url::Url;
+
+#[cfg(feature = "federation")]
+pub use self::upstream::UpstreamProvider;
 
 /// Everything the authorization server needs to know.
 #[derive(Debug, Clone)]
@@ -40,24 +47,30 @@ pub struct AuthorizationServerConfig {
     pub initial_access_token: Option<String>,
     /// Registrations allowed per client IP per minute (default 20).
     pub registrations_per_minute: u32,
-    /// Whether an https URL is accepted as `client_id` (Client ID Metadata Documents).
+    /// Whether an https URL is accepted as `client_id` (Client ID Metadata Documents;
+    /// default true).
+    #[cfg(feature = "cimd")]
     pub client_id_metadata_documents: bool,
     /// Exact `client_id` URLs of metadata documents that may be `http` on a loopback host
     /// (default none), e.g. a local stack's own CIMD client. Every other metadata document
     /// must be `https` on a public address.
+    #[cfg(feature = "cimd")]
     pub cimd_trusted_local_documents: Vec<String>,
     /// **Dangerous, for tests only** (default false): every Client ID Metadata Document may be
     /// `http` on loopback and live on loopback and private addresses, so any client can make
     /// the server request internal services (CIMD draft §6.5). No command sets it; a local
     /// stack lists its own documents in `cimd_trusted_local_documents` instead.
+    #[cfg(feature = "cimd")]
     pub cimd_allow_private_addresses: bool,
     /// Sign-in throttling: failures allowed per account and address, per account, per address
     /// and per device cookie, the window, and the device cookies' lifetime.
     pub login_limits: LoginLimits,
     /// Upstream OpenID providers people sign in with (federated sign-in). When there is at
     /// least one, they replace the local sign-in and sign-up pages.
+    #[cfg(feature = "federation")]
     pub upstreams: Vec<UpstreamProvider>,
     /// How long a person has to finish signing in at an upstream provider (default 10 minutes).
+    #[cfg(feature = "federation")]
     pub upstream_login_ttl: Duration,
     /// How often expired codes, sessions, upstream sign-ins and tokens are deleted from the
     /// store by [`crate::AuthorizationServer::purge_expired_periodically`] (default 5 minutes).
@@ -173,80 +186,6 @@ impl LoginLimits {
     }
 }
 
-/// An upstream OpenID Connect provider (OpenID Connect Core §3.1: authorization code flow), at
-/// which this server is one confidential (or public) client with the redirect URI
-/// `<issuer>/login/callback`.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct UpstreamProvider {
-    /// The provider's issuer identifier, exactly as its ID tokens' `iss` (some end with `/`);
-    /// its metadata is at `<issuer without a final />/.well-known/openid-configuration`
-    /// (OpenID Connect Discovery §4).
-    pub issuer: String,
-    /// This server's client id at the provider.
-    pub client_id: String,
-    /// This server's client secret at the provider (`client_secret_basic`, or
-    /// `client_secret_post` when the provider supports only that); `None` for a public client
-    /// (PKCE only). Redacted in `Debug`.
-    pub client_secret: Option<String>,
-    /// The name on the chooser page (default: the issuer's host).
-    pub name: String,
-    /// The scopes asked for (default `openid email`; `openid` is required).
-    pub scopes: Vec<String>,
-}
-
-impl UpstreamProvider {
-    /// The provider `issuer` (kept exactly: it is compared with the ID tokens' `iss`) where
-    /// this server is the client `client_id`.
-    pub fn new(issuer: &str, client_id: &str) -> Self {
-        let issuer = issuer.to_owned();
-        let name = Url::parse(&issuer)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
-            .unwrap_or_else(|| issuer.clone());
-        Self {
-            issuer,
-            client_id: client_id.to_owned(),
-            client_secret: None,
-            name,
-            scopes: vec!["openid".to_owned(), "email".to_owned()],
-        }
-    }
-
-    /// Sets the client secret.
-    pub fn with_client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(secret.into());
-        self
-    }
-
-    /// Sets the name shown on the chooser page.
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Replaces the scopes asked for.
-    pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
-        self
-    }
-}
-
-impl fmt::Debug for UpstreamProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpstreamProvider")
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .field("name", &self.name)
-            .field("scopes", &self.scopes)
-            .finish()
-    }
-}
-
 /// Whether `url` is https, or http on a loopback host (development).
 fn is_https_or_loopback(url: &Url) -> bool {
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
@@ -272,11 +211,16 @@ impl AuthorizationServerConfig {
             allow_signup: true,
             initial_access_token: None,
             registrations_per_minute: 20,
+            #[cfg(feature = "cimd")]
             client_id_metadata_documents: true,
+            #[cfg(feature = "cimd")]
             cimd_trusted_local_documents: Vec::new(),
+            #[cfg(feature = "cimd")]
             cimd_allow_private_addresses: false,
             login_limits: LoginLimits::default(),
+            #[cfg(feature = "federation")]
             upstreams: Vec::new(),
+            #[cfg(feature = "federation")]
             upstream_login_ttl: Duration::from_secs(10 * 60),
             purge_interval: Duration::from_secs(5 * 60),
             key_reload_interval: Duration::from_secs(60),
@@ -346,8 +290,17 @@ impl AuthorizationServerConfig {
         self
     }
 
+    /// Accepts (the default) or refuses https URLs as `client_id` (Client ID Metadata
+    /// Documents).
+    #[cfg(feature = "cimd")]
+    pub fn with_client_id_metadata_documents(mut self, accept: bool) -> Self {
+        self.client_id_metadata_documents = accept;
+        self
+    }
+
     /// **Dangerous, for tests only**: see
     /// [`AuthorizationServerConfig::cimd_allow_private_addresses`].
+    #[cfg(feature = "cimd")]
     pub fn with_cimd_private_addresses_allowed(mut self, allow: bool) -> Self {
         self.cimd_allow_private_addresses = allow;
         self
@@ -355,6 +308,7 @@ impl AuthorizationServerConfig {
 
     /// Trusts the exact `client_id` URLs `urls` of metadata documents on loopback `http`
     /// (see [`AuthorizationServerConfig::cimd_trusted_local_documents`]).
+    #[cfg(feature = "cimd")]
     pub fn with_cimd_trusted_local_documents<I, S>(mut self, urls: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -393,6 +347,7 @@ impl AuthorizationServerConfig {
 
     /// Adds an upstream OpenID provider: people then sign in there instead of with a local
     /// password (several make a chooser page).
+    #[cfg(feature = "federation")]
     pub fn with_upstream(mut self, upstream: UpstreamProvider) -> Self {
         self.upstreams.push(upstream);
         self
@@ -400,8 +355,15 @@ impl AuthorizationServerConfig {
 
     /// Whether people sign in at upstream providers (federated) rather than with local
     /// passwords.
+    #[cfg(feature = "federation")]
     pub fn federated(&self) -> bool {
         !self.upstreams.is_empty()
+    }
+
+    /// Whether people sign in at upstream providers: never without the `federation` feature.
+    #[cfg(not(feature = "federation"))]
+    pub fn federated(&self) -> bool {
+        false
     }
 
     /// Whether the sign-up page is open: allowed, and not federated.
@@ -463,56 +425,12 @@ impl AuthorizationServerConfig {
             problems.push("the key reload interval must be positive".to_owned());
         }
         self.login_limits.validate(&mut problems);
+        #[cfg(feature = "federation")]
         self.validate_upstreams(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
-        }
-    }
-}
-
-impl AuthorizationServerConfig {
-    fn validate_upstreams(&self, problems: &mut Vec<String>) {
-        for (index, upstream) in self.upstreams.iter().enumerate() {
-            let issuer = &upstream.issuer;
-            match Url::parse(issuer) {
-                Err(error) => {
-                    problems.push(format!("upstream issuer `{issuer}` is not a URL: {error}"))
-                }
-                Ok(url) => {
-                    if !is_https_or_loopback(&url) {
-                        problems.push(format!(
-                            "upstream issuer `{issuer}` must be https (http only on a loopback host)"
-                        ));
-                    }
-                    if url.query().is_some() || url.fragment().is_some() {
-                        problems.push(format!(
-                            "upstream issuer `{issuer}` must not have a query or fragment"
-                        ));
-                    }
-                }
-            }
-            if upstream.client_id.trim().is_empty() {
-                problems.push(format!("upstream `{issuer}` needs a client id"));
-            }
-            if upstream.client_secret.as_deref() == Some("") {
-                problems.push(format!("upstream `{issuer}` has an empty client secret"));
-            }
-            if !upstream.scopes.iter().any(|scope| scope == "openid") {
-                problems.push(format!(
-                    "upstream `{issuer}` must be asked for the `openid` scope"
-                ));
-            }
-            if self.upstreams[..index]
-                .iter()
-                .any(|earlier| earlier.issuer == *issuer)
-            {
-                problems.push(format!("upstream issuer `{issuer}` is configured twice"));
-            }
-        }
-        if self.federated() && self.upstream_login_ttl.is_zero() {
-            problems.push("the upstream sign-in lifetime must be positive".to_owned());
         }
     }
 }
@@ -559,30 +477,5 @@ mod tests {
                         .with_device_cookie_ttl(Duration::ZERO),
                 );
         assert_eq!(config.validate().unwrap_err().len(), 6);
-    }
-
-    #[test]
-    fn upstreams_are_checked_and_their_secret_is_redacted() {
-        let config =
-            AuthorizationServerConfig::new("http://localhost:9000", "http://localhost:3001/mcp")
-                .unwrap()
-                .with_upstream(
-                    UpstreamProvider::new("https://idp.example/", "as")
-                        .with_client_secret("s3cr3t"),
-                );
-        assert!(config.federated() && !config.signup_open());
-        assert!(config.validate().is_ok());
-        assert_eq!(config.upstreams[0].issuer, "https://idp.example/");
-        assert_eq!(config.upstreams[0].name, "idp.example");
-        assert!(!format!("{config:?}").contains("s3cr3t"));
-
-        let config = config
-            .with_upstream(UpstreamProvider::new("https://idp.example/", "again"))
-            .with_upstream(UpstreamProvider::new("http://idp.example", " "))
-            .with_upstream(
-                UpstreamProvider::new("https://x.example?a=b", "c").with_scopes(["email"]),
-            );
-        let problems = config.validate().unwrap_err();
-        assert_eq!(problems.len(), 5, "{problems:#?}");
     }
 }
