@@ -153,18 +153,33 @@ pub async fn check(client: &reqwest::Client, url: &str, request: &Request) -> Re
     }
 }
 
-/// Runs wrk on CPU 1 against `url` for `seconds` with `connections` connections, and
-/// counts the CPU time `measured` spent meanwhile. Fails if any response was not 2xx.
+/// How wrk loads a server: for how long, over how many connections, from which CPU.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Seconds of load.
+    pub seconds: u64,
+    /// Open connections.
+    pub connections: usize,
+    /// The CPU wrk runs on.
+    pub cpu: u8,
+}
+
+/// Runs wrk on `cpu` against `url` for `seconds` with `connections` connections, and counts
+/// the CPU time `measured` spent meanwhile. Fails if any response was not 2xx.
 pub async fn wrk(
     url: &str,
     request: &Request,
-    seconds: u64,
-    connections: usize,
+    load: Load,
     measured: &Listening,
 ) -> Result<Run, String> {
+    let Load {
+        seconds,
+        connections,
+        cpu,
+    } = load;
     let ticks_before = measured.cpu_ticks()?;
     let output = Command::new("taskset")
-        .args(["-c", "1", "wrk", "-t1"])
+        .args(["-c", &cpu.to_string(), "wrk", "-t1"])
         .args([format!("-c{connections}"), format!("-d{seconds}s")])
         .args(["--latency", "-s", SCRIPT, url])
         .env("BENCH_BODY", &request.body)

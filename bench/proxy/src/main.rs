@@ -16,9 +16,9 @@ use mcp_oauth_bench_support::{load_average, median, server_binary};
 use mcp_oauth_testkit::TestIssuer;
 use serde_json::json;
 
-use crate::load::{Request, Run};
+use crate::load::{Load, Request, Run};
 use crate::processes::{Listening, PYTHON_SDK_SERVER, SH_CHILD, Upstream};
-use crate::report::{Comparison, Forwarding, Report, SessionMemory};
+use crate::report::{Comparison, Forwarding, Latency, Report, SessionMemory};
 
 /// Flags of the driver (each also read from the environment).
 #[derive(Parser, Debug)]
@@ -132,16 +132,22 @@ fn token(issuer: &TestIssuer, audiences: &[&str]) -> String {
     issuer.sign("rsa-1", &claims)
 }
 
-/// A warm-up run, then a measured one, of `request` against `url`, counting `measured`'s CPU.
+/// A warm-up run, then a measured one, of `request` against `url` from wrk on `client_cpu`,
+/// counting `measured`'s CPU.
 async fn measured_run(
     args: &Args,
     url: &str,
     request: &Request,
-    connections: usize,
+    (connections, client_cpu): (usize, u8),
     measured: &Listening,
 ) -> Result<Run, String> {
-    load::wrk(url, request, args.warmup, connections, measured).await?;
-    load::wrk(url, request, args.duration, connections, measured).await
+    let load = |seconds| Load {
+        seconds,
+        connections,
+        cpu: client_cpu,
+    };
+    load::wrk(url, request, load(args.warmup), measured).await?;
+    load::wrk(url, request, load(args.duration), measured).await
 }
 
 /// Authenticated `tools/call` of the demo server's `list_contexts`, directly and through the
@@ -172,10 +178,13 @@ async fn forwarding(
             } else {
                 (&upstream.url, &upstream)
             };
-            let loaded = measured_run(args, url, &request, args.connections, measured).await?;
-            let latency = measured_run(args, url, &request, 1, measured).await?;
+            let loaded = measured_run(args, url, &request, (args.connections, 1), measured).await?;
+            let latency = Latency {
+                beside_proxy: measured_run(args, url, &request, (1, 0), measured).await?,
+                beside_upstream: measured_run(args, url, &request, (1, 1), measured).await?,
+            };
             eprintln!(
-                "bench: forwarding {}/{} {}: {:.0} req/s, {:.1} µs CPU/request; one connection: median {:.3} ms",
+                "bench: forwarding {}/{} {}: {:.0} req/s, {:.1} µs CPU/request; one connection: median {:.3} ms (client on CPU 0), {:.3} ms (on CPU 1)",
                 round + 1,
                 args.rounds,
                 if proxied {
@@ -185,7 +194,8 @@ async fn forwarding(
                 },
                 loaded.wrk.requests_per_sec,
                 loaded.cpu_us_per_request,
-                latency.wrk.p50_ms,
+                latency.beside_proxy.wrk.p50_ms,
+                latency.beside_upstream.wrk.p50_ms,
             );
             forwarding.record(proxied, loaded, latency);
         }
@@ -253,7 +263,7 @@ async fn comparison(
             } else {
                 (&theirs, &requests[1])
             };
-            let run = measured_run(args, &side.url, request, args.connections, side).await?;
+            let run = measured_run(args, &side.url, request, (args.connections, 1), side).await?;
             eprintln!(
                 "bench: comparison {}/{} {}: {:.0} req/s, median {:.3} ms, {:.1} µs CPU/request",
                 round + 1,
