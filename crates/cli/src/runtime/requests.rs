@@ -120,14 +120,30 @@ fn span_of(request: &Request<Body>) -> Span {
 fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     tracing::info!(
         status = response.status().as_u16(),
-        latency_ms = latency.as_secs_f64() * 1000.0,
+        // Whole microseconds: `0.412`, not `0.41200000000000003`.
+        latency_ms = latency_ms(latency),
         "answered"
     );
+}
+
+/// `latency` in milliseconds to the microsecond, as the log line shows it.
+fn latency_ms(latency: Duration) -> f64 {
+    // Requests shorter than 2^53 µs (285 years) convert exactly.
+    #[expect(clippy::cast_precision_loss)]
+    let micros = latency.as_micros() as f64;
+    micros / 1000.0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latencies_are_logged_to_the_microsecond() {
+        assert_eq!(latency_ms(Duration::from_nanos(412_345)).to_string(), "0.412");
+        assert_eq!(latency_ms(Duration::from_millis(1500)).to_string(), "1500");
+        assert_eq!(latency_ms(Duration::ZERO).to_string(), "0");
+    }
 
     fn kept(values: &[&[u8]]) -> bool {
         let mut request = Request::new(Body::empty());
