@@ -22,8 +22,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use harness::oauth::{
-    RESOURCE, VERIFIER, client_metadata, code_for, public_client, redeem, refresh,
-    signed_in_browser,
+    VERIFIER, client_metadata, code_for, public_client, redeem, refresh, signed_in_browser,
 };
 use harness::{Browser, Server, TestDb};
 use mcp_oauth_authorization_server::store::Purged;
@@ -112,7 +111,7 @@ async fn registrations_before_limited(servers: &[&Server], last: u8) -> usize {
     panic!("100 registrations and never limited")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_throttle_holds_across_instances() {
     let Some((_db, a, b)) = two_instances("throttle").await else {
         return;
@@ -126,7 +125,12 @@ async fn the_sign_in_throttle_holds_across_instances() {
             .browser()
             .sign_in("alice@example.com", "another guess")
             .await;
-        assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", server.base);
+        assert_eq!(
+            page.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            server.base
+        );
         assert!(page.headers.contains_key("retry-after"));
     }
     // Once the window ends, either instance lets the account be tried again.
@@ -135,7 +139,7 @@ async fn the_sign_in_throttle_holds_across_instances() {
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_registration_rate_limit_holds_across_instances() {
     let Some((_db, a, b)) = two_instances("registrations").await else {
         return;
@@ -168,7 +172,7 @@ async fn fresh_refresh_token(
     tokens.body["refresh_token"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_token_raced_on_both_instances_rotates_once_and_its_reuse_revokes_the_family() {
     const ROUNDS: usize = 8;
     let Some((_db, a, b)) = two_instances("refresh_race").await else {
@@ -188,21 +192,24 @@ async fn a_refresh_token_raced_on_both_instances_rotates_once_and_its_reuse_revo
         (StatusCode::BAD_REQUEST, "invalid_grant")
     );
     for server in [&a, &b] {
-        assert_eq!(refresh(server, &client, next).await.error(), "invalid_grant");
+        assert_eq!(
+            refresh(server, &client, next).await.error(),
+            "invalid_grant"
+        );
     }
 
     // Raced on both at once: one rotation; the other request is a reuse, which revokes the
     // family, so the token the winner got is refused too.
     for round in 0..ROUNDS {
         let token = fresh_refresh_token(&a, &mut browser, &client).await;
-        let (on_a, on_b) = tokio::join!(
-            refresh(&a, &client, &token),
-            refresh(&b, &client, &token)
-        );
+        let (on_a, on_b) = tokio::join!(refresh(&a, &client, &token), refresh(&b, &client, &token));
         let (winner, loser) = match (on_a.status, on_b.status) {
             (StatusCode::OK, _) => (on_a, on_b),
             (_, StatusCode::OK) => (on_b, on_a),
-            _ => panic!("round {round}: neither rotated: {} / {}", on_a.text, on_b.text),
+            _ => panic!(
+                "round {round}: neither rotated: {} / {}",
+                on_a.text, on_b.text
+            ),
         };
         assert_eq!(
             (loser.status, loser.error()),
@@ -251,7 +258,7 @@ async fn signing_kid(
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotated_through_one_instance_is_published_and_used_by_the_other() {
     let Some((_db, a, b)) = two_instances("key_rotation").await else {
         return;
@@ -268,7 +275,10 @@ async fn a_key_rotated_through_one_instance_is_published_and_used_by_the_other()
     both.sort();
     assert_eq!(published_kids(&a).await, both);
     let (kid, next) = signing_kid(&a, &client, &token).await;
-    assert_eq!(kid, rotated, "the instance that rotated signs with the new key at once");
+    assert_eq!(
+        kid, rotated,
+        "the instance that rotated signs with the new key at once"
+    );
     token = next;
 
     // The other reads the keys every second (its key reload interval): wait for it, never
@@ -282,7 +292,10 @@ async fn a_key_rotated_through_one_instance_is_published_and_used_by_the_other()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (kid, _) = signing_kid(&b, &client, &token).await;
-    assert_eq!(kid, rotated, "the other instance signs with the rotated key");
+    assert_eq!(
+        kid, rotated,
+        "the other instance signs with the rotated key"
+    );
     reloading.abort();
 }
 
@@ -335,7 +348,7 @@ async fn leave_traces(
     (browser, refresh_token, code)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purges_running_on_both_instances_at_once_lose_nothing_still_valid() {
     let Some((db, a, b)) = two_instances("purges").await else {
         return;
@@ -351,7 +364,10 @@ async fn purges_running_on_both_instances_at_once_lose_nothing_still_valid() {
     let mut before = Vec::new();
     for (table, column) in EXPIRING {
         let (expired, valid) = rows_of(&db, table, column, now).await;
-        assert!(expired > 0 && valid > 0, "{table}: {expired} expired, {valid} valid");
+        assert!(
+            expired > 0 && valid > 0,
+            "{table}: {expired} expired, {valid} valid"
+        );
         before.push((table, column, expired, valid));
     }
 
@@ -377,10 +393,6 @@ async fn purges_running_on_both_instances_at_once_lose_nothing_still_valid() {
     }
     let redeemed = redeem(&b, &client, &code, VERIFIER).await;
     assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
-    assert_eq!(
-        harness::oauth::jwt_part(redeemed.body["access_token"].as_str().unwrap(), 1)["aud"],
-        RESOURCE
-    );
     let rotated = refresh(&a, &client, &refresh_token).await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
 }

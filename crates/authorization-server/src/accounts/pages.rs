@@ -165,10 +165,7 @@ pub(super) async fn login(
         Ok(Err(retry_at)) => {
             tracing::debug!(%ip, trusted_device = device.is_some(), "sign-in throttled");
             let event = password_sign_in(AuditOutcome::Throttled, plausible, &email, user.as_ref());
-            accounts
-                .audit
-                .record(event, address)
-                .await;
+            accounts.audit.record(event, address).await;
             let page = login_page(
                 &accounts,
                 &email,
@@ -188,20 +185,14 @@ pub(super) async fn login(
                 tracing::warn!(%error, "cannot give a successful sign-in back to the throttle");
             }
             let event = password_sign_in(AuditOutcome::Succeeded, true, &user.email, Some(&user));
-            accounts
-                .audit
-                .record(event, address)
-                .await;
+            accounts.audit.record(event, address).await;
             sign_in_with_password(&accounts, &headers, &user.user_id, target).await
         }
         (_, user) => {
             drop(attempt); // counted as a failure
             tracing::debug!(%ip, trusted_device = device.is_some(), "failed sign-in");
             let event = password_sign_in(AuditOutcome::Failed, plausible, &email, user.as_ref());
-            accounts
-                .audit
-                .record(event, address)
-                .await;
+            accounts.audit.record(event, address).await;
             let page = login_page(
                 &accounts,
                 &email,

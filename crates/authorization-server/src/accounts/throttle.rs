@@ -139,7 +139,11 @@ impl LoginThrottle {
     }
 
     /// `Err(when to try again)` if `ip` is over its limit (sign-up checks this).
-    pub(crate) async fn check_ip(&self, ip: &str, now: UnixTime) -> StoreResult<Result<(), UnixTime>> {
+    pub(crate) async fn check_ip(
+        &self,
+        ip: &str,
+        now: UnixTime,
+    ) -> StoreResult<Result<(), UnixTime>> {
         let counter = self.address_counter(ip);
         Ok(match self.store.limit_reached_until(&counter, now).await? {
             Some(until) => Err(until),

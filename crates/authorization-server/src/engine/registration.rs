@@ -17,8 +17,8 @@ use crate::config::AuthorizationServerConfig;
 use crate::rate_limit::AddressRateLimit;
 use crate::secrets::{ClientSecret, RegistrationAccessToken, random_id};
 use crate::store::{
-    AuditOutcome, ClientId, ClientOrigin, ClientRecord, ClientStore, LimitKind,
-    RegisteredMetadata, Store,
+    AuditOutcome, ClientId, ClientOrigin, ClientRecord, ClientStore, LimitKind, RegisteredMetadata,
+    Store,
 };
 
 /// Members of a client information response (RFC 7591 §3.2.1, RFC 7592 §3) a client may not
@@ -138,11 +138,7 @@ impl Registrar {
         client_ip: Option<IpAddr>,
         bearer: Option<&str>,
     ) -> Result<(), Fault> {
-        if !self
-            .registrations
-            .admit(client_ip, (self.clock)())
-            .await?
-        {
+        if !self.registrations.admit(client_ip, (self.clock)()).await? {
             return Err(Fault::SlowDown(
                 "too many registrations from this address; try again in a minute".to_owned(),
             ));

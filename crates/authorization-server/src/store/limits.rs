@@ -164,3 +164,25 @@ pub enum Hits {
         retry_at: UnixTime,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_name_which_the_table_accepts() {
+        let migrations = [
+            include_str!("../../migrations/sqlite/0006_limits.sql"),
+            include_str!("../../migrations/postgres/0006_limits.sql"),
+        ];
+        let mut names: Vec<&str> = LimitKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        for name in &names {
+            for migration in migrations {
+                assert!(migration.contains(&format!("'{name}'")), "{name}");
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), LimitKind::ALL.len());
+    }
+}

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_oauth_authorization_server::store::{
-    CountedHit, Hits, LimitCounter, LimitKind, LimitStore, MAX_LIMIT_COUNTERS_PER_KIND,
-    SecretHash, SqlStore, Store, UnixTime,
+    CountedHit, Hits, LimitCounter, LimitKind, LimitStore, MAX_LIMIT_COUNTERS_PER_KIND, SecretHash,
+    SqlStore, Store, UnixTime,
 };
 use sqlx::AssertSqlSafe;
 use tokio::sync::Barrier;
@@ -137,9 +137,13 @@ pub async fn throttle_blocks_an_account_guessed_from_many_addresses_for_untruste
     let store = db.open().await;
     let limits = throttle(100, 3, 100);
     for n in 0..3 {
-        begin(&store, limits.untrusted("a@b.c", &format!("10.0.0.{n}")), T0)
-            .await
-            .unwrap();
+        begin(
+            &store,
+            limits.untrusted("a@b.c", &format!("10.0.0.{n}")),
+            T0,
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(
         begin(&store, limits.untrusted("a@b.c", "10.0.0.9"), T0 + 1).await,
@@ -196,9 +200,7 @@ pub async fn throttle_locks_a_device_cookie_on_its_own(db: &TestDb) {
     );
 }
 
-pub async fn throttle_success_clears_the_account_from_its_address_but_not_the_address(
-    db: &TestDb,
-) {
+pub async fn throttle_success_clears_the_account_from_its_address_but_not_the_address(db: &TestDb) {
     let store = db.open().await;
     let limits = throttle(2, 100, 3);
     begin(&store, limits.untrusted("a@b.c", "ip"), T0)
@@ -366,13 +368,12 @@ async fn write_counters(db: &TestDb, kind: LimitKind, count: u32, end: UnixTime)
 
 async fn counters_of(db: &TestDb, kind: LimitKind) -> (i64, Option<i64>) {
     let raw = db.raw().await;
-    let row: (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(window_start) FROM limit_counters WHERE kind = $1",
-    )
-    .bind(kind.as_str())
-    .fetch_one(&raw)
-    .await
-    .expect("count counters");
+    let row: (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(window_start) FROM limit_counters WHERE kind = $1")
+            .bind(kind.as_str())
+            .fetch_one(&raw)
+            .await
+            .expect("count counters");
     raw.close().await;
     row
 }
