@@ -268,7 +268,7 @@ async fn a_key_rotated_through_one_instance_is_published_and_used_by_the_other()
     let mut browser = signed_in_browser(&a).await;
     let mut token = fresh_refresh_token(&a, &mut browser, &client).await;
     let before = b.keys().current_kid();
-    assert_eq!(published_kids(&b).await, [before.clone()]);
+    assert_eq!(published_kids(&b).await, vec![before.clone()]);
 
     let rotated = a.authorization().rotate_keys().await.unwrap();
     let mut both = vec![rotated.clone(), before.clone()];
