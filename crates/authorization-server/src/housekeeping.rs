@@ -1,5 +1,6 @@
 //! Periodic work beside serving: deleting what expired in the store, so that sessions, codes,
-//! upstream sign-ins and tokens do not pile up, with the audit records past their retention,
+//! upstream sign-ins, tokens and the counters of the sign-in throttle and rate limits do not
+//! pile up, with the audit records past their retention,
 //! and reading the signing keys again, so that a rotation made by another process is picked up.
 
 use std::sync::Arc;

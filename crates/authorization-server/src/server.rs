@@ -168,11 +168,12 @@ impl AuthorizationServer {
             .with_state(self.state.clone())
     }
 
-    /// Deletes expired codes, sessions, upstream sign-ins and tokens, and the audit records
-    /// older than [`AuthorizationServerConfig::audit_retention`], now and then every
-    /// [`AuthorizationServerConfig::purge_interval`], at the server's clock, until the future
-    /// is dropped: run it beside the router and drop it when serving stops. A failed purge
-    /// is logged and retried at the next interval.
+    /// Deletes expired codes, sessions, upstream sign-ins, tokens and limit counters, and the
+    /// audit records older than [`AuthorizationServerConfig::audit_retention`], now and then
+    /// every [`AuthorizationServerConfig::purge_interval`], at the server's clock, until the
+    /// future is dropped: run it beside the router and drop it when serving stops. A failed
+    /// purge is logged and retried at the next interval. Instances on one database may purge
+    /// at the same time: each deletes only what expired.
     pub fn purge_expired_periodically(&self) -> impl Future<Output = ()> + Send + 'static {
         let purges = Purges {
             store: Arc::clone(&self.store),

@@ -103,6 +103,18 @@ on_every_database!(
     sessions_end_at_expiry_or_sign_out,
     device_cookies_are_found_until_they_expire_or_are_deleted,
     purging_deletes_only_what_expired,
+    // the sign-in throttle and the rate limits
+    throttle_blocks_an_account_from_one_address_but_not_from_others,
+    throttle_blocks_an_account_guessed_from_many_addresses_for_untrusted_browsers_only,
+    throttle_blocks_an_address_after_its_limit_whatever_the_account_but_not_a_device,
+    throttle_locks_a_device_cookie_on_its_own,
+    throttle_success_clears_the_account_from_its_address_but_not_the_address,
+    throttle_success_clears_the_device_cookie,
+    throttle_counts_sign_up_probes_against_the_address,
+    a_refused_attempt_counts_nothing,
+    a_hit_is_given_back_only_in_its_window,
+    instances_counting_at_once_never_count_past_a_limit,
+    limit_counters_are_purged_when_expired_and_kept_to_a_bound_per_kind,
     // the audit trail
     audit_records_are_read_back_as_appended_under_every_filter,
     audit_records_outlive_their_user_and_client,

@@ -119,7 +119,7 @@ fn explain(error: StoreError) -> anyhow::Error {
 /// Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"): failed sign-ins
 /// allowed in a window before further attempts get 429. A browser that signed in before holds a
 /// device cookie of the account and is counted only by it, so others' failures never lock the
-/// owner out.
+/// owner out. The counters are in the database, shared by every instance on it.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Sign-in throttling")]
 pub struct LoginLimitArgs {
@@ -259,7 +259,8 @@ pub struct AuthServerArgs {
     #[arg(long, env = "AUTH_SERVER_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     initial_access_token: Option<String>,
 
-    /// Dynamic registrations allowed per client IP per minute.
+    /// Dynamic registrations allowed per client address (IPv6: per /64) per minute, counted in
+    /// the database: every instance on it counts together (give them all the same value).
     #[arg(
         long,
         env = "AUTH_SERVER_REGISTRATIONS_PER_MINUTE",

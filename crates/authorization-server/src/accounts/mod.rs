@@ -11,9 +11,10 @@
 //!
 //! Every POST needs the CSRF token and otherwise gets a 403 page and does nothing. Form
 //! bodies are limited to [`FORM_LIMIT`] bytes. Pages are never cached and cannot be framed.
-//! The throttle needs the client address: serve the router with
-//! `into_make_service_with_connect_info::<SocketAddr>()`; browsers that signed in before carry
-//! a device cookie that keeps others' failures from locking them out.
+//! The throttle counts in the store, so it holds across instances, and needs the client
+//! address: serve the router with `into_make_service_with_connect_info::<SocketAddr>()`;
+//! browsers that signed in before carry a device cookie that keeps others' failures from
+//! locking them out.
 //!
 //! Links and form actions are root-relative (`/login`): the router is served at the root of
 //! the issuer's origin.
@@ -43,7 +44,7 @@ pub(crate) struct Accounts {
     users: Arc<dyn AccountStore>,
     devices: Arc<dyn SessionStore>,
     sessions: Sessions,
-    throttle: Arc<LoginThrottle>,
+    throttle: LoginThrottle,
     audit: Audit,
     signup_open: bool,
     device_cookie_ttl: UnixTime,
@@ -64,7 +65,7 @@ impl Accounts {
             users: store.clone(),
             devices: store.clone(),
             sessions,
-            throttle: Arc::new(LoginThrottle::new(config.login_limits)),
+            throttle: LoginThrottle::new(config.login_limits, store.clone()),
             audit,
             signup_open: config.signup_open(),
             device_cookie_ttl: seconds(config.login_limits.device_cookie_ttl),

@@ -11,9 +11,10 @@ use http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::throttle::{Source, client_key};
+use super::throttle::Source;
 use super::{Accounts, device};
 use crate::audit::{Actor, SecurityEvent, SignInMethod};
+use crate::rate_limit::address_key;
 use crate::store::{AuditOutcome, SecretHash, StoreError, UnixTime, UserId, UserRecord};
 use crate::users::{AccountError, create_user, email, password};
 use crate::web::csrf::{self, CsrfToken};
@@ -136,8 +137,8 @@ pub(super) async fn login(
     let email = email::normalize(&form.email);
     let now = accounts.now();
 
-    let peer = peer.map(|Extension(ConnectInfo(address))| address);
-    let ip = client_key(peer);
+    let address = peer.map(|Extension(ConnectInfo(peer))| peer.ip());
+    let ip = address_key(address);
     // No account has an implausible address: such attempts share one account counter, so
     // junk cannot fill the table with long keys (they still count against the IP).
     let plausible = email::is_plausible(&email);
@@ -155,15 +156,16 @@ pub(super) async fn login(
             ip: &ip,
         },
     };
-    let attempt = match accounts.throttle.begin(source, now) {
-        Ok(attempt) => attempt,
-        Err(retry_at) => {
+    let attempt = match accounts.throttle.begin(source, now).await {
+        Ok(Ok(attempt)) => attempt,
+        Err(error) => {
+            tracing::error!(%error, "cannot count the sign-in attempt");
+            return unavailable();
+        }
+        Ok(Err(retry_at)) => {
             tracing::debug!(%ip, trusted_device = device.is_some(), "sign-in throttled");
             let event = password_sign_in(AuditOutcome::Throttled, plausible, &email, user.as_ref());
-            accounts
-                .audit
-                .record(event, peer.map(|peer| peer.ip()))
-                .await;
+            accounts.audit.record(event, address).await;
             let page = login_page(
                 &accounts,
                 &email,
@@ -178,22 +180,19 @@ pub(super) async fn login(
     let stored = user.as_ref().and_then(|user| user.password_hash.clone());
     match (password::verify(stored, password).await, user) {
         (true, Some(user)) => {
-            accounts.throttle.succeeded(attempt, accounts.now());
+            if let Err(error) = accounts.throttle.succeeded(attempt).await {
+                // The sign-in stands; its attempt just stays counted as a failure.
+                tracing::warn!(%error, "cannot give a successful sign-in back to the throttle");
+            }
             let event = password_sign_in(AuditOutcome::Succeeded, true, &user.email, Some(&user));
-            accounts
-                .audit
-                .record(event, peer.map(|peer| peer.ip()))
-                .await;
+            accounts.audit.record(event, address).await;
             sign_in_with_password(&accounts, &headers, &user.user_id, target).await
         }
         (_, user) => {
             drop(attempt); // counted as a failure
             tracing::debug!(%ip, trusted_device = device.is_some(), "failed sign-in");
             let event = password_sign_in(AuditOutcome::Failed, plausible, &email, user.as_ref());
-            accounts
-                .audit
-                .record(event, peer.map(|peer| peer.ip()))
-                .await;
+            accounts.audit.record(event, address).await;
             let page = login_page(
                 &accounts,
                 &email,
@@ -246,10 +245,16 @@ pub(super) async fn signup(
     let email = email::normalize(&form.email);
     let now = accounts.now();
 
-    let peer = peer.map(|Extension(ConnectInfo(address))| address);
-    let ip = client_key(peer);
-    let address = peer.map(|peer| peer.ip());
-    if let Err(retry_at) = accounts.throttle.check_ip(&ip, now) {
+    let address = peer.map(|Extension(ConnectInfo(peer))| peer.ip());
+    let ip = address_key(address);
+    let throttled_until = match accounts.throttle.check_ip(&ip, now).await {
+        Ok(checked) => checked,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the sign-up throttle");
+            return unavailable();
+        }
+    };
+    if let Err(retry_at) = throttled_until {
         let event = sign_up_refused(AuditOutcome::Throttled, "too_many_attempts", &email);
         accounts.audit.record(event, address).await;
         let page = signup_page(&email, vec![too_many(retry_at, now)], &csrf, target);
@@ -288,7 +293,9 @@ pub(super) async fn signup(
             sign_in_with_password(&accounts, &headers, &user.user_id, target).await
         }
         Err(AccountError::AlreadyExists(_)) => {
-            accounts.throttle.record_ip_failure(&ip, now);
+            if let Err(error) = accounts.throttle.record_ip_failure(&ip, now).await {
+                tracing::warn!(%error, "cannot count a sign-up for a taken address");
+            }
             let event = sign_up_refused(AuditOutcome::Refused, "email_taken", &email);
             accounts.audit.record(event, address).await;
             let problem =

@@ -92,13 +92,14 @@ const REGISTRATION_REASONS: [&str; 7] = [
 ];
 
 /// The tables a purge deletes from, as labels; anything else is `other`.
-const PURGE_KINDS: [&str; 7] = [
+const PURGE_KINDS: [&str; 8] = [
     "authorization_codes",
     "refresh_tokens",
     "access_tokens",
     "sessions",
     "device_cookies",
     "upstream_logins",
+    "limit_counters",
     "audit_events",
 ];
 

@@ -45,7 +45,9 @@ pub struct AuthorizationServerConfig {
     pub allow_signup: bool,
     /// When set, `POST /register` needs this initial access token (RFC 7591 §3).
     pub initial_access_token: Option<String>,
-    /// Registrations allowed per client IP per minute (default 20).
+    /// Registrations allowed per client address (IPv6: per /64) per minute (default 20), in a
+    /// window that starts at the address's first registration; counted in the store, so every
+    /// instance on one database counts together. 0 refuses every registration.
     pub registrations_per_minute: u32,
     /// Whether an https URL is accepted as `client_id` (Client ID Metadata Documents;
     /// default true).
@@ -87,7 +89,8 @@ pub struct AuthorizationServerConfig {
 /// Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"; OWASP "Slow Down
 /// Online Guessing Attacks with Device Cookies"): how many failed sign-ins each counter allows
 /// in a fixed window that starts at its first failure; beyond that, the attempts it counts get
-/// 429 until the window ends, even with the right password.
+/// 429 until the window ends, even with the right password. The counters are kept in the store
+/// ([`crate::store::LimitStore`]), shared by every instance on one database.
 ///
 /// A browser holding a device cookie of the account (issued where the user signed in with
 /// their password before) is counted only by its cookie: others' failures on the account or

@@ -113,7 +113,7 @@ async fn register(
 ) -> Response {
     let address = client_ip(&extensions);
     let result: Result<Value, Unreadable> = async {
-        registrar.admit(address, bearer(&headers))?;
+        registrar.admit(address, bearer(&headers)).await?;
         let metadata = json_body(&headers, &body)?;
         Ok(registrar.register(metadata, address).await?)
     }

@@ -14,10 +14,11 @@ use super::fault::Fault;
 use crate::audit::{Actor, Audit, SecurityEvent};
 use crate::clock::Clock;
 use crate::config::AuthorizationServerConfig;
-use crate::rate_limit::{IpRateLimiter, limiter_time};
+use crate::rate_limit::AddressRateLimit;
 use crate::secrets::{ClientSecret, RegistrationAccessToken, random_id};
 use crate::store::{
-    AuditOutcome, ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata,
+    AuditOutcome, ClientId, ClientOrigin, ClientRecord, ClientStore, LimitKind, RegisteredMetadata,
+    Store,
 };
 
 /// Members of a client information response (RFC 7591 §3.2.1, RFC 7592 §3) a client may not
@@ -60,26 +61,31 @@ pub(crate) struct Registrar {
     clients: Arc<dyn ClientStore>,
     policy: Arc<RegistrationPolicy>,
     initial_access_token: Option<Arc<str>>,
-    registrations: Arc<IpRateLimiter>,
+    registrations: AddressRateLimit,
     endpoint: Arc<str>,
     audit: Audit,
     clock: Clock,
 }
 
 impl Registrar {
-    /// The engine over `clients`, as `config` says, recording registrations (and refusals) in
-    /// `audit`.
+    /// The engine over the clients of `store`, as `config` says, counting registrations per
+    /// address in `store` (so the limit holds across instances) and recording them (and
+    /// refusals) in `audit`.
     pub(crate) fn new(
-        clients: Arc<dyn ClientStore>,
+        store: &Arc<dyn Store>,
         config: &AuthorizationServerConfig,
         audit: Audit,
         clock: Clock,
     ) -> Self {
         Self {
-            clients,
+            clients: store.clone(),
             policy: Arc::new(policy(config)),
             initial_access_token: config.initial_access_token.as_deref().map(Arc::from),
-            registrations: Arc::new(IpRateLimiter::per_minute(config.registrations_per_minute)),
+            registrations: AddressRateLimit::per_minute(
+                store.clone(),
+                LimitKind::Registration,
+                config.registrations_per_minute,
+            ),
             endpoint: Arc::from(config.endpoint("/register")),
             audit,
             clock,
@@ -127,15 +133,12 @@ impl Registrar {
 
     /// Whether a registration from `client_ip` bearing `bearer` may go on: within the rate
     /// limit, and with the initial access token when one is required (RFC 7591 §3).
-    pub(crate) fn admit(
+    pub(crate) async fn admit(
         &self,
         client_ip: Option<IpAddr>,
         bearer: Option<&str>,
     ) -> Result<(), Fault> {
-        if !self
-            .registrations
-            .try_acquire(client_ip, limiter_time((self.clock)()))
-        {
+        if !self.registrations.admit(client_ip, (self.clock)()).await? {
             return Err(Fault::SlowDown(
                 "too many registrations from this address; try again in a minute".to_owned(),
             ));

@@ -46,8 +46,8 @@ use crate::audit::{Audit, SecurityEvent, SignInMethod};
 use crate::clock::{Clock, seconds};
 use crate::config::{AuthorizationServerConfig, UpstreamProvider};
 use crate::engine::Authorizer;
-use crate::rate_limit::{IpRateLimiter, limiter_time};
-use crate::store::{AuditOutcome, FederationStore, Store, UnixTime};
+use crate::rate_limit::AddressRateLimit;
+use crate::store::{AuditOutcome, FederationStore, LimitKind, Store, UnixTime};
 use crate::web::client_ip;
 use crate::web::pages::{FORM_LIMIT, error_page, with_page_headers};
 use crate::web::return_to::{self, ReturnQuery};
@@ -66,8 +66,6 @@ const STARTS_PER_MINUTE: u32 = 30;
 pub(crate) struct Providers {
     http: reqwest::Client,
     upstreams: Vec<Upstream>,
-    /// Sign-ins started per client IP.
-    starts: IpRateLimiter,
 }
 
 /// One provider: its configuration, metadata and keys.
@@ -115,11 +113,7 @@ impl Providers {
                 keys: OnceLock::new(),
             })
             .collect();
-        Ok(Some(Self {
-            http,
-            upstreams,
-            starts: IpRateLimiter::per_minute(STARTS_PER_MINUTE),
-        }))
+        Ok(Some(Self { http, upstreams }))
     }
 
     fn find(&self, issuer: &str) -> Option<&Upstream> {
@@ -135,6 +129,8 @@ pub(crate) struct Federation {
     /// The providers; `None` when people sign in here.
     providers: Option<Arc<Providers>>,
     store: Arc<dyn FederationStore>,
+    /// Sign-ins started per client address, counted in the store.
+    starts: AddressRateLimit,
     sessions: Sessions,
     authorizer: Authorizer,
     audit: Audit,
@@ -159,6 +155,11 @@ impl Federation {
         Self {
             providers: providers.map(Arc::new),
             store: store.clone(),
+            starts: AddressRateLimit::per_minute(
+                store.clone(),
+                LimitKind::UpstreamSignIn,
+                STARTS_PER_MINUTE,
+            ),
             sessions,
             authorizer,
             audit,
@@ -300,10 +301,15 @@ async fn begin(
     upstream: &Upstream,
     return_to: Option<&str>,
 ) -> Response {
-    if !providers
-        .starts
-        .try_acquire(client_ip, limiter_time(federation.now()))
-    {
+    let target = return_to.unwrap_or(return_to::HOME);
+    let admitted = match federation.starts.admit(client_ip, federation.now()).await {
+        Ok(admitted) => admitted,
+        Err(error) => {
+            let detail = format!("cannot count the sign-in: {error}");
+            return fail(federation, Some(target), Failure::Internal(detail)).await;
+        }
+    };
+    if !admitted {
         let (issuer, throttled) = (
             Some(upstream.config.issuer.as_str()),
             AuditOutcome::Throttled,
@@ -322,7 +328,6 @@ async fn begin(
             .insert(header::RETRY_AFTER, http::HeaderValue::from_static("60"));
         return response;
     }
-    let target = return_to.unwrap_or(return_to::HOME);
     let metadata = match upstream.metadata(&providers.http).await {
         Ok(metadata) => metadata,
         Err(detail) => {

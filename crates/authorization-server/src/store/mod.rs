@@ -1,6 +1,7 @@
 //! Storage of the authorization server: one small trait per domain, as Ory Hydra's persisters
 //! ([`ClientStore`], [`AccountStore`], [`ConsentStore`], [`GrantStore`], [`KeyStore`],
-//! [`SessionStore`], [`AuditStore`], and `FederationStore` with the `federation` feature),
+//! [`SessionStore`], [`AuditStore`], [`LimitStore`] (the sign-in throttle and rate limits, shared
+//! by every instance), and `FederationStore` with the `federation` feature),
 //! composed into [`Store`]. [`SqlStore`] implements every one on SQLite (one file, the default)
 //! and PostgreSQL (several instances; feature `postgres`); both pass the same test suite
 //! (`tests/store.rs`), and `docs/storage-schema.md` describes each table. The schema is the same
@@ -25,6 +26,7 @@ mod grants;
 mod ids;
 mod key_encryption;
 mod keys;
+mod limits;
 mod maintenance;
 mod sessions;
 mod sql;
@@ -45,6 +47,9 @@ pub use grants::{
 pub use ids::{ClientId, GrantId, SecretHash, UnixTime, UserId};
 pub use key_encryption::KeyEncryptionKey;
 pub use keys::{KeyState, KeyStore, SigningKeyRecord};
+pub use limits::{
+    CountedHit, Hits, LimitCounter, LimitKind, LimitStore, MAX_LIMIT_COUNTERS_PER_KIND,
+};
 pub use maintenance::{ConnectionUse, Purged};
 pub use sessions::{DeviceCookieRecord, SessionRecord, SessionStore};
 pub use sql::{SqlStore, SqlStoreOptions};
@@ -59,7 +64,8 @@ macro_rules! store_trait {
         #[async_trait]
         pub trait Store: $($domain +)+ {
             /// Deletes expired codes, sessions, device cookies, upstream sign-ins, tokens and
-            /// audit records; returns how many rows of each went.
+            /// limit counters (and those past [`MAX_LIMIT_COUNTERS_PER_KIND`]); returns how
+            /// many rows of each went.
             async fn purge_expired(&self, now: UnixTime) -> StoreResult<Purged>;
 
             /// The connections of the store's pool right now (for metrics).
@@ -77,6 +83,7 @@ store_trait!(
     KeyStore,
     SessionStore,
     AuditStore,
+    LimitStore,
     FederationStore
 );
 #[cfg(not(feature = "federation"))]
@@ -87,5 +94,6 @@ store_trait!(
     GrantStore,
     KeyStore,
     SessionStore,
-    AuditStore
+    AuditStore,
+    LimitStore
 );

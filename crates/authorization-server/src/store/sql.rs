@@ -2,8 +2,9 @@
 //! PostgreSQL (for several authorization-server instances; feature `postgres`), over sqlx's
 //! `Any` driver. Each domain's trait is implemented in the module of its tables, as Ory Hydra's
 //! `persister_<domain>.go`: [`clients`], [`accounts`], [`consents`], [`grants`] (with
-//! [`refresh`] and [`access`]), [`keys`], [`sessions`] (with [`devices`]), [`audit`] and
-//! `upstream` (feature `federation`; its tables exist in every build).
+//! [`refresh`] and [`access`]), [`keys`], [`sessions`] (with [`devices`]), [`audit`],
+//! [`limits`] (the counters of the sign-in throttle and rate limits) and `upstream` (feature
+//! `federation`; its tables exist in every build).
 //!
 //! Both databases run the same statements (written in the SQL they share: `$n` parameters,
 //! `RETURNING`, `ON CONFLICT`); what differs is in [`dialect`]: the migration directory
@@ -22,6 +23,7 @@ mod dialect;
 mod grants;
 mod housekeeping;
 mod keys;
+mod limits;
 mod options;
 mod refresh;
 mod rows;

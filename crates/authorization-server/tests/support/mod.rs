@@ -74,6 +74,20 @@ impl Server {
         Self::serve(listener, None, db.open().await, now, configure).await
     }
 
+    /// Another instance of this server's deployment, as behind a load balancer: a new
+    /// `AuthorizationServer` with the same issuer and clock, on a newly opened store over `db`
+    /// (a connection pool of its own), served at an address of its own.
+    pub async fn another_instance(
+        &self,
+        db: &TestDb,
+        configure: impl FnOnce(AuthorizationServerConfig) -> AuthorizationServerConfig,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = self.authorization.config().issuer.clone();
+        let now = Arc::clone(&self.now);
+        Self::serve(listener, Some(&issuer), db.open().await, now, configure).await
+    }
+
     /// Stops this server and starts a new one at the same address and time, with a new
     /// `AuthorizationServer` on a newly opened store over `db`: a process restart.
     pub async fn restart_on(

@@ -27,6 +27,10 @@ static SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
         "0005_audit.sql",
         include_str!("../../../migrations/sqlite/0005_audit.sql"),
     ),
+    (
+        "0006_limits.sql",
+        include_str!("../../../migrations/sqlite/0006_limits.sql"),
+    ),
 ]);
 /// The PostgreSQL migrations (`migrations/postgres`), embedded at build time; listed like
 /// [`SQLITE_MIGRATIONS`].
@@ -53,6 +57,10 @@ static POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
     (
         "0005_audit.sql",
         include_str!("../../../migrations/postgres/0005_audit.sql"),
+    ),
+    (
+        "0006_limits.sql",
+        include_str!("../../../migrations/postgres/0006_limits.sql"),
     ),
 ]);
 

@@ -2,6 +2,7 @@
 
 use sqlx::{Any, Transaction};
 
+use super::limits;
 use super::rows::db_error;
 use crate::store::{Purged, StoreResult, UnixTime};
 
@@ -32,8 +33,9 @@ const PURGES: [(&str, &str); 6] = [
     ),
 ];
 
-/// Deletes every expired code, token, session, device cookie and upstream sign-in in one
-/// transaction; the number of rows of each table.
+/// Deletes every expired code, token, session, device cookie, upstream sign-in and limit counter
+/// (and the counters past the most kept per kind) in one transaction; the number of rows of
+/// each table.
 pub(super) async fn purge_expired(
     mut tx: Transaction<'static, Any>,
     now: UnixTime,
@@ -48,6 +50,7 @@ pub(super) async fn purge_expired(
             .rows_affected();
         deleted.add(table, rows);
     }
+    deleted.add("limit_counters", limits::purge(&mut tx, now).await?);
     tx.commit().await.map_err(db_error)?;
     Ok(deleted)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use mcp_oauth_authorization_server::store::{
     AccountStore, AuditEventKind, AuditFilter, AuditOutcome, ClientId, ClientOrigin,
-    CodeRedemption, GrantId, KeyState, RegisteredMetadata, Store, UserId,
+    CodeRedemption, GrantId, KeyState, LimitCounter, LimitKind, RegisteredMetadata, Store, UserId,
 };
 use serde_json::json;
 use sqlx::AssertSqlSafe;
@@ -92,6 +92,19 @@ pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
     check_seed_0003(&store).await;
     check_seed_0004(&store).await;
     check_seed_0005(&store).await;
+    check_seed_0006(&store).await;
+}
+
+/// Everything `0006.sql` wrote, as the store reads it now: the account has used up a limit of
+/// 20 until its window ends.
+async fn check_seed_0006(store: &impl Store) {
+    let window = std::time::Duration::from_secs(300);
+    let counter = LimitCounter::new(LimitKind::SignInAccount, "seed@example.com", 20, window);
+    let reached = store.limit_reached_until(&counter, 1_700_000_500).await;
+    assert_eq!(reached.unwrap(), Some(1_700_000_700));
+    let counter = LimitCounter::new(LimitKind::SignInAccount, "seed@example.com", 21, window);
+    let reached = store.limit_reached_until(&counter, 1_700_000_500).await;
+    assert_eq!(reached.unwrap(), None);
 }
 
 /// Everything `0005.sql` wrote, as the store reads it now.

@@ -155,7 +155,8 @@ pub async fn purging_deletes_only_what_expired(db: &TestDb) {
             ("access_tokens", 1),
             ("sessions", 1),
             ("device_cookies", 1),
-            ("upstream_logins", 0)
+            ("upstream_logins", 0),
+            ("limit_counters", 0)
         ],
         "one code, one of each token, one session, one device cookie"
     );
