@@ -70,8 +70,12 @@ pub fn secure_dir(dir: &Path, files: &[&str]) -> Result<(), PrivateFileError> {
         unix::secure(dir, unix::Kind::Directory)?;
         for file in files {
             let path = dir.join(file);
-            if path.exists() {
-                unix::secure(&path, unix::Kind::File)?;
+            match unix::secure(&path, unix::Kind::File) {
+                // Not there, or gone since it was listed (SQLite removes a database's `-shm`
+                // and `-wal` files when its last connection closes): nothing to secure.
+                Err(PrivateFileError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound => {}
+                other => other?,
             }
         }
     }

@@ -140,7 +140,10 @@ mod tests {
 
     #[test]
     fn latencies_are_logged_to_the_microsecond() {
-        assert_eq!(latency_ms(Duration::from_nanos(412_345)).to_string(), "0.412");
+        assert_eq!(
+            latency_ms(Duration::from_nanos(412_345)).to_string(),
+            "0.412"
+        );
         assert_eq!(latency_ms(Duration::from_millis(1500)).to_string(), "1500");
         assert_eq!(latency_ms(Duration::ZERO).to_string(), "0");
     }
