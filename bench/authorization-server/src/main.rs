@@ -30,7 +30,7 @@ const MAX_COLLECTION: Duration = Duration::from_secs(30);
 #[derive(Parser, Debug)]
 #[command(
     name = "mcp-oauth-bench-auth-server",
-    about = "Measures the authorization server's token endpoint and registrations on SQLite"
+    about = "Measures the authorization server's token endpoint and registrations on SQLite or PostgreSQL"
 )]
 pub struct Args {
     /// Seconds of measured load for registrations and refreshes, per round.
@@ -58,6 +58,12 @@ pub struct Args {
     /// directory). A tmpfs such as /dev/shm shows what the disk costs, but is not durable.
     #[arg(long, env = "BENCH_DATA_IN")]
     pub data_in: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://…`) to run on instead of a SQLite file, passed to
+    /// the server as `--database-url`. It must hold no store yet: an empty database, or an
+    /// empty schema chosen with `options=-c search_path=…`. The results go to their own
+    /// section of BENCHMARKS.md.
+    #[arg(long, env = "BENCH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// Parses the flags, pins the driver to CPU 1, and runs the benchmark on a single-threaded
@@ -112,7 +118,12 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let binary = server_binary(args.server.as_deref())?;
     let load_before = load_average();
-    let server = AuthServer::start(&binary, args.data_in.as_deref()).await?;
+    let server = AuthServer::start(
+        &binary,
+        args.data_in.as_deref(),
+        args.database_url.as_deref(),
+    )
+    .await?;
     let clients = (0..args.connections)
         .map(|_| oauth::http_client())
         .collect::<Result<Vec<_>, _>>()?;
@@ -134,7 +145,7 @@ async fn run(args: Args) -> Result<(), String> {
     let markdown = report::markdown(&args, &rounds, &load_before, &server);
     println!("{markdown}");
     if args.write {
-        report::write_benchmarks_md(&markdown)?;
+        report::write_benchmarks_md(&markdown, server.postgres)?;
         eprintln!("bench: updated BENCHMARKS.md");
     }
     Ok(())

@@ -10,8 +10,17 @@ use crate::Args;
 use crate::load::Measurement;
 use crate::server::AuthServer;
 
-/// This benchmark's section of BENCHMARKS.md.
+/// This benchmark's section of BENCHMARKS.md, and the one of its runs on PostgreSQL.
 const SECTION: &str = "auth-server";
+const POSTGRES_SECTION: &str = "auth-server-postgres";
+
+/// The heading of the section of runs on PostgreSQL, whose method is the one above it.
+const POSTGRES_HEADING: &str = "## Authorization server on PostgreSQL
+
+The same benchmark with the store on PostgreSQL (`--database-url`): the method is the one of
+the section above; the database is a cluster on this machine (its own processes, not pinned to
+a CPU, so their time is not in \"server CPU\").
+";
 
 /// The section's fixed part: what is measured, how to run it, and how.
 const METHOD: &str = include_str!("method.md");
@@ -70,7 +79,10 @@ const COLUMNS: [&str; 4] = [
 
 /// The whole section: the method, then this run's setup, table and rounds.
 pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthServer) -> String {
-    let mut out = String::from(METHOD);
+    let mut out = String::from(match server.postgres {
+        true => POSTGRES_HEADING,
+        false => METHOD,
+    });
     let _ = writeln!(out, "\n### Results\n\nRun on {} with", utc_now());
     let _ = writeln!(
         out,
@@ -80,9 +92,11 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
         args.warmup,
         args.codes,
         args.connections,
-        args.data_in
-            .as_ref()
-            .map_or(String::new(), |dir| format!(" --data-in {}", dir.display()))
+        match (&args.database_url, &args.data_in) {
+            (Some(_), _) => " --database-url $URL".to_owned(),
+            (None, Some(dir)) => format!(" --data-in {}", dir.display()),
+            (None, None) => String::new(),
+        }
     );
     let _ = writeln!(
         out,
@@ -90,7 +104,10 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
         cpu_count(),
         cpu_model(),
         kernel_release(),
-        filesystem(server),
+        match server.postgres {
+            true => "PostgreSQL".to_owned(),
+            false => filesystem(server),
+        },
         load_before
     );
     let _ = writeln!(
@@ -129,11 +146,13 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
         each.join("; ")
     );
     let _ = writeln!(out, "- Errors: none (any unexpected answer fails the run).");
-    let _ = writeln!(
-        out,
-        "- Database after the run: {:.1} MiB (with its write-ahead log).",
-        server.database_bytes() as f64 / (1024.0 * 1024.0)
-    );
+    if !server.postgres {
+        let _ = writeln!(
+            out,
+            "- Database after the run: {:.1} MiB (with its write-ahead log).",
+            server.database_bytes() as f64 / (1024.0 * 1024.0)
+        );
+    }
     let slow = slow_statements(server);
     if slow > 0 {
         let _ = writeln!(
@@ -178,8 +197,12 @@ fn percent(share: f64) -> String {
 
 /// Replaces this benchmark's section of BENCHMARKS.md with `markdown`, or appends the
 /// section (with its markers) at the end of the file when it has none.
-pub fn write_benchmarks_md(markdown: &str) -> Result<(), String> {
-    write_section(SECTION, markdown, IfMissing::Append)
+pub fn write_benchmarks_md(markdown: &str, postgres: bool) -> Result<(), String> {
+    let section = match postgres {
+        true => POSTGRES_SECTION,
+        false => SECTION,
+    };
+    write_section(section, markdown, IfMissing::Append)
 }
 
 /// How many of sqlx's "slow statement" warnings (over 1 s) the server logged.
