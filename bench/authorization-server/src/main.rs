@@ -5,6 +5,7 @@
 
 mod load;
 mod oauth;
+mod oidc_provider;
 mod report;
 mod server;
 
@@ -17,8 +18,9 @@ use clap::Parser;
 use mcp_oauth_bench_support::{load_average, server_binary};
 use reqwest::Client;
 
-use crate::load::Work;
+use crate::load::{Measurement, Work};
 use crate::oauth::Target;
+use crate::oidc_provider::OidcProvider;
 use crate::report::Round;
 use crate::server::AuthServer;
 
@@ -64,6 +66,11 @@ pub struct Args {
     /// section of BENCHMARKS.md.
     #[arg(long, env = "BENCH_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Also measure node-oidc-provider's `refresh_token` grants in each round, right after the
+    /// server's, under the same load (needs Node 22 and oidc-provider installed by
+    /// scripts/services/oidc-provider.sh).
+    #[arg(long, env = "BENCH_OIDC_PROVIDER")]
+    pub oidc_provider: bool,
 }
 
 /// Parses the flags, pins the driver to CPU 1, and runs the benchmark on a single-threaded
@@ -128,9 +135,13 @@ async fn run(args: Args) -> Result<(), String> {
         .map(|_| oauth::http_client())
         .collect::<Result<Vec<_>, _>>()?;
     let target = Arc::new(oauth::prepare(&clients[0], &server.base).await?);
+    let mut provider = match args.oidc_provider {
+        true => Some(OidcProvider::start(args.connections).await?),
+        false => None,
+    };
     let mut rounds = Vec::new();
     for number in 1..=args.rounds {
-        let round = measure_round(&args, &server, &target, &clients).await?;
+        let round = measure_round(&args, &server, &target, &clients, provider.as_mut()).await?;
         eprintln!("bench: round {number}/{}: {}", args.rounds, round.summary());
         rounds.push(round);
     }
@@ -158,12 +169,13 @@ async fn measure_round(
     server: &AuthServer,
     target: &Arc<Target>,
     clients: &[Client],
+    provider: Option<&mut OidcProvider>,
 ) -> Result<Round, String> {
     let connections = args.connections;
     let warmup = Duration::from_secs(args.warmup);
     let duration = Some(Duration::from_secs(args.duration));
     let measure = |work: Vec<Work>, warmup: Duration, duration: Option<Duration>| {
-        load::run(server, target, clients, work, warmup, duration)
+        load::run(server.pid(), target, clients, work, warmup, duration)
     };
 
     let registrations = (0..connections).map(|_| Work::Register).collect();
@@ -190,10 +202,43 @@ async fn measure_round(
         return Err("a connection redeemed no code: raise --codes".to_owned());
     }
     let (refresh_token, _) = measure(chains, warmup, duration).await?;
+    let oidc_provider_refresh = match provider {
+        Some(provider) => Some(measure_oidc_provider(provider, clients, warmup, duration).await?),
+        None => None,
+    };
     Ok(Round {
         register,
         authorize,
         authorization_code,
         refresh_token,
+        oidc_provider_refresh,
     })
+}
+
+/// node-oidc-provider's `refresh_token` grants, one chain per connection as for the server;
+/// the chains go on from the tokens the previous round ended with.
+async fn measure_oidc_provider(
+    provider: &mut OidcProvider,
+    clients: &[Client],
+    warmup: Duration,
+    duration: Option<Duration>,
+) -> Result<Measurement, String> {
+    let target = Arc::new(Target::refreshing(
+        provider.base.clone(),
+        oidc_provider::CLIENT_ID,
+    ));
+    let chains = provider
+        .refresh_tokens
+        .iter()
+        .map(|token| Work::Refresh {
+            token: token.clone(),
+        })
+        .collect();
+    let (measurement, chains) =
+        load::run(provider.pid(), &target, clients, chains, warmup, duration).await?;
+    provider.refresh_tokens = chains
+        .into_iter()
+        .filter_map(Work::into_refresh_token)
+        .collect();
+    Ok(measurement)
 }

@@ -22,6 +22,9 @@ the section above; the database is a cluster on this machine (its own processes,
 a CPU, so their time is not in \"server CPU\").
 ";
 
+/// The version of node-oidc-provider that tests/oidc-provider/package.json installs.
+const OIDC_PROVIDER_VERSION: &str = "9.13.3";
+
 /// The section's fixed part: what is measured, how to run it, and how.
 const METHOD: &str = include_str!("method.md");
 
@@ -35,6 +38,8 @@ pub struct Round {
     pub authorization_code: Measurement,
     /// `POST /token` with `grant_type=refresh_token`.
     pub refresh_token: Measurement,
+    /// The same on node-oidc-provider (`--oidc-provider`), measured right after.
+    pub oidc_provider_refresh: Option<Measurement>,
 }
 
 impl Round {
@@ -49,13 +54,16 @@ impl Round {
                 m.load_cpu * 100.0
             )
         };
-        [
+        let mut parts = vec![
             part("register", &self.register),
             part("authorize", &self.authorize),
             part("authorization_code", &self.authorization_code),
             part("refresh_token", &self.refresh_token),
-        ]
-        .join(", ")
+        ];
+        if let Some(provider) = &self.oidc_provider_refresh {
+            parts.push(part("node-oidc-provider refresh_token", provider));
+        }
+        parts.join(", ")
     }
 
     /// The measurements in the order of the table's columns.
@@ -86,7 +94,7 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
     let _ = writeln!(out, "\n### Results\n\nRun on {} with", utc_now());
     let _ = writeln!(
         out,
-        "`bench/auth-server-run --write --rounds {} --duration {} --warmup {} --codes {} --connections {}{}`.\n",
+        "`bench/auth-server-run --write --rounds {} --duration {} --warmup {} --codes {} --connections {}{}{}`.\n",
         args.rounds,
         args.duration,
         args.warmup,
@@ -96,6 +104,10 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
             (Some(_), _) => " --database-url $URL".to_owned(),
             (None, Some(dir)) => format!(" --data-in {}", dir.display()),
             (None, None) => String::new(),
+        },
+        match args.oidc_provider {
+            true => " --oidc-provider",
+            false => "",
         }
     );
     let _ = writeln!(
@@ -145,6 +157,39 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
         "\n- Each round, req/s of registrations / `authorization_code` / `refresh_token`: {}.",
         each.join("; ")
     );
+    let provider: Vec<&Measurement> = rounds
+        .iter()
+        .filter_map(|round| round.oidc_provider_refresh.as_ref())
+        .collect();
+    if provider.len() == rounds.len() {
+        let of =
+            |metric: fn(&Measurement) -> f64| median(provider.iter().map(|m| metric(m)).collect());
+        let ours = median(
+            rounds
+                .iter()
+                .map(|round| round.refresh_token.requests_per_sec)
+                .collect(),
+        );
+        let theirs = of(|m| m.requests_per_sec);
+        let _ = writeln!(
+            out,
+            "- node-oidc-provider {OIDC_PROVIDER_VERSION} (in-memory storage, pinned to CPU 0 like \
+             the server), `refresh_token` grants under the same load right after the server's in \
+             each round (`--oidc-provider`; `oidc-provider/provider.mjs`): {} req/s, p99 {}, \
+             slowest {}, its CPU {} (medians of the rounds; each round: {}). The server's \
+             refresh rate is **{:.1}×** node-oidc-provider's.",
+            thousands(theirs),
+            milliseconds(of(|m| m.p99_ms)),
+            milliseconds(of(|m| m.max_ms)),
+            percent(of(|m| m.server_cpu)),
+            provider
+                .iter()
+                .map(|m| thousands(m.requests_per_sec))
+                .collect::<Vec<_>>()
+                .join(" / "),
+            ours / theirs
+        );
+    }
     let _ = writeln!(out, "- Errors: none (any unexpected answer fails the run).");
     if !server.postgres {
         let _ = writeln!(
