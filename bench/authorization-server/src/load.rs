@@ -10,7 +10,6 @@ use reqwest::Client;
 use tokio::task::JoinSet;
 
 use crate::oauth::{self, Code, Target};
-use crate::server::AuthServer;
 
 /// What one connection does, request after request.
 pub enum Work {
@@ -50,6 +49,14 @@ impl Work {
                 refresh_token.map(|token| Self::Refresh { token })
             }
             Self::Register | Self::Refresh { .. } => None,
+        }
+    }
+
+    /// The token a refresh chain presents next.
+    pub fn into_refresh_token(self) -> Option<String> {
+        match self {
+            Self::Refresh { token } => Some(token),
+            _ => None,
         }
     }
 
@@ -104,9 +111,10 @@ pub struct Measurement {
 /// Runs `work`, one task per connection (`clients[i]` for `work[i]`), until each has nothing
 /// left or `duration` after the `warmup` is over, whichever comes first. Requests sent during
 /// the warm-up are not measured. Any unexpected answer stops the run with an error. Returns
-/// the measurement and the work, to read what it collected.
+/// the measurement (the CPU time of the process `server_pid`) and the work, to read what it
+/// collected.
 pub async fn run(
-    server: &AuthServer,
+    server_pid: u32,
     target: &Arc<Target>,
     clients: &[Client],
     work: Vec<Work>,
@@ -140,7 +148,7 @@ pub async fn run(
         });
     }
     tokio::time::sleep_until(from.into()).await;
-    let (server_pid, own_pid) = (server.pid(), std::process::id());
+    let (server_pid, own_pid) = (server_pid, std::process::id());
     let ticks_from = [cpu_ticks(server_pid)?, cpu_ticks(own_pid)?];
     let mut finished = Vec::new();
     while let Some(joined) = tasks.join_next().await {

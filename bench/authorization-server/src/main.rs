@@ -5,6 +5,7 @@
 
 mod load;
 mod oauth;
+mod oidc_provider;
 mod report;
 mod server;
 
@@ -17,8 +18,9 @@ use clap::Parser;
 use mcp_oauth_bench_support::{load_average, server_binary};
 use reqwest::Client;
 
-use crate::load::Work;
+use crate::load::{Measurement, Work};
 use crate::oauth::Target;
+use crate::oidc_provider::OidcProvider;
 use crate::report::Round;
 use crate::server::AuthServer;
 
@@ -30,7 +32,7 @@ const MAX_COLLECTION: Duration = Duration::from_secs(30);
 #[derive(Parser, Debug)]
 #[command(
     name = "mcp-oauth-bench-auth-server",
-    about = "Measures the authorization server's token endpoint and registrations on SQLite"
+    about = "Measures the authorization server's token endpoint and registrations on SQLite or PostgreSQL"
 )]
 pub struct Args {
     /// Seconds of measured load for registrations and refreshes, per round.
@@ -58,6 +60,17 @@ pub struct Args {
     /// directory). A tmpfs such as /dev/shm shows what the disk costs, but is not durable.
     #[arg(long, env = "BENCH_DATA_IN")]
     pub data_in: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://…`) to run on instead of a SQLite file, passed to
+    /// the server as `--database-url`. It must hold no store yet: an empty database, or an
+    /// empty schema chosen with `options=-c search_path=…`. The results go to their own
+    /// section of BENCHMARKS.md.
+    #[arg(long, env = "BENCH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Also measure node-oidc-provider's `refresh_token` grants in each round, right after the
+    /// server's, under the same load (needs Node 22 and oidc-provider installed by
+    /// scripts/services/oidc-provider.sh).
+    #[arg(long, env = "BENCH_OIDC_PROVIDER")]
+    pub oidc_provider: bool,
 }
 
 /// Parses the flags, pins the driver to CPU 1, and runs the benchmark on a single-threaded
@@ -112,14 +125,23 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let binary = server_binary(args.server.as_deref())?;
     let load_before = load_average();
-    let server = AuthServer::start(&binary, args.data_in.as_deref()).await?;
+    let server = AuthServer::start(
+        &binary,
+        args.data_in.as_deref(),
+        args.database_url.as_deref(),
+    )
+    .await?;
     let clients = (0..args.connections)
         .map(|_| oauth::http_client())
         .collect::<Result<Vec<_>, _>>()?;
     let target = Arc::new(oauth::prepare(&clients[0], &server.base).await?);
+    let mut provider = match args.oidc_provider {
+        true => Some(OidcProvider::start(args.connections).await?),
+        false => None,
+    };
     let mut rounds = Vec::new();
     for number in 1..=args.rounds {
-        let round = measure_round(&args, &server, &target, &clients).await?;
+        let round = measure_round(&args, &server, &target, &clients, provider.as_mut()).await?;
         eprintln!("bench: round {number}/{}: {}", args.rounds, round.summary());
         rounds.push(round);
     }
@@ -134,7 +156,7 @@ async fn run(args: Args) -> Result<(), String> {
     let markdown = report::markdown(&args, &rounds, &load_before, &server);
     println!("{markdown}");
     if args.write {
-        report::write_benchmarks_md(&markdown)?;
+        report::write_benchmarks_md(&markdown, server.postgres)?;
         eprintln!("bench: updated BENCHMARKS.md");
     }
     Ok(())
@@ -147,12 +169,13 @@ async fn measure_round(
     server: &AuthServer,
     target: &Arc<Target>,
     clients: &[Client],
+    provider: Option<&mut OidcProvider>,
 ) -> Result<Round, String> {
     let connections = args.connections;
     let warmup = Duration::from_secs(args.warmup);
     let duration = Some(Duration::from_secs(args.duration));
     let measure = |work: Vec<Work>, warmup: Duration, duration: Option<Duration>| {
-        load::run(server, target, clients, work, warmup, duration)
+        load::run(server.pid(), target, clients, work, warmup, duration)
     };
 
     let registrations = (0..connections).map(|_| Work::Register).collect();
@@ -179,10 +202,43 @@ async fn measure_round(
         return Err("a connection redeemed no code: raise --codes".to_owned());
     }
     let (refresh_token, _) = measure(chains, warmup, duration).await?;
+    let oidc_provider_refresh = match provider {
+        Some(provider) => Some(measure_oidc_provider(provider, clients, warmup, duration).await?),
+        None => None,
+    };
     Ok(Round {
         register,
         authorize,
         authorization_code,
         refresh_token,
+        oidc_provider_refresh,
     })
+}
+
+/// node-oidc-provider's `refresh_token` grants, one chain per connection as for the server;
+/// the chains go on from the tokens the previous round ended with.
+async fn measure_oidc_provider(
+    provider: &mut OidcProvider,
+    clients: &[Client],
+    warmup: Duration,
+    duration: Option<Duration>,
+) -> Result<Measurement, String> {
+    let target = Arc::new(Target::refreshing(
+        provider.base.clone(),
+        oidc_provider::CLIENT_ID,
+    ));
+    let chains = provider
+        .refresh_tokens
+        .iter()
+        .map(|token| Work::Refresh {
+            token: token.clone(),
+        })
+        .collect();
+    let (measurement, chains) =
+        load::run(provider.pid(), &target, clients, chains, warmup, duration).await?;
+    provider.refresh_tokens = chains
+        .into_iter()
+        .filter_map(Work::into_refresh_token)
+        .collect();
+    Ok(measurement)
 }

@@ -31,6 +31,17 @@ pub struct Target {
     cookies: String,
 }
 
+impl Target {
+    /// A client of the server at `base` that only refreshes (no browser).
+    pub fn refreshing(base: String, client_id: &str) -> Self {
+        Self {
+            base,
+            client_id: client_id.to_owned(),
+            cookies: String::new(),
+        }
+    }
+}
+
 /// A code to redeem, with its PKCE verifier.
 pub struct Code {
     code: String,

@@ -10,8 +10,20 @@ use crate::Args;
 use crate::load::Measurement;
 use crate::server::AuthServer;
 
-/// This benchmark's section of BENCHMARKS.md.
+/// This benchmark's section of BENCHMARKS.md, and the one of its runs on PostgreSQL.
 const SECTION: &str = "auth-server";
+const POSTGRES_SECTION: &str = "auth-server-postgres";
+
+/// The heading of the section of runs on PostgreSQL, whose method is the one above it.
+const POSTGRES_HEADING: &str = "## Authorization server on PostgreSQL
+
+The same benchmark with the store on PostgreSQL (`--database-url`): the method is the one of
+the section above; the database is a cluster on this machine (its own processes, not pinned to
+a CPU, so their time is not in \"server CPU\").
+";
+
+/// The version of node-oidc-provider that tests/oidc-provider/package.json installs.
+const OIDC_PROVIDER_VERSION: &str = "9.13.3";
 
 /// The section's fixed part: what is measured, how to run it, and how.
 const METHOD: &str = include_str!("method.md");
@@ -26,6 +38,8 @@ pub struct Round {
     pub authorization_code: Measurement,
     /// `POST /token` with `grant_type=refresh_token`.
     pub refresh_token: Measurement,
+    /// The same on node-oidc-provider (`--oidc-provider`), measured right after.
+    pub oidc_provider_refresh: Option<Measurement>,
 }
 
 impl Round {
@@ -40,13 +54,16 @@ impl Round {
                 m.load_cpu * 100.0
             )
         };
-        [
+        let mut parts = vec![
             part("register", &self.register),
             part("authorize", &self.authorize),
             part("authorization_code", &self.authorization_code),
             part("refresh_token", &self.refresh_token),
-        ]
-        .join(", ")
+        ];
+        if let Some(provider) = &self.oidc_provider_refresh {
+            parts.push(part("node-oidc-provider refresh_token", provider));
+        }
+        parts.join(", ")
     }
 
     /// The measurements in the order of the table's columns.
@@ -70,19 +87,28 @@ const COLUMNS: [&str; 4] = [
 
 /// The whole section: the method, then this run's setup, table and rounds.
 pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthServer) -> String {
-    let mut out = String::from(METHOD);
+    let mut out = String::from(match server.postgres {
+        true => POSTGRES_HEADING,
+        false => METHOD,
+    });
     let _ = writeln!(out, "\n### Results\n\nRun on {} with", utc_now());
     let _ = writeln!(
         out,
-        "`bench/auth-server-run --write --rounds {} --duration {} --warmup {} --codes {} --connections {}{}`.\n",
+        "`bench/auth-server-run --write --rounds {} --duration {} --warmup {} --codes {} --connections {}{}{}`.\n",
         args.rounds,
         args.duration,
         args.warmup,
         args.codes,
         args.connections,
-        args.data_in
-            .as_ref()
-            .map_or(String::new(), |dir| format!(" --data-in {}", dir.display()))
+        match (&args.database_url, &args.data_in) {
+            (Some(_), _) => " --database-url $URL".to_owned(),
+            (None, Some(dir)) => format!(" --data-in {}", dir.display()),
+            (None, None) => String::new(),
+        },
+        match args.oidc_provider {
+            true => " --oidc-provider",
+            false => "",
+        }
     );
     let _ = writeln!(
         out,
@@ -90,7 +116,10 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
         cpu_count(),
         cpu_model(),
         kernel_release(),
-        filesystem(server),
+        match server.postgres {
+            true => "PostgreSQL".to_owned(),
+            false => filesystem(server),
+        },
         load_before
     );
     let _ = writeln!(
@@ -128,12 +157,47 @@ pub fn markdown(args: &Args, rounds: &[Round], load_before: &str, server: &AuthS
         "\n- Each round, req/s of registrations / `authorization_code` / `refresh_token`: {}.",
         each.join("; ")
     );
+    let provider: Vec<&Measurement> = rounds
+        .iter()
+        .filter_map(|round| round.oidc_provider_refresh.as_ref())
+        .collect();
+    if provider.len() == rounds.len() {
+        let of =
+            |metric: fn(&Measurement) -> f64| median(provider.iter().map(|m| metric(m)).collect());
+        let ours = median(
+            rounds
+                .iter()
+                .map(|round| round.refresh_token.requests_per_sec)
+                .collect(),
+        );
+        let theirs = of(|m| m.requests_per_sec);
+        let _ = writeln!(
+            out,
+            "- node-oidc-provider {OIDC_PROVIDER_VERSION} (in-memory storage, pinned to CPU 0 like \
+             the server), `refresh_token` grants under the same load right after the server's in \
+             each round (`--oidc-provider`; `oidc-provider/provider.mjs`): {} req/s, p99 {}, \
+             slowest {}, its CPU {} (medians of the rounds; each round: {}). The server's \
+             refresh rate is **{:.1}×** node-oidc-provider's.",
+            thousands(theirs),
+            milliseconds(of(|m| m.p99_ms)),
+            milliseconds(of(|m| m.max_ms)),
+            percent(of(|m| m.server_cpu)),
+            provider
+                .iter()
+                .map(|m| thousands(m.requests_per_sec))
+                .collect::<Vec<_>>()
+                .join(" / "),
+            ours / theirs
+        );
+    }
     let _ = writeln!(out, "- Errors: none (any unexpected answer fails the run).");
-    let _ = writeln!(
-        out,
-        "- Database after the run: {:.1} MiB (with its write-ahead log).",
-        server.database_bytes() as f64 / (1024.0 * 1024.0)
-    );
+    if !server.postgres {
+        let _ = writeln!(
+            out,
+            "- Database after the run: {:.1} MiB (with its write-ahead log).",
+            server.database_bytes() as f64 / (1024.0 * 1024.0)
+        );
+    }
     let slow = slow_statements(server);
     if slow > 0 {
         let _ = writeln!(
@@ -178,8 +242,12 @@ fn percent(share: f64) -> String {
 
 /// Replaces this benchmark's section of BENCHMARKS.md with `markdown`, or appends the
 /// section (with its markers) at the end of the file when it has none.
-pub fn write_benchmarks_md(markdown: &str) -> Result<(), String> {
-    write_section(SECTION, markdown, IfMissing::Append)
+pub fn write_benchmarks_md(markdown: &str, postgres: bool) -> Result<(), String> {
+    let section = match postgres {
+        true => POSTGRES_SECTION,
+        false => SECTION,
+    };
+    write_section(section, markdown, IfMissing::Append)
 }
 
 /// How many of sqlx's "slow statement" warnings (over 1 s) the server logged.

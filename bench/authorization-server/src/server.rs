@@ -1,5 +1,6 @@
 //! The server under test: a release `mcp-oauth auth-server` child process pinned to CPU 0, on a
-//! fresh SQLite data directory that already holds the benchmark's user.
+//! fresh SQLite data directory (or the PostgreSQL database given) that already holds the
+//! benchmark's user.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -19,8 +20,10 @@ const REGISTRATIONS_PER_MINUTE: &str = "1000000000";
 pub struct AuthServer {
     /// The issuer, which is also the base URL of every endpoint (`http://127.0.0.1:PORT`).
     pub base: String,
-    /// Where the SQLite database lives.
+    /// Where the SQLite database lives (the server's working directory on PostgreSQL).
     pub data_dir: PathBuf,
+    /// Whether the store is on PostgreSQL rather than in the SQLite file of `data_dir`.
+    pub postgres: bool,
     process: ServerProcess,
     _dir: TempDir,
 }
@@ -29,8 +32,13 @@ impl AuthServer {
     /// Creates a data directory under `parent` (the system's temporary directory by default),
     /// adds the benchmark's user with `mcp-oauth admin users add --password-stdin`, starts
     /// `binary auth-server` on a free loopback port under `taskset -c 0`, and waits until it
-    /// accepts connections.
-    pub async fn start(binary: &Path, parent: Option<&Path>) -> Result<Self, String> {
+    /// accepts connections. With `database_url`, both use that database instead of a SQLite
+    /// file (`--database-url`).
+    pub async fn start(
+        binary: &Path,
+        parent: Option<&Path>,
+        database_url: Option<&str>,
+    ) -> Result<Self, String> {
         let dir = match parent {
             Some(parent) => tempfile::Builder::new()
                 .prefix("mcp-oauth-bench-")
@@ -41,7 +49,11 @@ impl AuthServer {
         }
         .map_err(|error| format!("cannot create a temporary directory: {error}"))?;
         let data_dir = dir.path().join("data");
-        add_user(binary, dir.path(), &data_dir).await?;
+        let storage = Storage {
+            data_dir: &data_dir,
+            database_url,
+        };
+        add_user(binary, dir.path(), &storage).await?;
 
         let port = free_port()?;
         let base = format!("http://127.0.0.1:{port}");
@@ -51,10 +63,9 @@ impl AuthServer {
             .arg(binary)
             .arg("auth-server")
             .args(["--bind", &format!("127.0.0.1:{port}"), "--issuer", &base])
-            .args(["--resource", RESOURCE])
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["--registrations-per-minute", REGISTRATIONS_PER_MINUTE]);
+            .args(["--resource", RESOURCE]);
+        storage.add_to(command.as_std_mut());
+        command.args(["--registrations-per-minute", REGISTRATIONS_PER_MINUTE]);
         isolate(&mut command, dir.path());
         let mut process = ServerProcess::spawn(&mut command, binary, log)?;
         process
@@ -63,6 +74,7 @@ impl AuthServer {
         Ok(Self {
             base,
             data_dir,
+            postgres: database_url.is_some(),
             process,
             _dir: dir,
         })
@@ -88,6 +100,22 @@ impl AuthServer {
     }
 }
 
+/// Where the server and `admin` keep the store.
+struct Storage<'a> {
+    data_dir: &'a Path,
+    database_url: Option<&'a str>,
+}
+
+impl Storage<'_> {
+    /// `--data-dir DIR`, and `--database-url URL` when given.
+    fn add_to(&self, command: &mut std::process::Command) {
+        command.arg("--data-dir").arg(self.data_dir);
+        if let Some(url) = self.database_url {
+            command.args(["--database-url", url]);
+        }
+    }
+}
+
 /// Only the flags configure a command: no inherited settings of the server (`MCP_*`,
 /// `AUTH_SERVER_*`, `DATABASE_URL`), warnings-only logs, and a working directory without a
 /// `.env` file.
@@ -100,17 +128,13 @@ fn isolate<'a>(command: &'a mut Command, directory: &Path) -> &'a mut Command {
     command.env("RUST_LOG", "warn").current_dir(directory)
 }
 
-/// `mcp-oauth admin --data-dir DATA users add --email EMAIL --password-stdin`, which also
-/// creates and migrates the database.
-async fn add_user(binary: &Path, directory: &Path, data_dir: &Path) -> Result<(), String> {
+/// `mcp-oauth admin --data-dir DATA [--database-url URL] users add --email EMAIL
+/// --password-stdin`, which also creates and migrates the database.
+async fn add_user(binary: &Path, directory: &Path, storage: &Storage<'_>) -> Result<(), String> {
     let mut command = Command::new(binary);
-    command.arg("admin").arg("--data-dir").arg(data_dir).args([
-        "users",
-        "add",
-        "--email",
-        EMAIL,
-        "--password-stdin",
-    ]);
+    command.arg("admin");
+    storage.add_to(command.as_std_mut());
+    command.args(["users", "add", "--email", EMAIL, "--password-stdin"]);
     let mut child = isolate(&mut command, directory)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

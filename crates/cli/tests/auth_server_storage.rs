@@ -1,7 +1,8 @@
 //! `mcp-oauth auth-server` and `mcp-oauth admin` on their SQLite data directory: everything
 //! they write is owner-only, loose modes of this user's are tightened, a shared directory is
 //! refused with the command that fixes it, a damaged or empty database file is refused at once
-//! with its cause, and signing keys encrypted at rest need their key.
+//! with its cause, signing keys encrypted at rest need their key, and a server killed with
+//! SIGKILL has lost nothing it acknowledged.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -10,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mcp_oauth_authorization_server::store::SqlStore;
+use mcp_oauth_authorization_server::store::{ClientStore, SqlStore};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
 
@@ -387,4 +388,72 @@ fn signing_keys_encrypted_at_rest_need_their_key() {
     assert!(!not_a_key.status.success());
     assert!(error.contains("openssl rand -base64 32"), "{error}");
     assert!(!error.contains("hunter2"), "{error}");
+}
+
+/// Registers `count` clients on the server on `port`, eight at a time; their ids, each
+/// acknowledged with 201.
+fn register_clients(port: u16, count: usize) -> Vec<String> {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let http = reqwest::Client::new();
+        let register = |n: usize| {
+            let http = http.clone();
+            async move {
+                let answer = http
+                    .post(format!("http://127.0.0.1:{port}/register"))
+                    .json(&serde_json::json!({
+                        "client_name": format!("client {n}"),
+                        "redirect_uris": ["http://127.0.0.1:4000/callback"],
+                        "token_endpoint_auth_method": "none",
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 201);
+                let body: serde_json::Value = answer.json().await.unwrap();
+                body["client_id"].as_str().unwrap().to_owned()
+            }
+        };
+        let mut ids = Vec::with_capacity(count);
+        for batch in (0..count).collect::<Vec<_>>().chunks(8) {
+            ids.extend(futures_util::future::join_all(batch.iter().map(|&n| register(n))).await);
+        }
+        ids
+    })
+}
+
+#[cfg(unix)]
+#[test]
+fn a_server_killed_with_sigkill_has_lost_nothing_it_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let mut command = auth_server_on(&data_dir, port);
+    // Its log lines (one per request) would fill a pipe nobody reads.
+    command
+        .args(["--registrations-per-minute", "100000"])
+        .stderr(Stdio::null());
+    let server = listening(command);
+
+    let acknowledged = register_clients(port, 200);
+    drop(server); // SIGKILL (`Child::kill`), right after the last answer.
+
+    // Killed, not closed: its write-ahead log is still there, holding the registrations.
+    assert!(data_dir.join("mcp-oauth.db-wal").exists());
+    // It starts again on the same file, and every acknowledged client is there.
+    drop(listening(auth_server(&data_dir)));
+    let kept = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = SqlStore::open_sqlite_dir(&data_dir).await.unwrap();
+        let clients = store.list_clients().await.unwrap();
+        store.close().await;
+        clients
+    });
+    let kept: std::collections::HashSet<&str> = kept
+        .iter()
+        .map(|client| client.client_id.as_str())
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !kept.contains(id.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "lost {} of 200: {lost:?}", lost.len());
 }

@@ -2,9 +2,17 @@
 //! accepted only if its stored token equals the presented one in full, so no hash collision can
 //! stand one token in for another. Entries are dropped once they reach their expiry; the stored
 //! tokens are zeroized when they leave the cache.
+//!
+//! The cache is split into shards, each under its own lock and holding its share of the
+//! capacity. A full shard evicts one entry per insertion, chosen by the CLOCK algorithm: a hand
+//! sweeps the shard's slots, taking the first entry that has expired or was not looked up since
+//! the hand last passed (a lookup sets the entry's mark with a relaxed atomic store, under the
+//! read lock). So a full cache keeps what is in use, and a rotation of more distinct tokens than
+//! it holds costs misses for some of them, not for all.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,42 +31,107 @@ pub(crate) fn now_unix() -> u64 {
 /// How many bytes at the end of a token choose its slot.
 const KEYED_TAIL: usize = 32;
 
+/// How many shards a cache has (fewer when its capacity is smaller).
+const SHARDS: usize = 64;
+
 struct Entry {
     /// The token the result belongs to (compared in full on every hit).
     token: Zeroizing<Box<[u8]>>,
     verified: Arc<VerifiedToken>,
     valid_until: u64,
+    /// Looked up since the CLOCK hand last passed it.
+    referenced: AtomicBool,
+}
+
+/// One shard: its entries in slots, the slot of each key, and the CLOCK hand.
+struct Shard {
+    capacity: usize,
+    slots: Vec<(u64, Entry)>,
+    /// By the token's hash; two tokens with the same hash share one slot (the later one wins).
+    index: HashMap<u64, usize, RandomState>,
+    hand: usize,
+}
+
+impl Shard {
+    fn get(&self, key: u64) -> Option<&Entry> {
+        self.index.get(&key).map(|&slot| &self.slots[slot].1)
+    }
+
+    /// Puts `entry` under `key`: in its slot if the key has one, else in a free slot, else in
+    /// the slot of the entry the CLOCK hand chooses.
+    fn put(&mut self, key: u64, entry: Entry, now: u64) {
+        if let Some(&slot) = self.index.get(&key) {
+            self.slots[slot].1 = entry;
+        } else if self.slots.len() < self.capacity {
+            self.index.insert(key, self.slots.len());
+            self.slots.push((key, entry));
+        } else {
+            let slot = self.victim(now);
+            let (old_key, _) = std::mem::replace(&mut self.slots[slot], (key, entry));
+            self.index.remove(&old_key);
+            self.index.insert(key, slot);
+        }
+    }
+
+    /// The slot to reuse: the first, from the hand on, whose entry has expired or is not
+    /// marked; the marks passed are cleared, so a second sweep always finds one.
+    fn victim(&mut self, now: u64) -> usize {
+        loop {
+            let slot = self.hand;
+            self.hand = (self.hand + 1) % self.slots.len();
+            let entry = &self.slots[slot].1;
+            if entry.valid_until <= now || !entry.referenced.swap(false, Ordering::Relaxed) {
+                return slot;
+            }
+        }
+    }
 }
 
 /// Validated tokens, each valid until a given Unix time.
 pub(crate) struct TokenCache {
-    capacity: usize,
     /// Seeded at random per process: which tokens share a slot cannot be predicted.
     hasher: RandomState,
-    /// By the token's hash; two tokens with the same hash share one slot (the later one wins).
-    entries: RwLock<HashMap<u64, Entry, RandomState>>,
+    /// Empty when the capacity is 0; a token's shard is chosen by the high bits of its key.
+    shards: Box<[RwLock<Shard>]>,
 }
 
 impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
+        let count = SHARDS.min(capacity);
+        let shards = (0..count)
+            .map(|shard| {
+                // The capacity is shared out exactly: the first shards take the remainder.
+                let capacity = capacity / count + usize::from(shard < capacity % count);
+                RwLock::new(Shard {
+                    capacity,
+                    slots: Vec::new(),
+                    index: HashMap::default(),
+                    hand: 0,
+                })
+            })
+            .collect();
         Self {
-            capacity,
             hasher: RandomState::default(),
-            entries: RwLock::new(HashMap::default()),
+            shards,
         }
     }
 
     /// The cached result for `token`, if it is still valid at `now`.
     pub(crate) fn get(&self, token: &[u8], now: u64) -> Option<Arc<VerifiedToken>> {
         let key = self.key(token);
-        let entries = self
-            .entries
+        let shard = self
+            .shard(key)?
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries
-            .get(&key)
+        shard
+            .get(key)
             .filter(|entry| entry.valid_until > now && same_bytes(&entry.token, token))
-            .map(|entry| Arc::clone(&entry.verified))
+            .map(|entry| {
+                if !entry.referenced.load(Ordering::Relaxed) {
+                    entry.referenced.store(true, Ordering::Relaxed);
+                }
+                Arc::clone(&entry.verified)
+            })
     }
 
     /// The slot of `token`: a keyed hash of its length and last [`KEYED_TAIL`] bytes. That
@@ -70,30 +143,32 @@ impl TokenCache {
         self.hasher.hash_one((token.len(), tail))
     }
 
-    /// Remembers `verified` for `token` until `valid_until`. When full, expired entries go
-    /// first, then all.
+    /// The shard of `key`, none if the capacity is 0.
+    fn shard(&self, key: u64) -> Option<&RwLock<Shard>> {
+        let count = u64::try_from(self.shards.len()).ok().filter(|&n| n > 0)?;
+        let index = usize::try_from((key >> 32) % count).ok()?;
+        self.shards.get(index)
+    }
+
+    /// Remembers `verified` for `token` until `valid_until`. When the token's shard is full,
+    /// one entry leaves it (see the module's documentation).
     pub(crate) fn insert(&self, token: &[u8], verified: Arc<VerifiedToken>, valid_until: u64) {
-        if self.capacity == 0 {
-            return;
-        }
-        let key = self.key(token);
         let entry = Entry {
             token: Zeroizing::new(token.into()),
             verified,
             valid_until,
+            referenced: AtomicBool::new(false),
         };
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            let now = now_unix();
-            entries.retain(|_, entry| entry.valid_until > now);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
+        self.put(self.key(token), entry);
+    }
+
+    fn put(&self, key: u64, entry: Entry) {
+        if let Some(shard) = self.shard(key) {
+            shard
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .put(key, entry, now_unix());
         }
-        entries.insert(key, entry);
     }
 }
 
@@ -145,17 +220,24 @@ mod tests {
         }
     }
 
+    fn len(cache: &TokenCache) -> usize {
+        let shards = cache.shards.iter();
+        shards.map(|shard| shard.read().unwrap().slots.len()).sum()
+    }
+
     #[test]
     fn a_token_sharing_the_slot_of_another_is_not_mistaken_for_it() {
         // Forge the situation of a hash collision: the entry under this key holds another token.
         let cache = TokenCache::new(10);
-        cache.insert(b"victim", verified("victim"), u64::MAX);
-        let key = cache.key(b"victim");
-        let mut entries = cache.entries.write().unwrap();
-        let entry = entries.remove(&key).unwrap();
-        entries.insert(cache.key(b"attacker"), entry);
-        drop(entries);
+        let entry = Entry {
+            token: Zeroizing::new(b"victim"[..].into()),
+            verified: verified("victim"),
+            valid_until: u64::MAX,
+            referenced: AtomicBool::new(false),
+        };
+        cache.put(cache.key(b"attacker"), entry);
         assert!(cache.get(b"attacker", 0).is_none());
+        assert_eq!(len(&cache), 1);
     }
 
     #[test]
@@ -178,8 +260,62 @@ mod tests {
         for name in ["a", "b", "c"] {
             cache.insert(name.as_bytes(), verified(name), far);
         }
-        assert!(cache.entries.read().unwrap().len() <= 2);
+        assert!(len(&cache) <= 2);
         assert!(cache.get(b"c", 0).is_some());
+    }
+
+    #[test]
+    fn a_cache_of_capacity_zero_keeps_nothing() {
+        let cache = TokenCache::new(0);
+        cache.insert(b"a", verified("a"), u64::MAX);
+        assert!(cache.get(b"a", 0).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_keeps_its_other_entries_when_one_more_is_inserted() {
+        let capacity = 2_000;
+        let cache = TokenCache::new(capacity);
+        let far = now_unix() + 3600;
+        let tokens: Vec<String> = (0..capacity * 2).map(|n| format!("token-{n}")).collect();
+        for token in &tokens {
+            cache.insert(token.as_bytes(), verified(token), far);
+        }
+        assert_eq!(len(&cache), capacity, "every shard is full");
+        let cached = |cache: &TokenCache| -> Vec<bool> {
+            let now = now_unix();
+            let state = tokens
+                .iter()
+                .map(|token| cache.get(token.as_bytes(), now).is_some());
+            state.collect()
+        };
+        let before = cached(&cache);
+        assert_eq!(before.iter().filter(|&&hit| hit).count(), capacity);
+        cache.insert(b"one more", verified("one more"), far);
+        assert!(cache.get(b"one more", 0).is_some());
+        let after = cached(&cache);
+        let lost = before.iter().zip(&after).filter(|(was, is)| **was && !**is);
+        assert_eq!(lost.count(), 1, "one entry made room, the others stayed");
+    }
+
+    #[test]
+    fn entries_in_use_outlive_entries_not_looked_up() {
+        // Shards of four: `hot` is looked up between insertions into its shard, the others
+        // never are.
+        let cache = TokenCache::new(SHARDS * 4);
+        let far = now_unix() + 3600;
+        let shard_of = |token: &str| (cache.key(token.as_bytes()) >> 32) % SHARDS as u64;
+        let mut names = (0..).map(|n| format!("t{n}"));
+        let hot = names.next().unwrap();
+        let same_shard: Vec<String> = names
+            .filter(|name| shard_of(name) == shard_of(&hot))
+            .take(20)
+            .collect();
+        cache.insert(hot.as_bytes(), verified(&hot), far);
+        for name in &same_shard {
+            assert!(cache.get(hot.as_bytes(), 0).is_some(), "after {name}");
+            cache.insert(name.as_bytes(), verified(name), far);
+        }
+        assert!(cache.get(hot.as_bytes(), 0).is_some());
     }
 
     #[test]

@@ -63,7 +63,8 @@ pub struct ResourceServerConfig {
     /// body of a token that holds every scope the tools need is not read: the MCP service's
     /// own limit applies to it (set the same one there).
     pub max_body_bytes: usize,
-    /// How many validated tokens are remembered (by SHA-256 of the token) until they expire.
+    /// How many validated tokens are remembered until they expire; when the cache is full, each
+    /// new token takes the place of one that was not used lately (see the cache's module).
     pub token_cache_capacity: usize,
 }
 

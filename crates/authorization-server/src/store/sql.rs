@@ -51,14 +51,24 @@ use super::{
 ///
 /// Opening a store applies the migrations the database lacks (PostgreSQL instances starting
 /// together take turns, under sqlx's advisory lock). Every multi-statement operation runs in one
-/// transaction; on SQLite, writing transactions begin `IMMEDIATE` and connections wait up to
-/// ten seconds for the write lock (`busy_timeout`), so concurrent writers queue instead of
-/// failing with "database is locked".
+/// transaction; on SQLite, writing transactions begin `IMMEDIATE`, and every write of a store on
+/// a file goes through its one writer connection, so concurrent writers queue in the process
+/// (in order) instead of polling SQLite's lock; another process writing to the same file is
+/// waited for up to ten seconds (`busy_timeout`) instead of failing with "database is locked".
 ///
-/// Cloning is cheap: clones share one connection pool.
+/// SQLite files use WAL journaling with `synchronous = NORMAL`: a commit is in the write-ahead
+/// log, written to the operating system, before the call returns, so a crash or `kill -9` of
+/// the process loses nothing acknowledged; the log is flushed to disk (fsync) at each
+/// checkpoint rather than at each commit, so a power loss or kernel crash may roll back the
+/// last commits before the latest checkpoint (the database stays consistent).
+///
+/// Cloning is cheap: clones share the connection pools.
 #[derive(Clone)]
 pub struct SqlStore {
+    /// For statements that only read.
     pool: AnyPool,
+    /// For statements and transactions that write.
+    writer: AnyPool,
     dialect: Dialect,
     key_encryption_key: Option<Arc<KeyEncryptionKey>>,
 }
@@ -78,7 +88,7 @@ impl SqlStore {
     /// `sqlite:` URLs open a file (add `?mode=rwc` to create it; prefer
     /// [`SqlStore::open_sqlite_dir_with`]) or `sqlite::memory:` (a private in-memory database
     /// held by a single connection, for tests); every SQLite connection gets WAL journaling,
-    /// `synchronous = FULL`, foreign keys and a busy timeout, and a file is checked first
+    /// `synchronous = NORMAL`, foreign keys and a busy timeout, and a file is checked first
     /// (SQLite's `quick_check`). `postgres:` and `postgresql:` URLs take the usual parameters
     /// (`options=-c search_path=…` selects a schema) in a build with the `postgres` feature.
     ///
@@ -122,8 +132,8 @@ impl SqlStore {
     /// [`SqlStoreOptions::with_init_empty_database`] allows it; one that is not a SQLite
     /// database or is damaged is refused ([`StoreError::Damaged`]).
     ///
-    /// The file uses WAL journaling with `synchronous = FULL`, so every committed write is on
-    /// disk when the call returns, and enforces foreign keys.
+    /// The file uses WAL journaling with `synchronous = NORMAL` (a committed write survives a
+    /// crash of the process; see [`SqlStore`] for power loss), and enforces foreign keys.
     pub async fn open_sqlite_dir_with(
         data_dir: &Path,
         options: &SqlStoreOptions,
@@ -143,8 +153,10 @@ impl SqlStore {
         label: &str,
         options: &SqlStoreOptions,
     ) -> StoreResult<SqlStore> {
+        let pools = connect::pools(url, dialect, label).await?;
         Ok(SqlStore {
-            pool: connect::pool(url, dialect, label).await?,
+            pool: pools.read,
+            writer: pools.write,
             dialect,
             key_encryption_key: options.key_encryption_key.clone(),
         })
@@ -167,6 +179,7 @@ impl SqlStore {
     /// Closes every connection, waiting for those in use to come back. Later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -179,13 +192,13 @@ impl SqlStore {
             .migrator()
             .await
             .map_err(migration)?;
-        migrator.run(&self.pool).await.map_err(migration)
+        migrator.run(&self.writer).await.map_err(migration)
     }
 
     /// Begins a transaction that will write: on SQLite it takes the write lock at once, so it
     /// cannot fail later on a lock held by a concurrent writer.
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
-        self.pool
+        self.writer
             .begin_with(self.dialect.begin_write())
             .await
             .map_err(rows::db_error)

@@ -11,7 +11,7 @@ use crate::store::{AccountStore, StoreResult, UserId, UserRecord};
 #[async_trait]
 impl AccountStore for SqlStore {
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
-        insert(&self.pool, user).await
+        insert(&self.writer, user).await
     }
 
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {

@@ -33,7 +33,7 @@ impl AuditStore for SqlStore {
         .bind(record.client_id.as_ref().map(ClientId::as_str))
         .bind(record.address.as_deref())
         .bind(Value::Object(record.details.clone()).to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_error)?;
         Ok(())
@@ -67,7 +67,7 @@ impl AuditStore for SqlStore {
     async fn purge_audit_records(&self, before: UnixTime) -> StoreResult<u64> {
         let deleted = sqlx::query("DELETE FROM audit_events WHERE occurred_at < $1")
             .bind(before)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_error)?;
         Ok(deleted.rows_affected())

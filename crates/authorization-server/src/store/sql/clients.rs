@@ -33,7 +33,7 @@ impl ClientStore for SqlStore {
         .bind(client.created_at)
         .bind(client.updated_at)
         .bind(rows::resources_text(&client.introspection_resources))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(rows::conflict("client"))?;
         Ok(())
@@ -67,7 +67,7 @@ impl ClientStore for SqlStore {
         .bind(rows::json_text(&client.metadata.to_json()))
         .bind(rows::hash_text(client.registration_token_hash.as_ref()))
         .bind(client.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_error)?;
         Ok(done.rows_affected() > 0)
@@ -76,7 +76,7 @@ impl ClientStore for SqlStore {
     async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected() > 0)

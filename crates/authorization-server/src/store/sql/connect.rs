@@ -10,20 +10,27 @@ use super::dialect::Dialect;
 use super::rows::db_error;
 use crate::store::{StoreError, StoreResult};
 
-/// Connections of a PostgreSQL pool, and of a SQLite file's pool (SQLite writers queue anyway;
-/// readers run in parallel under WAL).
+/// Connections of a PostgreSQL pool, and of a SQLite file's pool of readers (readers run in
+/// parallel under WAL).
 const MAX_CONNECTIONS: u32 = 10;
 
 /// What every SQLite connection runs first: WAL journaling (readers never block the writer),
-/// `synchronous = FULL` (a commit is on disk before it returns: durable even on power loss),
-/// foreign keys (the cascades of the schema), and a 10 s wait for the write lock instead of
-/// "database is locked".
+/// `synchronous = NORMAL` (see [`SqlStore`](super::SqlStore): under WAL a commit is in the log,
+/// in the operating system's hands, when it returns: safe from a crash or `kill -9` of the
+/// process, and flushed to disk at each checkpoint), foreign keys (the cascades of the schema),
+/// and a 10 s wait for the write lock instead of "database is locked" (it only matters when
+/// another process, such as `mcp-oauth admin`, writes at the same time: in the server, writes
+/// queue for the one writer connection).
 const SQLITE_SETTINGS: [&str; 4] = [
     "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = FULL",
+    "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
 ];
+
+/// What a connection of a SQLite file's pool of readers runs after [`SQLITE_SETTINGS`]: a
+/// write sent to a reader by mistake fails instead of contending for the write lock.
+const SQLITE_READER_SETTING: &str = "PRAGMA query_only = ON";
 
 async fn apply_sqlite_settings(connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
     for setting in SQLITE_SETTINGS {
@@ -32,34 +39,72 @@ async fn apply_sqlite_settings(connection: &mut AnyConnection) -> Result<(), sql
     Ok(())
 }
 
-/// A pool for `url`. The drivers are installed on first use. A SQLite file is checked first on
-/// one connection of its own (see [`check_sqlite_file`]), so that a file that is not a database
-/// is refused at once, named by `label`, instead of every connection of the pool failing until
-/// it gives up.
-pub(super) async fn pool(url: &str, dialect: Dialect, label: &str) -> StoreResult<AnyPool> {
+async fn apply_sqlite_reader_settings(connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    apply_sqlite_settings(connection).await?;
+    connection.execute(SQLITE_READER_SETTING).await?;
+    Ok(())
+}
+
+/// The connections of a store: `read` for statements that only read, `write` for every
+/// statement and transaction that writes. On PostgreSQL and an in-memory SQLite database they
+/// are one pool. On a SQLite file, `write` is one connection: SQLite lets one connection write
+/// at a time, and connections that wait for its lock poll it with growing sleeps (up to 100 ms
+/// each), so several writing connections make requests wait for sleeps rather than for work
+/// (seconds under load, and unfairly); with one writer, writes queue in the process, in order.
+pub(super) struct Pools {
+    pub(super) read: AnyPool,
+    pub(super) write: AnyPool,
+}
+
+/// The pools for `url`. The drivers are installed on first use. A SQLite file is checked first
+/// on one connection of its own (see [`check_sqlite_file`]), so that a file that is not a
+/// database is refused at once, named by `label`, instead of every connection of the pool
+/// failing until it gives up.
+pub(super) async fn pools(url: &str, dialect: Dialect, label: &str) -> StoreResult<Pools> {
     sqlx::any::install_default_drivers();
     let options = AnyPoolOptions::new().max_connections(MAX_CONNECTIONS);
-    let options = match dialect {
+    match dialect {
         #[cfg(feature = "postgres")]
-        Dialect::Postgres => options,
-        Dialect::Sqlite => {
-            let options =
-                options.after_connect(|connection, _| Box::pin(apply_sqlite_settings(connection)));
-            if is_sqlite_memory(url) {
-                // Each connection to `:memory:` is a database of its own: keep exactly one,
-                // forever.
-                options
-                    .min_connections(1)
-                    .max_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-            } else {
-                check_sqlite_file(url, label).await?;
-                options.acquire_timeout(Duration::from_secs(30))
-            }
+        Dialect::Postgres => shared(options.connect(url).await.map_err(db_error)?),
+        Dialect::Sqlite if is_sqlite_memory(url) => {
+            // Each connection to `:memory:` is a database of its own: keep exactly one,
+            // forever.
+            let options = options
+                .after_connect(|connection, _| Box::pin(apply_sqlite_settings(connection)))
+                .min_connections(1)
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+            shared(options.connect(url).await.map_err(db_error)?)
         }
-    };
-    options.connect(url).await.map_err(db_error)
+        Dialect::Sqlite => {
+            check_sqlite_file(url, label).await?;
+            let write = AnyPoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|connection, _| Box::pin(apply_sqlite_settings(connection)))
+                .connect(url)
+                .await
+                .map_err(db_error)?;
+            let read = options
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|connection, _| Box::pin(apply_sqlite_reader_settings(connection)))
+                .connect(url)
+                .await
+                .map_err(db_error)?;
+            Ok(Pools { read, write })
+        }
+    }
+}
+
+/// One pool that both reads and writes.
+fn shared(pool: AnyPool) -> StoreResult<Pools> {
+    Ok(Pools {
+        read: pool.clone(),
+        write: pool,
+    })
 }
 
 /// Opens the SQLite file of `url` once, applies the connection settings and runs SQLite's

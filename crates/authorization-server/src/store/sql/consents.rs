@@ -22,7 +22,7 @@ impl ConsentStore for SqlStore {
         .bind(consent.resource.as_str())
         .bind(consent.scope.to_string())
         .bind(consent.granted_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_error)?;
         Ok(())

@@ -29,7 +29,7 @@ impl GrantStore for SqlStore {
         code_hash: &SecretHash,
         now: UnixTime,
     ) -> StoreResult<CodeRedemption> {
-        redeem_code(&self.pool, code_hash, now).await
+        redeem_code(&self.writer, code_hash, now).await
     }
 
     async fn get_grant(&self, grant_id: &GrantId) -> StoreResult<Option<GrantRecord>> {
@@ -44,7 +44,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
-        refresh::insert(&self.pool, token).await
+        refresh::insert(&self.writer, token).await
     }
 
     async fn rotate_refresh_token(
@@ -81,7 +81,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
-        access::insert(&self.pool, token).await
+        access::insert(&self.writer, token).await
     }
 
     async fn find_active_access_token(
@@ -93,7 +93,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<bool> {
-        access::revoke(&self.pool, jti, now).await
+        access::revoke(&self.writer, jti, now).await
     }
 }
 

@@ -13,7 +13,7 @@ use crate::store::{
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        insert(&self.pool, session).await
+        insert(&self.writer, session).await
     }
 
     async fn get_session(
@@ -25,11 +25,11 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_session(&self, session_hash: &SecretHash) -> StoreResult<()> {
-        delete(&self.pool, session_hash).await
+        delete(&self.writer, session_hash).await
     }
 
     async fn insert_device_cookie(&self, cookie: &DeviceCookieRecord) -> StoreResult<()> {
-        devices::insert(&self.pool, cookie).await
+        devices::insert(&self.writer, cookie).await
     }
 
     async fn get_device_cookie(
@@ -41,7 +41,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_device_cookie(&self, cookie_hash: &SecretHash) -> StoreResult<()> {
-        devices::delete(&self.pool, cookie_hash).await
+        devices::delete(&self.writer, cookie_hash).await
     }
 }
 

@@ -37,11 +37,11 @@ impl FederationStore for SqlStore {
         email: Option<&str>,
         now: UnixTime,
     ) -> StoreResult<bool> {
-        record_sign_in(&self.pool, issuer, subject, email, now).await
+        record_sign_in(&self.writer, issuer, subject, email, now).await
     }
 
     async fn insert_upstream_login(&self, login: &UpstreamLoginRecord) -> StoreResult<()> {
-        insert_login(&self.pool, login).await
+        insert_login(&self.writer, login).await
     }
 
     async fn take_upstream_login(
@@ -49,7 +49,7 @@ impl FederationStore for SqlStore {
         state_hash: &SecretHash,
         now: UnixTime,
     ) -> StoreResult<Option<UpstreamLoginRecord>> {
-        take_login(&self.pool, state_hash, now).await
+        take_login(&self.writer, state_hash, now).await
     }
 }
 
