@@ -75,7 +75,7 @@ impl LimitStore for SqlStore {
         .bind(hit.kind.as_str())
         .bind(hit.key.as_str())
         .bind(hit.window_start)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_error)?;
         Ok(())
@@ -85,7 +85,7 @@ impl LimitStore for SqlStore {
         sqlx::query("DELETE FROM limit_counters WHERE kind = $1 AND counter_key = $2")
             .bind(kind.as_str())
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_error)?;
         Ok(())
@@ -131,7 +131,7 @@ impl SqlStore {
             .bind(now)
             .bind(window_end)
             .bind(i64::from(counter.limit))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(db_error)?;
         if rows::get::<i64>(&row, "counted")? == 0 {
