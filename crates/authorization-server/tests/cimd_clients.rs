@@ -10,50 +10,21 @@
 #[path = "support/mod.rs"]
 mod harness;
 
-use axum::Json;
-use axum::routing::get;
 use harness::Server;
 use harness::oauth::{
     Auth, Client, REDIRECT_URI, VERIFIER, authorize_path, callback_parameters, decide, parameter,
-    redeem, refresh, signed_in_browser,
+    redeem, refresh, serve_metadata_document, signed_in_browser,
 };
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn text(value: &Value) -> String {
     value.as_str().expect("a string").to_owned()
 }
 
-/// Serves a Client ID Metadata Document at `http://localhost:<port>/client.json`, naming
-/// itself as `client_id`; returns that URL.
-async fn serve_metadata_document() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://localhost:{}/client.json",
-        listener.local_addr().unwrap().port()
-    );
-    let document = json!({
-        "client_id": url,
-        "client_name": "Document client",
-        "redirect_uris": [REDIRECT_URI],
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
-    });
-    let app = axum::Router::new().route(
-        "/client.json",
-        get(move || {
-            let document = document.clone();
-            async move { Json(document) }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
 #[tokio::test]
 async fn a_client_identified_by_its_metadata_document_gets_consent_and_tokens() {
-    let client_id = serve_metadata_document().await;
+    let client_id = serve_metadata_document(REDIRECT_URI).await;
     let trusted = client_id.clone();
     let server =
         Server::start_with(|config| config.with_cimd_trusted_local_documents([trusted])).await;
@@ -97,8 +68,8 @@ async fn a_client_identified_by_its_metadata_document_gets_consent_and_tokens() 
 
 #[tokio::test]
 async fn only_the_exact_trusted_local_document_is_accepted_on_loopback() {
-    let trusted = serve_metadata_document().await;
-    let other_port = serve_metadata_document().await;
+    let trusted = serve_metadata_document(REDIRECT_URI).await;
+    let other_port = serve_metadata_document(REDIRECT_URI).await;
     let other_path = trusted.replace("/client.json", "/other.json");
     let trusting = trusted.clone();
     let server =

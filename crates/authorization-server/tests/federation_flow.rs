@@ -215,8 +215,7 @@ async fn a_person_signs_in_upstream_and_the_client_calls_a_tool_with_our_token()
 #[cfg(feature = "cimd")]
 #[tokio::test]
 async fn a_metadata_document_client_gets_tokens_through_the_provider() {
-    use federation::serve_metadata_document;
-    use harness::oauth::{Auth, Client, REDIRECT_URI, introspect};
+    use harness::oauth::{Auth, Client, REDIRECT_URI, introspect, serve_metadata_document};
 
     let Some(issuer) = provider(PROVIDER, "a_metadata_document_client") else {
         return;

@@ -442,3 +442,30 @@ pub fn jwt_part(jwt: &str, part: usize) -> Value {
     let encoded = jwt.split('.').nth(part).expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap()
 }
+
+/// Serves a Client ID Metadata Document at `http://localhost:<port>/client.json` naming itself
+/// as `client_id`, with `redirect_uri`; returns its URL.
+pub async fn serve_metadata_document(redirect_uri: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://localhost:{}/client.json",
+        listener.local_addr().unwrap().port()
+    );
+    let document = json!({
+        "client_id": url,
+        "client_name": "Document client",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let app = axum::Router::new().route(
+        "/client.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { axum::Json(document) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
