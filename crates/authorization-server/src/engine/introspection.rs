@@ -18,7 +18,7 @@ use crate::audit::{Audit, SecurityEvent};
 use crate::clock::Clock;
 use crate::keys::SigningKeys;
 use crate::secrets::RefreshToken;
-use crate::store::GrantStore;
+use crate::store::{ActiveRefreshToken, GrantStore};
 
 /// The introspection endpoint's engine: a sub-state of `/introspect`.
 #[derive(Clone)]
@@ -124,11 +124,13 @@ impl Introspector {
             }));
         }
         let refresh = RefreshToken::from_presented(token);
-        if let Some(record) = self
+        if let Some(ActiveRefreshToken {
+            token: record,
+            grant,
+        }) = self
             .grants
             .find_active_refresh_token(&refresh.hash(), now)
             .await?
-            && let Some(grant) = self.grants.get_grant(&record.grant_id).await?
             && grant.client_id == *caller.id()
         {
             return Ok(json!({

@@ -61,13 +61,13 @@ impl Revoker {
             .find_active_refresh_token(&presented.hash(), now)
             .await?
         {
-            let grant = self.grants.get_grant(&refresh.grant_id).await?;
-            if grant.is_some_and(|grant| grant.client_id == *client.id()) {
-                self.grants.revoke_grant(&refresh.grant_id, now).await?;
+            let grant_id = &refresh.grant.grant_id;
+            if refresh.grant.client_id == *client.id() {
+                self.grants.revoke_grant(grant_id, now).await?;
                 let revoked = SecurityEvent::TokenRevoked {
                     token: TokenKind::Refresh,
                     client_id: client.id(),
-                    grant_id: &refresh.grant_id,
+                    grant_id,
                 };
                 self.audit.record(revoked, address).await;
             }

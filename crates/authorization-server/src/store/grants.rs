@@ -48,13 +48,13 @@ pub trait GrantStore: Send + Sync {
         presented: &SecretHash,
         now: UnixTime,
     ) -> StoreResult<RefreshRotation>;
-    /// The refresh token with `token_hash`, if it is active (unused, unexpired, grant not
-    /// revoked).
+    /// The refresh token with `token_hash` and its grant, if the token is active (unused,
+    /// unexpired, grant not revoked), read together.
     async fn find_active_refresh_token(
         &self,
         token_hash: &SecretHash,
         now: UnixTime,
-    ) -> StoreResult<Option<RefreshTokenRecord>>;
+    ) -> StoreResult<Option<ActiveRefreshToken>>;
 
     /// Remembers an issued access token.
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()>;
@@ -230,16 +230,25 @@ impl RefreshTokenRecord {
     }
 }
 
+/// An active refresh token with its grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ActiveRefreshToken {
+    /// The token.
+    pub token: RefreshTokenRecord,
+    /// Its grant (not revoked).
+    pub grant: GrantRecord,
+}
+
 /// What became of an attempt to rotate a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // one per token request: boxing would buy nothing
 pub enum RefreshRotation {
-    /// The presented token was current: it is now used, and the new one is stored.
+    /// The presented token was current and its grant not revoked: it is now used, and the new
+    /// one is stored.
     Rotated {
         /// The token that was presented.
         previous: RefreshTokenRecord,
-        /// Its grant (not revoked).
-        grant: GrantRecord,
     },
     /// The presented token had already been rotated: reuse. The store has revoked the whole
     /// grant (every refresh token and access token of the family) before answering.

@@ -41,8 +41,8 @@ pub use error::{DatabaseError, StoreError, StoreResult};
 #[cfg(feature = "federation")]
 pub use federation::{FederationStore, UpstreamIdentityRecord, UpstreamLoginRecord};
 pub use grants::{
-    AccessTokenRecord, AuthorizationCodeRecord, CodeRedemption, GrantRecord, GrantStore,
-    RefreshRotation, RefreshTokenRecord,
+    AccessTokenRecord, ActiveRefreshToken, AuthorizationCodeRecord, CodeRedemption, GrantRecord,
+    GrantStore, RefreshRotation, RefreshTokenRecord,
 };
 pub use ids::{ClientId, GrantId, SecretHash, UnixTime, UserId};
 pub use key_encryption::KeyEncryptionKey;

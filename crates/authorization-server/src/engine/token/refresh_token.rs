@@ -13,7 +13,9 @@ use crate::audit::{Grant, SecurityEvent};
 use crate::engine::clients::RegisteredClient;
 use crate::engine::fault::Fault;
 use crate::secrets::RefreshToken;
-use crate::store::{GrantId, GrantRecord, RefreshRotation, RefreshTokenRecord, UnixTime};
+use crate::store::{
+    ActiveRefreshToken, GrantId, GrantRecord, RefreshRotation, RefreshTokenRecord, UnixTime,
+};
 
 /// What the token request presented.
 pub(super) struct Presented<'a> {
@@ -31,12 +33,10 @@ pub(super) async fn exchange(
     presented: Presented<'_>,
 ) -> Result<TokenResponse, Fault> {
     let now = endpoint.now();
-    let current = check_active(endpoint, client, &presented, now).await?;
-    let grant = endpoint
-        .grants
-        .get_grant(&current.grant_id)
-        .await?
-        .ok_or_else(|| Fault::invalid_grant("the grant no longer exists"))?;
+    let ActiveRefreshToken {
+        token: current,
+        grant,
+    } = check_active(endpoint, client, &presented, now).await?;
     check_client(client, &grant)?;
     check_resource(presented.resource, &grant)?;
     let scope = check_scope(&current.scope, presented.scope)?;
@@ -69,7 +69,7 @@ async fn check_active(
     client: &RegisteredClient,
     presented: &Presented<'_>,
     now: UnixTime,
-) -> Result<RefreshTokenRecord, Fault> {
+) -> Result<ActiveRefreshToken, Fault> {
     let hash = presented.refresh_token.hash();
     if let Some(current) = endpoint
         .grants

@@ -56,6 +56,17 @@ pub(super) struct Pools {
     pub(super) write: AnyPool,
 }
 
+/// The options of a SQLite file's pools: no test of a connection before each use. A SQLite
+/// connection is a file handle of this process with a thread of its own (sqlx's worker), so the
+/// test, a round trip to that thread, learns nothing the statement would not, and costs two
+/// thread switches per use (sqlx still tests a connection when it goes back to the pool).
+fn sqlite_file_pool_options(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(30))
+}
+
 /// The pools for `url`. The drivers are installed on first use. A SQLite file is checked first
 /// on one connection of its own (see [`check_sqlite_file`]), so that a file that is not a
 /// database is refused at once, named by `label`, instead of every connection of the pool
@@ -79,17 +90,14 @@ pub(super) async fn pools(url: &str, dialect: Dialect, label: &str) -> StoreResu
         }
         Dialect::Sqlite => {
             check_sqlite_file(url, label).await?;
-            let write = AnyPoolOptions::new()
-                .max_connections(1)
+            let write = sqlite_file_pool_options(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .acquire_timeout(Duration::from_secs(30))
                 .after_connect(|connection, _| Box::pin(apply_sqlite_settings(connection)))
                 .connect(url)
                 .await
                 .map_err(db_error)?;
-            let read = options
-                .acquire_timeout(Duration::from_secs(30))
+            let read = sqlite_file_pool_options(MAX_CONNECTIONS)
                 .after_connect(|connection, _| Box::pin(apply_sqlite_reader_settings(connection)))
                 .connect(url)
                 .await

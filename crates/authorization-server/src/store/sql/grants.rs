@@ -9,9 +9,9 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 use super::rows::{self, db_error};
 use super::{SqlStore, access, refresh};
 use crate::store::{
-    AccessTokenRecord, AuthorizationCodeRecord, ClientId, CodeRedemption, GrantId, GrantRecord,
-    GrantStore, RefreshRotation, RefreshTokenRecord, SecretHash, StoreError, StoreResult, UnixTime,
-    UserId,
+    AccessTokenRecord, ActiveRefreshToken, AuthorizationCodeRecord, ClientId, CodeRedemption,
+    GrantId, GrantRecord, GrantStore, RefreshRotation, RefreshTokenRecord, SecretHash, StoreError,
+    StoreResult, UnixTime, UserId,
 };
 
 #[async_trait]
@@ -76,7 +76,7 @@ impl GrantStore for SqlStore {
         &self,
         token_hash: &SecretHash,
         now: UnixTime,
-    ) -> StoreResult<Option<RefreshTokenRecord>> {
+    ) -> StoreResult<Option<ActiveRefreshToken>> {
         refresh::find_active(&self.pool, token_hash, now).await
     }
 
@@ -242,7 +242,8 @@ pub(super) async fn get<'e>(
     .transpose()
 }
 
-fn grant_from_row(row: &AnyRow) -> StoreResult<GrantRecord> {
+/// A grant from a row with its columns under their own names.
+pub(super) fn grant_from_row(row: &AnyRow) -> StoreResult<GrantRecord> {
     Ok(GrantRecord {
         grant_id: GrantId(rows::get(row, "grant_id")?),
         client_id: ClientId(rows::get(row, "client_id")?),

@@ -8,7 +8,8 @@ use super::dialect::Dialect;
 use super::grants;
 use super::rows::{self, db_error};
 use crate::store::{
-    GrantId, RefreshRotation, RefreshTokenRecord, SecretHash, StoreError, StoreResult, UnixTime,
+    ActiveRefreshToken, GrantId, RefreshRotation, RefreshTokenRecord, SecretHash, StoreError,
+    StoreResult, UnixTime,
 };
 
 /// Stores a refresh token, on the pool or on a transaction.
@@ -49,7 +50,8 @@ pub(super) async fn rotate(
            AND EXISTS (SELECT 1 FROM grants \
                        WHERE grants.grant_id = refresh_tokens.grant_id \
                          AND grants.revoked_at IS NULL) \
-         RETURNING token_hash, grant_id, scope, created_at, expires_at",
+         RETURNING token_hash, grant_id, scope AS token_scope, \
+                   created_at AS token_created_at, expires_at AS token_expires_at",
     )
     .bind(presented.as_str())
     .bind(now)
@@ -70,11 +72,8 @@ pub(super) async fn rotate(
         ));
     }
     insert(&mut *tx, next).await?;
-    let grant = grants::get(&mut *tx, &previous.grant_id)
-        .await?
-        .ok_or_else(|| StoreError::database("a refresh token's grant vanished"))?;
     tx.commit().await.map_err(db_error)?;
-    Ok(RefreshRotation::Rotated { previous, grant })
+    Ok(RefreshRotation::Rotated { previous })
 }
 
 /// [`why_not_rotated`] in a transaction of its own, under the same lock as a rotation.
@@ -141,14 +140,18 @@ async fn why_not_rotated(
     Ok(RefreshRotation::Inactive)
 }
 
+/// The active refresh token with `token_hash` and its grant, in one statement.
 pub(super) async fn find_active(
     pool: &AnyPool,
     token_hash: &SecretHash,
     now: UnixTime,
-) -> StoreResult<Option<RefreshTokenRecord>> {
+) -> StoreResult<Option<ActiveRefreshToken>> {
     sqlx::query(
-        "SELECT refresh_tokens.token_hash, refresh_tokens.grant_id, refresh_tokens.scope, \
-                refresh_tokens.created_at, refresh_tokens.expires_at \
+        "SELECT refresh_tokens.token_hash, refresh_tokens.scope AS token_scope, \
+                refresh_tokens.created_at AS token_created_at, \
+                refresh_tokens.expires_at AS token_expires_at, \
+                grants.grant_id, grants.client_id, grants.user_id, grants.scope, \
+                grants.resource, grants.created_at, grants.revoked_at \
          FROM refresh_tokens JOIN grants ON grants.grant_id = refresh_tokens.grant_id \
          WHERE refresh_tokens.token_hash = $1 AND refresh_tokens.used_at IS NULL \
            AND refresh_tokens.revoked_at IS NULL AND refresh_tokens.expires_at > $2 \
@@ -159,16 +162,24 @@ pub(super) async fn find_active(
     .fetch_optional(pool)
     .await
     .map_err(db_error)?
-    .map(|row| from_row(&row))
+    .map(|row| {
+        Ok(ActiveRefreshToken {
+            token: from_row(&row)?,
+            grant: grants::grant_from_row(&row)?,
+        })
+    })
     .transpose()
 }
 
+/// A refresh token from a row that names its own columns `token_hash` and `grant_id`, and
+/// the others `token_`-prefixed (`token_scope`, `token_created_at`, `token_expires_at`), so
+/// that they can sit beside the grant's columns.
 fn from_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
     Ok(RefreshTokenRecord {
         token_hash: rows::hash(row, "token_hash")?,
         grant_id: GrantId(rows::get(row, "grant_id")?),
-        scope: rows::scope(row, "scope")?,
-        created_at: rows::get(row, "created_at")?,
-        expires_at: rows::get(row, "expires_at")?,
+        scope: rows::scope(row, "token_scope")?,
+        created_at: rows::get(row, "token_created_at")?,
+        expires_at: rows::get(row, "token_expires_at")?,
     })
 }
