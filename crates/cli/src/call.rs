@@ -60,11 +60,19 @@ pub struct CallArgs {
     #[arg(long, env = "MCP_OAUTH_NO_BROWSER")]
     no_browser: bool,
 
-    /// Loopback port of the redirect URI http://127.0.0.1:PORT/callback, listened on while a
+    /// Loopback port of the redirect URI http://127.0.0.1:PORT/callback (see
+    /// --localhost-redirect), listened on while a
     /// sign-in is in progress. 0 picks a free port each run; a dynamically registered client
     /// is then registered again at every sign-in.
     #[arg(long, env = "MCP_OAUTH_CALLBACK_PORT", default_value_t = 8976)]
     port: u16,
+
+    /// Name the redirect URI http://localhost:PORT/callback instead of
+    /// http://127.0.0.1:PORT/callback (the listener stays on 127.0.0.1). Needed with Amazon
+    /// Cognito, which accepts plain-http callback URLs only for localhost; `mcp-oauth deploy`
+    /// sets it in the .env file it writes for this command.
+    #[arg(long, env = "MCP_OAUTH_LOCALHOST_REDIRECT")]
+    localhost_redirect: bool,
 
     /// How long to wait for the sign-in in the browser, in seconds.
     #[arg(long, env = "MCP_OAUTH_LOGIN_TIMEOUT_SECS", default_value_t = 300)]
@@ -236,7 +244,13 @@ fn default_credentials_path() -> anyhow::Result<PathBuf> {
 /// The authorization driver and the redirect URI it receives the response at.
 fn driver(args: &CallArgs) -> anyhow::Result<(Arc<dyn AuthorizationDriver>, String)> {
     let listening = |port| {
-        LoopbackDriver::new(port).with_context(|| format!("cannot listen on 127.0.0.1:{port}"))
+        let driver = LoopbackDriver::new(port)
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+        anyhow::Ok(if args.localhost_redirect {
+            driver.with_localhost_redirect()
+        } else {
+            driver
+        })
     };
     if args.headless {
         // Nothing listens: the driver stops at the redirect URI without requesting it.

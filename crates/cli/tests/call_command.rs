@@ -192,6 +192,33 @@ async fn requests_the_scopes_given_instead_of_the_servers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn localhost_redirect_names_localhost_and_still_receives_the_redirect() {
+    let stack = Stack::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let mut command = call(home.path());
+    command
+        .args(["--no-browser", "--port", &port, "--localhost-redirect"])
+        .args([&stack.mcp_url, "whoami"]);
+    let person = Person::new();
+    let output = run_signing_in(command, &person).await;
+    assert_success(&output);
+    let localhost = format!("http://localhost:{port}/callback");
+    assert_eq!(
+        parameter(&person.last_url(), "redirect_uri").as_deref(),
+        Some(&*localhost)
+    );
+    let credentials = home.path().join("mcp-oauth").join("credentials.json");
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&credentials).unwrap()).unwrap();
+    assert_eq!(
+        stored["issuers"][&stack.issuer]["registration"]["redirect_uris"],
+        json!([localhost])
+    );
+    assert_eq!(printed_json(&output)["authenticated"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn refuses_arguments_that_are_not_a_json_object_before_connecting() {
     let home = tempfile::tempdir().unwrap();
     // Nothing listens there: the arguments are checked first.

@@ -4,7 +4,9 @@
 //! shows a "you can close this window" page and hands the response to the client.
 //!
 //! - It listens on `127.0.0.1` only (RFC 8252 §8.3: not `localhost`, which may resolve
-//!   elsewhere, and never on other interfaces), at `http://127.0.0.1:PORT/callback`.
+//!   elsewhere, and never on other interfaces), at `http://127.0.0.1:PORT/callback` (or
+//!   `http://localhost:PORT/callback` for authorization servers that require that name, see
+//!   [`LoopbackDriver::with_localhost_redirect`]).
 //! - Only a `GET` of the callback path whose `state` is the one of the authorization request
 //!   in progress ends the wait; anything else (a favicon, a stale tab, a page elsewhere that
 //!   probes the port) gets an error page and is otherwise ignored.
@@ -85,6 +87,17 @@ impl LoopbackDriver {
             timeout: Duration::from_secs(300),
             presenter: Arc::new(default_presenter),
         })
+    }
+
+    /// Names the loopback interface `localhost` in the redirect URI
+    /// (`http://localhost:{port}/callback`) instead of `127.0.0.1`; the listener stays on
+    /// `127.0.0.1`, which browsers try for `localhost` when `::1` refuses. RFC 8252 §8.3
+    /// prefers the IP literal: use this only with authorization servers that take nothing
+    /// else over plain http, such as Amazon Cognito (http callback URLs only for `localhost`).
+    pub fn with_localhost_redirect(mut self) -> Self {
+        // Setting a host on an http URL cannot fail.
+        let _ = self.redirect_uri.set_host(Some("localhost"));
+        self
     }
 
     /// The redirect URI to configure the client with
@@ -516,6 +529,31 @@ mod tests {
             .unwrap();
         assert_eq!(response, callback);
         assert!(browser.await.unwrap().contains("You can close this window"));
+    }
+
+    #[tokio::test]
+    async fn a_localhost_redirect_reaches_the_listener_on_127_0_0_1() {
+        let driver = LoopbackDriver::new(0)
+            .unwrap()
+            .with_localhost_redirect()
+            .with_timeout(Duration::from_secs(10))
+            .with_presenter(|_| {});
+        let redirect_uri = Url::parse(driver.redirect_uri()).unwrap();
+        assert_eq!(redirect_uri.host_str(), Some("localhost"));
+        assert_eq!(redirect_uri.path(), CALLBACK_PATH);
+        let authorization = Url::parse("https://as.example/authorize?state=xyz").unwrap();
+        let mut callback = redirect_uri.clone();
+        callback.set_query(Some("code=abc&state=xyz"));
+        let browser = {
+            let callback = callback.clone();
+            tokio::spawn(async move { reqwest::get(callback).await.unwrap().status() })
+        };
+        let response = driver
+            .authorize(&authorization, &redirect_uri)
+            .await
+            .unwrap();
+        assert_eq!(response, callback);
+        assert_eq!(browser.await.unwrap(), 200);
     }
 
     #[tokio::test]
