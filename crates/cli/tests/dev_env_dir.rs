@@ -197,9 +197,13 @@ impl Drop for Running {
     }
 }
 
-/// Starts `command` and reads its output up to the last line of its instructions.
-fn start(mut command: Command) -> (Running, String) {
-    let mut child = command.spawn().unwrap();
+/// Starts `command`, its log (stderr) going to `log`, and reads its output up to the last
+/// line of its instructions.
+fn start(mut command: Command, log: &Path) -> (Running, String) {
+    let mut child = command
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     for line in stdout.lines().map_while(Result::ok) {
@@ -209,11 +213,11 @@ fn start(mut command: Command) -> (Running, String) {
             return (Running(child), lines.join("\n"));
         }
     }
-    let output = child.wait_with_output().unwrap();
+    let _ = child.wait();
     panic!(
         "dev stopped before its instructions:\n{}\n{}",
         lines.join("\n"),
-        String::from_utf8_lossy(&output.stderr)
+        std::fs::read_to_string(log).unwrap_or_default()
     );
 }
 
@@ -332,7 +336,10 @@ async fn runs_the_gateway_and_the_clients_of_a_gateway_mode_directory() {
     let secret = "static client secret";
     let clients = Clients::write(&dir, &mcp_url, &gateway_url, "static-app-client", secret);
 
-    let (running, printed) = start(dev(&dir, &data, &clients.env()));
+    let (running, printed) = start(
+        dev(&dir, &data, &clients.env()),
+        &root.path().join("dev.log"),
+    );
 
     // The gateway, configured by gateway/.env: its issuer, the scopes read from the pool's
     // resource server, the MCP server listing it.
@@ -435,7 +442,13 @@ async fn runs_only_the_clients_of_a_serverless_directory_and_prints_the_function
     let mut env = clients.env();
     env.push(("GATEWAY_BIND", format!("127.0.0.1:{gateway_port}")));
 
-    let (running, printed) = start(dev(&dir, &data, &env));
+    // A variable no flag reads, which therefore has no effect: reported.
+    let client_file = dir.join("client").join(".env");
+    let text = std::fs::read_to_string(&client_file).unwrap();
+    std::fs::write(&client_file, format!("{text}AWS_PROFILE=demo\n")).unwrap();
+
+    let log = root.path().join("dev.log");
+    let (running, printed) = start(dev(&dir, &data, &env), &log);
 
     assert_clients_answer(&clients, &printed).await;
     let base = function_url.trim_end_matches('/');
@@ -456,6 +469,15 @@ async fn runs_only_the_clients_of_a_serverless_directory_and_prints_the_function
         "a gateway was started"
     );
     interrupt(running);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("client/.env: no flag of mcp-oauth reads AWS_PROFILE"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("MCP_SERVER_URL"),
+        "only AWS_PROFILE is reported: {log}"
+    );
 }
 
 /// Runs `dev --env-dir` on `dir` to its end.
