@@ -1,13 +1,13 @@
 //! `mcp-oauth dev --env-dir DIR` on directories laid out as `mcp-oauth deploy` writes them
-//! (written by hand here): a gateway-mode one runs the gateway against moto (pool, resource
-//! server and registry table in moto) and the three demo clients, each configured by its own
-//! file even though the environment names another MCP server; a serverless one runs only the
-//! clients and prints the function's URLs; SIGINT stops everything with exit 0; and bad
-//! directories and files are refused with a message that says what to do, before anything
-//! starts.
+//! (written by hand here, and once by `deploy` itself on moto): a gateway-mode one runs the
+//! gateway against moto (pool, resource server and registry table in moto) and the three demo
+//! clients, each configured by its own file even though the environment names another MCP
+//! server; a serverless one runs only the clients and prints the function's URLs; SIGINT
+//! stops everything with exit 0; and bad directories and files are refused with a message
+//! that says what to do, before anything starts.
 //!
-//! The gateway-mode test needs `MOTO_ENDPOINT` (scripts/services/moto.sh); without it it passes
-//! after a skip notice unless `MCP_OAUTH_REQUIRE_SERVICES=1`.
+//! The gateway-mode tests need `MOTO_ENDPOINT` (scripts/services/moto.sh); without it they
+//! pass after a skip notice unless `MCP_OAUTH_REQUIRE_SERVICES=1`.
 
 #[path = "../../demo/tests/web/mod.rs"]
 mod web;
@@ -64,6 +64,12 @@ async fn aws(endpoint: &str, service: &str, target: &str, input: Value) -> Value
     let body = response.text().await.unwrap();
     assert!(status.is_success(), "moto {target}: {status} {body}");
     serde_json::from_str(&body).unwrap()
+}
+
+/// Calls a Cognito operation on moto.
+async fn cognito(endpoint: &str, operation: &str, input: Value) -> Value {
+    let target = format!("AWSCognitoIdentityProviderService.{operation}");
+    aws(endpoint, "cognito-idp", &target, input).await
 }
 
 fn free_port() -> u16 {
@@ -276,18 +282,16 @@ async fn runs_the_gateway_and_the_clients_of_a_gateway_mode_directory() {
 
     // What the stack would hold: the pool with its resource server and app client, and the
     // registry table.
-    let pool = aws(
+    let pool = cognito(
         &endpoint,
-        "cognito-idp",
-        "AWSCognitoIdentityProviderService.CreateUserPool",
+        "CreateUserPool",
         json!({"PoolName": "dev-env-dir"}),
     )
     .await;
     let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
-    aws(
+    cognito(
         &endpoint,
-        "cognito-idp",
-        "AWSCognitoIdentityProviderService.CreateResourceServer",
+        "CreateResourceServer",
         json!({
             "UserPoolId": pool_id, "Identifier": mcp_url, "Name": "mcp",
             "Scopes": [
@@ -394,10 +398,9 @@ async fn runs_the_gateway_and_the_clients_of_a_gateway_mode_directory() {
     // and records it in the table gateway/.env names.
     let login = Browser::new(&clients.auto_client).start_login().await;
     let registered = client_id(&login);
-    let described = aws(
+    let described = cognito(
         &endpoint,
-        "cognito-idp",
-        "AWSCognitoIdentityProviderService.DescribeUserPoolClient",
+        "DescribeUserPoolClient",
         json!({"UserPoolId": pool_id, "ClientId": registered}),
     )
     .await;
@@ -412,6 +415,124 @@ async fn runs_the_gateway_and_the_clients_of_a_gateway_mode_directory() {
     assert!(item.get("Item").is_some(), "{item}");
     assert!(data.join("auto-client-registration.json").is_file());
 
+    interrupt(running);
+}
+
+/// The template subset moto's CloudFormation can create (see deploy_command.rs).
+const MOTO_TEMPLATE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../cognito/template/moto-subset.yaml"
+);
+
+#[tokio::test]
+async fn runs_a_directory_deploy_wrote_with_the_binds_from_the_environment() {
+    let Some(endpoint) = moto("runs_a_directory_deploy_wrote_with_the_binds_from_the_environment")
+    else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let [port, client_port, auto_port, cimd_port] = [(); 4].map(|()| free_port());
+    let gateway_url = format!("http://127.0.0.1:{port}");
+    let mcp_url = format!("{gateway_url}/mcp");
+    let client_url = format!("http://127.0.0.1:{client_port}");
+    // The pool, its resource server and the static app client, which the real template makes
+    // and moto's CloudFormation cannot.
+    let pool = cognito(
+        &endpoint,
+        "CreateUserPool",
+        json!({"PoolName": "dev-env-dir-deploy"}),
+    )
+    .await;
+    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
+    cognito(
+        &endpoint,
+        "CreateResourceServer",
+        json!({
+            "UserPoolId": pool_id, "Identifier": mcp_url, "Name": "mcp",
+            "Scopes": [
+                {"ScopeName": "mcp.read", "ScopeDescription": "read"},
+                {"ScopeName": "mcp.write", "ScopeDescription": "write"},
+            ],
+        }),
+    )
+    .await;
+    let app_client = cognito(
+        &endpoint,
+        "CreateUserPoolClient",
+        json!({"UserPoolId": pool_id, "ClientName": "static", "GenerateSecret": true}),
+    )
+    .await;
+    let client_id = app_client["UserPoolClient"]["ClientId"].as_str().unwrap();
+
+    let deployed = Command::new(BINARY)
+        .current_dir(root.path())
+        .env_clear()
+        .envs([
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ])
+        .args(["deploy", "--stack-name", &format!("dev-env-dir-{port}")])
+        .args(["--env-dir", "mcp-oauth-env", "--poll-secs", "0"])
+        .args([
+            "--domain-prefix",
+            "dev-env-dir",
+            "--template",
+            MOTO_TEMPLATE,
+        ])
+        .args([
+            "--parameter",
+            &format!("UserPoolId={pool_id},AppClientId={client_id}"),
+        ])
+        .args(["--mcp-server-url", &mcp_url, "--gateway-url", &gateway_url])
+        .args(["--client-callback-url", &format!("{client_url}/callback")])
+        .output()
+        .unwrap();
+    assert!(
+        deployed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deployed.stderr)
+    );
+
+    // deploy writes no binds: they come from the environment, as for each command.
+    let env = [
+        ("GATEWAY_BIND", format!("127.0.0.1:{port}")),
+        ("CLIENT_BIND", format!("127.0.0.1:{client_port}")),
+        ("CLIENT_URL", client_url.clone()),
+        ("AUTO_CLIENT_BIND", format!("127.0.0.1:{auto_port}")),
+        ("CIMD_CLIENT_BIND", format!("127.0.0.1:{cimd_port}")),
+    ];
+    let (running, printed) = start(
+        dev(&root.path().join("mcp-oauth-env"), &data, &env),
+        &root.path().join("dev.log"),
+    );
+    let metadata: Value = wait_for(&format!(
+        "{gateway_url}/.well-known/oauth-authorization-server"
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(metadata["issuer"], gateway_url);
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        "https://dev-env-dir.auth.us-east-1.amazoncognito.com/oauth2/authorize"
+    );
+    for port in [auto_port, cimd_port] {
+        let home = wait_for(&format!("http://127.0.0.1:{port}/")).await;
+        assert_eq!(home.status(), 200);
+    }
+    assert!(printed.contains(client_id), "{printed}");
+    let login = Browser::new(&client_url).start_login().await;
+    assert!(
+        login
+            .query_pairs()
+            .any(|(name, value)| name == "client_id" && value == client_id),
+        "{login}"
+    );
     interrupt(running);
 }
 
