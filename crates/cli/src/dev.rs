@@ -1,6 +1,10 @@
 //! `mcp-oauth dev`: the local stack in one process: the authorization server on :9000, the
 //! protected MCP server on :3001 and the three demo web clients on :3000, :3002 and :3003,
-//! a demo user, and what to do next.
+//! a demo user, and what to do next. With `--env-dir`, the AWS Cognito mode's local side
+//! instead, from the files `mcp-oauth deploy` wrote (see `env_dir`).
+
+mod env_dir;
+mod env_file;
 
 use std::path::{Path, PathBuf};
 
@@ -88,6 +92,16 @@ pub struct DevArgs {
     #[command(flatten)]
     mcp_upstream: McpUpstreamArgs,
 
+    /// Run the AWS Cognito mode from the directory `mcp-oauth deploy` wrote (its `--env-dir`)
+    /// instead of the local stack: `mcp-oauth gateway` with `gateway/.env` and the three demo
+    /// clients with `client/.env`, `auto-client/.env` and `cimd-client/.env` (for a
+    /// `deploy --serverless` directory only the clients: the gateway runs on AWS Lambda). The
+    /// files' values win over the environment, which still gives what they leave out (AWS
+    /// credentials, say). Of this command's other flags only --data-dir (where the
+    /// auto-client keeps its registration) and the connection limits apply.
+    #[arg(long, env = "MCP_OAUTH_ENV_DIR")]
+    env_dir: Option<PathBuf>,
+
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
     serve: ServeArgs,
@@ -108,6 +122,9 @@ fn defaults<T: Args + FromArgMatches>() -> anyhow::Result<T> {
 
 /// Runs the local stack until Ctrl-C.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.env_dir {
+        return env_dir::run(dir, &args.data_dir, &args.serve).await;
+    }
     private_files::secure_dir(
         &args.data_dir,
         &[

@@ -229,6 +229,12 @@ fn resource_config(
 
 /// Runs the gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    serve_all(vec![prepare(&args).await?], &args.serve).await
+}
+
+/// Builds and binds the gateway (reading the scopes from the user pool unless given), prints
+/// where it is, and returns it with its sweeps of unused registrations as a background task.
+pub async fn prepare(args: &GatewayArgs) -> anyhow::Result<Service> {
     let aws = load_aws_config(&args.region, args.aws_endpoint_url.as_deref()).await;
     let app_clients = AppClients::connect(&aws, &args.user_pool_id);
     let scopes = if args.scopes.is_empty() {
@@ -267,10 +273,10 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         scopes.clone(),
     )
     .with_registration(registration);
-    let gateway = Gateway::new(&config, app_clients, registry(&args, &aws).await?)?;
+    let gateway = Gateway::new(&config, app_clients, registry(args, &aws).await?)?;
     let static_clients: HashSet<String> = args.static_client_ids.iter().cloned().collect();
     let allow_list = Arc::new(gateway.allow_list(static_clients));
-    let (config, rules) = resource_config(&args, &scopes, allow_list)?;
+    let (config, rules) = resource_config(args, &scopes, allow_list)?;
     let resource_server = ResourceServer::new(config)?;
     let mcp = match (args.upstream.target()?, rules) {
         (Some(upstream), Some(rules)) => {
@@ -303,16 +309,12 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     );
     println!("  MCP server:    {}", resource_server.config().resource);
     println!("  trusts:        {}", args.cognito_issuer());
-    tokio::spawn(
-        gateway
-            .sweeper()
-            .run(Duration::from_secs(args.sweep_interval_secs.max(1))),
-    );
-    serve_all(
-        vec![service.with_resource_server(&resource_server)],
-        &args.serve,
-    )
-    .await
+    let sweeps = gateway
+        .sweeper()
+        .run(Duration::from_secs(args.sweep_interval_secs.max(1)));
+    Ok(service
+        .with_resource_server(&resource_server)
+        .with_background(sweeps))
 }
 
 #[cfg(test)]

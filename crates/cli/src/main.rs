@@ -58,7 +58,8 @@ struct Cli {
 enum Command {
     /// Run the local stack in one process: the authorization server (http://localhost:9000),
     /// the protected MCP server (http://localhost:3001/mcp) and the three demo web clients
-    /// (http://localhost:3000, :3002, :3003), with a demo user.
+    /// (http://localhost:3000, :3002, :3003), with a demo user; or, with --env-dir, the AWS
+    /// Cognito gateway and the demo clients configured by the files `deploy` wrote.
     Dev(dev::DevArgs),
     /// Run the protected MCP server (default http://localhost:3001/mcp) that trusts one or more
     /// OAuth issuers.

@@ -105,11 +105,13 @@ pub struct IssuerArg {
 /// Flags of `mcp-oauth client`.
 #[derive(Args, Debug)]
 pub struct ClientArgs {
+    /// Where it listens and the URL people open.
     #[command(flatten)]
-    listen: ClientListen,
+    pub listen: ClientListen,
 
+    /// The MCP server it calls.
     #[command(flatten)]
-    mcp: McpTarget,
+    pub mcp: McpTarget,
 
     #[command(flatten)]
     issuer: IssuerArg,
@@ -117,7 +119,7 @@ pub struct ClientArgs {
     /// The client id the authorization server issued (`mcp-oauth admin clients add
     /// --redirect-uri <url>/callback` prints one).
     #[arg(long, env = "MCP_OAUTH_CLIENT_ID")]
-    client_id: String,
+    pub client_id: String,
 
     /// The client secret issued with it (prefer the environment; never shown or logged).
     #[arg(long, env = "MCP_OAUTH_CLIENT_SECRET", hide_env_values = true)]
@@ -131,8 +133,9 @@ pub struct ClientArgs {
 /// Flags of `mcp-oauth auto-client`.
 #[derive(Args, Debug)]
 pub struct AutoClientArgs {
+    /// Where it listens and the URL people open.
     #[command(flatten)]
-    listen: AutoClientListen,
+    pub listen: AutoClientListen,
 
     #[command(flatten)]
     mcp: McpTarget,
@@ -151,8 +154,9 @@ pub struct AutoClientArgs {
 /// Flags of `mcp-oauth cimd-client`.
 #[derive(Args, Debug)]
 pub struct CimdClientArgs {
+    /// Where it listens and the URL people open.
     #[command(flatten)]
-    listen: CimdClientListen,
+    pub listen: CimdClientListen,
 
     #[command(flatten)]
     mcp: McpTarget,
@@ -196,33 +200,41 @@ pub async fn prepare(
     Ok(service)
 }
 
-/// Runs `mcp-oauth client` until Ctrl-C or SIGTERM.
-pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
+/// Builds and binds `mcp-oauth client`, and prints where it is.
+pub async fn client_service(args: &ClientArgs) -> anyhow::Result<Service> {
     let credentials = pre_registered(&args.issuer.issuer, &args.client_id, &args.client_secret);
-    serve_all(
-        vec![prepare(&args.listen, &args.mcp, credentials).await?],
-        &args.serve,
-    )
-    .await
+    prepare(&args.listen, &args.mcp, credentials).await
 }
 
-/// Runs `mcp-oauth auto-client` until Ctrl-C or SIGTERM.
-pub async fn run_auto_client(args: AutoClientArgs) -> anyhow::Result<()> {
+/// Builds and binds `mcp-oauth auto-client` (its data directory made private first), and
+/// prints where it is.
+pub async fn auto_client_service(args: &AutoClientArgs) -> anyhow::Result<Service> {
     private_files::secure_dir(&args.data_dir, &[AUTO_CLIENT_REGISTRATION_FILE])?;
-    let credentials = dynamic(&args.data_dir);
-    serve_all(
-        vec![prepare(&args.listen, &args.mcp, credentials).await?],
-        &args.serve,
-    )
-    .await
+    prepare(&args.listen, &args.mcp, dynamic(&args.data_dir)).await
 }
 
-/// Runs `mcp-oauth cimd-client` until Ctrl-C or SIGTERM.
-pub async fn run_cimd_client(args: CimdClientArgs) -> anyhow::Result<()> {
+/// Builds and binds `mcp-oauth cimd-client`, and prints where it and its metadata document
+/// are.
+pub async fn cimd_client_service(args: &CimdClientArgs) -> anyhow::Result<Service> {
     let service = prepare(&args.listen, &args.mcp, Credentials::MetadataDocument).await?;
     println!(
         "  its Client ID Metadata Document: {}",
         args.listen.url.join("client-metadata.json")?
     );
-    serve_all(vec![service], &args.serve).await
+    Ok(service)
+}
+
+/// Runs `mcp-oauth client` until Ctrl-C or SIGTERM.
+pub async fn run_client(args: ClientArgs) -> anyhow::Result<()> {
+    serve_all(vec![client_service(&args).await?], &args.serve).await
+}
+
+/// Runs `mcp-oauth auto-client` until Ctrl-C or SIGTERM.
+pub async fn run_auto_client(args: AutoClientArgs) -> anyhow::Result<()> {
+    serve_all(vec![auto_client_service(&args).await?], &args.serve).await
+}
+
+/// Runs `mcp-oauth cimd-client` until Ctrl-C or SIGTERM.
+pub async fn run_cimd_client(args: CimdClientArgs) -> anyhow::Result<()> {
+    serve_all(vec![cimd_client_service(&args).await?], &args.serve).await
 }
