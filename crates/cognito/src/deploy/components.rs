@@ -146,7 +146,9 @@ fn gateway_clients(stack: &DeployedStack<'_>, static_client: &str) -> Vec<EnvFil
     vec![
         env_file(
             "client",
-            "`mcp-oauth client` (and `mcp-oauth call`): the pre-registered confidential client.",
+            "`mcp-oauth client`: the pre-registered confidential client (its callback is \
+             CLIENT_CALLBACK_URL; `mcp-oauth call` cannot use it: Cognito refuses its \
+             http://127.0.0.1 redirect).",
             vec![
                 ("MCP_SERVER_URL", mcp_url.clone()),
                 ("AUTH_SERVER_ISSUER", issuer.clone()),
