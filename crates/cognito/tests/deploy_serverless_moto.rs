@@ -297,6 +297,16 @@ async fn first_deploy_redeploys_and_cleanup_of_the_function() {
     let (_, described) = lambda(&fixture, &format!("/2015-03-31/functions/{function}")).await;
     assert_eq!(described["Configuration"]["CodeSha256"], code_sha(&second));
 
+    // A deploy without --serverless would drop the function: refused, nothing changed.
+    let (result, events) =
+        deploy_collecting(&fixture.aws, &fixture.plan(stack, DeployMode::Gateway)).await;
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, DeployError::ServerlessStack { .. }),
+        "{error:?}"
+    );
+    assert_eq!(events, []);
+
     // Cleanup empties the bucket (moto keeps a non-empty one), then removes everything.
     let (done, events) = fixture.cleanup(stack).await;
     assert!(done.stack_deleted);

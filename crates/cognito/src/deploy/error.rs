@@ -147,6 +147,15 @@ pub enum DeployError {
         /// The mode asked for.
         mode: &'static str,
     },
+    /// A deploy without `--serverless` of a stack that runs the gateway on Lambda.
+    #[error(
+        "stack {stack} runs the gateway on AWS Lambda: deploy it with --serverless, or run \
+         `mcp-oauth cleanup` before deploying it without"
+    )]
+    ServerlessStack {
+        /// The stack.
+        stack: String,
+    },
     /// Emptying the artifact bucket, uploading or listing its objects failed.
     #[error("{operation} on bucket {bucket} failed: {message}")]
     Bucket {

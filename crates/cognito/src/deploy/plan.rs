@@ -110,6 +110,7 @@ pub async fn deploy(
 ) -> Result<Deployment, DeployError> {
     let (change, outputs, settings, serverless_url) = match &plan.settings.serverless {
         None => {
+            serverless::refuse_to_drop_the_function(aws, plan).await?;
             let (change, outputs) = apply(aws, plan, &plan.settings, on_progress).await?;
             (change, outputs, plan.settings.clone(), None)
         }

@@ -154,6 +154,23 @@ pub(crate) async fn deploy(
     })
 }
 
+/// Refuses a deploy without `--serverless` of a stack that has the artifact bucket: the update
+/// would delete the function and try to delete the bucket, which fails while it holds the zip
+/// and would leave it behind.
+pub(crate) async fn refuse_to_drop_the_function(
+    aws: &Aws,
+    plan: &DeployPlan,
+) -> Result<(), DeployError> {
+    let stack = &plan.settings.stack_name;
+    let outputs = aws.cloudformation(plan.wait).outputs(stack).await?;
+    if outputs.is_some_and(|outputs| outputs.get(output::ARTIFACT_BUCKET).is_some()) {
+        return Err(DeployError::ServerlessStack {
+            stack: stack.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// Empties the stack's artifact bucket, if it has one, so that deleting the stack can delete
 /// the bucket.
 pub(crate) async fn empty_bucket(
