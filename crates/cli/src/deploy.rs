@@ -205,8 +205,9 @@ struct ServerlessArgs {
     #[arg(long, env = "MCP_OAUTH_ARTIFACT_BUCKET", requires = "serverless")]
     artifact_bucket: Option<String>,
 
-    /// Browser origin allowed to call the function besides its own (repeatable;
-    /// comma-separated in the environment).
+    /// Browser origin allowed to call the function (repeatable; comma-separated in the
+    /// environment); requests without `Origin`, as from MCP clients outside browsers, always
+    /// pass.
     #[arg(
         long = "allowed-origin",
         env = "MCP_OAUTH_LAMBDA_ALLOWED_ORIGINS",

@@ -76,7 +76,7 @@ pub struct ServerlessSettings {
     pub log_retention_days: u32,
     /// The artifact bucket's name; `None` lets CloudFormation generate one.
     pub bucket_name: Option<String>,
-    /// Browser origins allowed besides the function's own.
+    /// Browser origins allowed to call the function (requests without `Origin` always pass).
     pub allowed_origins: Vec<String>,
     /// Key of the zip in the bucket; empty creates only the bucket (set by deploy's phases).
     pub code_key: String,
