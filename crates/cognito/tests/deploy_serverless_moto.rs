@@ -191,7 +191,7 @@ async fn first_deploy_redeploys_and_cleanup_of_the_function() {
     for step in [
         "Step 1 of 3",
         "Uploaded the artifact",
-        "The function",
+        "Step 2 of 3",
         "Step 3 of 3",
     ] {
         assert!(has_step(&events, step), "{step}: {:?}", steps(&events));
@@ -290,6 +290,10 @@ async fn first_deploy_redeploys_and_cleanup_of_the_function() {
     let (result, events) = deploy_collecting(&fixture.aws, &plan).await;
     assert_eq!(result.unwrap().change, StackChange::Updated);
     assert!(has_step(&events, "Uploaded the artifact"), "{events:?}");
+    assert!(
+        has_step(&events, "The function's code: lambda/"),
+        "{events:?}"
+    );
     assert!(has_step(&events, "Deleted 1 artifact"), "{events:?}");
     let now = keys(&fixture, &bucket).await;
     assert_eq!(now.len(), 1);

@@ -36,10 +36,12 @@ pub enum Step {
         /// The object's key.
         key: String,
     },
-    /// The stack gets the function (step 2 of 3 on a first deploy), or its code is updated.
+    /// The stack gets the function (step 2 of 3 of a first deploy), or its code is updated.
     DeployFunction {
         /// The object's key.
         key: String,
+        /// Whether this is the second step of a first deploy.
+        first: bool,
     },
     /// First deploy, step 3 of 3: the resource server's identifier, the scopes and the
     /// function's settings follow the function URL (the resource server is replaced once).
@@ -77,7 +79,12 @@ impl fmt::Display for Step {
             Self::AlreadyUploaded { key } => {
                 write!(f, "The artifact {key} is already in the bucket")
             }
-            Self::DeployFunction { key } => write!(f, "The function, with code {key}"),
+            Self::DeployFunction { key, first: true } => {
+                write!(f, "Step 2 of 3: the function, with code {key}")
+            }
+            Self::DeployFunction { key, first: false } => {
+                write!(f, "The function's code: {key}")
+            }
             Self::FollowUrl { url } => write!(
                 f,
                 "Step 3 of 3: the resource server, the scopes and the function follow {url} \

@@ -120,6 +120,7 @@ pub(crate) async fn deploy(
 
     on_progress(Progress::Step(&Step::DeployFunction {
         key: artifact.key.clone(),
+        first: known_url.is_none(),
     }));
     current.code_key = artifact.key.clone();
     settings.serverless = Some(current);
