@@ -1,6 +1,7 @@
 //! `mcp-oauth deploy` and `mcp-oauth cleanup` as a person runs them: against moto (with the
 //! subset template moto's CloudFormation can create, see crates/cognito/tests/deploy_moto.rs),
-//! the confirmation prompt, the missing-credentials error, and --print-template.
+//! the confirmation prompt, `--serverless` (with a zip made here), the missing-credentials and
+//! missing-artifact errors, and --print-template.
 //!
 //! Without `MOTO_ENDPOINT` the moto test passes after printing a skip notice, unless
 //! `MCP_OAUTH_REQUIRE_SERVICES=1`, which makes it fail.
@@ -18,6 +19,8 @@ const MOTO_TEMPLATE: &str = concat!(
 );
 /// moto puts unsigned requests (ours, below) in us-east-1.
 const REGION: &str = "us-east-1";
+/// The function URL of moto's stack (moto cannot create one; see the subset template).
+const FUNCTION_URL: &str = "https://cli.lambda-url.us-east-1.on.aws/";
 
 /// Runs `mcp-oauth ARGS` in `cwd` with AWS settings from `aws_env` only (no shared files,
 /// no instance metadata), feeding `stdin`.
@@ -159,7 +162,10 @@ impl MotoPool {
     /// Runs `mcp-oauth deploy OPTIONS` in `cwd` for `stack` with the moto subset template and
     /// this pool (see [`MotoPool::run`]).
     fn deploy(&self, cwd: &Path, stack: &str, options: &[&str]) -> Output {
-        let parameters = format!("UserPoolId={},AppClientId={}", self.pool_id, self.client_id);
+        let parameters = format!(
+            "UserPoolId={},AppClientId={},TestFunctionUrl={FUNCTION_URL}",
+            self.pool_id, self.client_id
+        );
         let mut args = vec!["deploy"];
         args.extend(options);
         args.extend(target(stack));
@@ -300,5 +306,100 @@ async fn federated_deploy_configures_the_authorization_server_against_moto() {
 
     let done = moto.cleanup(dir.path(), stack, &["--yes"], "");
     assert!(done.status.success(), "{}", text(&done.stderr));
+    assert!(!dir.path().join("env").exists());
+}
+
+/// A zip holding an executable `bootstrap`, written under `dir`.
+fn lambda_zip(dir: &Path) -> std::path::PathBuf {
+    let bootstrap = dir.join("bootstrap");
+    std::fs::write(&bootstrap, "#!/bin/sh\nexit 0\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let status = Command::new("python3")
+        .current_dir(dir)
+        .args(["-m", "zipfile", "-c", "bootstrap.zip", "bootstrap"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir.join("bootstrap.zip")
+}
+
+#[tokio::test]
+async fn serverless_deploy_prints_the_function_urls_and_cleanup_empties_the_bucket() {
+    let Some(moto) = MotoPool::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stack = "cli-serverless";
+    let zip = lambda_zip(dir.path());
+    let deployed = moto.deploy(
+        dir.path(),
+        stack,
+        &[
+            "--domain-prefix",
+            "cli-serverless",
+            "--serverless",
+            "--arch",
+            "x86-64",
+            "--artifact",
+            zip.to_str().unwrap(),
+        ],
+    );
+    let stdout = text(&deployed.stdout);
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    let base = FUNCTION_URL.trim_end_matches('/');
+    for expected in [
+        "Step 1 of 3".to_owned(),
+        "Step 3 of 3".to_owned(),
+        format!("{base}/mcp"),
+        format!("{base}/.well-known/oauth-protected-resource/mcp"),
+        format!("{base}/.well-known/oauth-authorization-server"),
+        "aws logs tail".to_owned(),
+    ] {
+        assert!(stdout.contains(&expected), "{expected} in {stdout}");
+    }
+    assert!(!stdout.contains(&moto.secret));
+    let client = std::fs::read_to_string(dir.path().join("env/client/.env")).unwrap();
+    assert!(
+        client.contains(&format!("MCP_SERVER_URL={base}/mcp")),
+        "{client}"
+    );
+    assert!(!dir.path().join("env/gateway").exists());
+    assert_every_variable_is_read(&dir.path().join("env"));
+
+    let done = moto.cleanup(dir.path(), stack, &["--yes"], "");
+    let stdout = text(&done.stdout);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    assert!(stdout.contains("Emptied the artifact bucket"), "{stdout}");
+    assert!(!dir.path().join("env").exists());
+}
+
+#[test]
+fn a_missing_artifact_names_the_build_command_before_any_aws_call() {
+    let dir = tempfile::tempdir().unwrap();
+    // No credentials: the artifact is checked first.
+    let output = run(
+        dir.path(),
+        &[
+            "deploy",
+            "--domain-prefix",
+            "x",
+            "--env-dir",
+            "env",
+            "--serverless",
+        ],
+        &[("AWS_REGION", REGION)],
+        "",
+    );
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("target/lambda/arm64/mcp-oauth/bootstrap.zip")
+            && stderr.contains("scripts/lambda-build"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("env").exists());
 }

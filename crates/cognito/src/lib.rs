@@ -25,9 +25,9 @@ pub use aws::load_aws_config;
 pub use aws_config::SdkConfig;
 pub use bridge::{AppClients, CognitoFault, RegistrationSettings};
 pub use deploy::{
-    Aws, Cleanup, DeployError, DeployMode, DeployPlan, Deployment, MANIFEST_FILE, StackChange,
-    StackEvent, StackOutputs, StackSettings, TEMPLATE, UPSTREAM_CALLBACK_PATH, WaitPolicy, cleanup,
-    deploy,
+    Architecture, Artifact, Aws, Cleanup, DeployError, DeployManifest, DeployMode, DeployPlan,
+    Deployment, MANIFEST_FILE, Progress, ServerlessSettings, StackChange, StackEvent, StackOutputs,
+    StackSettings, Step, TEMPLATE, UPSTREAM_CALLBACK_PATH, WaitPolicy, cleanup, deploy,
 };
 pub use gateway::{Gateway, GatewayConfig, GatewayError};
 pub use registry::{

@@ -13,6 +13,7 @@ pub struct Aws {
     endpoint_url: Option<String>,
     cloudformation: aws_sdk_cloudformation::Client,
     cognito: aws_sdk_cognitoidentityprovider::Client,
+    s3: aws_sdk_s3::Client,
 }
 
 impl Aws {
@@ -36,6 +37,12 @@ impl Aws {
             endpoint_url: config.endpoint_url().map(str::to_owned),
             cloudformation: aws_sdk_cloudformation::Client::new(config),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
+            // Emulators answer path-style requests only (no per-bucket host names).
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(config.endpoint_url().is_some())
+                    .build(),
+            ),
         })
     }
 
@@ -57,5 +64,10 @@ impl Aws {
     /// The Cognito user pools client.
     pub(crate) fn cognito(&self) -> &aws_sdk_cognitoidentityprovider::Client {
         &self.cognito
+    }
+
+    /// The S3 client (the artifact bucket).
+    pub(crate) fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.s3
     }
 }

@@ -25,6 +25,10 @@ pub mod output {
     pub const FEDERATION_CLIENT_ID: &str = "FederationClientId";
     /// The registry table's name (gateway mode).
     pub const REGISTRY_TABLE_NAME: &str = "RegistryTableName";
+    /// The artifact bucket's name (serverless).
+    pub const ARTIFACT_BUCKET: &str = "ArtifactBucketName";
+    /// The function URL, `https://…/` (serverless).
+    pub const FUNCTION_URL: &str = "FunctionUrl";
 }
 
 /// Everything the `.env` files are made from.
@@ -80,6 +84,11 @@ fn gateway_mode(stack: &DeployedStack<'_>) -> Result<Vec<EnvFile>, DeployError> 
     let settings = stack.settings;
     let mcp_url = settings.mcp_server_url.clone();
     let static_client = outputs.require(output::STATIC_CLIENT_ID)?.to_owned();
+    let clients = gateway_clients(stack, &static_client);
+    if settings.serverless.is_some() {
+        // The gateway runs on Lambda, configured by the stack: only the clients have files.
+        return Ok(clients);
+    }
     let mut gateway = vec![("AWS_REGION", stack.region.to_owned())];
     if let Some(endpoint) = stack.endpoint_url {
         gateway.push(("AWS_ENDPOINT_URL", endpoint.to_owned()));
@@ -108,7 +117,7 @@ fn gateway_mode(stack: &DeployedStack<'_>) -> Result<Vec<EnvFile>, DeployError> 
             "COGNITO_ISSUERS",
             outputs.require(output::ISSUER)?.to_owned(),
         ),
-        ("COGNITO_CLIENT_IDS", static_client.clone()),
+        ("COGNITO_CLIENT_IDS", static_client),
         (
             "MCP_SCOPE_READ",
             outputs.require(output::SCOPE_READ)?.to_owned(),
@@ -118,21 +127,33 @@ fn gateway_mode(stack: &DeployedStack<'_>) -> Result<Vec<EnvFile>, DeployError> 
             outputs.require(output::SCOPE_WRITE)?.to_owned(),
         ),
     ]);
-    Ok(vec![
-        env_file(
-            "gateway",
-            "`mcp-oauth gateway`: metadata façade, registration bridge and the MCP server; \
-             `mcp-oauth mcp-server` reads the same file.",
-            gateway,
-        ),
+    let mut files = vec![env_file(
+        "gateway",
+        "`mcp-oauth gateway`: metadata façade, registration bridge and the MCP server; \
+         `mcp-oauth mcp-server` reads the same file.",
+        gateway,
+    )];
+    files.extend(clients);
+    Ok(files)
+}
+
+/// The demo clients' files of the gateway mode: the gateway (local or the function URL) is
+/// the issuer.
+fn gateway_clients(stack: &DeployedStack<'_>, static_client: &str) -> Vec<EnvFile> {
+    let settings = stack.settings;
+    let mcp_url = settings.mcp_server_url.clone();
+    let issuer = settings.gateway_url.trim_end_matches('/').to_owned();
+    vec![
         env_file(
             "client",
-            "`mcp-oauth client` (and `mcp-oauth call`): the pre-registered confidential client.",
+            "`mcp-oauth client`: the pre-registered confidential client (its callback is \
+             CLIENT_CALLBACK_URL; `mcp-oauth call` cannot use it: Cognito refuses its \
+             http://127.0.0.1 redirect).",
             vec![
                 ("MCP_SERVER_URL", mcp_url.clone()),
-                ("AUTH_SERVER_ISSUER", settings.gateway_url.clone()),
-                ("MCP_OAUTH_ISSUER", settings.gateway_url.clone()),
-                ("MCP_OAUTH_CLIENT_ID", static_client),
+                ("AUTH_SERVER_ISSUER", issuer.clone()),
+                ("MCP_OAUTH_ISSUER", issuer),
+                ("MCP_OAUTH_CLIENT_ID", static_client.to_owned()),
                 (
                     "MCP_OAUTH_CLIENT_SECRET",
                     stack.client_secret.expose().to_owned(),
@@ -150,7 +171,7 @@ fn gateway_mode(stack: &DeployedStack<'_>) -> Result<Vec<EnvFile>, DeployError> 
              this client needs the federated mode (deploy --mode federated).",
             vec![("MCP_SERVER_URL", mcp_url)],
         ),
-    ])
+    ]
 }
 
 fn federated_mode(stack: &DeployedStack<'_>) -> Result<Vec<EnvFile>, DeployError> {

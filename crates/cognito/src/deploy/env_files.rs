@@ -75,6 +75,27 @@ pub struct Manifest {
     /// Whether deploy created the directory itself (removed again when empty).
     #[serde(default)]
     pub created_root: bool,
+    /// What was deployed: `gateway`, `federated` or `serverless` (the gateway on Lambda: no
+    /// `gateway/.env`, the clients point at the function URL); empty in manifests of earlier
+    /// versions, which were `gateway` or `federated`.
+    #[serde(default)]
+    pub mode: String,
+    /// The function URL of a serverless deploy (`https://…/`; the MCP endpoint is `<url>mcp`).
+    #[serde(default)]
+    pub serverless_url: Option<String>,
+}
+
+/// Who the files are for, as the manifest records it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ManifestRecord<'a> {
+    /// The stack.
+    pub(crate) stack: &'a str,
+    /// Its region.
+    pub(crate) region: &'a str,
+    /// [`Manifest::mode`].
+    pub(crate) mode: &'a str,
+    /// [`Manifest::serverless_url`].
+    pub(crate) serverless_url: Option<&'a str>,
 }
 
 impl Manifest {
@@ -107,12 +128,12 @@ impl Manifest {
 /// Writes `files` under `dir` (each readable and writable by the owner only, replaced
 /// atomically), removes files an earlier deploy of the same stack wrote and this one does not,
 /// and records everything in the manifest. Returns the paths written.
-pub fn write_env_files(
+pub(crate) fn write_env_files(
     dir: &Path,
-    stack: &str,
-    region: &str,
+    record: &ManifestRecord<'_>,
     files: &[EnvFile],
 ) -> Result<Vec<PathBuf>, DeployError> {
+    let (stack, region) = (record.stack, record.region);
     let previous = Manifest::read(dir)?;
     if let Some(previous) = &previous {
         previous.check_owner(dir, stack, region)?;
@@ -130,6 +151,8 @@ pub fn write_env_files(
         files: Vec::new(),
         created_dirs: previous.created_dirs.clone(),
         created_root,
+        mode: record.mode.to_owned(),
+        serverless_url: record.serverless_url.map(str::to_owned),
     };
     let mut written = Vec::new();
     for file in files {
@@ -211,6 +234,44 @@ fn write_owner_only(path: &Path, text: &str) -> Result<(), DeployError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn write_env_files(
+        dir: &Path,
+        stack: &str,
+        region: &str,
+        files: &[EnvFile],
+    ) -> Result<Vec<PathBuf>, DeployError> {
+        let record = ManifestRecord {
+            stack,
+            region,
+            mode: "gateway",
+            serverless_url: None,
+        };
+        super::write_env_files(dir, &record, files)
+    }
+
+    #[test]
+    fn the_manifest_records_the_mode_and_reads_older_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ManifestRecord {
+            stack: "s",
+            region: "r",
+            mode: "serverless",
+            serverless_url: Some("https://x.lambda-url.r.on.aws/"),
+        };
+        super::write_env_files(dir.path(), &record, &[file("client", &[("A", "1")])]).unwrap();
+        let text = fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["mode"], "serverless");
+        assert_eq!(json["serverless_url"], "https://x.lambda-url.r.on.aws/");
+
+        let older = r#"{"stack":"s","region":"r","files":[],"created_dirs":[]}"#;
+        let manifest: Manifest = serde_json::from_str(older).unwrap();
+        assert_eq!(
+            (manifest.mode.as_str(), manifest.serverless_url),
+            ("", None)
+        );
+    }
 
     fn file(component: &'static str, vars: &[(&'static str, &str)]) -> EnvFile {
         EnvFile {

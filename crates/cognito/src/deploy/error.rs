@@ -42,7 +42,11 @@ pub enum DeployError {
         reasons: Vec<String>,
     },
     /// The stack operation ended in a failure status; `reasons` are the failed events' reasons.
-    #[error("stack {stack} ended in {status}{}", reasons_text(.reasons))]
+    #[error(
+        "stack {stack} ended in {status}{}\nFix the cause and run deploy again, or run \
+         `mcp-oauth cleanup` to remove everything the stack holds",
+        reasons_text(.reasons)
+    )]
     StackFailed {
         /// The stack name.
         stack: String,
@@ -100,6 +104,68 @@ pub enum DeployError {
         /// The region asked for.
         region: String,
     },
+    /// The Lambda artifact is not there: it has to be built first.
+    #[error(
+        "{path}: no Lambda artifact there; build it with `{build_command}` (from the \
+         repository's root), or pass its path with --artifact"
+    )]
+    MissingArtifact {
+        /// Where it was looked for.
+        path: PathBuf,
+        /// The command that builds it.
+        build_command: &'static str,
+    },
+    /// The artifact is not a zip Lambda can run.
+    #[error(
+        "{path}: not a Lambda artifact: {reason}; build it with `scripts/lambda-build`, which \
+         zips the executable as `bootstrap`"
+    )]
+    NotALambdaZip {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The artifact bucket's name belongs to someone else (bucket names are global).
+    #[error(
+        "the bucket name {bucket} is taken (S3 bucket names are shared by every AWS account): \
+         pass another --artifact-bucket, or none to let CloudFormation pick a unique name; \
+         `mcp-oauth cleanup` removes what this attempt left ({detail})"
+    )]
+    BucketTaken {
+        /// The name asked for.
+        bucket: String,
+        /// AWS's words.
+        detail: String,
+    },
+    /// `--serverless` was asked for a stack of another mode.
+    #[error(
+        "the serverless deploy puts the gateway on Lambda, so it needs the gateway mode, not \
+         {mode}"
+    )]
+    ServerlessNeedsGatewayMode {
+        /// The mode asked for.
+        mode: &'static str,
+    },
+    /// A deploy without `--serverless` of a stack that runs the gateway on Lambda.
+    #[error(
+        "stack {stack} runs the gateway on AWS Lambda: deploy it with --serverless, or run \
+         `mcp-oauth cleanup` before deploying it without"
+    )]
+    ServerlessStack {
+        /// The stack.
+        stack: String,
+    },
+    /// Emptying the artifact bucket, uploading or listing its objects failed.
+    #[error("{operation} on bucket {bucket} failed: {message}")]
+    Bucket {
+        /// The S3 operation, e.g. `PutObject`.
+        operation: &'static str,
+        /// The bucket.
+        bucket: String,
+        /// AWS's message, with its error code when there is one.
+        message: String,
+    },
     /// Reading or writing a local file failed.
     #[error("{path}: {source}")]
     Io {
@@ -142,16 +208,23 @@ impl DeployError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        let service = error
-            .as_service_error()
-            .map(|service| (service.code(), service.message()));
-        let message = match service {
-            Some((Some(code), Some(message))) => format!("{message} ({code})"),
-            Some((None, Some(message))) => message.to_owned(),
-            Some((Some(code), None)) => code.to_owned(),
-            _ => DisplayErrorContext(&error).to_string(),
-        };
-        Self::Api { operation, message }
+        Self::Api {
+            operation,
+            message: sdk_message(&error),
+        }
+    }
+
+    /// Wraps an AWS SDK error of S3 `operation` on `bucket`.
+    pub(crate) fn bucket<E, R>(operation: &'static str, bucket: &str, error: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        Self::Bucket {
+            operation,
+            bucket: bucket.to_owned(),
+            message: sdk_message(&error),
+        }
     }
 
     /// Wraps an I/O error about `path`.
@@ -160,6 +233,24 @@ impl DeployError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// AWS's message and code for a service error, the whole chain of causes otherwise (connection
+/// refused, timeouts, credentials).
+fn sdk_message<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let service = error
+        .as_service_error()
+        .map(|service| (service.code(), service.message()));
+    match service {
+        Some((Some(code), Some(message))) => format!("{message} ({code})"),
+        Some((None, Some(message))) => message.to_owned(),
+        Some((Some(code), None)) => code.to_owned(),
+        _ => DisplayErrorContext(error).to_string(),
     }
 }
 

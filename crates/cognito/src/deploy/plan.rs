@@ -1,16 +1,18 @@
-//! The two commands end to end: deploy (stack, secret, `.env` files) and cleanup (stack,
-//! `.env` files).
+//! The two commands end to end: deploy (stack, or the serverless phases; secret; `.env`
+//! files) and cleanup (the artifact bucket emptied, the stack, the `.env` files).
 
 use std::path::{Path, PathBuf};
 
+use super::artifact::Artifact;
 use super::aws::Aws;
 use super::components::{DeployedStack, component_env_files, output, secret_client_output};
-use super::env_files::{remove_env_files, write_env_files};
+use super::env_files::{ManifestRecord, remove_env_files, write_env_files};
 use super::error::DeployError;
-use super::events::StackEvent;
+use super::progress::Progress;
 use super::secret::read_app_client_secret;
+use super::serverless;
 use super::stack::{StackChange, StackOutputs, StackRequest, WaitPolicy};
-use super::template::{StackSettings, TEMPLATE};
+use super::template::{DeployMode, StackSettings, TEMPLATE};
 
 /// A deploy: the stack settings, the template, where the `.env` files go.
 #[derive(Clone, Debug)]
@@ -26,6 +28,9 @@ pub struct DeployPlan {
     pub env_dir: PathBuf,
     /// How to wait for CloudFormation.
     pub wait: WaitPolicy,
+    /// The Lambda zip of a serverless deploy [default: the architecture's build output,
+    /// relative to the working directory].
+    pub artifact: Option<PathBuf>,
 }
 
 impl DeployPlan {
@@ -37,7 +42,14 @@ impl DeployPlan {
             extra_parameters: Vec::new(),
             env_dir: env_dir.into(),
             wait: WaitPolicy::default(),
+            artifact: None,
         }
+    }
+
+    /// Deploys the Lambda zip at `path` (with [`StackSettings::serverless`]).
+    pub fn with_artifact(mut self, path: impl Into<PathBuf>) -> Self {
+        self.artifact = Some(path.into());
+        self
     }
 
     /// Applies another template, with extra parameters (e.g. a subset an emulator supports).
@@ -68,43 +80,87 @@ pub struct Deployment {
     pub outputs: StackOutputs,
     /// The `.env` files written.
     pub env_files: Vec<PathBuf>,
+    /// The function URL of a serverless deploy (`https://…/`; the MCP endpoint is `<url>mcp`).
+    pub serverless_url: Option<String>,
 }
 
-/// Creates or updates the stack (reporting its events), reads the app client's secret through
-/// the Cognito API, and writes every component's `.env` file under the plan's directory.
+/// Creates or updates the stack with `settings` (reporting its events).
+pub(crate) async fn apply(
+    aws: &Aws,
+    plan: &DeployPlan,
+    settings: &StackSettings,
+    on_progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<(StackChange, StackOutputs), DeployError> {
+    let mut parameters = settings.parameters();
+    parameters.extend(plan.extra_parameters.iter().cloned());
+    let request = StackRequest::new(&settings.stack_name, &plan.template, parameters);
+    aws.cloudformation(plan.wait)
+        .apply(&request, &mut |event| on_progress(Progress::Event(event)))
+        .await
+}
+
+/// Creates or updates the stack (reporting its events; with [`StackSettings::serverless`], in
+/// the phases that put the function's URL into the stack, the artifact checked before any AWS
+/// call), reads the app client's secret through the Cognito API, and writes every component's
+/// `.env` file under the plan's directory.
 pub async fn deploy(
     aws: &Aws,
     plan: &DeployPlan,
-    on_event: &mut dyn FnMut(&StackEvent),
+    on_progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Deployment, DeployError> {
-    let mut parameters = plan.settings.parameters();
-    parameters.extend(plan.extra_parameters.iter().cloned());
-    let request = StackRequest::new(&plan.settings.stack_name, &plan.template, parameters);
-    let (change, outputs) = aws
-        .cloudformation(plan.wait)
-        .apply(&request, on_event)
-        .await?;
+    let (change, outputs, settings, serverless_url) = match &plan.settings.serverless {
+        None => {
+            serverless::refuse_to_drop_the_function(aws, plan).await?;
+            let (change, outputs) = apply(aws, plan, &plan.settings, on_progress).await?;
+            (change, outputs, plan.settings.clone(), None)
+        }
+        Some(wanted) => {
+            if plan.settings.mode != DeployMode::Gateway {
+                return Err(DeployError::ServerlessNeedsGatewayMode {
+                    mode: plan.settings.mode.as_str(),
+                });
+            }
+            let path = plan
+                .artifact
+                .clone()
+                .unwrap_or_else(|| wanted.architecture.default_artifact().into());
+            let artifact = Artifact::read(&path, wanted.architecture)?;
+            let phased = serverless::deploy(aws, plan, wanted, &artifact, on_progress).await?;
+            (
+                phased.change,
+                phased.outputs,
+                phased.settings,
+                Some(phased.url),
+            )
+        }
+    };
 
     let pool_id = outputs.require(output::USER_POOL_ID)?;
-    let client_id = outputs.require(secret_client_output(plan.settings.mode))?;
+    let client_id = outputs.require(secret_client_output(settings.mode))?;
     let client_secret = read_app_client_secret(aws, pool_id, client_id).await?;
     let files = component_env_files(&DeployedStack {
-        settings: &plan.settings,
+        settings: &settings,
         region: aws.region(),
         endpoint_url: aws.endpoint_url(),
         outputs: &outputs,
         client_secret: &client_secret,
     })?;
-    let env_files = write_env_files(
-        &plan.env_dir,
-        &plan.settings.stack_name,
-        aws.region(),
-        &files,
-    )?;
+    let record = ManifestRecord {
+        stack: &settings.stack_name,
+        region: aws.region(),
+        mode: if serverless_url.is_some() {
+            "serverless"
+        } else {
+            settings.mode.as_str()
+        },
+        serverless_url: serverless_url.as_deref(),
+    };
+    let env_files = write_env_files(&plan.env_dir, &record, &files)?;
     Ok(Deployment {
         change,
         outputs,
         env_files,
+        serverless_url,
     })
 }
 
@@ -118,18 +174,20 @@ pub struct Cleanup {
     pub removed_files: Vec<PathBuf>,
 }
 
-/// Deletes the stack (reporting its events) and, once it is gone, the `.env` files a deploy of
-/// this stack wrote under `env_dir` (only those).
+/// Empties the stack's artifact bucket if it has one, deletes the stack (reporting its events)
+/// and, once it is gone, the `.env` files a deploy of this stack wrote under `env_dir` (only
+/// those).
 pub async fn cleanup(
     aws: &Aws,
     stack_name: &str,
     env_dir: &Path,
     wait: WaitPolicy,
-    on_event: &mut dyn FnMut(&StackEvent),
+    on_progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Cleanup, DeployError> {
+    serverless::empty_bucket(aws, wait, stack_name, on_progress).await?;
     let stack_deleted = aws
         .cloudformation(wait)
-        .delete(stack_name, on_event)
+        .delete(stack_name, &mut |event| on_progress(Progress::Event(event)))
         .await?;
     let removed_files = remove_env_files(env_dir, stack_name, aws.region())?;
     Ok(Cleanup {

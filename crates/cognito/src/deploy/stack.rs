@@ -154,6 +154,15 @@ fn check_updatable(name: &str, status: &str) -> Result<(), DeployError> {
     })
 }
 
+/// Whether a resource in `status` was made by the stack and is still there (not one whose
+/// creation failed, e.g. on a name that belongs to someone else).
+fn created_by_the_stack(status: &str) -> bool {
+    !matches!(
+        status,
+        "CREATE_IN_PROGRESS" | "CREATE_FAILED" | "DELETE_COMPLETE" | "DELETE_SKIPPED"
+    )
+}
+
 fn is_missing_stack<E: ProvideErrorMetadata>(error: &E) -> bool {
     error.code() == Some("ValidationError")
         && error
@@ -288,6 +297,61 @@ impl CloudFormation {
             });
         }
         Ok(true)
+    }
+
+    /// The outputs of stack `name`, or `None` when there is no such stack.
+    pub async fn outputs(&self, name: &str) -> Result<Option<StackOutputs>, DeployError> {
+        Ok(self
+            .describe(name)
+            .await?
+            .map(|stack| StackOutputs::of(&stack, name)))
+    }
+
+    /// The physical id (e.g. a bucket's name) of the stack's resource `logical_id`, in
+    /// whatever state the stack is, if the stack created that resource and has not deleted it;
+    /// `None` when there is no such stack or resource. A resource whose creation failed is not
+    /// the stack's (a bucket name that was taken names someone else's bucket).
+    pub async fn physical_id(
+        &self,
+        name: &str,
+        logical_id: &str,
+    ) -> Result<Option<String>, DeployError> {
+        let Some(state) = self.state(name).await? else {
+            return Ok(None);
+        };
+        let mut next_token = None;
+        loop {
+            let page = match self
+                .client
+                .list_stack_resources()
+                .stack_name(&state.id)
+                .set_next_token(next_token)
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(SdkError::ServiceError(e)) if is_missing_stack(e.err()) => return Ok(None),
+                Err(e) => return Err(DeployError::api("ListStackResources", e)),
+            };
+            let found = page
+                .stack_resource_summaries()
+                .iter()
+                .filter(|resource| resource.logical_resource_id() == Some(logical_id))
+                .filter(|resource| {
+                    resource
+                        .resource_status()
+                        .is_some_and(|status| created_by_the_stack(status.as_str()))
+                })
+                .find_map(|resource| resource.physical_resource_id())
+                .filter(|id| !id.is_empty());
+            if let Some(id) = found {
+                return Ok(Some(id.to_owned()));
+            }
+            next_token = page.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(None);
+            }
+        }
     }
 
     async fn describe(&self, name_or_id: &str) -> Result<Option<Stack>, DeployError> {
@@ -429,6 +493,21 @@ mod tests {
             "DELETE_IN_PROGRESS",
         ] {
             assert!(check_updatable("demo", status).is_err(), "{status}");
+        }
+    }
+
+    #[test]
+    fn only_resources_the_stack_made_are_its_own() {
+        for status in [
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "DELETE_FAILED",
+            "UPDATE_FAILED",
+        ] {
+            assert!(created_by_the_stack(status), "{status}");
+        }
+        for status in ["CREATE_FAILED", "CREATE_IN_PROGRESS", "DELETE_COMPLETE"] {
+            assert!(!created_by_the_stack(status), "{status}");
         }
     }
 

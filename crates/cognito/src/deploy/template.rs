@@ -26,6 +26,76 @@ impl DeployMode {
     }
 }
 
+/// The instruction set of the function's `bootstrap` (the template's `Architecture`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Architecture {
+    /// AWS Graviton (cheaper per GB-second); the default.
+    #[default]
+    Arm64,
+    /// x86-64.
+    X86_64,
+}
+
+impl Architecture {
+    /// The value of the template's `Architecture` parameter (Lambda's name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Arm64 => "arm64",
+            Self::X86_64 => "x86_64",
+        }
+    }
+
+    /// The command that builds the artifact for this architecture (`scripts/lambda-build`).
+    pub fn build_command(self) -> &'static str {
+        match self {
+            Self::Arm64 => "scripts/lambda-build",
+            Self::X86_64 => "scripts/lambda-build --x86-64",
+        }
+    }
+
+    /// Where the build command puts the zip, relative to the workspace root.
+    pub fn default_artifact(self) -> &'static str {
+        match self {
+            Self::Arm64 => "target/lambda/arm64/mcp-oauth/bootstrap.zip",
+            Self::X86_64 => "target/lambda/x86_64/mcp-oauth/bootstrap.zip",
+        }
+    }
+}
+
+/// The serverless part of a gateway-mode stack (`deploy --serverless`): the gateway and the MCP
+/// server as a Lambda function behind a public function URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerlessSettings {
+    /// The architecture the artifact was built for.
+    pub architecture: Architecture,
+    /// The function's memory in MB (128 to 10240).
+    pub memory_mb: u32,
+    /// Days the function's log group keeps its events (a value CloudWatch Logs accepts).
+    pub log_retention_days: u32,
+    /// The artifact bucket's name; `None` lets CloudFormation generate one.
+    pub bucket_name: Option<String>,
+    /// Browser origins allowed to call the function (requests without `Origin` always pass).
+    pub allowed_origins: Vec<String>,
+    /// Key of the zip in the bucket; empty creates only the bucket (set by deploy's phases).
+    pub code_key: String,
+}
+
+impl Default for ServerlessSettings {
+    /// arm64, 128 MB, logs kept 14 days, a generated bucket name, no other origin, no code yet.
+    fn default() -> Self {
+        Self {
+            architecture: Architecture::Arm64,
+            memory_mb: 128,
+            log_retention_days: 14,
+            bucket_name: None,
+            allowed_origins: Vec::new(),
+            code_key: String::new(),
+        }
+    }
+}
+
 /// Path of the embedded authorization server's redirect URI at upstream providers (its
 /// federation module's callback), appended to its issuer URL in the federation app client's
 /// callback URLs (keep in step with the template's `FederationClient`).
@@ -51,6 +121,8 @@ pub struct StackSettings {
     pub gateway_url: String,
     /// Keep the user pool from being deleted.
     pub deletion_protection: bool,
+    /// The gateway on Lambda (gateway mode only); `None` runs it elsewhere.
+    pub serverless: Option<ServerlessSettings>,
 }
 
 impl StackSettings {
@@ -65,10 +137,13 @@ impl StackSettings {
             auth_server_url: "http://localhost:9000".to_owned(),
             gateway_url: "http://localhost:3001".to_owned(),
             deletion_protection: false,
+            serverless: None,
         }
     }
 
-    /// The template's parameters, every one given (so an unchanged deploy is a no-op update).
+    /// The template's parameters, every one given (so an unchanged deploy is a no-op update);
+    /// the serverless ones only with [`Self::serverless`], so that templates of earlier versions
+    /// (`--template`) need not declare them.
     pub fn parameters(&self) -> Vec<(String, String)> {
         let protection = if self.deletion_protection {
             "ACTIVE"
@@ -85,6 +160,35 @@ impl StackSettings {
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .chain(self.serverless_parameters())
+        .collect()
+    }
+
+    fn serverless_parameters(&self) -> Vec<(String, String)> {
+        let Some(serverless) = &self.serverless else {
+            return Vec::new();
+        };
+        [
+            ("Serverless", "true".to_owned()),
+            ("CodeKey", serverless.code_key.clone()),
+            ("Architecture", serverless.architecture.as_str().to_owned()),
+            ("MemorySize", serverless.memory_mb.to_string()),
+            (
+                "LogRetentionDays",
+                serverless.log_retention_days.to_string(),
+            ),
+            (
+                "GatewayUrl",
+                self.gateway_url.trim_end_matches('/').to_owned(),
+            ),
+            ("AllowedOrigins", serverless.allowed_origins.join(",")),
+            (
+                "ArtifactBucketName",
+                serverless.bucket_name.clone().unwrap_or_default(),
+            ),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
         .collect()
     }
 }
@@ -93,15 +197,80 @@ impl StackSettings {
 mod tests {
     use super::*;
 
+    const MOTO_SUBSET: &str = include_str!("../../template/moto-subset.yaml");
+
+    fn declares(template: &str, key: &str) -> bool {
+        ["String", "Number"]
+            .iter()
+            .any(|kind| template.contains(&format!("\n  {key}:\n    Type: {kind}")))
+    }
+
     #[test]
     fn every_parameter_given_is_declared_by_the_template() {
+        let mut settings = StackSettings::new("stack", "prefix");
+        settings.serverless = Some(ServerlessSettings::default());
+        let parameters = settings.parameters();
+        assert!(parameters.iter().any(|(key, _)| key == "CodeKey"));
+        for (key, _) in parameters {
+            for template in [TEMPLATE, MOTO_SUBSET] {
+                assert!(declares(template, &key), "{key} is not a parameter");
+            }
+        }
+    }
+
+    #[test]
+    fn without_serverless_only_the_earlier_parameters_are_given() {
         let settings = StackSettings::new("stack", "prefix");
-        for (key, _) in settings.parameters() {
+        let keys: Vec<String> = settings.parameters().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "Mode",
+                "DomainPrefix",
+                "McpServerUrl",
+                "ClientCallbackUrl",
+                "AuthServerUrl",
+                "DeletionProtection"
+            ]
+        );
+    }
+
+    /// The function's environment: every variable is one `mcp-oauth gateway` reads (the names
+    /// of its flags' `env`), the same in the real template and in moto's subset.
+    #[test]
+    fn the_function_environment_names_the_gateway_variables() {
+        let gateway = include_str!("../../../cli/src/gateway.rs").to_owned()
+            + include_str!("../../../cli/src/mcp_endpoint.rs")
+            + include_str!("../../../cli/src/main.rs");
+        let environment = |template: &str| -> Vec<String> {
+            let start = template.find("        Variables:\n").expect("Variables");
+            template[start..]
+                .lines()
+                .skip(1)
+                .take_while(|line| line.starts_with("          "))
+                .filter_map(|line| line.trim().split_once(':').map(|(k, _)| k.to_owned()))
+                .collect()
+        };
+        let names = environment(TEMPLATE);
+        assert!(names.len() >= 10, "{names:?}");
+        for name in &names {
             assert!(
-                TEMPLATE.contains(&format!("\n  {key}:\n    Type: String")),
-                "{key} is not a parameter of the template"
+                gateway.contains(&format!("env = \"{name}\"")),
+                "{name} is not read by the gateway"
             );
         }
+        assert_eq!(names, environment(MOTO_SUBSET));
+    }
+
+    #[test]
+    fn the_function_role_reuses_the_gateway_policy() {
+        let role = &TEMPLATE[TEMPLATE.find("\n  FunctionRole:\n").expect("FunctionRole")..];
+        let role = &role[..role[1..].find("\n  Function:\n").expect("Function")];
+        assert!(
+            role.contains("ManagedPolicyArns: [!Ref GatewayPolicy]"),
+            "{role}"
+        );
+        assert!(TEMPLATE.contains("InvokeMode: RESPONSE_STREAM"));
     }
 
     #[test]

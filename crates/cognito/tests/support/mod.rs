@@ -20,6 +20,8 @@ use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+pub mod deploy;
+
 /// The environment variable that turns a missing service into a failure.
 const REQUIRE: &str = "MCP_OAUTH_REQUIRE_SERVICES";
 
