@@ -83,6 +83,8 @@ async fn deploys_updates_and_cleans_up_the_gateway_stack() {
             ("MCP_OAUTH_CLIENT_ID", client_id),
             // The secret is read through DescribeUserPoolClient.
             ("MCP_OAUTH_CLIENT_SECRET", client_secret),
+            // `mcp-oauth call` reads the same file and must name localhost for Cognito.
+            ("MCP_OAUTH_LOCALHOST_REDIRECT", "true"),
         ],
     );
     let gateway = env_vars(&dir.path().join("gateway/.env"));

@@ -41,9 +41,9 @@ struct Manifest {
     /// `gateway`, `federated` or `serverless`; absent before serverless deployments existed.
     #[serde(default)]
     mode: String,
-    /// The Lambda function URL of a serverless deployment.
+    /// The Lambda function URL of a serverless deployment (`null` for the other modes).
     #[serde(default)]
-    serverless_url: String,
+    serverless_url: Option<String>,
     /// The files deploy wrote, relative to DIR.
     #[serde(default)]
     files: Vec<PathBuf>,
@@ -108,15 +108,17 @@ impl Manifest {
         }
         match self.mode.as_str() {
             "" | "gateway" => Ok(Deployment::Gateway),
-            SERVERLESS if self.serverless_url.trim().is_empty() => Err(anyhow!(
-                "{}: a serverless deployment without its `serverless_url`: run `mcp-oauth \
-                 deploy --serverless --env-dir {}` again to rewrite it",
-                dir.join(MANIFEST_FILE).display(),
-                dir.display()
-            )),
-            SERVERLESS => Ok(Deployment::Serverless {
-                url: self.serverless_url.trim().to_owned(),
-            }),
+            SERVERLESS => match self.serverless_url.as_deref().map(str::trim) {
+                Some(url) if !url.is_empty() => Ok(Deployment::Serverless {
+                    url: url.to_owned(),
+                }),
+                _ => Err(anyhow!(
+                    "{}: a serverless deployment without its `serverless_url`: run `mcp-oauth \
+                     deploy --serverless --env-dir {}` again to rewrite it",
+                    dir.join(MANIFEST_FILE).display(),
+                    dir.display()
+                )),
+            },
             other => Err(anyhow!(
                 "{}: mode `{other}` is not one this mcp-oauth knows (gateway, federated, \
                  serverless): use the release of mcp-oauth that deployed it",
@@ -289,7 +291,8 @@ mod tests {
     #[test]
     fn a_manifest_is_read_leniently_and_its_mode_decides() {
         let manifest: Manifest = serde_json::from_str(
-            r#"{"stack": "s", "region": "r", "files": [], "created_dirs": [], "later": 1}"#,
+            r#"{"stack": "s", "region": "r", "mode": "gateway", "serverless_url": null,
+                "files": [], "created_dirs": [], "later": 1}"#,
         )
         .unwrap();
         let dir = Path::new("env");

@@ -146,9 +146,9 @@ fn gateway_clients(stack: &DeployedStack<'_>, static_client: &str) -> Vec<EnvFil
     vec![
         env_file(
             "client",
-            "`mcp-oauth client`: the pre-registered confidential client (its callback is \
-             CLIENT_CALLBACK_URL; `mcp-oauth call` cannot use it: Cognito refuses its \
-             http://127.0.0.1 redirect).",
+            "`mcp-oauth client` and `mcp-oauth call`: the pre-registered confidential client \
+             (callbacks: CLIENT_CALLBACK_URL for the web client, http://localhost:8976/callback \
+             for `call`, which names localhost because Cognito takes plain http only there).",
             vec![
                 ("MCP_SERVER_URL", mcp_url.clone()),
                 ("AUTH_SERVER_ISSUER", issuer.clone()),
@@ -158,6 +158,7 @@ fn gateway_clients(stack: &DeployedStack<'_>, static_client: &str) -> Vec<EnvFil
                     "MCP_OAUTH_CLIENT_SECRET",
                     stack.client_secret.expose().to_owned(),
                 ),
+                ("MCP_OAUTH_LOCALHOST_REDIRECT", "true".to_owned()),
             ],
         ),
         env_file(
