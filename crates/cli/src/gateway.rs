@@ -22,6 +22,9 @@ use crate::mcp_endpoint::McpEndpointArgs;
 use crate::runtime::{ServeArgs, Service, serve_all};
 use crate::upstream_args::McpUpstreamArgs;
 
+#[cfg(feature = "lambda")]
+mod lambda;
+
 /// Flags of `mcp-oauth gateway`.
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("registry").required(true).args(["dynamodb_table", "sqlite_registry"])))]
@@ -227,8 +230,16 @@ fn resource_config(
     Ok((config, None))
 }
 
-/// Runs the gateway until Ctrl-C or SIGTERM.
-pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+/// What the gateway serves, ready to be served on a listener or in AWS Lambda.
+struct Prepared {
+    /// The MCP server's routes and the gateway's (façade, registration).
+    router: axum::Router,
+    gateway: Gateway,
+    resource_server: ResourceServer,
+}
+
+/// Reads the scopes (unless given), opens the registry and builds every route.
+async fn prepare(args: &GatewayArgs) -> anyhow::Result<Prepared> {
     let aws = load_aws_config(&args.region, args.aws_endpoint_url.as_deref()).await;
     let app_clients = AppClients::connect(&aws, &args.user_pool_id);
     let scopes = if args.scopes.is_empty() {
@@ -267,10 +278,10 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         scopes.clone(),
     )
     .with_registration(registration);
-    let gateway = Gateway::new(&config, app_clients, registry(&args, &aws).await?)?;
+    let gateway = Gateway::new(&config, app_clients, registry(args, &aws).await?)?;
     let static_clients: HashSet<String> = args.static_client_ids.iter().cloned().collect();
     let allow_list = Arc::new(gateway.allow_list(static_clients));
-    let (config, rules) = resource_config(&args, &scopes, allow_list)?;
+    let (config, rules) = resource_config(args, &scopes, allow_list)?;
     let resource_server = ResourceServer::new(config)?;
     let mcp = match (args.upstream.target()?, rules) {
         (Some(upstream), Some(rules)) => {
@@ -282,7 +293,26 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             Authentication::Required,
         ),
     };
-    let router = mcp.merge(gateway.router());
+    Ok(Prepared {
+        router: mcp.merge(gateway.router()),
+        gateway,
+        resource_server,
+    })
+}
+
+/// Runs the gateway until Ctrl-C or SIGTERM; in AWS Lambda, serves the function's events.
+pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    if crate::runtime::in_lambda() {
+        #[cfg(feature = "lambda")]
+        return lambda::run(args).await;
+        #[cfg(not(feature = "lambda"))]
+        return Err(crate::left_out::lambda_runtime());
+    }
+    let Prepared {
+        router,
+        gateway,
+        resource_server,
+    } = prepare(&args).await?;
     let service = Service::bind(args.bind, router).await?;
     let metadata = gateway.metadata();
     println!("Cognito gateway listening on {}", args.bind);
