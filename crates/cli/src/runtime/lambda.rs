@@ -57,8 +57,8 @@ pub async fn serve(router: Router) -> anyhow::Result<()> {
         .map_err(|error| anyhow!("the Lambda runtime stopped: {error}"))
 }
 
-/// Fails, naming them, unless the variables AWS Lambda sets for a function are all set
-/// (`lambda_http` would panic).
+/// Fails, naming them, unless the variables AWS Lambda sets for a function are all set and
+/// the runtime API's address parses (`lambda_http` would panic).
 pub fn check_variables() -> anyhow::Result<()> {
     let missing: Vec<&str> = LAMBDA_VARIABLES
         .into_iter()
@@ -69,6 +69,13 @@ pub fn check_variables() -> anyhow::Result<()> {
             "cannot serve Lambda events: {} not set (AWS Lambda sets them; to run the gateway \
              on a port, use `mcp-oauth gateway` without {})",
             missing.join(", "),
+            super::LAMBDA_RUNTIME_API
+        );
+    }
+    let api = std::env::var(super::LAMBDA_RUNTIME_API).unwrap_or_default();
+    if api.parse::<http::Uri>().is_err() {
+        bail!(
+            "cannot serve Lambda events: {} is not host:port or a URL: {api:?}",
             super::LAMBDA_RUNTIME_API
         );
     }
