@@ -276,6 +276,12 @@ async fn the_function_serves_metadata_registration_and_tools_as_the_local_gatewa
     );
     let whoami = lambda.mcp(&tool_call("whoami"), Some(&token), &[]).await;
     assert_eq!(whoami.status, 200, "{}", whoami.body);
+    // The function answered in Lambda's response-streaming mode (the emulator passes the
+    // runtime's mode header on).
+    assert_eq!(
+        whoami.headers["lambda-runtime-function-response-mode"],
+        "streaming"
+    );
     let caller = &whoami.json()["result"]["structuredContent"];
     assert_eq!(caller["client_id"], stage.pool.static_client.as_str());
     assert_eq!(

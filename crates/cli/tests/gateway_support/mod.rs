@@ -237,6 +237,8 @@ pub struct Answer {
     pub status: u16,
     /// The `WWW-Authenticate` header, if any.
     pub challenge: Option<String>,
+    /// Every header.
+    pub headers: reqwest::header::HeaderMap,
     /// The body, as text.
     pub body: String,
 }
@@ -249,6 +251,7 @@ impl Answer {
                 .headers()
                 .get("www-authenticate")
                 .map(|value| value.to_str().unwrap().to_owned()),
+            headers: response.headers().clone(),
             body: response.text().await.unwrap(),
         }
     }
