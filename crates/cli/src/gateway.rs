@@ -22,6 +22,9 @@ use crate::mcp_endpoint::McpEndpointArgs;
 use crate::runtime::{ServeArgs, Service, serve_all};
 use crate::upstream_args::McpUpstreamArgs;
 
+#[cfg(feature = "lambda")]
+mod lambda;
+
 /// Flags of `mcp-oauth gateway`.
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("registry").required(true).args(["dynamodb_table", "sqlite_registry"])))]
@@ -227,14 +230,16 @@ fn resource_config(
     Ok((config, None))
 }
 
-/// Runs the gateway until Ctrl-C or SIGTERM.
-pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    serve_all(vec![prepare(&args).await?], &args.serve).await
+/// What the gateway serves, ready to be served on a listener or in AWS Lambda.
+struct Prepared {
+    /// The MCP server's routes and the gateway's (façade, registration).
+    router: axum::Router,
+    gateway: Gateway,
+    resource_server: ResourceServer,
 }
 
-/// Builds and binds the gateway (reading the scopes from the user pool unless given), prints
-/// where it is, and returns it with its sweeps of unused registrations as a background task.
-pub async fn prepare(args: &GatewayArgs) -> anyhow::Result<Service> {
+/// Reads the scopes (unless given), opens the registry and builds every route.
+async fn prepare(args: &GatewayArgs) -> anyhow::Result<Prepared> {
     let aws = load_aws_config(&args.region, args.aws_endpoint_url.as_deref()).await;
     let app_clients = AppClients::connect(&aws, &args.user_pool_id);
     let scopes = if args.scopes.is_empty() {
@@ -288,7 +293,32 @@ pub async fn prepare(args: &GatewayArgs) -> anyhow::Result<Service> {
             Authentication::Required,
         ),
     };
-    let router = mcp.merge(gateway.router());
+    Ok(Prepared {
+        router: mcp.merge(gateway.router()),
+        gateway,
+        resource_server,
+    })
+}
+
+/// Runs the gateway until Ctrl-C or SIGTERM; in AWS Lambda, serves the function's events.
+pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    if crate::runtime::in_lambda() {
+        #[cfg(feature = "lambda")]
+        return lambda::run(args).await;
+        #[cfg(not(feature = "lambda"))]
+        return Err(crate::left_out::lambda_runtime());
+    }
+    serve_all(vec![bind(&args).await?], &args.serve).await
+}
+
+/// Builds and binds the gateway (reading the scopes from the user pool unless given), prints
+/// where it is, and returns it with its sweeps of unused registrations as a background task.
+pub async fn bind(args: &GatewayArgs) -> anyhow::Result<Service> {
+    let Prepared {
+        router,
+        gateway,
+        resource_server,
+    } = prepare(args).await?;
     let service = Service::bind(args.bind, router).await?;
     let metadata = gateway.metadata();
     println!("Cognito gateway listening on {}", args.bind);

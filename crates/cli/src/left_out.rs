@@ -1,7 +1,7 @@
 //! What a build leaves out (`--no-default-features`, or a list of features without some of the
-//! defaults `aws`, `postgres`, `federation` and `cimd`): the commands and flags stay, and using
-//! one says which feature to build with, instead of clap's "unrecognized subcommand" or an
-//! obscure failure further on.
+//! defaults `aws`, `postgres`, `federation` and `cimd`, or without `lambda`): the commands and
+//! flags stay, and using one says which feature to build with, instead of clap's
+//! "unrecognized subcommand" or an obscure failure further on.
 
 #[cfg(not(feature = "aws"))]
 use clap::Args;
@@ -25,8 +25,25 @@ pub fn aws_command(command: &str) -> anyhow::Error {
     needs_feature(&format!("`mcp-oauth {command}`"), "the AWS SDK", "aws")
 }
 
+/// The error of `mcp-oauth gateway` run by AWS Lambda in a build without the Lambda runtime.
+#[cfg(all(feature = "aws", not(feature = "lambda")))]
+pub fn lambda_runtime() -> anyhow::Error {
+    anyhow::anyhow!(
+        "this process runs in AWS Lambda ({} is set), but this build of mcp-oauth leaves out the \
+         Lambda runtime (it was built without the `lambda` feature); build the function with \
+         scripts/lambda-build",
+        crate::runtime::LAMBDA_RUNTIME_API
+    )
+}
+
 /// The error of `what` (a command, or a flag and its value), which needs `capability`, in a
 /// build without `feature`.
+#[cfg(not(all(
+    feature = "aws",
+    feature = "postgres",
+    feature = "federation",
+    feature = "cimd"
+)))]
 pub fn needs_feature(what: &str, capability: &str, feature: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "{what} needs {capability}, which this build of mcp-oauth leaves out (it was built \

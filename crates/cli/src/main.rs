@@ -15,7 +15,8 @@ mod issuer_args;
     feature = "aws",
     feature = "postgres",
     feature = "federation",
-    feature = "cimd"
+    feature = "cimd",
+    feature = "lambda"
 )))]
 mod left_out;
 mod mcp_endpoint;
@@ -102,7 +103,8 @@ enum Command {
     /// Run the AWS Cognito gateway (default http://localhost:3001): RFC 8414 metadata that
     /// sends clients to Cognito's sign-in and token endpoints, RFC 7591/7592 registration
     /// creating Cognito app clients (recorded in DynamoDB or SQLite, unused ones expiring),
-    /// and the protected MCP server trusting the user pool.
+    /// and the protected MCP server trusting the user pool. In AWS Lambda (build feature
+    /// `lambda`) it serves the function's events, and runs when the function has no arguments.
     #[cfg(feature = "aws")]
     Gateway(gateway::GatewayArgs),
     /// Run the AWS Cognito gateway (this build leaves AWS out: build with the default features).
@@ -117,6 +119,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The start of the process, from which a Lambda function's init time is counted.
+    runtime::since_start();
     // A missing .env file is normal; a malformed one is reported.
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()
@@ -124,7 +128,13 @@ fn main() -> ExitCode {
         eprintln!("error: cannot read .env: {error}");
         return ExitCode::FAILURE;
     }
-    let cli = Cli::parse();
+    // AWS Lambda runs a function's `bootstrap` with no arguments: there it is the gateway,
+    // configured by the function's environment, serving Lambda events.
+    let cli = if std::env::args_os().len() <= 1 && runtime::in_lambda() {
+        Cli::parse_from(["mcp-oauth", "gateway"])
+    } else {
+        Cli::parse()
+    };
     match &cli.command {
         Command::Call(_) => runtime::init_logging(cli.log_format, call::LOG_FILTER),
         _ => runtime::init_logging(cli.log_format, "info"),

@@ -3,7 +3,10 @@
 
 mod connections;
 mod health;
+mod host_check;
 mod http_metrics;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 mod logging;
 mod metrics;
 mod requests;
@@ -11,8 +14,8 @@ mod requests;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use axum::Router;
@@ -24,6 +27,23 @@ use tokio::net::TcpListener;
 pub use connections::ServeArgs;
 pub use health::HEALTH_PATHS;
 pub use logging::{LogFormat, init as init_logging};
+
+/// The variable through which AWS Lambda tells a function where its runtime API is: set only
+/// in Lambda.
+pub const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// Whether this process runs as an AWS Lambda function.
+pub fn in_lambda() -> bool {
+    std::env::var_os(LAMBDA_RUNTIME_API).is_some_and(|value| !value.is_empty())
+}
+
+/// When the process started (the first call of [`since_start`], made at the top of `main`).
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// How long ago the process started.
+pub fn since_start() -> Duration {
+    STARTED.get_or_init(Instant::now).elapsed()
+}
 
 /// Runs `future` on a multi-threaded runtime.
 pub fn block_on<F: Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {

@@ -4,79 +4,15 @@
 //! Needs `MOTO_ENDPOINT` (scripts/services/moto.sh); without it the moto tests pass after a
 //! skip notice unless `MCP_OAUTH_REQUIRE_SERVICES=1`.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+mod gateway_support;
+
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use gateway_support::{Moto, Running, free_port};
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
-
-fn moto(test: &str) -> Option<String> {
-    match std::env::var("MOTO_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        Some(endpoint) => Some(endpoint.trim_end_matches('/').to_owned()),
-        None if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set")
-        }
-        None => {
-            eprintln!("skipping {test}: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
-            None
-        }
-    }
-}
-
-/// Calls a Cognito operation through moto's JSON API.
-async fn cognito(endpoint: &str, operation: &str, input: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{endpoint}/"))
-        .header("content-type", "application/x-amz-json-1.1")
-        .header(
-            "x-amz-target",
-            format!("AWSCognitoIdentityProviderService.{operation}"),
-        )
-        .body(input.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "moto {operation}");
-    response.json().await.unwrap()
-}
-
-async fn pool(endpoint: &str, resource_server: Option<&str>) -> String {
-    let created = cognito(
-        endpoint,
-        "CreateUserPool",
-        json!({"PoolName": "gateway-command"}),
-    )
-    .await;
-    let id = created["UserPool"]["Id"].as_str().unwrap().to_owned();
-    if let Some(identifier) = resource_server {
-        cognito(
-            endpoint,
-            "CreateResourceServer",
-            json!({
-                "UserPoolId": id, "Identifier": identifier, "Name": "mcp",
-                "Scopes": [
-                    {"ScopeName": "mcp.read", "ScopeDescription": "read"},
-                    {"ScopeName": "mcp.write", "ScopeDescription": "write"},
-                ],
-            }),
-        )
-        .await;
-    }
-    id
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn gateway(endpoint: &str, pool_id: &str, port: u16, registry: &std::path::Path) -> Command {
     let origin = format!("http://127.0.0.1:{port}");
@@ -99,16 +35,6 @@ fn gateway(endpoint: &str, pool_id: &str, port: u16, registry: &std::path::Path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
-}
-
-/// A running gateway, killed on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -143,12 +69,13 @@ fn help_explains_every_flag_and_its_environment_variable() {
 
 #[tokio::test]
 async fn serves_the_facade_registration_and_the_mcp_server() {
-    let Some(endpoint) = moto("serves_the_facade_registration_and_the_mcp_server") else {
+    let Some(moto) = Moto::from_env("serves_the_facade_registration_and_the_mcp_server") else {
         return;
     };
+    let endpoint = moto.endpoint.clone();
     let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
-    let pool_id = pool(&endpoint, Some(&format!("{origin}/mcp"))).await;
+    let pool_id = moto.pool(&[&format!("{origin}/mcp")]).await;
     let dir = tempfile::tempdir().unwrap();
     let _gateway = Running(
         gateway(&endpoint, &pool_id, port, &dir.path().join("registry.db"))
@@ -199,10 +126,12 @@ async fn serves_the_facade_registration_and_the_mcp_server() {
 
 #[tokio::test]
 async fn refuses_to_start_when_the_resource_server_cannot_be_read() {
-    let Some(endpoint) = moto("refuses_to_start_when_the_resource_server_cannot_be_read") else {
+    let Some(moto) = Moto::from_env("refuses_to_start_when_the_resource_server_cannot_be_read")
+    else {
         return;
     };
-    let pool_id = pool(&endpoint, None).await;
+    let endpoint = moto.endpoint.clone();
+    let pool_id = moto.pool(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     let Output { status, stderr, .. } = gateway(
         &endpoint,

@@ -73,9 +73,14 @@ impl Sweeper {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = self.sweep(unix_now()).await {
-                tracing::warn!(%error, "sweep of unused registrations failed; will retry");
-            }
+            self.sweep_now().await;
+        }
+    }
+
+    /// Sweeps once, at the current time; a failure is logged and left to the next sweep.
+    pub async fn sweep_now(&self) {
+        if let Err(error) = self.sweep(unix_now()).await {
+            tracing::warn!(%error, "sweep of unused registrations failed; will retry");
         }
     }
 }

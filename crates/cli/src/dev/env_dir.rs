@@ -163,7 +163,7 @@ pub async fn run(dir: &Path, data_dir: &Path, serve: &ServeArgs) -> anyhow::Resu
     let mut services = Vec::new();
     #[cfg(feature = "aws")]
     if let Some(gateway) = &gateway {
-        services.push(crate::gateway::prepare(gateway).await?);
+        services.push(crate::gateway::bind(gateway).await?);
     }
     services.push(web_client::client_service(&client).await?);
     services.push(web_client::auto_client_service(&auto_client).await?);

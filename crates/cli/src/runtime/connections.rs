@@ -13,17 +13,18 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::Request;
+use axum::response::Response;
 use clap::Args;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use mcp_oauth_core::{OAuthErrorCode, OAuthErrorResponse};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
+
+use super::host_check;
 
 /// How long to wait before accepting again when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
@@ -162,25 +163,15 @@ fn app(
 > + Clone {
     hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(remote));
-        let host = mcp_oauth_resource::request_host(request.headers()).err();
+        let refusal = host_check::refusal(request.headers());
         let router = router.clone();
         async move {
-            match host {
-                Some(error) => Ok(bad_host(error)),
+            match refusal {
+                Some(refusal) => Ok(refusal),
                 None => router.oneshot(request.map(Body::new)).await,
             }
         }
     })
-}
-
-/// 400 `invalid_request` for a request with several or malformed `Host` headers (RFC 9112
-/// §3.2).
-fn bad_host(error: mcp_oauth_resource::HostError) -> Response {
-    tracing::warn!(%error, "refused a request");
-    let body = OAuthErrorResponse::new(OAuthErrorCode::InvalidRequest).description(format!(
-        "{error} (RFC 9112 §3.2: one Host header, host[:port])"
-    ));
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
 /// Resolves once `stop` is true (or its sender is gone).
