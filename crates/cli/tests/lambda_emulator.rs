@@ -23,6 +23,8 @@ use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
 const COGNITO_DOMAIN: &str = "https://demo.auth.us-east-1.amazoncognito.com";
+/// The browser origin both gateways allow (the demo web client's).
+const DEMO_CLIENT_ORIGIN: &str = "http://localhost:3000";
 
 /// The `cargo-lambda` binary, or `None` after a skip notice.
 fn cargo_lambda(test: &str) -> Option<PathBuf> {
@@ -54,6 +56,7 @@ fn gateway_environment(command: &mut Command, moto: &Moto, pool: &Pool, origin: 
         .env("COGNITO_CLIENT_IDS", &pool.static_client)
         .env("GATEWAY_URL", origin)
         .env("MCP_SERVER_URL", format!("{origin}/mcp"))
+        .env("MCP_ALLOWED_ORIGINS", DEMO_CLIENT_ORIGIN)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -291,6 +294,57 @@ async fn the_function_serves_metadata_registration_and_tools_as_the_local_gatewa
             stage.pool.id
         )
     );
+}
+
+#[tokio::test]
+async fn browsers_get_the_cors_answers_of_the_local_gateway() {
+    let Some(stage) = Stage::start("browsers_get_the_cors_answers_of_the_local_gateway", &[]).await
+    else {
+        return;
+    };
+    let (lambda, local) = (&stage.lambda, &stage.local);
+    let cors_headers = |answer: &Answer| -> Vec<(String, String)> {
+        answer
+            .headers
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with("access-control-"))
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect()
+    };
+    for (path, method) in [
+        ("/mcp", "POST"),
+        ("/register", "POST"),
+        ("/.well-known/oauth-protected-resource/mcp", "GET"),
+        ("/.well-known/oauth-authorization-server", "GET"),
+    ] {
+        for origin in [DEMO_CLIENT_ORIGIN, "http://evil.example"] {
+            let what = format!("preflight of {method} {path} from {origin}");
+            let (from_lambda, from_local) = (
+                lambda.preflight(path, origin, method).await,
+                local.preflight(path, origin, method).await,
+            );
+            assert_eq!(from_lambda.status, from_local.status, "{what}");
+            assert_eq!(
+                cors_headers(&from_lambda),
+                cors_headers(&from_local),
+                "{what}"
+            );
+            let allowed = from_lambda
+                .headers
+                .get("access-control-allow-origin")
+                .map(|value| value.to_str().unwrap().to_owned());
+            if origin == DEMO_CLIENT_ORIGIN {
+                assert!(from_lambda.status < 300, "{what}: {from_lambda:?}");
+                assert!(
+                    allowed.as_deref() == Some(origin) || allowed.as_deref() == Some("*"),
+                    "{what}: {from_lambda:?}"
+                );
+            } else if path == "/mcp" {
+                // The MCP endpoint answers only the origins it was given.
+                assert_eq!(allowed, None, "{what}: {from_lambda:?}");
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -318,6 +318,24 @@ impl GatewayClient {
         .await
     }
 
+    /// A browser's CORS preflight of `method` on `path` from a page at `origin`.
+    pub async fn preflight(&self, path: &str, origin: &str, method: &str) -> Answer {
+        Answer::of(
+            self.http
+                .request(reqwest::Method::OPTIONS, format!("{}{path}", self.origin))
+                .header("origin", origin)
+                .header("access-control-request-method", method)
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                )
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// Registers a public client (RFC 7591).
     pub async fn register(&self) -> Answer {
         Answer::of(
