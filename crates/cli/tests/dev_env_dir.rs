@@ -9,15 +9,16 @@
 //! The gateway-mode tests need `MOTO_ENDPOINT` (scripts/services/moto.sh); without it they
 //! pass after a skip notice unless `MCP_OAUTH_REQUIRE_SERVICES=1`.
 
+mod gateway_support;
 #[path = "../../demo/tests/web/mod.rs"]
 mod web;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use gateway_support::{Moto, Running, free_port};
 use serde_json::{Value, json};
 use web::Browser;
 
@@ -25,60 +26,6 @@ const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
 
 /// The MCP server the environment names: the files must win over it.
 const DECOY_MCP_URL: &str = "http://127.0.0.1:9/not-this-one/mcp";
-
-fn moto(test: &str) -> Option<String> {
-    match std::env::var("MOTO_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        Some(endpoint) => Some(endpoint.trim_end_matches('/').to_owned()),
-        None if std::env::var("MCP_OAUTH_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("MCP_OAUTH_REQUIRE_SERVICES=1 but MOTO_ENDPOINT is not set")
-        }
-        None => {
-            eprintln!("skipping {test}: MOTO_ENDPOINT is not set (see scripts/services/moto.sh)");
-            None
-        }
-    }
-}
-
-/// Calls an AWS JSON-protocol operation on moto (`target` is `<service prefix>.<operation>`).
-async fn aws(endpoint: &str, service: &str, target: &str, input: Value) -> Value {
-    let version = if service == "dynamodb" { "1.0" } else { "1.1" };
-    let response = reqwest::Client::new()
-        .post(format!("{endpoint}/"))
-        .header("content-type", format!("application/x-amz-json-{version}"))
-        .header("x-amz-target", target)
-        .header(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, \
-                 SignedHeaders=host, Signature=0"
-            ),
-        )
-        .body(input.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    assert!(status.is_success(), "moto {target}: {status} {body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-/// Calls a Cognito operation on moto.
-async fn cognito(endpoint: &str, operation: &str, input: Value) -> Value {
-    let target = format!("AWSCognitoIdentityProviderService.{operation}");
-    aws(endpoint, "cognito-idp", &target, input).await
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Writes `DIR/<component>/.env` from `vars`.
 fn write_env(dir: &Path, component: &str, vars: &[(&str, String)]) {
@@ -193,16 +140,6 @@ fn dev(dir: &Path, data: &Path, env: &[(&str, String)]) -> Command {
     command
 }
 
-/// A running `dev`, killed on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `command`, its log (stderr) going to `log`, and reads its output up to the last
 /// line of its instructions.
 fn start(mut command: Command, log: &Path) -> (Running, String) {
@@ -268,10 +205,11 @@ fn interrupt(running: Running) {
 
 #[tokio::test]
 async fn runs_the_gateway_and_the_clients_of_a_gateway_mode_directory() {
-    let Some(endpoint) = moto("runs_the_gateway_and_the_clients_of_a_gateway_mode_directory")
+    let Some(moto) = Moto::from_env("runs_the_gateway_and_the_clients_of_a_gateway_mode_directory")
     else {
         return;
     };
+    let endpoint = moto.endpoint.clone();
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("mcp-oauth-env");
     let data = root.path().join("data");
@@ -282,38 +220,9 @@ async fn runs_the_gateway_and_the_clients_of_a_gateway_mode_directory() {
 
     // What the stack would hold: the pool with its resource server and app client, and the
     // registry table.
-    let pool = cognito(
-        &endpoint,
-        "CreateUserPool",
-        json!({"PoolName": "dev-env-dir"}),
-    )
-    .await;
-    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
-    cognito(
-        &endpoint,
-        "CreateResourceServer",
-        json!({
-            "UserPoolId": pool_id, "Identifier": mcp_url, "Name": "mcp",
-            "Scopes": [
-                {"ScopeName": "mcp.read", "ScopeDescription": "read"},
-                {"ScopeName": "mcp.write", "ScopeDescription": "write"},
-            ],
-        }),
-    )
-    .await;
+    let pool_id = moto.pool(&[&mcp_url]).await;
     let table = format!("dev-env-dir-{port}");
-    aws(
-        &endpoint,
-        "dynamodb",
-        "DynamoDB_20120810.CreateTable",
-        json!({
-            "TableName": table,
-            "AttributeDefinitions": [{"AttributeName": "client_id", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "client_id", "KeyType": "HASH"}],
-            "BillingMode": "PAY_PER_REQUEST",
-        }),
-    )
-    .await;
+    moto.registry_table(&table).await;
 
     let components = ["gateway", "client", "auto-client", "cimd-client"];
     write_manifest(&dir, &components, json!({"mode": "gateway"}));
@@ -398,20 +307,13 @@ async fn runs_the_gateway_and_the_clients_of_a_gateway_mode_directory() {
     // and records it in the table gateway/.env names.
     let login = Browser::new(&clients.auto_client).start_login().await;
     let registered = client_id(&login);
-    let described = cognito(
-        &endpoint,
-        "DescribeUserPoolClient",
-        json!({"UserPoolId": pool_id, "ClientId": registered}),
-    )
-    .await;
-    assert_eq!(described["UserPoolClient"]["ClientId"], registered);
-    let item = aws(
-        &endpoint,
-        "dynamodb",
-        "DynamoDB_20120810.GetItem",
-        json!({"TableName": table, "Key": {"client_id": {"S": registered}}}),
-    )
-    .await;
+    assert!(moto.has_app_client(&pool_id, &registered).await);
+    let item = moto
+        .dynamodb(
+            "GetItem",
+            json!({"TableName": table, "Key": {"client_id": {"S": registered}}}),
+        )
+        .await;
     assert!(item.get("Item").is_some(), "{item}");
     assert!(data.join("auto-client-registration.json").is_file());
 
@@ -426,10 +328,12 @@ const MOTO_TEMPLATE: &str = concat!(
 
 #[tokio::test]
 async fn runs_a_directory_deploy_wrote_with_the_binds_from_the_environment() {
-    let Some(endpoint) = moto("runs_a_directory_deploy_wrote_with_the_binds_from_the_environment")
+    let Some(moto) =
+        Moto::from_env("runs_a_directory_deploy_wrote_with_the_binds_from_the_environment")
     else {
         return;
     };
+    let endpoint = moto.endpoint.clone();
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let [port, client_port, auto_port, cimd_port] = [(); 4].map(|()| free_port());
@@ -438,31 +342,13 @@ async fn runs_a_directory_deploy_wrote_with_the_binds_from_the_environment() {
     let client_url = format!("http://127.0.0.1:{client_port}");
     // The pool, its resource server and the static app client, which the real template makes
     // and moto's CloudFormation cannot.
-    let pool = cognito(
-        &endpoint,
-        "CreateUserPool",
-        json!({"PoolName": "dev-env-dir-deploy"}),
-    )
-    .await;
-    let pool_id = pool["UserPool"]["Id"].as_str().unwrap().to_owned();
-    cognito(
-        &endpoint,
-        "CreateResourceServer",
-        json!({
-            "UserPoolId": pool_id, "Identifier": mcp_url, "Name": "mcp",
-            "Scopes": [
-                {"ScopeName": "mcp.read", "ScopeDescription": "read"},
-                {"ScopeName": "mcp.write", "ScopeDescription": "write"},
-            ],
-        }),
-    )
-    .await;
-    let app_client = cognito(
-        &endpoint,
-        "CreateUserPoolClient",
-        json!({"UserPoolId": pool_id, "ClientName": "static", "GenerateSecret": true}),
-    )
-    .await;
+    let pool_id = moto.pool(&[&mcp_url]).await;
+    let app_client = moto
+        .cognito(
+            "CreateUserPoolClient",
+            json!({"UserPoolId": pool_id, "ClientName": "static", "GenerateSecret": true}),
+        )
+        .await;
     let client_id = app_client["UserPoolClient"]["ClientId"].as_str().unwrap();
 
     let deployed = Command::new(BINARY)
