@@ -13,6 +13,9 @@ pub struct Request {
     tool: String,
     body: String,
     token: String,
+    /// With several tokens: the file wrk reads them from (one per line, `token` first), and
+    /// how many of them are the hot ones.
+    token_set: Option<(tempfile::NamedTempFile, u32)>,
 }
 
 impl Request {
@@ -28,7 +31,38 @@ impl Request {
             tool: tool.to_owned(),
             body: body.to_string(),
             token,
+            token_set: None,
         }
+    }
+
+    /// The same request sent with `token` and `others` in turn (wrk picks one at random per
+    /// request: 90% of the time among the first `hot`, else among all).
+    pub fn with_token_set(
+        mut self,
+        others: impl Iterator<Item = String>,
+        hot: u32,
+    ) -> Result<Self, String> {
+        use std::io::Write;
+        let cannot = |error: std::io::Error| format!("cannot write the token file: {error}");
+        let mut file = tempfile::NamedTempFile::new().map_err(cannot)?;
+        let mut distinct = std::collections::HashSet::from([self.token.clone()]);
+        let mut count = 1;
+        writeln!(file, "{}", self.token).map_err(cannot)?;
+        for token in others {
+            writeln!(file, "{token}").map_err(cannot)?;
+            distinct.insert(token);
+            count += 1;
+        }
+        // The measure means nothing if tokens repeat: the cache would hold them all.
+        if distinct.len() != count {
+            return Err(format!(
+                "only {} of the {count} tokens minted are distinct",
+                distinct.len()
+            ));
+        }
+        file.flush().map_err(cannot)?;
+        self.token_set = Some((file, hot));
+        Ok(self)
     }
 
     /// The whole HTTP/1.1 request to `server`, with the headers wrk sends.
@@ -160,6 +194,12 @@ pub async fn wrk(
         .env("BENCH_BODY", &request.body)
         .env("BENCH_HEADERS", HEADERS.join("\n"))
         .env("BENCH_TOKEN", &request.token)
+        .envs(request.token_set.iter().flat_map(|(file, hot)| {
+            [
+                ("BENCH_TOKENS_FILE", file.path().display().to_string()),
+                ("BENCH_HOT_TOKENS", hot.to_string()),
+            ]
+        }))
         .output()
         .await
         .map_err(|error| format!("cannot run wrk under taskset: {error}"))?;

@@ -64,6 +64,15 @@ pub struct Args {
     /// revocations costs; the test issuer reports the benchmark's tokens active).
     #[arg(long, env = "BENCH_REVOCATION_CHECK_SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub revocation_check_secs: Option<u64>,
+    /// Distinct access tokens the load cycles through (each request picks one at random), to
+    /// measure the verified-token cache when clients hold more tokens than it keeps (10,000).
+    /// Tokens are minted anew each round.
+    #[arg(long, env = "BENCH_TOKENS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tokens: u32,
+    /// Of the --tokens, how many are in use most: 90% of requests pick one of these, the rest
+    /// any token (a realistic pattern: active clients and a long tail). Default: all alike.
+    #[arg(long, env = "BENCH_HOT_TOKENS", requires = "tokens", value_parser = clap::value_parser!(u32).range(1..))]
+    pub hot_tokens: Option<u32>,
     /// Write the results into BENCHMARKS.md.
     #[arg(long, env = "BENCH_WRITE")]
     pub write: bool,
@@ -134,18 +143,36 @@ async fn run(args: Args) -> Result<(), String> {
         )
         .await?,
     ];
-    let mint = || {
-        let token = issuer.access_token(&servers[0].url, &args.scopes);
+    if args.hot_tokens.is_some_and(|hot| hot > args.tokens) {
+        return Err("--hot-tokens must not exceed --tokens".to_owned());
+    }
+    // Each token gets a jti of its own: tokens minted in the same second would otherwise be
+    // the same string (the test issuer's jti is the second; RS256 signatures are
+    // deterministic).
+    let minted = std::cell::Cell::new(0u64);
+    let mint_one = || {
+        minted.set(minted.get() + 1);
+        let mut claims = issuer.claims(&servers[0].url, &args.scopes);
+        claims["jti"] = serde_json::Value::String(format!("bench-{}", minted.get()));
+        let token = issuer.sign("rsa-1", &claims);
         if revocation_check.is_some() {
             issuer.report_active(&token, &servers[0].url, &args.scopes);
         }
         token
     };
+    let mint = || -> Result<load::Request, String> {
+        let request = load::Request::new(&args.tool, mint_one());
+        if args.tokens == 1 {
+            return Ok(request);
+        }
+        let others = (1..args.tokens).map(|_| mint_one());
+        request.with_token_set(others, args.hot_tokens.unwrap_or(args.tokens))
+    };
     let idle = [servers[0].rss_kib()?, servers[1].rss_kib()?];
     let mut rounds: [Vec<load::Measurement>; 2] = [Vec::new(), Vec::new()];
     for round in 0..args.rounds {
         // Tokens live five minutes: a fresh one per round outlives any round.
-        let request = load::Request::new(&args.tool, mint());
+        let request = mint()?;
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for index in order {
             let server = &servers[index];
@@ -178,7 +205,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let mut side_by_side = Vec::new();
     for round in 0..args.side_by_side_rounds {
-        let request = load::Request::new(&args.tool, mint());
+        let request = mint()?;
         let pair = load::side_by_side(
             &servers,
             &request,
@@ -209,7 +236,9 @@ async fn run(args: Args) -> Result<(), String> {
     let markdown = report.markdown(&args);
     println!("{markdown}");
     if args.write {
-        let section = report::section(&args.tool, &args.scopes) + &report::revocation_suffix(&args);
+        let section = report::section(&args.tool, &args.scopes)
+            + &report::revocation_suffix(&args)
+            + &report::tokens_suffix(&args);
         report::write_benchmarks_md(&section, &markdown)?;
         eprintln!("bench: updated BENCHMARKS.md");
     }

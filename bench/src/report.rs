@@ -85,11 +85,12 @@ impl Report {
         let _ = writeln!(out, "Run on {} with", utc_now());
         let _ = writeln!(
             out,
-            "`bench/run --write --tool {}{}{} --duration {} --rounds {} --side-by-side-rounds {} --connections {}` \
+            "`bench/run --write --tool {}{}{}{} --duration {} --rounds {} --side-by-side-rounds {} --connections {}` \
              ({} s warm-up before each run).\n",
             args.tool,
             scopes_flag(&args.scopes),
             revocation_flag(args),
+            tokens_flag(args),
             args.duration,
             args.rounds,
             args.side_by_side_rounds,
@@ -280,6 +281,25 @@ pub fn revocation_suffix(args: &Args) -> String {
     match args.revocation_check_secs {
         Some(_) => "+revocation-check".to_owned(),
         None => String::new(),
+    }
+}
+
+/// What a run with several tokens adds to its section's name: `+tokens-N` (and `-hot-H`);
+/// nothing with one token.
+pub fn tokens_suffix(args: &Args) -> String {
+    match (args.tokens, args.hot_tokens) {
+        (1, _) => String::new(),
+        (tokens, None) => format!("+tokens-{tokens}"),
+        (tokens, Some(hot)) => format!("+tokens-{tokens}-hot-{hot}"),
+    }
+}
+
+/// ` --tokens N [--hot-tokens H]` for the command line a section shows, when given.
+fn tokens_flag(args: &Args) -> String {
+    match (args.tokens, args.hot_tokens) {
+        (1, _) => String::new(),
+        (tokens, None) => format!(" --tokens {tokens}"),
+        (tokens, Some(hot)) => format!(" --tokens {tokens} --hot-tokens {hot}"),
     }
 }
 
