@@ -175,6 +175,17 @@ async fn wait_for(url: &str) -> reqwest::Response {
     }
 }
 
+/// The authorization server metadata the gateway at `gateway_url` publishes, once it answers.
+async fn gateway_metadata(gateway_url: &str) -> Value {
+    wait_for(&format!(
+        "{gateway_url}/.well-known/oauth-authorization-server"
+    ))
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
 /// Every client answers on its port, signed out, and was printed.
 async fn assert_clients_answer(clients: &Clients, printed: &str) {
     for base in clients.all() {
@@ -256,13 +267,7 @@ async fn runs_the_gateway_and_the_clients_of_a_gateway_mode_directory() {
 
     // The gateway, configured by gateway/.env: its issuer, the scopes read from the pool's
     // resource server, the MCP server listing it.
-    let metadata: Value = wait_for(&format!(
-        "{gateway_url}/.well-known/oauth-authorization-server"
-    ))
-    .await
-    .json()
-    .await
-    .unwrap();
+    let metadata = gateway_metadata(&gateway_url).await;
     assert_eq!(metadata["issuer"], gateway_url);
     assert_eq!(
         metadata["authorization_endpoint"],
@@ -395,13 +400,7 @@ async fn runs_a_directory_deploy_wrote_with_the_binds_from_the_environment() {
         dev(&root.path().join("mcp-oauth-env"), &data, &env),
         &root.path().join("dev.log"),
     );
-    let metadata: Value = wait_for(&format!(
-        "{gateway_url}/.well-known/oauth-authorization-server"
-    ))
-    .await
-    .json()
-    .await
-    .unwrap();
+    let metadata = gateway_metadata(&gateway_url).await;
     assert_eq!(metadata["issuer"], gateway_url);
     assert_eq!(
         metadata["authorization_endpoint"],
