@@ -13,11 +13,13 @@ mod client_metadata;
 #[cfg(feature = "sql-migrations")]
 mod embedded_migrations;
 mod error;
+mod governance;
 mod metadata;
 mod oauth_error;
 mod pkce;
 mod random;
 mod rate_limit;
+mod redirect_hosts;
 mod redirect_uri;
 mod resource_uri;
 mod scope;
@@ -38,6 +40,10 @@ pub use client_metadata::{
 #[cfg(feature = "sql-migrations")]
 pub use embedded_migrations::EmbeddedMigrations;
 pub use error::CoreError;
+pub use governance::{
+    CeilingOutcome, ClientStatus, RegistrationGovernance, RegistrationPath, ScopeCeilings,
+    UnknownName,
+};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use oauth_error::{OAuthErrorCode, OAuthErrorResponse};
 pub use pkce::{
@@ -46,6 +52,7 @@ pub use pkce::{
 };
 pub use random::random_token;
 pub use rate_limit::{DEFAULT_MAX_KEYS, RateLimiter};
+pub use redirect_hosts::{HostPatterns, TrustedRedirects};
 pub use redirect_uri::{
     ApplicationType, RedirectUriError, RedirectUriKind, UnknownApplicationType,
     redirect_uri_matches, validate_redirect_uri,
