@@ -513,6 +513,35 @@ async fn plain_http_and_failed_handshakes_never_reach_a_handler() {
 }
 
 #[tokio::test]
+async fn a_client_stalling_in_the_handshake_loses_its_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path(), "main");
+    let issuer = TestIssuer::start().await;
+    let server = mcp_server(
+        &issuer,
+        dir.path(),
+        &pki,
+        &["--max-connections", "1", "--header-timeout-secs", "1"],
+    )
+    .await;
+    let address = server.origin.trim_start_matches("https://").to_owned();
+    // Takes the only slot and never says a word: the server closes it after the headers'
+    // deadline, and the next client is served.
+    let mut stalled = std::net::TcpStream::connect(&address).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut nothing = Vec::new();
+    assert_eq!(stalled.read_to_end(&mut nothing).unwrap(), 0);
+    let response = https_client(&pki.ca.cert_pem(), None)
+        .get(format!("{}/healthz", server.origin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn the_authorization_server_serves_https_and_needs_an_https_issuer() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path(), "main");
