@@ -512,6 +512,97 @@ async fn plain_http_and_failed_handshakes_never_reach_a_handler() {
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
 
+/// Presents `certificate` signed for with `key`, whether or not they belong together.
+#[derive(Debug)]
+struct Presenting(std::sync::Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Presenting {
+    fn resolve(
+        &self,
+        _hints: &[&[u8]],
+        _schemes: &[rustls::SignatureScheme],
+    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        Some(std::sync::Arc::clone(&self.0))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Connects to `address` over TLS trusting `root`, presenting `certificate` with the private
+/// key of `key_of` (a forgery unless it is the same certificate), and sends `GET /healthz`
+/// with `request_id`; what came back, as text.
+async fn get_presenting(
+    address: &str,
+    root: &TestCa,
+    certificate: &TestCert,
+    key_of: &TestCert,
+    request_id: &str,
+) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(root.cert_pem().as_bytes()).unwrap())
+        .unwrap();
+    let key = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::from_pem_slice(key_of.key_pem.as_bytes()).unwrap())
+        .unwrap();
+    let presented =
+        rustls::sign::CertifiedKey::new(vec![CertificateDer::from(certificate.der.clone())], key);
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_cert_resolver(std::sync::Arc::new(Presenting(std::sync::Arc::new(
+            presented,
+        ))));
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let Ok(mut tls) = connector.connect(name, tcp).await else {
+        return String::new();
+    };
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {address}\r\nx-request-id: {request_id}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    if tls.write_all(request.as_bytes()).await.is_err() {
+        return String::new();
+    }
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_certificate_presented_without_its_private_key_fails_the_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path(), "main");
+    let issuer = TestIssuer::start().await;
+    let server = mcp_server(
+        &issuer,
+        dir.path(),
+        &pki,
+        &["--tls-client-certs", "optional"],
+    )
+    .await;
+    let address = server.origin.trim_start_matches("https://").to_owned();
+    let victim = pki.ca.client_cert("victim", &[]);
+    let attacker = TestCert::self_signed_client("attacker");
+    let forged = get_presenting(&address, &pki.ca, &victim, &attacker, "forged").await;
+    assert!(!forged.starts_with("HTTP/"), "{forged}");
+    let genuine = get_presenting(&address, &pki.ca, &victim, &victim, "genuine").await;
+    assert!(genuine.starts_with("HTTP/1.1 200"), "{genuine}");
+    server.wait_for_log("genuine").await;
+    assert!(!server.log().contains("forged"), "{}", server.log());
+}
+
 #[tokio::test]
 async fn a_client_stalling_in_the_handshake_loses_its_slot() {
     let dir = tempfile::tempdir().unwrap();

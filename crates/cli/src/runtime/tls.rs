@@ -204,7 +204,7 @@ fn ca_subjects(path: &Path) -> anyhow::Result<Vec<rustls::DistinguishedName>> {
             certificate.map_err(|error| anyhow!("--tls-client-ca {}: {error}", path.display()))?;
         roots.add(certificate).map_err(|error| {
             anyhow!(
-                "--tls-client-ca {}: not a CA certificate: {error}",
+                "--tls-client-ca {}: unusable certificate: {error}",
                 path.display()
             )
         })?;
