@@ -30,8 +30,8 @@ use checks::{
 
 pub use values::{GrantType, ResponseType, TokenEndpointAuthMethod};
 
-/// Members the server assigns (RFC 7591 §3.2.1, RFC 7592 §3) or does not support
-/// (`software_statement`, RFC 7591 §2.3): never taken from a client's document, never echoed.
+/// Members the server assigns (RFC 7591 §3.2.1, RFC 7592 §3): never taken from a client's
+/// document or a software statement, never echoed as sent.
 const SERVER_ASSIGNED_MEMBERS: &[&str] = &[
     "client_id",
     "client_secret",
@@ -39,8 +39,10 @@ const SERVER_ASSIGNED_MEMBERS: &[&str] = &[
     "client_secret_expires_at",
     "registration_access_token",
     "registration_client_uri",
-    "software_statement",
 ];
+
+/// JWT registered claims (RFC 7519 §4.1): a software statement's envelope, not client metadata.
+const JWT_REGISTERED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
 /// Members modelled by [`ClientMetadata`]; kept out of its `other` map.
 const MODELLED_MEMBERS: &[&str] = &[
@@ -58,6 +60,7 @@ const MODELLED_MEMBERS: &[&str] = &[
     "software_id",
     "software_version",
     "application_type",
+    "software_statement",
 ];
 
 /// Client metadata as a client sends it (RFC 7591 §2; OpenID Connect Registration 1.0 §2 for
@@ -108,9 +111,18 @@ pub struct ClientMetadata {
     /// when absent, see [`ApplicationType::infer`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<String>,
+    /// `software_statement` (RFC 7591 §2.3), as presented. It is registered and echoed only
+    /// after its claims were applied with [`ClientMetadata::apply_statement`], which the server
+    /// calls once it verified the statement; otherwise validation drops it (RFC 7591 §3.1.1
+    /// lets a server ignore a statement it does not support).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_statement: Option<String>,
     /// Members this crate does not model, kept as sent (RFC 7591 §2: extensions).
     #[serde(flatten)]
     pub other: Map<String, Value>,
+    /// Whether `software_statement` was verified and its claims applied.
+    #[serde(skip)]
+    statement_applied: bool,
 }
 
 impl ClientMetadata {
@@ -138,6 +150,40 @@ impl ClientMetadata {
         serde_json::from_value(value).map_err(malformed)
     }
 
+    /// Applies the claims of a verified software statement (the one in `software_statement`):
+    /// each claim replaces the request's member of the same name (RFC 7591 §3.1.1: the
+    /// statement's values take precedence). JWT registered claims (`iss`, `sub`, `aud`, `exp`,
+    /// `nbf`, `iat`, `jti`) and members the server assigns are not metadata and are ignored.
+    /// From now on [`ClientMetadata::validate`] keeps `software_statement`, so the registered
+    /// metadata echoes it unmodified (RFC 7591 §3.2.1).
+    ///
+    /// Errors: [`RegistrationError::InvalidSoftwareStatement`] when a claim does not have the
+    /// type its member needs (e.g. `redirect_uris` as a string).
+    pub fn apply_statement(self, claims: &Map<String, Value>) -> Result<Self, RegistrationError> {
+        let statement = self.software_statement.clone();
+        let Value::Object(mut members) = serde_json::to_value(&self).map_err(malformed)? else {
+            return Err(RegistrationError::Malformed {
+                reason: "the client metadata must be a JSON object".to_owned(),
+            });
+        };
+        for (name, value) in claims {
+            let ignored = JWT_REGISTERED_CLAIMS.contains(&name.as_str())
+                || SERVER_ASSIGNED_MEMBERS.contains(&name.as_str())
+                || name == "software_statement";
+            if !ignored {
+                members.insert(name.clone(), value.clone());
+            }
+        }
+        let mut applied: Self = serde_json::from_value(Value::Object(members)).map_err(|error| {
+            RegistrationError::InvalidSoftwareStatement {
+                reason: format!("a claim is not valid client metadata: {error}"),
+            }
+        })?;
+        applied.software_statement = statement;
+        applied.statement_applied = true;
+        Ok(applied)
+    }
+
     /// Applies the RFC 7591 §2 defaults and `policy`, and checks every member.
     ///
     /// Checks, in order: `application_type` (explicit or inferred), `redirect_uris` (at least
@@ -146,7 +192,8 @@ impl ClientMetadata {
     /// (default `authorization_code`; only `authorization_code` and `refresh_token`),
     /// `response_types` (default and only `code`), the human-readable and URI members, and
     /// `scope` (narrowed or refused per `policy`). Members the server assigns (`client_id`,
-    /// `client_secret`, …) are dropped from `other`.
+    /// `client_secret`, …) are dropped from `other`, and so is a `software_statement` whose
+    /// claims were not applied ([`ClientMetadata::apply_statement`]).
     pub fn validate(
         self,
         policy: &RegistrationPolicy,
@@ -167,6 +214,7 @@ impl ClientMetadata {
         let software_id = check_text("software_id", self.software_id, policy)?;
         let software_version = check_text("software_version", self.software_version, policy)?;
         let scope = check_scope(self.scope.as_deref(), policy)?;
+        let software_statement = self.software_statement.filter(|_| self.statement_applied);
         let mut other = self.other;
         other.retain(|name, _| {
             !SERVER_ASSIGNED_MEMBERS.contains(&name.as_str())
@@ -187,6 +235,7 @@ impl ClientMetadata {
             software_id,
             software_version,
             application_type,
+            software_statement,
             other,
         })
     }
@@ -434,11 +483,18 @@ pub enum RegistrationError {
         /// The refused scopes, space-separated.
         scopes: String,
     },
+    /// A software statement that cannot be used (RFC 7591 §3.2.2 `invalid_software_statement`).
+    #[error("invalid software statement: {reason}")]
+    InvalidSoftwareStatement {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl RegistrationError {
     /// The RFC 7591 §3.2.2 error code: `invalid_redirect_uri` for redirect URI faults,
-    /// `invalid_client_metadata` for everything else.
+    /// `invalid_software_statement` for a statement's, `invalid_client_metadata` for everything
+    /// else.
     pub fn error_code(&self) -> OAuthErrorCode {
         match self {
             Self::MissingRedirectUris
@@ -446,6 +502,7 @@ impl RegistrationError {
             | Self::RedirectUriTooLong { .. }
             | Self::InvalidRedirectUri { .. }
             | Self::UntrustedRedirectUri { .. } => OAuthErrorCode::InvalidRedirectUri,
+            Self::InvalidSoftwareStatement { .. } => OAuthErrorCode::InvalidSoftwareStatement,
             _ => OAuthErrorCode::InvalidClientMetadata,
         }
     }
@@ -488,6 +545,8 @@ pub struct ValidatedClientMetadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     software_version: Option<String>,
     application_type: ApplicationType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    software_statement: Option<String>,
     #[serde(flatten)]
     other: Map<String, Value>,
 }
@@ -589,6 +648,12 @@ impl ValidatedClientMetadata {
         self.software_version.as_deref()
     }
 
+    /// The verified software statement the client registered with, as it presented it
+    /// (RFC 7591 §3.2.1: echoed unmodified).
+    pub fn software_statement(&self) -> Option<&str> {
+        self.software_statement.as_deref()
+    }
+
     /// Members this crate does not model (server-assigned ones removed).
     pub fn other(&self) -> &Map<String, Value> {
         &self.other
@@ -602,7 +667,10 @@ impl ValidatedClientMetadata {
 
 impl<'de> Deserialize<'de> for ValidatedClientMetadata {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        ClientMetadata::deserialize(deserializer)?
+        let mut stored = ClientMetadata::deserialize(deserializer)?;
+        // A stored statement was verified when the client registered.
+        stored.statement_applied = stored.software_statement.is_some();
+        stored
             .validate(&RegistrationPolicy::stored())
             .map_err(D::Error::custom)
     }

@@ -384,3 +384,102 @@ fn trusted_redirect_hosts_refuse_other_hosts_naming_the_uri() {
         Err(RegistrationError::UntrustedRedirectUri { .. })
     ));
 }
+
+fn statement_claims(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(claims) => claims,
+        _ => unreachable!("claims are an object"),
+    }
+}
+
+#[test]
+fn a_verified_statement_takes_precedence_and_is_echoed_unmodified() {
+    let request = metadata(json!({
+        "redirect_uris": ["https://evil.example.net/cb"],
+        "client_name": "Asked",
+        "scope": "a b",
+        "software_statement": "eyJhbGciOiJFUzI1NiJ9.e30.c2ln",
+    }));
+    let claims = statement_claims(json!({
+        "iss": "https://publisher.example.com",
+        "sub": "subject",
+        "aud": "https://as.example.com",
+        "exp": 4_000_000_000u64,
+        "nbf": 1,
+        "iat": 1,
+        "jti": "once",
+        "client_id": "chosen-by-publisher",
+        "software_statement": "nested",
+        "redirect_uris": ["https://app.example.com/cb"],
+        "software_id": "4NRB1-0XZABZI9E6-5SM3R",
+        "client_name": "Example Statement-based Client",
+    }));
+    let registered = request
+        .apply_statement(&claims)
+        .unwrap()
+        .validate(&RegistrationPolicy::default())
+        .unwrap();
+    assert_eq!(registered.redirect_uris(), ["https://app.example.com/cb"]);
+    assert_eq!(
+        registered.client_name(),
+        Some("Example Statement-based Client")
+    );
+    assert_eq!(registered.software_id(), Some("4NRB1-0XZABZI9E6-5SM3R"));
+    // Members the statement does not name stay as requested.
+    assert_eq!(registered.scope().unwrap().to_string(), "a b");
+    assert_eq!(
+        registered.software_statement(),
+        Some("eyJhbGciOiJFUzI1NiJ9.e30.c2ln")
+    );
+    let json = registered.to_json();
+    assert_eq!(json["software_statement"], "eyJhbGciOiJFUzI1NiJ9.e30.c2ln");
+    for claim in ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id"] {
+        assert!(json.get(claim).is_none(), "{claim} registered as metadata");
+    }
+    // The statement survives storage.
+    let stored = serde_json::to_string(&registered).unwrap();
+    let read: ValidatedClientMetadata = serde_json::from_str(&stored).unwrap();
+    assert_eq!(read, registered);
+    assert_eq!(
+        read.software_statement(),
+        Some("eyJhbGciOiJFUzI1NiJ9.e30.c2ln")
+    );
+}
+
+#[test]
+fn statement_claims_are_validated_like_the_request() {
+    let request = || {
+        metadata(json!({
+            "redirect_uris": ["https://app.example.com/cb"],
+            "software_statement": "a.b.c",
+        }))
+    };
+    let wrong_type = request()
+        .apply_statement(&statement_claims(
+            json!({"redirect_uris": "https://app.example.com/cb"}),
+        ))
+        .unwrap_err();
+    assert_eq!(
+        wrong_type.error_code(),
+        OAuthErrorCode::InvalidSoftwareStatement
+    );
+    let refused = request()
+        .apply_statement(&statement_claims(
+            json!({"redirect_uris": ["javascript:alert(1)"]}),
+        ))
+        .unwrap()
+        .validate(&RegistrationPolicy::default())
+        .unwrap_err();
+    assert_eq!(refused.error_code(), OAuthErrorCode::InvalidRedirectUri);
+}
+
+#[test]
+fn an_unapplied_statement_is_ignored() {
+    let registered = validate(json!({
+        "redirect_uris": ["https://app.example.com/cb"],
+        "software_statement": "a.b.c",
+    }))
+    .unwrap();
+    assert_eq!(registered.software_statement(), None);
+    assert!(registered.to_json().get("software_statement").is_none());
+}
