@@ -57,6 +57,20 @@ struct KeySet {
 }
 
 impl KeySet {
+    /// The usable signing keys of `set` (see [`verifying_key`]).
+    fn from_jwks(set: &JwkSet) -> Self {
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            if let Some(key) = verifying_key(jwk) {
+                keys.insert(jwk.common.key_id.clone().unwrap_or_default(), Arc::new(key));
+            }
+        }
+        Self {
+            keys,
+            fetched: true,
+        }
+    }
+
     fn find(&self, kid: Option<&str>) -> Option<Arc<VerifyingKey>> {
         match kid {
             Some(kid) => self.keys.get(kid).cloned(),
@@ -75,7 +89,8 @@ pub struct IssuerKeys {
     issuer: String,
     configured_jwks_uri: Option<String>,
     metadata_url: Option<String>,
-    http: reqwest::Client,
+    /// `None` when the keys were given, not fetched: they are never refetched.
+    http: Option<reqwest::Client>,
     refresh_interval: Duration,
     keys: RwLock<KeySet>,
     /// Serialises refreshes and remembers when the next one may start.
@@ -98,9 +113,24 @@ impl IssuerKeys {
             issuer: config.issuer.clone(),
             configured_jwks_uri: config.jwks_uri.clone(),
             metadata_url: config.metadata_url.clone(),
-            http,
+            http: Some(http),
             refresh_interval,
             keys: RwLock::new(KeySet::default()),
+            refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            counters: JwksCounters::default(),
+        }
+    }
+
+    /// The fixed key set `set` of `issuer` (read from a file, say): nothing is fetched, and a
+    /// key id outside the set is [`KeyLookupError::UnknownKey`].
+    pub fn fixed(issuer: impl Into<String>, set: &JwkSet) -> Self {
+        Self {
+            issuer: issuer.into(),
+            configured_jwks_uri: None,
+            metadata_url: None,
+            http: None,
+            refresh_interval: Duration::MAX,
+            keys: RwLock::new(KeySet::from_jwks(set)),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
             counters: JwksCounters::default(),
         }
@@ -135,6 +165,9 @@ impl IssuerKeys {
         if let (Some(key), _) = self.cached(kid) {
             return Ok(key);
         }
+        if self.http.is_none() {
+            return Err(KeyLookupError::UnknownKey);
+        }
         let mut refresh = self.refresh.lock().await;
         // Another request may have refreshed while this one waited.
         let (key, fetched) = self.cached(kid);
@@ -163,6 +196,9 @@ impl IssuerKeys {
 
     /// Fetches the key set now (at start-up, so the first request does not wait).
     pub async fn warm_up(&self) -> Result<(), String> {
+        if self.http.is_none() {
+            return Ok(());
+        }
         let mut refresh = self.refresh.lock().await;
         let fetched = self.fetched();
         self.refresh_now(&mut refresh, fetched).await
@@ -201,17 +237,9 @@ impl IssuerKeys {
         let body = self.get_document(&jwks_uri).await?;
         let set: JwkSet = serde_json::from_slice(&body)
             .map_err(|error| format!("JWKS at {jwks_uri} is not a JWK set: {error}"))?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            if let Some(key) = verifying_key(jwk) {
-                keys.insert(jwk.common.key_id.clone().unwrap_or_default(), Arc::new(key));
-            }
-        }
-        tracing::debug!(issuer = %self.issuer, keys = keys.len(), "fetched signing keys");
-        Ok(KeySet {
-            keys,
-            fetched: true,
-        })
+        let keys = KeySet::from_jwks(&set);
+        tracing::debug!(issuer = %self.issuer, keys = keys.keys.len(), "fetched signing keys");
+        Ok(keys)
     }
 
     /// Finds `jwks_uri` in the issuer's metadata, trying the configured metadata URL or the
@@ -247,8 +275,10 @@ impl IssuerKeys {
     }
 
     async fn get_document(&self, url: &str) -> Result<Vec<u8>, String> {
-        let mut response = self
-            .http
+        let Some(http) = &self.http else {
+            return Err(format!("{url}: this issuer's keys are fixed"));
+        };
+        let mut response = http
             .get(url)
             .header(http::header::ACCEPT, "application/json")
             .send()

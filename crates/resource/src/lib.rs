@@ -40,6 +40,7 @@ mod metadata_route;
 mod metrics;
 mod scope_policy;
 mod server;
+mod software_statement;
 mod validator;
 
 pub use allowed_clients::{ClientAllowList, ClientListUnavailable};
@@ -54,6 +55,9 @@ pub use keys::{IssuerKeys, KeyLookupError, VerifyingKey};
 pub use layer_future::LayerFuture;
 pub use scope_policy::{ListRequests, Listing, Primitive, ScopePolicy};
 pub use server::ResourceServer;
+pub use software_statement::{
+    PublisherError, SoftwareStatements, StatementError, StatementPublisher,
+};
 pub use validator::TokenValidator;
 
 /// Re-exported so configurations can name JWT algorithms without a direct dependency.
