@@ -174,11 +174,12 @@ impl ClientMetadata {
                 members.insert(name.clone(), value.clone());
             }
         }
-        let mut applied: Self = serde_json::from_value(Value::Object(members)).map_err(|error| {
-            RegistrationError::InvalidSoftwareStatement {
-                reason: format!("a claim is not valid client metadata: {error}"),
-            }
-        })?;
+        let mut applied: Self =
+            serde_json::from_value(Value::Object(members)).map_err(|error| {
+                RegistrationError::InvalidSoftwareStatement {
+                    reason: format!("a claim is not valid client metadata: {error}"),
+                }
+            })?;
         applied.software_statement = statement;
         applied.statement_applied = true;
         Ok(applied)

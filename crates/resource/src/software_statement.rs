@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, Validation};
+use mcp_oauth_core::OAuthErrorCode;
 use serde_json::{Map, Value};
 use thiserror::Error;
 use url::Url;
@@ -149,6 +150,15 @@ pub enum StatementError {
 }
 
 impl StatementError {
+    /// The RFC 7591 §3.2.2 error code: `invalid_software_statement` or
+    /// `unapproved_software_statement`.
+    pub fn error_code(&self) -> OAuthErrorCode {
+        match self {
+            Self::Invalid(_) => OAuthErrorCode::InvalidSoftwareStatement,
+            Self::Unapproved(_) => OAuthErrorCode::UnapprovedSoftwareStatement,
+        }
+    }
+
     fn invalid(reason: &str) -> Self {
         Self::Invalid(reason.to_owned())
     }
@@ -266,13 +276,10 @@ impl SoftwareStatements {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.validate_aud = false;
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(
-            statement,
-            key.decoding_key(),
-            &validation,
-        )
-        .map_err(|error| StatementError::invalid(describe(error.kind())))?
-        .claims;
+        let claims =
+            jsonwebtoken::decode::<Map<String, Value>>(statement, key.decoding_key(), &validation)
+                .map_err(|error| StatementError::invalid(describe(error.kind())))?
+                .claims;
         check_issued_at(&claims)?;
         self.check_software_id(&claims)?;
         Ok(claims)

@@ -149,11 +149,7 @@ async fn refuses_invalid_statements_as_invalid() {
             issuer.sign_typed("ec-1", None, &with("iat", json!("yesterday"))),
             "iat",
         ),
-        (
-            "no iss",
-            issuer.sign_typed("ec-1", None, &no_iss),
-            "no iss",
-        ),
+        ("no iss", issuer.sign_typed("ec-1", None, &no_iss), "no iss"),
         (
             "a kid the publisher never had",
             issuer.sign_naming_kid("ec-1", "gone", &claims(&iss)),

@@ -19,6 +19,7 @@ mod app_clients;
 mod fault;
 mod register;
 mod settings;
+mod statement;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

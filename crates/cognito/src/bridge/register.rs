@@ -1,6 +1,6 @@
 //! `POST /register` (RFC 7591 §3.1) on the bridge, with the registration governance of
 //! issue 16: the per-address and global rate limits (429), the initial access token (401), the
-//! body, the policy of the client's registration path (trusted redirect hosts, scope ceiling),
+//! body, its software statement (verified, claims applied), the policy of the client's registration path (trusted redirect hosts, scope ceiling),
 //! the limit on clients waiting for approval, then Cognito's `CreateUserPoolClient` (turned off
 //! for a client that waits for approval) and the registry record. A refused registration
 //! leaves nothing in Cognito or the registry.
@@ -12,10 +12,14 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, StatusCode};
-use mcp_oauth_core::{AuditOutcome, ClientStatus, OAuthErrorCode, RegistrationPath};
+use mcp_oauth_core::{
+    AuditOutcome, ClientStatus, OAuthErrorCode, RegistrationPath, RegistrationPolicy,
+    ValidatedClientMetadata,
+};
 use serde_json::json;
 
 use super::app_clients::NewAppClient;
+use super::statement::apply_software_statement;
 use super::{
     Inner, REGISTRY_UNAVAILABLE, bearer, client_address, metadata_of, registry_unavailable,
     unix_now,
@@ -26,6 +30,35 @@ use crate::secret;
 
 /// The reason events and answers give when registration is paused by the pending limit.
 const PENDING_LIMIT: &str = "pending_limit";
+
+/// The request's metadata, with its software statement applied, validated under the policy of
+/// its registration path; the path a valid statement gives, and that policy.
+async fn admit(
+    bridge: &Inner,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    path: RegistrationPath,
+) -> Result<
+    (
+        RegistrationPath,
+        RegistrationPolicy,
+        ValidatedClientMetadata,
+    ),
+    BadRequest,
+> {
+    let metadata = metadata_of(headers, body)?;
+    let (metadata, path) =
+        apply_software_statement(&bridge.config.registration, metadata, path).await?;
+    let policy = bridge
+        .config
+        .registration
+        .governance
+        .registration_policy(&bridge.policy, path);
+    let validated = metadata
+        .validate(&policy)
+        .map_err(|error| BadRequest::new(error.error_code(), error.to_string()))?;
+    Ok((path, policy, validated))
+}
 
 /// `POST /register` (RFC 7591 §3.1).
 pub(super) async fn register(
@@ -71,13 +104,8 @@ pub(super) async fn register(
         None => RegistrationPath::Open,
     };
     let governance = &bridge.config.registration.governance;
-    let policy = governance.registration_policy(&bridge.policy, path);
-    let validated = match metadata_of(&headers, body).and_then(|metadata| {
-        metadata
-            .validate(&policy)
-            .map_err(|error| BadRequest::new(error.error_code(), error.to_string()))
-    }) {
-        Ok(validated) => validated,
+    let (path, policy, validated) = match admit(&bridge, &headers, body, path).await {
+        Ok(admitted) => admitted,
         Err(refusal) => {
             let refused = bridge.refused(AuditOutcome::Refused, refusal.code.as_str(), address);
             bridge.record(refused).await;

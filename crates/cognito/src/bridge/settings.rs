@@ -1,10 +1,13 @@
 //! The registration settings a deployment chooses: how long unused registrations live, the
 //! initial access token, the rate limit, how long the bridge's events are kept, and the
-//! registration governance (approval, trusted redirect hosts, scope ceilings, limits).
+//! registration governance (approval, trusted redirect hosts, scope ceilings, limits, software
+//! statements).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_oauth_core::{ClientStatus, RegistrationGovernance};
+use mcp_oauth_resource::SoftwareStatements;
 
 /// How the registration bridge admits and keeps registrations. The `Default` keeps an unused
 /// registration 24 hours, needs no initial access token, accepts 10 registrations per client
@@ -25,6 +28,10 @@ pub struct RegistrationSettings {
     pub event_retention: Duration,
     /// The operator's policies for registered clients (default: none).
     pub governance: RegistrationGovernance,
+    /// The verifier of software statements (RFC 7591 §2.3), when publishers are configured.
+    /// Without it a statement in a request is ignored (RFC 7591 §3.1.1): neither applied nor
+    /// echoed.
+    pub software_statements: Option<Arc<SoftwareStatements>>,
 }
 
 impl Default for RegistrationSettings {
@@ -35,6 +42,7 @@ impl Default for RegistrationSettings {
             registrations_per_minute: 10,
             event_retention: Self::DEFAULT_EVENT_RETENTION,
             governance: RegistrationGovernance::default(),
+            software_statements: None,
         }
     }
 }
@@ -73,6 +81,14 @@ impl RegistrationSettings {
         self
     }
 
+    /// Verifies the software statements of registration requests with `statements`: a valid
+    /// one's claims take precedence over the request's members, an invalid or unapproved one
+    /// refuses the registration.
+    pub fn with_software_statements(mut self, statements: Arc<SoftwareStatements>) -> Self {
+        self.software_statements = Some(statements);
+        self
+    }
+
     /// How long a registration lives unused from `status` on: a client waiting for approval
     /// waits the longer of the unused lifetime and the governance's pending time.
     pub(crate) fn unused_lifetime_when(&self, status: ClientStatus) -> Duration {
@@ -96,6 +112,12 @@ impl RegistrationSettings {
         if self.event_retention.is_zero() {
             problems.push("the event retention must be positive".to_owned());
         }
+        if self.governance.require_software_statement && self.software_statements.is_none() {
+            problems.push(
+                "requiring a software statement needs at least one software statement publisher"
+                    .to_owned(),
+            );
+        }
         problems
     }
 }
@@ -111,6 +133,10 @@ impl std::fmt::Debug for RegistrationSettings {
             .field("registrations_per_minute", &self.registrations_per_minute)
             .field("event_retention", &self.event_retention)
             .field("governance", &self.governance)
+            .field(
+                "software_statements",
+                &self.software_statements.as_ref().map(|_| "<verifier>"),
+            )
             .finish()
     }
 }
@@ -135,5 +161,23 @@ mod tests {
             .with_event_retention(Duration::ZERO);
         assert_eq!(settings.problems().len(), 3);
         assert!(RegistrationSettings::default().problems().is_empty());
+    }
+
+    #[test]
+    fn requiring_a_statement_needs_a_publisher() {
+        let mut governance = RegistrationGovernance::default();
+        governance.require_software_statement = true;
+        let settings = RegistrationSettings::default().with_governance(governance);
+        assert_eq!(
+            settings.problems(),
+            ["requiring a software statement needs at least one software statement publisher"]
+        );
+        let statements = SoftwareStatements::new([], reqwest::Client::new());
+        assert!(
+            settings
+                .with_software_statements(Arc::new(statements))
+                .problems()
+                .is_empty()
+        );
     }
 }
