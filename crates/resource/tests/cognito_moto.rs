@@ -383,6 +383,7 @@ async fn accepts_cognito_access_token_with_resource_scope() {
             "expires_at": claims["exp"],
             "token_id": claims["jti"],
             "profile": "cognito",
+            "certificate_thumbprint": null,
         })
     );
 }
