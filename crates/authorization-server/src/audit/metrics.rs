@@ -92,7 +92,7 @@ const REGISTRATION_REASONS: [&str; 7] = [
 ];
 
 /// The tables a purge deletes from, as labels; anything else is `other`.
-const PURGE_KINDS: [&str; 8] = [
+const PURGE_KINDS: [&str; 9] = [
     "authorization_codes",
     "refresh_tokens",
     "access_tokens",
@@ -101,6 +101,7 @@ const PURGE_KINDS: [&str; 8] = [
     "upstream_logins",
     "limit_counters",
     "audit_events",
+    "pending_clients",
 ];
 
 /// `value` if it is one of `known`, else `other`: a label from a fixed set.
@@ -268,7 +269,8 @@ impl ServerMetrics {
         registry.register(
             "mcp_oauth_purged_rows",
             "Rows deleted by the housekeeping, by kind (the table: expired codes, tokens, \
-             sessions, device cookies, upstream sign-ins; audit events past the retention)",
+             sessions, device cookies, upstream sign-ins; audit events past the retention; \
+             pending_clients: clients that waited for approval too long)",
             self.purged.clone(),
         );
         registry.register(

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_core::is_client_id_url;
+use mcp_oauth_core::{RegistrationGovernance, RegistrationPath, is_client_id_url};
 
 use super::clients::{RegisteredClient, Unresolvable};
 use crate::cimd::{ClientMetadataFetcher, FetcherConfig};
@@ -17,6 +17,7 @@ pub(super) struct MetadataDocuments {
     fetcher: Option<ClientMetadataFetcher>,
     allow_private_addresses: bool,
     trusted_local_documents: Vec<String>,
+    governance: RegistrationGovernance,
     store: Arc<dyn ClientStore>,
     clock: Clock,
 }
@@ -42,6 +43,7 @@ impl MetadataDocuments {
             fetcher,
             allow_private_addresses: config.cimd_allow_private_addresses,
             trusted_local_documents: config.cimd_trusted_local_documents.clone(),
+            governance: config.governance.clone(),
             store,
             clock,
         })
@@ -74,14 +76,14 @@ impl MetadataDocuments {
         };
         let metadata = fetcher.fetch(client_id).await.map_err(|error| {
             tracing::info!(%client_id, %error, "client metadata document refused");
-            Unresolvable(format!(
+            Unresolvable::Refused(format!(
                 "The application's metadata document at {client_id} cannot be used: {error}."
             ))
         })?;
         let metadata = RegisteredMetadata::Application((*metadata).clone());
         let now = (self.clock)();
         let cannot_store =
-            |_| Unresolvable("The server could not store the application.".to_owned());
+            |_| Unresolvable::Refused("The server could not store the application.".to_owned());
         let record = match stored.map(RegisteredClient::into_record) {
             Some(record) if record.metadata == metadata => {
                 return Ok(Some(RegisteredClient::from(record)));
@@ -96,12 +98,14 @@ impl MetadataDocuments {
                 record
             }
             None => {
+                let path = RegistrationPath::MetadataDocument;
                 let record = ClientRecord::new(
                     ClientId(client_id.to_owned()),
                     metadata,
                     ClientOrigin::Dynamic,
                     now,
-                );
+                )
+                .with_registration(path, self.governance.initial_status(path));
                 self.store
                     .insert_client(&record)
                     .await

@@ -6,7 +6,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use mcp_oauth_core::{ClientMetadata, RegistrationPolicy, ScopeSet, ValidatedClientMetadata};
+use mcp_oauth_core::{
+    ClientMetadata, RegistrationGovernance, RegistrationPath, RegistrationPolicy, ScopeSet,
+    ValidatedClientMetadata,
+};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
@@ -60,6 +63,7 @@ pub(crate) enum Operation {
 pub(crate) struct Registrar {
     clients: Arc<dyn ClientStore>,
     policy: Arc<RegistrationPolicy>,
+    governance: Arc<RegistrationGovernance>,
     initial_access_token: Option<Arc<str>>,
     registrations: AddressRateLimit,
     endpoint: Arc<str>,
@@ -80,6 +84,7 @@ impl Registrar {
         Self {
             clients: store.clone(),
             policy: Arc::new(policy(config)),
+            governance: Arc::new(config.governance.clone()),
             initial_access_token: config.initial_access_token.as_deref().map(Arc::from),
             registrations: AddressRateLimit::per_minute(
                 store.clone(),
@@ -132,12 +137,13 @@ impl Registrar {
     }
 
     /// Whether a registration from `client_ip` bearing `bearer` may go on: within the rate
-    /// limit, and with the initial access token when one is required (RFC 7591 §3).
+    /// limit, and with the initial access token when one is required (RFC 7591 §3). The path
+    /// it takes: with the initial access token, or open.
     pub(crate) async fn admit(
         &self,
         client_ip: Option<IpAddr>,
         bearer: Option<&str>,
-    ) -> Result<(), Fault> {
+    ) -> Result<RegistrationPath, Fault> {
         if !self.registrations.admit(client_ip, (self.clock)()).await? {
             return Err(Fault::SlowDown(
                 "too many registrations from this address; try again in a minute".to_owned(),
@@ -150,16 +156,19 @@ impl Registrar {
                     "a valid initial access token is required to register".to_owned(),
                 ));
             }
+            return Ok(RegistrationPath::InitialAccessToken);
         }
-        Ok(())
+        Ok(RegistrationPath::Open)
     }
 
-    /// Registers a client with `metadata` (RFC 7591 §3.1) for a request from `address`: its
-    /// client information, with its secret (for a confidential client) and registration
-    /// access token, shown this once.
+    /// Registers a client with `metadata` (RFC 7591 §3.1), admitted by `path`, for a request
+    /// from `address`: its client information, with its secret (for a confidential client)
+    /// and registration access token, shown this once. With approval required it starts
+    /// pending.
     pub(crate) async fn register(
         &self,
         metadata: ClientMetadata,
+        path: RegistrationPath,
         address: Option<IpAddr>,
     ) -> Result<Value, Fault> {
         let validated = self.validate(metadata)?;
@@ -174,7 +183,8 @@ impl Registrar {
             now,
         )
         .with_secret_hash(secret.as_ref().map(ClientSecret::hash))
-        .with_registration_token_hash(Some(registration_token.hash()));
+        .with_registration_token_hash(Some(registration_token.hash()))
+        .with_registration(path, self.governance.initial_status(path));
         self.clients.insert_client(&record).await?;
         let registered = SecurityEvent::ClientRegistered {
             by: Actor::Anonymous,

@@ -9,7 +9,7 @@ use mcp_oauth_core::{
 };
 
 use super::{AuthorizeError, AuthorizeRequest, RedirectTarget};
-use crate::engine::clients::{Clients, RegisteredClient};
+use crate::engine::clients::{Clients, RegisteredClient, Unresolvable};
 
 /// A check that failed after the redirect URI was verified: the error for the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,7 +31,8 @@ pub(crate) struct ScopePolicy {
     pub(crate) default: ScopeSet,
 }
 
-/// The client must be named, and registered (or described by its metadata document).
+/// The client must be named, registered (or described by its metadata document) and active: a
+/// client waiting for approval, or suspended, gets a page saying so, never a redirect.
 pub(super) async fn check_client(
     clients: &Clients,
     request: &AuthorizeRequest,
@@ -42,7 +43,10 @@ pub(super) async fn check_client(
     clients
         .resolve(client_id)
         .await
-        .map_err(|unresolvable| AuthorizeError::Unverified(unresolvable.0))?
+        .map_err(|unresolvable| match unresolvable {
+            Unresolvable::Refused(message) => AuthorizeError::Unverified(message),
+            Unresolvable::AwaitingApproval { name } => AuthorizeError::AwaitingApproval { name },
+        })?
         .ok_or_else(|| {
             AuthorizeError::Unverified("The application is not registered with this server.".into())
         })

@@ -187,6 +187,12 @@ pub(crate) enum AuthorizeError {
     /// The client or its redirect URI cannot be verified (or the request is malformed before
     /// that): only a page may say so.
     Unverified(String),
+    /// The client (`name`) waits for the operator's approval, or was suspended: a page says
+    /// so (its redirect URIs are not trusted yet).
+    AwaitingApproval {
+        /// The client's name (or id).
+        name: String,
+    },
     /// The error goes back to the client.
     Redirected(ErrorRedirect),
     /// The client's redirect URI cannot carry an answer (it is not a URL).
