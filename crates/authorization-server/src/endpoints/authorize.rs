@@ -126,6 +126,12 @@ fn refusal(authorizer: &Authorizer, error: AuthorizeError) -> Response {
             &message,
             "invalid_request",
         ),
+        AuthorizeError::InvalidDocument(message) => error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request cannot be completed",
+            &message,
+            "invalid_client_metadata",
+        ),
         AuthorizeError::AwaitingApproval { name } => {
             awaiting_approval_page(&name, authorizer.issuer())
         }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use mcp_oauth_core::{
-    CanonicalResource, ClientStatus, GrantType, ScopeSet, TokenEndpointAuthMethod,
+    CanonicalResource, ClientStatus, GrantType, ScopeCeilings, ScopeSet, TokenEndpointAuthMethod,
 };
 
 use super::client_auth::ClientCredentials;
@@ -87,6 +87,9 @@ impl From<ClientRecord> for RegisteredClient {
 pub(crate) enum Unresolvable {
     /// It cannot be used at all: the message says why.
     Refused(String),
+    /// Its metadata document breaks the registration rules (a redirect URI outside the
+    /// trusted hosts, say): the message says which.
+    InvalidDocument(String),
     /// It is registered but not active: it waits for the operator's approval (or was
     /// suspended). `name` is the name people see.
     AwaitingApproval {
@@ -100,6 +103,7 @@ pub(crate) enum Unresolvable {
 #[derive(Clone)]
 pub(crate) struct Clients {
     store: Arc<dyn ClientStore>,
+    ceilings: Arc<ScopeCeilings>,
     #[cfg(feature = "cimd")]
     documents: Arc<MetadataDocuments>,
 }
@@ -118,7 +122,17 @@ impl Clients {
             #[cfg(feature = "cimd")]
             documents: Arc::new(MetadataDocuments::new(store.clone(), config, clock)?),
             store,
+            ceilings: Arc::new(config.governance.ceilings.clone()),
         })
+    }
+
+    /// The most scope `client` may get now (registration governance): its registration
+    /// path's ceiling, or the `approved` one once an operator approved it; `None` for no
+    /// ceiling (static clients).
+    pub(crate) fn ceiling_of(&self, client: &RegisteredClient) -> Option<&ScopeSet> {
+        let record = &client.record;
+        self.ceilings
+            .ceiling(record.registration_path, record.approved_at.is_some())
     }
 
     /// The registered client `client_id`.

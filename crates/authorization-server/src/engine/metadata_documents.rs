@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mcp_oauth_core::{RegistrationGovernance, RegistrationPath, is_client_id_url};
 
 use super::clients::{RegisteredClient, Unresolvable};
-use crate::cimd::{ClientMetadataFetcher, FetcherConfig};
+use crate::cimd::{CimdError, ClientMetadataFetcher, FetcherConfig};
 use crate::clock::Clock;
 use crate::config::AuthorizationServerConfig;
 use crate::store::{ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata};
@@ -34,7 +34,10 @@ impl MetadataDocuments {
             let fetcher_config = FetcherConfig::default()
                 .dangerous_allow_private_addresses(config.cimd_allow_private_addresses)
                 .with_trusted_local_documents(config.cimd_trusted_local_documents.iter().cloned())
-                .with_registration_policy(super::registration::policy(config));
+                .with_registration_policy(config.governance.registration_policy(
+                    &super::registration::policy(config),
+                    RegistrationPath::MetadataDocument,
+                ));
             Some(ClientMetadataFetcher::new(fetcher_config).map_err(|error| error.to_string())?)
         } else {
             None
@@ -76,9 +79,13 @@ impl MetadataDocuments {
         };
         let metadata = fetcher.fetch(client_id).await.map_err(|error| {
             tracing::info!(%client_id, %error, "client metadata document refused");
-            Unresolvable::Refused(format!(
+            let message = format!(
                 "The application's metadata document at {client_id} cannot be used: {error}."
-            ))
+            );
+            match error {
+                CimdError::Invalid(_) => Unresolvable::InvalidDocument(message),
+                _ => Unresolvable::Refused(message),
+            }
         })?;
         let metadata = RegisteredMetadata::Application((*metadata).clone());
         let now = (self.clock)();

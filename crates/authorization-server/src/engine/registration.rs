@@ -171,7 +171,7 @@ impl Registrar {
         path: RegistrationPath,
         address: Option<IpAddr>,
     ) -> Result<Value, Fault> {
-        let validated = self.validate(metadata)?;
+        let validated = self.validate(metadata, path)?;
         let now = (self.clock)();
         let secret = (!validated.is_public()).then(ClientSecret::generate);
         let registration_token = RegistrationAccessToken::generate();
@@ -257,7 +257,7 @@ impl Registrar {
                 "`{forbidden}` must not be sent"
             )));
         }
-        let validated = self.validate(metadata)?;
+        let validated = self.validate(metadata, record.registration_path)?;
         let new_secret =
             (!validated.is_public() && record.secret_hash.is_none()).then(ClientSecret::generate);
         if validated.is_public() {
@@ -299,9 +299,16 @@ impl Registrar {
         Ok(())
     }
 
-    fn validate(&self, metadata: ClientMetadata) -> Result<ValidatedClientMetadata, Fault> {
+    /// `metadata` checked against the server's policy with the governance of a client that
+    /// registered by `path`: its scope ceiling, the trusted redirect hosts.
+    fn validate(
+        &self,
+        metadata: ClientMetadata,
+        path: RegistrationPath,
+    ) -> Result<ValidatedClientMetadata, Fault> {
+        let policy = self.governance.registration_policy(&self.policy, path);
         metadata
-            .validate(&self.policy)
+            .validate(&policy)
             .map_err(|error| Fault::new(error.error_code(), error.to_string()))
     }
 
