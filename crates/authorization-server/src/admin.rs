@@ -262,7 +262,12 @@ impl Admin {
                 },
             );
         }
-        Ok(if self.delete_client(client_id).await? {
+        let deleted = self.delete_client(client_id).await?;
+        self.audit
+            .metrics()
+            .count_pending_clients(self.store.as_ref())
+            .await;
+        Ok(if deleted {
             Rejection::Deleted
         } else {
             Rejection::Unknown
@@ -281,6 +286,10 @@ impl Admin {
                 status,
             };
             self.audit.record(event, None).await;
+            self.audit
+                .metrics()
+                .count_pending_clients(self.store.as_ref())
+                .await;
         }
         Ok(changed)
     }

@@ -44,6 +44,9 @@ impl Purges {
                 .await?,
         );
         self.metrics.purged(&purged);
+        self.metrics
+            .count_pending_clients(self.store.as_ref())
+            .await;
         Ok(purged)
     }
 }

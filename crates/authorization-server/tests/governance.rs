@@ -1,7 +1,8 @@
 //! Registration governance (issue 16), over HTTP: new clients waiting for the operator's
 //! approval (the page at `/authorize`, `invalid_client` elsewhere, approve / reject / suspend,
-//! seen at once by a second instance on the same database, the purge of clients left pending).
-//! Each case that touches the store runs on SQLite (a file) and on PostgreSQL.
+//! seen at once by a second instance on the same database, the purge of clients left pending),
+//! the limits on registrations (all addresses together per minute, clients awaiting approval)
+//! and what the metrics count of it. Each case runs on SQLite (a file) and on PostgreSQL.
 //!
 //! ```sh
 //! source scripts/services/postgres.sh && postgres_install && postgres_start
@@ -12,14 +13,16 @@
 mod harness;
 
 use harness::oauth::{
-    Auth, Client, REDIRECT_URI, VERIFIER, authorize_path, call, code_for, confidential_client,
-    public_client, redeem, refresh, serve_metadata_document, signed_in_browser,
+    Auth, Client, REDIRECT_URI, VERIFIER, authorize_path, call, client_metadata, code_for,
+    confidential_client, public_client, redeem, refresh, serve_metadata_document,
+    signed_in_browser,
 };
 use harness::{Page, Server, TestDb};
 use mcp_oauth_authorization_server::store::ClientId;
 use mcp_oauth_authorization_server::{AuthorizationServerConfig, Rejection};
 use mcp_oauth_core::{ClientStatus, RegistrationGovernance, RegistrationPath};
 use reqwest::StatusCode;
+use serde_json::Value;
 
 /// Runs each case on a SQLite file and on PostgreSQL, as `sqlite::<case>` and
 /// `postgres::<case>`.
@@ -52,6 +55,8 @@ on_every_database!(
     a_suspended_client_loses_its_grants_and_a_rejected_one_is_gone,
     a_metadata_document_client_waits_and_is_approved_by_its_url,
     clients_left_pending_too_long_are_purged,
+    the_global_limit_counts_every_address_on_every_instance,
+    registration_pauses_while_too_many_clients_await_approval,
 );
 
 /// Approval required for every dynamic path.
@@ -337,4 +342,107 @@ async fn without_approval_a_new_client_is_active() {
         redeem(&server, &client, &code, VERIFIER).await.status,
         StatusCode::OK
     );
+}
+
+/// `POST /register` of a public client from the loopback address `127.0.0.<last>`.
+async fn register_from(server: &Server, last: u8) -> (StatusCode, Value) {
+    let response = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .build()
+        .unwrap()
+        .post(format!("{}/register", server.base))
+        .json(&client_metadata("none"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn the_global_limit_counts_every_address_on_every_instance(db: &TestDb) {
+    let configure = |config: AuthorizationServerConfig| {
+        let mut governance = RegistrationGovernance::default();
+        governance.global_registrations_per_minute = Some(3);
+        config
+            .with_registrations_per_minute(10)
+            .with_governance(governance)
+    };
+    let a = Server::start_on(db, configure).await;
+    let b = a.another_instance(db, configure).await;
+    for (server, address) in [(&a, 1), (&b, 2), (&a, 3)] {
+        assert_eq!(register_from(server, address).await.0, StatusCode::CREATED);
+    }
+    let stored = a.store.list_clients().await.unwrap().len();
+    for (server, address) in [(&b, 4), (&a, 1)] {
+        let (status, body) = register_from(server, address).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["error"], "slow_down");
+    }
+    assert_eq!(
+        a.store.list_clients().await.unwrap().len(),
+        stored,
+        "nothing stored"
+    );
+    let throttled = "mcp_oauth_registrations_total{outcome=\"throttled\",reason=\"global_limit\"}";
+    assert_eq!(a.metric(throttled) + b.metric(throttled), 2.0);
+    // A new minute: registrations go on.
+    a.advance(61);
+    assert_eq!(register_from(&b, 4).await.0, StatusCode::CREATED);
+    b.stop().await;
+    a.stop().await;
+}
+
+async fn registration_pauses_while_too_many_clients_await_approval(db: &TestDb) {
+    let configure = |config: AuthorizationServerConfig| {
+        let mut governance = approval();
+        governance.max_pending = Some(2);
+        config.with_governance(governance)
+    };
+    let server = Server::start_on(db, configure).await;
+    let first = public_client(&server).await;
+    public_client(&server).await;
+    let pending = "mcp_oauth_registrations_total{outcome=\"pending\",reason=\"none\"}";
+    assert_eq!(server.metric(pending), 2.0);
+    assert_eq!(server.metric("mcp_oauth_clients_pending"), 2.0);
+
+    let reply = harness::oauth::register(&server, &client_metadata("none")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert_eq!(reply.error(), "invalid_client_metadata");
+    assert_eq!(
+        reply.body["error_description"],
+        "registration is paused: too many applications await approval"
+    );
+    assert_eq!(
+        server.store.list_clients().await.unwrap().len(),
+        2,
+        "nothing stored"
+    );
+    let paused = "mcp_oauth_registrations_total{outcome=\"refused\",reason=\"pending_limit\"}";
+    assert_eq!(server.metric(paused), 1.0);
+
+    // An operator's decision makes room.
+    assert!(
+        server
+            .authorization()
+            .admin()
+            .approve_client(&first.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(server.metric("mcp_oauth_clients_pending"), 1.0);
+    public_client(&server).await;
+    assert_eq!(server.metric("mcp_oauth_clients_pending"), 2.0);
+    let records = server
+        .authorization()
+        .admin()
+        .audit_records(&mcp_oauth_authorization_server::store::AuditFilter::new())
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = records
+        .iter()
+        .filter(|record| record.event.as_str() == "client_registered")
+        .map(|record| record.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, ["pending", "pending", "refused", "pending"]);
+    server.stop().await;
 }

@@ -67,6 +67,8 @@ async fn assert_refused(server: &Server, metadata: &Value, error: &str, named: &
 #[tokio::test]
 async fn registration_takes_only_redirect_uris_on_trusted_hosts() {
     let server = Server::start_with(|config| config.with_governance(trusted(true))).await;
+    let untrusted =
+        "mcp_oauth_registrations_total{outcome=\"refused\",reason=\"untrusted_redirect_uri\"}";
     for uri in [
         "https://evil.example.net/callback",
         "https://example.com/callback",
@@ -92,6 +94,8 @@ async fn registration_takes_only_redirect_uris_on_trusted_hosts() {
     ] {
         register_client(&server, with_redirect(uri)).await;
     }
+
+    assert_eq!(server.metric(untrusted), 4.0);
 
     let strict = Server::start_with(|config| config.with_governance(trusted(false))).await;
     assert_refused(

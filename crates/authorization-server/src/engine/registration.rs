@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use mcp_oauth_core::{
-    ClientMetadata, RegistrationGovernance, RegistrationPath, RegistrationPolicy, ScopeSet,
-    ValidatedClientMetadata,
+    ClientMetadata, ClientStatus, OAuthErrorCode, RegistrationError, RegistrationGovernance,
+    RegistrationPath, RegistrationPolicy, ScopeSet, ValidatedClientMetadata,
 };
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
@@ -17,7 +17,7 @@ use super::fault::Fault;
 use crate::audit::{Actor, Audit, SecurityEvent};
 use crate::clock::Clock;
 use crate::config::AuthorizationServerConfig;
-use crate::rate_limit::AddressRateLimit;
+use crate::rate_limit::{AddressRateLimit, Limited};
 use crate::secrets::{ClientSecret, RegistrationAccessToken, random_id};
 use crate::store::{
     AuditOutcome, ClientId, ClientOrigin, ClientRecord, ClientStore, LimitKind, RegisteredMetadata,
@@ -106,12 +106,13 @@ impl Registrar {
         fault: &Fault,
         address: Option<IpAddr>,
     ) {
-        let outcome = match fault {
-            Fault::SlowDown(_) => AuditOutcome::Throttled,
-            _ => AuditOutcome::Refused,
+        let outcome = if fault.is_throttled() {
+            AuditOutcome::Throttled
+        } else {
+            AuditOutcome::Refused
         };
-        let code = fault.code();
-        let reason = Some(code.as_str());
+        let reason = fault.reason();
+        let reason = Some(reason.as_str());
         let client = client_id.unwrap_or_default();
         let event = match operation {
             Operation::Register => SecurityEvent::ClientRegistered {
@@ -144,10 +145,26 @@ impl Registrar {
         client_ip: Option<IpAddr>,
         bearer: Option<&str>,
     ) -> Result<RegistrationPath, Fault> {
-        if !self.registrations.admit(client_ip, (self.clock)()).await? {
-            return Err(Fault::SlowDown(
-                "too many registrations from this address; try again in a minute".to_owned(),
-            ));
+        let global = self.governance.global_registrations_per_minute;
+        match self
+            .registrations
+            .admit_within(client_ip, global, (self.clock)())
+            .await?
+        {
+            None => {}
+            Some(Limited::Address) => {
+                return Err(Fault::SlowDown(
+                    "too many registrations from this address; try again in a minute".to_owned(),
+                ));
+            }
+            Some(Limited::Global) => {
+                return Err(Fault::governed(
+                    "global_limit",
+                    Fault::SlowDown(
+                        "too many registrations right now; try again in a minute".to_owned(),
+                    ),
+                ));
+            }
         }
         if let Some(expected) = &self.initial_access_token {
             let presented = bearer.unwrap_or_default();
@@ -172,6 +189,10 @@ impl Registrar {
         address: Option<IpAddr>,
     ) -> Result<Value, Fault> {
         let validated = self.validate(metadata, path)?;
+        let status = self.governance.initial_status(path);
+        if status == ClientStatus::Pending {
+            self.check_pending_limit().await?;
+        }
         let now = (self.clock)();
         let secret = (!validated.is_public()).then(ClientSecret::generate);
         let registration_token = RegistrationAccessToken::generate();
@@ -184,17 +205,47 @@ impl Registrar {
         )
         .with_secret_hash(secret.as_ref().map(ClientSecret::hash))
         .with_registration_token_hash(Some(registration_token.hash()))
-        .with_registration(path, self.governance.initial_status(path));
+        .with_registration(path, status);
         self.clients.insert_client(&record).await?;
+        let outcome = if status == ClientStatus::Pending {
+            self.audit
+                .metrics()
+                .count_pending_clients(self.clients.as_ref())
+                .await;
+            AuditOutcome::Pending
+        } else {
+            AuditOutcome::Succeeded
+        };
         let registered = SecurityEvent::ClientRegistered {
             by: Actor::Anonymous,
-            outcome: AuditOutcome::Succeeded,
+            outcome,
             reason: None,
             client_id: Some(&record.client_id),
             name: name.as_deref(),
         };
         self.audit.record(registered, address).await;
         Ok(self.information(&record, secret.as_ref(), Some(&registration_token)))
+    }
+
+    /// Registration is paused while as many clients as the operator allows wait for approval.
+    async fn check_pending_limit(&self) -> Result<(), Fault> {
+        let Some(limit) = self.governance.max_pending else {
+            return Ok(());
+        };
+        let waiting = self
+            .clients
+            .count_clients_with_status(ClientStatus::Pending)
+            .await?;
+        if waiting >= u64::from(limit) {
+            return Err(Fault::governed(
+                "pending_limit",
+                Fault::new(
+                    OAuthErrorCode::InvalidClientMetadata,
+                    "registration is paused: too many applications await approval",
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The client `client_id` manages with `bearer`, its registration access token (RFC 7592
@@ -307,9 +358,15 @@ impl Registrar {
         path: RegistrationPath,
     ) -> Result<ValidatedClientMetadata, Fault> {
         let policy = self.governance.registration_policy(&self.policy, path);
-        metadata
-            .validate(&policy)
-            .map_err(|error| Fault::new(error.error_code(), error.to_string()))
+        metadata.validate(&policy).map_err(|error| {
+            let fault = Fault::new(error.error_code(), error.to_string());
+            match error {
+                RegistrationError::UntrustedRedirectUri { .. } => {
+                    Fault::governed("untrusted_redirect_uri", fault)
+                }
+                _ => fault,
+            }
+        })
     }
 
     /// The registered metadata plus the server-assigned members (RFC 7591 §3.2.1).

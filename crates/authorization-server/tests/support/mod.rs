@@ -185,6 +185,17 @@ impl Server {
         self.now.load(Ordering::SeqCst)
     }
 
+    /// The value of the series `name{labels}` in this server's metrics, or 0.
+    pub fn metric(&self, series: &str) -> f64 {
+        let mut registry = prometheus_client::registry::Registry::default();
+        self.authorization.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base, None)
     }
