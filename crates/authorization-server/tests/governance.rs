@@ -10,6 +10,7 @@
 //! ```
 
 #[path = "support/mod.rs"]
+#[macro_use]
 mod harness;
 
 use harness::oauth::{
@@ -23,32 +24,6 @@ use mcp_oauth_authorization_server::{AuthorizationServerConfig, Rejection};
 use mcp_oauth_core::{ClientStatus, RegistrationGovernance, RegistrationPath};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-/// Runs each case on a SQLite file and on PostgreSQL, as `sqlite::<case>` and
-/// `postgres::<case>`.
-macro_rules! on_every_database {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(&crate::harness::TestDb::sqlite()).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    if let Some(db) = crate::harness::TestDb::postgres(stringify!($case)).await {
-                        super::$case(&db).await;
-                    }
-                }
-            )+
-        }
-    };
-}
 
 on_every_database!(
     a_pending_client_waits_until_approved_on_every_instance,

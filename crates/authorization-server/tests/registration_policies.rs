@@ -9,6 +9,7 @@
 //! ```
 
 #[path = "support/mod.rs"]
+#[macro_use]
 mod harness;
 
 use harness::oauth::{
@@ -253,30 +254,6 @@ async fn static_clients_have_no_ceiling() {
     let code = parameter(&parameters, "code").expect("a code");
     let reply = redeem(&server, &client, code, VERIFIER).await;
     assert_eq!(reply.body["scope"], "mcp:read mcp:write", "{}", reply.text);
-}
-
-macro_rules! on_every_database {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(&crate::harness::TestDb::sqlite()).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    if let Some(db) = crate::harness::TestDb::postgres(stringify!($case)).await {
-                        super::$case(&db).await;
-                    }
-                }
-            )+
-        }
-    };
 }
 
 on_every_database!(a_refresh_is_narrowed_to_the_current_ceiling);

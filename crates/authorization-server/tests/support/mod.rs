@@ -8,6 +8,35 @@
 //! as an MCP client does.
 #![allow(dead_code)]
 
+/// Runs each case (an `async fn case(db: &TestDb)` of the test binary's root) on a SQLite
+/// file and on PostgreSQL, as `sqlite::<case>` and `postgres::<case>`; without
+/// `MCP_OAUTH_POSTGRES_URL` the PostgreSQL ones pass after a notice, unless
+/// `MCP_OAUTH_REQUIRE_SERVICES=1`.
+#[allow(unused_macros)]
+macro_rules! on_every_database {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(&crate::harness::TestDb::sqlite()).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(db) = crate::harness::TestDb::postgres(stringify!($case)).await {
+                        super::$case(&db).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
 #[path = "../store/backend.rs"]
 mod backend;
 pub mod oauth;
