@@ -268,15 +268,17 @@ impl RegistrationGovernance {
     }
 
     /// `base` (the server's own limits and supported scopes) with this governance applied for
-    /// a client registering by `path`: allowed scopes cut to the path's ceiling, the scope
-    /// handling, the trusted redirect hosts.
+    /// a client registering by `path`: allowed scopes cut to the ceiling, the scope handling,
+    /// the trusted redirect hosts. A client that will wait for approval registers under the
+    /// `approved` ceiling: it gets no token before an operator approves it.
     pub fn registration_policy(
         &self,
         base: &RegistrationPolicy,
         path: RegistrationPath,
     ) -> RegistrationPolicy {
         let mut policy = base.clone().with_scope_handling(self.scope_handling);
-        if let Some(ceiling) = self.ceilings.ceiling(path, false) {
+        let waits = self.initial_status(path) == ClientStatus::Pending;
+        if let Some(ceiling) = self.ceilings.ceiling(path, waits) {
             let allowed = match &base.allowed_scopes {
                 Some(allowed) => allowed.intersection(ceiling),
                 None => ceiling.clone(),
@@ -457,6 +459,22 @@ mod tests {
         let with_token =
             governance.registration_policy(&base, RegistrationPath::InitialAccessToken);
         assert_eq!(with_token.allowed_scopes, Some(scopes("read admin")));
+        let awaiting_approval = RegistrationGovernance {
+            approval_required: true,
+            ceilings: ScopeCeilings {
+                open: Some(scopes("read")),
+                approved: Some(scopes("admin")),
+                ..ScopeCeilings::default()
+            },
+            ..RegistrationGovernance::default()
+        };
+        assert_eq!(
+            awaiting_approval
+                .registration_policy(&base, RegistrationPath::Open)
+                .allowed_scopes,
+            Some(scopes("admin")),
+            "a pending client registers under the approved ceiling"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod audit;
 mod challenge;
+mod client_certificate;
 mod client_id_metadata;
 mod client_metadata;
 #[cfg(feature = "sql-migrations")]
@@ -29,6 +30,7 @@ pub use audit::{
     AUDIT_LOG_TARGET, AuditOutcome, MAX_AUDIT_TEXT_CHARS, UnknownAuditOutcome, bounded_audit_text,
 };
 pub use challenge::{BearerChallenge, BearerErrorCode};
+pub use client_certificate::ClientCertificate;
 pub use client_id_metadata::{
     CimdError, MAX_CLIENT_ID_URL_LEN, is_client_id_url, validate_client_id_metadata_document,
     validate_client_id_url,
