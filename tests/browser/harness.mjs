@@ -56,8 +56,9 @@ async function assertPortFree(port) {
 /**
  * Starts `mcp-oauth dev` with a new data directory and waits until the authorization server,
  * the MCP server and each URL in `clients` answer. `env` adds environment variables (the
- * upstream providers of a federated `dev`, say). Returns the demo user, the pre-registered
- * demo client's secret, `userId(email)` and `stop()`.
+ * upstream providers of a federated `dev`, say). Returns its data directory (for `mcp-oauth
+ * admin --data-dir`), the demo user, the pre-registered demo client's secret, `userId(email)`
+ * and `stop()`.
  */
 export async function startDev({ name, clients = [], env = {} }) {
   await Promise.all(DEV_PORTS.map(assertPortFree));
@@ -77,6 +78,7 @@ export async function startDev({ name, clients = [], env = {} }) {
     const [email, password] = (await readFile(join(dataDir, 'demo-user.txt'), 'utf8')).split('\n');
     const demoClientSecret = (await readFile(join(dataDir, 'demo-client.txt'), 'utf8')).split('\n')[1];
     return {
+      dataDir,
       demoUser: { email, password },
       demoClientSecret,
       userId: (address) => userId(dataDir, address),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_core::CanonicalResource;
+use mcp_oauth_core::{CanonicalResource, ClientStatus, RegistrationPath};
 use serde_json::Value;
 
 use crate::audit::{Actor, Audit, SecurityEvent, ServerMetrics};
@@ -58,10 +58,33 @@ pub struct ClientSummary {
     pub name: Option<String>,
     /// How it came to be registered.
     pub origin: ClientOrigin,
+    /// Where it stands with the operator: active, pending approval, or suspended.
+    pub status: ClientStatus,
+    /// How it registered (which scope ceiling applies).
+    pub registration_path: RegistrationPath,
+    /// When it was registered.
+    pub created_at: UnixTime,
+    /// When an operator last approved it.
+    pub approved_at: Option<UnixTime>,
     /// The resources whose access tokens it may introspect (RFC 7662 §4).
     pub introspection_resources: Vec<CanonicalResource>,
     /// Its registered metadata (RFC 7591 §2), as a registration response shows it.
     pub metadata: Value,
+}
+
+/// What [`Admin::reject_client`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The client was deleted, with everything it was granted.
+    Deleted,
+    /// The client, identified by its metadata document, was kept as suspended: deleting it
+    /// would let its next authorization request register it again, pending.
+    KeptSuspended,
+    /// The client was not pending: nothing changed (suspend or delete it instead).
+    NotPending(ClientStatus),
+    /// There is no such client.
+    Unknown,
 }
 
 /// A user, as an admin listing shows it.
@@ -187,6 +210,90 @@ impl Admin {
             .collect())
     }
 
+    /// The clients with `status`, oldest first (`admin clients list --pending`).
+    pub async fn list_clients_with_status(
+        &self,
+        status: ClientStatus,
+    ) -> Result<Vec<ClientSummary>, StoreError> {
+        Ok(self
+            .store
+            .list_clients_with_status(status)
+            .await?
+            .into_iter()
+            .map(ClientSummary::from)
+            .collect())
+    }
+
+    /// Approves the client `client_id` (its id, or its metadata document's URL): it may sign
+    /// people in at once, on every instance on this store, under the `approved` scope
+    /// ceiling. `false` if there is no such client.
+    pub async fn approve_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        self.set_status(client_id, ClientStatus::Active).await
+    }
+
+    /// Suspends the client `client_id`: from now on it gets the waiting page and
+    /// `invalid_client`, and every grant it holds is revoked (its refresh tokens at once;
+    /// access tokens at once where the MCP server checks revocations, else when they
+    /// expire). `false` if there is no such client.
+    pub async fn suspend_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        self.set_status(client_id, ClientStatus::Suspended).await
+    }
+
+    /// Rejects the pending client `client_id`: deleted with everything it holds, or, for a
+    /// client identified by its metadata document, kept as suspended so it stays blocked
+    /// (`delete` removes it for good).
+    pub async fn reject_client(&self, client_id: &str) -> Result<Rejection, StoreError> {
+        let Some(client) = self
+            .store
+            .get_client(&ClientId(client_id.to_owned()))
+            .await?
+        else {
+            return Ok(Rejection::Unknown);
+        };
+        if client.status != ClientStatus::Pending {
+            return Ok(Rejection::NotPending(client.status));
+        }
+        if client.registration_path == RegistrationPath::MetadataDocument {
+            return Ok(
+                if self.set_status(client_id, ClientStatus::Suspended).await? {
+                    Rejection::KeptSuspended
+                } else {
+                    Rejection::Unknown
+                },
+            );
+        }
+        let deleted = self.delete_client(client_id).await?;
+        self.audit
+            .metrics()
+            .count_pending_clients(self.store.as_ref())
+            .await;
+        Ok(if deleted {
+            Rejection::Deleted
+        } else {
+            Rejection::Unknown
+        })
+    }
+
+    async fn set_status(&self, client_id: &str, status: ClientStatus) -> Result<bool, StoreError> {
+        let changed = self
+            .store
+            .set_client_status(&ClientId(client_id.to_owned()), status, self.now())
+            .await?;
+        if changed {
+            let event = SecurityEvent::ClientStatusChanged {
+                by: Actor::Admin,
+                client_id,
+                status,
+            };
+            self.audit.record(event, None).await;
+            self.audit
+                .metrics()
+                .count_pending_clients(self.store.as_ref())
+                .await;
+        }
+        Ok(changed)
+    }
+
     /// Deletes the client `client_id` with everything it was granted; `false` if there was
     /// none.
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
@@ -288,6 +395,10 @@ impl From<ClientRecord> for ClientSummary {
             metadata: record.metadata.to_json(),
             client_id: record.client_id.0,
             origin: record.origin,
+            status: record.status,
+            registration_path: record.registration_path,
+            created_at: record.created_at,
+            approved_at: record.approved_at,
             introspection_resources: record.introspection_resources,
         }
     }

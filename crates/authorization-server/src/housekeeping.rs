@@ -1,6 +1,7 @@
 //! Periodic work beside serving: deleting what expired in the store, so that sessions, codes,
 //! upstream sign-ins, tokens and the counters of the sign-in throttle and rate limits do not
-//! pile up, with the audit records past their retention,
+//! pile up, with the audit records past their retention and the clients that waited for
+//! approval too long,
 //! and reading the signing keys again, so that a rotation made by another process is picked up.
 
 use std::sync::Arc;
@@ -21,11 +22,13 @@ pub(crate) struct Purges {
     pub(crate) metrics: Arc<ServerMetrics>,
     /// How long audit records are kept.
     pub(crate) audit_retention: Duration,
+    /// How long a client waits for approval before it is deleted.
+    pub(crate) pending_ttl: Duration,
 }
 
 impl Purges {
-    /// Deletes what expired at `now`, and the audit records older than the retention; counts
-    /// the rows deleted by kind.
+    /// Deletes what expired at `now`, the audit records older than the retention and the
+    /// clients pending for longer than their time; counts the rows deleted by kind.
     pub(crate) async fn run(&self, now: UnixTime) -> StoreResult<Purged> {
         let mut purged = self.store.purge_expired(now).await?;
         let cutoff = now.saturating_sub(seconds(self.audit_retention));
@@ -33,7 +36,17 @@ impl Purges {
             "audit_events",
             self.store.purge_audit_records(cutoff).await?,
         );
+        let pending_cutoff = now.saturating_sub(seconds(self.pending_ttl));
+        purged.add(
+            "pending_clients",
+            self.store
+                .delete_pending_clients_before(pending_cutoff)
+                .await?,
+        );
         self.metrics.purged(&purged);
+        self.metrics
+            .count_pending_clients(self.store.as_ref())
+            .await;
         Ok(purged)
     }
 }

@@ -73,7 +73,8 @@ mod users;
 mod web;
 
 pub use admin::{
-    Admin, ClientSummary, EnsuredStaticClient, KeySummary, RegisteredStaticClient, UserSummary,
+    Admin, ClientSummary, EnsuredStaticClient, KeySummary, RegisteredStaticClient, Rejection,
+    UserSummary,
 };
 #[cfg(feature = "cimd")]
 pub use cimd::{

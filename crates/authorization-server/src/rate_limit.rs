@@ -3,7 +3,8 @@
 //! stands for a client address in them and in the sign-in throttle ([`address_key`]).
 //!
 //! Each limit allows its number of events per address in a fixed window of a minute that starts
-//! at the address's first event; the events past it are refused until the window ends.
+//! at the address's first event; the events past it are refused until the window ends. A
+//! global limit (registrations) counts every address together on one more counter, key `*`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,6 +15,18 @@ use crate::store::{Hits, LimitCounter, LimitKind, LimitStore, StoreResult, UnixT
 
 /// The window of the rate limits.
 const MINUTE: Duration = Duration::from_secs(60);
+
+/// The key of the counter every address shares (a global limit): never an address key.
+const GLOBAL_KEY: &str = "*";
+
+/// Which limit refused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limited {
+    /// The address has used up its minute.
+    Address,
+    /// Every address together has used up the minute.
+    Global,
+}
 
 /// The key of a client address in the counters: the IPv4 address, the /64 of an IPv6 address
 /// (the block one subscriber usually holds; an IPv4-mapped address is its IPv4 address), or a
@@ -61,11 +74,30 @@ impl AddressRateLimit {
     /// Counts an event from `address` at `now`: `true` when it is within the limit, `false`
     /// (and nothing counted) when the address has used up its minute.
     pub(crate) async fn admit(&self, address: Option<IpAddr>, now: UnixTime) -> StoreResult<bool> {
-        let counter = LimitCounter::new(self.kind, address_key(address), self.limit, MINUTE);
-        Ok(matches!(
-            self.store.count_hits(&[counter], now).await?,
-            Hits::Counted(_)
-        ))
+        Ok(self.admit_within(address, None, now).await?.is_none())
+    }
+
+    /// Counts an event from `address` at `now` on the address's counter and, with a `global`
+    /// limit, on the counter every address shares, in one store call (both or neither):
+    /// `None` when within both, else the limit that is used up (nothing counted).
+    pub(crate) async fn admit_within(
+        &self,
+        address: Option<IpAddr>,
+        global: Option<u32>,
+        now: UnixTime,
+    ) -> StoreResult<Option<Limited>> {
+        let own = LimitCounter::new(self.kind, address_key(address), self.limit, MINUTE);
+        let mut counters = vec![own.clone()];
+        if let Some(limit) = global {
+            counters.push(LimitCounter::new(self.kind, GLOBAL_KEY, limit, MINUTE));
+        }
+        Ok(match self.store.count_hits(&counters, now).await? {
+            Hits::Counted(_) => None,
+            Hits::Refused { .. } if self.store.limit_reached_until(&own, now).await?.is_some() => {
+                Some(Limited::Address)
+            }
+            Hits::Refused { .. } => Some(Limited::Global),
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The public facade: a validated configuration, the store, the keys, and the router.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -179,6 +180,7 @@ impl AuthorizationServer {
             store: Arc::clone(&self.store),
             metrics: Arc::clone(self.audit.metrics()),
             audit_retention: self.config.audit_retention,
+            pending_ttl: Duration::from_secs(self.config.governance.pending_ttl_secs),
         };
         crate::housekeeping::purge_periodically(
             purges,

@@ -121,16 +121,14 @@ impl StaticClient {
                 "a client that introspects must be confidential (RFC 7662 §2.1)".to_owned(),
             ));
         }
-        Ok(ClientRecord {
-            client_id: self.client_id.clone(),
-            secret_hash: secret.map(ClientSecret::hash),
-            metadata: self.metadata()?,
-            registration_token_hash: None,
-            origin: ClientOrigin::Static,
-            introspection_resources: self.introspection_resources.clone(),
-            created_at: now,
-            updated_at: now,
-        })
+        Ok(ClientRecord::new(
+            self.client_id.clone(),
+            self.metadata()?,
+            ClientOrigin::Static,
+            now,
+        )
+        .with_secret_hash(secret.map(ClientSecret::hash))
+        .with_introspection_resources(self.introspection_resources.iter().cloned()))
     }
 
     /// Whether `record` is this client as registered with `secret` (`None` for a public

@@ -61,6 +61,9 @@ on_every_database!(
     a_resource_servers_introspection_permission_is_kept,
     clients_are_listed_oldest_first,
     deleting_a_client_removes_its_grants_and_tokens,
+    a_clients_status_and_path_are_kept_and_listed,
+    suspending_a_client_revokes_its_grants_and_keeps_the_approval,
+    pending_clients_past_their_time_are_deleted_with_their_grants,
     // users and consents
     a_taken_email_conflicts,
     users_are_found_by_email_and_by_id,

@@ -5,8 +5,8 @@ use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use mcp_oauth_authorization_server::{Admin, StaticClient};
-use mcp_oauth_core::{CanonicalResource, random_token};
+use mcp_oauth_authorization_server::{Admin, ClientSummary, Rejection, StaticClient};
+use mcp_oauth_core::{CanonicalResource, ClientStatus, random_token};
 
 use crate::audit_query::{self, AuditArgs};
 use crate::auth_server::StorageArgs;
@@ -26,7 +26,7 @@ enum AdminCommand {
     /// Manage user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
-    /// Manage pre-registered clients.
+    /// Manage clients: pre-register, list, and approve, reject or suspend registered ones.
     #[command(subcommand)]
     Clients(ClientsCommand),
     /// Manage signing keys.
@@ -79,11 +79,38 @@ enum ClientsCommand {
         #[arg(long = "introspect-for", value_name = "RESOURCE")]
         introspection_resources: Vec<String>,
     },
-    /// List clients.
-    List,
+    /// List clients: id, origin, status (active, pending, suspended), how it registered
+    /// (static, open, initial-access-token, software-statement, metadata-document), name.
+    List {
+        /// Only the clients waiting for approval (`--registration-approval`).
+        #[arg(long, conflicts_with = "suspended")]
+        pending: bool,
+        /// Only the suspended clients.
+        #[arg(long)]
+        suspended: bool,
+    },
     /// Delete a client with everything it was granted.
     Delete {
         /// The client id.
+        client_id: String,
+    },
+    /// Approve a client waiting for approval (or a suspended one): it may sign people in at
+    /// once, on every server on this database.
+    Approve {
+        /// The client id (for a metadata-document client, its URL).
+        client_id: String,
+    },
+    /// Reject a client waiting for approval: it is deleted (a metadata-document client is
+    /// kept as suspended, so its next sign-in request does not register it again).
+    Reject {
+        /// The client id (for a metadata-document client, its URL).
+        client_id: String,
+    },
+    /// Suspend a client: it may no longer sign anyone in or get tokens, and every grant it
+    /// holds is revoked (refresh tokens at once; access tokens where the MCP server checks
+    /// revocations, else when they expire). `approve` lets it in again.
+    Suspend {
+        /// The client id (for a metadata-document client, its URL).
         client_id: String,
     },
 }
@@ -173,24 +200,22 @@ async fn clients(admin: &Admin, command: ClientsCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ClientsCommand::List => {
-            for client in admin.list_clients().await? {
-                let name = client.name.as_deref().unwrap_or("-");
-                let introspects = match client.introspection_resources.as_slice() {
-                    [] => String::new(),
-                    resources => format!(
-                        "\tintrospects {}",
-                        resources
-                            .iter()
-                            .map(CanonicalResource::as_str)
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
-                };
-                println!(
-                    "{}\t{:?}\t{name}{introspects}",
-                    client.client_id, client.origin
-                );
+        ClientsCommand::List { pending, suspended } => {
+            let listed = match (pending, suspended) {
+                (true, _) => {
+                    admin
+                        .list_clients_with_status(ClientStatus::Pending)
+                        .await?
+                }
+                (_, true) => {
+                    admin
+                        .list_clients_with_status(ClientStatus::Suspended)
+                        .await?
+                }
+                _ => admin.list_clients().await?,
+            };
+            for client in &listed {
+                println!("{}", client_line(client));
             }
             Ok(())
         }
@@ -202,7 +227,60 @@ async fn clients(admin: &Admin, command: ClientsCommand) -> anyhow::Result<()> {
             println!("deleted client {client_id}");
             Ok(())
         }
+        ClientsCommand::Approve { client_id } => {
+            if !admin.approve_client(&client_id).await? {
+                bail!("no client {client_id}");
+            }
+            println!("approved client {client_id}");
+            Ok(())
+        }
+        ClientsCommand::Suspend { client_id } => {
+            if !admin.suspend_client(&client_id).await? {
+                bail!("no client {client_id}");
+            }
+            println!("suspended client {client_id}; its grants are revoked");
+            Ok(())
+        }
+        ClientsCommand::Reject { client_id } => match admin.reject_client(&client_id).await? {
+            Rejection::Deleted => {
+                println!("rejected client {client_id}: deleted");
+                Ok(())
+            }
+            Rejection::KeptSuspended => {
+                println!(
+                    "rejected client {client_id}: kept as suspended (a metadata document; \
+                     `admin clients delete` removes it for good)"
+                );
+                Ok(())
+            }
+            Rejection::NotPending(status) => bail!(
+                "client {client_id} is {status}, not waiting for approval: suspend or delete it \
+                 instead"
+            ),
+            _ => bail!("no client {client_id}"),
+        },
     }
+}
+
+/// A client as `clients list` prints it: id, origin, status, registration path, name, and
+/// the resources it may introspect.
+fn client_line(client: &ClientSummary) -> String {
+    let name = client.name.as_deref().unwrap_or("-");
+    let introspects = match client.introspection_resources.as_slice() {
+        [] => String::new(),
+        resources => format!(
+            "\tintrospects {}",
+            resources
+                .iter()
+                .map(CanonicalResource::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    };
+    format!(
+        "{}\t{:?}\t{}\t{}\t{name}{introspects}",
+        client.client_id, client.origin, client.status, client.registration_path
+    )
 }
 
 async fn keys(admin: &Admin, command: KeysCommand) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerCon
 use mcp_oauth_core::CanonicalResource;
 
 use crate::federation_args::UpstreamArgs;
+use crate::governance_args::GovernanceArgs;
 use crate::runtime::{ServeArgs, Service, TlsArgs, serve_all};
 
 /// Where the authorization server keeps its data (shared with the admin commands).
@@ -315,6 +316,10 @@ pub struct AuthServerArgs {
     #[command(flatten)]
     login_limits: LoginLimitArgs,
 
+    /// Registration governance: approval, trusted redirect hosts, scope ceilings, limits.
+    #[command(flatten)]
+    pub governance: GovernanceArgs,
+
     #[command(flatten)]
     pub upstream: UpstreamArgs,
 
@@ -360,6 +365,8 @@ fn config(args: &AuthServerArgs) -> anyhow::Result<AuthorizationServerConfig> {
         .with_key_reload_interval(Duration::from_secs(args.key_reload_interval_secs))
         .with_audit_retention(Duration::from_secs(args.audit_retention_days * 24 * 3600))
         .with_login_limits(args.login_limits.limits());
+    let governance = args.governance.governance(&config.supported_scopes())?;
+    config = config.with_governance(governance);
     config = trust_local_documents(config, &args.cimd_trusted_local_documents)?;
     for resource in others {
         let resource = CanonicalResource::parse(resource).context("--resource")?;

@@ -20,6 +20,7 @@ use url::Url;
 
 use crate::auth_server::{self, AuthServerArgs};
 use crate::federation_args::UpstreamArgs;
+use crate::governance_args::GovernanceArgs;
 use crate::mcp_server::{self, McpServerArgs};
 use crate::runtime::{ServeArgs, serve_all};
 use crate::upstream_args::McpUpstreamArgs;
@@ -86,6 +87,12 @@ pub struct DevArgs {
     #[command(flatten)]
     upstream: UpstreamArgs,
 
+    /// Registration governance of the authorization server, as for `mcp-oauth auth-server`
+    /// (e.g. --registration-approval: the auto-client and the CIMD client then wait for
+    /// `mcp-oauth admin clients approve`).
+    #[command(flatten)]
+    governance: GovernanceArgs,
+
     /// Your own MCP server in place of the demo tools, behind the same sign-in: its URL
     /// (--upstream-url) or its stdio command (--upstream-command, or after `--`), with the
     /// policy flags of `mcp-oauth proxy`.
@@ -140,6 +147,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     auth.storage.data_dir = args.data_dir.clone();
     auth.audit_retention_days = args.audit_retention_days;
     auth.upstream = args.upstream.clone();
+    auth.governance = args.governance.clone();
     #[cfg(feature = "cimd")]
     auth.cimd_trusted_local_documents
         .push(metadata_document_url(cimd_client.url()));

@@ -10,6 +10,7 @@ mod dev;
 mod federation_args;
 #[cfg(feature = "aws")]
 mod gateway;
+mod governance_args;
 mod issuer_args;
 #[cfg(not(all(
     feature = "aws",

@@ -174,7 +174,7 @@ fn pre_registers_a_resource_server_that_may_introspect() {
     let listed = stdout(&admin(data.path(), &["clients", "list"], None));
     assert!(
         listed
-            .contains("mcp-server\tStatic\tMy MCP server\tintrospects https://mcp.example.com/mcp"),
+            .contains("mcp-server\tStatic\tactive\tstatic\tMy MCP server\tintrospects https://mcp.example.com/mcp"),
         "{listed}"
     );
     for refused in [
@@ -391,4 +391,109 @@ fn filters_that_cannot_be_read_are_usage_errors_naming_their_flag() {
         stderr.contains("sign_in") && stderr.contains("refresh_token_reused"),
         "the known events are named: {stderr}"
     );
+}
+
+/// Stores clients waiting for approval, as `auth-server --registration-approval` leaves them:
+/// `app` (open registration) and a metadata document's client.
+fn store_pending_clients(data_dir: &std::path::Path) {
+    use mcp_oauth_authorization_server::store::{
+        ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata, SqlStore,
+    };
+    use mcp_oauth_core::{ClientStatus, RegistrationPath};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = SqlStore::open_sqlite_dir(data_dir).await.unwrap();
+        for (id, path) in [
+            ("app", RegistrationPath::Open),
+            (
+                "https://app.example/client.json",
+                RegistrationPath::MetadataDocument,
+            ),
+        ] {
+            let metadata = serde_json::json!({
+                "client_name": format!("Pending {id}"),
+                "redirect_uris": ["https://app.example/callback"],
+                "token_endpoint_auth_method": "none",
+            });
+            let record = ClientRecord::new(
+                ClientId(id.to_owned()),
+                RegisteredMetadata::from_json(metadata).unwrap(),
+                ClientOrigin::Dynamic,
+                1_700_000_000,
+            )
+            .with_registration(path, ClientStatus::Pending);
+            store.insert_client(&record).await.unwrap();
+        }
+        store.close().await;
+    });
+}
+
+#[test]
+fn approves_rejects_and_suspends_clients_waiting_for_approval() {
+    let data = tempfile::tempdir().unwrap();
+    store_pending_clients(data.path());
+    let document = "https://app.example/client.json";
+    let list = |filter: &[&str]| {
+        let mut args = vec!["clients", "list"];
+        args.extend_from_slice(filter);
+        stdout(&admin(data.path(), &args, None))
+    };
+    let pending = list(&["--pending"]);
+    assert!(
+        pending.contains("app\tDynamic\tpending\topen\tPending app"),
+        "{pending}"
+    );
+    assert!(
+        pending.contains(&format!("{document}\tDynamic\tpending\tmetadata-document")),
+        "{pending}"
+    );
+
+    let approved = stdout(&admin(data.path(), &["clients", "approve", "app"], None));
+    assert!(approved.contains("approved client app"), "{approved}");
+    let pending = list(&["--pending"]);
+    assert!(!pending.contains("app\t"), "{pending}");
+
+    // A metadata document's client is kept, suspended, so it stays blocked.
+    let rejected = stdout(&admin(data.path(), &["clients", "reject", document], None));
+    assert!(rejected.contains("kept as suspended"), "{rejected}");
+    let suspended = list(&["--suspended"]);
+    assert!(suspended.contains(document), "{suspended}");
+    assert!(list(&["--pending"]).is_empty());
+
+    let suspended = stdout(&admin(data.path(), &["clients", "suspend", "app"], None));
+    assert!(suspended.contains("grants are revoked"), "{suspended}");
+    let everyone = list(&[]);
+    assert!(everyone.contains("app\tDynamic\tsuspended"), "{everyone}");
+
+    // Refusals: a client that is not pending, an unknown one, both filters at once.
+    for (refused, message) in [
+        (
+            &["clients", "reject", "app"][..],
+            "not waiting for approval",
+        ),
+        (&["clients", "approve", "nobody"][..], "no client nobody"),
+        (&["clients", "suspend", "nobody"][..], "no client nobody"),
+        (&["clients", "reject", "nobody"][..], "no client nobody"),
+        (
+            &["clients", "list", "--pending", "--suspended"][..],
+            "cannot be used",
+        ),
+    ] {
+        let output = admin(data.path(), refused, None);
+        assert!(!output.status.success(), "{refused:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{refused:?}: {stderr}");
+    }
+
+    let changes = records(data.path(), &["--event", "client_status_changed"]);
+    let statuses: Vec<&str> = changes
+        .iter()
+        .map(|record| record["details"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["active", "suspended", "suspended"],
+        "{changes:?}"
+    );
+    assert!(changes.iter().all(|record| record["actor"] == "admin"));
 }

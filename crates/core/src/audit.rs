@@ -36,25 +36,29 @@ pub enum AuditOutcome {
     Refused,
     /// Too many attempts: refused by a throttle or rate limit before being looked at.
     Throttled,
+    /// Accepted, but waiting for an operator's decision (a registration awaiting approval).
+    Pending,
 }
 
 impl AuditOutcome {
     /// Every outcome.
-    pub const ALL: [AuditOutcome; 4] = [
+    pub const ALL: [AuditOutcome; 5] = [
         AuditOutcome::Succeeded,
         AuditOutcome::Failed,
         AuditOutcome::Refused,
         AuditOutcome::Throttled,
+        AuditOutcome::Pending,
     ];
 
     /// The outcome's name in records and log lines: `succeeded`, `failed`, `refused`,
-    /// `throttled`.
+    /// `throttled`, `pending`.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditOutcome::Succeeded => "succeeded",
             AuditOutcome::Failed => "failed",
             AuditOutcome::Refused => "refused",
             AuditOutcome::Throttled => "throttled",
+            AuditOutcome::Pending => "pending",
         }
     }
 }
@@ -67,7 +71,7 @@ impl fmt::Display for AuditOutcome {
 
 /// A name that is not an [`AuditOutcome`]'s; the message lists the names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown outcome {0:?}: expected one of succeeded, failed, refused, throttled")]
+#[error("unknown outcome {0:?}: expected one of succeeded, failed, refused, throttled, pending")]
 pub struct UnknownAuditOutcome(pub String);
 
 impl FromStr for AuditOutcome {

@@ -4,7 +4,9 @@
 
 use std::net::IpAddr;
 
-use mcp_oauth_core::{AuditOutcome, CanonicalResource, ScopeSet, bounded_audit_text as bounded};
+use mcp_oauth_core::{
+    AuditOutcome, CanonicalResource, ClientStatus, ScopeSet, bounded_audit_text as bounded,
+};
 use serde_json::{Map, Value, json};
 
 use crate::store::{
@@ -153,6 +155,13 @@ pub(crate) enum SecurityEvent<'a> {
         outcome: AuditOutcome,
         reason: Option<&'a str>,
     },
+    /// The client `client_id` made `status` by `by` (approved, suspended, or rejected when it
+    /// is kept suspended); any status but active revoked its grants.
+    ClientStatusChanged {
+        by: Actor<'a>,
+        client_id: &'a str,
+        status: ClientStatus,
+    },
     /// A code issued to `user` for `grant`.
     CodeIssued {
         user: &'a UserRecord,
@@ -208,6 +217,7 @@ impl SecurityEvent<'_> {
             SecurityEvent::ClientRegistered { .. } => AuditEventKind::ClientRegistered,
             SecurityEvent::ClientUpdated { .. } => AuditEventKind::ClientUpdated,
             SecurityEvent::ClientDeleted { .. } => AuditEventKind::ClientDeleted,
+            SecurityEvent::ClientStatusChanged { .. } => AuditEventKind::ClientStatusChanged,
             SecurityEvent::CodeIssued { .. } => AuditEventKind::CodeIssued,
             SecurityEvent::TokensIssued { .. } | SecurityEvent::TokenRequestRefused { .. } => {
                 AuditEventKind::TokensIssued
@@ -236,6 +246,7 @@ impl SecurityEvent<'_> {
                 }
             }
             SecurityEvent::CodeIssued { .. }
+            | SecurityEvent::ClientStatusChanged { .. }
             | SecurityEvent::TokensIssued { .. }
             | SecurityEvent::TokenRevoked { .. }
             | SecurityEvent::KeysRotated { .. } => AuditOutcome::Succeeded,
@@ -324,6 +335,14 @@ impl SecurityEvent<'_> {
                 (Some(Actor::Client(client_id)), None, Some(client_id))
             }
             SecurityEvent::ClientDeleted { by, client_id, .. } => (Some(by), None, Some(client_id)),
+            SecurityEvent::ClientStatusChanged {
+                by,
+                client_id,
+                status,
+            } => {
+                details.insert("status".into(), json!(status.as_str()));
+                (Some(by), None, Some(client_id))
+            }
             SecurityEvent::CodeIssued { user, grant } => {
                 grant_details(&mut details, grant, &grant.scope);
                 (

@@ -10,16 +10,17 @@
 use std::fmt;
 use std::sync::Arc;
 
+use mcp_oauth_core::ClientStatus;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
 use super::event::{Grant, SecurityEvent};
-use crate::store::{AuditOutcome, Purged, Store};
+use crate::store::{AuditOutcome, ClientStore, Purged, Store};
 
 /// The labels of a count by outcome.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -80,19 +81,25 @@ struct ConnectionLabels {
 }
 
 /// Why a registration is refused, as a label: the OAuth error codes the registration
-/// endpoints send; anything else is `other`.
-const REGISTRATION_REASONS: [&str; 7] = [
+/// endpoints send, or the governance rule that refused it (`untrusted_redirect_uri`: a
+/// redirect URI off the trusted hosts; `pending_limit`: too many clients await approval;
+/// `global_limit`: too many registrations from all addresses); anything else is `other`.
+const REGISTRATION_REASONS: [&str; 11] = [
     "invalid_client_metadata",
     "invalid_redirect_uri",
     "invalid_software_statement",
+    "unapproved_software_statement",
     "invalid_request",
     "invalid_token",
     "slow_down",
     "server_error",
+    "untrusted_redirect_uri",
+    "pending_limit",
+    "global_limit",
 ];
 
 /// The tables a purge deletes from, as labels; anything else is `other`.
-const PURGE_KINDS: [&str; 8] = [
+const PURGE_KINDS: [&str; 9] = [
     "authorization_codes",
     "refresh_tokens",
     "access_tokens",
@@ -101,6 +108,7 @@ const PURGE_KINDS: [&str; 8] = [
     "upstream_logins",
     "limit_counters",
     "audit_events",
+    "pending_clients",
 ];
 
 /// `value` if it is one of `known`, else `other`: a label from a fixed set.
@@ -125,6 +133,7 @@ pub(crate) struct ServerMetrics {
     code_replays: Counter,
     purged: Family<PurgeLabels, Counter>,
     audit_write_failures: Counter,
+    pending_clients: Gauge,
 }
 
 impl ServerMetrics {
@@ -196,6 +205,19 @@ impl ServerMetrics {
         }
     }
 
+    /// Reads how many clients wait for approval in `store` into the gauge (after a
+    /// registration, an operator's decision, a purge). A failed read is logged; the gauge
+    /// keeps its last value.
+    pub(crate) async fn count_pending_clients(&self, store: &dyn ClientStore) {
+        match store.count_clients_with_status(ClientStatus::Pending).await {
+            Ok(count) => {
+                self.pending_clients
+                    .set(i64::try_from(count).unwrap_or(i64::MAX));
+            }
+            Err(error) => tracing::warn!(%error, "cannot count the clients awaiting approval"),
+        }
+    }
+
     /// Counts a record the audit trail could not take.
     pub(crate) fn audit_write_failed(&self) {
         self.audit_write_failures.inc();
@@ -205,7 +227,13 @@ impl ServerMetrics {
     /// `registry`.
     pub(crate) fn register(&self, registry: &mut Registry, store: Arc<dyn Store>) {
         // The series operators look for exist from the start, at 0.
-        for outcome in AuditOutcome::ALL.map(AuditOutcome::as_str) {
+        let sign_in_outcomes = [
+            AuditOutcome::Succeeded,
+            AuditOutcome::Failed,
+            AuditOutcome::Refused,
+            AuditOutcome::Throttled,
+        ];
+        for outcome in sign_in_outcomes.map(AuditOutcome::as_str) {
             drop(self.sign_ins.get_or_create(&SignInLabels {
                 method: "password",
                 outcome,
@@ -229,8 +257,9 @@ impl ServerMetrics {
         );
         registry.register(
             "mcp_oauth_registrations",
-            "Client registrations (RFC 7591 and admin), by outcome and refusal reason (the \
-             OAuth error code, or none)",
+            "Client registrations (RFC 7591 and admin), by outcome (succeeded, pending: awaiting \
+             approval, refused, throttled) and refusal reason (the OAuth error code or the \
+             governance rule: untrusted_redirect_uri, pending_limit, global_limit; none)",
             self.registrations.clone(),
         );
         registry.register(
@@ -268,13 +297,21 @@ impl ServerMetrics {
         registry.register(
             "mcp_oauth_purged_rows",
             "Rows deleted by the housekeeping, by kind (the table: expired codes, tokens, \
-             sessions, device cookies, upstream sign-ins; audit events past the retention)",
+             sessions, device cookies, upstream sign-ins; audit events past the retention; \
+             pending_clients: clients that waited for approval too long)",
             self.purged.clone(),
         );
         registry.register(
             "mcp_oauth_audit_write_failures",
             "Security events the store could not record (each was logged at error level)",
             self.audit_write_failures.clone(),
+        );
+        registry.register(
+            "mcp_oauth_clients_pending",
+            "Clients waiting for an operator's approval (`mcp-oauth admin clients list \
+             --pending`), as this instance last counted them: after each registration and \
+             decision it saw, and at every purge",
+            self.pending_clients.clone(),
         );
         registry.register_collector(Box::new(PoolCollector(store)));
     }

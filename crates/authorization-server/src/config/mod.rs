@@ -8,7 +8,7 @@ mod upstream;
 
 use std::time::Duration;
 
-use mcp_oauth_core::CanonicalResource;
+use mcp_oauth_core::{CanonicalResource, RegistrationGovernance, ScopeSet};
 use url::Url;
 
 #[cfg(feature = "federation")]
@@ -84,6 +84,10 @@ pub struct AuthorizationServerConfig {
     /// How long the audit trail keeps a security event (default 90 days): older records are
     /// deleted by [`crate::AuthorizationServer::purge_expired_periodically`].
     pub audit_retention: Duration,
+    /// What the operator decides about dynamically registered and metadata-document clients
+    /// (issue 16): approval, trusted redirect hosts, scope ceilings, limits. The default
+    /// changes nothing.
+    pub governance: RegistrationGovernance,
 }
 
 /// Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"; OWASP "Slow Down
@@ -228,6 +232,7 @@ impl AuthorizationServerConfig {
             purge_interval: Duration::from_secs(5 * 60),
             key_reload_interval: Duration::from_secs(60),
             audit_retention: Self::DEFAULT_AUDIT_RETENTION,
+            governance: RegistrationGovernance::default(),
         })
     }
 
@@ -342,6 +347,18 @@ impl AuthorizationServerConfig {
         self
     }
 
+    /// Sets the registration governance (approval, trusted redirect hosts, scope ceilings,
+    /// limits).
+    pub fn with_governance(mut self, governance: RegistrationGovernance) -> Self {
+        self.governance = governance;
+        self
+    }
+
+    /// The scopes clients may ask for, as a set.
+    pub fn supported_scopes(&self) -> ScopeSet {
+        self.scopes_supported.iter().map(String::as_str).collect()
+    }
+
     /// Sets the sign-in throttling limits.
     pub fn with_login_limits(mut self, limits: LoginLimits) -> Self {
         self.login_limits = limits;
@@ -428,6 +445,7 @@ impl AuthorizationServerConfig {
             problems.push("the key reload interval must be positive".to_owned());
         }
         self.login_limits.validate(&mut problems);
+        problems.extend(self.governance.problems(&self.supported_scopes()));
         #[cfg(feature = "federation")]
         self.validate_upstreams(&mut problems);
         if problems.is_empty() {

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::consent;
 use crate::engine::{AuthorizeError, AuthorizeRequest, Authorizer, Next};
-use crate::web::pages::{error_page, with_page_headers};
+use crate::web::pages::{awaiting_approval_page, error_page, with_page_headers};
 use crate::web::session::Sessions;
 use crate::web::{client_ip, csrf};
 
@@ -126,6 +126,15 @@ fn refusal(authorizer: &Authorizer, error: AuthorizeError) -> Response {
             &message,
             "invalid_request",
         ),
+        AuthorizeError::InvalidDocument(message) => error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request cannot be completed",
+            &message,
+            "invalid_client_metadata",
+        ),
+        AuthorizeError::AwaitingApproval { name } => {
+            awaiting_approval_page(&name, authorizer.issuer())
+        }
         AuthorizeError::Redirected(refused) => match refused.url(authorizer.issuer()) {
             Some(url) => redirect(&url),
             None => malformed_redirect_uri(),

@@ -20,6 +20,7 @@ impl IntoResponse for Fault {
 pub(crate) fn respond(fault: Fault, status: Option<StatusCode>) -> Response {
     let code = fault.code();
     let (description, challenge, implied_status, retry_after) = match fault {
+        Fault::Governed { inner, .. } => return respond(*inner, status),
         Fault::Refused { description, .. } => (description, None, None, false),
         Fault::Unauthenticated { description, basic } => (
             description,

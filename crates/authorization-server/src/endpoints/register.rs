@@ -113,9 +113,9 @@ async fn register(
 ) -> Response {
     let address = client_ip(&extensions);
     let result: Result<Value, Unreadable> = async {
-        registrar.admit(address, bearer(&headers)).await?;
+        let path = registrar.admit(address, bearer(&headers)).await?;
         let metadata = json_body(&headers, &body)?;
-        Ok(registrar.register(metadata, address).await?)
+        Ok(registrar.register(metadata, path, address).await?)
     }
     .await;
     match result {

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_core::{CanonicalResource, GrantType, ScopeSet, TokenEndpointAuthMethod};
+use mcp_oauth_core::{
+    CanonicalResource, ClientStatus, GrantType, ScopeCeilings, ScopeSet, TokenEndpointAuthMethod,
+};
 
 use super::client_auth::ClientCredentials;
 use super::fault::Fault;
@@ -57,6 +59,11 @@ impl RegisteredClient {
             .unwrap_or(self.record.client_id.as_str())
     }
 
+    /// Where the client stands with the operator.
+    pub(crate) fn status(&self) -> ClientStatus {
+        self.record.status
+    }
+
     /// The resources whose access tokens the client may introspect (RFC 7662 §4).
     pub(crate) fn introspection_resources(&self) -> &[CanonicalResource] {
         &self.record.introspection_resources
@@ -75,15 +82,28 @@ impl From<ClientRecord> for RegisteredClient {
     }
 }
 
-/// Why the client of an authorization request cannot be used, for the person's error page.
+/// Why the client of an authorization request cannot be used, for the person's page.
 #[derive(Debug)]
-pub(crate) struct Unresolvable(pub(crate) String);
+pub(crate) enum Unresolvable {
+    /// It cannot be used at all: the message says why.
+    Refused(String),
+    /// Its metadata document breaks the registration rules (a redirect URI outside the
+    /// trusted hosts, say): the message says which.
+    InvalidDocument(String),
+    /// It is registered but not active: it waits for the operator's approval (or was
+    /// suspended). `name` is the name people see.
+    AwaitingApproval {
+        /// The client's name (or id).
+        name: String,
+    },
+}
 
 /// The client directory: a sub-state of every endpoint that looks clients up or authenticates
 /// them.
 #[derive(Clone)]
 pub(crate) struct Clients {
     store: Arc<dyn ClientStore>,
+    ceilings: Arc<ScopeCeilings>,
     #[cfg(feature = "cimd")]
     documents: Arc<MetadataDocuments>,
 }
@@ -102,7 +122,17 @@ impl Clients {
             #[cfg(feature = "cimd")]
             documents: Arc::new(MetadataDocuments::new(store.clone(), config, clock)?),
             store,
+            ceilings: Arc::new(config.governance.ceilings.clone()),
         })
+    }
+
+    /// The most scope `client` may get now (registration governance): its registration
+    /// path's ceiling, or the `approved` one once an operator approved it; `None` for no
+    /// ceiling (static clients).
+    pub(crate) fn ceiling_of(&self, client: &RegisteredClient) -> Option<&ScopeSet> {
+        let record = &client.record;
+        self.ceilings
+            .ceiling(record.registration_path, record.approved_at.is_some())
     }
 
     /// The registered client `client_id`.
@@ -134,16 +164,25 @@ impl Clients {
         client_id: &str,
     ) -> Result<Option<RegisteredClient>, Unresolvable> {
         let stored = self.find(client_id).await.map_err(|_| {
-            Unresolvable("The server could not look up the application.".to_owned())
+            Unresolvable::Refused("The server could not look up the application.".to_owned())
         })?;
         #[cfg(feature = "cimd")]
         let stored = self.documents.resolve(client_id, stored).await?;
-        Ok(stored)
+        match stored {
+            Some(client) if client.status() != ClientStatus::Active => {
+                Err(Unresolvable::AwaitingApproval {
+                    name: client.display_name().to_owned(),
+                })
+            }
+            other => Ok(other),
+        }
     }
 
     /// Authenticates the client of a token, revocation or introspection request (RFC 6749
     /// §2.3): the method it used must be the one it registered, and a secret must match.
-    /// Unknown clients get `invalid_client` (401) so MCP clients know to register again.
+    /// Unknown clients get `invalid_client` (401) so MCP clients know to register again; so do
+    /// clients that wait for approval or were suspended (after their credentials were checked,
+    /// so the answer tells a stranger nothing).
     pub(crate) async fn authenticate(
         &self,
         credentials: ClientCredentials,
@@ -168,6 +207,16 @@ impl Clients {
                 return Err(Fault::invalid_client("client authentication failed", basic));
             }
         }
-        Ok(client)
+        match client.status() {
+            ClientStatus::Active => Ok(client),
+            ClientStatus::Pending => Err(Fault::invalid_client(
+                "the client is waiting for approval by the operator",
+                basic,
+            )),
+            _ => Err(Fault::invalid_client(
+                "the client was suspended by the operator",
+                basic,
+            )),
+        }
     }
 }

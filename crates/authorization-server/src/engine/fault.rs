@@ -35,6 +35,15 @@ pub(crate) enum Fault {
     SlowDown(String),
     /// The server failed; the detail is for the logs, the client gets `server_error`.
     Internal(String),
+    /// A registration refused by the operator's governance (issue 16): the client gets
+    /// `inner`; the audit trail and the metrics get `reason`, the rule that refused it
+    /// (`untrusted_redirect_uri`, `pending_limit`, `global_limit`).
+    Governed {
+        /// The rule that refused it.
+        reason: &'static str,
+        /// What the client gets.
+        inner: Box<Fault>,
+    },
 }
 
 impl Fault {
@@ -64,6 +73,32 @@ impl Fault {
         }
     }
 
+    /// `inner`, refused by the governance rule `reason`.
+    pub(crate) fn governed(reason: &'static str, inner: Fault) -> Self {
+        Self::Governed {
+            reason,
+            inner: Box::new(inner),
+        }
+    }
+
+    /// Why it was refused, for the audit trail and the metrics: the governance rule, else the
+    /// OAuth error code.
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            Self::Governed { reason, .. } => (*reason).to_owned(),
+            other => other.code().as_str().to_owned(),
+        }
+    }
+
+    /// Whether a rate limit refused it.
+    pub(crate) fn is_throttled(&self) -> bool {
+        match self {
+            Self::SlowDown(_) => true,
+            Self::Governed { inner, .. } => inner.is_throttled(),
+            _ => false,
+        }
+    }
+
     /// A server fault: `detail` is for the logs only.
     pub(crate) fn internal(detail: &dyn fmt::Display) -> Self {
         Self::Internal(detail.to_string())
@@ -77,6 +112,7 @@ impl Fault {
             Self::InvalidToken(_) => OAuthErrorCode::Extension("invalid_token".into()),
             Self::SlowDown(_) => OAuthErrorCode::Extension("slow_down".into()),
             Self::Internal(_) => OAuthErrorCode::ServerError,
+            Self::Governed { inner, .. } => inner.code(),
         }
     }
 }

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_core::is_client_id_url;
+use mcp_oauth_core::{RegistrationGovernance, RegistrationPath, is_client_id_url};
 
 use super::clients::{RegisteredClient, Unresolvable};
-use crate::cimd::{ClientMetadataFetcher, FetcherConfig};
+use crate::cimd::{CimdError, ClientMetadataFetcher, FetcherConfig};
 use crate::clock::Clock;
 use crate::config::AuthorizationServerConfig;
 use crate::store::{ClientId, ClientOrigin, ClientRecord, ClientStore, RegisteredMetadata};
@@ -17,6 +17,7 @@ pub(super) struct MetadataDocuments {
     fetcher: Option<ClientMetadataFetcher>,
     allow_private_addresses: bool,
     trusted_local_documents: Vec<String>,
+    governance: RegistrationGovernance,
     store: Arc<dyn ClientStore>,
     clock: Clock,
 }
@@ -33,7 +34,10 @@ impl MetadataDocuments {
             let fetcher_config = FetcherConfig::default()
                 .dangerous_allow_private_addresses(config.cimd_allow_private_addresses)
                 .with_trusted_local_documents(config.cimd_trusted_local_documents.iter().cloned())
-                .with_registration_policy(super::registration::policy(config));
+                .with_registration_policy(config.governance.registration_policy(
+                    &super::registration::policy(config),
+                    RegistrationPath::MetadataDocument,
+                ));
             Some(ClientMetadataFetcher::new(fetcher_config).map_err(|error| error.to_string())?)
         } else {
             None
@@ -42,6 +46,7 @@ impl MetadataDocuments {
             fetcher,
             allow_private_addresses: config.cimd_allow_private_addresses,
             trusted_local_documents: config.cimd_trusted_local_documents.clone(),
+            governance: config.governance.clone(),
             store,
             clock,
         })
@@ -74,14 +79,18 @@ impl MetadataDocuments {
         };
         let metadata = fetcher.fetch(client_id).await.map_err(|error| {
             tracing::info!(%client_id, %error, "client metadata document refused");
-            Unresolvable(format!(
+            let message = format!(
                 "The application's metadata document at {client_id} cannot be used: {error}."
-            ))
+            );
+            match error {
+                CimdError::Invalid(_) => Unresolvable::InvalidDocument(message),
+                _ => Unresolvable::Refused(message),
+            }
         })?;
         let metadata = RegisteredMetadata::Application((*metadata).clone());
         let now = (self.clock)();
         let cannot_store =
-            |_| Unresolvable("The server could not store the application.".to_owned());
+            |_| Unresolvable::Refused("The server could not store the application.".to_owned());
         let record = match stored.map(RegisteredClient::into_record) {
             Some(record) if record.metadata == metadata => {
                 return Ok(Some(RegisteredClient::from(record)));
@@ -96,12 +105,14 @@ impl MetadataDocuments {
                 record
             }
             None => {
+                let path = RegistrationPath::MetadataDocument;
                 let record = ClientRecord::new(
                     ClientId(client_id.to_owned()),
                     metadata,
                     ClientOrigin::Dynamic,
                     now,
-                );
+                )
+                .with_registration(path, self.governance.initial_status(path));
                 self.store
                     .insert_client(&record)
                     .await

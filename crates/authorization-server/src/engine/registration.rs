@@ -6,7 +6,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use mcp_oauth_core::{ClientMetadata, RegistrationPolicy, ScopeSet, ValidatedClientMetadata};
+use mcp_oauth_core::{
+    ClientMetadata, ClientStatus, OAuthErrorCode, RegistrationError, RegistrationGovernance,
+    RegistrationPath, RegistrationPolicy, ScopeSet, ValidatedClientMetadata,
+};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
@@ -14,7 +17,7 @@ use super::fault::Fault;
 use crate::audit::{Actor, Audit, SecurityEvent};
 use crate::clock::Clock;
 use crate::config::AuthorizationServerConfig;
-use crate::rate_limit::AddressRateLimit;
+use crate::rate_limit::{AddressRateLimit, Limited};
 use crate::secrets::{ClientSecret, RegistrationAccessToken, random_id};
 use crate::store::{
     AuditOutcome, ClientId, ClientOrigin, ClientRecord, ClientStore, LimitKind, RegisteredMetadata,
@@ -60,6 +63,7 @@ pub(crate) enum Operation {
 pub(crate) struct Registrar {
     clients: Arc<dyn ClientStore>,
     policy: Arc<RegistrationPolicy>,
+    governance: Arc<RegistrationGovernance>,
     initial_access_token: Option<Arc<str>>,
     registrations: AddressRateLimit,
     endpoint: Arc<str>,
@@ -80,6 +84,7 @@ impl Registrar {
         Self {
             clients: store.clone(),
             policy: Arc::new(policy(config)),
+            governance: Arc::new(config.governance.clone()),
             initial_access_token: config.initial_access_token.as_deref().map(Arc::from),
             registrations: AddressRateLimit::per_minute(
                 store.clone(),
@@ -101,12 +106,13 @@ impl Registrar {
         fault: &Fault,
         address: Option<IpAddr>,
     ) {
-        let outcome = match fault {
-            Fault::SlowDown(_) => AuditOutcome::Throttled,
-            _ => AuditOutcome::Refused,
+        let outcome = if fault.is_throttled() {
+            AuditOutcome::Throttled
+        } else {
+            AuditOutcome::Refused
         };
-        let code = fault.code();
-        let reason = Some(code.as_str());
+        let reason = fault.reason();
+        let reason = Some(reason.as_str());
         let client = client_id.unwrap_or_default();
         let event = match operation {
             Operation::Register => SecurityEvent::ClientRegistered {
@@ -132,16 +138,33 @@ impl Registrar {
     }
 
     /// Whether a registration from `client_ip` bearing `bearer` may go on: within the rate
-    /// limit, and with the initial access token when one is required (RFC 7591 §3).
+    /// limit, and with the initial access token when one is required (RFC 7591 §3). The path
+    /// it takes: with the initial access token, or open.
     pub(crate) async fn admit(
         &self,
         client_ip: Option<IpAddr>,
         bearer: Option<&str>,
-    ) -> Result<(), Fault> {
-        if !self.registrations.admit(client_ip, (self.clock)()).await? {
-            return Err(Fault::SlowDown(
-                "too many registrations from this address; try again in a minute".to_owned(),
-            ));
+    ) -> Result<RegistrationPath, Fault> {
+        let global = self.governance.global_registrations_per_minute;
+        match self
+            .registrations
+            .admit_within(client_ip, global, (self.clock)())
+            .await?
+        {
+            None => {}
+            Some(Limited::Address) => {
+                return Err(Fault::SlowDown(
+                    "too many registrations from this address; try again in a minute".to_owned(),
+                ));
+            }
+            Some(Limited::Global) => {
+                return Err(Fault::governed(
+                    "global_limit",
+                    Fault::SlowDown(
+                        "too many registrations right now; try again in a minute".to_owned(),
+                    ),
+                ));
+            }
         }
         if let Some(expected) = &self.initial_access_token {
             let presented = bearer.unwrap_or_default();
@@ -150,19 +173,26 @@ impl Registrar {
                     "a valid initial access token is required to register".to_owned(),
                 ));
             }
+            return Ok(RegistrationPath::InitialAccessToken);
         }
-        Ok(())
+        Ok(RegistrationPath::Open)
     }
 
-    /// Registers a client with `metadata` (RFC 7591 §3.1) for a request from `address`: its
-    /// client information, with its secret (for a confidential client) and registration
-    /// access token, shown this once.
+    /// Registers a client with `metadata` (RFC 7591 §3.1), admitted by `path`, for a request
+    /// from `address`: its client information, with its secret (for a confidential client)
+    /// and registration access token, shown this once. With approval required it starts
+    /// pending.
     pub(crate) async fn register(
         &self,
         metadata: ClientMetadata,
+        path: RegistrationPath,
         address: Option<IpAddr>,
     ) -> Result<Value, Fault> {
-        let validated = self.validate(metadata)?;
+        let validated = self.validate(metadata, path)?;
+        let status = self.governance.initial_status(path);
+        if status == ClientStatus::Pending {
+            self.check_pending_limit().await?;
+        }
         let now = (self.clock)();
         let secret = (!validated.is_public()).then(ClientSecret::generate);
         let registration_token = RegistrationAccessToken::generate();
@@ -174,17 +204,48 @@ impl Registrar {
             now,
         )
         .with_secret_hash(secret.as_ref().map(ClientSecret::hash))
-        .with_registration_token_hash(Some(registration_token.hash()));
+        .with_registration_token_hash(Some(registration_token.hash()))
+        .with_registration(path, status);
         self.clients.insert_client(&record).await?;
+        let outcome = if status == ClientStatus::Pending {
+            self.audit
+                .metrics()
+                .count_pending_clients(self.clients.as_ref())
+                .await;
+            AuditOutcome::Pending
+        } else {
+            AuditOutcome::Succeeded
+        };
         let registered = SecurityEvent::ClientRegistered {
             by: Actor::Anonymous,
-            outcome: AuditOutcome::Succeeded,
+            outcome,
             reason: None,
             client_id: Some(&record.client_id),
             name: name.as_deref(),
         };
         self.audit.record(registered, address).await;
         Ok(self.information(&record, secret.as_ref(), Some(&registration_token)))
+    }
+
+    /// Registration is paused while as many clients as the operator allows wait for approval.
+    async fn check_pending_limit(&self) -> Result<(), Fault> {
+        let Some(limit) = self.governance.max_pending else {
+            return Ok(());
+        };
+        let waiting = self
+            .clients
+            .count_clients_with_status(ClientStatus::Pending)
+            .await?;
+        if waiting >= u64::from(limit) {
+            return Err(Fault::governed(
+                "pending_limit",
+                Fault::new(
+                    OAuthErrorCode::InvalidClientMetadata,
+                    "registration is paused: too many applications await approval",
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The client `client_id` manages with `bearer`, its registration access token (RFC 7592
@@ -247,7 +308,7 @@ impl Registrar {
                 "`{forbidden}` must not be sent"
             )));
         }
-        let validated = self.validate(metadata)?;
+        let validated = self.validate(metadata, record.registration_path)?;
         let new_secret =
             (!validated.is_public() && record.secret_hash.is_none()).then(ClientSecret::generate);
         if validated.is_public() {
@@ -289,10 +350,23 @@ impl Registrar {
         Ok(())
     }
 
-    fn validate(&self, metadata: ClientMetadata) -> Result<ValidatedClientMetadata, Fault> {
-        metadata
-            .validate(&self.policy)
-            .map_err(|error| Fault::new(error.error_code(), error.to_string()))
+    /// `metadata` checked against the server's policy with the governance of a client that
+    /// registered by `path`: its scope ceiling, the trusted redirect hosts.
+    fn validate(
+        &self,
+        metadata: ClientMetadata,
+        path: RegistrationPath,
+    ) -> Result<ValidatedClientMetadata, Fault> {
+        let policy = self.governance.registration_policy(&self.policy, path);
+        metadata.validate(&policy).map_err(|error| {
+            let fault = Fault::new(error.error_code(), error.to_string());
+            match error {
+                RegistrationError::UntrustedRedirectUri { .. } => {
+                    Fault::governed("untrusted_redirect_uri", fault)
+                }
+                _ => fault,
+            }
+        })
     }
 
     /// The registered metadata plus the server-assigned members (RFC 7591 §3.2.1).

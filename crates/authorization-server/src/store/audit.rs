@@ -48,6 +48,8 @@ pub enum AuditEventKind {
     ClientUpdated,
     /// A client was deleted (RFC 7592 §2.3, or `admin clients delete`), or the deletion refused.
     ClientDeleted,
+    /// An operator approved, suspended or rejected a client (registration governance).
+    ClientStatusChanged,
     /// An authorization code was issued (RFC 6749 §4.1.2).
     CodeIssued,
     /// A token request was answered with tokens, or refused (RFC 6749 §5).
@@ -67,13 +69,14 @@ pub enum AuditEventKind {
 
 impl AuditEventKind {
     /// Every kind.
-    pub const ALL: [AuditEventKind; 13] = [
+    pub const ALL: [AuditEventKind; 14] = [
         AuditEventKind::SignIn,
         AuditEventKind::AccountCreated,
         AuditEventKind::Consent,
         AuditEventKind::ClientRegistered,
         AuditEventKind::ClientUpdated,
         AuditEventKind::ClientDeleted,
+        AuditEventKind::ClientStatusChanged,
         AuditEventKind::CodeIssued,
         AuditEventKind::TokensIssued,
         AuditEventKind::CodeReplayed,
@@ -92,6 +95,7 @@ impl AuditEventKind {
             AuditEventKind::ClientRegistered => "client_registered",
             AuditEventKind::ClientUpdated => "client_updated",
             AuditEventKind::ClientDeleted => "client_deleted",
+            AuditEventKind::ClientStatusChanged => "client_status_changed",
             AuditEventKind::CodeIssued => "code_issued",
             AuditEventKind::TokensIssued => "tokens_issued",
             AuditEventKind::CodeReplayed => "code_replayed",

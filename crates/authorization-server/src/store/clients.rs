@@ -2,14 +2,15 @@
 
 use async_trait::async_trait;
 use mcp_oauth_core::{
-    CanonicalResource, ClientMetadata, GrantType, ScopeSet, TokenEndpointAuthMethod,
-    ValidatedClientMetadata,
+    CanonicalResource, ClientMetadata, ClientStatus, GrantType, RegistrationPath, ScopeSet,
+    TokenEndpointAuthMethod, ValidatedClientMetadata,
 };
 use serde_json::{Value, json};
 
 use super::{ClientId, SecretHash, StoreResult, UnixTime};
 
-/// Registered clients (RFC 6749 §2, RFC 7591). Deleting one takes everything it was granted.
+/// Registered clients (RFC 6749 §2, RFC 7591). Deleting one takes everything it was granted;
+/// so does suspending it, or leaving it pending (registration governance, issue 16).
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     /// Adds a client; `Conflict("client")` if the id exists.
@@ -17,13 +18,33 @@ pub trait ClientStore: Send + Sync {
     /// The client with `client_id`.
     async fn get_client(&self, client_id: &ClientId) -> StoreResult<Option<ClientRecord>>;
     /// Replaces a client's metadata, secret hash, registration token hash and `updated_at`;
-    /// `false` if there is no such client. The id, origin, `created_at` and the introspection
-    /// permission stay.
+    /// `false` if there is no such client. The id, origin, `created_at`, the introspection
+    /// permission and the operator's decisions (status, registration path, `approved_at`) stay.
     async fn update_client(&self, client: &ClientRecord) -> StoreResult<bool>;
     /// Deletes a client with its consents, grants, codes and tokens; `false` if there was none.
     async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool>;
     /// All clients, oldest first (admin listing).
     async fn list_clients(&self) -> StoreResult<Vec<ClientRecord>>;
+    /// Sets the status of the client `client_id` at `now`; `false` if there is no such client.
+    /// [`ClientStatus::Active`] records `approved_at = now` (the operator approved it); any
+    /// other status revokes every grant of the client (its codes, refresh and access tokens)
+    /// in the same transaction.
+    async fn set_client_status(
+        &self,
+        client_id: &ClientId,
+        status: ClientStatus,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// How many clients have `status`.
+    async fn count_clients_with_status(&self, status: ClientStatus) -> StoreResult<u64>;
+    /// The clients with `status`, oldest first.
+    async fn list_clients_with_status(
+        &self,
+        status: ClientStatus,
+    ) -> StoreResult<Vec<ClientRecord>>;
+    /// Deletes the pending clients registered before `before`, with everything they were
+    /// granted; how many went.
+    async fn delete_pending_clients_before(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// A registered client.
@@ -44,6 +65,13 @@ pub struct ClientRecord {
     /// server (RFC 7662 §4). Empty for every client the operator did not allow; never set
     /// through registration.
     pub introspection_resources: Vec<CanonicalResource>,
+    /// Where it stands with the operator: active, waiting for approval, or suspended.
+    pub status: ClientStatus,
+    /// How it came to be registered (which scope ceiling applies to it).
+    pub registration_path: RegistrationPath,
+    /// When an operator last approved it (`admin clients approve`); from then on the
+    /// `approved` scope ceiling applies.
+    pub approved_at: Option<UnixTime>,
     /// When it was registered.
     pub created_at: UnixTime,
     /// When it was last changed.
@@ -52,7 +80,8 @@ pub struct ClientRecord {
 
 impl ClientRecord {
     /// A client registered at `now` with `metadata`: no secret, no registration access token,
-    /// no introspection (add them with the `with_…` setters).
+    /// no introspection, active, its registration path `static` for a static client and
+    /// `open` for a dynamic one (change them with the `with_…` setters).
     pub fn new(
         client_id: ClientId,
         metadata: RegisteredMetadata,
@@ -66,6 +95,12 @@ impl ClientRecord {
             registration_token_hash: None,
             origin,
             introspection_resources: Vec::new(),
+            status: ClientStatus::Active,
+            registration_path: match origin {
+                ClientOrigin::Static => RegistrationPath::Static,
+                ClientOrigin::Dynamic => RegistrationPath::Open,
+            },
+            approved_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -80,6 +115,13 @@ impl ClientRecord {
     /// Sets the hash of the registration access token (RFC 7592).
     pub fn with_registration_token_hash(mut self, hash: Option<SecretHash>) -> Self {
         self.registration_token_hash = hash;
+        self
+    }
+
+    /// Sets how the client registered and the status it starts with.
+    pub fn with_registration(mut self, path: RegistrationPath, status: ClientStatus) -> Self {
+        self.registration_path = path;
+        self.status = status;
         self
     }
 

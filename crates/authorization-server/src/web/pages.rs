@@ -64,6 +64,22 @@ pub(crate) fn error_page(status: StatusCode, heading: &str, message: &str, code:
     )
 }
 
+#[derive(Template)]
+#[template(path = "awaiting_approval.html")]
+struct AwaitingApprovalPage<'a> {
+    name: &'a str,
+    issuer: &'a str,
+}
+
+/// The page of an authorization request whose client (`name`) waits for the approval of the
+/// operator of `issuer` (or was suspended): 403, never a redirect to the client.
+pub(crate) fn awaiting_approval_page(name: &str, issuer: &str) -> Response {
+    render(
+        StatusCode::FORBIDDEN,
+        &AwaitingApprovalPage { name, issuer },
+    )
+}
+
 /// 303 to `target` (already checked by [`return_to::accept`], or home) with a cookie.
 pub(crate) fn see_other(target: &str, cookie: HeaderValue) -> Response {
     let location =

@@ -8,6 +8,35 @@
 //! as an MCP client does.
 #![allow(dead_code)]
 
+/// Runs each case (an `async fn case(db: &TestDb)` of the test binary's root) on a SQLite
+/// file and on PostgreSQL, as `sqlite::<case>` and `postgres::<case>`; without
+/// `MCP_OAUTH_POSTGRES_URL` the PostgreSQL ones pass after a notice, unless
+/// `MCP_OAUTH_REQUIRE_SERVICES=1`.
+#[allow(unused_macros)]
+macro_rules! on_every_database {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(&crate::harness::TestDb::sqlite()).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(db) = crate::harness::TestDb::postgres(stringify!($case)).await {
+                        super::$case(&db).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
 #[path = "../store/backend.rs"]
 mod backend;
 pub mod oauth;
@@ -183,6 +212,17 @@ impl Server {
     /// The fake clock's time.
     pub fn now(&self) -> i64 {
         self.now.load(Ordering::SeqCst)
+    }
+
+    /// The value of the series `name{labels}` in this server's metrics, or 0.
+    pub fn metric(&self, series: &str) -> f64 {
+        let mut registry = prometheus_client::registry::Registry::default();
+        self.authorization.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
     }
 
     pub fn browser(&self) -> Browser {

@@ -5,11 +5,12 @@
 //! failures go back to the client.
 
 use mcp_oauth_core::{
-    CanonicalResource, OAuthErrorCode, ScopeSet, redirect_uri_matches, validate_code_challenge,
+    CanonicalResource, CeilingOutcome, OAuthErrorCode, ScopeHandling, ScopeSet,
+    redirect_uri_matches, validate_code_challenge,
 };
 
 use super::{AuthorizeError, AuthorizeRequest, RedirectTarget};
-use crate::engine::clients::{Clients, RegisteredClient};
+use crate::engine::clients::{Clients, RegisteredClient, Unresolvable};
 
 /// A check that failed after the redirect URI was verified: the error for the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,9 +30,12 @@ pub(crate) struct ScopePolicy {
     pub(crate) supported: ScopeSet,
     /// Granted when a request names no scope and the client registered none.
     pub(crate) default: ScopeSet,
+    /// What a request above the client's ceiling gets: narrowed, or refused.
+    pub(crate) handling: ScopeHandling,
 }
 
-/// The client must be named, and registered (or described by its metadata document).
+/// The client must be named, registered (or described by its metadata document) and active: a
+/// client waiting for approval, or suspended, gets a page saying so, never a redirect.
 pub(super) async fn check_client(
     clients: &Clients,
     request: &AuthorizeRequest,
@@ -42,7 +46,11 @@ pub(super) async fn check_client(
     clients
         .resolve(client_id)
         .await
-        .map_err(|unresolvable| AuthorizeError::Unverified(unresolvable.0))?
+        .map_err(|unresolvable| match unresolvable {
+            Unresolvable::Refused(message) => AuthorizeError::Unverified(message),
+            Unresolvable::InvalidDocument(message) => AuthorizeError::InvalidDocument(message),
+            Unresolvable::AwaitingApproval { name } => AuthorizeError::AwaitingApproval { name },
+        })?
         .ok_or_else(|| {
             AuthorizeError::Unverified("The application is not registered with this server.".into())
         })
@@ -113,10 +121,13 @@ pub(super) fn check_pkce(request: &AuthorizeRequest) -> Result<String, Refusal> 
 }
 
 /// The scopes asked for (or, when none, the client's registered ones, else the server's
-/// default): not empty, all supported, all within what the client registered (RFC 6749 §3.3).
+/// default): not empty, all supported, all within what the client registered (RFC 6749 §3.3);
+/// then under the client's `ceiling` (registration governance), narrowed to it or refused as
+/// the policy says (RFC 6749 §3.3 lets the server grant less and say so).
 pub(super) fn check_scope(
     policy: &ScopePolicy,
     client: &RegisteredClient,
+    ceiling: Option<&ScopeSet>,
     request: &AuthorizeRequest,
 ) -> Result<ScopeSet, Refusal> {
     let registered = client.registered_scope();
@@ -132,7 +143,14 @@ pub(super) fn check_scope(
             "a requested scope is unknown or not allowed for this application",
         ));
     }
-    Ok(scope)
+    CeilingOutcome::of(&scope, ceiling)
+        .granted(policy.handling)
+        .map_err(|_| {
+            refuse(
+                OAuthErrorCode::InvalidScope,
+                "a requested scope is above what this application may get",
+            )
+        })
 }
 
 /// The resource (RFC 8707 §2) must be one this server issues tokens for; without one, the
@@ -256,11 +274,13 @@ mod tests {
         let policy = ScopePolicy {
             supported: ScopeSet::parse("mcp:read mcp:write openid"),
             default: ScopeSet::parse("mcp:read"),
+            handling: ScopeHandling::Narrow,
         };
         let open = registered(&["https://a.example/cb"], None);
         let limited = registered(&["https://a.example/cb"], Some("mcp:read"));
-        let scope =
-            |client: &RegisteredClient, query: &str| check_scope(&policy, client, &request(query));
+        let scope = |client: &RegisteredClient, query: &str| {
+            check_scope(&policy, client, None, &request(query))
+        };
         assert_eq!(scope(&open, "").unwrap(), policy.default, "the default");
         assert_eq!(
             scope(&limited, "").unwrap(),
@@ -282,6 +302,42 @@ mod tests {
                 "{query}"
             );
         }
+    }
+
+    #[test]
+    fn check_scope_narrows_to_the_ceiling_or_refuses_above_it() {
+        let mut policy = ScopePolicy {
+            supported: ScopeSet::parse("mcp:read mcp:write openid"),
+            default: ScopeSet::parse("mcp:read mcp:write"),
+            handling: ScopeHandling::Narrow,
+        };
+        let client = registered(&["https://a.example/cb"], None);
+        let ceiling = ScopeSet::parse("mcp:read openid");
+        let scope = |policy: &ScopePolicy, query: &str| {
+            check_scope(policy, &client, Some(&ceiling), &request(query))
+        };
+        assert_eq!(
+            scope(&policy, "scope=mcp%3Aread+mcp%3Awrite").unwrap(),
+            ScopeSet::parse("mcp:read"),
+            "narrowed"
+        );
+        assert_eq!(scope(&policy, "").unwrap(), ScopeSet::parse("mcp:read"));
+        assert_eq!(
+            scope(&policy, "scope=mcp%3Awrite").unwrap_err().error,
+            OAuthErrorCode::InvalidScope,
+            "nothing left"
+        );
+        policy.handling = ScopeHandling::Refuse;
+        assert_eq!(
+            scope(&policy, "scope=mcp%3Aread+mcp%3Awrite")
+                .unwrap_err()
+                .error,
+            OAuthErrorCode::InvalidScope
+        );
+        assert_eq!(
+            scope(&policy, "scope=openid").unwrap(),
+            ScopeSet::parse("openid")
+        );
     }
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";

@@ -187,6 +187,14 @@ pub(crate) enum AuthorizeError {
     /// The client or its redirect URI cannot be verified (or the request is malformed before
     /// that): only a page may say so.
     Unverified(String),
+    /// The client's metadata document breaks the registration rules: a page says which.
+    InvalidDocument(String),
+    /// The client (`name`) waits for the operator's approval, or was suspended: a page says
+    /// so (its redirect URIs are not trusted yet).
+    AwaitingApproval {
+        /// The client's name (or id).
+        name: String,
+    },
     /// The error goes back to the client.
     Redirected(ErrorRedirect),
     /// The client's redirect URI cannot carry an answer (it is not a URL).
@@ -244,6 +252,7 @@ impl Authorizer {
                 scopes: ScopePolicy {
                     supported: scopes(&config.scopes_supported),
                     default: scopes(&config.default_scopes),
+                    handling: config.governance.scope_handling,
                 },
                 resources: config.resources.clone(),
                 code_ttl: seconds(config.code_ttl),
@@ -272,7 +281,9 @@ impl Authorizer {
         };
         checks::check_response_type(&request).map_err(refused)?;
         let code_challenge = checks::check_pkce(&request).map_err(refused)?;
-        let scope = checks::check_scope(&self.policy.scopes, &client, &request).map_err(refused)?;
+        let ceiling = self.clients.ceiling_of(&client);
+        let scope = checks::check_scope(&self.policy.scopes, &client, ceiling, &request)
+            .map_err(refused)?;
         let resource = checks::check_resource(&self.policy.resources, &request).map_err(refused)?;
         Ok(ValidatedAuthorization {
             client_is_metadata_document: self.clients.is_metadata_document_id(client.id().as_str()),

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use mcp_oauth_core::{OAuthErrorCode, ScopeSet};
+use mcp_oauth_core::{CeilingOutcome, OAuthErrorCode, ScopeHandling, ScopeSet};
 
 use super::issuer::{Issue, TokenResponse};
 use super::{TokenEndpoint, check_resource};
@@ -40,6 +40,7 @@ pub(super) async fn exchange(
     check_client(client, &grant)?;
     check_resource(presented.resource, &grant)?;
     let scope = check_scope(&current.scope, presented.scope)?;
+    let scope = check_ceiling(&scope, endpoint.clients().ceiling_of(client))?;
     let (secret, next) = endpoint.issuer.new_refresh_token(&grant, &scope);
     rotate(endpoint, client, &presented, &next, now).await?;
     let response = endpoint
@@ -112,6 +113,19 @@ fn check_scope(granted: &ScopeSet, asked: Option<&ScopeSet>) -> Result<ScopeSet,
     }
 }
 
+/// The client's ceiling may have shrunk since the grant (a new configuration): the scope is
+/// narrowed to it, and a refresh with nothing left under it is refused.
+fn check_ceiling(scope: &ScopeSet, ceiling: Option<&ScopeSet>) -> Result<ScopeSet, Fault> {
+    CeilingOutcome::of(scope, ceiling)
+        .granted(ScopeHandling::Narrow)
+        .map_err(|_| {
+            Fault::new(
+                OAuthErrorCode::InvalidScope,
+                "none of the token's scopes is allowed for this client any more",
+            )
+        })
+}
+
 /// Rotates the token atomically; a concurrent rotation of the same token is a reuse.
 async fn rotate(
     endpoint: &TokenEndpoint,
@@ -162,5 +176,18 @@ mod tests {
         let narrower = ScopeSet::parse("mcp:read");
         assert_eq!(check_scope(&granted, Some(&narrower)).unwrap(), narrower);
         assert!(check_scope(&granted, Some(&ScopeSet::parse("mcp:read admin"))).is_err());
+    }
+
+    #[test]
+    fn check_ceiling_narrows_to_the_current_ceiling() {
+        let granted = ScopeSet::parse("mcp:read mcp:write");
+        assert_eq!(check_ceiling(&granted, None).unwrap(), granted);
+        let ceiling = ScopeSet::parse("mcp:read openid");
+        assert_eq!(
+            check_ceiling(&granted, Some(&ceiling)).unwrap(),
+            ScopeSet::parse("mcp:read")
+        );
+        let error = check_ceiling(&granted, Some(&ScopeSet::parse("openid"))).unwrap_err();
+        assert_eq!(error.code(), OAuthErrorCode::InvalidScope);
     }
 }

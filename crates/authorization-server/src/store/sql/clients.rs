@@ -1,21 +1,32 @@
 //! [`ClientStore`] on the `clients` table. Deleting a client cascades (foreign keys) to its
 //! consents and grants, and from the grants to their codes, refresh tokens and access tokens,
-//! in one statement.
+//! in one statement. Suspending it revokes its grants in the transaction that changes its
+//! status.
 
 use async_trait::async_trait;
+use mcp_oauth_core::ClientStatus;
 use sqlx::any::AnyRow;
 
 use super::SqlStore;
 use super::rows::{self, db_error};
-use crate::store::{ClientId, ClientRecord, ClientStore, StoreResult};
+use crate::store::{ClientId, ClientRecord, ClientStore, StoreResult, UnixTime};
 
 /// The columns of a client, in the order of `INSERT`'s parameters.
 macro_rules! columns {
     () => {
         "client_id, secret_hash, metadata, registration_token_hash, origin, created_at, \
-         updated_at, introspection_resources"
+         updated_at, introspection_resources, status, registration_path, approved_at"
     };
 }
+
+/// Revokes every grant of the client `$1` at `$2`, with its refresh and access tokens.
+const REVOKE_GRANTS_OF_CLIENT: [&str; 3] = [
+    "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
+     AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = $1)",
+    "UPDATE access_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
+     AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = $1)",
+    "UPDATE grants SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+];
 
 #[async_trait]
 impl ClientStore for SqlStore {
@@ -23,7 +34,7 @@ impl ClientStore for SqlStore {
         sqlx::query(concat!(
             "INSERT INTO clients (",
             columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(client.client_id.as_str())
         .bind(rows::hash_text(client.secret_hash.as_ref()))
@@ -33,6 +44,9 @@ impl ClientStore for SqlStore {
         .bind(client.created_at)
         .bind(client.updated_at)
         .bind(rows::resources_text(&client.introspection_resources))
+        .bind(client.status.as_str())
+        .bind(client.registration_path.as_str())
+        .bind(client.approved_at)
         .execute(&self.writer)
         .await
         .map_err(rows::conflict("client"))?;
@@ -54,8 +68,9 @@ impl ClientStore for SqlStore {
     }
 
     /// Replaces what may change after registration: metadata, secret hash, registration token
-    /// hash and `updated_at`. The id, origin, `created_at` and the introspection permission
-    /// (the operator's, not the client's to change) stay.
+    /// hash and `updated_at`. The id, origin, `created_at`, the introspection permission and
+    /// the status, registration path and approval (the operator's, not the client's to
+    /// change) stay.
     async fn update_client(&self, client: &ClientRecord) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE clients SET secret_hash = $2, metadata = $3, registration_token_hash = $4, \
@@ -95,6 +110,76 @@ impl ClientStore for SqlStore {
         .map(from_row)
         .collect()
     }
+
+    async fn set_client_status(
+        &self,
+        client_id: &ClientId,
+        status: ClientStatus,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let found = sqlx::query(
+            "UPDATE clients SET status = $2, updated_at = $3, \
+                    approved_at = CASE WHEN $2 = 'active' THEN $3 ELSE approved_at END \
+             WHERE client_id = $1",
+        )
+        .bind(client_id.as_str())
+        .bind(status.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected()
+            > 0;
+        if found && status != ClientStatus::Active {
+            for revoke in REVOKE_GRANTS_OF_CLIENT {
+                sqlx::query(revoke)
+                    .bind(client_id.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(found)
+    }
+
+    async fn count_clients_with_status(&self, status: ClientStatus) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients WHERE status = $1")
+            .bind(status.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn list_clients_with_status(
+        &self,
+        status: ClientStatus,
+    ) -> StoreResult<Vec<ClientRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM clients WHERE status = $1 ORDER BY created_at, client_id"
+        ))
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(from_row)
+        .collect()
+    }
+
+    async fn delete_pending_clients_before(&self, before: UnixTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM clients WHERE status = 'pending' AND created_at < $1")
+            .bind(before)
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
 }
 
 fn from_row(row: &AnyRow) -> StoreResult<ClientRecord> {
@@ -107,5 +192,8 @@ fn from_row(row: &AnyRow) -> StoreResult<ClientRecord> {
         created_at: rows::get(row, "created_at")?,
         updated_at: rows::get(row, "updated_at")?,
         introspection_resources: rows::resources(row, "introspection_resources")?,
+        status: rows::named(row, "status")?,
+        registration_path: rows::named(row, "registration_path")?,
+        approved_at: rows::get(row, "approved_at")?,
     })
 }

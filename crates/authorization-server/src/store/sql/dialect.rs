@@ -31,6 +31,10 @@ static SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
         "0006_limits.sql",
         include_str!("../../../migrations/sqlite/0006_limits.sql"),
     ),
+    (
+        "0007_governance.sql",
+        include_str!("../../../migrations/sqlite/0007_governance.sql"),
+    ),
 ]);
 /// The PostgreSQL migrations (`migrations/postgres`), embedded at build time; listed like
 /// [`SQLITE_MIGRATIONS`].
@@ -61,6 +65,10 @@ static POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
     (
         "0006_limits.sql",
         include_str!("../../../migrations/postgres/0006_limits.sql"),
+    ),
+    (
+        "0007_governance.sql",
+        include_str!("../../../migrations/postgres/0007_governance.sql"),
     ),
 ]);
 

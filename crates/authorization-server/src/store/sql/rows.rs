@@ -130,6 +130,12 @@ pub(super) fn origin(row: &AnyRow, column: &str) -> StoreResult<ClientOrigin> {
     }
 }
 
+/// A column holding a name that parses as `T` (a client status, a registration path).
+pub(super) fn named<T: std::str::FromStr>(row: &AnyRow, column: &str) -> StoreResult<T> {
+    let text: String = get(row, column)?;
+    text.parse().map_err(|_| unexpected(column, &text))
+}
+
 /// A key-state column.
 pub(super) fn key_state(row: &AnyRow, column: &str) -> StoreResult<KeyState> {
     let text: String = get(row, column)?;

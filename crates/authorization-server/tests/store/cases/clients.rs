@@ -4,6 +4,7 @@ use mcp_oauth_authorization_server::store::{
     AccountStore, ClientId, ClientOrigin, ClientStore, CodeRedemption, ConsentStore, GrantStore,
     StoreError,
 };
+use mcp_oauth_core::{ClientStatus, RegistrationPath};
 use sqlx::AssertSqlSafe;
 
 use crate::backend::TestDb;
@@ -232,4 +233,196 @@ pub async fn deleting_a_client_removes_its_grants_and_tokens(db: &TestDb) {
     }
 
     assert!(!store.delete_client(&doomed.client.client_id).await.unwrap());
+}
+
+pub async fn a_clients_status_and_path_are_kept_and_listed(db: &TestDb) {
+    let store = db.open().await;
+    let pending = fixtures::client("pending", T0)
+        .with_registration(RegistrationPath::InitialAccessToken, ClientStatus::Pending);
+    let active = fixtures::client("active", T0 + 1);
+    for client in [&pending, &active] {
+        store.insert_client(client).await.unwrap();
+    }
+    let stored = store.get_client(&pending.client_id).await.unwrap().unwrap();
+    assert_eq!(stored, pending);
+    assert_eq!(
+        (stored.status, stored.registration_path, stored.approved_at),
+        (
+            ClientStatus::Pending,
+            RegistrationPath::InitialAccessToken,
+            None
+        )
+    );
+    assert_eq!(active.registration_path, RegistrationPath::Open);
+
+    // An update by the client changes none of the operator's decisions.
+    let mut changed = stored.clone();
+    changed.status = ClientStatus::Active;
+    changed.registration_path = RegistrationPath::Static;
+    changed.approved_at = Some(T0 + 5);
+    changed.updated_at = T0 + 5;
+    assert!(store.update_client(&changed).await.unwrap());
+    let after = store.get_client(&pending.client_id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.status, after.registration_path, after.approved_at),
+        (
+            ClientStatus::Pending,
+            RegistrationPath::InitialAccessToken,
+            None
+        )
+    );
+
+    let count = |status| {
+        let store = &store;
+        async move { store.count_clients_with_status(status).await.unwrap() }
+    };
+    assert_eq!(
+        (
+            count(ClientStatus::Active).await,
+            count(ClientStatus::Pending).await,
+            count(ClientStatus::Suspended).await
+        ),
+        (1, 1, 0)
+    );
+    let listed = store
+        .list_clients_with_status(ClientStatus::Pending)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].client_id, pending.client_id);
+
+    // Approval: active from now, approved at now.
+    assert!(
+        store
+            .set_client_status(&pending.client_id, ClientStatus::Active, T0 + 60)
+            .await
+            .unwrap()
+    );
+    let approved = store.get_client(&pending.client_id).await.unwrap().unwrap();
+    assert_eq!(
+        (approved.status, approved.approved_at, approved.updated_at),
+        (ClientStatus::Active, Some(T0 + 60), T0 + 60)
+    );
+    assert_eq!(count(ClientStatus::Pending).await, 0);
+    assert!(
+        !store
+            .set_client_status(&ClientId("nobody".into()), ClientStatus::Active, T0)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn suspending_a_client_revokes_its_grants_and_keeps_the_approval(db: &TestDb) {
+    let store = db.open().await;
+    let suspended = Family::stored(&store, "suspended").await;
+    let kept = Family::stored(&store, "kept").await;
+    for family in [&suspended, &kept] {
+        let name = family.grant.grant_id.as_str();
+        store
+            .insert_refresh_token(&fixtures::refresh(&format!("rt-{name}"), &family.grant, T0))
+            .await
+            .unwrap();
+        store
+            .insert_access_token(&fixtures::access(
+                &format!("at-{name}"),
+                &family.grant,
+                T0 + 300,
+            ))
+            .await
+            .unwrap();
+    }
+    let id = &suspended.client.client_id;
+    store
+        .set_client_status(id, ClientStatus::Active, T0 + 1)
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .set_client_status(id, ClientStatus::Suspended, T0 + 2)
+            .await
+            .unwrap()
+    );
+
+    let now = T0 + 3;
+    let client = store
+        .get_client(id)
+        .await
+        .unwrap()
+        .expect("kept, suspended");
+    assert_eq!(
+        (client.status, client.approved_at),
+        (ClientStatus::Suspended, Some(T0 + 1))
+    );
+    let grant = store
+        .get_grant(&suspended.grant.grant_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(grant.revoked_at, Some(T0 + 2));
+    assert_eq!(
+        store
+            .find_active_refresh_token(&hash("rt-grant-suspended"), now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_active_access_token("at-grant-suspended", now)
+            .await
+            .unwrap(),
+        None
+    );
+    // Another client's grants stay.
+    assert!(
+        store
+            .find_active_refresh_token(&hash("rt-grant-kept"), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .find_active_access_token("at-grant-kept", now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+pub async fn pending_clients_past_their_time_are_deleted_with_their_grants(db: &TestDb) {
+    let store = db.open().await;
+    let old = fixtures::client("old", T0)
+        .with_registration(RegistrationPath::Open, ClientStatus::Pending);
+    let young = fixtures::client("young", T0 + 100)
+        .with_registration(RegistrationPath::Open, ClientStatus::Pending);
+    let suspended = fixtures::client("suspended", T0)
+        .with_registration(RegistrationPath::MetadataDocument, ClientStatus::Suspended);
+    let active = fixtures::client("active", T0);
+    for client in [&old, &young, &suspended, &active] {
+        store.insert_client(client).await.unwrap();
+    }
+    let user = fixtures::user("user", T0);
+    store.insert_user(&user).await.unwrap();
+    let family = Family::stored_for(&store, "old", old.clone(), user).await;
+
+    assert_eq!(
+        store.delete_pending_clients_before(T0 + 100).await.unwrap(),
+        1
+    );
+
+    assert_eq!(store.get_client(&old.client_id).await.unwrap(), None);
+    assert_eq!(store.get_grant(&family.grant.grant_id).await.unwrap(), None);
+    for kept in [&young, &suspended, &active] {
+        assert!(
+            store.get_client(&kept.client_id).await.unwrap().is_some(),
+            "{}",
+            kept.client_id.as_str()
+        );
+    }
+    assert_eq!(
+        store.delete_pending_clients_before(T0 + 100).await.unwrap(),
+        0
+    );
 }

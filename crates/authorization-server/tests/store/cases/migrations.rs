@@ -7,6 +7,7 @@ use mcp_oauth_authorization_server::store::{
     AccountStore, AuditEventKind, AuditFilter, AuditOutcome, ClientId, ClientOrigin,
     CodeRedemption, GrantId, KeyState, LimitCounter, LimitKind, RegisteredMetadata, Store, UserId,
 };
+use mcp_oauth_core::{ClientStatus, RegistrationPath};
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 use sqlx::migrate::Migrator;
@@ -93,6 +94,61 @@ pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
     check_seed_0004(&store).await;
     check_seed_0005(&store).await;
     check_seed_0006(&store).await;
+    check_seed_0007(&store).await;
+}
+
+/// Everything `0007.sql` wrote, as the store reads it now: a pending, an approved and a
+/// suspended client, each with its path; the clients written before 0007 are active and
+/// static.
+async fn check_seed_0007(store: &impl Store) {
+    let client = |id: &'static str| async move {
+        store
+            .get_client(&ClientId(id.into()))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("seed client {id}"))
+    };
+    let pending = client("seed-pending").await;
+    assert_eq!(
+        (
+            pending.status,
+            pending.registration_path,
+            pending.approved_at
+        ),
+        (ClientStatus::Pending, RegistrationPath::Open, None)
+    );
+    let approved = client("seed-approved").await;
+    assert_eq!(
+        (
+            approved.status,
+            approved.registration_path,
+            approved.approved_at
+        ),
+        (
+            ClientStatus::Active,
+            RegistrationPath::InitialAccessToken,
+            Some(1_700_000_600)
+        )
+    );
+    let suspended = client("https://suspended.example/client.json").await;
+    assert_eq!(
+        (suspended.status, suspended.registration_path),
+        (ClientStatus::Suspended, RegistrationPath::MetadataDocument)
+    );
+    for older in ["seed-client", "seed-resource-server"] {
+        let older = client(older).await;
+        assert_eq!(
+            (older.status, older.registration_path, older.approved_at),
+            (ClientStatus::Active, RegistrationPath::Static, None)
+        );
+    }
+    assert_eq!(
+        store
+            .count_clients_with_status(ClientStatus::Pending)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 /// Everything `0006.sql` wrote, as the store reads it now: the account has used up a limit of
