@@ -72,7 +72,9 @@ impl AddressRateLimit {
     }
 
     /// Counts an event from `address` at `now`: `true` when it is within the limit, `false`
-    /// (and nothing counted) when the address has used up its minute.
+    /// (and nothing counted) when the address has used up its minute. (Federated sign-in's
+    /// limit; registration uses [`AddressRateLimit::admit_within`].)
+    #[cfg_attr(not(feature = "federation"), allow(dead_code))]
     pub(crate) async fn admit(&self, address: Option<IpAddr>, now: UnixTime) -> StoreResult<bool> {
         Ok(self.admit_within(address, None, now).await?.is_none())
     }

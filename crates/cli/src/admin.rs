@@ -10,12 +10,16 @@ use mcp_oauth_core::{CanonicalResource, ClientStatus, random_token};
 
 use crate::audit_query::{self, AuditArgs};
 use crate::auth_server::StorageArgs;
+use crate::registry_admin::{self, CognitoRegistryArgs};
 
 /// Flags of `mcp-oauth admin`.
 #[derive(Args, Debug)]
 pub struct AdminArgs {
     #[command(flatten)]
     storage: StorageArgs,
+
+    #[command(flatten)]
+    cognito: CognitoRegistryArgs,
 
     #[command(subcommand)]
     command: AdminCommand,
@@ -53,8 +57,9 @@ enum UsersCommand {
     List,
 }
 
+/// `mcp-oauth admin clients …`.
 #[derive(Subcommand, Debug)]
-enum ClientsCommand {
+pub enum ClientsCommand {
     /// Pre-register a client; prints its id (and secret, shown only once). Give redirect URIs
     /// for an application people sign in to, --introspect-for for a resource server (an MCP
     /// server that checks tokens by introspection), or both.
@@ -126,6 +131,16 @@ enum KeysCommand {
 
 /// Runs an admin command.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    if args.cognito.selected() {
+        return match args.command {
+            AdminCommand::Clients(command) => registry_admin::clients(&args.cognito, command).await,
+            _ => bail!(
+                "with a Cognito registry (--cognito-registry-table or --cognito-registry-sqlite, \
+                 or their environment variables) only `admin clients` applies; users and keys \
+                 are Cognito's"
+            ),
+        };
+    }
     let admin = Admin::new(args.storage.open().await?);
     match args.command {
         AdminCommand::Users(command) => users(&admin, command).await,

@@ -367,6 +367,9 @@ fn config(args: &AuthServerArgs) -> anyhow::Result<AuthorizationServerConfig> {
         .with_login_limits(args.login_limits.limits());
     let governance = args.governance.governance(&config.supported_scopes())?;
     config = config.with_governance(governance);
+    if let Some(statements) = args.governance.software_statements()? {
+        config = config.with_software_statements(statements);
+    }
     config = trust_local_documents(config, &args.cimd_trusted_local_documents)?;
     for resource in others {
         let resource = CanonicalResource::parse(resource).context("--resource")?;

@@ -18,6 +18,7 @@ use mcp_oauth_demo::{Authentication, DemoScopes, mcp_router};
 use mcp_oauth_proxy::ScopeRules;
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 
+use crate::governance_args::GovernanceArgs;
 use crate::mcp_endpoint::McpEndpointArgs;
 use crate::runtime::{ServeArgs, Service, TlsArgs, serve_all};
 use crate::upstream_args::McpUpstreamArgs;
@@ -134,6 +135,11 @@ pub struct GatewayArgs {
     /// command (--upstream-command, or after `--`), with the policy flags of `mcp-oauth proxy`.
     #[command(flatten)]
     upstream: McpUpstreamArgs,
+
+    /// Registration governance: approval, trusted redirect hosts, scope ceilings, limits,
+    /// software statements.
+    #[command(flatten)]
+    governance: GovernanceArgs,
 
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
@@ -274,6 +280,11 @@ async fn prepare(args: &GatewayArgs) -> anyhow::Result<Prepared> {
         .with_event_retention(Duration::from_secs(args.audit_retention_days * 24 * 3600));
     if let Some(token) = &args.initial_access_token {
         registration = registration.with_initial_access_token(token);
+    }
+    let supported = scopes.iter().map(String::as_str).collect();
+    registration = registration.with_governance(args.governance.governance(&supported)?);
+    if let Some(statements) = args.governance.software_statements()? {
+        registration = registration.with_software_statements(statements);
     }
     let config = GatewayConfig::new(
         &args.public_url,

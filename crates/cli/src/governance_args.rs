@@ -2,12 +2,16 @@
 //! `gateway`: approval of new clients, trusted redirect hosts, scope ceilings, limits. They
 //! parse into the core [`RegistrationGovernance`] both servers enforce.
 
-use anyhow::bail;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use mcp_oauth_core::{
     HostPatterns, RegistrationGovernance, RegistrationPath, ScopeCeilings, ScopeHandling, ScopeSet,
     TrustedRedirects,
 };
+use mcp_oauth_resource::{SoftwareStatements, StatementPublisher};
 
 /// What to do with a request for scopes above a client's ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,6 +123,38 @@ pub struct GovernanceArgs {
         value_parser = clap::value_parser!(u64).range(1..=87_600)
     )]
     registration_pending_ttl_hours: u64,
+
+    /// A publisher whose software statements (RFC 7591 §2.3) registration accepts:
+    /// ISSUER=JWKS, the statement's `iss` and its keys (an https JWKS URL, or a JWKS file)
+    /// (repeatable; comma-separated). A registration with a valid statement gets its claims
+    /// and the software-statement scope ceiling.
+    #[arg(
+        long = "software-statement-issuer",
+        env = "MCP_OAUTH_REGISTRATION_SOFTWARE_STATEMENT_ISSUERS",
+        value_name = "ISSUER=JWKS",
+        value_delimiter = ','
+    )]
+    software_statement_issuers: Vec<String>,
+
+    /// Accept only statements for these `software_id`s (repeatable; comma-separated); others
+    /// get unapproved_software_statement.
+    #[arg(
+        long = "software-statement-software-id",
+        env = "MCP_OAUTH_REGISTRATION_SOFTWARE_STATEMENT_SOFTWARE_IDS",
+        value_name = "ID",
+        value_delimiter = ',',
+        requires = "software_statement_issuers"
+    )]
+    software_statement_software_ids: Vec<String>,
+
+    /// Open registration (without the initial access token) must carry a software statement
+    /// of a --software-statement-issuer.
+    #[arg(
+        long,
+        env = "MCP_OAUTH_REGISTRATION_REQUIRE_SOFTWARE_STATEMENT",
+        requires = "software_statement_issuers"
+    )]
+    require_software_statement: bool,
 }
 
 /// The paths a scope ceiling can name.
@@ -157,11 +193,37 @@ impl GovernanceArgs {
         governance.max_pending = self.registration_max_pending;
         governance.global_registrations_per_minute = self.registration_global_per_minute;
         governance.pending_ttl_secs = self.registration_pending_ttl_hours * 3600;
+        governance.require_software_statement = self.require_software_statement;
         let problems = governance.problems(supported);
         if !problems.is_empty() {
             bail!("registration governance: {}", problems.join("; "));
         }
         Ok(governance)
+    }
+
+    /// The software statement verifier the flags configure, if any publisher is given.
+    pub fn software_statements(&self) -> anyhow::Result<Option<Arc<SoftwareStatements>>> {
+        if self.software_statement_issuers.is_empty() {
+            return Ok(None);
+        }
+        let publishers = self
+            .software_statement_issuers
+            .iter()
+            .map(|spec| {
+                StatementPublisher::parse(spec)
+                    .with_context(|| format!("--software-statement-issuer `{spec}`"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("cannot build the HTTP client for software statement publishers")?;
+        let mut statements = SoftwareStatements::new(publishers, http);
+        if !self.software_statement_software_ids.is_empty() {
+            statements =
+                statements.with_allowed_software_ids(self.software_statement_software_ids.clone());
+        }
+        Ok(Some(Arc::new(statements)))
     }
 
     fn ceilings(&self) -> anyhow::Result<ScopeCeilings> {
@@ -235,6 +297,42 @@ mod tests {
     #[test]
     fn no_flags_change_nothing() {
         assert_eq!(governance(&[]).unwrap(), RegistrationGovernance::default());
+    }
+
+    fn statements(args: &[&str]) -> anyhow::Result<Option<Arc<SoftwareStatements>>> {
+        Command::try_parse_from(std::iter::once("test").chain(args.iter().copied()))?
+            .governance
+            .software_statements()
+    }
+
+    #[test]
+    fn software_statement_flags_build_the_verifier_or_say_what_is_wrong() {
+        assert!(statements(&[]).unwrap().is_none());
+        let verifier = statements(&[
+            "--software-statement-issuer",
+            "https://publisher.example=https://publisher.example/jwks.json",
+            "--software-statement-software-id",
+            "app-1",
+            "--require-software-statement",
+        ])
+        .unwrap()
+        .expect("a verifier");
+        assert!(format!("{verifier:?}").contains("https://publisher.example"));
+        let message = |args: &[&str]| statements(args).unwrap_err().to_string();
+        assert!(message(&["--require-software-statement"]).contains("--software-statement-issuer"));
+        assert!(
+            message(&["--software-statement-issuer", "no-keys-here"])
+                .contains("--software-statement-issuer `no-keys-here`")
+        );
+        assert!(
+            governance(&[
+                "--software-statement-issuer",
+                "https://p.example=https://p.example/jwks.json",
+                "--require-software-statement"
+            ])
+            .unwrap()
+            .require_software_statement
+        );
     }
 
     #[test]

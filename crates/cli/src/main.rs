@@ -24,6 +24,7 @@ mod mcp_endpoint;
 mod mcp_server;
 mod one_line;
 mod proxy;
+mod registry_admin;
 mod runtime;
 mod upstream_args;
 mod web_client;

@@ -145,3 +145,144 @@ async fn refuses_to_start_when_the_resource_server_cannot_be_read() {
     let stderr = String::from_utf8(stderr).unwrap();
     assert!(stderr.contains("give them with --scope"), "{stderr}");
 }
+
+/// `mcp-oauth admin` on the gateway's registry (`--cognito-registry-sqlite`), as an operator
+/// runs it beside a gateway started with `--registration-approval`.
+fn registry_admin(endpoint: &str, pool_id: &str, registry: &std::path::Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .arg("admin")
+        .arg("--cognito-registry-sqlite")
+        .arg(registry)
+        .args(["--cognito-user-pool-id", pool_id])
+        .args(["--cognito-region", "us-east-1"])
+        .args(["--cognito-aws-endpoint-url", endpoint])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("COGNITO_REGISTRY_TABLE");
+    command
+}
+
+#[tokio::test]
+async fn an_operator_approves_a_client_waiting_at_the_gateway() {
+    let Some(moto) = Moto::from_env("an_operator_approves_a_client_waiting_at_the_gateway") else {
+        return;
+    };
+    let endpoint = moto.endpoint.clone();
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let pool_id = moto.pool(&[&format!("{origin}/mcp")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry.db");
+    let _gateway = Running(
+        gateway(&endpoint, &pool_id, port, &registry)
+            .args([
+                "--registration-approval",
+                "--registration-trusted-host",
+                "app.example.com",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metadata: Value = loop {
+        if let Ok(response) = http
+            .get(format!("{origin}/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+        {
+            break response.json().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        format!("{origin}/authorize")
+    );
+
+    let untrusted = http
+        .post(format!("{origin}/register"))
+        .json(&json!({"redirect_uris": ["https://elsewhere.test/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(untrusted.status(), reqwest::StatusCode::BAD_REQUEST);
+    let registered: Value = http
+        .post(format!("{origin}/register"))
+        .json(&json!({"client_name": "Waiting", "redirect_uris": ["https://app.example.com/cb"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"]
+        .as_str()
+        .expect("registered")
+        .to_owned();
+    let authorize = format!("{origin}/authorize?response_type=code&client_id={client_id}");
+    let waiting = http.get(&authorize).send().await.unwrap();
+    assert_eq!(waiting.status(), reqwest::StatusCode::FORBIDDEN);
+
+    let listed = registry_admin(&endpoint, &pool_id, &registry)
+        .args(["clients", "list", "--pending"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(
+        listed.trim(),
+        format!("{client_id}\tpending\topen\tWaiting"),
+        "only the waiting client, not the refused one"
+    );
+    let approved = registry_admin(&endpoint, &pool_id, &registry)
+        .args(["clients", "approve", &client_id])
+        .output()
+        .unwrap();
+    assert!(approved.status.success(), "{approved:?}");
+    let on = http.get(&authorize).send().await.unwrap();
+    assert_eq!(on.status(), reqwest::StatusCode::FOUND);
+    let app = moto
+        .cognito(
+            "DescribeUserPoolClient",
+            json!({"UserPoolId": pool_id, "ClientId": client_id}),
+        )
+        .await;
+    assert_eq!(
+        app["UserPoolClient"]["AllowedOAuthFlowsUserPoolClient"],
+        true
+    );
+
+    let not_pending = registry_admin(&endpoint, &pool_id, &registry)
+        .args(["clients", "reject", &client_id])
+        .output()
+        .unwrap();
+    assert!(!not_pending.status.success());
+    let stderr = String::from_utf8(not_pending.stderr).unwrap();
+    assert!(stderr.contains("not waiting for approval"), "{stderr}");
+    let users = registry_admin(&endpoint, &pool_id, &registry)
+        .args(["users", "list"])
+        .output()
+        .unwrap();
+    assert!(!users.status.success());
+    assert!(
+        String::from_utf8(users.stderr)
+            .unwrap()
+            .contains("only `admin clients` applies")
+    );
+    let unknown = registry_admin(&endpoint, &pool_id, &registry)
+        .args(["clients", "approve", "no-such-client"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8(unknown.stderr)
+            .unwrap()
+            .contains("no client no-such-client")
+    );
+}

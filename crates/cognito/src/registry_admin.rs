@@ -35,6 +35,16 @@ pub enum RegistryAdminError {
         /// Its registered scopes.
         scopes: String,
     },
+    /// `reject` is for clients waiting for approval.
+    #[error(
+        "client {client_id} is {status}, not waiting for approval: suspend or delete it instead"
+    )]
+    NotPending {
+        /// The client.
+        client_id: String,
+        /// Its status.
+        status: ClientStatus,
+    },
     /// The registry could not answer.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -124,14 +134,35 @@ impl RegistryAdmin {
         self.registration(client_id).await
     }
 
-    /// Rejects `client_id`: deletes its app client, then its record.
+    /// Rejects `client_id`, which must be waiting for approval: deletes its app client, then
+    /// its record.
     pub async fn reject(&self, client_id: &str) -> Result<(), RegistryAdminError> {
         let registration = self.registration(client_id).await?;
+        if registration.status != ClientStatus::Pending {
+            return Err(RegistryAdminError::NotPending {
+                client_id: client_id.to_owned(),
+                status: registration.status,
+            });
+        }
+        self.remove(&registration, "rejected").await
+    }
+
+    /// Deletes `client_id` whatever its status: its app client, then its record.
+    pub async fn delete(&self, client_id: &str) -> Result<(), RegistryAdminError> {
+        let registration = self.registration(client_id).await?;
+        self.remove(&registration, "deleted_by_operator").await
+    }
+
+    async fn remove(
+        &self,
+        registration: &Registration,
+        reason: &str,
+    ) -> Result<(), RegistryAdminError> {
         self.app_clients.delete(&registration.client_id).await?;
         self.registry.delete(&registration.client_id).await?;
         let event = self
-            .event(BridgeEventKind::ClientDeleted, client_id)
-            .with_reason("rejected");
+            .event(BridgeEventKind::ClientDeleted, &registration.client_id)
+            .with_reason(reason);
         record_event(self.registry.as_ref(), &event).await;
         Ok(())
     }

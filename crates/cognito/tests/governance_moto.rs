@@ -183,7 +183,14 @@ async fn a_pending_client_waits_until_approved_then_is_suspended_and_rejected() 
     let fresh_allow_list = gateway.gateway.allow_list(HashSet::new());
     assert!(!fresh_allow_list.is_allowed(&client_id).await.unwrap());
 
-    admin.reject(&client_id).await.unwrap();
+    assert!(matches!(
+        admin.reject(&client_id).await,
+        Err(RegistryAdminError::NotPending {
+            status: ClientStatus::Suspended,
+            ..
+        })
+    ));
+    admin.delete(&client_id).await.unwrap();
     assert!(pool.app_client(&client_id).await.is_none());
     assert!(registry.get(&client_id).await.unwrap().is_none());
     assert!(matches!(
@@ -209,7 +216,10 @@ async fn a_pending_client_waits_until_approved_then_is_suspended_and_rejected() 
                 "client_status_changed".to_owned(),
                 Some("suspended".to_owned())
             ),
-            ("client_deleted".to_owned(), Some("rejected".to_owned())),
+            (
+                "client_deleted".to_owned(),
+                Some("deleted_by_operator".to_owned())
+            ),
         ]
     );
 }
@@ -241,6 +251,14 @@ async fn an_unknown_client_goes_on_to_cognito_and_exempt_paths_start_active() {
         ClientStatus::Pending
     );
     assert_eq!(pool.app_client_count().await, 1);
+    gateway.gateway.admin().reject(id).await.unwrap();
+    assert_eq!(pool.app_client_count().await, 0);
+    assert!(registry.get(id).await.unwrap().is_none());
+    let rejected = registry.events(0, 100).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (rejected.event.as_str(), rejected.reason.as_deref()),
+        ("client_deleted", Some("rejected"))
+    );
 }
 
 #[tokio::test]

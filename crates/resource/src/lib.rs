@@ -56,7 +56,8 @@ pub use layer_future::LayerFuture;
 pub use scope_policy::{ListRequests, Listing, Primitive, ScopePolicy};
 pub use server::ResourceServer;
 pub use software_statement::{
-    PublisherError, SoftwareStatements, StatementError, StatementPublisher,
+    PublisherError, SoftwareStatements, StatementError, StatementPublisher, StatementRefusal,
+    apply_registration_statement,
 };
 pub use validator::TokenValidator;
 

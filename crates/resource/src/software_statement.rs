@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, Validation};
-use mcp_oauth_core::OAuthErrorCode;
+use mcp_oauth_core::{ClientMetadata, OAuthErrorCode, RegistrationPath};
 use serde_json::{Map, Value};
 use thiserror::Error;
 use url::Url;
@@ -164,11 +164,82 @@ impl StatementError {
     }
 }
 
+/// A registration refused for its software statement: the RFC 7591 §3.2.2 code and a
+/// description fit for `error_description`.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{description}")]
+pub struct StatementRefusal {
+    /// `invalid_software_statement` or `unapproved_software_statement`.
+    pub code: OAuthErrorCode,
+    /// What is wrong.
+    pub description: String,
+}
+
+/// The software-statement step of `POST /register` (RFC 7591 §2.3, §3.1.1), the same at the
+/// embedded authorization server and the Cognito bridge: `metadata` with its statement verified
+/// and applied, and the registration path that results. A valid statement makes an open
+/// registration a [`RegistrationPath::SoftwareStatement`] one (an initial access token keeps
+/// its own path). Without a verifier the statement is left for validation to drop: a server
+/// may ignore it.
+///
+/// Refused with `invalid_software_statement` when the statement fails verification or its
+/// claims are not valid metadata, or when `required` and an open registration has none; with
+/// `unapproved_software_statement` for a valid statement of a publisher or software this
+/// server does not approve.
+pub async fn apply_registration_statement(
+    statements: Option<&SoftwareStatements>,
+    required: bool,
+    metadata: ClientMetadata,
+    path: RegistrationPath,
+) -> Result<(ClientMetadata, RegistrationPath), StatementRefusal> {
+    let Some(statements) = statements else {
+        return Ok((metadata, path));
+    };
+    let Some(statement) = metadata.software_statement.as_deref() else {
+        if path == RegistrationPath::Open && required {
+            return Err(StatementRefusal {
+                code: OAuthErrorCode::InvalidSoftwareStatement,
+                description: "a software statement is required to register".to_owned(),
+            });
+        }
+        return Ok((metadata, path));
+    };
+    let claims = statements
+        .verify(statement)
+        .await
+        .map_err(|error| StatementRefusal {
+            code: error.error_code(),
+            description: error.to_string(),
+        })?;
+    let metadata = metadata
+        .apply_statement(&claims)
+        .map_err(|error| StatementRefusal {
+            code: error.error_code(),
+            description: error.to_string(),
+        })?;
+    let path = match path {
+        RegistrationPath::Open => RegistrationPath::SoftwareStatement,
+        other => other,
+    };
+    Ok((metadata, path))
+}
+
 /// The software statement verifier: the configured publishers and, optionally, the
 /// `software_id`s whose statements are approved.
 pub struct SoftwareStatements {
     publishers: HashMap<String, IssuerKeys>,
     software_ids: Option<HashSet<String>>,
+}
+
+impl std::fmt::Debug for SoftwareStatements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut publishers: Vec<&str> = self.publishers.keys().map(String::as_str).collect();
+        publishers.sort_unstable();
+        f.debug_struct("SoftwareStatements")
+            .field("publishers", &publishers)
+            .field("software_ids", &self.software_ids)
+            .finish()
+    }
 }
 
 impl SoftwareStatements {

@@ -88,6 +88,10 @@ pub struct AuthorizationServerConfig {
     /// (issue 16): approval, trusted redirect hosts, scope ceilings, limits. The default
     /// changes nothing.
     pub governance: RegistrationGovernance,
+    /// The publishers whose software statements registration accepts (RFC 7591 §2.3); without
+    /// them a statement is ignored.
+    #[cfg(feature = "software-statements")]
+    pub software_statements: Option<std::sync::Arc<mcp_oauth_resource::SoftwareStatements>>,
 }
 
 /// Sign-in throttling (OWASP Authentication Cheat Sheet, "Login Throttling"; OWASP "Slow Down
@@ -233,6 +237,8 @@ impl AuthorizationServerConfig {
             key_reload_interval: Duration::from_secs(60),
             audit_retention: Self::DEFAULT_AUDIT_RETENTION,
             governance: RegistrationGovernance::default(),
+            #[cfg(feature = "software-statements")]
+            software_statements: None,
         })
     }
 
@@ -354,6 +360,24 @@ impl AuthorizationServerConfig {
         self
     }
 
+    /// Verifies and applies the software statements of registrations with `statements`.
+    #[cfg(feature = "software-statements")]
+    pub fn with_software_statements(
+        mut self,
+        statements: std::sync::Arc<mcp_oauth_resource::SoftwareStatements>,
+    ) -> Self {
+        self.software_statements = Some(statements);
+        self
+    }
+
+    /// Whether registration verifies software statements.
+    fn verifies_software_statements(&self) -> bool {
+        #[cfg(feature = "software-statements")]
+        return self.software_statements.is_some();
+        #[cfg(not(feature = "software-statements"))]
+        return false;
+    }
+
     /// The scopes clients may ask for, as a set.
     pub fn supported_scopes(&self) -> ScopeSet {
         self.scopes_supported.iter().map(String::as_str).collect()
@@ -446,6 +470,11 @@ impl AuthorizationServerConfig {
         }
         self.login_limits.validate(&mut problems);
         problems.extend(self.governance.problems(&self.supported_scopes()));
+        if self.governance.require_software_statement && !self.verifies_software_statements() {
+            problems.push(
+                "requiring a software statement needs at least one statement publisher".to_owned(),
+            );
+        }
         #[cfg(feature = "federation")]
         self.validate_upstreams(&mut problems);
         if problems.is_empty() {

@@ -88,7 +88,8 @@ pub(crate) enum Unresolvable {
     /// It cannot be used at all: the message says why.
     Refused(String),
     /// Its metadata document breaks the registration rules (a redirect URI outside the
-    /// trusted hosts, say): the message says which.
+    /// trusted hosts, say): the message says which. Only metadata documents (`cimd`) have one.
+    #[cfg_attr(not(feature = "cimd"), allow(dead_code))]
     InvalidDocument(String),
     /// It is registered but not active: it waits for the operator's approval (or was
     /// suspended). `name` is the name people see.

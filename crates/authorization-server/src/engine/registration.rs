@@ -64,6 +64,8 @@ pub(crate) struct Registrar {
     clients: Arc<dyn ClientStore>,
     policy: Arc<RegistrationPolicy>,
     governance: Arc<RegistrationGovernance>,
+    #[cfg(feature = "software-statements")]
+    software_statements: Option<Arc<mcp_oauth_resource::SoftwareStatements>>,
     initial_access_token: Option<Arc<str>>,
     registrations: AddressRateLimit,
     endpoint: Arc<str>,
@@ -85,6 +87,8 @@ impl Registrar {
             clients: store.clone(),
             policy: Arc::new(policy(config)),
             governance: Arc::new(config.governance.clone()),
+            #[cfg(feature = "software-statements")]
+            software_statements: config.software_statements.clone(),
             initial_access_token: config.initial_access_token.as_deref().map(Arc::from),
             registrations: AddressRateLimit::per_minute(
                 store.clone(),
@@ -188,6 +192,7 @@ impl Registrar {
         path: RegistrationPath,
         address: Option<IpAddr>,
     ) -> Result<Value, Fault> {
+        let (metadata, path) = self.apply_software_statement(metadata, path).await?;
         let validated = self.validate(metadata, path)?;
         let status = self.governance.initial_status(path);
         if status == ClientStatus::Pending {
@@ -225,6 +230,34 @@ impl Registrar {
         };
         self.audit.record(registered, address).await;
         Ok(self.information(&record, secret.as_ref(), Some(&registration_token)))
+    }
+
+    /// `metadata` with its software statement verified and applied, and the path that results
+    /// (the shared step [`mcp_oauth_resource::apply_registration_statement`]).
+    #[cfg(feature = "software-statements")]
+    async fn apply_software_statement(
+        &self,
+        metadata: ClientMetadata,
+        path: RegistrationPath,
+    ) -> Result<(ClientMetadata, RegistrationPath), Fault> {
+        mcp_oauth_resource::apply_registration_statement(
+            self.software_statements.as_deref(),
+            self.governance.require_software_statement,
+            metadata,
+            path,
+        )
+        .await
+        .map_err(|refusal| Fault::new(refusal.code, refusal.description))
+    }
+
+    /// Without software statement support, a statement is ignored (validation drops it).
+    #[cfg(not(feature = "software-statements"))]
+    async fn apply_software_statement(
+        &self,
+        metadata: ClientMetadata,
+        path: RegistrationPath,
+    ) -> Result<(ClientMetadata, RegistrationPath), Fault> {
+        Ok((metadata, path))
     }
 
     /// Registration is paused while as many clients as the operator allows wait for approval.
