@@ -57,7 +57,7 @@ pub async fn run(args: &IdleArgs) -> Result<(), String> {
             anonymous: status_kib(pid, "RssAnon")?,
         };
         eprintln!(
-            "bench: run {run}/{}: idle RSS {}, of it files {}, anonymous {}",
+            "bench: run {run}/{}: idle RSS {} MiB, of it files {} MiB, anonymous {} MiB",
             args.runs,
             mib(reading.rss),
             mib(reading.file),
@@ -67,11 +67,12 @@ pub async fn run(args: &IdleArgs) -> Result<(), String> {
     }
     let range = |part: fn(&Reading) -> u64| {
         let values = readings.iter().map(part);
-        let (low, high) = (values.clone().min(), values.max());
-        match (low, high) {
-            (Some(low), Some(high)) if low == high => mib(low),
-            (Some(low), Some(high)) => format!("{}–{}", mib(low), mib(high)),
-            _ => String::new(),
+        let low = mib(values.clone().min().unwrap_or_default());
+        let high = mib(values.max().unwrap_or_default());
+        if low == high {
+            format!("{low} MiB")
+        } else {
+            format!("{low}–{high} MiB")
         }
     };
     println!(
@@ -87,7 +88,18 @@ pub async fn run(args: &IdleArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// KiB as MiB with one decimal (`16.1 MiB`).
+/// KiB as MiB with one decimal (`16.1`).
 fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mebibytes_have_one_decimal() {
+        assert_eq!(mib(16_452), "16.1");
+        assert_eq!(mib(8_192), "8.0");
+    }
 }
