@@ -15,7 +15,7 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=startup-order.txt");
-    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
     if !uses_rust_lld() || env::var("PROFILE").as_deref() != Ok("release") {
         return;
     }
