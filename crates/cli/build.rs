@@ -4,8 +4,8 @@
 //! it holds that a build no longer has are skipped, so a stale list costs memory, not a build.
 //!
 //! Only where the linker is rustc's own `rust-lld` (the default of x86_64 Linux since Rust
-//! 1.90, unless a linker is configured): GNU ld and zig (`scripts/lambda-build`) do not know
-//! the flag.
+//! 1.90, unless a linker is configured): GNU ld does not know the flag, and a build with
+//! another linker (zig in `scripts/lambda-build`) is left as it is.
 
 use std::env;
 use std::fs;
