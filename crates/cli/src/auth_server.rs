@@ -14,7 +14,7 @@ use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerCon
 use mcp_oauth_core::CanonicalResource;
 
 use crate::federation_args::UpstreamArgs;
-use crate::runtime::{ServeArgs, Service, serve_all};
+use crate::runtime::{ServeArgs, Service, TlsArgs, serve_all};
 
 /// Where the authorization server keeps its data (shared with the admin commands).
 #[derive(Args, Debug, Clone)]
@@ -321,6 +321,10 @@ pub struct AuthServerArgs {
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
     serve: ServeArgs,
+
+    /// HTTPS, and client certificates (mutual TLS).
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl AuthServerArgs {
@@ -402,8 +406,13 @@ fn trust_local_documents(
 
 /// Runs the authorization server until Ctrl-C or SIGTERM.
 pub async fn run(args: AuthServerArgs) -> anyhow::Result<()> {
+    let tls = args.tls.terminator(&[("--issuer", &args.issuer)])?;
     let store = args.storage.open().await?;
-    serve_all(vec![prepare(&args, store).await?], &args.serve).await
+    serve_all(
+        vec![prepare(&args, store).await?.with_tls(tls)],
+        &args.serve,
+    )
+    .await
 }
 
 /// Builds and binds the authorization server over `store`, and prints where it is.

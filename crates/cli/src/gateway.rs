@@ -19,7 +19,7 @@ use mcp_oauth_proxy::ScopeRules;
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig};
 
 use crate::mcp_endpoint::McpEndpointArgs;
-use crate::runtime::{ServeArgs, Service, serve_all};
+use crate::runtime::{ServeArgs, Service, TlsArgs, serve_all};
 use crate::upstream_args::McpUpstreamArgs;
 
 #[cfg(feature = "lambda")]
@@ -138,6 +138,10 @@ pub struct GatewayArgs {
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
     serve: ServeArgs,
+
+    /// HTTPS, and client certificates (mutual TLS).
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl GatewayArgs {
@@ -308,7 +312,11 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         #[cfg(not(feature = "lambda"))]
         return Err(crate::left_out::lambda_runtime());
     }
-    serve_all(vec![bind(&args).await?], &args.serve).await
+    let tls = args.tls.terminator(&[
+        ("--public-url", &args.public_url),
+        ("--url", &args.endpoint.url),
+    ])?;
+    serve_all(vec![bind(&args).await?.with_tls(tls)], &args.serve).await
 }
 
 /// Builds and binds the gateway (reading the scopes from the user pool unless given), prints

@@ -8,7 +8,7 @@ use mcp_oauth_resource::{ResourceServer, ResourceServerConfig};
 
 use crate::issuer_args::IssuerArgs;
 use crate::mcp_endpoint::McpEndpointArgs;
-use crate::runtime::{ServeArgs, Service, serve_all};
+use crate::runtime::{ServeArgs, Service, TlsArgs, serve_all};
 use crate::upstream_args::{McpUpstreamArgs, UpstreamTarget};
 
 /// Flags of `mcp-oauth mcp-server`.
@@ -49,6 +49,10 @@ pub struct McpServerArgs {
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
     serve: ServeArgs,
+
+    /// HTTPS, and client certificates (mutual TLS).
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl McpServerArgs {
@@ -108,7 +112,8 @@ impl McpServerArgs {
 
 /// Runs the MCP server until Ctrl-C or SIGTERM.
 pub async fn run(args: McpServerArgs) -> anyhow::Result<()> {
-    serve_all(vec![prepare(&args).await?], &args.serve).await
+    let tls = args.tls.terminator(&[("--url", &args.endpoint.url)])?;
+    serve_all(vec![prepare(&args).await?.with_tls(tls)], &args.serve).await
 }
 
 /// Builds and binds the MCP server and prints where it is; with validation on, it fetches

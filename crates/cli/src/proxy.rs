@@ -13,7 +13,7 @@ use mcp_oauth_resource::{ResourceServer, ResourceServerConfig};
 
 use crate::issuer_args::IssuerArgs;
 use crate::mcp_endpoint::McpEndpointArgs;
-use crate::runtime::{ServeArgs, Service, serve_all};
+use crate::runtime::{ServeArgs, Service, TlsArgs, serve_all};
 use crate::upstream_args::{McpUpstreamArgs, UpstreamTarget};
 
 /// The name the Protected Resource Metadata gives a proxied server unless told otherwise.
@@ -54,10 +54,15 @@ pub struct ProxyArgs {
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
     serve: ServeArgs,
+
+    /// HTTPS, and client certificates (mutual TLS).
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Runs the proxy until Ctrl-C or SIGTERM.
 pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
+    let tls = args.tls.terminator(&[("--url", &args.endpoint.url)])?;
     let base = args
         .endpoint
         .endpoint_config(&args.resource_name)?
@@ -69,7 +74,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
         );
     };
     let service = prepare(args.bind, base, &args.issuers, &args.upstream, &upstream).await?;
-    serve_all(vec![service], &args.serve).await
+    serve_all(vec![service.with_tls(tls)], &args.serve).await
 }
 
 /// Builds and binds the proxy in front of `upstream` at `bind`, with `base` (the endpoint,

@@ -10,6 +10,7 @@ pub mod lambda;
 mod logging;
 mod metrics;
 mod requests;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use tokio::net::TcpListener;
 pub use connections::ServeArgs;
 pub use health::HEALTH_PATHS;
 pub use logging::{LogFormat, init as init_logging};
+pub use tls::{TlsArgs, TlsTerminator};
 
 /// The variable through which AWS Lambda tells a function where its runtime API is: set only
 /// in Lambda.
@@ -75,6 +77,8 @@ pub struct Service {
     readiness: Vec<health::ReadinessCheck>,
     /// The server's own metrics.
     metrics: Vec<RegisterMetrics>,
+    /// Terminates TLS on each connection, when the server serves HTTPS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Service {
@@ -89,7 +93,17 @@ impl Service {
             background: Vec::new(),
             readiness: Vec::new(),
             metrics: Vec::new(),
+            tls: None,
         })
+    }
+
+    /// Serves HTTPS with `tls` (and reloads its certificate meanwhile), if given.
+    pub fn with_tls(mut self, tls: Option<TlsTerminator>) -> Self {
+        let Some(tls) = tls else {
+            return self;
+        };
+        self.tls = Some(tls.acceptor());
+        self.with_background(tls.reloads())
     }
 
     /// Adds `task`, run while the server serves and dropped when it stops.
@@ -138,8 +152,9 @@ impl Service {
 
 /// Serves every service until Ctrl-C or SIGTERM within `limits`, then stops them all
 /// gracefully. Each gets `/healthz` and `/readyz`, request ids, a log line per request and
-/// HTTP metrics; the metrics are served on `--metrics-addr` if given. Handlers see the
-/// client's address (`ConnectInfo`), which sign-in throttling needs. The services'
+/// HTTP metrics; the metrics are served on `--metrics-addr` if given (always plain HTTP: a
+/// private listener). Handlers see the client's address
+/// (`ConnectInfo`), which sign-in throttling needs, and over TLS the client's certificate. The services'
 /// background tasks run meanwhile and are aborted when serving stops.
 pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> anyhow::Result<()> {
     let metrics_listener = match limits.metrics_addr() {
@@ -174,6 +189,7 @@ pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> anyhow::Re
             router,
             limits.clone(),
             stopped.clone(),
+            service.tls,
         ));
     }
     if let Some(listener) = metrics_listener {
@@ -185,6 +201,7 @@ pub async fn serve_all(services: Vec<Service>, limits: &ServeArgs) -> anyhow::Re
             metrics::router(registry),
             limits.few_and_short(metrics::MAX_SCRAPERS),
             stopped.clone(),
+            None,
         ));
     }
     tokio::select! {

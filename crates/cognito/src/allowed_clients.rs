@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
+use mcp_oauth_core::ClientStatus;
 use mcp_oauth_resource::{ClientAllowList, ClientListUnavailable};
 
 use crate::bridge::unix_now;
@@ -21,7 +22,8 @@ const MAX_CACHED: usize = 10_000;
 /// tells the registry the client is in use: the first token of a registered client marks it
 /// used ([`Registry::mark_used`]), which saves it from expiry. A deleted client's tokens may
 /// be accepted for up to `cache_ttl` after the deletion (and already validated tokens until
-/// they expire).
+/// they expire). A client waiting for approval or suspended (issue 16) is refused, and that
+/// answer is not cached, so an approval counts from the client's next token.
 pub struct RegistryAllowList {
     static_clients: HashSet<String>,
     registry: Arc<dyn Registry>,
@@ -83,6 +85,8 @@ impl RegistryAllowList {
             ClientListUnavailable
         })?;
         let allowed = match registration {
+            // Not remembered: an approval takes effect on the next token.
+            Some(registration) if registration.status != ClientStatus::Active => return Ok(false),
             Some(registration) => {
                 if registration.last_used_at.is_none()
                     && let Err(error) = self.registry.mark_used(client_id, unix_now()).await

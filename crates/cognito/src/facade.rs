@@ -34,10 +34,12 @@ pub(crate) struct Facade {
 
 impl Facade {
     /// The document for `issuer` (the gateway's URL), whose endpoints are the pool domain's
-    /// `/oauth2/authorize`, `/oauth2/token` and `/oauth2/revoke`.
+    /// `/oauth2/token` and `/oauth2/revoke`, and `authorization_endpoint` (Cognito's
+    /// `/oauth2/authorize`, or the gateway's own when registration approval is on).
     pub(crate) fn new(
         issuer: &Url,
         cognito_domain: &Url,
+        authorization_endpoint: &str,
         jwks_uri: &str,
         registration_endpoint: &str,
         scopes: &[String],
@@ -45,7 +47,7 @@ impl Facade {
         let domain = cognito_domain.as_str().trim_end_matches('/');
         let mut document = AuthorizationServerMetadata::default();
         document.issuer = issuer.as_str().trim_end_matches('/').to_owned();
-        document.authorization_endpoint = Some(format!("{domain}/oauth2/authorize"));
+        document.authorization_endpoint = Some(authorization_endpoint.to_owned());
         document.token_endpoint = Some(format!("{domain}/oauth2/token"));
         document.jwks_uri = Some(jwks_uri.to_owned());
         document.registration_endpoint = Some(registration_endpoint.to_owned());

@@ -12,9 +12,11 @@ use tower_http::cors::{Any, CorsLayer};
 use url::Url;
 
 use crate::allowed_clients::RegistryAllowList;
+use crate::approval_gate::ApprovalGate;
 use crate::bridge::{AppClients, Bridge, BridgeConfig, RegistrationSettings};
 use crate::facade::Facade;
 use crate::registry::Registry;
+use crate::registry_admin::RegistryAdmin;
 use crate::sweeper::Sweeper;
 
 /// The gateway's settings. Build them with [`GatewayConfig::new`] and the `with_…` setters.
@@ -80,6 +82,8 @@ impl GatewayConfig {
             problems.push("the resource server has no scopes".to_owned());
         }
         problems.extend(self.registration.problems());
+        let supported = self.scopes.iter().map(String::as_str).collect();
+        problems.extend(self.registration.governance.problems(&supported));
         match (issuer, domain) {
             (Some(issuer), Some(domain)) if problems.is_empty() => Ok((issuer, domain)),
             _ => Err(GatewayError::Config(problems)),
@@ -108,14 +112,21 @@ pub enum GatewayError {
     Config(Vec<String>),
 }
 
+/// The path of the gateway's `/authorize` under `issuer`.
+fn authorize_path(issuer: &Url) -> String {
+    format!("{}/authorize", issuer.path().trim_end_matches('/'))
+}
+
 /// The façade and the bridge for one user pool.
 #[derive(Clone)]
 pub struct Gateway {
     facade: Facade,
     bridge: Bridge,
+    /// The gateway's `/authorize` and its path, when registration approval is on.
+    approval_gate: Option<(ApprovalGate, String)>,
     app_clients: AppClients,
     registry: Arc<dyn Registry>,
-    event_retention: std::time::Duration,
+    registration: RegistrationSettings,
 }
 
 impl Gateway {
@@ -126,10 +137,25 @@ impl Gateway {
         registry: Arc<dyn Registry>,
     ) -> Result<Self, GatewayError> {
         let (issuer, domain) = config.validate()?;
-        let registration_endpoint = format!("{}/register", issuer.as_str().trim_end_matches('/'));
+        let base = issuer.as_str().trim_end_matches('/');
+        let registration_endpoint = format!("{base}/register");
+        let cognito_authorize =
+            format!("{}/oauth2/authorize", domain.as_str().trim_end_matches('/'));
+        let approval_gate = config.registration.governance.approval_required.then(|| {
+            ApprovalGate::new(
+                Arc::clone(&registry),
+                cognito_authorize.clone(),
+                base.to_owned(),
+            )
+        });
+        let authorization_endpoint = match approval_gate {
+            Some(_) => format!("{base}/authorize"),
+            None => cognito_authorize,
+        };
         let facade = Facade::new(
             &issuer,
             &domain,
+            &authorization_endpoint,
             &config.jwks_uri,
             &registration_endpoint,
             &config.scopes,
@@ -142,9 +168,10 @@ impl Gateway {
         Ok(Self {
             facade,
             bridge: Bridge::new(bridge_config, app_clients.clone(), Arc::clone(&registry)),
+            approval_gate: approval_gate.map(|gate| (gate, authorize_path(&issuer))),
             app_clients,
             registry,
-            event_retention: config.registration.event_retention,
+            registration: config.registration.clone(),
         })
     }
 
@@ -161,7 +188,20 @@ impl Gateway {
             .allow_origin(Any)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
-        self.facade.router().merge(self.bridge.router().layer(cors))
+        let router = self.facade.router().merge(self.bridge.router().layer(cors));
+        match &self.approval_gate {
+            Some((gate, path)) => router.merge(gate.router(path)),
+            None => router,
+        }
+    }
+
+    /// The operator's actions on this pool's registrations (`mcp-oauth admin clients`).
+    pub fn admin(&self) -> RegistryAdmin {
+        RegistryAdmin::new(
+            self.app_clients.clone(),
+            Arc::clone(&self.registry),
+            self.registration.clone(),
+        )
     }
 
     /// The MCP server's allowed clients: `static_clients` plus the registered ones.
@@ -172,6 +212,6 @@ impl Gateway {
     /// The sweeper of unused registrations and expired events.
     pub fn sweeper(&self) -> Sweeper {
         Sweeper::new(self.app_clients.clone(), Arc::clone(&self.registry))
-            .with_event_retention(self.event_retention)
+            .with_event_retention(self.registration.event_retention)
     }
 }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod allowed_clients;
+mod approval_gate;
 mod aws;
 mod bridge;
 mod deploy;
@@ -17,6 +18,7 @@ mod facade;
 mod gateway;
 mod oauth_response;
 mod registry;
+mod registry_admin;
 mod secret;
 mod sweeper;
 
@@ -34,4 +36,5 @@ pub use registry::{
     BridgeEvent, BridgeEventKind, DynamoDbRegistry, Registration, Registry, RegistryError,
     SqliteRegistry, UnixTime,
 };
+pub use registry_admin::{RegistryAdmin, RegistryAdminError};
 pub use sweeper::Sweeper;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mcp_oauth_cognito::{
     BridgeEvent, BridgeEventKind, Registration, Registry, RegistryError, SqliteRegistry,
 };
-use mcp_oauth_core::AuditOutcome;
+use mcp_oauth_core::{AuditOutcome, ClientStatus, RegistrationPath};
 use serde_json::json;
 
 fn registration(client_id: &str, created_at: u64, expires_at: u64) -> Registration {
@@ -86,12 +86,74 @@ async fn registry_suite(registry: Arc<dyn Registry>) {
         ["client-c"]
     );
 
+    status_suite(registry.as_ref()).await;
     events_suite(registry.as_ref()).await;
     // Events are never taken for registrations.
     assert_eq!(
         ids(registry.expired(10_000, 10).await.unwrap()),
         ["client-c"]
     );
+}
+
+/// Registration governance: status and path kept, changed, listed (events never listed).
+async fn status_suite(registry: &dyn Registry) {
+    let pending = registration("client-p", 3_000, 90_000)
+        .with_status(ClientStatus::Pending, RegistrationPath::InitialAccessToken);
+    registry.insert(&pending).await.unwrap();
+    assert_eq!(registry.get("client-p").await.unwrap(), Some(pending));
+    let listed = |status| async move {
+        registry
+            .list(status)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.client_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(Some(ClientStatus::Pending)).await, ["client-p"]);
+    assert_eq!(
+        listed(Some(ClientStatus::Active)).await,
+        ["client-a", "client-c"]
+    );
+    assert_eq!(listed(None).await, ["client-a", "client-c", "client-p"]);
+
+    assert!(
+        registry
+            .set_status("client-p", ClientStatus::Active, 3_100, Some(4_000))
+            .await
+            .unwrap()
+    );
+    let approved = registry.get("client-p").await.unwrap().unwrap();
+    assert_eq!(
+        (approved.status, approved.approved_at, approved.expires_at),
+        (ClientStatus::Active, Some(3_100), Some(4_000))
+    );
+    assert_eq!(approved.path, RegistrationPath::InitialAccessToken);
+    assert!(
+        registry
+            .set_status("client-p", ClientStatus::Suspended, 3_200, None)
+            .await
+            .unwrap()
+    );
+    let suspended = registry.get("client-p").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            suspended.status,
+            suspended.approved_at,
+            suspended.expires_at
+        ),
+        (ClientStatus::Suspended, Some(3_100), None)
+    );
+    assert!(listed(Some(ClientStatus::Pending)).await.is_empty());
+    assert!(
+        !registry
+            .set_status("client-unknown", ClientStatus::Active, 1, None)
+            .await
+            .unwrap(),
+        "an unknown client is not created"
+    );
+    assert_eq!(registry.get("client-unknown").await.unwrap(), None);
+    assert!(registry.delete("client-p").await.unwrap());
 }
 
 /// The bridge's events: kept with every field, read back newest first chosen then oldest
@@ -251,12 +313,35 @@ async fn dynamodb_items_carry_the_ttl_attribute_until_used() {
         names,
         [
             "client_id",
+            "client_status",
             "created_at",
             "expires_at",
             "metadata",
+            "registration_path",
             "registration_token_hash",
             "ttl"
         ]
+    );
+    // An item written before registration governance (no status, no path) is an active
+    // client of open registration.
+    let mut older = stored.clone();
+    older.remove("client_status");
+    older.remove("registration_path");
+    older.insert(
+        "client_id".to_owned(),
+        aws_sdk_dynamodb::types::AttributeValue::S("client-older".into()),
+    );
+    dynamodb
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(older))
+        .send()
+        .await
+        .unwrap();
+    let older = registry.get("client-older").await.unwrap().unwrap();
+    assert_eq!(
+        (older.status, older.path),
+        (ClientStatus::Active, RegistrationPath::Open)
     );
     registry.mark_used("client-ttl", 150).await.unwrap();
     let used = item(dynamodb, table).await;

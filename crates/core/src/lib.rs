@@ -8,16 +8,19 @@
 
 mod audit;
 mod challenge;
+mod client_certificate;
 mod client_id_metadata;
 mod client_metadata;
 #[cfg(feature = "sql-migrations")]
 mod embedded_migrations;
 mod error;
+mod governance;
 mod metadata;
 mod oauth_error;
 mod pkce;
 mod random;
 mod rate_limit;
+mod redirect_hosts;
 mod redirect_uri;
 mod resource_uri;
 mod scope;
@@ -27,6 +30,7 @@ pub use audit::{
     AUDIT_LOG_TARGET, AuditOutcome, MAX_AUDIT_TEXT_CHARS, UnknownAuditOutcome, bounded_audit_text,
 };
 pub use challenge::{BearerChallenge, BearerErrorCode};
+pub use client_certificate::ClientCertificate;
 pub use client_id_metadata::{
     CimdError, MAX_CLIENT_ID_URL_LEN, is_client_id_url, validate_client_id_metadata_document,
     validate_client_id_url,
@@ -38,6 +42,10 @@ pub use client_metadata::{
 #[cfg(feature = "sql-migrations")]
 pub use embedded_migrations::EmbeddedMigrations;
 pub use error::CoreError;
+pub use governance::{
+    CeilingOutcome, ClientStatus, RegistrationGovernance, RegistrationPath, ScopeCeilings,
+    UnknownName,
+};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use oauth_error::{OAuthErrorCode, OAuthErrorResponse};
 pub use pkce::{
@@ -46,6 +54,7 @@ pub use pkce::{
 };
 pub use random::random_token;
 pub use rate_limit::{DEFAULT_MAX_KEYS, RateLimiter};
+pub use redirect_hosts::{HostPatterns, TrustedRedirects};
 pub use redirect_uri::{
     ApplicationType, RedirectUriError, RedirectUriKind, UnknownApplicationType,
     redirect_uri_matches, validate_redirect_uri,

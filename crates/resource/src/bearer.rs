@@ -3,6 +3,7 @@
 //! `resources/subscribe`, and answers with the challenges of RFC 6750 §3 and
 //! RFC 9728 §5.1 when it refuses.
 
+mod binding;
 mod body;
 mod future;
 
@@ -109,7 +110,6 @@ impl Shared {
         match known {
             Some(verified) => {
                 self.validator.metrics.cache_lookup(true);
-                self.validator.metrics.accepted();
                 Ok(Credentials::Known(verified))
             }
             None => bearer_token(value)

@@ -174,7 +174,7 @@ impl TokenCache {
 
 /// Whether `a` and `b` are equal, looking at every byte (no early exit that would tell how
 /// much of a guess was right).
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0, |differ, (x, y)| differ | (x ^ y)) == 0
 }
 
@@ -193,6 +193,7 @@ mod tests {
             expires_at: 0,
             token_id: None,
             profile: TokenProfileKind::Jwt,
+            certificate_thumbprint: None,
         })
     }
 

@@ -1,7 +1,7 @@
 //! What the resource server verified about a token, handed to the MCP handlers.
 
 use mcp_oauth_core::ScopeSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which profile accepted a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,4 +37,24 @@ pub struct VerifiedToken {
     pub token_id: Option<String>,
     /// The profile that accepted the token.
     pub profile: TokenProfileKind,
+    /// `cnf.x5t#S256`: the SHA-256 thumbprint of the client certificate the token is bound
+    /// to (RFC 8705 §3.1), when it is bound. Such a token is accepted only on a connection
+    /// whose client presented that certificate.
+    pub certificate_thumbprint: Option<String>,
+}
+
+/// The `cnf` (confirmation) member of a token's claims or of an introspection answer
+/// (RFC 7800 §3.1), the one confirmation method read here: `x5t#S256` (RFC 8705 §3.1, §3.2).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Confirmation {
+    /// The thumbprint of the certificate the token is bound to.
+    #[serde(rename = "x5t#S256")]
+    pub(crate) x5t_s256: Option<String>,
+}
+
+impl Confirmation {
+    /// The certificate thumbprint of an optional `cnf`.
+    pub(crate) fn thumbprint(cnf: Option<Self>) -> Option<String> {
+        cnf.and_then(|cnf| cnf.x5t_s256)
+    }
 }

@@ -106,6 +106,7 @@ mod tests {
             expires_at: 2_000_000_000,
             token_id: None,
             profile: TokenProfileKind::Jwt,
+            certificate_thumbprint: None,
         }
     }
 

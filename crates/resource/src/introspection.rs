@@ -3,6 +3,7 @@
 use mcp_oauth_core::{CanonicalResource, ScopeSet};
 use serde::Deserialize;
 
+use crate::claims::Confirmation;
 use crate::{IntrospectionConfig, TokenProfileKind, TokenRejection, VerifiedToken};
 
 /// Introspection responses larger than this are refused.
@@ -22,6 +23,8 @@ struct IntrospectionResponse {
     nbf: Option<u64>,
     jti: Option<String>,
     token_type: Option<String>,
+    /// RFC 8705 §3.2: the certificate a bound token is bound to.
+    cnf: Option<Confirmation>,
 }
 
 /// Calls introspection endpoints with the resource server's credentials.
@@ -134,6 +137,7 @@ fn accept(
         expires_at: exp,
         token_id: answer.jti,
         profile: TokenProfileKind::Introspection,
+        certificate_thumbprint: Confirmation::thumbprint(answer.cnf),
     })
 }
 
@@ -160,6 +164,28 @@ mod tests {
         .unwrap();
         assert_eq!(verified.subject, "u1");
         assert!(verified.scopes.contains("mcp:read"));
+    }
+
+    #[test]
+    fn reads_the_certificate_a_token_is_bound_to() {
+        let bound = accept(
+            answer(serde_json::json!({"active": true, "sub": "u1", "exp": 200,
+                "aud": "http://localhost:3001/mcp", "cnf": {"x5t#S256": "thumb"}})),
+            "https://as",
+            &resource(),
+            100,
+        )
+        .unwrap();
+        assert_eq!(bound.certificate_thumbprint.as_deref(), Some("thumb"));
+        let unbound = accept(
+            answer(serde_json::json!({"active": true, "sub": "u1", "exp": 200,
+                "aud": "http://localhost:3001/mcp"})),
+            "https://as",
+            &resource(),
+            100,
+        )
+        .unwrap();
+        assert_eq!(unbound.certificate_thumbprint, None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use mcp_oauth_core::{CanonicalResource, ScopeSet};
 use serde::Deserialize;
 
 use crate::cache::{TokenCache, now_unix};
+use crate::claims::Confirmation;
 use crate::config::{IssuerConfig, ResourceServerConfig, TokenProfile};
 use crate::error::{ConfigError, TokenRejection};
 use crate::introspection::Introspector;
@@ -56,6 +57,7 @@ struct AccessTokenClaims {
     scp: Vec<String>,
     token_use: Option<String>,
     jti: Option<String>,
+    cnf: Option<Confirmation>,
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
@@ -291,6 +293,7 @@ impl TokenValidator {
             expires_at: claims.exp,
             token_id: claims.jti,
             profile: TokenProfileKind::Jwt,
+            certificate_thumbprint: Confirmation::thumbprint(claims.cnf),
         })
     }
 
@@ -336,6 +339,7 @@ impl TokenValidator {
             expires_at: claims.exp,
             token_id: claims.jti,
             profile: TokenProfileKind::Cognito,
+            certificate_thumbprint: Confirmation::thumbprint(claims.cnf),
         })
     }
 

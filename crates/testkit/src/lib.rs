@@ -1,8 +1,12 @@
 //! A test issuer: an OAuth authorization server stand-in with its own keys, that publishes
 //! metadata and a JWKS on an ephemeral loopback port, signs whatever tokens a test needs
 //! (valid, expired, for another audience, hostile), answers RFC 7662 introspection, and can
-//! be told to stop serving its JWKS.
+//! be told to stop serving its JWKS. With feature `pki`, `pki` makes certificates for TLS and
+//! mutual TLS.
 #![warn(missing_docs)]
+
+#[cfg(feature = "pki")]
+pub mod pki;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

@@ -3,7 +3,8 @@
 //! kept-alive connections), a 400 for requests with several or malformed `Host` headers
 //! (RFC 9112 §3.2), and a graceful shutdown bounded in time. Slowloris clients (headers sent a
 //! byte at a time) and connection floods therefore cost a bounded number of connections for a
-//! bounded time, while other requests are served.
+//! bounded time, while other requests are served. TLS, when on, is terminated here too
+//! (`super::tls`), after accepting and before HTTP.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,12 +20,15 @@ use clap::Args;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use mcp_oauth_core::ClientCertificate;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use super::host_check;
+use super::{host_check, tls};
 
 /// How long to wait before accepting again when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
@@ -83,18 +87,22 @@ impl ServeArgs {
 }
 
 /// Serves `router` on `listener` until `stop` turns true, then stops accepting and lets open
-/// connections finish their requests for up to `--shutdown-grace-secs`. Handlers see the
-/// client's address (`ConnectInfo<SocketAddr>`).
+/// connections finish their requests for up to `--shutdown-grace-secs`. With `tls`, each
+/// connection's TLS handshake runs first (within `--header-timeout-secs`). Handlers see the
+/// client's address (`ConnectInfo<SocketAddr>`) and, over TLS, the certificate it presented
+/// if any ([`ClientCertificate`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ServeArgs,
     stop: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections()));
+    let header_timeout = Duration::from_secs(limits.header_timeout_secs);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.header_timeout_secs))
+        .header_read_timeout(header_timeout)
         .keep_alive(!limits.close_after_response);
     let mut connections = JoinSet::new();
     loop {
@@ -119,20 +127,28 @@ pub async fn serve(
         };
         // Nagle's algorithm delays small SSE frames by tens of milliseconds.
         let _ = stream.set_nodelay(true);
-        let connection = http.serve_connection(TokioIo::new(stream), app(router.clone(), remote));
-        let stop = stop.clone();
+        let (http, router, stop, tls) = (http.clone(), router.clone(), stop.clone(), tls.clone());
         connections.spawn(async move {
             let _slot = slot;
-            let mut connection = std::pin::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = stopped(&stop) => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
+            let Some(tls) = tls else {
+                return run_connection(&http, stream, app(router, remote, None), &stop, remote)
+                    .await;
             };
-            if let Err(error) = result {
-                tracing::debug!(%remote, %error, "connection closed");
+            // The handshake gets the headers' deadline: a client that stalls in it holds its
+            // slot no longer than one that stalls in its headers. A failed handshake never
+            // reaches a handler.
+            let handshake = tokio::select! {
+                handshake = tokio::time::timeout(header_timeout, tls.accept(stream)) => handshake,
+                () = stopped(&stop) => return,
+            };
+            match handshake {
+                Ok(Ok(stream)) => {
+                    let certificate = tls::client_certificate(stream.get_ref().1);
+                    let service = app(router, remote, certificate);
+                    run_connection(&http, stream, service, &stop, remote).await;
+                }
+                Ok(Err(error)) => tracing::debug!(%remote, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
             }
         });
         while connections.try_join_next().is_some() {}
@@ -151,10 +167,39 @@ pub async fn serve(
     }
 }
 
-/// One connection's service: the client's address for handlers, and the `Host` check.
+/// Serves HTTP/1.1 on the connection `io` from `remote` until it closes, or until `stop`
+/// turns true and its request in progress is answered.
+async fn run_connection<I, S>(
+    http: &http1::Builder,
+    io: I,
+    service: S,
+    stop: &watch::Receiver<bool>,
+    remote: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = Body>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let connection = http.serve_connection(TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = stopped(stop) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%remote, %error, "connection closed");
+    }
+}
+
+/// One connection's service: the client's address and certificate for handlers, and the
+/// `Host` check.
 fn app(
     router: Router,
     remote: SocketAddr,
+    certificate: Option<ClientCertificate>,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
     Response = Response,
@@ -163,6 +208,9 @@ fn app(
 > + Clone {
     hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(remote));
+        if let Some(certificate) = &certificate {
+            request.extensions_mut().insert(certificate.clone());
+        }
         let refusal = host_check::refusal(request.headers());
         let router = router.clone();
         async move {

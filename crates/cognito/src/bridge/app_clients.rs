@@ -1,5 +1,8 @@
-//! The Cognito API calls of the bridge: create and delete app clients, read the resource
-//! server's scopes.
+//! The Cognito API calls of the bridge: create, update and delete app clients, read the
+//! resource server's scopes.
+//!
+//! `UpdateUserPoolClient` resets every attribute it is not sent to its default, so creation
+//! and update send the same settings, from one place ([`apply_settings!`]).
 
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::types::{
@@ -23,6 +26,35 @@ pub(crate) struct NewAppClient<'a> {
     pub(crate) scopes: Vec<String>,
     /// Whether Cognito generates a client secret (a confidential client).
     pub(crate) confidential: bool,
+    /// Whether the client may sign people in: a client waiting for approval, or suspended,
+    /// has its OAuth flows turned off at Cognito too.
+    pub(crate) enabled: bool,
+}
+
+/// The settings of an app client, sent alike by `CreateUserPoolClient` and
+/// `UpdateUserPoolClient` (whose builders have the same setters): the authorization code flow
+/// with the scopes and callback URLs when enabled, none when not; SRP as the only API sign-in
+/// flow; refresh token rotation; token revocation.
+macro_rules! apply_settings {
+    ($builder:expr, $request:expr, $rotation:expr) => {{
+        let request: &NewAppClient<'_> = $request;
+        let builder = $builder
+            .client_name(client_name(request.name))
+            .allowed_o_auth_flows_user_pool_client(request.enabled)
+            .set_callback_urls(Some(request.redirect_uris.to_vec()))
+            .supported_identity_providers("COGNITO")
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
+            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
+            .enable_token_revocation(true)
+            .refresh_token_rotation($rotation);
+        if request.enabled {
+            builder
+                .allowed_o_auth_flows(OAuthFlowType::Code)
+                .set_allowed_o_auth_scopes(Some(request.scopes.clone()))
+        } else {
+            builder
+        }
+    }};
 }
 
 /// An app client Cognito created.
@@ -66,26 +98,12 @@ impl AppClients {
         &self,
         request: &NewAppClient<'_>,
     ) -> Result<CreatedAppClient, CognitoFault> {
-        let rotation = RefreshTokenRotationType::builder()
-            .feature(FeatureType::Enabled)
-            .retry_grace_period_seconds(0)
-            .build()
-            .map_err(|error| CognitoFault::Unavailable(error.to_string()))?;
-        let output = self
+        let create = self
             .client
             .create_user_pool_client()
             .user_pool_id(&self.user_pool_id)
-            .client_name(client_name(request.name))
-            .generate_secret(request.confidential)
-            .allowed_o_auth_flows(OAuthFlowType::Code)
-            .allowed_o_auth_flows_user_pool_client(true)
-            .set_allowed_o_auth_scopes(Some(request.scopes.clone()))
-            .set_callback_urls(Some(request.redirect_uris.to_vec()))
-            .supported_identity_providers("COGNITO")
-            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
-            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
-            .enable_token_revocation(true)
-            .refresh_token_rotation(rotation)
+            .generate_secret(request.confidential);
+        let output = apply_settings!(create, request, rotation()?)
             .send()
             .await
             .map_err(|error| CognitoFault::from_sdk(error.into_service_error(), false))?;
@@ -99,6 +117,25 @@ impl AppClients {
             client_id: created.0.to_owned(),
             secret: created.1.map(str::to_owned),
         })
+    }
+
+    /// Sends every setting of the app client `client_id` again, from `request` (whose
+    /// `confidential` is ignored: a secret cannot be added or removed).
+    pub(crate) async fn update(
+        &self,
+        client_id: &str,
+        request: &NewAppClient<'_>,
+    ) -> Result<(), CognitoFault> {
+        let update = self
+            .client
+            .update_user_pool_client()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(client_id);
+        apply_settings!(update, request, rotation()?)
+            .send()
+            .await
+            .map_err(|error| CognitoFault::from_sdk(error.into_service_error(), true))?;
+        Ok(())
     }
 
     /// Deletes the app client `client_id`; one that no longer exists counts as deleted.
@@ -141,6 +178,15 @@ impl AppClients {
             })
             .unwrap_or_default())
     }
+}
+
+/// Refresh token rotation without a grace period.
+fn rotation() -> Result<RefreshTokenRotationType, CognitoFault> {
+    RefreshTokenRotationType::builder()
+        .feature(FeatureType::Enabled)
+        .retry_grace_period_seconds(0)
+        .build()
+        .map_err(|error| CognitoFault::Unavailable(error.to_string()))
 }
 
 /// Cognito's `ClientName` (`[\w\s+=,.@-]+`, at most 128 characters) from the registered

@@ -17,6 +17,7 @@
 
 mod app_clients;
 mod fault;
+mod register;
 mod settings;
 
 use std::net::{IpAddr, SocketAddr};
@@ -32,7 +33,6 @@ use axum::routing::{get, post};
 use http::{Extensions, HeaderMap, StatusCode, header};
 use mcp_oauth_core::{
     AuditOutcome, ClientMetadata, OAuthErrorCode, RateLimiter, RegistrationPolicy, ScopeSet,
-    ValidatedClientMetadata,
 };
 use serde_json::{Value, json};
 
@@ -40,7 +40,7 @@ pub use app_clients::AppClients;
 pub use fault::CognitoFault;
 pub use settings::RegistrationSettings;
 
-use self::app_clients::NewAppClient;
+pub(crate) use self::app_clients::NewAppClient;
 use crate::oauth_response::{BadRequest, invalid_token, no_store, oauth_error, retry_after};
 use crate::registry::{
     BridgeEvent, BridgeEventKind, Registration, Registry, RegistryError, UnixTime,
@@ -88,11 +88,14 @@ pub struct Bridge {
 
 struct Inner {
     config: BridgeConfig,
+    /// The registration policy before governance: the resource server's scopes, the sizes.
     policy: RegistrationPolicy,
     app_clients: AppClients,
     registry: Arc<dyn Registry>,
     /// Registrations per client address in any minute.
     limiter: RateLimiter<Option<IpAddr>>,
+    /// Registrations from every address together in any minute (this instance's count).
+    global_limiter: Option<RateLimiter<()>>,
     /// The limiter's time origin (a monotonic clock).
     started: Instant,
 }
@@ -117,6 +120,11 @@ impl Bridge {
         Self {
             inner: Arc::new(Inner {
                 limiter: RateLimiter::per_minute(config.registration.registrations_per_minute),
+                global_limiter: config
+                    .registration
+                    .governance
+                    .global_registrations_per_minute
+                    .map(RateLimiter::per_minute),
                 started: Instant::now(),
                 policy,
                 config,
@@ -133,7 +141,7 @@ impl Bridge {
             .map(|url| url.path().trim_end_matches('/').to_owned())
             .unwrap_or_else(|_| "/register".to_owned());
         Router::new()
-            .route(&path, post(register))
+            .route(&path, post(register::register))
             .route(
                 &format!("{path}/{{client_id}}"),
                 get(read).delete(delete).put(update),
@@ -225,12 +233,6 @@ fn metadata_of(
 }
 
 impl Inner {
-    fn validate(&self, metadata: ClientMetadata) -> Result<ValidatedClientMetadata, BadRequest> {
-        metadata
-            .validate(&self.policy)
-            .map_err(|error| BadRequest::new(error.error_code(), error.to_string()))
-    }
-
     /// The registered metadata plus the server-assigned members (RFC 7591 §3.2.1).
     fn client_information(
         &self,
@@ -314,106 +316,6 @@ pub(crate) async fn record_event(registry: &dyn Registry, event: &BridgeEvent) {
             "cannot keep a bridge event in the registry; the request goes on"
         );
     }
-}
-
-/// `POST /register` (RFC 7591 §3.1).
-async fn register(
-    State(bridge): State<Arc<Inner>>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let address = client_address(&extensions);
-    if !bridge
-        .limiter
-        .try_acquire(address, bridge.started.elapsed())
-    {
-        let throttled = bridge.refused(AuditOutcome::Throttled, "slow_down", address);
-        bridge.record(throttled).await;
-        return retry_after(
-            oauth_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                OAuthErrorCode::Extension("slow_down".to_owned()),
-                "too many registrations from this address; try again in a minute",
-            ),
-            60,
-        );
-    }
-    if let Some(expected) = &bridge.config.registration.initial_access_token
-        && !bearer(&headers).is_some_and(|presented| secret::equals(presented, expected))
-    {
-        let refused = bridge.refused(AuditOutcome::Refused, "invalid_token", address);
-        bridge.record(refused).await;
-        return invalid_token("a valid initial access token is required to register");
-    }
-    let validated = match metadata_of(&headers, body).and_then(|m| bridge.validate(m)) {
-        Ok(validated) => validated,
-        Err(refusal) => {
-            let refused = bridge.refused(AuditOutcome::Refused, refusal.code.as_str(), address);
-            bridge.record(refused).await;
-            return refusal.into_response();
-        }
-    };
-    let scopes: Vec<String> = match validated.scope() {
-        Some(scope) => scope.iter().map(str::to_owned).collect(),
-        None => bridge.config.scopes.clone(),
-    };
-    let created = match bridge
-        .app_clients
-        .create(&NewAppClient {
-            name: validated.client_name(),
-            redirect_uris: validated.redirect_uris(),
-            scopes: scopes.clone(),
-            confidential: !validated.is_public(),
-        })
-        .await
-    {
-        Ok(created) => created,
-        Err(fault) => {
-            let refused = bridge.refused(AuditOutcome::Refused, fault.reason(), address);
-            bridge.record(refused).await;
-            return fault.into_response();
-        }
-    };
-    let mut metadata = validated.to_json();
-    metadata["scope"] = json!(scopes.join(" "));
-    let token = secret::new_token();
-    let now = unix_now();
-    let registration = Registration::new(
-        created.client_id,
-        metadata,
-        secret::hash(&token),
-        now,
-        now.saturating_add(bridge.config.registration.unused_lifetime.as_secs()),
-    );
-    if let Err(error) = bridge.registry.insert(&registration).await {
-        // Without a record nobody could manage or expire the app client: remove it.
-        if let Err(fault) = bridge.app_clients.delete(&registration.client_id).await {
-            tracing::error!(client_id = %registration.client_id, %fault, "app client left behind after a registry failure");
-        }
-        let refused = bridge.refused(AuditOutcome::Refused, REGISTRY_UNAVAILABLE, address);
-        bridge.record(refused).await;
-        return registry_unavailable(&error);
-    }
-    let registered = bridge
-        .event(
-            BridgeEventKind::ClientRegistered,
-            AuditOutcome::Succeeded,
-            address,
-        )
-        .with_client_id(&registration.client_id);
-    bridge.record(registered).await;
-    no_store(
-        (
-            StatusCode::CREATED,
-            axum::Json(bridge.client_information(
-                &registration,
-                created.secret.as_deref(),
-                Some(&token),
-            )),
-        )
-            .into_response(),
-    )
 }
 
 /// `GET /register/{client_id}` (RFC 7592 §2.1). The client secret is not returned: the

@@ -1,7 +1,10 @@
 //! The registration settings a deployment chooses: how long unused registrations live, the
-//! initial access token, the rate limit, and how long the bridge's events are kept.
+//! initial access token, the rate limit, how long the bridge's events are kept, and the
+//! registration governance (approval, trusted redirect hosts, scope ceilings, limits).
 
 use std::time::Duration;
+
+use mcp_oauth_core::{ClientStatus, RegistrationGovernance};
 
 /// How the registration bridge admits and keeps registrations. The `Default` keeps an unused
 /// registration 24 hours, needs no initial access token, accepts 10 registrations per client
@@ -20,6 +23,8 @@ pub struct RegistrationSettings {
     /// How long the registry keeps the bridge's events (registrations created, refused and
     /// deleted; default 90 days).
     pub event_retention: Duration,
+    /// The operator's policies for registered clients (default: none).
+    pub governance: RegistrationGovernance,
 }
 
 impl Default for RegistrationSettings {
@@ -29,6 +34,7 @@ impl Default for RegistrationSettings {
             initial_access_token: None,
             registrations_per_minute: 10,
             event_retention: Self::DEFAULT_EVENT_RETENTION,
+            governance: RegistrationGovernance::default(),
         }
     }
 }
@@ -61,6 +67,23 @@ impl RegistrationSettings {
         self
     }
 
+    /// Sets the registration governance.
+    pub fn with_governance(mut self, governance: RegistrationGovernance) -> Self {
+        self.governance = governance;
+        self
+    }
+
+    /// How long a registration lives unused from `status` on: a client waiting for approval
+    /// waits the longer of the unused lifetime and the governance's pending time.
+    pub(crate) fn unused_lifetime_when(&self, status: ClientStatus) -> Duration {
+        match status {
+            ClientStatus::Pending => self
+                .unused_lifetime
+                .max(Duration::from_secs(self.governance.pending_ttl_secs)),
+            _ => self.unused_lifetime,
+        }
+    }
+
     /// Every setting the bridge cannot work with, described.
     pub(crate) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -87,6 +110,7 @@ impl std::fmt::Debug for RegistrationSettings {
             )
             .field("registrations_per_minute", &self.registrations_per_minute)
             .field("event_retention", &self.event_retention)
+            .field("governance", &self.governance)
             .finish()
     }
 }

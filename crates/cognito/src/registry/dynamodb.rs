@@ -3,7 +3,9 @@
 //! Table layout (the CloudFormation template creates it; [`DynamoDbRegistry::create_table`]
 //! does the same on emulators): partition key `client_id` (S); attributes `metadata` (S, JSON),
 //! `registration_token_hash` (S), `created_at`, `last_used_at`, `expires_at` (N, Unix seconds)
-//! and `ttl` (N), the table's TTL attribute.
+//! and `ttl` (N), the table's TTL attribute; `client_status` and `registration_path` (S) and
+//! `approved_at` (N) for registration governance (records without them are active clients of
+//! open registration).
 //!
 //! `ttl` is `expires_at` plus [`TTL_GRACE_SECS`]: the sweeper, which deletes the Cognito app
 //! client before the record, always sees an expired registration first; DynamoDB's TTL
@@ -26,6 +28,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, TimeToLiveSpecification,
 };
+
+use mcp_oauth_core::{ClientStatus, RegistrationPath};
 
 use super::{BridgeEvent, BridgeEventKind, Registration, Registry, RegistryError, UnixTime};
 
@@ -129,6 +133,17 @@ impl DynamoDbRegistry {
         item.insert("created_at".to_owned(), number(registration.created_at));
         if let Some(used) = registration.last_used_at {
             item.insert("last_used_at".to_owned(), number(used));
+        }
+        item.insert(
+            "client_status".to_owned(),
+            AttributeValue::S(registration.status.as_str().to_owned()),
+        );
+        item.insert(
+            "registration_path".to_owned(),
+            AttributeValue::S(registration.path.as_str().to_owned()),
+        );
+        if let Some(approved) = registration.approved_at {
+            item.insert("approved_at".to_owned(), number(approved));
         }
         if let Some(expires) = registration.expires_at {
             item.insert("expires_at".to_owned(), number(expires));
@@ -275,7 +290,25 @@ impl DynamoDbRegistry {
         };
         let metadata = serde_json::from_str(&text("metadata")?)
             .map_err(|error| corrupt(format!("metadata: {error}")))?;
+        let optional_text = |name: &str| match item.get(name) {
+            None => Ok(None),
+            Some(AttributeValue::S(value)) => Ok(Some(value.as_str())),
+            Some(_) => Err(corrupt(format!("{name} is not a string"))),
+        };
+        let status = optional_text("client_status")?
+            .map(str::parse::<ClientStatus>)
+            .transpose()
+            .map_err(|error| corrupt(error.to_string()))?
+            .unwrap_or(ClientStatus::Active);
+        let path = optional_text("registration_path")?
+            .map(str::parse::<RegistrationPath>)
+            .transpose()
+            .map_err(|error| corrupt(error.to_string()))?
+            .unwrap_or(RegistrationPath::Open);
         Ok(Registration {
+            status,
+            path,
+            approved_at: time("approved_at")?,
             metadata,
             registration_token_hash: text("registration_token_hash")?,
             created_at: time("created_at")?.ok_or_else(|| corrupt("no created_at".to_owned()))?,
@@ -364,6 +397,97 @@ impl Registry for DynamoDbRegistry {
                 }
             }
         }
+    }
+
+    async fn set_status(
+        &self,
+        client_id: &str,
+        status: ClientStatus,
+        now: UnixTime,
+        expires_at: Option<UnixTime>,
+    ) -> Result<bool, RegistryError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(client_id)))
+            .condition_expression("attribute_exists(registration_token_hash)")
+            .expression_attribute_values(":status", AttributeValue::S(status.as_str().to_owned()));
+        let mut set = vec!["client_status = :status"];
+        if status == ClientStatus::Active {
+            set.push("approved_at = :now");
+            update = update.expression_attribute_values(":now", number(now));
+        }
+        let expression = match expires_at {
+            Some(expires) => {
+                set.push("expires_at = :expires");
+                set.push("#ttl = :ttl");
+                update = update
+                    .expression_attribute_values(":expires", number(expires))
+                    .expression_attribute_values(
+                        ":ttl",
+                        number(expires.saturating_add(TTL_GRACE_SECS)),
+                    );
+                format!("SET {}", set.join(", "))
+            }
+            None => format!("SET {} REMOVE expires_at, #ttl", set.join(", ")),
+        };
+        let result = update
+            .update_expression(expression)
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let error = error.into_service_error();
+                if error.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(unavailable(error))
+                }
+            }
+        }
+    }
+
+    /// A filtered scan over the registrations (never the event items, which have no
+    /// `registration_token_hash`), sorted by creation.
+    async fn list(&self, status: Option<ClientStatus>) -> Result<Vec<Registration>, RegistryError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        let filter = match status {
+            None => "attribute_exists(registration_token_hash)",
+            Some(ClientStatus::Active) => {
+                "attribute_exists(registration_token_hash) AND \
+                 (attribute_not_exists(client_status) OR client_status = :status)"
+            }
+            Some(_) => "attribute_exists(registration_token_hash) AND client_status = :status",
+        };
+        loop {
+            let mut scan = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(filter)
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true);
+            if let Some(status) = status {
+                scan = scan.expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(status.as_str().to_owned()),
+                );
+            }
+            let output = scan.send().await.map_err(unavailable)?;
+            for item in output.items() {
+                found.push(Self::from_item(item)?);
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        found.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
+        Ok(found)
     }
 
     /// A filtered scan: the table holds at most one record per app client of the pool (a

@@ -21,13 +21,16 @@ pub enum BridgeEventKind {
     /// A client was deleted (RFC 7592 §2.3, or by the sweeper when unused), or its deletion
     /// refused.
     ClientDeleted,
+    /// An operator approved or suspended a client (the new status is the reason).
+    ClientStatusChanged,
 }
 
 impl BridgeEventKind {
     /// Every kind.
-    pub const ALL: [BridgeEventKind; 2] = [
+    pub const ALL: [BridgeEventKind; 3] = [
         BridgeEventKind::ClientRegistered,
         BridgeEventKind::ClientDeleted,
+        BridgeEventKind::ClientStatusChanged,
     ];
 
     /// The kind's name in records and log lines (the authorization server's names).
@@ -35,6 +38,7 @@ impl BridgeEventKind {
         match self {
             BridgeEventKind::ClientRegistered => "client_registered",
             BridgeEventKind::ClientDeleted => "client_deleted",
+            BridgeEventKind::ClientStatusChanged => "client_status_changed",
         }
     }
 }
@@ -69,8 +73,8 @@ pub struct BridgeEvent {
     pub outcome: AuditOutcome,
     /// Why it did not succeed (an OAuth error code, or a short name of the Cognito fault).
     pub reason: Option<String>,
-    /// Who acted: `client:<client_id>` (with its registration access token), `sweeper`, or
-    /// `None` for an anonymous registration.
+    /// Who acted: `client:<client_id>` (with its registration access token), `sweeper`,
+    /// `admin` (an operator's command), or `None` for an anonymous registration.
     pub actor: Option<String>,
     /// The client concerned, when known.
     pub client_id: Option<String>,

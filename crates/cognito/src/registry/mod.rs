@@ -23,6 +23,7 @@ mod events;
 mod sqlite;
 
 use async_trait::async_trait;
+use mcp_oauth_core::{ClientStatus, RegistrationPath};
 use serde_json::Value;
 use thiserror::Error;
 
@@ -49,6 +50,13 @@ pub struct Registration {
     pub last_used_at: Option<UnixTime>,
     /// When the sweeper removes the registration if it is still unused; `None` once used.
     pub expires_at: Option<UnixTime>,
+    /// Where the client stands with the operator (issue 16); records written before the
+    /// approval workflow existed are active.
+    pub status: ClientStatus,
+    /// How the client registered (its scope ceiling); `open` for records written before.
+    pub path: RegistrationPath,
+    /// When an operator approved the client, if one did.
+    pub approved_at: Option<UnixTime>,
 }
 
 impl Registration {
@@ -67,7 +75,17 @@ impl Registration {
             created_at,
             last_used_at: None,
             expires_at: Some(expires_at),
+            status: ClientStatus::Active,
+            path: RegistrationPath::Open,
+            approved_at: None,
         }
+    }
+
+    /// The registration with `status`, registered by `path`.
+    pub fn with_status(mut self, status: ClientStatus, path: RegistrationPath) -> Self {
+        self.status = status;
+        self.path = path;
+        self
     }
 }
 
@@ -107,6 +125,19 @@ pub trait Registry: Send + Sync {
     /// Records that a token of `client_id` was used at `now`: sets `last_used_at` if unset and
     /// clears `expires_at`. Does nothing for an unknown client.
     async fn mark_used(&self, client_id: &str, now: UnixTime) -> Result<(), RegistryError>;
+
+    /// Sets the status of `client_id` at `now` (an approval also sets `approved_at`) and its
+    /// `expires_at`; `false` for an unknown client.
+    async fn set_status(
+        &self,
+        client_id: &str,
+        status: ClientStatus,
+        now: UnixTime,
+        expires_at: Option<UnixTime>,
+    ) -> Result<bool, RegistryError>;
+
+    /// The registrations with `status` (every one when `None`), oldest first.
+    async fn list(&self, status: Option<ClientStatus>) -> Result<Vec<Registration>, RegistryError>;
 
     /// Up to `limit` registrations whose `expires_at` is at or before `now`.
     async fn expired(

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use mcp_oauth_core::EmbeddedMigrations;
+use mcp_oauth_core::{ClientStatus, EmbeddedMigrations, RegistrationPath};
 use mcp_oauth_private_files::create_private_file;
 use sqlx::Row;
 use sqlx::migrate::MigrateError;
@@ -24,6 +24,10 @@ static MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
     (
         "0002_events.sql",
         include_str!("../../migrations/0002_events.sql"),
+    ),
+    (
+        "0003_status.sql",
+        include_str!("../../migrations/0003_status.sql"),
     ),
 ]);
 
@@ -86,7 +90,16 @@ fn from_row(row: &SqliteRow) -> Result<Registration, RegistryError> {
             .map(|value| u64::try_from(value).map_err(|_| corrupt(format!("negative {name}"))))
             .transpose()
     };
+    let status: String = row.try_get("client_status").map_err(unavailable)?;
+    let path: String = row.try_get("registration_path").map_err(unavailable)?;
     Ok(Registration {
+        status: status
+            .parse::<ClientStatus>()
+            .map_err(|error| corrupt(error.to_string()))?,
+        path: path
+            .parse::<RegistrationPath>()
+            .map_err(|error| corrupt(error.to_string()))?,
+        approved_at: time("approved_at")?,
         registration_token_hash: row
             .try_get("registration_token_hash")
             .map_err(unavailable)?,
@@ -129,7 +142,8 @@ impl Registry for SqliteRegistry {
     async fn insert(&self, registration: &Registration) -> Result<(), RegistryError> {
         let result = sqlx::query(
             "INSERT INTO registrations (client_id, metadata, registration_token_hash, created_at, \
-             last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+             last_used_at, expires_at, client_status, registration_path, approved_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         )
         .bind(&registration.client_id)
         .bind(registration.metadata.to_string())
@@ -137,6 +151,9 @@ impl Registry for SqliteRegistry {
         .bind(to_i64(registration.created_at))
         .bind(registration.last_used_at.map(to_i64))
         .bind(registration.expires_at.map(to_i64))
+        .bind(registration.status.as_str())
+        .bind(registration.path.as_str())
+        .bind(registration.approved_at.map(to_i64))
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -177,6 +194,42 @@ impl Registry for SqliteRegistry {
         .await
         .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn set_status(
+        &self,
+        client_id: &str,
+        status: ClientStatus,
+        now: UnixTime,
+        expires_at: Option<UnixTime>,
+    ) -> Result<bool, RegistryError> {
+        let result = sqlx::query(
+            "UPDATE registrations SET client_status = $2, expires_at = $3, \
+             approved_at = CASE WHEN $2 = 'active' THEN $4 ELSE approved_at END \
+             WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .bind(status.as_str())
+        .bind(expires_at.map(to_i64))
+        .bind(to_i64(now))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn list(&self, status: Option<ClientStatus>) -> Result<Vec<Registration>, RegistryError> {
+        sqlx::query(
+            "SELECT * FROM registrations WHERE $1 IS NULL OR client_status = $1 \
+             ORDER BY created_at, client_id",
+        )
+        .bind(status.map(ClientStatus::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(from_row)
+        .collect()
     }
 
     async fn expired(

@@ -344,3 +344,43 @@ fn error_responses_carry_the_code_and_a_description() {
         "{body}"
     );
 }
+
+#[test]
+fn trusted_redirect_hosts_refuse_other_hosts_naming_the_uri() {
+    let hosts = crate::HostPatterns::parse(&["*.example.com"]).unwrap();
+    let policy = RegistrationPolicy::default().with_trusted_redirects(TrustedRedirects::new(hosts));
+    let validate = |value: Value| metadata(value).validate(&policy);
+    assert!(validate(json!({"redirect_uris": ["https://app.example.com/cb"]})).is_ok());
+    assert!(
+        validate(
+            json!({"redirect_uris": ["http://127.0.0.1:4000/cb"], "application_type": "native"})
+        )
+        .is_ok(),
+        "loopback stays allowed for native clients"
+    );
+    let refused = validate(json!({
+        "redirect_uris": ["https://app.example.com/cb", "https://evil.test/cb"]
+    }))
+    .unwrap_err();
+    assert_eq!(
+        refused,
+        RegistrationError::UntrustedRedirectUri {
+            uri: "https://evil.test/cb".to_owned()
+        }
+    );
+    let response = refused.to_error_response();
+    assert_eq!(response.error, OAuthErrorCode::InvalidRedirectUri);
+    assert!(
+        response
+            .error_description
+            .as_deref()
+            .is_some_and(|text| text.contains("https://evil.test/cb"))
+    );
+    let private_use = validate(json!({
+        "redirect_uris": ["com.example.app:/cb"], "application_type": "native"
+    }));
+    assert!(matches!(
+        private_use,
+        Err(RegistrationError::UntrustedRedirectUri { .. })
+    ));
+}

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::request::Parts;
 use http::{Method, Request};
+use mcp_oauth_core::ClientCertificate;
 use pin_project_lite::pin_project;
 use tower::Service;
 
@@ -89,13 +90,11 @@ where
     ) -> Self {
         let validating = Arc::clone(&shared);
         let validation = Box::pin(async move {
-            let verified = validating
+            validating
                 .validator
                 .validate(&token)
                 .await
-                .map_err(|rejection| validating.refuse(&rejection))?;
-            validating.validator.metrics.accepted();
-            Ok(verified)
+                .map_err(|rejection| validating.refuse(&rejection))
         });
         Self::from(State::Validating {
             validation,
@@ -107,7 +106,8 @@ where
         })
     }
 
-    /// A request whose token is verified: a POST whose token lacks a scope some tool, resource
+    /// A request whose token is verified: one bound to a client certificate the connection
+    /// did not present is refused (RFC 8705 §3); a POST whose token lacks a scope some tool, resource
     /// or prompt needs has its body read and the scopes of what it asks for checked (its list
     /// requests go in the extensions as [`ListRequests`](crate::ListRequests)); anything else
     /// goes straight to `inner`.
@@ -137,6 +137,11 @@ where
         verified: Arc<VerifiedToken>,
         request: Request<Body>,
     ) -> Self {
+        let presented = request.extensions().get::<ClientCertificate>();
+        if let Err(rejection) = super::binding::check(&verified, presented) {
+            return Self::refused(shared.refuse(&rejection));
+        }
+        shared.validator.metrics.accepted();
         if let Some(client_id) = &verified.client_id {
             // For the request's log line, when the current span has this field.
             tracing::Span::current().record("client_id", client_id.as_str());

@@ -14,6 +14,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, header};
 use http_body_util::BodyExt;
+use mcp_oauth_core::ClientCertificate;
 use mcp_oauth_resource::{IssuerConfig, ResourceServer, ResourceServerConfig, VerifiedToken};
 use mcp_oauth_testkit::{MetadataStyle, TestIssuer};
 use serde_json::{Value, json};
@@ -141,8 +142,30 @@ impl Harness {
 
     /// POSTs the JSON-RPC `body` to the resource with an optional bearer token.
     pub async fn post(&self, token: Option<&str>, body: &Value) -> Answer {
-        let authorization = token.map(|token| format!("Bearer {token}"));
-        self.post_to("/mcp", authorization.as_deref(), body).await
+        self.post_presenting(token, None, body).await
+    }
+
+    /// [`Harness::post`] on a connection whose client presented `certificate` in the TLS
+    /// handshake (as the server that terminates TLS puts it in the request's extensions).
+    pub async fn post_presenting(
+        &self,
+        token: Option<&str>,
+        certificate: Option<ClientCertificate>,
+        body: &Value,
+    ) -> Answer {
+        let mut request = Request::post("/mcp")
+            .header(header::HOST, "127.0.0.1:3001")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", PROTOCOL_VERSION);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(certificate) = certificate {
+            request = request.extension(certificate);
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
     }
 
     /// `tools/call` of `tool` with `arguments`, with a bearer token.
