@@ -1,8 +1,9 @@
 //! Benchmark driver: `tools/call` throughput and latency of the demo MCP server with token
 //! validation on and off, measured with wrk against one server core (`bench/run`), or the
-//! server's instructions per request counted by callgrind (`bench/instructions`).
-//! BENCHMARKS.md describes both methods.
+//! server's instructions per request counted by callgrind (`bench/instructions`), or its idle
+//! RSS alone (`bench/run idle-rss`). BENCHMARKS.md describes the methods.
 
+mod idle;
 mod instructions;
 mod load;
 mod report;
@@ -87,6 +88,9 @@ pub enum Command {
     /// Counts the server's instructions per request with callgrind, with validation on and
     /// off: a measure that other processes on the machine do not disturb.
     Instructions(instructions::InstructionArgs),
+    /// Reads the validating server's idle RSS in several runs, split into mapped files (the
+    /// executable's pages) and anonymous memory.
+    IdleRss(idle::IdleArgs),
 }
 
 #[tokio::main]
@@ -94,6 +98,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let result = match &args.command {
         Some(Command::Instructions(instruction_args)) => instructions::run(instruction_args).await,
+        Some(Command::IdleRss(idle_args)) => idle::run(idle_args).await,
         None => run(args).await,
     };
     match result {

@@ -15,6 +15,6 @@ mod wrk;
 pub use benchmarks_md::{IfMissing, write_section};
 pub use machine::{cpu_count, cpu_model, kernel_release, load_average, utc_now};
 pub use numbers::{median, thousands};
-pub use process::{clock_ticks_per_second, cpu_ticks, rss_kib};
+pub use process::{clock_ticks_per_second, cpu_ticks, rss_kib, status_kib};
 pub use server::{ServerProcess, free_port, server_binary};
 pub use wrk::{WrkReport, parse_wrk};

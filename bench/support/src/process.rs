@@ -2,13 +2,20 @@
 
 /// Resident set size of process `pid` in KiB (`VmRSS` of /proc/PID/status).
 pub fn rss_kib(pid: u32) -> Result<u64, String> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A size in KiB from /proc/PID/status, such as `VmRSS` or its parts `RssFile` (pages of
+/// mapped files: the executable's code and data, shared libraries) and `RssAnon` (the
+/// process's own memory).
+pub fn status_kib(pid: u32, field: &str) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|error| format!("cannot read /proc/{pid}/status: {error}"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
+        .ok_or_else(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 /// User plus system CPU time of process `pid` so far, in clock ticks (/proc/PID/stat fields
@@ -63,6 +70,15 @@ mod tests {
     fn reads_this_process() {
         let pid = std::process::id();
         assert!(rss_kib(pid).unwrap() > 0);
+        assert!(
+            status_kib(pid, "RssFile").unwrap() > 0,
+            "the test binary's own pages"
+        );
+        assert!(status_kib(pid, "RssAnon").unwrap() > 0);
+        assert!(
+            status_kib(pid, "Rss").is_err(),
+            "a field's prefix is not the field"
+        );
         assert!(cpu_ticks(pid).is_ok());
         assert!(clock_ticks_per_second() > 0.0);
     }
