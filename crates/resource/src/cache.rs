@@ -379,4 +379,3 @@ mod tests {
         assert!(!same_bytes(b"token", b"token "));
     }
 }
-
