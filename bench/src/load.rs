@@ -6,16 +6,17 @@ use mcp_oauth_bench_support::{clock_ticks_per_second, parse_wrk};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::server::{Server, Validation};
+use crate::server::{CacheLookups, Server, Validation};
 
 /// The request sent over and over: a stateless 2025-11-25 `tools/call` without arguments.
+#[derive(Clone)]
 pub struct Request {
     tool: String,
     body: String,
     token: String,
     /// With several tokens: the file wrk reads them from (one per line, `token` first), and
     /// how many of them are the hot ones.
-    token_set: Option<(tempfile::NamedTempFile, u32)>,
+    token_set: Option<(std::sync::Arc<tempfile::NamedTempFile>, u32)>,
 }
 
 impl Request {
@@ -61,7 +62,7 @@ impl Request {
             ));
         }
         file.flush().map_err(cannot)?;
-        self.token_set = Some((file, hot));
+        self.token_set = Some((std::sync::Arc::new(file), hot));
         Ok(self)
     }
 
@@ -108,6 +109,9 @@ pub struct Measurement {
     /// Server CPU time per request in microseconds: unlike throughput, hardly affected by
     /// other processes taking turns on the server's core.
     pub cpu_us_per_request: f64,
+    /// With validation on: the share of the run's requests whose token was not in the
+    /// verified-token cache (each cost a full validation).
+    pub cache_misses: Option<f64>,
 }
 
 impl Measurement {
@@ -179,6 +183,7 @@ pub async fn wrk(
     seconds: u64,
     connections: usize,
 ) -> Result<Measurement, String> {
+    let lookups_before = server.cache_lookups().await?;
     let ticks_before = server.cpu_ticks()?;
     let started = Instant::now();
     let output = Command::new("taskset")
@@ -205,6 +210,7 @@ pub async fn wrk(
         .map_err(|error| format!("cannot run wrk under taskset: {error}"))?;
     let wall = started.elapsed().as_secs_f64();
     let ticks = server.cpu_ticks()? - ticks_before;
+    let lookups_after = server.cache_lookups().await?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -224,7 +230,17 @@ pub async fn wrk(
         p99_ms: report.p99_ms,
         server_cpu: cpu_seconds / wall,
         cpu_us_per_request: cpu_seconds * 1e6 / report.requests.max(1) as f64,
+        cache_misses: lookups_before
+            .zip(lookups_after)
+            .and_then(|(before, after)| miss_share(before, after)),
     })
+}
+
+/// The share of the lookups between `before` and `after` that missed; none without lookups.
+fn miss_share(before: CacheLookups, after: CacheLookups) -> Option<f64> {
+    let misses = after.misses.saturating_sub(before.misses);
+    let lookups = misses + after.hits.saturating_sub(before.hits);
+    (lookups > 0).then(|| misses as f64 / lookups as f64)
 }
 
 /// Loads both servers at once, each with its own wrk on CPU 1, after a warm-up of both: they

@@ -52,6 +52,25 @@ impl Side {
     fn median(&self, metric: fn(&Measurement) -> f64) -> f64 {
         median(self.counted().into_iter().map(metric).collect())
     }
+
+    /// The median share of requests that missed the verified-token cache; none without
+    /// validation.
+    fn median_misses(&self) -> Option<f64> {
+        let shares: Vec<f64> = self
+            .counted()
+            .iter()
+            .filter_map(|m| m.cache_misses)
+            .collect();
+        (!shares.is_empty()).then(|| median(shares))
+    }
+}
+
+/// `, N% cache misses` for a progress line, when the run counted them.
+pub fn misses_note(measured: &Measurement) -> String {
+    measured
+        .cache_misses
+        .map(|share| format!(", {:.1}% cache misses", share * 100.0))
+        .unwrap_or_default()
 }
 
 /// The whole run.
@@ -132,6 +151,14 @@ impl Report {
         row(&mut out, "server CPU per request", &|side| {
             format!("{:.1} µs", cpu(side))
         });
+        row(
+            &mut out,
+            "verified-token cache misses",
+            &|side| match side.median_misses() {
+                Some(share) => format!("{:.1}%", share * 100.0),
+                None => "–".to_owned(),
+            },
+        );
         row(&mut out, "runs with the core to itself", &|side| {
             format!("{} of {}", side.full_runs(), side.rounds.len())
         });
@@ -161,6 +188,17 @@ impl Report {
             costs.len(),
             args.duration
         );
+        let side_by_side_misses: Vec<f64> = (self.side_by_side.iter())
+            .filter_map(|[on, _]| on.cache_misses)
+            .collect();
+        if !side_by_side_misses.is_empty() {
+            let _ = writeln!(
+                out,
+                "- Requests whose token was not in the verified-token cache (a full validation \
+                 each), median of those rounds: **{:.1}%**.",
+                median(side_by_side_misses) * 100.0
+            );
+        }
         let _ = writeln!(
             out,
             "- One server at a time (the table; slow spells of the machine between runs move \

@@ -69,7 +69,19 @@ pub struct Server {
     pub url: String,
     /// The loopback port it listens on.
     pub port: u16,
+    /// Its Prometheus metrics (`--metrics-addr`), with validation on.
+    metrics_url: Option<String>,
     process: ServerProcess,
+}
+
+/// Counts of the validating server's verified-token cache lookups (its
+/// `mcp_oauth_token_cache_lookups` counter: one per request that carries a bearer token).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheLookups {
+    /// Tokens found in the cache.
+    pub hits: u64,
+    /// Tokens validated in full.
+    pub misses: u64,
 }
 
 impl Server {
@@ -105,9 +117,18 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
             ])
             .args(["--issuer", issuer, "--allowed-host", "127.0.0.1"]);
-        if validation == Validation::Off {
-            command.arg("--dangerously-disable-auth");
-        }
+        let metrics_url = match validation {
+            Validation::Off => {
+                command.arg("--dangerously-disable-auth");
+                None
+            }
+            Validation::On => {
+                // Counted on every request either way; the listener only serves the counts.
+                let metrics_port = free_port()?;
+                command.args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")]);
+                Some(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            }
+        };
         if let Some(check) = revocation_check {
             command
                 .args(["--introspection-url", &check.introspection_url])
@@ -132,6 +153,7 @@ impl Server {
             validation,
             url,
             port,
+            metrics_url,
             process,
         };
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -160,8 +182,66 @@ impl Server {
         rss_kib(self.pid())
     }
 
+    /// The verified-token cache lookups so far (read from its metrics with curl); none
+    /// without validation.
+    pub async fn cache_lookups(&self) -> Result<Option<CacheLookups>, String> {
+        let Some(metrics_url) = &self.metrics_url else {
+            return Ok(None);
+        };
+        let output = tokio::process::Command::new("curl")
+            .args(["-sS", "--fail", metrics_url])
+            .output()
+            .await
+            .map_err(|error| format!("cannot run curl: {error}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "cannot read the metrics at {metrics_url}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        parse_cache_lookups(&String::from_utf8_lossy(&output.stdout))
+            .map(Some)
+            .ok_or_else(|| format!("no cache lookup counters at {metrics_url}"))
+    }
+
     /// User plus system CPU time so far, in clock ticks (/proc/PID/stat fields 14 and 15).
     pub fn cpu_ticks(&self) -> Result<u64, String> {
         cpu_ticks(self.pid())
+    }
+}
+
+/// The cache lookup counters of an OpenMetrics text (`mcp_oauth_token_cache_lookups_total`
+/// with `result="hit"` and `result="miss"`).
+fn parse_cache_lookups(text: &str) -> Option<CacheLookups> {
+    let count = |result: &str| {
+        let name = format!("mcp_oauth_token_cache_lookups_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name.as_str()))
+            .and_then(|value| value.trim().parse().ok())
+    };
+    Some(CacheLookups {
+        hits: count("hit")?,
+        misses: count("miss")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_cache_lookup_counters() {
+        let text = "# TYPE mcp_oauth_token_cache_lookups counter\n\
+                    mcp_oauth_token_cache_lookups_total{result=\"hit\"} 1234\n\
+                    mcp_oauth_token_cache_lookups_total{result=\"miss\"} 56\n\
+                    # EOF\n";
+        assert_eq!(
+            parse_cache_lookups(text),
+            Some(CacheLookups {
+                hits: 1234,
+                misses: 56
+            })
+        );
+        assert_eq!(parse_cache_lookups("# EOF\n"), None);
     }
 }
