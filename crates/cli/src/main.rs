@@ -72,7 +72,7 @@ enum Command {
     /// Documents, refresh rotation, revocation and introspection, on SQLite or PostgreSQL.
     AuthServer(auth_server::AuthServerArgs),
     /// Manage the authorization server's users, clients and signing keys, and read its audit
-    /// trail.
+    /// trail; or, with --cognito-registry-table, the clients registered at the Cognito gateway.
     Admin(admin::AdminArgs),
     /// Call an MCP server as an OAuth client: sign in (system browser and a loopback
     /// redirect, or --headless), keep the credentials per authorization server, then list
