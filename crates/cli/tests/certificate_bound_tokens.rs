@@ -92,6 +92,58 @@ async fn token(
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// Registers a public client (asking for bound tokens or not), signs `person` in for it, and
+/// redeems the code over `http`: the client id and the token response, once it succeeded.
+async fn sign_in(
+    person: &Person,
+    http: &reqwest::Client,
+    issuer: &str,
+    mcp_url: &str,
+    bound: bool,
+) -> (String, Value) {
+    let mut metadata = json!({
+        "client_name": "agent",
+        "redirect_uris": [REDIRECT_URI],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+    });
+    if bound {
+        metadata["tls_client_certificate_bound_access_tokens"] = json!(true);
+    }
+    let client = json_of(http.post(format!("{issuer}/register")).json(&metadata)).await;
+    assert_eq!(
+        client["tls_client_certificate_bound_access_tokens"],
+        if bound { json!(true) } else { Value::Null },
+        "{client}"
+    );
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let mut authorization_url = Url::parse(&format!("{issuer}/authorize")).unwrap();
+    authorization_url
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("code_challenge", &challenge_s256(VERIFIER))
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "st")
+        .append_pair("scope", "mcp:read")
+        .append_pair("resource", mcp_url);
+    let callback = person
+        .authorize(&authorization_url, &Url::parse(REDIRECT_URI).unwrap())
+        .await
+        .unwrap();
+    let code = parameter(&callback, "code").expect("a code");
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, tokens) = token(http, issuer, &client_id, &redeem).await;
+    assert_eq!(status, 200, "{tokens}");
+    (client_id, tokens)
+}
+
 #[tokio::test]
 async fn tokens_are_bound_to_the_certificate_presented_at_the_token_endpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,54 +200,10 @@ async fn tokens_are_bound_to_the_certificate_presented_at_the_token_endpoint() {
         "{metadata}"
     );
 
-    let registration = without
-        .post(format!("{issuer}/register"))
-        .json(&json!({
-            "client_name": "bound client",
-            "redirect_uris": [REDIRECT_URI],
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "tls_client_certificate_bound_access_tokens": true,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(registration.status(), 201);
-    let client: Value = registration.json().await.unwrap();
-    assert_eq!(client["tls_client_certificate_bound_access_tokens"], true);
-    let client_id = client["client_id"].as_str().unwrap();
-
-    let mut authorization_url = Url::parse(&format!("{issuer}/authorize")).unwrap();
-    authorization_url
-        .query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT_URI)
-        .append_pair("code_challenge", &challenge_s256(VERIFIER))
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("state", "st")
-        .append_pair("scope", "mcp:read")
-        .append_pair("resource", &mcp_url);
-    let callback = Person::browsing_with(https_client(&root, None))
-        .authorize(&authorization_url, &Url::parse(REDIRECT_URI).unwrap())
-        .await
-        .unwrap();
-    let code = parameter(&callback, "code").expect("a code");
-
-    // The code is redeemed on a connection presenting certificate A.
-    let (status, tokens) = token(
-        &with_a,
-        &issuer,
-        client_id,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    // The client asks for bound tokens and redeems its code presenting certificate A.
+    let person = Person::browsing_with(https_client(&root, None));
+    let (client_id, tokens) = sign_in(&person, &with_a, &issuer, &mcp_url, true).await;
+    let client_id = client_id.as_str();
     let access_token = tokens["access_token"].as_str().unwrap();
     assert_eq!(
         claims(access_token)["cnf"],
@@ -243,4 +251,20 @@ async fn tokens_are_bound_to_the_certificate_presented_at_the_token_endpoint() {
     );
     assert_eq!(call_tool(&with_a, &mcp_url, access_token).await.0, 200);
     assert_eq!(call_tool(&with_b, &mcp_url, access_token).await.0, 401);
+
+    // A client that did not ask for bound tokens gets unbound ones, certificate or not.
+    let (client_id, tokens) = sign_in(&person, &with_a, &issuer, &mcp_url, false).await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims(access_token).get("cnf"), None);
+    assert_eq!(call_tool(&with_b, &mcp_url, access_token).await.0, 200);
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+    ];
+    let (status, refreshed) = token(&with_b, &issuer, &client_id, &refresh).await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(
+        claims(refreshed["access_token"].as_str().unwrap()).get("cnf"),
+        None
+    );
 }
