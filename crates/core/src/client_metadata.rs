@@ -61,6 +61,7 @@ const MODELLED_MEMBERS: &[&str] = &[
     "software_version",
     "application_type",
     "software_statement",
+    "tls_client_certificate_bound_access_tokens",
 ];
 
 /// Client metadata as a client sends it (RFC 7591 §2; OpenID Connect Registration 1.0 §2 for
@@ -117,6 +118,11 @@ pub struct ClientMetadata {
     /// lets a server ignore a statement it does not support).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_statement: Option<String>,
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4): whether the client wants
+    /// its access tokens bound to the certificate it presents at the token endpoint. A member
+    /// that is not a boolean makes the metadata invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate_bound_access_tokens: Option<bool>,
     /// Members this crate does not model, kept as sent (RFC 7591 §2: extensions).
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -237,6 +243,9 @@ impl ClientMetadata {
             software_version,
             application_type,
             software_statement,
+            tls_client_certificate_bound_access_tokens: self
+                .tls_client_certificate_bound_access_tokens
+                .unwrap_or(false),
             other,
         })
     }
@@ -548,6 +557,8 @@ pub struct ValidatedClientMetadata {
     application_type: ApplicationType,
     #[serde(skip_serializing_if = "Option::is_none")]
     software_statement: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_client_certificate_bound_access_tokens: bool,
     #[serde(flatten)]
     other: Map<String, Value>,
 }
@@ -653,6 +664,12 @@ impl ValidatedClientMetadata {
     /// (RFC 7591 §3.2.1: echoed unmodified).
     pub fn software_statement(&self) -> Option<&str> {
         self.software_statement.as_deref()
+    }
+
+    /// Whether the client asked for access tokens bound to its TLS client certificate
+    /// (`tls_client_certificate_bound_access_tokens`, RFC 8705 §3.4; default false).
+    pub fn certificate_bound_access_tokens(&self) -> bool {
+        self.tls_client_certificate_bound_access_tokens
     }
 
     /// Members this crate does not model (server-assigned ones removed).

@@ -88,6 +88,12 @@ pub struct AuthorizationServerConfig {
     /// (issue 16): approval, trusted redirect hosts, scope ceilings, limits. The default
     /// changes nothing.
     pub governance: RegistrationGovernance,
+    /// Whether the server terminates TLS and asks clients for a certificate, which then reaches
+    /// the handlers as a [`mcp_oauth_core::ClientCertificate`] request extension (default
+    /// false). Then access tokens of clients that registered
+    /// `tls_client_certificate_bound_access_tokens` are bound to the certificate presented at
+    /// the token endpoint (RFC 8705 §3), and the metadata says so.
+    pub tls_client_certificates: bool,
     /// The publishers whose software statements registration accepts (RFC 7591 §2.3); without
     /// them a statement is ignored.
     #[cfg(feature = "software-statements")]
@@ -237,6 +243,7 @@ impl AuthorizationServerConfig {
             key_reload_interval: Duration::from_secs(60),
             audit_retention: Self::DEFAULT_AUDIT_RETENTION,
             governance: RegistrationGovernance::default(),
+            tls_client_certificates: false,
             #[cfg(feature = "software-statements")]
             software_statements: None,
         })
@@ -357,6 +364,13 @@ impl AuthorizationServerConfig {
     /// limits).
     pub fn with_governance(mut self, governance: RegistrationGovernance) -> Self {
         self.governance = governance;
+        self
+    }
+
+    /// Says whether the server terminates TLS and asks clients for a certificate
+    /// ([`AuthorizationServerConfig::tls_client_certificates`]).
+    pub fn with_tls_client_certificates(mut self, asked: bool) -> Self {
+        self.tls_client_certificates = asked;
         self
     }
 

@@ -48,7 +48,7 @@ where
 
 /// The metadata document: every endpoint and capability, truthfully.
 fn document(config: &AuthorizationServerConfig) -> Value {
-    json!({
+    let mut document = json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint("/authorize"),
         "token_endpoint": config.endpoint("/token"),
@@ -70,7 +70,12 @@ fn document(config: &AuthorizationServerConfig) -> Value {
         "id_token_signing_alg_values_supported": ["ES256"],
         // Only claims the ID token carries: there is no `email` scope nor userinfo endpoint.
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce"],
-    })
+    });
+    if config.tls_client_certificates {
+        // RFC 8705 §3.3: certificates reach the token endpoint, so tokens can be bound.
+        document["tls_client_certificate_bound_access_tokens"] = json!(true);
+    }
+    document
 }
 
 async fn metadata(State(discovery): State<Discovery>) -> Json<Value> {

@@ -1,5 +1,6 @@
 //! `POST /token` (RFC 6749 §3.2): the form and the client's credentials in, the
-//! [`TokenEndpoint`]'s answer out, as JSON that is never cached (RFC 6749 §5.1). A refused
+//! [`TokenEndpoint`]'s answer out, as JSON that is never cached (RFC 6749 §5.1); the client
+//! certificate of the connection, if any, for certificate-bound tokens (RFC 8705 §3). A refused
 //! request is recorded in the audit trail.
 
 use std::net::IpAddr;
@@ -8,6 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, HeaderValue, header};
+use mcp_oauth_core::ClientCertificate;
 
 use super::client_credentials;
 use super::form::OAuthForm;
@@ -23,7 +25,8 @@ pub(super) async fn token(
 ) -> Response {
     let address = client_ip(&extensions);
     let (credentials, named) = client_credentials(&headers, &form);
-    match exchange(&endpoint, credentials, &form, address).await {
+    let certificate = extensions.get::<ClientCertificate>();
+    match exchange(&endpoint, credentials, &form, certificate, address).await {
         Ok(response) => {
             let mut response = Json(response).into_response();
             response
@@ -46,10 +49,13 @@ async fn exchange(
     endpoint: &TokenEndpoint,
     credentials: Result<ClientCredentials, Fault>,
     form: &OAuthForm,
+    certificate: Option<&ClientCertificate>,
     address: Option<IpAddr>,
 ) -> Result<TokenResponse, Fault> {
     let grant_type = form.require("grant_type")?;
     let client = endpoint.clients().authenticate(credentials?).await?;
     let request = TokenRequest::read(&client, grant_type, form)?;
-    endpoint.exchange(&client, request, address).await
+    endpoint
+        .exchange(&client, request, certificate, address)
+        .await
 }

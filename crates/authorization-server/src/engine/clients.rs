@@ -46,6 +46,12 @@ impl RegisteredClient {
             .allows_grant_type(GrantType::RefreshToken)
     }
 
+    /// Whether the client registered `tls_client_certificate_bound_access_tokens` (RFC 8705
+    /// §3.4).
+    pub(crate) fn binds_tokens_to_certificate(&self) -> bool {
+        self.record.metadata.certificate_bound_access_tokens()
+    }
+
     /// The scopes the client registered, if it limited them.
     pub(crate) fn registered_scope(&self) -> Option<&ScopeSet> {
         self.record.metadata.scope()

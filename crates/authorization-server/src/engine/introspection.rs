@@ -104,13 +104,9 @@ impl Introspector {
             && claims.get("scope").is_some()
             && meant_for(caller, &claims)
             && let Some(jti) = claims["jti"].as_str()
-            && self
-                .grants
-                .find_active_access_token(jti, now)
-                .await?
-                .is_some()
+            && let Some(record) = self.grants.find_active_access_token(jti, now).await?
         {
-            return Ok(json!({
+            let mut description = json!({
                 "active": true,
                 "token_type": "Bearer",
                 "iss": claims["iss"],
@@ -121,7 +117,12 @@ impl Introspector {
                 "exp": claims["exp"],
                 "iat": claims["iat"],
                 "jti": jti,
-            }));
+            });
+            if let Some(thumbprint) = record.certificate_thumbprint {
+                // RFC 8705 §3.2: the certificate the token is bound to.
+                description["cnf"] = json!({ "x5t#S256": thumbprint });
+            }
+            return Ok(description);
         }
         let refresh = RefreshToken::from_presented(token);
         if let Some(ActiveRefreshToken {

@@ -198,6 +198,15 @@ impl RegisteredMetadata {
         }
     }
 
+    /// Whether the client asked for certificate-bound access tokens (RFC 8705 §3.4; never an
+    /// introspector).
+    pub fn certificate_bound_access_tokens(&self) -> bool {
+        match self {
+            Self::Application(metadata) => metadata.certificate_bound_access_tokens(),
+            Self::Introspector { .. } => false,
+        }
+    }
+
     /// `client_name`.
     pub fn client_name(&self) -> Option<&str> {
         match self {

@@ -209,10 +209,14 @@ pub struct RefreshTokenRecord {
     pub created_at: UnixTime,
     /// When it expires.
     pub expires_at: UnixTime,
+    /// The `x5t#S256` thumbprint of the client certificate it must be presented with (RFC 8705
+    /// §3), if it is bound to one.
+    pub certificate_thumbprint: Option<String>,
 }
 
 impl RefreshTokenRecord {
-    /// The refresh token whose hash is `token_hash`, of `grant_id`, for `scope`.
+    /// The refresh token whose hash is `token_hash`, of `grant_id`, for `scope`, not bound to a
+    /// certificate ([`RefreshTokenRecord::bound_to`]).
     pub fn new(
         token_hash: SecretHash,
         grant_id: GrantId,
@@ -226,7 +230,14 @@ impl RefreshTokenRecord {
             scope,
             created_at,
             expires_at,
+            certificate_thumbprint: None,
         }
+    }
+
+    /// The same token, bound to the certificate with `thumbprint` (`x5t#S256`), if any.
+    pub fn bound_to(mut self, thumbprint: Option<String>) -> Self {
+        self.certificate_thumbprint = thumbprint;
+        self
     }
 }
 
@@ -274,10 +285,14 @@ pub struct AccessTokenRecord {
     pub client_id: ClientId,
     /// When it expires.
     pub expires_at: UnixTime,
+    /// The `x5t#S256` thumbprint of the client certificate it is bound to (its `cnf`, RFC 8705
+    /// §3.1), if any.
+    pub certificate_thumbprint: Option<String>,
 }
 
 impl AccessTokenRecord {
-    /// The access token `jti` of `grant_id`, issued to `client_id`.
+    /// The access token `jti` of `grant_id`, issued to `client_id`, not bound to a certificate
+    /// ([`AccessTokenRecord::bound_to`]).
     pub fn new(
         jti: impl Into<String>,
         grant_id: GrantId,
@@ -289,6 +304,13 @@ impl AccessTokenRecord {
             grant_id,
             client_id,
             expires_at,
+            certificate_thumbprint: None,
         }
+    }
+
+    /// The same token, bound to the certificate with `thumbprint` (`x5t#S256`), if any.
+    pub fn bound_to(mut self, thumbprint: Option<String>) -> Self {
+        self.certificate_thumbprint = thumbprint;
+        self
     }
 }

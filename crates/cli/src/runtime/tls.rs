@@ -122,6 +122,20 @@ impl TlsTerminator {
 }
 
 impl TlsArgs {
+    /// Whether the server terminates TLS and asks clients for a certificate, so that one can
+    /// reach the handlers.
+    pub fn asks_client_certificates(&self) -> bool {
+        self.tls_cert.is_some() && self.client_certs() == ClientCerts::Optional
+    }
+
+    /// --tls-client-certs, or its default.
+    fn client_certs(&self) -> ClientCerts {
+        self.tls_client_certs.unwrap_or(match self.tls_client_ca {
+            Some(_) => ClientCerts::Optional,
+            None => ClientCerts::Off,
+        })
+    }
+
     /// The TLS termination the flags describe, if any, after checking that each of
     /// `public_urls` (flag, URL) is https. Every file is read now, so a bad one stops the
     /// command with its name.
@@ -142,10 +156,7 @@ impl TlsArgs {
             Some(path) => Some(ca_subjects(path)?),
             None => None,
         };
-        let client_certs = self.tls_client_certs.unwrap_or(match hints {
-            Some(_) => ClientCerts::Optional,
-            None => ClientCerts::Off,
-        });
+        let client_certs = self.client_certs();
         let config = server_config(
             &provider,
             Arc::clone(&certificate),

@@ -199,6 +199,14 @@ impl Person {
         Arc::new(person)
     }
 
+    /// A person who allows, in a browser that is `http` (one trusting a test CA, say; it must
+    /// not follow redirects).
+    pub fn browsing_with(http: reqwest::Client) -> Arc<Self> {
+        let mut person = Self::build("allow");
+        person.http = http;
+        Arc::new(person)
+    }
+
     pub fn deciding(decision: &'static str) -> Arc<Self> {
         Arc::new(Self::build(decision))
     }

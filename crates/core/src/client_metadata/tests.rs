@@ -483,3 +483,35 @@ fn an_unapplied_statement_is_ignored() {
     assert_eq!(registered.software_statement(), None);
     assert!(registered.to_json().get("software_statement").is_none());
 }
+
+#[test]
+fn models_certificate_bound_access_tokens_as_a_boolean() {
+    let uri = "https://app.example.com/cb";
+    let unbound = validate(json!({"redirect_uris": [uri]})).unwrap();
+    assert!(!unbound.certificate_bound_access_tokens());
+    assert!(
+        unbound
+            .to_json()
+            .get("tls_client_certificate_bound_access_tokens")
+            .is_none()
+    );
+
+    let bound = validate(json!({
+        "redirect_uris": [uri],
+        "tls_client_certificate_bound_access_tokens": true,
+    }))
+    .unwrap();
+    assert!(bound.certificate_bound_access_tokens());
+    assert!(bound.other().is_empty());
+    let stored: ValidatedClientMetadata = serde_json::from_value(bound.to_json()).unwrap();
+    assert!(stored.certificate_bound_access_tokens());
+
+    let not_a_boolean = ClientMetadata::from_value(json!({
+        "redirect_uris": [uri],
+        "tls_client_certificate_bound_access_tokens": "true",
+    }));
+    assert_eq!(
+        not_a_boolean.unwrap_err().error_code(),
+        OAuthErrorCode::InvalidClientMetadata
+    );
+}

@@ -21,6 +21,8 @@ pub(super) struct Presented<'a> {
     pub(super) code_verifier: &'a str,
     pub(super) redirect_uri: Option<&'a str>,
     pub(super) resource: Option<&'a str>,
+    /// The `x5t#S256` thumbprint of the client certificate of the request's connection, if any.
+    pub(super) certificate: Option<&'a str>,
     /// Where the request came from.
     pub(super) address: Option<IpAddr>,
 }
@@ -42,8 +44,14 @@ pub(super) async fn exchange(
         .await?
         .ok_or_else(|| Fault::invalid_grant("the grant no longer exists"))?;
     check_resource(presented.resource, &grant)?;
+    // RFC 8705 §3: bound when the client asked for it and presented a certificate.
+    let binding = presented
+        .certificate
+        .filter(|_| client.binds_tokens_to_certificate());
     let refresh_token = if client.uses_refresh_tokens() {
-        let (secret, stored) = endpoint.issuer.new_refresh_token(&grant, &grant.scope);
+        let (secret, stored) = endpoint
+            .issuer
+            .new_refresh_token(&grant, &grant.scope, binding);
         endpoint.grants.insert_refresh_token(&stored).await?;
         Some(secret)
     } else {
@@ -59,6 +67,7 @@ pub(super) async fn exchange(
             nonce: record.nonce.as_deref(),
             id_token: grant.scope.contains("openid"),
             refresh_token,
+            certificate_thumbprint: binding,
         })
         .await?;
     let issued = SecurityEvent::TokensIssued {

@@ -42,6 +42,9 @@ pub(crate) struct Issue<'a> {
     pub(crate) id_token: bool,
     /// The refresh token to hand out with these tokens, already stored.
     pub(crate) refresh_token: Option<RefreshToken>,
+    /// The `x5t#S256` thumbprint of the client certificate the access token is bound to
+    /// (RFC 8705 §3), if any.
+    pub(crate) certificate_thumbprint: Option<&'a str>,
 }
 
 /// The claims of an RFC 9068 access token.
@@ -57,6 +60,15 @@ struct AccessTokenClaims<'a> {
     iat: UnixTime,
     jti: &'a str,
     auth_time: UnixTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+/// The confirmation claim of a certificate-bound access token (RFC 8705 §3.1).
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    #[serde(rename = "x5t#S256")]
+    thumbprint: &'a str,
 }
 
 /// Lifetimes of what is issued, in seconds.
@@ -97,12 +109,13 @@ impl TokenIssuer {
         }
     }
 
-    /// A new refresh token of `grant` for `scope`: the secret for the client, the record to
-    /// store.
+    /// A new refresh token of `grant` for `scope`, bound to the client certificate with
+    /// `thumbprint` if any: the secret for the client, the record to store.
     pub(crate) fn new_refresh_token(
         &self,
         grant: &GrantRecord,
         scope: &ScopeSet,
+        thumbprint: Option<&str>,
     ) -> (RefreshToken, RefreshTokenRecord) {
         let now = (self.clock)();
         let secret = RefreshToken::generate();
@@ -112,7 +125,8 @@ impl TokenIssuer {
             scope.clone(),
             now,
             now + self.lifetimes.refresh_token,
-        );
+        )
+        .bound_to(thumbprint.map(str::to_owned));
         (secret, record)
     }
 
@@ -137,18 +151,24 @@ impl TokenIssuer {
             iat: now,
             jti: &jti,
             auth_time: issue.auth_time,
+            cnf: issue
+                .certificate_thumbprint
+                .map(|thumbprint| Confirmation { thumbprint }),
         };
         let access_token = self
             .keys
             .sign("at+jwt", &claims)
             .map_err(|error| Fault::internal(&error))?;
         self.grants
-            .insert_access_token(&AccessTokenRecord::new(
-                jti,
-                issue.grant.grant_id.clone(),
-                issue.client.id().clone(),
-                expires_at,
-            ))
+            .insert_access_token(
+                &AccessTokenRecord::new(
+                    jti,
+                    issue.grant.grant_id.clone(),
+                    issue.client.id().clone(),
+                    expires_at,
+                )
+                .bound_to(issue.certificate_thumbprint.map(str::to_owned)),
+            )
             .await?;
         let id_token = if issue.id_token {
             Some(self.id_token(&issue, now)?)

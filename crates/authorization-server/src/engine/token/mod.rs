@@ -9,7 +9,7 @@ mod refresh_token;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use mcp_oauth_core::{OAuthErrorCode, ScopeSet};
+use mcp_oauth_core::{ClientCertificate, OAuthErrorCode, ScopeSet};
 
 pub(crate) use self::issuer::{TokenIssuer, TokenResponse};
 use super::clients::{Clients, RegisteredClient};
@@ -120,13 +120,17 @@ impl TokenEndpoint {
         &self.clients
     }
 
-    /// Answers `request` from the authenticated `client` at `address`.
+    /// Answers `request` from the authenticated `client` at `address`, on a connection that
+    /// presented `certificate` (if any).
     pub(crate) async fn exchange(
         &self,
         client: &RegisteredClient,
         request: TokenRequest,
+        certificate: Option<&ClientCertificate>,
         address: Option<IpAddr>,
     ) -> Result<TokenResponse, Fault> {
+        let thumbprint = certificate.map(ClientCertificate::thumbprint_s256);
+        let certificate = thumbprint.as_deref();
         match request {
             TokenRequest::AuthorizationCode {
                 code,
@@ -139,6 +143,7 @@ impl TokenEndpoint {
                     code_verifier: &code_verifier,
                     redirect_uri: redirect_uri.as_deref(),
                     resource: resource.as_deref(),
+                    certificate,
                     address,
                 };
                 authorization_code::exchange(self, client, presented).await
@@ -152,6 +157,7 @@ impl TokenEndpoint {
                     refresh_token: &refresh_token,
                     scope: scope.as_ref(),
                     resource: resource.as_deref(),
+                    certificate,
                     address,
                 };
                 refresh_token::exchange(self, client, presented).await

@@ -1,7 +1,8 @@
 //! The `refresh_token` grant (RFC 6749 §6, OAuth 2.1 §4.3), as a sequence of named checks:
 //! the token is active (a rotated token presented again revokes its whole family, RFC 9700
-//! §4.14.2), was issued to this client, for this resource, and the scope may only narrow; then
-//! the token rotates and new tokens are issued.
+//! §4.14.2), was issued to this client, presented with the certificate it is bound to (if any,
+//! RFC 8705 §3), for this resource, and the scope may only narrow; then the token rotates and
+//! new tokens are issued.
 
 use std::net::IpAddr;
 
@@ -22,6 +23,8 @@ pub(super) struct Presented<'a> {
     pub(super) refresh_token: &'a RefreshToken,
     pub(super) scope: Option<&'a ScopeSet>,
     pub(super) resource: Option<&'a str>,
+    /// The `x5t#S256` thumbprint of the client certificate of the request's connection, if any.
+    pub(super) certificate: Option<&'a str>,
     /// Where the request came from.
     pub(super) address: Option<IpAddr>,
 }
@@ -38,10 +41,11 @@ pub(super) async fn exchange(
         grant,
     } = check_active(endpoint, client, &presented, now).await?;
     check_client(client, &grant)?;
+    let binding = check_binding(client, &current, presented.certificate)?;
     check_resource(presented.resource, &grant)?;
     let scope = check_scope(&current.scope, presented.scope)?;
     let scope = check_ceiling(&scope, endpoint.clients().ceiling_of(client))?;
-    let (secret, next) = endpoint.issuer.new_refresh_token(&grant, &scope);
+    let (secret, next) = endpoint.issuer.new_refresh_token(&grant, &scope, binding);
     rotate(endpoint, client, &presented, &next, now).await?;
     let response = endpoint
         .issuer
@@ -53,6 +57,7 @@ pub(super) async fn exchange(
             nonce: None,
             id_token: false,
             refresh_token: Some(secret),
+            certificate_thumbprint: binding,
         })
         .await?;
     let refreshed = SecurityEvent::TokensIssued {
@@ -97,6 +102,23 @@ fn check_client(client: &RegisteredClient, grant: &GrantRecord) -> Result<(), Fa
         Err(Fault::invalid_grant(
             "the refresh token was issued to another client",
         ))
+    }
+}
+
+/// A token bound to a certificate (RFC 8705 §3) keeps its binding, and only with that
+/// certificate; an unbound one binds the new tokens to the presented certificate when the client
+/// asked for bound tokens. The binding of the new tokens, if any.
+fn check_binding<'a>(
+    client: &RegisteredClient,
+    current: &'a RefreshTokenRecord,
+    presented: Option<&'a str>,
+) -> Result<Option<&'a str>, Fault> {
+    match current.certificate_thumbprint.as_deref() {
+        Some(bound) if presented == Some(bound) => Ok(Some(bound)),
+        Some(_) => Err(Fault::invalid_grant(
+            "the refresh token is bound to a client certificate this request did not present",
+        )),
+        None => Ok(presented.filter(|_| client.binds_tokens_to_certificate())),
     }
 }
 

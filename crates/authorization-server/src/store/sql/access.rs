@@ -9,12 +9,14 @@ use crate::store::{AccessTokenRecord, ClientId, GrantId, StoreResult, UnixTime};
 
 pub(super) async fn insert(pool: &AnyPool, token: &AccessTokenRecord) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at, certificate_thumbprint) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token.jti.as_str())
     .bind(token.grant_id.as_str())
     .bind(token.client_id.as_str())
     .bind(token.expires_at)
+    .bind(token.certificate_thumbprint.as_deref())
     .execute(pool)
     .await
     .map_err(rows::conflict("access token"))?;
@@ -28,7 +30,7 @@ pub(super) async fn find_active(
 ) -> StoreResult<Option<AccessTokenRecord>> {
     sqlx::query(
         "SELECT access_tokens.jti, access_tokens.grant_id, access_tokens.client_id, \
-                access_tokens.expires_at \
+                access_tokens.expires_at, access_tokens.certificate_thumbprint \
          FROM access_tokens JOIN grants ON grants.grant_id = access_tokens.grant_id \
          WHERE access_tokens.jti = $1 AND access_tokens.revoked_at IS NULL \
            AND access_tokens.expires_at > $2 AND grants.revoked_at IS NULL",
@@ -61,5 +63,6 @@ fn from_row(row: &AnyRow) -> StoreResult<AccessTokenRecord> {
         grant_id: GrantId(rows::get(row, "grant_id")?),
         client_id: ClientId(rows::get(row, "client_id")?),
         expires_at: rows::get(row, "expires_at")?,
+        certificate_thumbprint: rows::get(row, "certificate_thumbprint")?,
     })
 }

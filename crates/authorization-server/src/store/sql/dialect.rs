@@ -35,6 +35,10 @@ static SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
         "0007_governance.sql",
         include_str!("../../../migrations/sqlite/0007_governance.sql"),
     ),
+    (
+        "0008_certificate_binding.sql",
+        include_str!("../../../migrations/sqlite/0008_certificate_binding.sql"),
+    ),
 ]);
 /// The PostgreSQL migrations (`migrations/postgres`), embedded at build time; listed like
 /// [`SQLITE_MIGRATIONS`].
@@ -69,6 +73,10 @@ static POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
     (
         "0007_governance.sql",
         include_str!("../../../migrations/postgres/0007_governance.sql"),
+    ),
+    (
+        "0008_certificate_binding.sql",
+        include_str!("../../../migrations/postgres/0008_certificate_binding.sql"),
     ),
 ]);
 

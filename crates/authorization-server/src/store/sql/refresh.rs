@@ -18,14 +18,16 @@ pub(super) async fn insert<'e>(
     token: &RefreshTokenRecord,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at, \
+                                     certificate_thumbprint) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token.token_hash.as_str())
     .bind(token.grant_id.as_str())
     .bind(token.scope.to_string())
     .bind(token.created_at)
     .bind(token.expires_at)
+    .bind(token.certificate_thumbprint.as_deref())
     .execute(executor)
     .await
     .map_err(rows::conflict("refresh token"))?;
@@ -51,7 +53,8 @@ pub(super) async fn rotate(
                        WHERE grants.grant_id = refresh_tokens.grant_id \
                          AND grants.revoked_at IS NULL) \
          RETURNING token_hash, grant_id, scope AS token_scope, \
-                   created_at AS token_created_at, expires_at AS token_expires_at",
+                   created_at AS token_created_at, expires_at AS token_expires_at, \
+                   certificate_thumbprint",
     )
     .bind(presented.as_str())
     .bind(now)
@@ -150,6 +153,7 @@ pub(super) async fn find_active(
         "SELECT refresh_tokens.token_hash, refresh_tokens.scope AS token_scope, \
                 refresh_tokens.created_at AS token_created_at, \
                 refresh_tokens.expires_at AS token_expires_at, \
+                refresh_tokens.certificate_thumbprint, \
                 grants.grant_id, grants.client_id, grants.user_id, grants.scope, \
                 grants.resource, grants.created_at, grants.revoked_at \
          FROM refresh_tokens JOIN grants ON grants.grant_id = refresh_tokens.grant_id \
@@ -173,7 +177,7 @@ pub(super) async fn find_active(
 
 /// A refresh token from a row that names its own columns `token_hash` and `grant_id`, and
 /// the others `token_`-prefixed (`token_scope`, `token_created_at`, `token_expires_at`), so
-/// that they can sit beside the grant's columns.
+/// that they can sit beside the grant's columns, and its `certificate_thumbprint`.
 fn from_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
     Ok(RefreshTokenRecord {
         token_hash: rows::hash(row, "token_hash")?,
@@ -181,5 +185,6 @@ fn from_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
         scope: rows::scope(row, "token_scope")?,
         created_at: rows::get(row, "token_created_at")?,
         expires_at: rows::get(row, "token_expires_at")?,
+        certificate_thumbprint: rows::get(row, "certificate_thumbprint")?,
     })
 }

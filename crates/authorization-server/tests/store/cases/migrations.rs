@@ -95,6 +95,34 @@ pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
     check_seed_0005(&store).await;
     check_seed_0006(&store).await;
     check_seed_0007(&store).await;
+    check_seed_0008(&store).await;
+}
+
+/// Everything `0008.sql` wrote: tokens bound to a certificate; the older ones are not bound.
+async fn check_seed_0008(store: &impl Store) {
+    let now = 1_700_000_001;
+    let bound = Some("seed-thumbprint".to_owned());
+    let access = |jti: &'static str| async move {
+        store
+            .find_active_access_token(jti, now)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("seed access token {jti}"))
+            .certificate_thumbprint
+    };
+    assert_eq!(access("seed-bound-jti").await, bound);
+    assert_eq!(access("seed-jti").await, None);
+    let refresh = |secret: &'static str| async move {
+        store
+            .find_active_refresh_token(&hash(secret), now)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("seed refresh token {secret}"))
+            .token
+            .certificate_thumbprint
+    };
+    assert_eq!(refresh("seed-bound-refresh").await, bound);
+    assert_eq!(refresh("seed-refresh").await, None);
 }
 
 /// Everything `0007.sql` wrote, as the store reads it now: a pending, an approved and a
