@@ -12,7 +12,7 @@ use mcp_oauth_resource::ClientAllowList;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{Pool, ServedGateway};
+use support::{Pool, ServedGateway, json_of};
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 
@@ -44,14 +44,6 @@ fn public_client() -> Value {
         "grant_types": ["authorization_code", "refresh_token"],
         "token_endpoint_auth_method": "none",
     })
-}
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-    (status, body)
 }
 
 fn sha256_hex(text: &str) -> String {

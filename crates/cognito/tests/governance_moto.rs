@@ -16,7 +16,7 @@ use mcp_oauth_core::{
 use mcp_oauth_resource::ClientAllowList;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Pool, ServedGateway};
+use support::{Pool, ServedGateway, json_of};
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const DOMAIN: &str = "https://example.auth.us-east-1.amazoncognito.com";
@@ -55,14 +55,6 @@ fn client(name: &str, redirect_uri: &str) -> Value {
         "redirect_uris": [redirect_uri],
         "token_endpoint_auth_method": "none",
     })
-}
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-    (status, body)
 }
 
 fn with_approval() -> RegistrationGovernance {

@@ -16,7 +16,7 @@ use mcp_oauth_resource::{SoftwareStatements, StatementPublisher};
 use mcp_oauth_testkit::{TestIssuer, now};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Pool, ServedGateway};
+use support::{Pool, ServedGateway, json_of};
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const SOFTWARE_ID: &str = "4NRB1-0XZABZI9E6-5SM3R";
@@ -73,14 +73,6 @@ fn request_with(statement: &str) -> Value {
         "token_endpoint_auth_method": "none",
         "software_statement": statement,
     })
-}
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-    (status, body)
 }
 
 async fn register_with_token(gateway: &ServedGateway, body: &Value) -> (StatusCode, Value) {
