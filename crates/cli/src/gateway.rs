@@ -194,18 +194,21 @@ impl GatewayArgs {
     }
 }
 
-/// The registry the flags name.
-async fn registry(
-    args: &GatewayArgs,
+/// The registry in the DynamoDB `table`, else the SQLite file `sqlite` (for the gateway and
+/// for `admin --cognito-registry-…`); `missing` is the error when neither is given.
+pub(crate) async fn open_registry(
     aws: &mcp_oauth_cognito::SdkConfig,
+    table: Option<&str>,
+    sqlite: Option<&std::path::Path>,
+    missing: &str,
 ) -> anyhow::Result<Arc<dyn Registry>> {
-    match (&args.dynamodb_table, &args.sqlite_registry) {
+    match (table, sqlite) {
         (Some(table), _) => Ok(Arc::new(DynamoDbRegistry::connect(aws, table))),
         (None, Some(path)) => SqliteRegistry::open(path)
             .await
             .map(|registry| Arc::new(registry) as Arc<dyn Registry>)
             .with_context(|| format!("cannot open the registry {}", path.display())),
-        (None, None) => Err(anyhow!("give --dynamodb-table or --sqlite-registry")),
+        (None, None) => Err(anyhow!("{missing}")),
     }
 }
 
@@ -293,7 +296,17 @@ async fn prepare(args: &GatewayArgs) -> anyhow::Result<Prepared> {
         scopes.clone(),
     )
     .with_registration(registration);
-    let gateway = Gateway::new(&config, app_clients, registry(args, &aws).await?)?;
+    let gateway = Gateway::new(
+        &config,
+        app_clients,
+        open_registry(
+            &aws,
+            args.dynamodb_table.as_deref(),
+            args.sqlite_registry.as_deref(),
+            "give --dynamodb-table or --sqlite-registry",
+        )
+        .await?,
+    )?;
     let static_clients: HashSet<String> = args.static_client_ids.iter().cloned().collect();
     let allow_list = Arc::new(gateway.allow_list(static_clients));
     let (config, rules) = resource_config(args, &scopes, allow_list)?;

@@ -59,13 +59,11 @@ impl CognitoRegistryArgs {
 /// Runs `command` on the Cognito registry `args` names.
 #[cfg(feature = "aws")]
 pub async fn clients(args: &CognitoRegistryArgs, command: ClientsCommand) -> anyhow::Result<()> {
-    use std::sync::Arc;
     use std::time::Duration;
 
-    use anyhow::{Context, bail};
+    use anyhow::bail;
     use mcp_oauth_cognito::{
-        AppClients, DynamoDbRegistry, Registration, RegistrationSettings, Registry, RegistryAdmin,
-        SqliteRegistry, load_aws_config,
+        AppClients, Registration, RegistrationSettings, RegistryAdmin, load_aws_config,
     };
     use mcp_oauth_core::ClientStatus;
 
@@ -76,15 +74,13 @@ pub async fn clients(args: &CognitoRegistryArgs, command: ClientsCommand) -> any
         );
     };
     let aws = load_aws_config(region, args.aws_endpoint_url.as_deref()).await;
-    let registry: Arc<dyn Registry> = match (&args.table, &args.sqlite) {
-        (Some(table), _) => Arc::new(DynamoDbRegistry::connect(&aws, table)),
-        (None, Some(path)) => Arc::new(
-            SqliteRegistry::open(path)
-                .await
-                .with_context(|| format!("cannot open the registry {}", path.display()))?,
-        ),
-        (None, None) => bail!("give --cognito-registry-table or --cognito-registry-sqlite"),
-    };
+    let registry = crate::gateway::open_registry(
+        &aws,
+        args.table.as_deref(),
+        args.sqlite.as_deref(),
+        "give --cognito-registry-table or --cognito-registry-sqlite",
+    )
+    .await?;
     let settings = RegistrationSettings::default().with_unused_lifetime(Duration::from_secs(
         args.unused_registration_hours.saturating_mul(3600),
     ));

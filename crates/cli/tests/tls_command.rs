@@ -524,17 +524,9 @@ async fn the_proxy_serves_https() {
         path(&pki.server.key),
     ];
     let server = Server::start(&args, port, dir.path(), &[], &pki.ca).await;
-    let metadata: Value = https_client(&pki.ca.cert_pem(), None)
-        .get(format!(
-            "{}/.well-known/oauth-protected-resource/mcp",
-            server.origin
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = server
+        .json(&pki.ca, "/.well-known/oauth-protected-resource/mcp")
+        .await;
     assert_eq!(metadata["resource"], url);
 }
 
@@ -575,16 +567,8 @@ async fn the_gateway_serves_https() {
         ("AWS_SECRET_ACCESS_KEY", "test"),
     ];
     let server = Server::start(&args, port, dir.path(), &env, &pki.ca).await;
-    let metadata: Value = https_client(&pki.ca.cert_pem(), None)
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            server.origin
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = server
+        .json(&pki.ca, "/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(metadata["issuer"], origin);
 }

@@ -16,7 +16,7 @@ use mcp_oauth_core::{
 use mcp_oauth_resource::ClientAllowList;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Pool, ServedGateway, json_of};
+use support::{Pool, ServedGateway, assert_oauth_error, json_of};
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const DOMAIN: &str = "https://example.auth.us-east-1.amazoncognito.com";
@@ -266,22 +266,18 @@ async fn redirect_uris_outside_the_trusted_hosts_are_refused_and_nothing_is_kept
     else {
         return;
     };
-    let (status, body) = json_of(
-        gateway
-            .register(&json!({
-                "redirect_uris": ["https://app.example.com/cb", "https://evil.test/cb"],
-            }))
-            .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "invalid_redirect_uri");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("https://evil.test/cb"),
-        "{body}"
+    assert_oauth_error(
+        &json_of(
+            gateway
+                .register(&json!({
+                    "redirect_uris": ["https://app.example.com/cb", "https://evil.test/cb"],
+                }))
+                .await,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_redirect_uri",
+        "https://evil.test/cb",
     );
     assert_eq!(pool.app_client_count().await, 0);
     assert!(registry.list(None).await.unwrap().is_empty());
@@ -359,20 +355,16 @@ async fn registration_pauses_at_the_pending_limit() {
         .register(&client("First", "https://app.example.com/cb"))
         .await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    let (status, body) = json_of(
-        gateway
-            .register(&client("Second", "https://app.example.com/cb"))
-            .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "invalid_client_metadata");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("too many applications await approval"),
-        "{body}"
+    assert_oauth_error(
+        &json_of(
+            gateway
+                .register(&client("Second", "https://app.example.com/cb"))
+                .await,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_client_metadata",
+        "too many applications await approval",
     );
     assert_eq!(pool.app_client_count().await, 1);
     assert_eq!(registry.list(None).await.unwrap().len(), 1);

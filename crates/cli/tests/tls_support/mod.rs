@@ -106,6 +106,18 @@ impl Server {
         server
     }
 
+    /// The JSON document at `path` of this server, over https trusting `ca`.
+    pub async fn json(&self, ca: &TestCa, path: &str) -> serde_json::Value {
+        https_client(&ca.cert_pem(), None)
+            .get(format!("{}{path}", self.origin))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -332,3 +332,21 @@ pub async fn json_of(response: reqwest::Response) -> (reqwest::StatusCode, serde
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     (status, body)
 }
+
+/// Asserts that `(status, body)` is an OAuth error `error` with `expected` status whose
+/// description names `named`.
+pub fn assert_oauth_error(
+    (status, body): &(reqwest::StatusCode, serde_json::Value),
+    expected: reqwest::StatusCode,
+    error: &str,
+    named: &str,
+) {
+    assert_eq!(*status, expected, "{body}");
+    assert_eq!(body["error"], error, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|description| description.contains(named)),
+        "{body}"
+    );
+}
