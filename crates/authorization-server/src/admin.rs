@@ -340,6 +340,30 @@ impl Admin {
         Ok(user.map(UserSummary::from))
     }
 
+    /// Removes the two-step verification of the user with `email` (compared trimmed and
+    /// lower-cased): their TOTP credential, recovery codes and pending sign-ins, so that they
+    /// sign in with their password alone (and, when the policy requires it, set it up again
+    /// right after). `None` if there is no such user, `Some(false)` if they had none set up.
+    /// Recorded in the audit trail as `mfa_reset` by `admin`.
+    pub async fn reset_mfa(&self, email: &str) -> Result<Option<bool>, StoreError> {
+        let Some(user) = self
+            .store
+            .find_user_by_email(&email::normalize(email))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let removed = self.store.remove_mfa(&user.user_id).await?;
+        if removed {
+            let event = SecurityEvent::MfaRemoved {
+                by: Actor::Admin,
+                user: &user,
+            };
+            self.audit.record(event, None).await;
+        }
+        Ok(Some(removed))
+    }
+
     /// Every user, oldest first.
     pub async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
         Ok(self

@@ -84,7 +84,7 @@ pub use cimd::{
 pub use clock::{Clock, system_clock};
 #[cfg(feature = "federation")]
 pub use config::UpstreamProvider;
-pub use config::{AuthorizationServerConfig, LoginLimits};
+pub use config::{AuthorizationServerConfig, LoginLimits, MfaPolicy, UnknownMfaPolicy};
 pub use keys::{KeyError, SigningKeys};
 pub use secrets::ClientSecret;
 pub use server::{AuthorizationServer, StartError};

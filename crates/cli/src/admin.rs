@@ -55,6 +55,13 @@ enum UsersCommand {
     },
     /// List users.
     List,
+    /// Remove a user's two-step verification (their TOTP app and recovery codes), e.g. after
+    /// they lost their phone and their recovery codes: they sign in with their password alone,
+    /// or set it up again at once where it is required.
+    ResetMfa {
+        /// The user's e-mail address.
+        email: String,
+    },
 }
 
 /// `mcp-oauth admin clients …`.
@@ -179,6 +186,20 @@ async fn users(admin: &Admin, command: UsersCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        UsersCommand::ResetMfa { email } => match admin.reset_mfa(&email).await? {
+            Some(true) => {
+                println!("removed the two-step verification of {}", email.trim());
+                Ok(())
+            }
+            Some(false) => {
+                println!(
+                    "{} had no two-step verification set up; nothing changed",
+                    email.trim()
+                );
+                Ok(())
+            }
+            None => bail!("no user with the e-mail address {}", email.trim()),
+        },
     }
 }
 

@@ -10,7 +10,9 @@ use clap::Args;
 use mcp_oauth_authorization_server::store::{
     KeyEncryptionKey, SqlStore, SqlStoreOptions, Store, StoreError,
 };
-use mcp_oauth_authorization_server::{AuthorizationServer, AuthorizationServerConfig, LoginLimits};
+use mcp_oauth_authorization_server::{
+    AuthorizationServer, AuthorizationServerConfig, LoginLimits, MfaPolicy,
+};
 use mcp_oauth_core::CanonicalResource;
 
 use crate::federation_args::UpstreamArgs;
@@ -316,6 +318,13 @@ pub struct AuthServerArgs {
     #[command(flatten)]
     login_limits: LoginLimitArgs,
 
+    /// Two-step verification of local sign-ins, a TOTP code from an authenticator app after
+    /// the password: `off` (not offered, never asked; codes set up earlier are kept unused),
+    /// `optional` (people set it up on their account page) or `required` (whoever has none
+    /// sets it up right after their password). Upstream sign-ins are never asked.
+    #[arg(long, env = "AUTH_SERVER_MFA", default_value_t = MfaPolicy::Optional, value_name = "off|optional|required")]
+    pub mfa: MfaPolicy,
+
     /// Registration governance: approval, trusted redirect hosts, scope ceilings, limits.
     #[command(flatten)]
     pub governance: GovernanceArgs,
@@ -365,6 +374,7 @@ fn config(args: &AuthServerArgs) -> anyhow::Result<AuthorizationServerConfig> {
         .with_key_reload_interval(Duration::from_secs(args.key_reload_interval_secs))
         .with_audit_retention(Duration::from_secs(args.audit_retention_days * 24 * 3600))
         .with_login_limits(args.login_limits.limits())
+        .with_mfa(args.mfa)
         .with_tls_client_certificates(args.tls.asks_client_certificates());
     let governance = args.governance.governance(&config.supported_scopes())?;
     config = config.with_governance(governance);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use clap::{Args, FromArgMatches};
-use mcp_oauth_authorization_server::{Admin, ClientSecret, StaticClient};
+use mcp_oauth_authorization_server::{Admin, ClientSecret, MfaPolicy, StaticClient};
 use mcp_oauth_core::CanonicalResource;
 #[cfg(feature = "cimd")]
 use mcp_oauth_demo::web::Credentials;
@@ -83,6 +83,10 @@ pub struct DevArgs {
     )]
     audit_retention_days: u64,
 
+    /// Two-step verification of local sign-ins (TOTP), as for `mcp-oauth auth-server`.
+    #[arg(long, env = "AUTH_SERVER_MFA", default_value_t = MfaPolicy::Optional, value_name = "off|optional|required")]
+    mfa: MfaPolicy,
+
     /// Federated sign-in at upstream OpenID providers, as for `mcp-oauth auth-server`.
     #[command(flatten)]
     upstream: UpstreamArgs,
@@ -146,6 +150,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut auth: AuthServerArgs = defaults()?;
     auth.storage.data_dir = args.data_dir.clone();
     auth.audit_retention_days = args.audit_retention_days;
+    auth.mfa = args.mfa;
     auth.upstream = args.upstream.clone();
     auth.governance = args.governance.clone();
     #[cfg(feature = "cimd")]

@@ -8,6 +8,7 @@
 //! | `GET`, `POST /login` | the sign-in form; a success sets a new session and device cookie and redirects to `return_to` (only `/authorize?…`) or `/` ([`login_routes`], when people sign in here rather than upstream) |
 //! | `GET`, `POST /signup` | the sign-up form with the password policy; signs the new user in like `/login` (404 when `allow_signup` is off, or people sign in upstream) |
 //! | `POST /logout` | ends the session and clears its cookie |
+//! | `/login/code`, `/account/two-step`… | two-step verification (TOTP), see [`mfa`] |
 //!
 //! Every POST needs the CSRF token and otherwise gets a 403 page and does nothing. Form
 //! bodies are limited to [`FORM_LIMIT`] bytes. Pages are never cached and cannot be framed.
@@ -20,6 +21,7 @@
 //! the issuer's origin.
 
 mod device;
+mod mfa;
 mod pages;
 mod throttle;
 
@@ -31,8 +33,8 @@ use axum::routing::{get, post};
 
 use crate::audit::Audit;
 use crate::clock::{Clock, seconds};
-use crate::config::AuthorizationServerConfig;
-use crate::store::{AccountStore, SessionStore, Store, UnixTime};
+use crate::config::{AuthorizationServerConfig, MfaPolicy};
+use crate::store::{AccountStore, MfaStore, SessionStore, Store, UnixTime};
 use crate::web::pages::{FORM_LIMIT, with_page_headers};
 use crate::web::session::Sessions;
 
@@ -43,6 +45,10 @@ use self::throttle::LoginThrottle;
 pub(crate) struct Accounts {
     users: Arc<dyn AccountStore>,
     devices: Arc<dyn SessionStore>,
+    mfa: Arc<dyn MfaStore>,
+    mfa_policy: MfaPolicy,
+    /// The issuer as authenticator apps name it (`mcp-oauth (host)`).
+    totp_issuer: String,
     sessions: Sessions,
     throttle: LoginThrottle,
     audit: Audit,
@@ -64,6 +70,9 @@ impl Accounts {
         Self {
             users: store.clone(),
             devices: store.clone(),
+            mfa: store.clone(),
+            mfa_policy: config.mfa,
+            totp_issuer: totp_issuer(&config.issuer),
             sessions,
             throttle: LoginThrottle::new(config.login_limits, store.clone()),
             audit,
@@ -76,6 +85,21 @@ impl Accounts {
     fn now(&self) -> UnixTime {
         (self.clock)()
     }
+}
+
+/// How authenticator apps name this server: `mcp-oauth (<the issuer's host and port>)`.
+fn totp_issuer(issuer: &str) -> String {
+    let host = url::Url::parse(issuer)
+        .ok()
+        .and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| issuer.to_owned());
+    format!("mcp-oauth ({host})")
 }
 
 /// `/`, `/signup` and `/logout`.
@@ -92,13 +116,18 @@ where
     )
 }
 
-/// `/login`, the local sign-in form (when people do not sign in upstream).
+/// `/login`, the local sign-in form (when people do not sign in upstream), with its second
+/// step and the set-up of two-step verification ([`mfa`]).
 pub(crate) fn login_routes<S>() -> Router<S>
 where
     Accounts: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
-    pages_with_limit(Router::new().route("/login", get(pages::login_form).post(pages::login)))
+    pages_with_limit(
+        Router::new()
+            .route("/login", get(pages::login_form).post(pages::login))
+            .merge(mfa::routes()),
+    )
 }
 
 fn pages_with_limit<S>(pages: Router<S>) -> Router<S>

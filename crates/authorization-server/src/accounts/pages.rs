@@ -12,7 +12,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::throttle::Source;
-use super::{Accounts, device};
+use super::{Accounts, device, mfa};
 use crate::audit::{Actor, SecurityEvent, SignInMethod};
 use crate::rate_limit::address_key;
 use crate::store::{AuditOutcome, SecretHash, StoreError, UnixTime, UserId, UserRecord};
@@ -53,6 +53,7 @@ struct HomePage<'a> {
     email: Option<&'a str>,
     csrf_token: &'a str,
     signup: bool,
+    mfa: Option<mfa::AccountMfa>,
 }
 
 /// The sign-in form. Every field defaults to empty, so a form without a token reaches the
@@ -87,6 +88,16 @@ pub(super) struct LogoutForm {
 /// `GET /`: who is signed in.
 pub(super) async fn home(State(accounts): State<Accounts>, headers: HeaderMap) -> Response {
     let signed_in = accounts.sessions.signed_in(&headers).await;
+    let mfa = match &signed_in {
+        Some(signed_in) => match mfa::account_status(&accounts, &signed_in.user).await {
+            Ok(status) => status,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the two-step verification of an account");
+                return unavailable();
+            }
+        },
+        None => None,
+    };
     let (csrf, set_cookie) = csrf::for_form(&headers, accounts.sessions.secure_cookies());
     let page = HomePage {
         email: signed_in
@@ -94,6 +105,7 @@ pub(super) async fn home(State(accounts): State<Accounts>, headers: HeaderMap) -
             .map(|signed_in| signed_in.user.email.as_str()),
         csrf_token: csrf.as_str(),
         signup: accounts.signup_open,
+        mfa,
     };
     with_cookie(render(StatusCode::OK, &page), set_cookie)
 }
@@ -186,7 +198,10 @@ pub(super) async fn login(
             }
             let event = password_sign_in(AuditOutcome::Succeeded, true, &user.email, Some(&user));
             accounts.audit.record(event, address).await;
-            sign_in_with_password(&accounts, &headers, &user.user_id, target).await
+            match mfa::after_password(&accounts, &user, target).await {
+                Some(second_step) => second_step,
+                None => sign_in_with_password(&accounts, &headers, &user.user_id, target).await,
+            }
         }
         (_, user) => {
             drop(attempt); // counted as a failure
@@ -395,26 +410,24 @@ fn sign_up_refused<'a>(
     }
 }
 
-/// A sign-in ([`Sessions::sign_in`](crate::web::session::Sessions::sign_in)) after the person
-/// proved their password: the browser also gets a new device cookie for the account (without
-/// one if it cannot be stored: signing in matters more).
+/// A sign-in after the person proved their password (and needs no second step): a new
+/// session and device cookie ([`mfa::complete_sign_in`]), then `target` or home.
 async fn sign_in_with_password(
     accounts: &Accounts,
     headers: &HeaderMap,
     user_id: &UserId,
     target: Option<&str>,
 ) -> Response {
-    let device = match device::issue(accounts, headers, user_id).await {
-        Ok(cookie) => Some(cookie),
+    match mfa::complete_sign_in(accounts, headers, user_id).await {
+        Ok((session, device)) => with_cookie(
+            see_other(target.unwrap_or(return_to::HOME), session),
+            device,
+        ),
         Err(error) => {
-            tracing::warn!(%error, "cannot issue a device cookie");
-            None
+            tracing::error!(%error, "cannot start a session");
+            unavailable()
         }
-    };
-    with_cookie(
-        accounts.sessions.sign_in(headers, user_id, target).await,
-        device,
-    )
+    }
 }
 
 fn login_page<'a>(
@@ -454,7 +467,7 @@ fn signup_page<'a>(
 }
 
 /// "Too many failed attempts", with when to try again.
-fn too_many(retry_at: UnixTime, now: UnixTime) -> String {
+pub(super) fn too_many(retry_at: UnixTime, now: UnixTime) -> String {
     let wait = (retry_at - now).max(1);
     let wait = if wait < 60 {
         format!("{wait} seconds")
@@ -465,7 +478,7 @@ fn too_many(retry_at: UnixTime, now: UnixTime) -> String {
     format!("Too many failed sign-in attempts. Try again in {wait}.")
 }
 
-fn throttled(mut response: Response, retry_at: UnixTime, now: UnixTime) -> Response {
+pub(super) fn throttled(mut response: Response, retry_at: UnixTime, now: UnixTime) -> Response {
     response.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from((retry_at - now).max(1)),
@@ -473,7 +486,7 @@ fn throttled(mut response: Response, retry_at: UnixTime, now: UnixTime) -> Respo
     response
 }
 
-fn unreadable_form(rejection: &FormRejection) -> Response {
+pub(super) fn unreadable_form(rejection: &FormRejection) -> Response {
     let status = rejection.status();
     let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
         "The form is too large."

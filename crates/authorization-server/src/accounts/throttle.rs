@@ -112,20 +112,49 @@ impl LoginThrottle {
         source: Source<'_>,
         now: UnixTime,
     ) -> StoreResult<Result<Attempt, UnixTime>> {
-        Ok(
-            match self.store.count_hits(&self.counters(source), now).await? {
-                Hits::Counted(hits) => Ok(Attempt { hits }),
-                Hits::Refused { retry_at } => Err(retry_at),
-            },
-        )
+        self.count(&self.counters(source), now).await
     }
 
-    /// The attempt signed in: the failures of its account-and-address and of its device cookie
-    /// are forgotten; the account and the address only get this attempt back.
+    async fn count(
+        &self,
+        counters: &[LimitCounter],
+        now: UnixTime,
+    ) -> StoreResult<Result<Attempt, UnixTime>> {
+        Ok(match self.store.count_hits(counters, now).await? {
+            Hits::Counted(hits) => Ok(Attempt { hits }),
+            Hits::Refused { retry_at } => Err(retry_at),
+        })
+    }
+
+    /// Counts an attempt at the second step of `user_id`'s sign-in (a TOTP or recovery code)
+    /// from `source` as a failure, on the counters a password attempt from there uses and on
+    /// the user's own second-step counter ([`LimitKind::SecondFactor`], limited like an account
+    /// at one address): signing in again with the password clears the former, never the
+    /// latter, so a guesser who knows the password still gets only that many codes per window.
+    pub(crate) async fn begin_second_factor(
+        &self,
+        source: Source<'_>,
+        user_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Result<Attempt, UnixTime>> {
+        let mut counters = self.counters(source);
+        counters.push(self.counter(
+            LimitKind::SecondFactor,
+            user_id.to_owned(),
+            self.limits.per_account_and_ip,
+        ));
+        self.count(&counters, now).await
+    }
+
+    /// The attempt signed in: the failures of its account-and-address, of its device cookie and
+    /// (second step) of the user's codes are forgotten; the account and the address only get
+    /// this attempt back.
     pub(crate) async fn succeeded(&self, attempt: Attempt) -> StoreResult<()> {
         for hit in &attempt.hits {
             match hit.kind {
-                LimitKind::SignInAccountFromAddress | LimitKind::SignInDevice => {
+                LimitKind::SignInAccountFromAddress
+                | LimitKind::SignInDevice
+                | LimitKind::SecondFactor => {
                     self.store.clear_limit_counter(hit.kind, &hit.key).await?;
                 }
                 _ => self.store.give_back_hit(hit).await?,

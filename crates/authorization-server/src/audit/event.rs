@@ -46,14 +46,20 @@ pub(crate) enum SignInMethod<'a> {
     /// At an upstream OpenID provider: `issuer`, once the sign-in it answers is known.
     #[cfg_attr(not(feature = "federation"), expect(dead_code))]
     Upstream(Option<&'a str>),
+    /// The second step, with a TOTP code (RFC 6238).
+    Totp,
+    /// The second step, with a recovery code.
+    RecoveryCode,
 }
 
 impl SignInMethod<'_> {
-    /// `password` or `upstream` (a metric label).
+    /// `password`, `upstream`, `totp` or `recovery_code` (a metric label).
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             SignInMethod::Password => "password",
             SignInMethod::Upstream(_) => "upstream",
+            SignInMethod::Totp => "totp",
+            SignInMethod::RecoveryCode => "recovery_code",
         }
     }
 }
@@ -205,6 +211,13 @@ pub(crate) enum SecurityEvent<'a> {
     },
     /// The signing keys rotated by `by`; `kid` is the new current key.
     KeysRotated { by: Actor<'a>, kid: &'a str },
+    /// `user` set up two-step verification.
+    MfaEnrolled { user: &'a UserRecord },
+    /// `user`'s two-step verification removed: by themselves (`MfaDisabled`) or by the
+    /// operator (`by` is [`Actor::Admin`]: `MfaReset`).
+    MfaRemoved { by: Actor<'a>, user: &'a UserRecord },
+    /// One of `user`'s recovery codes used up at sign-in; `left` remain.
+    RecoveryCodeUsed { user: &'a UserRecord, left: u64 },
 }
 
 impl SecurityEvent<'_> {
@@ -227,6 +240,12 @@ impl SecurityEvent<'_> {
             SecurityEvent::TokenRevoked { .. } => AuditEventKind::TokenRevoked,
             SecurityEvent::IntrospectionRefused { .. } => AuditEventKind::Introspection,
             SecurityEvent::KeysRotated { .. } => AuditEventKind::KeysRotated,
+            SecurityEvent::MfaEnrolled { .. } => AuditEventKind::MfaEnrolled,
+            SecurityEvent::MfaRemoved {
+                by: Actor::Admin, ..
+            } => AuditEventKind::MfaReset,
+            SecurityEvent::MfaRemoved { .. } => AuditEventKind::MfaDisabled,
+            SecurityEvent::RecoveryCodeUsed { .. } => AuditEventKind::RecoveryCodeUsed,
         }
     }
 
@@ -249,7 +268,10 @@ impl SecurityEvent<'_> {
             | SecurityEvent::ClientStatusChanged { .. }
             | SecurityEvent::TokensIssued { .. }
             | SecurityEvent::TokenRevoked { .. }
-            | SecurityEvent::KeysRotated { .. } => AuditOutcome::Succeeded,
+            | SecurityEvent::KeysRotated { .. }
+            | SecurityEvent::MfaEnrolled { .. }
+            | SecurityEvent::MfaRemoved { .. }
+            | SecurityEvent::RecoveryCodeUsed { .. } => AuditOutcome::Succeeded,
             SecurityEvent::TokenRequestRefused { .. }
             | SecurityEvent::CodeReplayed { .. }
             | SecurityEvent::RefreshTokenReused { .. }
@@ -409,6 +431,23 @@ impl SecurityEvent<'_> {
             SecurityEvent::KeysRotated { by, kid } => {
                 details.insert("kid".into(), json!(kid));
                 (Some(by), None, None)
+            }
+            SecurityEvent::MfaEnrolled { user } => (
+                Some(Actor::Person(&user.email)),
+                Some(user.user_id.clone()),
+                None,
+            ),
+            SecurityEvent::MfaRemoved { by, user } => {
+                details.insert("email".into(), json!(user.email));
+                (Some(by), Some(user.user_id.clone()), None)
+            }
+            SecurityEvent::RecoveryCodeUsed { user, left } => {
+                details.insert("recovery_codes_left".into(), json!(left));
+                (
+                    Some(Actor::Person(&user.email)),
+                    Some(user.user_id.clone()),
+                    None,
+                )
             }
         };
         record.actor = actor.and_then(Actor::text);

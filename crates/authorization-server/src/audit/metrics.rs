@@ -46,7 +46,7 @@ struct RegistrationLabels {
 /// The labels of a sign-in.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignInLabels {
-    /// `password` or `upstream`.
+    /// `password`, `upstream`, `totp` or `recovery_code`.
     method: &'static str,
     outcome: &'static str,
 }
@@ -234,10 +234,12 @@ impl ServerMetrics {
             AuditOutcome::Throttled,
         ];
         for outcome in sign_in_outcomes.map(AuditOutcome::as_str) {
-            drop(self.sign_ins.get_or_create(&SignInLabels {
-                method: "password",
-                outcome,
-            }));
+            for method in ["password", "totp"] {
+                drop(
+                    self.sign_ins
+                        .get_or_create(&SignInLabels { method, outcome }),
+                );
+            }
         }
         for grant in [Grant::AuthorizationCode, Grant::RefreshToken].map(Grant::as_str) {
             for outcome in
@@ -264,7 +266,8 @@ impl ServerMetrics {
         );
         registry.register(
             "mcp_oauth_sign_ins",
-            "Sign-ins, by method (password, upstream) and outcome (succeeded, failed, throttled)",
+            "Sign-ins, by method (password, upstream, and the second step: totp, recovery_code) and \
+             outcome (succeeded, failed, throttled)",
             self.sign_ins.clone(),
         );
         registry.register(

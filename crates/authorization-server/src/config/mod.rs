@@ -3,6 +3,7 @@
 //! The settings of an optional capability exist only with its feature: the upstream
 //! providers (`upstream`) with `federation`, Client ID Metadata Documents with `cimd`.
 
+mod mfa;
 #[cfg(feature = "federation")]
 mod upstream;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use mcp_oauth_core::{CanonicalResource, RegistrationGovernance, ScopeSet};
 use url::Url;
 
+pub use self::mfa::{MfaPolicy, UnknownMfaPolicy};
 #[cfg(feature = "federation")]
 pub use self::upstream::UpstreamProvider;
 
@@ -67,6 +69,9 @@ pub struct AuthorizationServerConfig {
     /// Sign-in throttling: failures allowed per account and address, per account, per address
     /// and per device cookie, the window, and the device cookies' lifetime.
     pub login_limits: LoginLimits,
+    /// Two-step verification (TOTP, RFC 6238) of local sign-ins: off, optional (the default) or
+    /// required.
+    pub mfa: MfaPolicy,
     /// Upstream OpenID providers people sign in with (federated sign-in). When there is at
     /// least one, they replace the local sign-in and sign-up pages.
     #[cfg(feature = "federation")]
@@ -235,6 +240,7 @@ impl AuthorizationServerConfig {
             #[cfg(feature = "cimd")]
             cimd_allow_private_addresses: false,
             login_limits: LoginLimits::default(),
+            mfa: MfaPolicy::default(),
             #[cfg(feature = "federation")]
             upstreams: Vec::new(),
             #[cfg(feature = "federation")]
@@ -395,6 +401,12 @@ impl AuthorizationServerConfig {
     /// The scopes clients may ask for, as a set.
     pub fn supported_scopes(&self) -> ScopeSet {
         self.scopes_supported.iter().map(String::as_str).collect()
+    }
+
+    /// Sets the two-step verification policy ([`MfaPolicy`]).
+    pub fn with_mfa(mut self, policy: MfaPolicy) -> Self {
+        self.mfa = policy;
+        self
     }
 
     /// Sets the sign-in throttling limits.

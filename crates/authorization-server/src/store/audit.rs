@@ -34,8 +34,8 @@ pub trait AuditStore: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum AuditEventKind {
-    /// A sign-in with a password, or at an upstream provider (federated): succeeded, failed or
-    /// throttled.
+    /// A sign-in with a password, or at an upstream provider (federated), or its second step
+    /// (a TOTP or recovery code): succeeded, failed or throttled.
     SignIn,
     /// An account was created (sign-up, first federated sign-in, `admin users add`), or a
     /// sign-up was refused.
@@ -65,11 +65,19 @@ pub enum AuditEventKind {
     Introspection,
     /// The signing keys were rotated.
     KeysRotated,
+    /// A person set up two-step verification (TOTP, RFC 6238) on their account.
+    MfaEnrolled,
+    /// A person turned two-step verification off on their account.
+    MfaDisabled,
+    /// An operator removed a person's two-step verification (`admin users reset-mfa`).
+    MfaReset,
+    /// A recovery code was used at the second step of a sign-in (each works once).
+    RecoveryCodeUsed,
 }
 
 impl AuditEventKind {
     /// Every kind.
-    pub const ALL: [AuditEventKind; 14] = [
+    pub const ALL: [AuditEventKind; 18] = [
         AuditEventKind::SignIn,
         AuditEventKind::AccountCreated,
         AuditEventKind::Consent,
@@ -84,6 +92,10 @@ impl AuditEventKind {
         AuditEventKind::TokenRevoked,
         AuditEventKind::Introspection,
         AuditEventKind::KeysRotated,
+        AuditEventKind::MfaEnrolled,
+        AuditEventKind::MfaDisabled,
+        AuditEventKind::MfaReset,
+        AuditEventKind::RecoveryCodeUsed,
     ];
 
     /// The kind's name in records, log lines and filters.
@@ -103,6 +115,10 @@ impl AuditEventKind {
             AuditEventKind::TokenRevoked => "token_revoked",
             AuditEventKind::Introspection => "introspection",
             AuditEventKind::KeysRotated => "keys_rotated",
+            AuditEventKind::MfaEnrolled => "mfa_enrolled",
+            AuditEventKind::MfaDisabled => "mfa_disabled",
+            AuditEventKind::MfaReset => "mfa_reset",
+            AuditEventKind::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

@@ -142,13 +142,14 @@ impl KeyEncryptionKey {
             .map_err(|_| StoreError::KeyEncryption("cannot set up AES-256-GCM".to_owned()))
     }
 
-    /// `der`, the private key of `kid`, encrypted in the stored format.
-    pub(crate) fn seal(&self, kid: &str, der: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let mut ciphertext = der.to_vec();
+    /// `plaintext` (the private key of `kid`, or another secret with its own additional data)
+    /// encrypted in the stored format, bound to `kid`.
+    pub(crate) fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut ciphertext = plaintext.to_vec();
         let nonce = self
             .cipher()?
             .seal_in_place_append_tag(Aad::from(kid.as_bytes()), &mut ciphertext)
-            .map_err(|_| StoreError::KeyEncryption(format!("cannot encrypt key {kid}")))?;
+            .map_err(|_| StoreError::KeyEncryption(format!("cannot encrypt {kid}")))?;
         Ok([
             SEALED_PREFIX,
             &self.fingerprint(),
@@ -186,10 +187,22 @@ pub(crate) fn open_stored(
     kid: &str,
     stored: &[u8],
 ) -> Result<Vec<u8>, StoreError> {
+    open_sealed(key, &format!("signing key {kid}"), kid, stored)
+}
+
+/// Any value sealed by [`KeyEncryptionKey::seal`] with `aad` (a signing key's id, a TOTP
+/// secret's `totp:<user id>`), from its stored form, as [`open_stored`] does; errors name the
+/// value as `what`, never its content.
+pub(crate) fn open_sealed(
+    key: Option<&KeyEncryptionKey>,
+    what: &str,
+    aad: &str,
+    stored: &[u8],
+) -> Result<Vec<u8>, StoreError> {
     if !is_sealed(stored) {
         return Ok(stored.to_vec());
     }
-    let problem = |what: &str| StoreError::KeyEncryption(format!("signing key {kid}: {what}"));
+    let problem = |problem: &str| StoreError::KeyEncryption(format!("{what}: {problem}"));
     let sealed = stored
         .strip_prefix(SEALED_PREFIX)
         .ok_or_else(|| problem("encrypted in a format this build does not know"))?;
@@ -211,7 +224,7 @@ pub(crate) fn open_stored(
     let mut plaintext = ciphertext.to_vec();
     let opened = key
         .cipher()?
-        .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut plaintext)
+        .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut plaintext)
         .map_err(|_| problem("the encrypted value is damaged or belongs to another key id"))?
         .len();
     plaintext.truncate(opened);

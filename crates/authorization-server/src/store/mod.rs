@@ -1,7 +1,7 @@
 //! Storage of the authorization server: one small trait per domain, as Ory Hydra's persisters
 //! ([`ClientStore`], [`AccountStore`], [`ConsentStore`], [`GrantStore`], [`KeyStore`],
 //! [`SessionStore`], [`AuditStore`], [`LimitStore`] (the sign-in throttle and rate limits, shared
-//! by every instance), and `FederationStore` with the `federation` feature),
+//! by every instance), [`MfaStore`] (two-step verification), and `FederationStore` with the `federation` feature),
 //! composed into [`Store`]. [`SqlStore`] implements every one on SQLite (one file, the default)
 //! and PostgreSQL (several instances; feature `postgres`); both pass the same test suite
 //! (`tests/store.rs`), and `docs/storage-schema.md` describes each table. The schema is the same
@@ -11,8 +11,9 @@
 //! [`CanonicalResource`](mcp_oauth_core::CanonicalResource)s and client metadata
 //! [`RegisteredMetadata`], validated once more when read back. Secrets never reach the store
 //! in clear: client secrets, registration access tokens, authorization codes, refresh tokens,
-//! session ids and device cookies are stored as SHA-256 hashes ([`SecretHash`]); passwords as
-//! Argon2id PHC strings. Times are Unix seconds ([`UnixTime`]) passed in by the caller, so
+//! session ids, device cookies, recovery codes and pending sign-ins are stored as SHA-256 hashes
+//! ([`SecretHash`]); passwords as Argon2id PHC strings; TOTP secrets (which must be read back)
+//! sealed under the key encryption key when one is given. Times are Unix seconds ([`UnixTime`]) passed in by the caller, so
 //! tests control the clock.
 
 mod accounts;
@@ -28,6 +29,7 @@ mod key_encryption;
 mod keys;
 mod limits;
 mod maintenance;
+mod mfa;
 mod sessions;
 mod sql;
 
@@ -51,6 +53,7 @@ pub use limits::{
     CountedHit, Hits, LimitCounter, LimitKind, LimitStore, MAX_LIMIT_COUNTERS_PER_KIND,
 };
 pub use maintenance::{ConnectionUse, Purged};
+pub use mfa::{MfaStore, PendingSignInRecord, TotpCredential, TotpSecret};
 pub use sessions::{DeviceCookieRecord, SessionRecord, SessionStore};
 pub use sql::{SqlStore, SqlStoreOptions};
 
@@ -84,6 +87,7 @@ store_trait!(
     SessionStore,
     AuditStore,
     LimitStore,
+    MfaStore,
     FederationStore
 );
 #[cfg(not(feature = "federation"))]
@@ -95,5 +99,6 @@ store_trait!(
     KeyStore,
     SessionStore,
     AuditStore,
-    LimitStore
+    LimitStore,
+    MfaStore
 );

@@ -3,7 +3,8 @@
 //! `Any` driver. Each domain's trait is implemented in the module of its tables, as Ory Hydra's
 //! `persister_<domain>.go`: [`clients`], [`accounts`], [`consents`], [`grants`] (with
 //! [`refresh`] and [`access`]), [`keys`], [`sessions`] (with [`devices`]), [`audit`],
-//! [`limits`] (the counters of the sign-in throttle and rate limits) and `upstream` (feature
+//! [`limits`] (the counters of the sign-in throttle and rate limits), [`mfa`] (two-step
+//! verification) and `upstream` (feature
 //! `federation`; its tables exist in every build).
 //!
 //! Both databases run the same statements (written in the SQL they share: `$n` parameters,
@@ -24,6 +25,7 @@ mod grants;
 mod housekeeping;
 mod keys;
 mod limits;
+mod mfa;
 mod options;
 mod refresh;
 mod rows;
@@ -169,6 +171,10 @@ impl SqlStore {
                 keys::encrypt_keys_in_clear(self.begin_write().await?, self.dialect, key).await?;
             if encrypted > 0 {
                 tracing::info!(encrypted, "encrypted the signing keys stored in clear");
+            }
+            let sealed = mfa::seal_secrets_in_clear(self.begin_write().await?, key).await?;
+            if sealed > 0 {
+                tracing::info!(sealed, "encrypted the TOTP secrets stored in clear");
             }
         }
         self.published_keys().await?;

@@ -99,16 +99,26 @@ impl Sessions {
         user_id: &UserId,
         target: Option<&str>,
     ) -> Response {
-        if let Err(error) = self.end(headers).await {
-            tracing::warn!(%error, "cannot end the previous session");
-        }
-        match self.start(user_id).await {
+        match self.replace(headers, user_id).await {
             Ok(cookie) => see_other(target.unwrap_or(return_to::HOME), cookie),
             Err(error) => {
                 tracing::error!(%error, "cannot start a session");
                 unavailable()
             }
         }
+    }
+
+    /// Replaces the browser's session (if any) by a new one for `user_id`; the `Set-Cookie`
+    /// value to send with whatever page comes next.
+    pub(crate) async fn replace(
+        &self,
+        headers: &HeaderMap,
+        user_id: &UserId,
+    ) -> Result<HeaderValue, StoreError> {
+        if let Err(error) = self.end(headers).await {
+            tracing::warn!(%error, "cannot end the previous session");
+        }
+        self.start(user_id).await
     }
 
     /// Starts a session for `user_id`, authenticated now; the `Set-Cookie` value to send.
