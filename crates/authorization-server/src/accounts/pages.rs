@@ -15,7 +15,7 @@ use super::throttle::Source;
 use super::{Accounts, device, mfa};
 use crate::audit::{Actor, SecurityEvent, SignInMethod};
 use crate::rate_limit::address_key;
-use crate::store::{AuditOutcome, SecretHash, StoreError, UnixTime, UserId, UserRecord};
+use crate::store::{AuditOutcome, SecretHash, StoreError, UnixTime, UserRecord};
 use crate::users::{AccountError, create_user, email, password};
 use crate::web::csrf::{self, CsrfToken};
 use crate::web::pages::{error_page, render, see_other, unavailable, with_cookie};
@@ -198,10 +198,7 @@ pub(super) async fn login(
             }
             let event = password_sign_in(AuditOutcome::Succeeded, true, &user.email, Some(&user));
             accounts.audit.record(event, address).await;
-            match mfa::after_password(&accounts, &user, target).await {
-                Some(second_step) => second_step,
-                None => sign_in_with_password(&accounts, &headers, &user.user_id, target).await,
-            }
+            sign_in_with_password(&accounts, &headers, &user, target).await
         }
         (_, user) => {
             drop(attempt); // counted as a failure
@@ -305,7 +302,7 @@ pub(super) async fn signup(
                 issuer: None,
             };
             accounts.audit.record(created, address).await;
-            sign_in_with_password(&accounts, &headers, &user.user_id, target).await
+            sign_in_with_password(&accounts, &headers, &user, target).await
         }
         Err(AccountError::AlreadyExists(_)) => {
             if let Err(error) = accounts.throttle.record_ip_failure(&ip, now).await {
@@ -410,15 +407,19 @@ fn sign_up_refused<'a>(
     }
 }
 
-/// A sign-in after the person proved their password (and needs no second step): a new
-/// session and device cookie ([`mfa::complete_sign_in`]), then `target` or home.
+/// What follows a proved password (sign-in or sign-up): the second step when two-step
+/// verification asks for one ([`mfa::after_password`]), otherwise a new session and device
+/// cookie ([`mfa::complete_sign_in`]) and the redirect to `target` or home.
 async fn sign_in_with_password(
     accounts: &Accounts,
     headers: &HeaderMap,
-    user_id: &UserId,
+    user: &UserRecord,
     target: Option<&str>,
 ) -> Response {
-    match mfa::complete_sign_in(accounts, headers, user_id).await {
+    if let Some(second_step) = mfa::after_password(accounts, user, target).await {
+        return second_step;
+    }
+    match mfa::complete_sign_in(accounts, headers, &user.user_id).await {
         Ok((session, device)) => with_cookie(
             see_other(target.unwrap_or(return_to::HOME), session),
             device,

@@ -39,6 +39,10 @@ static SQLITE_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
         "0008_certificate_binding.sql",
         include_str!("../../../migrations/sqlite/0008_certificate_binding.sql"),
     ),
+    (
+        "0009_mfa.sql",
+        include_str!("../../../migrations/sqlite/0009_mfa.sql"),
+    ),
 ]);
 /// The PostgreSQL migrations (`migrations/postgres`), embedded at build time; listed like
 /// [`SQLITE_MIGRATIONS`].
@@ -77,6 +81,10 @@ static POSTGRES_MIGRATIONS: EmbeddedMigrations = EmbeddedMigrations::new(&[
     (
         "0008_certificate_binding.sql",
         include_str!("../../../migrations/postgres/0008_certificate_binding.sql"),
+    ),
+    (
+        "0009_mfa.sql",
+        include_str!("../../../migrations/postgres/0009_mfa.sql"),
     ),
 ]);
 

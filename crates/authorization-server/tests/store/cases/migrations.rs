@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use mcp_oauth_authorization_server::store::{
     AccountStore, AuditEventKind, AuditFilter, AuditOutcome, ClientId, ClientOrigin,
-    CodeRedemption, GrantId, KeyState, LimitCounter, LimitKind, RegisteredMetadata, Store, UserId,
+    CodeRedemption, GrantId, KeyState, LimitCounter, LimitKind, MfaStore, RegisteredMetadata,
+    SecretHash, Store, UserId,
 };
 use mcp_oauth_core::{ClientStatus, RegistrationPath};
 use serde_json::json;
@@ -96,6 +97,35 @@ pub async fn migrations_keep_the_data_of_every_earlier_version(db: &TestDb) {
     check_seed_0006(&store).await;
     check_seed_0007(&store).await;
     check_seed_0008(&store).await;
+    check_seed_0009(&store).await;
+}
+
+/// Everything `0009.sql` wrote: a confirmed TOTP credential whose last step is kept, a
+/// recovery code usable once, and a counter of wrong codes of the kind 0009 allowed.
+async fn check_seed_0009(store: &impl Store) {
+    let user = UserId("seed-user".into());
+    let credential = store
+        .totp_credential(&user)
+        .await
+        .unwrap()
+        .expect("seed credential");
+    assert_eq!(credential.secret.expose(), b"12345678901234567890");
+    assert_eq!(credential.confirmed_at, Some(1_700_000_010));
+    assert!(!store.accept_totp_step(&user, 56_666_666).await.unwrap());
+    assert!(store.accept_totp_step(&user, 56_666_667).await.unwrap());
+    let recovery = SecretHash::from_stored("seed-recovery-hash".to_owned());
+    assert_eq!(
+        store.use_recovery_code(&user, &recovery).await.unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        store.use_recovery_code(&user, &recovery).await.unwrap(),
+        None
+    );
+    let window = std::time::Duration::from_secs(300);
+    let counter = LimitCounter::new(LimitKind::SecondFactor, "seed-user", 5, window);
+    let reached = store.limit_reached_until(&counter, 1_700_000_500).await;
+    assert_eq!(reached.unwrap(), Some(1_700_000_700));
 }
 
 /// Everything `0008.sql` wrote: tokens bound to a certificate; the older ones are not bound.
