@@ -94,6 +94,86 @@ fn adds_and_lists_users_and_refuses_weak_or_duplicate_ones() {
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 }
 
+/// `users reset-mfa`: removes a user's TOTP credential and recovery codes (set up here through
+/// the store, as the account page would), says when there was none, and fails for an unknown
+/// address; the reset is in the audit trail.
+#[tokio::test(flavor = "multi_thread")]
+async fn resets_a_users_two_step_verification() {
+    use mcp_oauth_authorization_server::store::{
+        AccountStore, MfaStore, SecretHash, SqlStore, TotpSecret,
+    };
+
+    let data = tempfile::tempdir().unwrap();
+    stdout(&admin(
+        data.path(),
+        &["users", "add", "--email", "ann@example.com"],
+        None,
+    ));
+    let store = SqlStore::open_sqlite_dir(data.path()).await.unwrap();
+    let user = store
+        .find_user_by_email("ann@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = TotpSecret::new(b"12345678901234567890".to_vec());
+    assert!(
+        store
+            .begin_totp_enrolment(&user.user_id, &secret, 1)
+            .await
+            .unwrap()
+    );
+    let codes = [SecretHash::of("a recovery code")];
+    assert!(
+        store
+            .confirm_totp_enrolment(&user.user_id, &secret, 7, &codes, 2)
+            .await
+            .unwrap()
+    );
+    store.close().await;
+
+    let reset = stdout(&admin(
+        data.path(),
+        &["users", "reset-mfa", "Ann@Example.com"],
+        None,
+    ));
+    assert!(
+        reset.contains("removed the two-step verification"),
+        "{reset}"
+    );
+    let store = SqlStore::open_sqlite_dir(data.path()).await.unwrap();
+    assert!(
+        store
+            .totp_credential(&user.user_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .use_recovery_code(&user.user_id, &codes[0])
+            .await
+            .unwrap(),
+        None
+    );
+    store.close().await;
+
+    let again = stdout(&admin(
+        data.path(),
+        &["users", "reset-mfa", "ann@example.com"],
+        None,
+    ));
+    assert!(again.contains("nothing changed"), "{again}");
+    let unknown = admin(
+        data.path(),
+        &["users", "reset-mfa", "bob@example.com"],
+        None,
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user with the e-mail address"));
+    let trail = records(data.path(), &["--event", "mfa_reset"]);
+    assert_eq!(events(&trail), ["mfa_reset"]);
+}
+
 #[test]
 fn pre_registers_clients_and_refuses_bad_redirect_uris() {
     let data = tempfile::tempdir().unwrap();
