@@ -11,7 +11,7 @@
 //! | [`Revoker`] | `engine::revocation` | `/revoke` |
 //! | [`Introspector`] | `engine::introspection` | `/introspect` |
 //! | [`Sessions`] | `web::session` | who is signed in (`/authorize`, the account pages) |
-//! | [`Accounts`] | `accounts` | `/`, `/login`, `/signup`, `/logout` |
+//! | [`Accounts`] | `accounts` | `/`, `/login`, `/signup`, `/logout`, two-step verification (`/login/code`, `/account/two-step`, `/account/two-step/disable`) |
 //! | `Federation` | `federation` | `/login` (federated), `/login/upstream`, `/login/callback` (feature `federation`) |
 
 use std::sync::Arc;

@@ -71,7 +71,12 @@ impl Accounts {
             users: store.clone(),
             devices: store.clone(),
             mfa: store.clone(),
-            mfa_policy: config.mfa,
+            // People who sign in upstream have no password here, so no second step either.
+            mfa_policy: if config.federated() {
+                MfaPolicy::Off
+            } else {
+                config.mfa
+            },
             totp_issuer: totp_issuer(&config.issuer),
             sessions,
             throttle: LoginThrottle::new(config.login_limits, store.clone()),

@@ -92,7 +92,9 @@ impl Sessions {
     }
 
     /// Replaces the browser's session (if any) by a new one for `user_id`, and sends the
-    /// browser to `target` (accepted by [`return_to::accept`]) or home.
+    /// browser to `target` (accepted by [`return_to::accept`]) or home (federated sign-in;
+    /// local sign-ins may have a second step, see `accounts::mfa`).
+    #[cfg_attr(not(feature = "federation"), expect(dead_code))]
     pub(crate) async fn sign_in(
         &self,
         headers: &HeaderMap,

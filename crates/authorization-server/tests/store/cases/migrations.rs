@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use mcp_oauth_authorization_server::store::{
     AccountStore, AuditEventKind, AuditFilter, AuditOutcome, ClientId, ClientOrigin,
-    CodeRedemption, GrantId, KeyState, LimitCounter, LimitKind, MfaStore, RegisteredMetadata,
-    SecretHash, Store, UserId,
+    CodeRedemption, GrantId, KeyState, LimitCounter, LimitKind, RegisteredMetadata, SecretHash,
+    Store, UserId,
 };
 use mcp_oauth_core::{ClientStatus, RegistrationPath};
 use serde_json::json;
