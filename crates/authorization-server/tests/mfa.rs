@@ -648,3 +648,44 @@ async fn secrets_are_sealed_at_rest_with_a_key_encryption_key() {
     let other = SqlStoreOptions::default().with_key_encryption_key(KeyEncryptionKey::generate());
     assert!(SqlStore::connect_with(&db.url(), &other).await.is_err());
 }
+
+/// A federated server (people sign in upstream, with no password here) offers no second step,
+/// whatever `--mfa` says: no link on the account page, no set-up or code page.
+#[cfg(feature = "federation")]
+#[tokio::test]
+async fn a_federated_server_offers_no_second_step() {
+    use mcp_oauth_authorization_server::UpstreamProvider;
+    use mcp_oauth_authorization_server::store::{SecretHash, SessionRecord, UserId, UserRecord};
+
+    let upstream = UpstreamProvider::new("https://upstream.example", "our-client");
+    let server =
+        Server::start_with(|config| config.with_upstream(upstream).with_mfa(MfaPolicy::Required))
+            .await;
+    let user = UserRecord::new(UserId("u1".into()), "fed@example.com".to_owned(), None, 1);
+    server.store.insert_user(&user).await.unwrap();
+    let cookie = "A".repeat(43);
+    let session = SessionRecord::new(
+        SecretHash::of(&cookie),
+        user.user_id,
+        server.now(),
+        server.now() + 3600,
+    );
+    server.store.insert_session(&session).await.unwrap();
+    let mut browser = server.browser();
+    browser.jar.insert(SESSION.to_owned(), cookie);
+    assert_eq!(
+        browser.signed_in_as().await.as_deref(),
+        Some("fed@example.com")
+    );
+    let home = browser.get("/").await;
+    assert!(!home.body.contains("two-step"), "{}", home.body);
+    assert_eq!(
+        browser.get("/account/two-step").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        browser.get("/login/code").await.status,
+        StatusCode::NOT_FOUND
+    );
+    server.stop().await;
+}

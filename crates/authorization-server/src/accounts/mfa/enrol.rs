@@ -7,9 +7,11 @@
 //! It is open to the signed-in person, and, when the policy requires two-step verification,
 //! to a pending sign-in of someone without it: then confirming it also finishes the sign-in.
 
+use std::net::{IpAddr, SocketAddr};
+
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::{ConnectInfo, Extension, Form, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 use qrcode::QrCode;
@@ -128,6 +130,7 @@ pub(super) async fn form(State(accounts): State<Accounts>, headers: HeaderMap) -
 /// sign-in, the sign-in finishes).
 pub(super) async fn submit(
     State(accounts): State<Accounts>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     form: Result<Form<SetupForm>, FormRejection>,
 ) -> Response {
@@ -202,9 +205,10 @@ pub(super) async fn submit(
             return unavailable();
         }
     }
+    let address = peer.map(|Extension(ConnectInfo(peer))| peer.ip());
     accounts
         .audit
-        .record(SecurityEvent::MfaEnrolled { user }, None)
+        .record(SecurityEvent::MfaEnrolled { user }, address)
         .await;
     let shown: Vec<&str> = codes.iter().map(recovery::RecoveryCode::as_str).collect();
     match &subject {
@@ -217,7 +221,7 @@ pub(super) async fn submit(
             },
         ),
         Subject::SigningIn(pending_sign_in, user) => {
-            finish_sign_in(&accounts, &headers, pending_sign_in, user, shown).await
+            finish_sign_in(&accounts, &headers, pending_sign_in, user, shown, address).await
         }
     }
 }
@@ -230,6 +234,7 @@ async fn finish_sign_in(
     pending_sign_in: &PendingSignInRecord,
     user: &UserRecord,
     codes: Vec<&str>,
+    address: Option<IpAddr>,
 ) -> Response {
     let signed_in = async {
         if !pending::finish(accounts, pending_sign_in).await? {
@@ -254,7 +259,7 @@ async fn finish_sign_in(
         person: Some(&user.email),
         user_id: Some(&user.user_id),
     };
-    accounts.audit.record(event, None).await;
+    accounts.audit.record(event, address).await;
     let target = pending_sign_in
         .return_to
         .as_deref()
