@@ -118,6 +118,10 @@ on_every_database!(
     a_hit_is_given_back_only_in_its_window,
     instances_counting_at_once_never_count_past_a_limit,
     limit_counters_are_purged_when_expired_and_kept_to_a_bound_per_kind,
+    // two-step verification
+    a_totp_credential_is_confirmed_once_with_the_secret_shown,
+    racing_instances_accept_a_time_step_once,
+    a_pending_sign_in_is_found_until_it_expires_or_is_finished,
     // the audit trail
     audit_records_are_read_back_as_appended_under_every_filter,
     audit_records_outlive_their_user_and_client,
