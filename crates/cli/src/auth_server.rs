@@ -365,7 +365,8 @@ fn config(args: &AuthServerArgs) -> anyhow::Result<AuthorizationServerConfig> {
         .with_key_reload_interval(Duration::from_secs(args.key_reload_interval_secs))
         .with_audit_retention(Duration::from_secs(args.audit_retention_days * 24 * 3600))
         .with_login_limits(args.login_limits.limits())
-        .with_tls_client_certificates(args.tls.asks_client_certificates());
+        .with_tls_client_certificates(args.tls.asks_client_certificates())
+        .with_client_certificate_authorities(args.tls.client_certificate_authorities()?);
     let governance = args.governance.governance(&config.supported_scopes())?;
     config = config.with_governance(governance);
     if let Some(statements) = args.governance.software_statements()? {

@@ -13,8 +13,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, StatusCode};
 use mcp_oauth_core::{
-    AuditOutcome, ClientStatus, OAuthErrorCode, RegistrationPath, RegistrationPolicy,
-    ValidatedClientMetadata,
+    AuditOutcome, ClientStatus, OAuthErrorCode, RegistrationError, RegistrationPath,
+    RegistrationPolicy, ValidatedClientMetadata,
 };
 use serde_json::json;
 
@@ -54,9 +54,19 @@ async fn admit(
         .registration
         .governance
         .registration_policy(&bridge.policy, path);
-    let validated = metadata
-        .validate(&policy)
-        .map_err(|error| BadRequest::new(error.error_code(), error.to_string()))?;
+    let validated = metadata.validate(&policy).map_err(|error| match error {
+        RegistrationError::AuthMethodNotAllowed { method } if method.uses_certificate() => {
+            BadRequest::new(
+                OAuthErrorCode::InvalidClientMetadata,
+                format!(
+                    "token_endpoint_auth_method `{method}`: Cognito's token endpoint cannot \
+                     authenticate clients by TLS certificate; use none, client_secret_basic or \
+                     client_secret_post"
+                ),
+            )
+        }
+        error => BadRequest::new(error.error_code(), error.to_string()),
+    })?;
     Ok((path, policy, validated))
 }
 
@@ -147,7 +157,7 @@ pub(super) async fn register(
             name: validated.client_name(),
             redirect_uris: validated.redirect_uris(),
             scopes: scopes.clone(),
-            confidential: !validated.is_public(),
+            confidential: validated.uses_secret(),
             enabled: status == ClientStatus::Active,
         })
         .await
