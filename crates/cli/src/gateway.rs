@@ -374,8 +374,10 @@ pub async fn bind(args: &GatewayArgs) -> anyhow::Result<Service> {
     let sweeps = gateway
         .sweeper()
         .run(Duration::from_secs(args.sweep_interval_secs.max(1)));
+    let metrics = gateway.metrics().clone();
     Ok(service
         .with_resource_server(&resource_server)
+        .with_metrics(move |registry| metrics.register(registry))
         .with_background(sweeps))
 }
 

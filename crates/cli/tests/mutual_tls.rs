@@ -431,7 +431,7 @@ async fn clients_authenticate_with_their_certificates() {
     for (http, why) in [
         (&without, "must come over a connection that presents"),
         (&with_forged_a, "not trusted"),
-        (&with_b, "does not carry the name"),
+        (&with_b, "its subject is `CN=client b`"),
     ] {
         let (status, refused) = register(http, &issuer, &by_subject).await;
         assert_eq!(

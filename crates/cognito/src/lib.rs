@@ -25,7 +25,7 @@ mod sweeper;
 pub use allowed_clients::RegistryAllowList;
 pub use aws::load_aws_config;
 pub use aws_config::SdkConfig;
-pub use bridge::{AppClients, CognitoFault, RegistrationSettings};
+pub use bridge::{AppClients, BridgeMetrics, CognitoFault, RegistrationSettings};
 pub use deploy::{
     Architecture, Artifact, Aws, Cleanup, DeployError, DeployManifest, DeployMode, DeployPlan,
     Deployment, MANIFEST_FILE, Progress, ServerlessSettings, StackChange, StackEvent, StackOutputs,

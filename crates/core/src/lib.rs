@@ -45,8 +45,8 @@ pub use distinguished_name::{DistinguishedName, DistinguishedNameError};
 pub use embedded_migrations::EmbeddedMigrations;
 pub use error::CoreError;
 pub use governance::{
-    CeilingOutcome, ClientStatus, RegistrationGovernance, RegistrationPath, ScopeCeilings,
-    UnknownName,
+    CeilingOutcome, ClientStatus, REGISTRATION_REFUSAL_REASONS, RegistrationGovernance,
+    RegistrationPath, ScopeCeilings, UnknownName,
 };
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use oauth_error::{OAuthErrorCode, OAuthErrorResponse};

@@ -67,9 +67,16 @@ impl CertificateAuthenticator {
         let (_, leaf) = X509Certificate::from_der(&certificate.leaf)
             .map_err(|_| "the client certificate cannot be read".to_owned())?;
         if carries(&leaf, identity) {
-            Ok(())
-        } else {
-            Err("the client certificate does not carry the name the client registered".to_owned())
+            return Ok(());
+        }
+        let mismatch = "the client certificate does not carry the name the client registered";
+        match (identity, subject(&leaf)) {
+            // RFC 4514 writes the most specific RDN first, the reverse of the certificate's
+            // order: show the subject as compared, so a reversed name is easy to spot.
+            (CertificateIdentity::SubjectDn(_), Some(subject)) => {
+                Err(format!("{mismatch} (its subject is `{subject}`)"))
+            }
+            _ => Err(mismatch.to_owned()),
         }
     }
 
