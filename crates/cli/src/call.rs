@@ -112,6 +112,18 @@ pub struct CallArgs {
     #[arg(long, env = "MCP_OAUTH_ISSUER", requires = "client_id")]
     issuer: Option<String>,
 
+    /// The authorization server to sign in at (its issuer), when the MCP server lists several
+    /// in its Protected Resource Metadata. Default: the one used for this MCP server before
+    /// (its tokens are in the credential file), else the first listed. Remembered: later runs
+    /// without the flag keep using it.
+    #[arg(
+        long,
+        env = "MCP_OAUTH_AUTHORIZATION_SERVER",
+        value_name = "ISSUER",
+        conflicts_with = "issuer"
+    )]
+    authorization_server: Option<String>,
+
     /// https URL of this client's Client ID Metadata Document, used as its client_id with
     /// authorization servers that support them (client_id_metadata_document_supported).
     #[arg(long, env = "MCP_OAUTH_CLIENT_METADATA_URL", value_name = "URL")]
@@ -160,6 +172,9 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
     let mut config = OAuthClientConfig::new(redirect_uri).with_client_name(&args.client_name);
     if let Some(url) = &args.client_metadata_url {
         config = config.with_client_id_metadata_document(url);
+    }
+    if let Some(issuer) = &args.authorization_server {
+        config = config.with_authorization_server(issuer);
     }
     let scopes: ScopeSet = args
         .scopes

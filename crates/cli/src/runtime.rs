@@ -128,6 +128,19 @@ impl Service {
         self
     }
 
+    /// Labels this server's own metrics `name="value"`, so that two servers of one kind in
+    /// one process (`dev --second-authorization-server`) do not report the same series.
+    pub fn with_metrics_label(mut self, name: &'static str, value: &'static str) -> Self {
+        let registrations = std::mem::take(&mut self.metrics);
+        self.metrics.push(Box::new(move |registry: &mut Registry| {
+            let labelled = registry.sub_registry_with_label((name.into(), value.into()));
+            for register in registrations {
+                register(labelled);
+            }
+        }));
+        self
+    }
+
     /// What a server guarded by `resource_server` adds: ready once every trusted issuer's
     /// keys were fetched (retried in the background until they are), and the resource
     /// server's metrics.
