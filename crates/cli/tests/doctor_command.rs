@@ -452,10 +452,19 @@ async fn federated_sign_in_passes_and_trusting_the_upstream_provider_directly_do
     assert_eq!(passed["ok"], true, "{passed:#}");
     drop(federated);
 
-    // Broken: the MCP server trusts the upstream provider itself, whose tokens are not for
-    // it and whose registration MCP clients cannot use as ours.
+    // Broken: the MCP server names the upstream provider itself as its authorization server,
+    // where MCP clients cannot register (the test provider has no registration endpoint).
     let _direct = mcp_server(port, &["--url", &mcp_url, "--issuer", &provider]).await;
     let direct = report(&doctor(&[&mcp_url, "--json", "--try-registration"]));
     assert_eq!(statuses(&direct, "authorization-server-metadata"), ["pass"]);
-    assert!(!failures(&direct).is_empty(), "{direct:#}");
+    assert_eq!(statuses(&direct, "pkce"), ["pass"]);
+    let step = failed(&direct, "registration-support");
+    assert_eq!(step["problem"]["number"], 5, "{direct:#}");
+    assert!(
+        step["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only clients registered beforehand can sign in"),
+        "{step}"
+    );
 }

@@ -250,8 +250,8 @@ impl CorsCheck<'_> {
                 Err(reason) => self.problem(
                     &title,
                     format!("{url}: {reason}"),
-                    "allow browser origins at the token endpoint (Amazon Cognito's does not: \
-                     browser clients there need a server-side part)",
+                    "allow browser origins at the token endpoint, or give browser clients a \
+                     server-side part that redeems the code",
                 ),
             },
             Err(reason) => self.problem(&title, reason, "make the token endpoint reachable"),

@@ -230,7 +230,8 @@ async fn stack(args: &DoctorArgs, report: &mut Report) {
                 format!("stack {name}"),
                 "this build of mcp-oauth leaves AWS out",
             )
-            .fix("build with the default features (feature `aws`) to check a stack"),
+            .fix("build with the default features (feature `aws`) to check a stack")
+            .problem(report::Problem::Deployment),
         );
     }
 }
