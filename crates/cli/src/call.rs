@@ -60,7 +60,7 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
         None => default_credentials_path()?,
     };
     let store = Arc::new(FileCredentialStore::new(&credentials));
-    let client = args.sign_in.client(&args.url, store).await?;
+    let client = args.sign_in.client(&args.url, store, None).await?;
 
     let session = client
         .connect(&args.url)

@@ -98,15 +98,20 @@ pub struct SignInArgs {
 
 impl SignInArgs {
     /// The client library's client for the MCP server at `url`, keeping its registrations
-    /// and tokens in `store`. With `--client-id` and no `--issuer`, the issuer is discovered
+    /// and tokens in `store`, giving up on a request after `http_timeout` when given (else
+    /// the library's default). With `--client-id` and no `--issuer`, the issuer is discovered
     /// first from the server's challenge.
     pub async fn client(
         &self,
         url: &str,
         store: Arc<dyn CredentialStore>,
+        http_timeout: Option<Duration>,
     ) -> anyhow::Result<McpOAuthClient> {
         let (driver, redirect_uri) = self.driver()?;
         let mut config = OAuthClientConfig::new(redirect_uri).with_client_name(&self.client_name);
+        if let Some(timeout) = http_timeout {
+            config = config.with_http_timeout(timeout);
+        }
         if let Some(url) = &self.client_metadata_url {
             config = config.with_client_id_metadata_document(url);
         }

@@ -71,6 +71,10 @@ fn bad_usage_exits_with_status_2_and_says_why() {
             "--timeout-secs",
         ),
         (vec![], "<URL>"),
+        (
+            vec!["http://127.0.0.1:9/mcp", "--stack", "mcp-oauth"],
+            "--region",
+        ),
     ] {
         let output = doctor(&args);
         assert_eq!(
@@ -417,6 +421,35 @@ async fn signs_in_and_lists_the_tools_and_names_a_refused_token_a_validation_fai
     assert_eq!(step["problem"]["number"], 2, "{refused:#}");
     assert!(step["fix"].as_str().unwrap().contains("JWKS"), "{step}");
     assert_eq!(statuses(&refused, "tool-call"), ["skip"]);
+    drop(_broken);
+
+    // Keys it cannot fetch at all: the MCP server answers 503, which is named too.
+    let unreachable = format!(
+        "{}=http://127.0.0.1:{}/jwks.json",
+        stack.issuer,
+        free_port()
+    );
+    let _keyless = mcp_server(
+        port,
+        &[
+            "--url",
+            &broken_url,
+            "--issuer",
+            &stack.issuer,
+            "--jwks-uri",
+            &unreachable,
+        ],
+    )
+    .await;
+    let output = call_support::run_signing_in(signing_in(&broken_url), &person).await;
+    let unavailable = report(&output);
+    let step = failed(&unavailable, "sign-in");
+    assert!(
+        step["detail"].as_str().unwrap().contains("HTTP 503"),
+        "{unavailable:#}"
+    );
+    assert_eq!(step["problem"]["number"], 2);
+    assert!(step["fix"].as_str().unwrap().contains("JWKS"), "{step}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

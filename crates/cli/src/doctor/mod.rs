@@ -196,7 +196,13 @@ async fn walk(args: &DoctorArgs, http: &Http, url: &str, report: &mut Report) {
     .run(url, metadata_url.as_deref(), &servers, report)
     .await;
     if args.sign_in {
-        sign_in::check(&args.sign_in_args, url, report).await;
+        sign_in::check(
+            &args.sign_in_args,
+            url,
+            Duration::from_secs(args.timeout_secs),
+            report,
+        )
+        .await;
     } else {
         report.push(Step::skip(
             "sign-in",

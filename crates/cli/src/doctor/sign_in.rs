@@ -3,17 +3,19 @@
 //! `tools/list` with the token it brings; failures named in the guide's terms.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mcp_oauth_client::{Error as ClientError, InMemoryCredentialStore};
 
 use super::report::{Problem, Report, Step};
 use crate::sign_in_args::{SignInArgs, describe_client_error};
 
-/// Signs in to the MCP server at `url` and lists its tools.
-pub async fn check(args: &SignInArgs, url: &str, report: &mut Report) {
+/// Signs in to the MCP server at `url` and lists its tools, giving up on any one request
+/// after `timeout`.
+pub async fn check(args: &SignInArgs, url: &str, timeout: Duration, report: &mut Report) {
     let title = "sign-in (authorization code + PKCE)";
     let store = Arc::new(InMemoryCredentialStore::new());
-    let client = match args.client(url, store).await {
+    let client = match args.client(url, store, Some(timeout)).await {
         Ok(client) => client,
         Err(error) => {
             report.push(Step::fail("sign-in", title, format!("{error:#}")));
@@ -96,6 +98,13 @@ fn failed(id: &'static str, title: &str, url: &str, error: &ClientError) -> Step
             "finish the sign-in in the browser within --login-timeout-secs (--headless only \
              works with servers that redirect without showing a page)",
         ),
+        _ if step.detail.contains("HTTP 503") => step
+            .fix(
+                "the MCP server was unavailable for the signed request: mcp-oauth servers answer \
+                 503 while they cannot get their issuer's signing keys, so check that it \
+                 reaches the JWKS (its log says)",
+            )
+            .problem(Problem::TokenValidation),
         _ => step,
     }
 }

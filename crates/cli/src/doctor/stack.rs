@@ -3,7 +3,7 @@
 //! problem), its resource server (identifier = the MCP URL, its scopes), its app client's
 //! callback URLs, flows and scopes, and the registration registry table.
 
-use mcp_oauth_cognito::{StackInspector, StackState, load_aws_config};
+use mcp_oauth_cognito::{StackEvent, StackInspector, load_aws_config};
 use mcp_oauth_core::CanonicalResource;
 
 use super::report::{Problem, Report, Step};
@@ -60,7 +60,12 @@ pub async fn check(target: &StackTarget<'_>, resource: &CanonicalResource, repor
             return;
         }
     };
-    report.push(status_step(name, &state));
+    report.push(status_step(
+        name,
+        &state.status,
+        state.status_reason.as_deref(),
+        &state.failures,
+    ));
     let outputs = &state.outputs;
     let Some(pool_id) = outputs.get("UserPoolId") else {
         report.push(
@@ -86,13 +91,17 @@ pub async fn check(target: &StackTarget<'_>, resource: &CanonicalResource, repor
     }
 }
 
-/// The stack's status, with the reasons of its failed events when it is not healthy.
-fn status_step(name: &str, state: &StackState) -> Step {
+/// The stack's status, with the reasons of its failed events (newest first) when it is not
+/// healthy.
+fn status_step(
+    name: &str,
+    status: &str,
+    status_reason: Option<&str>,
+    failures: &[StackEvent],
+) -> Step {
     let title = format!("stack {name}");
-    let status = state.status.as_str();
     let reasons = || {
-        let reasons: Vec<String> = state
-            .failures
+        let reasons: Vec<String> = failures
             .iter()
             .take(5)
             .map(|event| {
@@ -106,7 +115,7 @@ fn status_step(name: &str, state: &StackState) -> Step {
             })
             .collect();
         if reasons.is_empty() {
-            state.status_reason.clone().unwrap_or_default()
+            status_reason.unwrap_or_default().to_owned()
         } else {
             format!("failed events: {}", reasons.join("; "))
         }
@@ -301,4 +310,50 @@ async fn registry_table(inspector: &StackInspector, table: &str, report: &mut Re
             .problem(Problem::Registration),
     };
     report.push(step);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::report::Outcome;
+
+    #[test]
+    fn a_rolled_back_creation_fails_with_the_reasons_of_its_failed_events() {
+        let failures = [StackEvent::new(
+            "1",
+            "UserPoolDomain",
+            "AWS::Cognito::UserPoolDomain",
+            "CREATE_FAILED",
+            Some("Domain already exists".to_owned()),
+        )];
+        let step = status_step("mcp-oauth", "ROLLBACK_COMPLETE", None, &failures);
+        assert_eq!(step.outcome, Outcome::Fail);
+        assert_eq!(step.problem, Some(Problem::Deployment));
+        assert!(
+            step.detail.contains(
+                "UserPoolDomain (AWS::Cognito::UserPoolDomain) CREATE_FAILED: Domain already exists"
+            ),
+            "{}",
+            step.detail
+        );
+        assert!(
+            step.fix
+                .unwrap()
+                .contains("`mcp-oauth cleanup`, then `mcp-oauth deploy`")
+        );
+
+        let updated = status_step("mcp-oauth", "UPDATE_ROLLBACK_COMPLETE", None, &failures);
+        assert_eq!(updated.outcome, Outcome::Warn);
+        let running = status_step("mcp-oauth", "UPDATE_IN_PROGRESS", None, &[]);
+        assert_eq!(running.outcome, Outcome::Warn);
+        let healthy = status_step("mcp-oauth", "UPDATE_COMPLETE", None, &[]);
+        assert_eq!(healthy.outcome, Outcome::Pass);
+        let failed = status_step("mcp-oauth", "DELETE_FAILED", Some("bucket not empty"), &[]);
+        assert_eq!(failed.outcome, Outcome::Fail);
+        assert!(
+            failed.detail.contains("bucket not empty"),
+            "{}",
+            failed.detail
+        );
+    }
 }
