@@ -226,18 +226,15 @@ async fn stack(args: &DoctorArgs, report: &mut Report) {
     stack::check(&target, &args.url, report).await;
 }
 
-/// Step 6 in a build without AWS: --stack cannot be checked.
+/// Step 6 in a build without AWS: --stack cannot be checked, and the step says which
+/// feature to build with.
 #[cfg(not(feature = "aws"))]
 async fn stack(args: &DoctorArgs, report: &mut Report) {
     if let Some(name) = &args.stack {
+        let error = crate::left_out::needs_feature("`doctor --stack`", "the AWS SDK", "aws");
         report.push(
-            Step::fail(
-                "stack",
-                format!("stack {name}"),
-                "this build of mcp-oauth leaves AWS out",
-            )
-            .fix("build with the default features (feature `aws`) to check a stack")
-            .problem(report::Problem::Deployment),
+            Step::fail("stack", format!("stack {name}"), error.to_string())
+                .problem(report::Problem::Deployment),
         );
     }
 }
