@@ -161,6 +161,59 @@ async fn network_failures_get_a_clear_message_and_status_1() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_401_without_a_challenge_fails_and_one_without_resource_metadata_warns() {
+    let (listener, base) = call_support::support::listener().await;
+    let document = serde_json::json!({
+        "resource": format!("{base}/partial"),
+        "authorization_servers": [format!("{base}/no-such-issuer")],
+    });
+    let app = Router::new()
+        .route("/bare", post(|| async { StatusCode::UNAUTHORIZED }))
+        .route(
+            "/partial",
+            post(|| async {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [("www-authenticate", r#"Bearer scope="mcp:read""#)],
+                )
+            }),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/partial",
+            get(move || async move { axum::Json(document) }),
+        );
+    let _served = call_support::support::serve(listener, app);
+
+    let bare = report(&doctor(&[&format!("{base}/bare"), "--json"]));
+    let step = failed(&bare, "challenge");
+    assert!(
+        step["detail"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 401 without a WWW-Authenticate header"),
+        "{bare:#}"
+    );
+    assert_eq!(step["problem"]["number"], 1);
+    // Discovery still tries the well-known URLs, and finds nothing there.
+    assert_eq!(
+        statuses(&bare, "resource-metadata"),
+        ["warn", "warn", "fail"]
+    );
+
+    let partial = report(&doctor(&[&format!("{base}/partial"), "--json"]));
+    assert_eq!(statuses(&partial, "challenge"), ["warn"], "{partial:#}");
+    assert_eq!(statuses(&partial, "resource-metadata"), ["pass", "warn"]);
+    // The issuer it names has no metadata: a failure naming the URLs tried.
+    let missing = failed(&partial, "authorization-server-metadata");
+    assert!(
+        missing["detail"].as_str().unwrap().contains(&format!(
+            "{base}/.well-known/oauth-authorization-server/no-such-issuer → HTTP 404"
+        )),
+        "{missing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_local_dev_stack_passes_and_a_foreign_browser_origin_fails_cors_only() {
     let origin = format!("http://127.0.0.1:{}", free_port());
     let (_dev, mcp_url) = dev(&[("MCP_ALLOWED_ORIGINS", origin.clone())]).await;

@@ -112,15 +112,17 @@ fn parse_mcp_url(value: &str) -> Result<CanonicalResource, String> {
 /// A browser origin: `scheme://host[:port]` with nothing after it.
 fn parse_origin(value: &str) -> Result<String, String> {
     let url = url::Url::parse(value).map_err(|error| format!("not a URL: {error}"))?;
-    let origin = url.origin().ascii_serialization();
-    if !matches!(url.scheme(), "http" | "https")
-        || origin.trim_end_matches('/') != value.trim_end_matches('/')
-    {
+    let bare = url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
         return Err(format!(
             "an origin is scheme://host[:port] without a path, e.g. https://app.example.com (not {value})"
         ));
     }
-    Ok(origin)
+    Ok(url.origin().ascii_serialization())
 }
 
 /// Runs every step, prints the report, and says how the process exits.
@@ -253,8 +255,13 @@ mod tests {
             parse_origin("http://localhost:3000/").unwrap(),
             "http://localhost:3000"
         );
+        assert_eq!(
+            parse_origin("HTTPS://App.Example.com:443").unwrap(),
+            "https://app.example.com"
+        );
         for bad in [
             "app.example.com",
+            "https://app.example.com/?x=1",
             "https://app.example.com/path",
             "ftp://x",
             "",
