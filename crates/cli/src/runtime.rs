@@ -48,7 +48,7 @@ pub fn since_start() -> Duration {
 }
 
 /// Runs `future` on a multi-threaded runtime.
-pub fn block_on<F: Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+pub fn block_on<T, F: Future<Output = anyhow::Result<T>>>(future: F) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

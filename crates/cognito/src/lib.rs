@@ -20,6 +20,7 @@ mod oauth_response;
 mod registry;
 mod registry_admin;
 mod secret;
+mod stack_inspection;
 mod sweeper;
 
 pub use allowed_clients::RegistryAllowList;
@@ -37,4 +38,5 @@ pub use registry::{
     SqliteRegistry, UnixTime,
 };
 pub use registry_admin::{RegistryAdmin, RegistryAdminError};
+pub use stack_inspection::{AppClientState, StackInspector, StackState};
 pub use sweeper::Sweeper;
