@@ -395,7 +395,10 @@ fn reports_a_missing_flag_a_stale_marker_and_an_untranslated_section() {
                    ## Try it\n\n```sh\nmcp-oauth call --port 8976\n```\n";
     let japanese = "# ツール\n<!-- en: # Tool -->\n\n`mcp-oauth dev` を実行します（`MCP_SERVER_BIND`）。\n\n\
                     ## 試す\n<!-- en: ## Tried it -->\n\n```sh\nmcp-oauth call --port 8976\n```\n";
-    let listed = [("# Tool", Extent::Alone), ("## Try it", Extent::WithSubsections)];
+    let listed = [
+        ("# Tool", Extent::Alone),
+        ("## Try it", Extent::WithSubsections),
+    ];
     let problems = guide_problems(english, japanese, &listed);
     assert_eq!(problems.len(), 3, "{problems:#?}");
     assert!(
