@@ -117,7 +117,8 @@ mod tests {
             refused(ClientCredentials::read(
                 Some(basic.as_bytes()),
                 None,
-                Some("secret")
+                Some("secret"),
+                None
             ))
             .contains("one client authentication method")
         );
@@ -125,6 +126,7 @@ mod tests {
             refused(ClientCredentials::read(
                 Some(basic.as_bytes()),
                 Some("other"),
+                None,
                 None
             ))
             .contains("differs")
