@@ -109,7 +109,13 @@ impl AppState {
         Self {
             discovery: Discovery::new(config, keys.clone()),
             token,
-            registrar: Registrar::new(store, config, audit.clone(), clock.clone()),
+            registrar: Registrar::new(
+                store,
+                config,
+                clients.certificates().clone(),
+                audit.clone(),
+                clock.clone(),
+            ),
             revoker: Revoker::new(
                 clients.clone(),
                 store.clone(),

@@ -1,7 +1,7 @@
 //! `mcp-oauth auth-server`: the embedded OAuth 2.1 authorization server.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -203,7 +203,7 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 =
     AuthorizationServerConfig::DEFAULT_AUDIT_RETENTION.as_secs() / (24 * 3600);
 
 /// Flags of `mcp-oauth auth-server`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct AuthServerArgs {
     /// Address and port to listen on.
     #[arg(long, env = "AUTH_SERVER_BIND", default_value = "127.0.0.1:9000")]
@@ -347,6 +347,22 @@ impl AuthServerArgs {
         !self.no_signup
     }
 
+    /// The issuer identifier (--issuer).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The same server at `bind` as `issuer`, on its own SQLite database in `data_dir` (what
+    /// `dev --second-authorization-server` starts): nothing of this one's store is shared.
+    pub fn second(&self, issuer: &str, bind: SocketAddr, data_dir: &Path) -> Self {
+        let mut second = self.clone();
+        second.issuer = issuer.to_owned();
+        second.bind = bind;
+        second.storage.data_dir = data_dir.to_owned();
+        second.storage.database_url = None;
+        second
+    }
+
     /// Lets clients also ask for `scopes` (those an MCP endpoint's scope rules need), besides
     /// the --scope list.
     pub fn support_scopes(&mut self, scopes: impl IntoIterator<Item = String>) {
@@ -375,7 +391,8 @@ fn config(args: &AuthServerArgs) -> anyhow::Result<AuthorizationServerConfig> {
         .with_audit_retention(Duration::from_secs(args.audit_retention_days * 24 * 3600))
         .with_login_limits(args.login_limits.limits())
         .with_mfa(args.mfa)
-        .with_tls_client_certificates(args.tls.asks_client_certificates());
+        .with_tls_client_certificates(args.tls.asks_client_certificates())
+        .with_client_certificate_authorities(args.tls.client_certificate_authorities()?);
     let governance = args.governance.governance(&config.supported_scopes())?;
     config = config.with_governance(governance);
     if let Some(statements) = args.governance.software_statements()? {

@@ -10,23 +10,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use clap::{Args, ValueEnum};
-use mcp_oauth_client::{
-    AuthorizationDriver, Error as ClientError, FileCredentialStore, HeadlessDriver,
-    InMemoryCredentialStore, LoopbackDriver, McpOAuthClient, OAuthClientConfig,
-    PreRegisteredClient, open_browser,
-};
-use mcp_oauth_core::{BearerChallenge, ScopeSet, TokenEndpointAuthMethod};
-use rmcp::ServiceError;
+use clap::Args;
+use mcp_oauth_client::FileCredentialStore;
 use rmcp::model::{CallToolResult, Tool};
-use rmcp::service::ClientInitializeError;
-use rmcp::transport::streamable_http_client::StreamableHttpError;
 use serde_json::{Map, Value};
 
-use crate::one_line::one_line;
+use crate::sign_in_args::{SignInArgs, describe_client_error};
 
 /// What the command logs unless `RUST_LOG` says otherwise: the client library's progress
 /// (a registration, a step-up) and warnings. rmcp's own messages are left out: the failures
@@ -50,103 +41,15 @@ pub struct CallArgs {
     #[arg(long, value_name = "JSON", requires = "tool")]
     args: Option<String>,
 
-    /// Sign in without a browser: follow the authorization server's redirects until one
-    /// reaches the redirect URI. Only for servers that redirect back without showing a page
-    /// (test and conformance servers, clients approved beforehand).
-    #[arg(long, env = "MCP_OAUTH_HEADLESS", conflicts_with = "no_browser")]
-    headless: bool,
-
-    /// Do not open the system browser: print the sign-in URL and wait for the redirect.
-    #[arg(long, env = "MCP_OAUTH_NO_BROWSER")]
-    no_browser: bool,
-
-    /// Loopback port of the redirect URI http://127.0.0.1:PORT/callback (see
-    /// --localhost-redirect), listened on while a
-    /// sign-in is in progress. 0 picks a free port each run; a dynamically registered client
-    /// is then registered again at every sign-in.
-    #[arg(long, env = "MCP_OAUTH_CALLBACK_PORT", default_value_t = 8976)]
-    port: u16,
-
-    /// Name the redirect URI http://localhost:PORT/callback instead of
-    /// http://127.0.0.1:PORT/callback (the listener stays on 127.0.0.1). Needed with Amazon
-    /// Cognito, which accepts plain-http callback URLs only for localhost; `mcp-oauth deploy`
-    /// sets it in the .env file it writes for this command.
-    #[arg(long, env = "MCP_OAUTH_LOCALHOST_REDIRECT")]
-    localhost_redirect: bool,
-
-    /// How long to wait for the sign-in in the browser, in seconds.
-    #[arg(long, env = "MCP_OAUTH_LOGIN_TIMEOUT_SECS", default_value_t = 300)]
-    login_timeout_secs: u64,
-
-    /// Scopes to request instead of the ones the server asks for (repeatable, or space- or
-    /// comma-separated). Scopes a tool call is refused for are still added (step-up).
-    #[arg(long = "scope", env = "MCP_OAUTH_SCOPES", value_delimiter = ',')]
-    scopes: Vec<String>,
-
-    /// Client id registered beforehand with the authorization server (instead of a Client
-    /// ID Metadata Document or Dynamic Client Registration).
-    #[arg(long, env = "MCP_OAUTH_CLIENT_ID")]
-    client_id: Option<String>,
-
-    /// Secret of --client-id, for a confidential client (prefer the environment).
-    #[arg(
-        long,
-        env = "MCP_OAUTH_CLIENT_SECRET",
-        hide_env_values = true,
-        requires = "client_id"
-    )]
-    client_secret: Option<String>,
-
-    /// How --client-id authenticates at the token endpoint. Default: client-secret-basic
-    /// with a secret, none without.
-    #[arg(
-        long,
-        env = "MCP_OAUTH_TOKEN_ENDPOINT_AUTH_METHOD",
-        value_enum,
-        requires = "client_id"
-    )]
-    token_endpoint_auth_method: Option<AuthMethod>,
-
-    /// Issuer of the authorization server --client-id is registered with. Default: the one
-    /// the MCP server names in its Protected Resource Metadata.
-    #[arg(long, env = "MCP_OAUTH_ISSUER", requires = "client_id")]
-    issuer: Option<String>,
-
-    /// https URL of this client's Client ID Metadata Document, used as its client_id with
-    /// authorization servers that support them (client_id_metadata_document_supported).
-    #[arg(long, env = "MCP_OAUTH_CLIENT_METADATA_URL", value_name = "URL")]
-    client_metadata_url: Option<String>,
-
-    /// client_name sent with Dynamic Client Registration (shown on consent pages).
-    #[arg(long, env = "MCP_OAUTH_CLIENT_NAME", default_value = "mcp-oauth call")]
-    client_name: String,
+    /// How to sign in and which client to be.
+    #[command(flatten)]
+    sign_in: SignInArgs,
 
     /// The credential file: client registrations and tokens per authorization server,
     /// readable by its owner only. Default: $XDG_CONFIG_HOME/mcp-oauth/credentials.json,
     /// else ~/.config/mcp-oauth/credentials.json.
     #[arg(long, env = "MCP_OAUTH_CREDENTIALS", value_name = "PATH")]
     credentials: Option<PathBuf>,
-}
-
-/// Token endpoint authentication of a pre-registered client (RFC 7591 §2).
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum AuthMethod {
-    /// A public client: PKCE alone.
-    None,
-    /// The secret in HTTP Basic authentication.
-    ClientSecretBasic,
-    /// The secret in the form body.
-    ClientSecretPost,
-}
-
-impl From<AuthMethod> for TokenEndpointAuthMethod {
-    fn from(method: AuthMethod) -> Self {
-        match method {
-            AuthMethod::None => Self::None,
-            AuthMethod::ClientSecretBasic => Self::ClientSecretBasic,
-            AuthMethod::ClientSecretPost => Self::ClientSecretPost,
-        }
-    }
 }
 
 /// Lists the tools or calls one.
@@ -156,28 +59,8 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => default_credentials_path()?,
     };
-    let (driver, redirect_uri) = driver(&args)?;
-    let mut config = OAuthClientConfig::new(redirect_uri).with_client_name(&args.client_name);
-    if let Some(url) = &args.client_metadata_url {
-        config = config.with_client_id_metadata_document(url);
-    }
-    let scopes: ScopeSet = args
-        .scopes
-        .iter()
-        .flat_map(|scope| scope.split_whitespace())
-        .collect();
-    if !scopes.is_empty() {
-        config = config.with_scopes(scopes);
-    }
-    if let Some(client_id) = &args.client_id {
-        let issuer = match &args.issuer {
-            Some(issuer) => issuer.clone(),
-            None => discover_issuer(&config, &args.url).await?,
-        };
-        config = config.with_pre_registered_client(pre_registered(&args, issuer, client_id));
-    }
     let store = Arc::new(FileCredentialStore::new(&credentials));
-    let client = McpOAuthClient::new(config, store, driver)?;
+    let client = args.sign_in.client(&args.url, store, None).await?;
 
     let session = client
         .connect(&args.url)
@@ -239,115 +122,6 @@ fn default_credentials_path() -> anyhow::Result<PathBuf> {
              --credentials)",
         )?;
     Ok(config_dir.join("mcp-oauth").join("credentials.json"))
-}
-
-/// The authorization driver and the redirect URI it receives the response at.
-fn driver(args: &CallArgs) -> anyhow::Result<(Arc<dyn AuthorizationDriver>, String)> {
-    let listening = |port| {
-        let driver = LoopbackDriver::new(port)
-            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
-        anyhow::Ok(if args.localhost_redirect {
-            driver.with_localhost_redirect()
-        } else {
-            driver
-        })
-    };
-    if args.headless {
-        // Nothing listens: the driver stops at the redirect URI without requesting it.
-        let headless = HeadlessDriver::new()?;
-        let redirect_uri = listening(args.port)?.redirect_uri().to_owned();
-        return Ok((Arc::new(headless), redirect_uri));
-    }
-    let open = !args.no_browser;
-    let timeout = args.login_timeout_secs;
-    let loopback = listening(args.port)?.with_timeout(Duration::from_secs(timeout));
-    let redirect_uri = loopback.redirect_uri().to_owned();
-    let callback = redirect_uri.clone();
-    let loopback = loopback.with_presenter(move |url| {
-        eprintln!("To sign in, open this URL in your browser:\n\n  {url}\n");
-        if open && let Err(error) = open_browser(url) {
-            eprintln!("(the browser could not be opened: {error})");
-        }
-        eprintln!("{}", waiting_message(&callback, timeout));
-    });
-    Ok((Arc::new(loopback), redirect_uri))
-}
-
-/// What the person reads while the command waits for the browser to come back to
-/// `callback`: how long, how it ends, and how to stop.
-fn waiting_message(callback: &str, timeout_secs: u64) -> String {
-    let port = url::Url::parse(callback)
-        .ok()
-        .and_then(|url| url.port())
-        .unwrap_or_default();
-    format!(
-        "Waiting up to {timeout_secs} s (--login-timeout-secs) for the sign-in to finish: it ends \
-         when the browser is sent back to {callback}. That address is on this machine; if your \
-         browser runs on another one, forward the port first (ssh -L {port}:127.0.0.1:{port} \
-         <this host>). Press Ctrl-C to give up."
-    )
-}
-
-fn pre_registered(args: &CallArgs, issuer: String, client_id: &str) -> PreRegisteredClient {
-    let client = match &args.client_secret {
-        Some(secret) => PreRegisteredClient::confidential(issuer, client_id, secret),
-        None => PreRegisteredClient::public(issuer, client_id),
-    };
-    match args.token_endpoint_auth_method {
-        Some(method) => client.with_auth_method(method.into()),
-        None => client,
-    }
-}
-
-/// The issuer of the authorization server the MCP server names: a request without a token
-/// brings the server's challenge, from which discovery starts (as the session's would).
-async fn discover_issuer(config: &OAuthClientConfig, url: &str) -> anyhow::Result<String> {
-    let challenge = challenge_of(url).await?;
-    let probe = McpOAuthClient::new(
-        config.clone(),
-        Arc::new(InMemoryCredentialStore::new()),
-        Arc::new(HeadlessDriver::new()?),
-    )?;
-    let discovery = probe
-        .discover(url, challenge.as_ref())
-        .await
-        .context("cannot find the authorization server of --client-id (pass --issuer)")?;
-    Ok(discovery.issuer().to_owned())
-}
-
-/// The `Bearer` challenge of the server's 401 to an `initialize` without a token.
-async fn challenge_of(url: &str) -> anyhow::Result<Option<BearerChallenge>> {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("cannot build the HTTP client")?;
-    let initialize = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": { "name": "mcp-oauth call", "version": env!("CARGO_PKG_VERSION") }
-        }
-    });
-    let response = http
-        .post(url)
-        .header(
-            reqwest::header::ACCEPT,
-            "application/json, text/event-stream",
-        )
-        .json(&initialize)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    Ok(response
-        .headers()
-        .get_all(reqwest::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|value| BearerChallenge::parse(value).ok()))
 }
 
 fn print_tools(tools: &[Tool]) {
@@ -426,42 +200,6 @@ fn content_line(block: &Value, structured: Option<&Value>) -> Option<String> {
         "resource_link" => format!("[link: {}]", field("uri")),
         other => format!("[{other} content]"),
     })
-}
-
-/// What went wrong, in the words of the layer that knows: a server that cannot be reached
-/// or answers nonsense is named with the cause (rmcp's messages name its transport's types
-/// and drop the cause); a JSON-RPC error is quoted; anything else is the client's message.
-fn describe_client_error(url: &str, error: &ClientError) -> String {
-    let transport = match error {
-        ClientError::Initialize(error) => match error.as_ref() {
-            ClientInitializeError::TransportError { error, .. } => Some(error),
-            ClientInitializeError::JsonRpcError(data) => {
-                return format!("the MCP server refused to initialize: {}", data.message);
-            }
-            _ => None,
-        },
-        ClientError::Mcp(error) => match error.as_ref() {
-            ServiceError::TransportSend(error) => Some(error),
-            ServiceError::McpError(data) => {
-                return format!("the MCP server answered with an error: {}", data.message);
-            }
-            _ => None,
-        },
-        _ => None,
-    };
-    let Some(transport) = transport else {
-        return one_line(error);
-    };
-    match transport
-        .error
-        .downcast_ref::<StreamableHttpError<reqwest::Error>>()
-    {
-        Some(StreamableHttpError::Client(cause)) => {
-            format!("cannot reach the MCP server at {url}: {}", one_line(cause))
-        }
-        Some(other) => format!("the MCP server at {url} failed: {}", one_line(other)),
-        None => format!("the MCP server at {url} failed: {}", one_line(transport)),
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 mod env_dir;
 mod env_file;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
@@ -113,10 +114,37 @@ pub struct DevArgs {
     #[arg(long, env = "MCP_OAUTH_ENV_DIR")]
     env_dir: Option<PathBuf>,
 
+    /// Also start a second authorization server, to try an MCP server that trusts several
+    /// (RFC 9728 `authorization_servers`): its own users, clients and keys in
+    /// `<data dir>/second-authorization-server` (the demo user is created there too), the
+    /// other settings as the first's. The MCP server trusts and lists both; the demo clients
+    /// then ask which to sign in at, and `mcp-oauth call --authorization-server` chooses.
+    #[arg(long, env = "MCP_OAUTH_SECOND_AUTHORIZATION_SERVER")]
+    second_authorization_server: bool,
+
+    /// Issuer (public URL) of the second authorization server.
+    #[arg(
+        long,
+        env = "SECOND_AUTH_SERVER_ISSUER",
+        default_value = "http://localhost:9001"
+    )]
+    second_issuer: String,
+
+    /// Address and port the second authorization server listens on.
+    #[arg(
+        long,
+        env = "SECOND_AUTH_SERVER_BIND",
+        default_value = "127.0.0.1:9001"
+    )]
+    second_bind: SocketAddr,
+
     /// Connection limits (slow clients, idle connections, floods).
     #[command(flatten)]
     serve: ServeArgs,
 }
+
+/// The directory (inside the data directory) of the second authorization server's database.
+const SECOND_SERVER_DIR: &str = "second-authorization-server";
 
 /// A command's flags from `arguments` (environment variables and `.env` apply to the rest).
 fn parse<T: Args + FromArgMatches>(arguments: &[&str]) -> anyhow::Result<T> {
@@ -163,7 +191,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let auto_client: AutoClientListen = defaults()?;
     let store = auth.storage.open().await?;
     let admin = Admin::new(store.clone());
-    let demo_password = ensure_demo_user(&admin, &args.data_dir, &args.demo_email).await?;
+    let demo_password = ensure_demo_user(&admin, &args.data_dir, &args.demo_email, None).await?;
     let redirect_uri = client.url().join("callback").context("CLIENT_URL")?;
     let demo_client = StaticClient::new(DEMO_CLIENT_ID, "mcp-oauth demo client (pre-registered)")
         .with_redirect_uris([redirect_uri.as_str()]);
@@ -190,7 +218,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         // A scope the proxy's rules ask for must be one clients can get from this server.
         auth.support_scopes(args.mcp_upstream.scope_rules()?.scopes());
     }
-    #[cfg_attr(not(feature = "cimd"), expect(unused_mut))]
+    let second = match args.second_authorization_server {
+        true => {
+            let dir = args.data_dir.join(SECOND_SERVER_DIR);
+            private_files::secure_dir(&dir, &[DEMO_PASSWORD_FILE])?;
+            let second = auth.second(&args.second_issuer, args.second_bind, &dir);
+            let store = second.storage.open().await?;
+            let password = demo_password.as_deref();
+            ensure_demo_user(&Admin::new(store.clone()), &dir, &args.demo_email, password).await?;
+            mcp.trust_issuer(second.issuer());
+            Some((second, store))
+        }
+        false => None,
+    };
     let mut services = vec![
         auth_server::prepare(&auth, store).await?,
         match upstream {
@@ -207,6 +247,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     ];
     #[cfg(feature = "cimd")]
     services.push(web_client::prepare(&cimd_client, &target, Credentials::MetadataDocument).await?);
+    if let Some((second, store)) = &second {
+        let second = auth_server::prepare(second, store.clone()).await?;
+        services.push(second.with_metrics_label("authorization_server", "second"));
+    }
     let signup = format!("{}/signup", issuer.issuer.trim_end_matches('/'));
     println!();
     println!("The local stack is running. Next:");
@@ -246,6 +290,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         if auth.signup_allowed() {
             println!("     or create an account at {signup}");
         }
+    }
+    if let Some((second, _)) = &second {
+        println!(
+            "     The MCP server also trusts a second authorization server, {}: the demo \
+             clients ask where to sign in (the same demo user there; its data in {})",
+            second.issuer(),
+            args.data_dir.join(SECOND_SERVER_DIR).display()
+        );
     }
     println!("  3. Allow access, then press \"Fetch MCP Data\": the tools and the whoami result");
     println!(
@@ -304,12 +356,14 @@ fn metadata_document_url(base: &Url) -> String {
     )
 }
 
-/// Creates the demo user on first start, keeping its password in the data directory
-/// (readable by the owner only); returns the password when it is known.
+/// Creates the demo user on first start, with `password` or a random one, keeping its
+/// password in the data directory (readable by the owner only); returns the password when it
+/// is known.
 async fn ensure_demo_user(
     admin: &Admin,
     data_dir: &Path,
     email: &str,
+    password: Option<&str>,
 ) -> anyhow::Result<Option<String>> {
     let password_file = data_dir.join(DEMO_PASSWORD_FILE);
     let existing = admin.find_user(email).await?;
@@ -318,7 +372,10 @@ async fn ensure_demo_user(
             .ok()
             .and_then(|text| text.lines().nth(1).map(str::to_owned)));
     }
-    let password = mcp_oauth_core::random_token()[..20].to_owned();
+    let password = password.map_or_else(
+        || mcp_oauth_core::random_token()[..20].to_owned(),
+        str::to_owned,
+    );
     admin
         .add_user(email, &password)
         .await

@@ -108,7 +108,8 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_UNUSED_REGISTRATION_HOURS", default_value_t = 24)]
     unused_registration_hours: u64,
 
-    /// Seconds between two sweeps of expired, unused registrations.
+    /// Seconds between two sweeps of expired, unused registrations (each sweep also recounts
+    /// the clients awaiting approval for the metrics).
     #[arg(long, env = "GATEWAY_SWEEP_INTERVAL_SECS", default_value_t = 300)]
     sweep_interval_secs: u64,
 
@@ -374,8 +375,10 @@ pub async fn bind(args: &GatewayArgs) -> anyhow::Result<Service> {
     let sweeps = gateway
         .sweeper()
         .run(Duration::from_secs(args.sweep_interval_secs.max(1)));
+    let metrics = gateway.metrics().clone();
     Ok(service
         .with_resource_server(&resource_server)
+        .with_metrics(move |registry| metrics.register(registry))
         .with_background(sweeps))
 }
 

@@ -160,6 +160,13 @@ impl IssuerArgs {
         Ok(config)
     }
 
+    /// Trusts `issuer` too (its JWT access tokens), after the --issuer ones, unless already.
+    pub fn trust_issuer(&mut self, issuer: &str) {
+        if !self.issuers.iter().any(|trusted| trusted == issuer) {
+            self.issuers.push(issuer.to_owned());
+        }
+    }
+
     /// Checks the first issuer's JWTs for revocation at its introspection endpoint `url` with
     /// these credentials, every --revocation-check-secs or else every `default_secs`; returns
     /// the interval.

@@ -7,6 +7,7 @@ mod call;
 #[cfg(feature = "aws")]
 mod deploy;
 mod dev;
+mod doctor;
 mod federation_args;
 #[cfg(feature = "aws")]
 mod gateway;
@@ -26,6 +27,7 @@ mod one_line;
 mod proxy;
 mod registry_admin;
 mod runtime;
+mod sign_in_args;
 mod upstream_args;
 mod web_client;
 
@@ -118,6 +120,10 @@ enum Command {
     /// it, MCP sessions are bound to the user who opened them, and tools, resources and
     /// prompts can each need a scope.
     Proxy(proxy::ProxyArgs),
+    /// Check an MCP server's authorization set-up as a client would (the 401 challenge,
+    /// Protected Resource Metadata, authorization server metadata, PKCE, registration, JWKS,
+    /// CORS; optionally a real sign-in and the AWS stack) and explain each failure and its fix.
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -138,7 +144,9 @@ fn main() -> ExitCode {
         Cli::parse()
     };
     match &cli.command {
-        Command::Call(_) => runtime::init_logging(cli.log_format, call::LOG_FILTER),
+        Command::Call(_) | Command::Doctor(_) => {
+            runtime::init_logging(cli.log_format, call::LOG_FILTER)
+        }
         _ => runtime::init_logging(cli.log_format, "info"),
     }
     let result = match cli.command {
@@ -163,6 +171,10 @@ fn main() -> ExitCode {
         #[cfg(not(feature = "aws"))]
         Command::Gateway(_) => Err(left_out::aws_command("gateway")),
         Command::Proxy(args) => runtime::block_on(proxy::run(args)),
+        Command::Doctor(args) => match runtime::block_on(doctor::run(args)) {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

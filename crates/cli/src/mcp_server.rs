@@ -104,6 +104,12 @@ impl McpServerArgs {
         crate::proxy::prepare(self.bind, base, &self.issuers, policy, upstream).await
     }
 
+    /// Trusts `issuer` too (what `dev --second-authorization-server` does): the Protected
+    /// Resource Metadata then lists it after the --issuer ones.
+    pub fn trust_issuer(&mut self, issuer: &str) {
+        self.issuers.trust_issuer(issuer);
+    }
+
     /// The URL of the MCP endpoint (--url).
     pub fn resource_url(&self) -> &str {
         &self.endpoint.url

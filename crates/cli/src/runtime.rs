@@ -48,7 +48,7 @@ pub fn since_start() -> Duration {
 }
 
 /// Runs `future` on a multi-threaded runtime.
-pub fn block_on<F: Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+pub fn block_on<T, F: Future<Output = anyhow::Result<T>>>(future: F) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,6 +125,19 @@ impl Service {
     /// Adds the server's own metrics to the process's registry.
     pub fn with_metrics(mut self, register: impl FnOnce(&mut Registry) + Send + 'static) -> Self {
         self.metrics.push(Box::new(register));
+        self
+    }
+
+    /// Labels this server's own metrics `name="value"`, so that two servers of one kind in
+    /// one process (`dev --second-authorization-server`) do not report the same series.
+    pub fn with_metrics_label(mut self, name: &'static str, value: &'static str) -> Self {
+        let registrations = std::mem::take(&mut self.metrics);
+        self.metrics.push(Box::new(move |registry: &mut Registry| {
+            let labelled = registry.sub_registry_with_label((name.into(), value.into()));
+            for register in registrations {
+                register(labelled);
+            }
+        }));
         self
     }
 

@@ -490,3 +490,105 @@ async fn clients_can_ask_dev_for_every_scope_its_proxy_rules_need() {
     let advertised = resource["scopes_supported"].as_array().unwrap();
     assert!(advertised.contains(&json!("tools:echo")), "{resource}");
 }
+
+#[tokio::test]
+async fn dev_with_a_second_authorization_server_lets_call_choose_and_remembers_it() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let mut ports = Ports::new();
+    let second_port = free_port();
+    let second = format!("http://127.0.0.1:{second_port}");
+    ports.env.extend([
+        (
+            "SECOND_AUTH_SERVER_BIND",
+            format!("127.0.0.1:{second_port}"),
+        ),
+        ("SECOND_AUTH_SERVER_ISSUER", second.clone()),
+    ]);
+    let (_stack, lines) = start_with(data.as_path(), &ports, |command| {
+        command.arg("--second-authorization-server");
+    });
+    let output = lines.join("\n");
+    assert!(
+        output.contains(&format!(
+            "also trusts a second authorization server, {second}"
+        )),
+        "{output}"
+    );
+    let metadata: serde_json::Value = wait_for(&format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        ports.mcp.trim_end_matches("/mcp")
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!([ports.issuer, second]),
+        "{metadata}"
+    );
+    wait_for(&format!("{second}/.well-known/oauth-authorization-server")).await;
+    let demo_user = std::fs::read_to_string(data.join("demo-user.txt")).unwrap();
+    let (email, password) = demo_user.trim().split_once('\n').unwrap();
+    assert!(
+        data.join("second-authorization-server/demo-user.txt")
+            .exists(),
+        "the demo user exists at the second server too"
+    );
+
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let run_call = |extra: &[&str]| {
+        let mut command = call(home.path());
+        command
+            .args([
+                "--no-browser",
+                "--port",
+                &port,
+                "--login-timeout-secs",
+                "30",
+            ])
+            .arg(&ports.mcp)
+            .args(extra)
+            .arg("whoami");
+        command
+    };
+    let person = Person::signing_in_as(email, password);
+    let chosen = run_signing_in(run_call(&["--authorization-server", &second]), &person).await;
+    assert_success(&chosen);
+    assert!(
+        person.last_url().as_str().starts_with(&second),
+        "signed in at the second server: {}",
+        person.last_url()
+    );
+    let credentials =
+        std::fs::read_to_string(home.path().join("mcp-oauth/credentials.json")).unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&credentials).unwrap();
+    assert!(
+        stored["issuers"][&second]["tokens"][&ports.mcp].is_object(),
+        "{stored:#}"
+    );
+    assert!(stored["issuers"].get(&ports.issuer).is_none(), "{stored:#}");
+
+    // Remembered: without the flag the tokens of the second server are used, no sign-in.
+    let again = call_support::run(run_call(&[])).await;
+    assert_success(&again);
+    assert!(
+        call_support::stderr(&again).contains("lists several authorization servers"),
+        "{}",
+        call_support::stderr(&again)
+    );
+    assert_eq!(person.count(), 1, "no second sign-in");
+
+    // A server the MCP server does not list is refused, naming the ones it lists.
+    let refused =
+        call_support::run(run_call(&["--authorization-server", "http://127.0.0.1:9/"])).await;
+    assert!(!refused.status.success());
+    let stderr = call_support::stderr(&refused);
+    assert!(
+        stderr.contains("does not list the authorization server `http://127.0.0.1:9/`")
+            && stderr.contains(&second),
+        "{stderr}"
+    );
+}

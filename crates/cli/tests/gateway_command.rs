@@ -174,12 +174,16 @@ async fn an_operator_approves_a_client_waiting_at_the_gateway() {
     let pool_id = moto.pool(&[&format!("{origin}/mcp")]).await;
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry.db");
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
     let _gateway = Running(
         gateway(&endpoint, &pool_id, port, &registry)
             .args([
                 "--registration-approval",
                 "--registration-trusted-host",
                 "app.example.com",
+                "--metrics-addr",
+                &metrics_addr,
             ])
             .spawn()
             .unwrap(),
@@ -228,6 +232,23 @@ async fn an_operator_approves_a_client_waiting_at_the_gateway() {
     let authorize = format!("{origin}/authorize?response_type=code&client_id={client_id}");
     let waiting = http.get(&authorize).send().await.unwrap();
     assert_eq!(waiting.status(), reqwest::StatusCode::FORBIDDEN);
+
+    // The counters an operator alerts on, on the metrics listener.
+    let metrics = http
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"mcp_oauth_registrations_total{outcome="refused",reason="untrusted_redirect_uri"} 1"#,
+        r#"mcp_oauth_registrations_total{outcome="pending",reason="none"} 1"#,
+        "mcp_oauth_clients_pending 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 
     let listed = registry_admin(&endpoint, &pool_id, &registry)
         .args(["clients", "list", "--pending"])

@@ -54,6 +54,27 @@ fn without_aws_the_aws_commands_name_the_feature() {
     }
 }
 
+#[cfg(not(feature = "aws"))]
+#[test]
+fn without_aws_doctor_stack_fails_its_step_naming_the_feature() {
+    let output = Command::new(BINARY)
+        .args(["doctor", "http://127.0.0.1:9/mcp", "--stack", "mcp-oauth"])
+        .args(["--region", "eu-west-1", "--timeout-secs", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report = String::from_utf8(output.stdout).unwrap();
+    let line = report
+        .lines()
+        .find(|line| line.starts_with("FAIL  stack mcp-oauth:"))
+        .unwrap_or_else(|| panic!("no stack step in:\n{report}"));
+    assert!(
+        line.contains("`doctor --stack` needs the AWS SDK"),
+        "{line}"
+    );
+    names_the_feature(line, "aws");
+}
+
 #[cfg(not(feature = "postgres"))]
 #[test]
 fn without_postgres_a_postgres_database_url_names_the_feature_not_the_url() {

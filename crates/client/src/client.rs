@@ -137,6 +137,16 @@ impl McpOAuthClient {
         Discovery::run(self, server_url, challenge).await
     }
 
+    /// Runs discovery with the authorization server `chosen` (see [`Discovery::run_with`]).
+    pub async fn discover_with(
+        &self,
+        server_url: &str,
+        challenge: Option<&BearerChallenge>,
+        chosen: Option<&str>,
+    ) -> Result<Discovery, Error> {
+        Discovery::run_with(self, server_url, challenge, chosen).await
+    }
+
     /// Takes `registered` through the authorization code flow with `scopes`: the request is
     /// built, the driver brings back the response, which is checked and redeemed.
     pub async fn authorize(

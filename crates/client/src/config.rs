@@ -31,6 +31,11 @@ pub struct OAuthClientConfig {
     /// Clients registered beforehand, each bound to its authorization server's issuer
     /// (MCP "Pre-registration"; used first).
     pub pre_registered: Vec<PreRegisteredClient>,
+    /// The authorization server to use when the MCP server lists several (its issuer; RFC
+    /// 9728 §7.6). Default: none, so discovery takes one this client has a pre-registered
+    /// client at, else one whose stored tokens are for this MCP server (the choice of an
+    /// earlier run), else the first listed. A server not listed is an error.
+    pub authorization_server: Option<String>,
     /// The scopes of every first authorization request, replacing the MCP "Scope Selection
     /// Strategy" (the challenge's `scope`, else `scopes_supported`); stored tokens are used
     /// when they cover them. Step-ups still add the scopes a 403 asks for. Default: none,
@@ -58,6 +63,7 @@ impl OAuthClientConfig {
             application_type: None,
             client_id_metadata_document: None,
             pre_registered: Vec::new(),
+            authorization_server: None,
             scopes: None,
             refresh_skew: Duration::from_secs(60),
             max_step_ups: 2,
@@ -91,6 +97,12 @@ impl OAuthClientConfig {
     /// Adds a pre-registered client.
     pub fn with_pre_registered_client(mut self, client: PreRegisteredClient) -> Self {
         self.pre_registered.push(client);
+        self
+    }
+
+    /// Uses the authorization server `issuer` when the MCP server lists several.
+    pub fn with_authorization_server(mut self, issuer: impl Into<String>) -> Self {
+        self.authorization_server = Some(issuer.into());
         self
     }
 

@@ -4,8 +4,10 @@
 //! 1. Protected Resource Metadata (RFC 9728): the `resource_metadata` URL of the challenge
 //!    when present, otherwise the path-inserted then the root well-known URL.
 //! 2. Its `resource` must be this MCP server (RFC 9728 §3.3).
-//! 3. One of its `authorization_servers` is chosen (RFC 9728 §7.6): the first one this client
-//!    has pre-registered credentials for, else the first listed.
+//! 3. One of its `authorization_servers` is chosen (RFC 9728 §7.6): the one asked for
+//!    (per request, else the configuration's), else the first one this client has
+//!    pre-registered credentials for, else the first one whose stored tokens are for this
+//!    MCP server (what an earlier run chose), else the first listed.
 //! 4. Authorization server metadata from the RFC 8414 and OpenID Connect Discovery URLs in
 //!    the specification's order; its `issuer` must be the one looked up (RFC 8414 §3.3).
 //! 5. `code_challenge_methods_supported` must list `S256` (MCP "Authorization Code
@@ -40,12 +42,25 @@ impl Discovery {
         server_url: &str,
         challenge: Option<&BearerChallenge>,
     ) -> Result<Self, Error> {
+        Self::run_with(client, server_url, challenge, None).await
+    }
+
+    /// Like [`Discovery::run`], using the authorization server `chosen` (an issuer the MCP
+    /// server must list) when given, instead of the configuration's choice.
+    pub async fn run_with(
+        client: &McpOAuthClient,
+        server_url: &str,
+        challenge: Option<&BearerChallenge>,
+        chosen: Option<&str>,
+    ) -> Result<Self, Error> {
         let server = canonical_server(server_url)?;
         let http = client.http();
         let (resource_metadata_url, resource_metadata) =
             protected_resource_metadata(http, &server, challenge).await?;
         let resource = described_resource(&server, &resource_metadata_url, &resource_metadata)?;
-        let issuer = choose_authorization_server(client, &resource_metadata)?;
+        let chosen = chosen.or(client.config().authorization_server.as_deref());
+        let issuer =
+            choose_authorization_server(client, &resource_metadata, &resource, chosen).await?;
         let (metadata_url, metadata) = authorization_server_metadata(http, &issuer).await?;
         check_authorization_server(&issuer, &metadata)?;
         tracing::debug!(%resource, %issuer, %metadata_url, "discovered the authorization server");
@@ -65,6 +80,12 @@ impl Discovery {
     /// the metadata at the root well-known URL describes the origin.
     pub fn resource(&self) -> &CanonicalResource {
         &self.resource
+    }
+
+    /// The authorization servers the MCP server lists that this client can use (https, or
+    /// http on loopback), in its order: more than one means a person may choose.
+    pub fn offered_authorization_servers(&self) -> Vec<&str> {
+        usable_authorization_servers(&self.resource_metadata)
     }
 
     /// Where the Protected Resource Metadata was read.
@@ -203,27 +224,65 @@ async fn protected_resource_metadata(
     Err(Error::ProtectedResourceMetadataNotFound { tried })
 }
 
-fn choose_authorization_server(
-    client: &McpOAuthClient,
-    document: &ProtectedResourceMetadata,
-) -> Result<String, Error> {
-    let usable: Vec<&String> = document
+/// The listed authorization servers this client can use.
+fn usable_authorization_servers(document: &ProtectedResourceMetadata) -> Vec<&str> {
+    document
         .authorization_servers
         .iter()
         .filter(|issuer| secure_url(issuer).is_ok())
-        .collect();
-    let pre_registered = |issuer: &&&String| {
+        .map(String::as_str)
+        .collect()
+}
+
+/// The authorization server to use for `resource` (see the module's step 3).
+async fn choose_authorization_server(
+    client: &McpOAuthClient,
+    document: &ProtectedResourceMetadata,
+    resource: &CanonicalResource,
+    chosen: Option<&str>,
+) -> Result<String, Error> {
+    let usable = usable_authorization_servers(document);
+    if let Some(chosen) = chosen {
+        return if usable.contains(&chosen) {
+            Ok(chosen.to_owned())
+        } else {
+            Err(Error::AuthorizationServerNotListed {
+                wanted: chosen.to_owned(),
+                offered: usable.iter().map(|issuer| (*issuer).to_owned()).collect(),
+            })
+        };
+    }
+    let pre_registered = usable.iter().find(|issuer| {
         client
             .config()
             .pre_registered
             .iter()
-            .any(|pre| pre.issuer == ***issuer)
-    };
+            .any(|pre| pre.issuer == **issuer)
+    });
+    if let Some(issuer) = pre_registered {
+        return Ok((*issuer).to_owned());
+    }
+    if usable.len() > 1 {
+        tracing::info!(
+            listed = %usable.join(", "),
+            "the MCP server lists several authorization servers; the first with this client's \
+             tokens for it is used, else the first listed"
+        );
+        for issuer in &usable {
+            // A store that cannot be read remembers nothing; the sign-in still works.
+            let holds_tokens = client
+                .store()
+                .load(issuer)
+                .await
+                .is_ok_and(|stored| stored.tokens.contains_key(resource.as_str()));
+            if holds_tokens {
+                return Ok((*issuer).to_owned());
+            }
+        }
+    }
     usable
-        .iter()
-        .find(pre_registered)
-        .or_else(|| usable.first())
-        .map(|issuer| (*issuer).clone())
+        .first()
+        .map(|issuer| (*issuer).to_owned())
         .ok_or(Error::NoAuthorizationServer)
 }
 

@@ -72,6 +72,18 @@ pub enum Error {
     /// "Authorization Server Location").
     #[error("the Protected Resource Metadata lists no usable authorization server")]
     NoAuthorizationServer,
+    /// The authorization server this client was told to use is not one the Protected Resource
+    /// Metadata lists (RFC 9728 §7.6: a client uses only listed servers).
+    #[error(
+        "the MCP server does not list the authorization server `{wanted}`; it lists: {}",
+        .offered.join(", ")
+    )]
+    AuthorizationServerNotListed {
+        /// The issuer asked for.
+        wanted: String,
+        /// The usable issuers listed.
+        offered: Vec<String>,
+    },
     /// No authorization server metadata was found at any RFC 8414 / OpenID Connect Discovery
     /// URL (MCP "Authorization Server Metadata Discovery").
     #[error("no metadata found for authorization server `{issuer}`; tried {}", .tried.join(", "))]

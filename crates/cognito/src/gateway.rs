@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::allowed_clients::RegistryAllowList;
 use crate::approval_gate::ApprovalGate;
-use crate::bridge::{AppClients, Bridge, BridgeConfig, RegistrationSettings};
+use crate::bridge::{AppClients, Bridge, BridgeConfig, BridgeMetrics, RegistrationSettings};
 use crate::facade::Facade;
 use crate::registry::Registry;
 use crate::registry_admin::RegistryAdmin;
@@ -209,9 +209,17 @@ impl Gateway {
         RegistryAllowList::new(static_clients, Arc::clone(&self.registry))
     }
 
-    /// The sweeper of unused registrations and expired events.
+    /// The sweeper of unused registrations and expired events; it recounts the clients
+    /// awaiting approval for the metrics at each sweep.
     pub fn sweeper(&self) -> Sweeper {
         Sweeper::new(self.app_clients.clone(), Arc::clone(&self.registry))
             .with_event_retention(self.registration.event_retention)
+            .with_metrics(self.bridge.metrics().clone())
+    }
+
+    /// The registration bridge's metrics (registrations by outcome and reason, clients
+    /// awaiting approval), for the process's Prometheus registry.
+    pub fn metrics(&self) -> &BridgeMetrics {
+        self.bridge.metrics()
     }
 }

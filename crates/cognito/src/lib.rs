@@ -20,12 +20,13 @@ mod oauth_response;
 mod registry;
 mod registry_admin;
 mod secret;
+mod stack_inspection;
 mod sweeper;
 
 pub use allowed_clients::RegistryAllowList;
 pub use aws::load_aws_config;
 pub use aws_config::SdkConfig;
-pub use bridge::{AppClients, CognitoFault, RegistrationSettings};
+pub use bridge::{AppClients, BridgeMetrics, CognitoFault, RegistrationSettings};
 pub use deploy::{
     Architecture, Artifact, Aws, Cleanup, DeployError, DeployManifest, DeployMode, DeployPlan,
     Deployment, MANIFEST_FILE, Progress, ServerlessSettings, StackChange, StackEvent, StackOutputs,
@@ -37,4 +38,5 @@ pub use registry::{
     SqliteRegistry, UnixTime,
 };
 pub use registry_admin::{RegistryAdmin, RegistryAdminError};
+pub use stack_inspection::{AppClientState, StackInspector, StackState};
 pub use sweeper::Sweeper;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mcp_oauth_core::AuditOutcome;
 
-use crate::bridge::{AppClients, RegistrationSettings, record_event, unix_now};
+use crate::bridge::{AppClients, BridgeMetrics, RegistrationSettings, record_event, unix_now};
 use crate::registry::{BridgeEvent, BridgeEventKind, Registry, RegistryError, UnixTime};
 
 /// The most registrations removed per sweep.
@@ -18,6 +18,7 @@ pub struct Sweeper {
     app_clients: AppClients,
     registry: Arc<dyn Registry>,
     event_retention: Duration,
+    metrics: Option<BridgeMetrics>,
 }
 
 impl Sweeper {
@@ -28,7 +29,15 @@ impl Sweeper {
             app_clients,
             registry,
             event_retention: RegistrationSettings::DEFAULT_EVENT_RETENTION,
+            metrics: None,
         }
+    }
+
+    /// Recounts the clients awaiting approval into `metrics` at each sweep (decisions made by
+    /// `mcp-oauth admin` in another process show within a sweep interval).
+    pub fn with_metrics(mut self, metrics: BridgeMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Keeps the deletions it records for `retention`.
@@ -81,6 +90,9 @@ impl Sweeper {
     pub async fn sweep_now(&self) {
         if let Err(error) = self.sweep(unix_now()).await {
             tracing::warn!(%error, "sweep of unused registrations failed; will retry");
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.count_pending(self.registry.as_ref()).await;
         }
     }
 }

@@ -370,6 +370,17 @@ async fn refuses_what_the_embedded_servers_policy_refuses_without_creating_app_c
                 .is_some_and(|d| !d.is_empty())
         );
     }
+    // Cognito's token endpoint cannot check client certificates (RFC 8705 §2), and says so.
+    for method in ["tls_client_auth", "self_signed_tls_client_auth"] {
+        let request = with("token_endpoint_auth_method", json!(method));
+        let (status, body) = json_of(gateway.register(&request).await).await;
+        assert_eq!(
+            (status, &body["error"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_client_metadata"))
+        );
+        let description = body["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains("TLS certificate"), "{body}");
+    }
     let response = gateway
         .http
         .post(format!("{}/register", gateway.url))

@@ -20,6 +20,7 @@ use crate::redirect_uri::{
     redirect_uri_matches, validate_redirect_uri,
 };
 
+mod certificate_identity;
 mod checks;
 mod values;
 
@@ -28,6 +29,8 @@ use checks::{
     check_response_types, check_scope, check_text, check_uri,
 };
 
+pub use certificate_identity::CertificateIdentity;
+use certificate_identity::check_certificate_identity;
 pub use values::{GrantType, ResponseType, TokenEndpointAuthMethod};
 
 /// Members the server assigns (RFC 7591 §3.2.1, RFC 7592 §3): never taken from a client's
@@ -221,6 +224,8 @@ impl ClientMetadata {
         let software_id = check_text("software_id", self.software_id, policy)?;
         let software_version = check_text("software_version", self.software_version, policy)?;
         let scope = check_scope(self.scope.as_deref(), policy)?;
+        let certificate_identity =
+            check_certificate_identity(token_endpoint_auth_method, &self.other)?;
         let software_statement = self.software_statement.filter(|_| self.statement_applied);
         let mut other = self.other;
         other.retain(|name, _| {
@@ -246,6 +251,7 @@ impl ClientMetadata {
             tls_client_certificate_bound_access_tokens: self
                 .tls_client_certificate_bound_access_tokens
                 .unwrap_or(false),
+            certificate_identity,
             other,
         })
     }
@@ -279,8 +285,9 @@ pub struct RegistrationPolicy {
     pub allowed_scopes: Option<ScopeSet>,
     /// What to do with scopes outside `allowed_scopes` (default: narrow).
     pub scope_handling: ScopeHandling,
-    /// Token endpoint authentication methods a client may register (default: all three; MCP
-    /// clients are mostly public clients using `none`).
+    /// Token endpoint authentication methods a client may register (default: `none` and the
+    /// two secret methods; MCP clients are mostly public clients using `none`). The mutual-TLS
+    /// methods are for servers that receive client certificates to add.
     pub allowed_auth_methods: Vec<TokenEndpointAuthMethod>,
     /// The most redirect URIs one client may register (default 10).
     pub max_redirect_uris: usize,
@@ -375,6 +382,13 @@ impl RegistrationPolicy {
     /// No limits and every method: for re-reading metadata this server validated earlier.
     fn stored() -> Self {
         Self {
+            allowed_auth_methods: vec![
+                TokenEndpointAuthMethod::None,
+                TokenEndpointAuthMethod::ClientSecretBasic,
+                TokenEndpointAuthMethod::ClientSecretPost,
+                TokenEndpointAuthMethod::TlsClientAuth,
+                TokenEndpointAuthMethod::SelfSignedTlsClientAuth,
+            ],
             max_redirect_uris: usize::MAX,
             max_text_chars: usize::MAX,
             max_uri_len: usize::MAX,
@@ -429,7 +443,7 @@ pub enum RegistrationError {
     UnknownApplicationType(#[from] UnknownApplicationType),
     /// A `token_endpoint_auth_method` this server does not implement.
     #[error(
-        "token_endpoint_auth_method `{method}` is not supported; use none, client_secret_basic or client_secret_post"
+        "token_endpoint_auth_method `{method}` is not supported; use none, client_secret_basic, client_secret_post, tls_client_auth or self_signed_tls_client_auth"
     )]
     UnsupportedAuthMethod {
         /// The requested method.
@@ -492,6 +506,13 @@ pub enum RegistrationError {
     ScopeNotAllowed {
         /// The refused scopes, space-separated.
         scopes: String,
+    },
+    /// A mutual-TLS client's certificate members (RFC 8705 §2.1.2, §2.2.2) that are missing,
+    /// ambiguous or malformed.
+    #[error("{reason}")]
+    InvalidCertificateIdentity {
+        /// What is wrong with them.
+        reason: String,
     },
     /// A software statement that cannot be used (RFC 7591 §3.2.2 `invalid_software_statement`).
     #[error("invalid software statement: {reason}")]
@@ -559,6 +580,9 @@ pub struct ValidatedClientMetadata {
     software_statement: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_client_certificate_bound_access_tokens: bool,
+    /// Read from the `tls_client_auth_*` or `jwks` members, which stay in `other` as sent.
+    #[serde(skip)]
+    certificate_identity: Option<CertificateIdentity>,
     #[serde(flatten)]
     other: Map<String, Value>,
 }
@@ -592,7 +616,18 @@ impl ValidatedClientMetadata {
 
     /// Whether the client is public (`token_endpoint_auth_method` `none`).
     pub fn is_public(&self) -> bool {
-        !self.token_endpoint_auth_method.uses_secret()
+        self.token_endpoint_auth_method == TokenEndpointAuthMethod::None
+    }
+
+    /// Whether the client authenticates with a client secret, which the server then issues.
+    pub fn uses_secret(&self) -> bool {
+        self.token_endpoint_auth_method.uses_secret()
+    }
+
+    /// The certificate a mutual-TLS client authenticates with (RFC 8705 §2); `None` for the
+    /// other methods.
+    pub fn certificate_identity(&self) -> Option<&CertificateIdentity> {
+        self.certificate_identity.as_ref()
     }
 
     /// The registered grant types (always including `authorization_code`).

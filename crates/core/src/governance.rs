@@ -16,6 +16,25 @@ use crate::ScopeSet;
 use crate::client_metadata::{RegistrationPolicy, ScopeHandling};
 use crate::redirect_hosts::TrustedRedirects;
 
+/// Why a registration is refused, as the `reason` label of the `mcp_oauth_registrations`
+/// metric in both modes: the OAuth error codes registration endpoints send
+/// (`unapproved_software_statement` included), or the governance rule that refused it
+/// (`untrusted_redirect_uri`: a redirect URI off the trusted hosts; `pending_limit`: too many
+/// clients await approval; `global_limit`: too many registrations from all addresses).
+pub const REGISTRATION_REFUSAL_REASONS: [&str; 11] = [
+    "invalid_client_metadata",
+    "invalid_redirect_uri",
+    "invalid_software_statement",
+    "unapproved_software_statement",
+    "invalid_request",
+    "invalid_token",
+    "slow_down",
+    "server_error",
+    "untrusted_redirect_uri",
+    "pending_limit",
+    "global_limit",
+];
+
 /// Where a client stands with the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -11,6 +11,7 @@ mod challenge;
 mod client_certificate;
 mod client_id_metadata;
 mod client_metadata;
+mod distinguished_name;
 #[cfg(feature = "sql-migrations")]
 mod embedded_migrations;
 mod error;
@@ -36,15 +37,16 @@ pub use client_id_metadata::{
     validate_client_id_url,
 };
 pub use client_metadata::{
-    ClientMetadata, GrantType, RegistrationError, RegistrationPolicy, ResponseType, ScopeHandling,
-    TokenEndpointAuthMethod, ValidatedClientMetadata,
+    CertificateIdentity, ClientMetadata, GrantType, RegistrationError, RegistrationPolicy,
+    ResponseType, ScopeHandling, TokenEndpointAuthMethod, ValidatedClientMetadata,
 };
+pub use distinguished_name::{DistinguishedName, DistinguishedNameError};
 #[cfg(feature = "sql-migrations")]
 pub use embedded_migrations::EmbeddedMigrations;
 pub use error::CoreError;
 pub use governance::{
-    CeilingOutcome, ClientStatus, RegistrationGovernance, RegistrationPath, ScopeCeilings,
-    UnknownName,
+    CeilingOutcome, ClientStatus, REGISTRATION_REFUSAL_REASONS, RegistrationGovernance,
+    RegistrationPath, ScopeCeilings, UnknownName,
 };
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use oauth_error::{OAuthErrorCode, OAuthErrorResponse};

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use mcp_oauth_core::ClientStatus;
+use mcp_oauth_core::{ClientStatus, REGISTRATION_REFUSAL_REASONS};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -80,24 +80,6 @@ struct ConnectionLabels {
     state: &'static str,
 }
 
-/// Why a registration is refused, as a label: the OAuth error codes the registration
-/// endpoints send, or the governance rule that refused it (`untrusted_redirect_uri`: a
-/// redirect URI off the trusted hosts; `pending_limit`: too many clients await approval;
-/// `global_limit`: too many registrations from all addresses); anything else is `other`.
-const REGISTRATION_REASONS: [&str; 11] = [
-    "invalid_client_metadata",
-    "invalid_redirect_uri",
-    "invalid_software_statement",
-    "unapproved_software_statement",
-    "invalid_request",
-    "invalid_token",
-    "slow_down",
-    "server_error",
-    "untrusted_redirect_uri",
-    "pending_limit",
-    "global_limit",
-];
-
 /// The tables a purge deletes from, as labels; anything else is `other`.
 const PURGE_KINDS: [&str; 9] = [
     "authorization_codes",
@@ -148,9 +130,9 @@ impl ServerMetrics {
             .inc();
         match event {
             SecurityEvent::ClientRegistered { .. } => {
-                let reason = event
-                    .reason()
-                    .map_or("none", |reason| label(&REGISTRATION_REASONS, reason));
+                let reason = event.reason().map_or("none", |reason| {
+                    label(&REGISTRATION_REFUSAL_REASONS, reason)
+                });
                 self.registrations
                     .get_or_create(&RegistrationLabels { outcome, reason })
                     .inc();
@@ -360,10 +342,13 @@ mod tests {
     #[test]
     fn labels_come_from_fixed_sets() {
         assert_eq!(
-            label(&REGISTRATION_REASONS, "invalid_redirect_uri"),
+            label(&REGISTRATION_REFUSAL_REASONS, "invalid_redirect_uri"),
             "invalid_redirect_uri"
         );
-        assert_eq!(label(&REGISTRATION_REASONS, "client-chosen junk"), "other");
+        assert_eq!(
+            label(&REGISTRATION_REFUSAL_REASONS, "client-chosen junk"),
+            "other"
+        );
         assert_eq!(label(&PURGE_KINDS, "sessions"), "sessions");
         assert_eq!(label(&PURGE_KINDS, "grants"), "other");
     }

@@ -9,7 +9,9 @@ mod upstream;
 
 use std::time::Duration;
 
-use mcp_oauth_core::{CanonicalResource, RegistrationGovernance, ScopeSet};
+use mcp_oauth_core::{
+    CanonicalResource, RegistrationGovernance, ScopeSet, TokenEndpointAuthMethod,
+};
 use url::Url;
 
 pub use self::mfa::{MfaPolicy, UnknownMfaPolicy};
@@ -99,6 +101,10 @@ pub struct AuthorizationServerConfig {
     /// `tls_client_certificate_bound_access_tokens` are bound to the certificate presented at
     /// the token endpoint (RFC 8705 §3), and the metadata says so.
     pub tls_client_certificates: bool,
+    /// The certificate authorities (DER) whose client certificates `tls_client_auth` accepts
+    /// (RFC 8705 §2.1); empty (the default): that method is not offered. Needs
+    /// `tls_client_certificates`. `self_signed_tls_client_auth` needs no CA.
+    pub client_certificate_authorities: Vec<Vec<u8>>,
     /// The publishers whose software statements registration accepts (RFC 7591 §2.3); without
     /// them a statement is ignored.
     #[cfg(feature = "software-statements")]
@@ -250,6 +256,7 @@ impl AuthorizationServerConfig {
             audit_retention: Self::DEFAULT_AUDIT_RETENTION,
             governance: RegistrationGovernance::default(),
             tls_client_certificates: false,
+            client_certificate_authorities: Vec::new(),
             #[cfg(feature = "software-statements")]
             software_statements: None,
         })
@@ -378,6 +385,32 @@ impl AuthorizationServerConfig {
     pub fn with_tls_client_certificates(mut self, asked: bool) -> Self {
         self.tls_client_certificates = asked;
         self
+    }
+
+    /// Trusts the CA certificates `authorities` (DER) for `tls_client_auth`
+    /// ([`AuthorizationServerConfig::client_certificate_authorities`]).
+    pub fn with_client_certificate_authorities(mut self, authorities: Vec<Vec<u8>>) -> Self {
+        self.client_certificate_authorities = authorities;
+        self
+    }
+
+    /// The client authentication methods this server accepts at its token, revocation and
+    /// introspection endpoints: `none` and the two secret methods always;
+    /// `self_signed_tls_client_auth` when client certificates reach the server, and
+    /// `tls_client_auth` when it also trusts a CA for them (RFC 8705 §2).
+    pub fn client_auth_methods(&self) -> Vec<TokenEndpointAuthMethod> {
+        let mut methods = vec![
+            TokenEndpointAuthMethod::None,
+            TokenEndpointAuthMethod::ClientSecretBasic,
+            TokenEndpointAuthMethod::ClientSecretPost,
+        ];
+        if self.tls_client_certificates {
+            if !self.client_certificate_authorities.is_empty() {
+                methods.push(TokenEndpointAuthMethod::TlsClientAuth);
+            }
+            methods.push(TokenEndpointAuthMethod::SelfSignedTlsClientAuth);
+        }
+        methods
     }
 
     /// Verifies and applies the software statements of registrations with `statements`.

@@ -30,7 +30,7 @@ async fn introspect(
     headers: HeaderMap,
     form: OAuthForm,
 ) -> Response {
-    let (credentials, named) = client_credentials(&headers, &form);
+    let (credentials, named) = client_credentials(&extensions, &headers, &form);
     let result: Result<Value, Fault> = async {
         let client = introspector.clients().authenticate(credentials?).await?;
         introspector.admit(&client)?;

@@ -7,6 +7,7 @@ use axum::extract::{FromRef, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use http::{HeaderValue, header};
+use mcp_oauth_core::TokenEndpointAuthMethod;
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -48,6 +49,16 @@ where
 
 /// The metadata document: every endpoint and capability, truthfully.
 fn document(config: &AuthorizationServerConfig) -> Value {
+    let methods = config.client_auth_methods();
+    let names = |methods: &[TokenEndpointAuthMethod]| -> Vec<&'static str> {
+        methods.iter().map(|method| method.as_str()).collect()
+    };
+    // Introspection is for confidential clients (RFC 7662 §2.1).
+    let confidential: Vec<TokenEndpointAuthMethod> = methods
+        .iter()
+        .copied()
+        .filter(|method| *method != TokenEndpointAuthMethod::None)
+        .collect();
     let mut document = json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint("/authorize"),
@@ -60,9 +71,9 @@ fn document(config: &AuthorizationServerConfig) -> Value {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": names(&methods),
+        "revocation_endpoint_auth_methods_supported": names(&methods),
+        "introspection_endpoint_auth_methods_supported": names(&confidential),
         "code_challenge_methods_supported": ["S256"],
         "client_id_metadata_document_supported": metadata_documents_accepted(config),
         "authorization_response_iss_parameter_supported": true,

@@ -16,8 +16,9 @@ mod token;
 
 use axum::Router;
 use axum::extract::FromRef;
-use http::HeaderMap;
 use http::header::AUTHORIZATION;
+use http::{Extensions, HeaderMap};
+use mcp_oauth_core::ClientCertificate;
 use tower_http::cors::{Any, CorsLayer};
 
 pub(crate) use form::MAX_FORM_BYTES;
@@ -65,9 +66,11 @@ fn authorization(headers: &HeaderMap) -> Option<&[u8]> {
     headers.get(AUTHORIZATION).map(|value| value.as_bytes())
 }
 
-/// The client credentials of a request with `headers` and `form`, and the client id it names:
-/// the credentials', or the form's when they cannot be read (for the audit trail).
+/// The client credentials of a request with `extensions` (its TLS client certificate),
+/// `headers` and `form`, and the client id it names: the credentials', or the form's when they
+/// cannot be read (for the audit trail).
 fn client_credentials(
+    extensions: &Extensions,
     headers: &HeaderMap,
     form: &OAuthForm,
 ) -> (Result<ClientCredentials, Fault>, Option<String>) {
@@ -75,6 +78,7 @@ fn client_credentials(
         authorization(headers),
         form.get("client_id"),
         form.get("client_secret"),
+        extensions.get::<ClientCertificate>(),
     );
     let named = match &credentials {
         Ok(credentials) => Some(credentials.client_id()),

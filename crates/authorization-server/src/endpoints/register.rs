@@ -10,7 +10,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
-use mcp_oauth_core::{ClientMetadata, OAuthErrorCode};
+use mcp_oauth_core::{ClientCertificate, ClientMetadata, OAuthErrorCode};
 use serde_json::Value;
 
 use super::oauth_error::respond;
@@ -115,7 +115,10 @@ async fn register(
     let result: Result<Value, Unreadable> = async {
         let path = registrar.admit(address, bearer(&headers)).await?;
         let metadata = json_body(&headers, &body)?;
-        Ok(registrar.register(metadata, path, address).await?)
+        let certificate = extensions.get::<ClientCertificate>();
+        Ok(registrar
+            .register(metadata, path, address, certificate)
+            .await?)
     }
     .await;
     match result {
@@ -151,7 +154,10 @@ async fn update(
     let result: Result<Value, Unreadable> = async {
         let client = registrar.managed(&client_id, bearer(&headers)).await?;
         let metadata = json_body(&headers, &body)?;
-        Ok(registrar.update(client, metadata, address).await?)
+        let certificate = extensions.get::<ClientCertificate>();
+        Ok(registrar
+            .update(client, metadata, address, certificate)
+            .await?)
     }
     .await;
     match result {

@@ -28,7 +28,7 @@ async fn revoke(
     form: OAuthForm,
 ) -> Response {
     let result: Result<(), Fault> = async {
-        let (credentials, _) = client_credentials(&headers, &form);
+        let (credentials, _) = client_credentials(&extensions, &headers, &form);
         let client = revoker.clients().authenticate(credentials?).await?;
         let address = client_ip(&extensions);
         revoker

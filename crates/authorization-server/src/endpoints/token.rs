@@ -24,7 +24,7 @@ pub(super) async fn token(
     form: OAuthForm,
 ) -> Response {
     let address = client_ip(&extensions);
-    let (credentials, named) = client_credentials(&headers, &form);
+    let (credentials, named) = client_credentials(&extensions, &headers, &form);
     let certificate = extensions.get::<ClientCertificate>();
     match exchange(&endpoint, credentials, &form, certificate, address).await {
         Ok(response) => {

@@ -1,10 +1,11 @@
 //! The client credentials a request presents (RFC 6749 §2.3): HTTP Basic, or `client_id` (and
-//! `client_secret`) in the form, read once into [`ClientCredentials`] and checked by
+//! `client_secret`) in the form, and the TLS client certificate of the connection (RFC 8705
+//! §2), read once into [`ClientCredentials`] and checked by
 //! [`Clients::authenticate`](super::Clients::authenticate).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mcp_oauth_core::TokenEndpointAuthMethod;
+use mcp_oauth_core::{ClientCertificate, TokenEndpointAuthMethod};
 
 use super::fault::Fault;
 use crate::secrets::ClientSecret;
@@ -14,19 +15,25 @@ use crate::secrets::ClientSecret;
 pub(crate) struct ClientCredentials {
     pub(super) client_id: String,
     pub(super) secret: Option<ClientSecret>,
+    /// The secret method presented: `none` when no secret was, whether or not there is a
+    /// certificate.
     pub(super) method: TokenEndpointAuthMethod,
+    /// The certificate of the connection, for clients registered with a mutual-TLS method.
+    pub(super) certificate: Option<ClientCertificate>,
 }
 
 impl ClientCredentials {
     /// Reads the credentials of a request whose `Authorization` header is `authorization`
     /// (its raw bytes, when there is one) and whose form names `form_client_id` and
-    /// `form_secret`. Two methods at once are refused (RFC 6749 §2.3), as is a `client_id`
-    /// that differs from the Basic one.
+    /// `form_secret`, over a connection that presented `certificate`. Two secret methods at
+    /// once are refused (RFC 6749 §2.3), as is a `client_id` that differs from the Basic one.
     pub(crate) fn read(
         authorization: Option<&[u8]>,
         form_client_id: Option<&str>,
         form_secret: Option<&str>,
+        certificate: Option<&ClientCertificate>,
     ) -> Result<Self, Fault> {
+        let certificate = certificate.cloned();
         if let Some(value) = authorization {
             if form_secret.is_some() {
                 return Err(Fault::invalid_request(
@@ -46,6 +53,7 @@ impl ClientCredentials {
                 client_id: id,
                 secret: Some(ClientSecret::from_presented(&secret)),
                 method: TokenEndpointAuthMethod::ClientSecretBasic,
+                certificate,
             });
         }
         let client_id = form_client_id
@@ -58,6 +66,7 @@ impl ClientCredentials {
             } else {
                 TokenEndpointAuthMethod::None
             },
+            certificate,
         })
     }
 
@@ -108,7 +117,8 @@ mod tests {
             refused(ClientCredentials::read(
                 Some(basic.as_bytes()),
                 None,
-                Some("secret")
+                Some("secret"),
+                None
             ))
             .contains("one client authentication method")
         );
@@ -116,6 +126,7 @@ mod tests {
             refused(ClientCredentials::read(
                 Some(basic.as_bytes()),
                 Some("other"),
+                None,
                 None
             ))
             .contains("differs")
@@ -126,7 +137,7 @@ mod tests {
     fn the_method_follows_what_was_presented() {
         let basic = format!("Basic {}", STANDARD.encode("web:secret"));
         let read = |authorization: Option<&str>, id, secret| {
-            ClientCredentials::read(authorization.map(str::as_bytes), id, secret)
+            ClientCredentials::read(authorization.map(str::as_bytes), id, secret, None)
                 .unwrap()
                 .method
         };
@@ -140,7 +151,7 @@ mod tests {
         );
         assert_eq!(read(None, Some("web"), None), TokenEndpointAuthMethod::None);
         assert!(matches!(
-            ClientCredentials::read(None, None, None),
+            ClientCredentials::read(None, None, None, None),
             Err(Fault::Unauthenticated { basic: false, .. })
         ));
     }

@@ -9,6 +9,7 @@ use mcp_oauth_core::{
     CanonicalResource, ClientStatus, GrantType, ScopeCeilings, ScopeSet, TokenEndpointAuthMethod,
 };
 
+use super::certificate_auth::CertificateAuthenticator;
 use super::client_auth::ClientCredentials;
 use super::fault::Fault;
 #[cfg(feature = "cimd")]
@@ -70,6 +71,11 @@ impl RegisteredClient {
         self.record.status
     }
 
+    /// The certificate a mutual-TLS client authenticates with (RFC 8705 §2).
+    fn certificate_identity(&self) -> Option<&mcp_oauth_core::CertificateIdentity> {
+        self.record.metadata.certificate_identity()
+    }
+
     /// The resources whose access tokens the client may introspect (RFC 7662 §4).
     pub(crate) fn introspection_resources(&self) -> &[CanonicalResource] {
         &self.record.introspection_resources
@@ -111,26 +117,38 @@ pub(crate) enum Unresolvable {
 pub(crate) struct Clients {
     store: Arc<dyn ClientStore>,
     ceilings: Arc<ScopeCeilings>,
+    certificates: CertificateAuthenticator,
+    clock: Clock,
     #[cfg(feature = "cimd")]
     documents: Arc<MetadataDocuments>,
 }
 
 impl Clients {
     /// The clients of `store`; metadata documents are fetched as `config` allows, under its
-    /// registration policy, at `clock`. Errors: a fetcher configuration that cannot work.
+    /// registration policy, at `clock`; mutual-TLS clients' certificates are checked against
+    /// the CAs it trusts. Errors: a fetcher configuration or a CA that cannot work.
     pub(crate) fn new(
         store: Arc<dyn ClientStore>,
         config: &AuthorizationServerConfig,
         clock: Clock,
     ) -> Result<Self, String> {
-        #[cfg(not(feature = "cimd"))]
-        let _ = (config, clock); // what only metadata documents need
         Ok(Self {
             #[cfg(feature = "cimd")]
-            documents: Arc::new(MetadataDocuments::new(store.clone(), config, clock)?),
+            documents: Arc::new(MetadataDocuments::new(
+                store.clone(),
+                config,
+                clock.clone(),
+            )?),
             store,
             ceilings: Arc::new(config.governance.ceilings.clone()),
+            certificates: CertificateAuthenticator::new(&config.client_certificate_authorities)?,
+            clock,
         })
+    }
+
+    /// Checks client certificates (mutual-TLS registration and authentication).
+    pub(crate) fn certificates(&self) -> &CertificateAuthenticator {
+        &self.certificates
     }
 
     /// The most scope `client` may get now (registration governance): its registration
@@ -186,7 +204,8 @@ impl Clients {
     }
 
     /// Authenticates the client of a token, revocation or introspection request (RFC 6749
-    /// §2.3): the method it used must be the one it registered, and a secret must match.
+    /// §2.3): the method it used must be the one it registered, and a secret must match, or
+    /// (mutual TLS, RFC 8705 §2) the connection's certificate must be one it registered.
     /// Unknown clients get `invalid_client` (401) so MCP clients know to register again; so do
     /// clients that wait for approval or were suspended (after their credentials were checked,
     /// so the answer tells a stranger nothing).
@@ -199,13 +218,33 @@ impl Clients {
             .find(&credentials.client_id)
             .await?
             .ok_or_else(|| Fault::invalid_client("unknown client", basic))?;
-        if client.auth_method() != credentials.method {
+        // A mutual-TLS client presents no secret: its certificate is its credential.
+        let registered = client.auth_method();
+        let expected = if registered.uses_certificate() {
+            TokenEndpointAuthMethod::None
+        } else {
+            registered
+        };
+        if credentials.method != expected {
             return Err(Fault::invalid_client(
                 "the client must authenticate with its registered token_endpoint_auth_method",
                 basic,
             ));
         }
-        if credentials.method != TokenEndpointAuthMethod::None {
+        if registered.uses_certificate() {
+            let identity = client.certificate_identity().ok_or_else(|| {
+                Fault::invalid_client("the client registered no certificate", false)
+            })?;
+            let certificate = credentials.certificate.as_ref().ok_or_else(|| {
+                Fault::invalid_client(
+                    "this client authenticates with its TLS client certificate, and none was presented",
+                    false,
+                )
+            })?;
+            self.certificates
+                .check(identity, certificate, (self.clock)())
+                .map_err(|reason| Fault::invalid_client(reason, false))?;
+        } else if credentials.method != TokenEndpointAuthMethod::None {
             let valid = match (&client.record.secret_hash, &credentials.secret) {
                 (Some(stored), Some(secret)) => secret.matches(stored),
                 _ => false,

@@ -12,10 +12,11 @@
 //! | `/introspect` (RFC 7662) | [`Introspector`] | token → description |
 //!
 //! Clients are looked up and authenticated by [`Clients`] from the [`ClientCredentials`] a
-//! request presents; a `client_id` URL names a metadata document (`metadata_documents`,
-//! feature `cimd`).
+//! request presents (a mutual-TLS client's certificate is checked by `certificate_auth`); a
+//! `client_id` URL names a metadata document (`metadata_documents`, feature `cimd`).
 
 mod authorize;
+mod certificate_auth;
 mod client_auth;
 mod clients;
 mod fault;

@@ -7,12 +7,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use mcp_oauth_core::{
-    ClientMetadata, ClientStatus, OAuthErrorCode, RegistrationError, RegistrationGovernance,
-    RegistrationPath, RegistrationPolicy, ScopeSet, ValidatedClientMetadata,
+    ClientCertificate, ClientMetadata, ClientStatus, OAuthErrorCode, RegistrationError,
+    RegistrationGovernance, RegistrationPath, RegistrationPolicy, ScopeSet,
+    ValidatedClientMetadata,
 };
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use super::certificate_auth::CertificateAuthenticator;
 use super::fault::Fault;
 use crate::audit::{Actor, Audit, SecurityEvent};
 use crate::clock::Clock;
@@ -33,15 +35,18 @@ const SERVER_ASSIGNED: [&str; 4] = [
     "client_secret_expires_at",
 ];
 
-/// The registration policy of this server: the scopes it supports.
+/// The registration policy of this server: the scopes and client authentication methods it
+/// supports.
 pub(crate) fn policy(config: &AuthorizationServerConfig) -> RegistrationPolicy {
-    RegistrationPolicy::default().with_allowed_scopes(
-        config
-            .scopes_supported
-            .iter()
-            .map(String::as_str)
-            .collect::<ScopeSet>(),
-    )
+    RegistrationPolicy::default()
+        .with_allowed_scopes(
+            config
+                .scopes_supported
+                .iter()
+                .map(String::as_str)
+                .collect::<ScopeSet>(),
+        )
+        .with_allowed_auth_methods(config.client_auth_methods())
 }
 
 /// A client whose registration access token was presented (RFC 7592 §3).
@@ -64,6 +69,7 @@ pub(crate) struct Registrar {
     clients: Arc<dyn ClientStore>,
     policy: Arc<RegistrationPolicy>,
     governance: Arc<RegistrationGovernance>,
+    certificates: CertificateAuthenticator,
     #[cfg(feature = "software-statements")]
     software_statements: Option<Arc<mcp_oauth_resource::SoftwareStatements>>,
     initial_access_token: Option<Arc<str>>,
@@ -76,10 +82,11 @@ pub(crate) struct Registrar {
 impl Registrar {
     /// The engine over the clients of `store`, as `config` says, counting registrations per
     /// address in `store` (so the limit holds across instances) and recording them (and
-    /// refusals) in `audit`.
+    /// refusals) in `audit`; a mutual-TLS client proves its certificate to `certificates`.
     pub(crate) fn new(
         store: &Arc<dyn Store>,
         config: &AuthorizationServerConfig,
+        certificates: CertificateAuthenticator,
         audit: Audit,
         clock: Clock,
     ) -> Self {
@@ -87,6 +94,7 @@ impl Registrar {
             clients: store.clone(),
             policy: Arc::new(policy(config)),
             governance: Arc::new(config.governance.clone()),
+            certificates,
             #[cfg(feature = "software-statements")]
             software_statements: config.software_statements.clone(),
             initial_access_token: config.initial_access_token.as_deref().map(Arc::from),
@@ -183,23 +191,25 @@ impl Registrar {
     }
 
     /// Registers a client with `metadata` (RFC 7591 §3.1), admitted by `path`, for a request
-    /// from `address`: its client information, with its secret (for a confidential client)
-    /// and registration access token, shown this once. With approval required it starts
-    /// pending.
+    /// from `address` over a connection that presented `certificate`: its client
+    /// information, with its secret (for a client that uses one) and registration access
+    /// token, shown this once. With approval required it starts pending.
     pub(crate) async fn register(
         &self,
         metadata: ClientMetadata,
         path: RegistrationPath,
         address: Option<IpAddr>,
+        certificate: Option<&ClientCertificate>,
     ) -> Result<Value, Fault> {
         let (metadata, path) = self.apply_software_statement(metadata, path).await?;
         let validated = self.validate(metadata, path)?;
+        self.prove_certificate(&validated, certificate)?;
         let status = self.governance.initial_status(path);
         if status == ClientStatus::Pending {
             self.check_pending_limit().await?;
         }
         let now = (self.clock)();
-        let secret = (!validated.is_public()).then(ClientSecret::generate);
+        let secret = validated.uses_secret().then(ClientSecret::generate);
         let registration_token = RegistrationAccessToken::generate();
         let name = validated.client_name().map(str::to_owned);
         let record = ClientRecord::new(
@@ -319,12 +329,14 @@ impl Registrar {
 
     /// Replaces the client's metadata (RFC 7592 §2.2). The body must name the client and
     /// leave out what the server assigns. A client that starts using a secret gets one; a
-    /// public client keeps none. The request came from `address`.
+    /// client without one keeps none; a mutual-TLS client proves its (new) certificate. The
+    /// request came from `address` over a connection that presented `certificate`.
     pub(crate) async fn update(
         &self,
         client: ManagedClient,
         metadata: ClientMetadata,
         address: Option<IpAddr>,
+        certificate: Option<&ClientCertificate>,
     ) -> Result<Value, Fault> {
         let mut record = client.0;
         let named = metadata.other.get("client_id").and_then(Value::as_str);
@@ -342,9 +354,10 @@ impl Registrar {
             )));
         }
         let validated = self.validate(metadata, record.registration_path)?;
+        self.prove_certificate(&validated, certificate)?;
         let new_secret =
-            (!validated.is_public() && record.secret_hash.is_none()).then(ClientSecret::generate);
-        if validated.is_public() {
+            (validated.uses_secret() && record.secret_hash.is_none()).then(ClientSecret::generate);
+        if !validated.uses_secret() {
             record.secret_hash = None;
         } else if let Some(secret) = &new_secret {
             record.secret_hash = Some(secret.hash());
@@ -400,6 +413,31 @@ impl Registrar {
                 _ => fault,
             }
         })
+    }
+
+    /// For a client registering a mutual-TLS method (RFC 8705 §2): the connection presented
+    /// a certificate the registration accepts, so nobody registers a name or certificate that
+    /// is not theirs (`invalid_client_metadata` otherwise).
+    fn prove_certificate(
+        &self,
+        metadata: &ValidatedClientMetadata,
+        certificate: Option<&ClientCertificate>,
+    ) -> Result<(), Fault> {
+        let Some(identity) = metadata.certificate_identity() else {
+            return Ok(());
+        };
+        let certificate = certificate.ok_or_else(|| {
+            Fault::new(
+                OAuthErrorCode::InvalidClientMetadata,
+                format!(
+                    "{} registration must come over a connection that presents the client's certificate",
+                    metadata.token_endpoint_auth_method()
+                ),
+            )
+        })?;
+        self.certificates
+            .check(identity, certificate, (self.clock)())
+            .map_err(|reason| Fault::new(OAuthErrorCode::InvalidClientMetadata, reason))
     }
 
     /// The registered metadata plus the server-assigned members (RFC 7591 §3.2.1).

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use mcp_oauth_core::{
-    CanonicalResource, ClientMetadata, ClientStatus, GrantType, RegistrationPath, ScopeSet,
-    TokenEndpointAuthMethod, ValidatedClientMetadata,
+    CanonicalResource, CertificateIdentity, ClientMetadata, ClientStatus, GrantType,
+    RegistrationPath, ScopeSet, TokenEndpointAuthMethod, ValidatedClientMetadata,
 };
 use serde_json::{Value, json};
 
@@ -204,6 +204,15 @@ impl RegisteredMetadata {
         match self {
             Self::Application(metadata) => metadata.certificate_bound_access_tokens(),
             Self::Introspector { .. } => false,
+        }
+    }
+
+    /// The certificate a mutual-TLS client authenticates with (RFC 8705 §2; never an
+    /// introspector, which cannot register one).
+    pub fn certificate_identity(&self) -> Option<&CertificateIdentity> {
+        match self {
+            Self::Application(metadata) => metadata.certificate_identity(),
+            Self::Introspector { .. } => None,
         }
     }
 

@@ -61,9 +61,10 @@ pub struct TlsArgs {
     tls_key: Option<PathBuf>,
 
     /// Certificate authorities of client certificates (PEM, one or more): their subjects are
-    /// sent to clients as hints when a certificate is asked for (--tls-client-certs). The
-    /// handshake does not check client certificates against them: whoever relies on a
-    /// certificate does (a certificate-bound token names its certificate exactly).
+    /// sent to clients as hints when a certificate is asked for (--tls-client-certs), and the
+    /// authorization server accepts the certificates they issue for `tls_client_auth` client
+    /// authentication (RFC 8705 §2.1). The handshake itself checks no chain: certificate-bound
+    /// tokens and self-signed client certificates need none.
     #[arg(
         long,
         env = "MCP_OAUTH_TLS_CLIENT_CA",
@@ -126,6 +127,15 @@ impl TlsArgs {
     /// reach the handlers.
     pub fn asks_client_certificates(&self) -> bool {
         self.tls_cert.is_some() && self.client_certs() == ClientCerts::Optional
+    }
+
+    /// The --tls-client-ca certificates (DER) when client certificates are asked for: the
+    /// CAs whose certificates `tls_client_auth` accepts (RFC 8705 §2.1). Empty otherwise.
+    pub fn client_certificate_authorities(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        match &self.tls_client_ca {
+            Some(path) if self.asks_client_certificates() => Ok(ca_roots(path)?.1),
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// --tls-client-certs, or its default.
@@ -207,12 +217,20 @@ fn server_config(
 
 /// The subjects of the CA certificates in the PEM file `path`.
 fn ca_subjects(path: &Path) -> anyhow::Result<Vec<rustls::DistinguishedName>> {
+    Ok(ca_roots(path)?.0.subjects())
+}
+
+/// The CA certificates in the PEM file `path`, each checked to be a usable trust anchor: as
+/// a root store and as DER.
+fn ca_roots(path: &Path) -> anyhow::Result<(rustls::RootCertStore, Vec<Vec<u8>>)> {
     let mut roots = rustls::RootCertStore::empty();
+    let mut ders = Vec::new();
     let certificates = CertificateDer::pem_file_iter(path)
         .map_err(|error| anyhow!("--tls-client-ca {}: {error}", path.display()))?;
     for certificate in certificates {
         let certificate =
             certificate.map_err(|error| anyhow!("--tls-client-ca {}: {error}", path.display()))?;
+        ders.push(certificate.as_ref().to_vec());
         roots.add(certificate).map_err(|error| {
             anyhow!(
                 "--tls-client-ca {}: unusable certificate: {error}",
@@ -226,7 +244,7 @@ fn ca_subjects(path: &Path) -> anyhow::Result<Vec<rustls::DistinguishedName>> {
             path.display()
         );
     }
-    Ok(roots.subjects())
+    Ok((roots, ders))
 }
 
 /// The certificate the client of `connection` presented, if any (leaf first, DER).

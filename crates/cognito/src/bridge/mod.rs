@@ -17,6 +17,7 @@
 
 mod app_clients;
 mod fault;
+mod metrics;
 mod register;
 mod settings;
 mod statement;
@@ -39,6 +40,7 @@ use serde_json::{Value, json};
 
 pub use app_clients::AppClients;
 pub use fault::CognitoFault;
+pub use metrics::BridgeMetrics;
 pub use settings::RegistrationSettings;
 
 pub(crate) use self::app_clients::NewAppClient;
@@ -99,6 +101,8 @@ struct Inner {
     global_limiter: Option<RateLimiter<()>>,
     /// The limiter's time origin (a monotonic clock).
     started: Instant,
+    /// Registrations and pending clients, for Prometheus.
+    metrics: BridgeMetrics,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -127,12 +131,18 @@ impl Bridge {
                     .global_registrations_per_minute
                     .map(RateLimiter::per_minute),
                 started: Instant::now(),
+                metrics: BridgeMetrics::default(),
                 policy,
                 config,
                 app_clients,
                 registry,
             }),
         }
+    }
+
+    /// The bridge's registration counters and pending-client gauge.
+    pub fn metrics(&self) -> &BridgeMetrics {
+        &self.inner.metrics
     }
 
     /// `POST /register`, `GET /register/{client_id}` and `DELETE /register/{client_id}`,
@@ -300,10 +310,14 @@ impl Inner {
             .with_reason(reason)
     }
 
-    /// Logs `event` and keeps it in the registry (a failure to keep it is logged, and the
-    /// request goes on).
+    /// Counts `event`, logs it and keeps it in the registry (a failure to keep it is logged,
+    /// and the request goes on); a registration left pending is counted among them.
     async fn record(&self, event: BridgeEvent) {
+        self.metrics.count(&event);
         record_event(self.registry.as_ref(), &event).await;
+        if BridgeMetrics::leaves_pending(&event) {
+            self.metrics.count_pending(self.registry.as_ref()).await;
+        }
     }
 }
 

@@ -13,12 +13,13 @@ use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, StatusCode};
 use mcp_oauth_core::{
-    AuditOutcome, ClientStatus, OAuthErrorCode, RegistrationPath, RegistrationPolicy,
-    ValidatedClientMetadata,
+    AuditOutcome, ClientStatus, OAuthErrorCode, RegistrationError, RegistrationPath,
+    RegistrationPolicy, ValidatedClientMetadata,
 };
 use serde_json::json;
 
 use super::app_clients::NewAppClient;
+use super::metrics::AWAITING_APPROVAL;
 use super::statement::apply_software_statement;
 use super::{
     Inner, REGISTRY_UNAVAILABLE, bearer, client_address, metadata_of, registry_unavailable,
@@ -30,6 +31,19 @@ use crate::secret;
 
 /// The reason events and answers give when registration is paused by the pending limit.
 const PENDING_LIMIT: &str = "pending_limit";
+
+/// Why a registration was not admitted: the answer, and the governance rule that refused it
+/// when one did (recorded as the reason instead of the OAuth error code).
+struct Refusal {
+    answer: BadRequest,
+    rule: Option<&'static str>,
+}
+
+impl From<BadRequest> for Refusal {
+    fn from(answer: BadRequest) -> Self {
+        Self { answer, rule: None }
+    }
+}
 
 /// The request's metadata, with its software statement applied, validated under the policy of
 /// its registration path; the path a valid statement gives, and that policy.
@@ -44,7 +58,7 @@ async fn admit(
         RegistrationPolicy,
         ValidatedClientMetadata,
     ),
-    BadRequest,
+    Refusal,
 > {
     let metadata = metadata_of(headers, body)?;
     let (metadata, path) =
@@ -54,9 +68,24 @@ async fn admit(
         .registration
         .governance
         .registration_policy(&bridge.policy, path);
-    let validated = metadata
-        .validate(&policy)
-        .map_err(|error| BadRequest::new(error.error_code(), error.to_string()))?;
+    let validated = metadata.validate(&policy).map_err(|error| match error {
+        RegistrationError::UntrustedRedirectUri { .. } => Refusal {
+            answer: BadRequest::new(error.error_code(), error.to_string()),
+            rule: Some("untrusted_redirect_uri"),
+        },
+        RegistrationError::AuthMethodNotAllowed { method } if method.uses_certificate() => {
+            BadRequest::new(
+                OAuthErrorCode::InvalidClientMetadata,
+                format!(
+                    "token_endpoint_auth_method `{method}`: Cognito's token endpoint cannot \
+                     authenticate clients by TLS certificate; use none, client_secret_basic or \
+                     client_secret_post"
+                ),
+            )
+            .into()
+        }
+        error => BadRequest::new(error.error_code(), error.to_string()).into(),
+    })?;
     Ok((path, policy, validated))
 }
 
@@ -106,10 +135,11 @@ pub(super) async fn register(
     let governance = &bridge.config.registration.governance;
     let (path, policy, validated) = match admit(&bridge, &headers, body, path).await {
         Ok(admitted) => admitted,
-        Err(refusal) => {
-            let refused = bridge.refused(AuditOutcome::Refused, refusal.code.as_str(), address);
+        Err(Refusal { answer, rule }) => {
+            let reason = rule.unwrap_or(answer.code.as_str());
+            let refused = bridge.refused(AuditOutcome::Refused, reason, address);
             bridge.record(refused).await;
-            return refusal.into_response();
+            return answer.into_response();
         }
     };
     let status = governance.initial_status(path);
@@ -147,7 +177,7 @@ pub(super) async fn register(
             name: validated.client_name(),
             redirect_uris: validated.redirect_uris(),
             scopes: scopes.clone(),
-            confidential: !validated.is_public(),
+            confidential: validated.uses_secret(),
             enabled: status == ClientStatus::Active,
         })
         .await
@@ -189,7 +219,7 @@ pub(super) async fn register(
         )
         .with_client_id(&registration.client_id);
     if status == ClientStatus::Pending {
-        registered = registered.with_reason("awaiting_approval");
+        registered = registered.with_reason(AWAITING_APPROVAL);
     }
     bridge.record(registered).await;
     no_store(

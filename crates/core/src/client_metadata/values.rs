@@ -15,6 +15,12 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretBasic,
     /// `client_secret_post`: the client secret in the request body (RFC 6749 §2.3.1).
     ClientSecretPost,
+    /// `tls_client_auth`: mutual TLS with a certificate from a trusted CA that carries the
+    /// registered subject or alternative name (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth`: mutual TLS with one of the client's registered
+    /// self-signed certificates (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl TokenEndpointAuthMethod {
@@ -24,6 +30,8 @@ impl TokenEndpointAuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
@@ -33,13 +41,21 @@ impl TokenEndpointAuthMethod {
             "none" => Some(Self::None),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "tls_client_auth" => Some(Self::TlsClientAuth),
+            "self_signed_tls_client_auth" => Some(Self::SelfSignedTlsClientAuth),
             _ => None,
         }
     }
 
     /// Whether clients using this method hold a client secret.
     pub fn uses_secret(self) -> bool {
-        !matches!(self, Self::None)
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+
+    /// Whether clients using this method authenticate with their TLS client certificate
+    /// (RFC 8705 §2).
+    pub fn uses_certificate(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
     }
 }
 

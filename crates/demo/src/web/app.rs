@@ -21,7 +21,7 @@ use url::Url;
 
 use super::config::{Credentials, WebClientConfig};
 use super::credentials::{RegistrationsOnly, SignInAgain, metadata_document};
-use super::flow::{BrowserState, Flow};
+use super::flow::{BrowserState, Choice, Flow, LoginStep};
 use super::sessions::{Sessions, Shared, random_token};
 use super::view::{ErrorView, HomePage};
 
@@ -174,6 +174,31 @@ impl App {
         ))
     }
 
+    /// The name of the cookie that remembers this browser's authorization server.
+    fn choice_cookie(&self) -> String {
+        format!("{}_as", self.cookie_name)
+    }
+
+    /// The authorization server this browser chose before, if any (the MCP server must
+    /// still list it: discovery checks).
+    fn remembered_authorization_server(&self, headers: &HeaderMap) -> Option<String> {
+        let value = cookie_value(headers, &self.choice_cookie())?;
+        url::form_urlencoded::parse(format!("v={value}").as_bytes())
+            .next()
+            .map(|(_, issuer)| issuer.into_owned())
+            .filter(|issuer| !issuer.is_empty())
+    }
+
+    /// The cookie remembering `issuer` for 30 days.
+    fn remember_authorization_server(&self, issuer: &str) -> HeaderValue {
+        let secure = if self.secure_cookie { "; Secure" } else { "" };
+        let encoded: String = url::form_urlencoded::byte_serialize(issuer.as_bytes()).collect();
+        header_value(&format!(
+            "{}={encoded}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}",
+            self.choice_cookie()
+        ))
+    }
+
     fn clear_cookie(&self) -> HeaderValue {
         header_value(&format!(
             "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
@@ -195,6 +220,7 @@ impl App {
             csrf_token: &state.csrf_token,
             signed_in: state.is_signed_in(),
             error: shown.error.as_ref(),
+            chooser: shown.chooser.as_deref(),
             discovery: shown.discovery.as_ref(),
             registration: shown.registration.as_ref(),
             claims: shown.claims.as_ref(),
@@ -287,13 +313,31 @@ async fn home(State(app): AppState, headers: HeaderMap) -> Response {
     response
 }
 
+/// "Log in", or a choice on the page: `authorization_server` names the one chosen (empty:
+/// choose again); without it, the one this browser chose before is used. A choice is
+/// remembered in a cookie of its own, which outlives the session (logging out keeps it).
 async fn login(State(app): AppState, headers: HeaderMap, RawForm(form): RawForm) -> Response {
     let (_, mut state) = match app.form_session(&headers, &form).await {
         Ok(session) => session,
         Err(refused) => return refused,
     };
-    match app.flow.login(&mut state).await {
-        Ok(authorization_url) => see_other(authorization_url.as_str(), None),
+    let field = url::form_urlencoded::parse(&form)
+        .find(|(name, _)| name == "authorization_server")
+        .map(|(_, value)| value.into_owned());
+    let choice = match field {
+        Some(issuer) if issuer.is_empty() => Choice::AskAgain,
+        Some(issuer) => Choice::Chosen(issuer),
+        None => Choice::Remembered(app.remembered_authorization_server(&headers)),
+    };
+    match app.flow.login(&mut state, &choice).await {
+        Ok(LoginStep::Authorize(authorization_url)) => {
+            let remember = match &choice {
+                Choice::Chosen(issuer) => Some(app.remember_authorization_server(issuer)),
+                _ => None,
+            };
+            see_other(authorization_url.as_str(), remember)
+        }
+        Ok(LoginStep::Choose) => see_other("/", None),
         Err(error) => {
             state.shown.error = Some(error);
             see_other("/", None)

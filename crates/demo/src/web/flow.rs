@@ -57,9 +57,31 @@ struct SignedIn {
     refreshed: u32,
 }
 
+/// Which authorization server a login uses, when the MCP server lists several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Choice {
+    /// The one this browser chose before (its cookie), if any.
+    Remembered(Option<String>),
+    /// The one the person just chose on the page.
+    Chosen(String),
+    /// None: the person asked to choose again.
+    AskAgain,
+}
+
+/// Where a login goes next.
+#[derive(Debug)]
+pub(crate) enum LoginStep {
+    /// To the authorization server, at this URL.
+    Authorize(Url),
+    /// Back to the page, which lists the authorization servers to choose from.
+    Choose,
+}
+
 /// What the page shows of this browser's session.
 #[derive(Debug, Default)]
 pub(crate) struct Shown {
+    /// The authorization servers to choose from, when a login waits for the choice.
+    pub(crate) chooser: Option<Vec<String>>,
     pub(crate) error: Option<ErrorView>,
     pub(crate) discovery: Option<DiscoveryView>,
     pub(crate) registration: Option<RegistrationView>,
@@ -76,18 +98,44 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
-    /// "Log in": discovery from the MCP server's 401, credentials, and the authorization
-    /// request, whose secrets stay in this browser's session. Returns where to send the
-    /// browser.
-    pub(crate) async fn login(&self, state: &mut BrowserState) -> Result<Url, ErrorView> {
+    /// "Log in": discovery from the MCP server's 401 at the authorization server of
+    /// `choice`, credentials, and the authorization request, whose secrets stay in this
+    /// browser's session. Returns where to send the browser: to the authorization server, or
+    /// back to the page to choose one, when the MCP server lists several and this browser has
+    /// not chosen (a client registered beforehand has its own and never asks).
+    pub(crate) async fn login(
+        &self,
+        state: &mut BrowserState,
+        choice: &Choice,
+    ) -> Result<LoginStep, ErrorView> {
         state.pending = None;
         state.shown = Shown::default();
         let challenge = self.client.probe(&self.mcp_url).await.map_err(error_view)?;
-        let discovery = self
+        let chosen = match choice {
+            Choice::Remembered(chosen) => chosen.as_deref(),
+            Choice::Chosen(chosen) => Some(chosen.as_str()),
+            Choice::AskAgain => None,
+        };
+        let discovered = self
             .client
-            .discover(&self.mcp_url, challenge.as_ref())
-            .await
-            .map_err(error_view)?;
+            .discover_with(&self.mcp_url, challenge.as_ref(), chosen)
+            .await;
+        let discovery = match discovered {
+            // A remembered server the MCP server no longer lists: choose again.
+            Err(Error::AuthorizationServerNotListed { offered, .. })
+                if matches!(choice, Choice::Remembered(_)) =>
+            {
+                state.shown.chooser = Some(offered);
+                return Ok(LoginStep::Choose);
+            }
+            other => other.map_err(error_view)?,
+        };
+        let offered = discovery.offered_authorization_servers();
+        let asks = self.client.config().pre_registered.is_empty() && offered.len() > 1;
+        if asks && matches!(choice, Choice::AskAgain | Choice::Remembered(None)) {
+            state.shown.chooser = Some(offered.iter().map(|issuer| (*issuer).to_owned()).collect());
+            return Ok(LoginStep::Choose);
+        }
         state.shown.discovery = Some(DiscoveryView::new(&discovery));
         let before = self
             .client
@@ -107,7 +155,7 @@ impl Flow {
         let url = pending.url().clone();
         tracing::info!(issuer = %pending.expected_issuer(), "login started");
         state.pending = Some((pending, Instant::now()));
-        Ok(url)
+        Ok(LoginStep::Authorize(url))
     }
 
     /// The authorization response at `/callback`: only the login in progress in this

@@ -19,6 +19,8 @@ pub(crate) struct DiscoveryView {
     pub(crate) metadata_url: String,
     pub(crate) endpoints: Vec<(&'static str, String)>,
     pub(crate) scopes: String,
+    /// Every authorization server the MCP server lists (more than one: a choice was made).
+    pub(crate) offered: Vec<String>,
 }
 
 impl DiscoveryView {
@@ -43,6 +45,11 @@ impl DiscoveryView {
                 .initial_scopes()
                 .map(|scopes| scopes.to_string())
                 .unwrap_or_default(),
+            offered: discovery
+                .offered_authorization_servers()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }
@@ -212,6 +219,7 @@ pub(crate) struct HomePage<'a> {
     pub(crate) csrf_token: &'a str,
     pub(crate) signed_in: bool,
     pub(crate) error: Option<&'a ErrorView>,
+    pub(crate) chooser: Option<&'a [String]>,
     pub(crate) discovery: Option<&'a DiscoveryView>,
     pub(crate) registration: Option<&'a RegistrationView>,
     pub(crate) claims: Option<&'a ClaimsView>,
