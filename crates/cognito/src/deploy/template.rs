@@ -1,5 +1,7 @@
 //! The CloudFormation template (embedded in the binary) and the values of its parameters.
 
+use super::sign_in::SignInOptions;
+
 /// The CloudFormation template `mcp-oauth deploy` applies: user pool, hosted domain, resource
 /// server, app client(s), registry table and gateway policy (`crates/cognito/template/`).
 pub const TEMPLATE: &str = include_str!("../../template/mcp-oauth.yaml");
@@ -123,6 +125,8 @@ pub struct StackSettings {
     pub deletion_protection: bool,
     /// The gateway on Lambda (gateway mode only); `None` runs it elsewhere.
     pub serverless: Option<ServerlessSettings>,
+    /// MFA, custom domain, identity providers, managed login, SES (default: none).
+    pub sign_in: SignInOptions,
 }
 
 impl StackSettings {
@@ -138,12 +142,14 @@ impl StackSettings {
             gateway_url: "http://localhost:3001".to_owned(),
             deletion_protection: false,
             serverless: None,
+            sign_in: SignInOptions::default(),
         }
     }
 
     /// The template's parameters, every one given (so an unchanged deploy is a no-op update);
-    /// the serverless ones only with [`Self::serverless`], so that templates of earlier versions
-    /// (`--template`) need not declare them.
+    /// the serverless ones only with [`Self::serverless`] and the sign-in ones only when they
+    /// differ from their default, so that templates of earlier versions (`--template`) need not
+    /// declare them. The identity providers' credentials are not among them.
     pub fn parameters(&self) -> Vec<(String, String)> {
         let protection = if self.deletion_protection {
             "ACTIVE"
@@ -161,6 +167,12 @@ impl StackSettings {
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
         .chain(self.serverless_parameters())
+        .chain(
+            self.sign_in
+                .parameters()
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value)),
+        )
         .collect()
     }
 
