@@ -346,7 +346,13 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         aws.region()
     );
     let deployment = mcp_oauth_cognito::deploy(&aws, &plan, &mut print_progress).await?;
-    report(&target.stack_name, mode, &deployment, &target.env_dir, &sign_in);
+    report(
+        &target.stack_name,
+        mode,
+        &deployment,
+        &target.env_dir,
+        &sign_in,
+    );
     Ok(())
 }
 

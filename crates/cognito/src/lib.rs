@@ -28,8 +28,8 @@ pub use aws_config::SdkConfig;
 pub use bridge::{AppClients, CognitoFault, RegistrationSettings};
 pub use deploy::{
     Architecture, Artifact, Aws, Cleanup, CustomDomain, DeployError, DeployManifest, DeployMode,
-    DeployPlan, Deployment, IdentityProvider, MANIFEST_FILE, MAX_TEMPLATE_BYTES, ManagedLogin,
-    Mfa, Progress, ProviderCredentials, ProviderKind, SAML_EMAIL_ATTRIBUTE, ServerlessSettings,
+    DeployPlan, Deployment, IdentityProvider, MANIFEST_FILE, MAX_TEMPLATE_BYTES, ManagedLogin, Mfa,
+    Progress, ProviderCredentials, ProviderKind, SAML_EMAIL_ATTRIBUTE, ServerlessSettings,
     SesEmail, SignInError, SignInOptions, StackChange, StackEvent, StackOutputs, StackSettings,
     Step, TEMPLATE, UPSTREAM_CALLBACK_PATH, WaitPolicy, check_certificate_arn, check_domain,
     check_email, check_ses_identity_arn, check_sign_in, cleanup, deploy, sign_in_template,

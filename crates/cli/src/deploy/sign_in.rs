@@ -190,7 +190,10 @@ impl SignInArgs {
             SocialArg::Google => IdentityProvider::google(),
             SocialArg::Facebook => IdentityProvider::facebook(),
         });
-        for provider in social.chain(self.oidc.iter().cloned()).chain(self.saml.iter().cloned()) {
+        for provider in social
+            .chain(self.oidc.iter().cloned())
+            .chain(self.saml.iter().cloned())
+        {
             let flag = match provider.kind {
                 ProviderKind::Oidc { .. } => "--oidc-provider",
                 ProviderKind::Saml { .. } => "--saml-provider",
@@ -208,9 +211,8 @@ impl SignInArgs {
                     let json = std::fs::read_to_string(path).with_context(|| {
                         format!("--managed-login-settings: cannot read {}", path.display())
                     })?;
-                    ManagedLogin::with_settings_json(&json).with_context(|| {
-                        format!("--managed-login-settings: {}", path.display())
-                    })?
+                    ManagedLogin::with_settings_json(&json)
+                        .with_context(|| format!("--managed-login-settings: {}", path.display()))?
                 }
             });
         }

@@ -41,8 +41,8 @@ pub use plan::{Cleanup, DeployPlan, Deployment, cleanup, deploy};
 pub use preflight::check_sign_in;
 pub use progress::{Progress, Step};
 pub use sign_in::{
-    CustomDomain, IdentityProvider, ManagedLogin, Mfa, ProviderCredentials, ProviderKind,
-    SesEmail, SignInError, SignInOptions, check_certificate_arn, check_domain, check_email,
+    CustomDomain, IdentityProvider, ManagedLogin, Mfa, ProviderCredentials, ProviderKind, SesEmail,
+    SignInError, SignInOptions, check_certificate_arn, check_domain, check_email,
     check_ses_identity_arn,
 };
 pub use sign_in_template::{MAX_TEMPLATE_BYTES, SAML_EMAIL_ATTRIBUTE, sign_in_template};

@@ -189,7 +189,10 @@ mod tests {
         for (bad, why) in [
             ("{\"json\": true}", "not XML"),
             ("<html><body>login</body></html>", "root element is <html>"),
-            ("<EntityDescriptor><a></EntityDescriptor>", "unexpected </EntityDescriptor>"),
+            (
+                "<EntityDescriptor><a></EntityDescriptor>",
+                "unexpected </EntityDescriptor>",
+            ),
             ("<EntityDescriptor>", "never closed"),
             ("", "no element"),
         ] {

@@ -34,7 +34,9 @@ impl Mfa {
 #[non_exhaustive]
 pub enum SignInError {
     /// Not a DNS name of at least two labels.
-    #[error("`{0}` is not a domain name such as auth.example.com (lower-case letters, digits, hyphens, dots)")]
+    #[error(
+        "`{0}` is not a domain name such as auth.example.com (lower-case letters, digits, hyphens, dots)"
+    )]
     BadDomain(String),
     /// Not the ARN of an ACM certificate.
     #[error("`{0}` is not an ACM certificate ARN (arn:aws:acm:us-east-1:ACCOUNT:certificate/ID)")]
@@ -50,7 +52,9 @@ pub enum SignInError {
     #[error("`{0}` is not an e-mail address (local-part@domain)")]
     BadEmail(String),
     /// Not the ARN of an SES identity.
-    #[error("`{0}` is not an SES identity ARN (arn:aws:ses:REGION:ACCOUNT:identity/ADDRESS-OR-DOMAIN)")]
+    #[error(
+        "`{0}` is not an SES identity ARN (arn:aws:ses:REGION:ACCOUNT:identity/ADDRESS-OR-DOMAIN)"
+    )]
     BadSesArn(String),
     /// The sender's address is not covered by the SES identity.
     #[error("the SES identity {identity} does not cover the sender address {from}")]
@@ -429,7 +433,9 @@ impl SignInOptions {
     pub fn add_identity_provider(&mut self, provider: IdentityProvider) -> Result<(), SignInError> {
         let taken = self.identity_providers.iter().any(|known| {
             known.name.eq_ignore_ascii_case(&provider.name)
-                || known.logical_id().eq_ignore_ascii_case(&provider.logical_id())
+                || known
+                    .logical_id()
+                    .eq_ignore_ascii_case(&provider.logical_id())
         });
         if taken {
             return Err(SignInError::DuplicateProvider(provider.name));
@@ -480,7 +486,10 @@ mod tests {
         let arn = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b-2c3d";
         assert_eq!(check_certificate_arn(arn).as_deref(), Ok(arn));
         let error = check_certificate_arn(&arn.replace("us-east-1", "eu-west-1")).unwrap_err();
-        assert_eq!(error, SignInError::CertificateRegion("eu-west-1".to_owned()));
+        assert_eq!(
+            error,
+            SignInError::CertificateRegion("eu-west-1".to_owned())
+        );
         assert!(error.to_string().contains("CloudFront"), "{error}");
         for bad in [
             "",
@@ -500,8 +509,18 @@ mod tests {
 
     #[test]
     fn domains_need_two_valid_labels() {
-        assert_eq!(check_domain("Auth.Example.com").as_deref(), Ok("auth.example.com"));
-        for bad in ["localhost", "-a.example.com", "a..b", "a_b.example.com", "x.", ""] {
+        assert_eq!(
+            check_domain("Auth.Example.com").as_deref(),
+            Ok("auth.example.com")
+        );
+        for bad in [
+            "localhost",
+            "-a.example.com",
+            "a..b",
+            "a_b.example.com",
+            "x.",
+            "",
+        ] {
             assert!(check_domain(bad).is_err(), "{bad}");
         }
     }
@@ -521,7 +540,13 @@ mod tests {
                 from: "me@example.org".to_owned()
             })
         );
-        for bad in ["no-at-sign", "@example.com", "a@localhost", "a b@example.com", "a@@b.c"] {
+        for bad in [
+            "no-at-sign",
+            "@example.com",
+            "a@localhost",
+            "a b@example.com",
+            "a@@b.c",
+        ] {
             assert_eq!(
                 check_email(bad),
                 Err(SignInError::BadEmail(bad.to_owned())),
@@ -545,7 +570,14 @@ mod tests {
 
     #[test]
     fn provider_names_are_refused_when_cognito_would_refuse_them_or_they_collide() {
-        for bad in ["ab", "1corp", "my_corp", "Google", "cognito", &"a".repeat(33)] {
+        for bad in [
+            "ab",
+            "1corp",
+            "my_corp",
+            "Google",
+            "cognito",
+            &"a".repeat(33),
+        ] {
             assert_eq!(
                 IdentityProvider::oidc(bad, "https://idp.example.com"),
                 Err(SignInError::BadProviderName(bad.to_owned())),
@@ -607,7 +639,10 @@ mod tests {
         let provider = IdentityProvider::facebook()
             .with_credentials(ProviderCredentials::new("app-id-1", "s3cr3t-value"));
         let shown = format!("{provider:?}");
-        assert!(!shown.contains("s3cr3t-value") && !shown.contains("app-id-1"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t-value") && !shown.contains("app-id-1"),
+            "{shown}"
+        );
     }
 
     #[test]
