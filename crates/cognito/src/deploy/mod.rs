@@ -45,7 +45,9 @@ pub use sign_in::{
     SignInError, SignInOptions, check_certificate_arn, check_domain, check_email,
     check_ses_identity_arn,
 };
-pub use sign_in_template::{MAX_TEMPLATE_BYTES, SAML_EMAIL_ATTRIBUTE, sign_in_template};
+pub use sign_in_template::{
+    MAX_TEMPLATE_BYTES, SAML_EMAIL_ATTRIBUTE, credential_parameters, sign_in_template,
+};
 pub use stack::{StackChange, StackOutputs, WaitPolicy};
 pub use template::{
     Architecture, DeployMode, ServerlessSettings, StackSettings, TEMPLATE, UPSTREAM_CALLBACK_PATH,

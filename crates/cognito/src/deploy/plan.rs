@@ -12,7 +12,7 @@ use super::preflight::check_sign_in;
 use super::progress::Progress;
 use super::secret::read_app_client_secret;
 use super::serverless;
-use super::sign_in_template::{credential_parameter_values, sign_in_template};
+use super::sign_in_template::{credential_parameters, sign_in_template};
 use super::stack::{StackChange, StackOutputs, StackRequest, WaitPolicy};
 use super::template::{DeployMode, StackSettings, TEMPLATE};
 
@@ -95,7 +95,7 @@ pub(crate) async fn apply(
 ) -> Result<(StackChange, StackOutputs), DeployError> {
     let template = sign_in_template(&plan.template, &settings.sign_in)?;
     let mut parameters = settings.parameters();
-    parameters.extend(credential_parameter_values(&settings.sign_in)?);
+    parameters.extend(credential_parameters(&settings.sign_in)?);
     parameters.extend(plan.extra_parameters.iter().cloned());
     let request = StackRequest::new(&settings.stack_name, &template, parameters);
     aws.cloudformation(plan.wait)

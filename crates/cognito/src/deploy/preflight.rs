@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::error::DeployError;
 use super::sign_in::{IdentityProvider, ProviderKind, SignInOptions};
-use super::sign_in_template::credential_parameter_values;
+use super::sign_in_template::credential_parameters;
 
 /// How long one metadata request may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -17,7 +17,7 @@ const MAX_BYTES: usize = 1 << 20;
 
 /// Checks the identity providers of `options` (credentials, then each one's metadata).
 pub async fn check_sign_in(options: &SignInOptions) -> Result<(), DeployError> {
-    credential_parameter_values(options)?;
+    credential_parameters(options)?;
     if options.identity_providers.is_empty() {
         return Ok(());
     }

@@ -27,7 +27,7 @@ pub fn sign_in_template(template: &str, options: &SignInOptions) -> Result<Strin
     let mut rendered = template.to_owned();
     let providers = &options.identity_providers;
     if !providers.is_empty() {
-        let parameters: String = providers.iter().map(credential_parameters).collect();
+        let parameters: String = providers.iter().map(declared_parameters).collect();
         insert_before(&mut rendered, "\nConditions:\n", &parameters)?;
         let resources: String = providers.iter().map(provider_resource).collect();
         insert_before(&mut rendered, "\nOutputs:\n", &resources)?;
@@ -64,8 +64,9 @@ pub fn sign_in_template(template: &str, options: &SignInOptions) -> Result<Strin
     Ok(rendered)
 }
 
-/// The template parameters carrying each provider's client id and secret (never logged).
-pub(crate) fn credential_parameter_values(
+/// The values of the `NoEcho` template parameters carrying each OAuth/OIDC provider's client
+/// id and secret (secrets: never log them), or which variables to set for a provider without.
+pub fn credential_parameters(
     options: &SignInOptions,
 ) -> Result<Vec<(String, String)>, DeployError> {
     let mut values = Vec::new();
@@ -95,7 +96,7 @@ fn insert_before(template: &mut String, anchor: &str, text: &str) -> Result<(), 
     Ok(())
 }
 
-fn credential_parameters(provider: &IdentityProvider) -> String {
+fn declared_parameters(provider: &IdentityProvider) -> String {
     let Some((id_variable, secret_variable)) = provider.credential_variables() else {
         return String::new();
     };
@@ -292,7 +293,7 @@ mod tests {
         let google = IdentityProvider::google();
         let saml = IdentityProvider::saml("Corp", "https://idp.example.com/m").unwrap();
         let missing = with_providers(vec![google.clone(), saml.clone()]);
-        let error = credential_parameter_values(&missing).unwrap_err();
+        let error = credential_parameters(&missing).unwrap_err();
         assert_eq!(
             error.to_string(),
             "identity provider Google needs its client id and secret: set \
@@ -303,7 +304,7 @@ mod tests {
             saml,
         ]);
         assert_eq!(
-            credential_parameter_values(&given).unwrap(),
+            credential_parameters(&given).unwrap(),
             [
                 ("IdPGoogleClientId".to_owned(), "id-1".to_owned()),
                 ("IdPGoogleClientSecret".to_owned(), "secret-1".to_owned()),
