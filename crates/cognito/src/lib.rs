@@ -32,8 +32,8 @@ pub use deploy::{
     Progress, ProviderCredentials, ProviderKind, SAML_EMAIL_ATTRIBUTE, ServerlessSettings,
     SesEmail, SignInError, SignInOptions, StackChange, StackEvent, StackOutputs, StackSettings,
     Step, TEMPLATE, UPSTREAM_CALLBACK_PATH, WaitPolicy, check_certificate_arn, check_domain,
-    check_email, check_ses_identity_arn, check_sign_in, cleanup, credential_parameters, deploy,
-    sign_in_template,
+    check_email, check_https_url, check_ses_identity_arn, check_sign_in, cleanup,
+    credential_parameters, deploy, sign_in_template,
 };
 pub use gateway::{Gateway, GatewayConfig, GatewayError};
 pub use registry::{

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use mcp_oauth_cognito::{
     CustomDomain, Deployment, IdentityProvider, ManagedLogin, Mfa, ProviderCredentials,
     ProviderKind, SesEmail, SignInOptions, check_certificate_arn, check_domain, check_email,
-    check_ses_identity_arn,
+    check_https_url, check_ses_identity_arn,
 };
 
 /// MFA of the user pool.
@@ -156,11 +156,13 @@ fn parse_ses_arn(value: &str) -> Result<String, String> {
         .map_err(|error| error.to_string())
 }
 
+/// `NAME=URL` split, the URL an https one (Cognito reads provider metadata over https).
 fn name_and_url(value: &str, what: &str) -> Result<(String, String), String> {
-    value
+    let (name, url) = value
         .split_once('=')
-        .map(|(name, url)| (name.trim().to_owned(), url.trim().to_owned()))
-        .ok_or_else(|| format!("expected NAME={what}, got `{value}` (no `=`)"))
+        .ok_or_else(|| format!("expected NAME={what}, got `{value}` (no `=`)"))?;
+    let url = check_https_url(url.trim()).map_err(|error| error.to_string())?;
+    Ok((name.trim().to_owned(), url))
 }
 
 fn parse_oidc(value: &str) -> Result<IdentityProvider, String> {

@@ -42,7 +42,7 @@ pub use preflight::check_sign_in;
 pub use progress::{Progress, Step};
 pub use sign_in::{
     CustomDomain, IdentityProvider, ManagedLogin, Mfa, ProviderCredentials, ProviderKind, SesEmail,
-    SignInError, SignInOptions, check_certificate_arn, check_domain, check_email,
+    SignInError, SignInOptions, check_certificate_arn, check_domain, check_email, check_https_url,
     check_ses_identity_arn,
 };
 pub use sign_in_template::{

@@ -73,7 +73,7 @@ pub enum SignInError {
     /// Two providers with the same name (letter case aside).
     #[error("two identity providers are named {0}")]
     DuplicateProvider(String),
-    /// Not an https URL.
+    /// Not an https URL (or, for the library, an http one).
     #[error("`{0}` is not an https URL (Cognito reads provider metadata over https)")]
     BadProviderUrl(String),
     /// The branding settings are not a JSON object.
@@ -221,7 +221,7 @@ impl IdentityProvider {
         Ok(Self::of(
             &check_provider_name(name)?,
             ProviderKind::Oidc {
-                issuer: check_https(issuer)?.trim_end_matches('/').to_owned(),
+                issuer: check_url(issuer)?.trim_end_matches('/').to_owned(),
             },
         ))
     }
@@ -231,7 +231,7 @@ impl IdentityProvider {
         Ok(Self::of(
             &check_provider_name(name)?,
             ProviderKind::Saml {
-                metadata_url: check_https(metadata_url)?,
+                metadata_url: check_url(metadata_url)?,
             },
         ))
     }
@@ -302,11 +302,27 @@ fn check_provider_name(name: &str) -> Result<String, SignInError> {
     }
 }
 
-fn check_https(value: &str) -> Result<String, SignInError> {
+/// `value` if it is an http(s) URL; Cognito reads provider metadata over https only, which
+/// `mcp-oauth deploy` requires of its flags ([`check_https_url`]), while the library also
+/// takes `http` (a provider on the test machine).
+fn check_url(value: &str) -> Result<String, SignInError> {
     match url::Url::parse(value) {
-        Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Ok(value.to_owned()),
+        Ok(url) if ["https", "http"].contains(&url.scheme()) && url.host_str().is_some() => {
+            Ok(value.to_owned())
+        }
         _ => Err(SignInError::BadProviderUrl(value.to_owned())),
     }
+}
+
+/// `value` if it is an https URL, as Cognito needs a provider's issuer or metadata URL.
+pub fn check_https_url(value: &str) -> Result<String, SignInError> {
+    check_url(value).and_then(|checked| {
+        if checked.starts_with("https://") {
+            Ok(checked)
+        } else {
+            Err(SignInError::BadProviderUrl(value.to_owned()))
+        }
+    })
 }
 
 /// Managed login (version 2 of the hosted pages) with a branding style for the stack's app
@@ -585,11 +601,18 @@ mod tests {
             );
         }
         assert_eq!(
-            IdentityProvider::saml("Corp", "http://idp.example.com/metadata"),
+            IdentityProvider::saml("Corp", "ftp://idp.example.com/metadata"),
             Err(SignInError::BadProviderUrl(
-                "http://idp.example.com/metadata".to_owned()
+                "ftp://idp.example.com/metadata".to_owned()
             ))
         );
+        let plain = "http://idp.example.com/metadata";
+        assert!(IdentityProvider::saml("Corp", plain).is_ok());
+        assert_eq!(
+            check_https_url(plain),
+            Err(SignInError::BadProviderUrl(plain.to_owned()))
+        );
+        assert!(check_https_url("https://idp.example.com/m").is_ok());
         let mut options = SignInOptions::default();
         options
             .add_identity_provider(IdentityProvider::oidc("my-corp", "https://a.example").unwrap())
