@@ -166,9 +166,6 @@ pub enum DeployError {
         /// AWS's message, with its error code when there is one.
         message: String,
     },
-    /// A sign-in option is not acceptable.
-    #[error(transparent)]
-    SignIn(#[from] super::sign_in::SignInError),
     /// The template (one given with `--template`) lacks what a sign-in option is added to.
     #[error("the template has no {what}, which the sign-in options are added to")]
     TemplateLacks {
