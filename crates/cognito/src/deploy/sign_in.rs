@@ -362,7 +362,7 @@ pub struct SesEmail {
 
 impl SesEmail {
     /// Mail from `from` through the SES identity `identity_arn`, which must be that address or
-    /// its domain.
+    /// a domain it is under.
     pub fn new(from: &str, identity_arn: &str) -> Result<Self, SignInError> {
         let from = check_email(from)?;
         let identity = check_ses_identity_arn(identity_arn)?;
