@@ -9,8 +9,11 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use mcp_oauth_cognito::{
     Architecture, Artifact, Aws, DeployMode, DeployPlan, Deployment, Progress, ServerlessSettings,
-    StackChange, StackSettings, TEMPLATE, WaitPolicy, load_aws_config,
+    SignInOptions, StackChange, StackSettings, TEMPLATE, WaitPolicy, load_aws_config,
+    sign_in_template,
 };
+
+mod sign_in;
 
 /// Where the stack lives and where its `.env` files go (flags of both commands).
 #[derive(Args, Debug)]
@@ -136,12 +139,17 @@ pub struct DeployArgs {
     )]
     parameters: Vec<(String, String)>,
 
-    /// Print the embedded CloudFormation template and exit, without calling AWS.
+    /// Print the embedded CloudFormation template, with what the sign-in options add to it
+    /// (identity providers, a branding settings file; never a secret), and exit without
+    /// calling AWS.
     #[arg(long, env = "MCP_OAUTH_PRINT_TEMPLATE")]
     print_template: bool,
 
     #[command(flatten)]
     serverless: ServerlessArgs,
+
+    #[command(flatten)]
+    sign_in: sign_in::SignInArgs,
 }
 
 /// The instruction set of the Lambda artifact.
@@ -290,8 +298,9 @@ fn print_progress(progress: Progress<'_>) {
 
 /// Runs `mcp-oauth deploy`.
 pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
+    let sign_in = args.sign_in.options()?;
     if args.print_template {
-        print!("{TEMPLATE}");
+        print!("{}", sign_in_template(TEMPLATE, &sign_in)?);
         return Ok(());
     }
     let target = &args.target;
@@ -308,6 +317,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     settings.auth_server_url = args.auth_server_url.clone();
     settings.deletion_protection = args.deletion_protection;
     settings.serverless = args.serverless.settings();
+    settings.sign_in = sign_in.clone();
     if settings.serverless.is_some() && mode != DeployMode::Gateway {
         anyhow::bail!("--serverless puts the gateway on Lambda: it needs --mode gateway");
     }
@@ -336,11 +346,23 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         aws.region()
     );
     let deployment = mcp_oauth_cognito::deploy(&aws, &plan, &mut print_progress).await?;
-    report(&target.stack_name, mode, &deployment, &target.env_dir);
+    report(
+        &target.stack_name,
+        mode,
+        &deployment,
+        &target.env_dir,
+        &sign_in,
+    );
     Ok(())
 }
 
-fn report(stack: &str, mode: DeployMode, deployment: &Deployment, env_dir: &std::path::Path) {
+fn report(
+    stack: &str,
+    mode: DeployMode,
+    deployment: &Deployment,
+    env_dir: &std::path::Path,
+    sign_in: &SignInOptions,
+) {
     let what = match deployment.change {
         StackChange::Created => "created",
         StackChange::Updated => "updated",
@@ -361,6 +383,7 @@ fn report(stack: &str, mode: DeployMode, deployment: &Deployment, env_dir: &std:
         println!("  {}", file.display());
     }
     println!("\nNext:");
+    sign_in::report(sign_in, deployment);
     if let Some(url) = &deployment.serverless_url {
         report_serverless(url, deployment, env_dir);
     } else if mode == DeployMode::Federated {

@@ -75,6 +75,16 @@ pub struct GatewayArgs {
     )]
     static_client_ids: Vec<String>,
 
+    /// The user pool's identity providers (`Google`, `Facebook`, an OIDC or SAML provider's
+    /// name) that the app clients the gateway registers offer besides Cognito accounts
+    /// (repeatable; comma-separated in the environment; `deploy` writes them).
+    #[arg(
+        long = "identity-provider",
+        env = "COGNITO_IDENTITY_PROVIDERS",
+        value_delimiter = ','
+    )]
+    identity_providers: Vec<String>,
+
     /// DynamoDB table of the registry (partition key `client_id`, TTL attribute `ttl`).
     #[arg(long, env = "COGNITO_REGISTRY_TABLE")]
     dynamodb_table: Option<String>,
@@ -255,7 +265,8 @@ struct Prepared {
 /// Reads the scopes (unless given), opens the registry and builds every route.
 async fn prepare(args: &GatewayArgs) -> anyhow::Result<Prepared> {
     let aws = load_aws_config(&args.region, args.aws_endpoint_url.as_deref()).await;
-    let app_clients = AppClients::connect(&aws, &args.user_pool_id);
+    let app_clients = AppClients::connect(&aws, &args.user_pool_id)
+        .with_identity_providers(args.identity_providers.iter().cloned());
     let scopes = if args.scopes.is_empty() {
         let scopes = app_clients
             .resource_server_scopes(args.resource_server_id())

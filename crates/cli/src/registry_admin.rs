@@ -31,6 +31,15 @@ pub struct CognitoRegistryArgs {
     #[arg(long = "cognito-user-pool-id", env = "COGNITO_USER_POOL_ID")]
     user_pool_id: Option<String>,
 
+    /// Identity providers the registered app clients offer besides Cognito accounts (the
+    /// gateway's --identity-provider), kept when approving or suspending a client.
+    #[arg(
+        long = "cognito-identity-provider",
+        env = "COGNITO_IDENTITY_PROVIDERS",
+        value_delimiter = ','
+    )]
+    identity_providers: Vec<String>,
+
     /// AWS region of the user pool and the registry table.
     #[arg(long = "cognito-region", env = "AWS_REGION")]
     region: Option<String>,
@@ -84,7 +93,9 @@ pub async fn clients(args: &CognitoRegistryArgs, command: ClientsCommand) -> any
     let settings = RegistrationSettings::default().with_unused_lifetime(Duration::from_secs(
         args.unused_registration_hours.saturating_mul(3600),
     ));
-    let admin = RegistryAdmin::new(AppClients::connect(&aws, user_pool_id), registry, settings);
+    let app_clients = AppClients::connect(&aws, user_pool_id)
+        .with_identity_providers(args.identity_providers.iter().cloned());
+    let admin = RegistryAdmin::new(app_clients, registry, settings);
     let line = |registration: &Registration| {
         format!(
             "{}\t{}\t{}\t{}",

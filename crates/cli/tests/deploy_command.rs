@@ -403,3 +403,273 @@ fn a_missing_artifact_names_the_build_command_before_any_aws_call() {
     );
     assert!(!dir.path().join("env").exists());
 }
+
+/// Runs `mcp-oauth deploy ARGS` with test credentials and an endpoint nothing answers at, so
+/// that it stops at the first check that fails.
+fn deploy_offline(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all = vec!["deploy", "--domain-prefix", "x", "--env-dir", "env"];
+    all.extend(args);
+    let mut aws = vec![
+        ("AWS_REGION", REGION),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    aws.extend(env);
+    run(cwd, &all, &aws, "")
+}
+
+#[test]
+fn bad_sign_in_values_are_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("style.json"), "not json").unwrap();
+    let arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
+    let ses = "arn:aws:ses:eu-west-1:123456789012:identity/example.com";
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--mfa", "sms"],
+            &["'--mfa <MFA>'", "[possible values: off, optional, on]"],
+        ),
+        (
+            &[
+                "--custom-domain",
+                "auth.example.com",
+                "--certificate-arn",
+                &arn.replace("us-east-1", "eu-west-1"),
+            ],
+            &[
+                "'--certificate-arn <CERTIFICATE_ARN>'",
+                "the certificate is in eu-west-1",
+                "us-east-1",
+            ],
+        ),
+        (
+            &[
+                "--custom-domain",
+                "auth.example.com",
+                "--certificate-arn",
+                "arn:aws:acm:us-east-1:12:certificate/x",
+            ],
+            &[
+                "'--certificate-arn <CERTIFICATE_ARN>'",
+                "is not an ACM certificate ARN",
+            ],
+        ),
+        (
+            &["--custom-domain", "localhost", "--certificate-arn", arn],
+            &["'--custom-domain <CUSTOM_DOMAIN>'", "is not a domain name"],
+        ),
+        (
+            &["--custom-domain", "auth.example.com"],
+            &["--certificate-arn <CERTIFICATE_ARN>"],
+        ),
+        (
+            &["--identity-provider", "twitter"],
+            &[
+                "'--identity-provider <SOCIAL>'",
+                "[possible values: google, facebook]",
+            ],
+        ),
+        (
+            &["--oidc-provider", "Corp"],
+            &["'--oidc-provider <NAME=ISSUER_URL>'", "no `=`"],
+        ),
+        (
+            &["--oidc-provider", "Corp=http://idp.example.com"],
+            &["'--oidc-provider <NAME=ISSUER_URL>'", "is not an https URL"],
+        ),
+        (
+            &["--saml-provider", "Go=https://idp.example.com/m"],
+            &[
+                "'--saml-provider <NAME=METADATA_URL>'",
+                "cannot name an identity provider",
+            ],
+        ),
+        (
+            &[
+                "--oidc-provider",
+                "Corp=https://a.example",
+                "--saml-provider",
+                "corp=https://b.example/m",
+            ],
+            &["--saml-provider", "two identity providers are named corp"],
+        ),
+        (
+            &["--ses-from", "no-reply", "--ses-identity-arn", ses],
+            &["'--ses-from <SES_FROM>'", "is not an e-mail address"],
+        ),
+        (
+            &[
+                "--ses-from",
+                "a@example.com",
+                "--ses-identity-arn",
+                "arn:aws:sns:eu-west-1:123456789012:identity/example.com",
+            ],
+            &[
+                "'--ses-identity-arn <SES_IDENTITY_ARN>'",
+                "is not an SES identity ARN",
+            ],
+        ),
+        (
+            &["--ses-from", "a@example.org", "--ses-identity-arn", ses],
+            &[
+                "--ses-identity-arn",
+                "does not cover the sender address a@example.org",
+            ],
+        ),
+        (
+            &["--managed-login-settings", "style.json"],
+            &["--managed-login"],
+        ),
+        (
+            &["--managed-login", "--managed-login-settings", "style.json"],
+            &[
+                "--managed-login-settings",
+                "style.json",
+                "not a JSON object",
+            ],
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = deploy_offline(dir.path(), args, &[]);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{args:?} was accepted");
+        for part in *expected {
+            assert!(stderr.contains(part), "{args:?}: {stderr} lacks {part}");
+        }
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!dir.path().join("env").exists());
+    }
+}
+
+#[test]
+fn provider_secrets_come_from_the_environment_and_are_checked_before_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without its variables, a provider names them (and nothing is asked of AWS, which is
+    // unreachable here).
+    let output = deploy_offline(dir.path(), &["--identity-provider", "google"], &[]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("identity provider Google needs its client id and secret: set COGNITO_GOOGLE_CLIENT_ID and COGNITO_GOOGLE_CLIENT_SECRET"),
+        "{stderr}"
+    );
+    // An OIDC issuer that does not answer is refused before anything is created.
+    let secrets = [
+        ("COGNITO_OIDC_MY_CORP_CLIENT_ID", "corp-client"),
+        ("COGNITO_OIDC_MY_CORP_CLIENT_SECRET", "corp-secret-value"),
+    ];
+    let output = deploy_offline(
+        dir.path(),
+        &["--oidc-provider", "My-Corp=https://127.0.0.1:9/"],
+        &secrets,
+    );
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("cannot use identity provider My-Corp: https://127.0.0.1:9/.well-known/openid-configuration: no answer"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was created"), "{stderr}");
+    assert!(!stderr.contains("corp-secret-value"), "{stderr}");
+    assert!(!dir.path().join("env").exists());
+
+    // The printed template declares the secrets as NoEcho parameters and never holds them.
+    let output = run(
+        dir.path(),
+        &[
+            "deploy",
+            "--print-template",
+            "--identity-provider",
+            "google",
+            "--saml-provider",
+            "Corp=https://idp.example.com/m.xml",
+        ],
+        &[
+            ("AWS_REGION", REGION),
+            ("COGNITO_GOOGLE_CLIENT_ID", "g-id"),
+            ("COGNITO_GOOGLE_CLIENT_SECRET", "g-secret-value"),
+        ],
+        "",
+    );
+    let template = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(template.contains("  IdPGoogleClientSecret:\n    Type: String\n    NoEcho: true\n"));
+    assert!(template.contains("ProviderType: SAML"));
+    assert!(
+        template.contains("SupportedIdentityProviders: [COGNITO, !Ref IdPGoogle, !Ref IdPCorp]")
+    );
+    assert!(!template.contains("g-secret-value") && !template.contains("g-id"));
+}
+
+#[tokio::test]
+async fn sign_in_options_reach_the_stack_and_the_gateway_against_moto() {
+    let Some(moto) = MotoPool::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stack = "cli-sign-in";
+    let mut options = vec![
+        "--domain-prefix",
+        "cli-sign-in-login",
+        "--mfa",
+        "optional",
+        "--custom-domain",
+        "auth.example.com",
+        "--certificate-arn",
+        "arn:aws:acm:us-east-1:123456789012:certificate/abc-1",
+        "--identity-provider",
+        "google",
+        "--ses-from",
+        "no-reply@example.com",
+        "--ses-identity-arn",
+        "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+    ];
+    let mut args = vec!["deploy"];
+    args.append(&mut options);
+    args.extend(target(stack));
+    let parameters = format!(
+        "UserPoolId={},AppClientId={},TestFunctionUrl={FUNCTION_URL}",
+        moto.pool_id, moto.client_id
+    );
+    args.extend(["--template", MOTO_TEMPLATE, "--parameter", &parameters]);
+    let aws = [
+        ("AWS_REGION", REGION),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("COGNITO_GOOGLE_CLIENT_ID", "google-client-id"),
+        ("COGNITO_GOOGLE_CLIENT_SECRET", "google-secret-value"),
+    ];
+    let deployed = run(dir.path(), &args, &aws, "");
+    let stdout = text(&deployed.stdout);
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    // What to do by hand: the DNS record, the redirect URI at Google, the SES sandbox.
+    assert!(
+        stdout.contains("    auth.example.com.  CNAME  d111111abcdef8.cloudfront.net\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "  at Google: allow the redirect URI https://auth.example.com/oauth2/idpresponse and \
+             https://cli-sign-in-login.auth.{REGION}.amazoncognito.com/oauth2/idpresponse;"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("SES accounts in the sandbox"), "{stdout}");
+    assert!(!stdout.contains("google-secret-value") && !stdout.contains("google-client-id"));
+    let gateway = std::fs::read_to_string(dir.path().join("env/gateway/.env")).unwrap();
+    assert!(
+        gateway.contains("COGNITO_DOMAIN_URL=https://auth.example.com\n"),
+        "{gateway}"
+    );
+    assert!(
+        gateway.contains("COGNITO_IDENTITY_PROVIDERS=Google\n"),
+        "{gateway}"
+    );
+    // The gateway reads every variable written (COGNITO_IDENTITY_PROVIDERS included).
+    assert_every_variable_is_read(&dir.path().join("env"));
+
+    let cleaned = moto.cleanup(dir.path(), stack, &["--yes"], "");
+    assert!(cleaned.status.success(), "{}", text(&cleaned.stderr));
+}

@@ -32,6 +32,7 @@ fn gateway(endpoint: &str, pool_id: &str, port: u16, registry: &std::path::Path)
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env_remove("COGNITO_SCOPES")
         .env_remove("COGNITO_REGISTRY_TABLE")
+        .env_remove("COGNITO_IDENTITY_PROVIDERS")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
@@ -55,6 +56,7 @@ fn help_explains_every_flag_and_its_environment_variable() {
         ("--static-client-id", "COGNITO_CLIENT_IDS"),
         ("--dynamodb-table", "COGNITO_REGISTRY_TABLE"),
         ("--sqlite-registry", "COGNITO_REGISTRY_SQLITE"),
+        ("--identity-provider", "COGNITO_IDENTITY_PROVIDERS"),
         ("--aws-endpoint-url", "AWS_ENDPOINT_URL"),
         ("--initial-access-token", "GATEWAY_INITIAL_ACCESS_TOKEN"),
         (
@@ -159,7 +161,8 @@ fn registry_admin(endpoint: &str, pool_id: &str, registry: &std::path::Path) -> 
         .args(["--cognito-aws-endpoint-url", endpoint])
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("COGNITO_REGISTRY_TABLE");
+        .env_remove("COGNITO_REGISTRY_TABLE")
+        .env_remove("COGNITO_IDENTITY_PROVIDERS");
     command
 }
 
@@ -176,6 +179,14 @@ async fn an_operator_approves_a_client_waiting_at_the_gateway() {
     let registry = dir.path().join("registry.db");
     let metrics_port = free_port();
     let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    // A provider `deploy --saml-provider` made, which the gateway's and the operator's app
+    // client settings name (COGNITO_IDENTITY_PROVIDERS, as in the gateway's .env file).
+    moto.cognito(
+        "CreateIdentityProvider",
+        json!({"UserPoolId": pool_id, "ProviderName": "Corp", "ProviderType": "SAML",
+               "ProviderDetails": {"MetadataURL": "https://idp.example.com/metadata.xml"}}),
+    )
+    .await;
     let _gateway = Running(
         gateway(&endpoint, &pool_id, port, &registry)
             .args([
@@ -185,6 +196,7 @@ async fn an_operator_approves_a_client_waiting_at_the_gateway() {
                 "--metrics-addr",
                 &metrics_addr,
             ])
+            .env("COGNITO_IDENTITY_PROVIDERS", "Corp")
             .spawn()
             .unwrap(),
     );
@@ -263,6 +275,7 @@ async fn an_operator_approves_a_client_waiting_at_the_gateway() {
     );
     let approved = registry_admin(&endpoint, &pool_id, &registry)
         .args(["clients", "approve", &client_id])
+        .env("COGNITO_IDENTITY_PROVIDERS", "Corp")
         .output()
         .unwrap();
     assert!(approved.status.success(), "{approved:?}");
@@ -277,6 +290,11 @@ async fn an_operator_approves_a_client_waiting_at_the_gateway() {
     assert_eq!(
         app["UserPoolClient"]["AllowedOAuthFlowsUserPoolClient"],
         true
+    );
+    assert_eq!(
+        app["UserPoolClient"]["SupportedIdentityProviders"],
+        json!(["COGNITO", "Corp"]),
+        "created by the gateway and updated by the operator with the pool's providers"
     );
 
     let not_pending = registry_admin(&endpoint, &pool_id, &registry)

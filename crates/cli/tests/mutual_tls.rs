@@ -79,22 +79,14 @@ async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request.send().await.unwrap().json().await.unwrap()
 }
 
-/// `POST /token` over `http` with `fields` and the public client's id; the status and body.
+/// `POST /token` over `http` with `fields` and the client's id; the status and body.
 async fn token(
     http: &reqwest::Client,
     issuer: &str,
     client_id: &str,
     fields: &[(&str, &str)],
 ) -> (u16, Value) {
-    let mut fields = fields.to_vec();
-    fields.push(("client_id", client_id));
-    let response = http
-        .post(format!("{issuer}/token"))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    authenticated(http, issuer, "token", client_id, fields).await
 }
 
 /// Client metadata for the code and refresh grants with `token_endpoint_auth_method`
@@ -304,8 +296,8 @@ async fn register(http: &reqwest::Client, issuer: &str, metadata: &Value) -> (u1
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
-/// The status and OAuth error of `POST {issuer}/{endpoint}` over `http` with `fields` and
-/// `client_id`: what the client authentication of that endpoint answered.
+/// The status and JSON body (null when there is none) of `POST {issuer}/{endpoint}` over
+/// `http` with `fields` and `client_id`.
 async fn authenticated(
     http: &reqwest::Client,
     issuer: &str,

@@ -28,9 +28,13 @@ pub use aws::load_aws_config;
 pub use aws_config::SdkConfig;
 pub use bridge::{AppClients, BridgeMetrics, CognitoFault, RegistrationSettings};
 pub use deploy::{
-    Architecture, Artifact, Aws, Cleanup, DeployError, DeployManifest, DeployMode, DeployPlan,
-    Deployment, MANIFEST_FILE, Progress, ServerlessSettings, StackChange, StackEvent, StackOutputs,
-    StackSettings, Step, TEMPLATE, UPSTREAM_CALLBACK_PATH, WaitPolicy, cleanup, deploy,
+    Architecture, Artifact, Aws, Cleanup, CustomDomain, DeployError, DeployManifest, DeployMode,
+    DeployPlan, Deployment, IdentityProvider, MANIFEST_FILE, MAX_TEMPLATE_BYTES, ManagedLogin, Mfa,
+    Progress, ProviderCredentials, ProviderKind, SAML_EMAIL_ATTRIBUTE, ServerlessSettings,
+    SesEmail, SignInError, SignInOptions, StackChange, StackEvent, StackOutputs, StackSettings,
+    Step, TEMPLATE, UPSTREAM_CALLBACK_PATH, WaitPolicy, check_certificate_arn, check_domain,
+    check_email, check_https_url, check_ses_identity_arn, check_sign_in, cleanup,
+    credential_parameters, deploy, sign_in_template,
 };
 pub use gateway::{Gateway, GatewayConfig, GatewayError};
 pub use registry::{

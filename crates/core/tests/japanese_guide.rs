@@ -34,6 +34,10 @@ const USER_FACING: &[(&str, Extent)] = &[
     ("## AWS Cognito mode", Extent::WithSubsections),
     ("## Protect your own MCP server", Extent::WithSubsections),
     ("## What the MCP server checks", Extent::WithSubsections),
+    (
+        "## Troubleshooting with `mcp-oauth doctor`",
+        Extent::WithSubsections,
+    ),
     ("## Configuration", Extent::WithSubsections),
     ("## Operations", Extent::WithSubsections),
 ];

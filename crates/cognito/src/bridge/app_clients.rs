@@ -33,16 +33,16 @@ pub(crate) struct NewAppClient<'a> {
 
 /// The settings of an app client, sent alike by `CreateUserPoolClient` and
 /// `UpdateUserPoolClient` (whose builders have the same setters): the authorization code flow
-/// with the scopes and callback URLs when enabled, none when not; SRP as the only API sign-in
-/// flow; refresh token rotation; token revocation.
+/// with the scopes and callback URLs when enabled, none when not; the identity providers; SRP
+/// as the only API sign-in flow; refresh token rotation; token revocation.
 macro_rules! apply_settings {
-    ($builder:expr, $request:expr, $rotation:expr) => {{
+    ($builder:expr, $request:expr, $rotation:expr, $providers:expr) => {{
         let request: &NewAppClient<'_> = $request;
         let builder = $builder
             .client_name(client_name(request.name))
             .allowed_o_auth_flows_user_pool_client(request.enabled)
             .set_callback_urls(Some(request.redirect_uris.to_vec()))
-            .supported_identity_providers("COGNITO")
+            .set_supported_identity_providers(Some($providers))
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
             .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
             .enable_token_revocation(true)
@@ -70,6 +70,8 @@ pub(crate) struct CreatedAppClient {
 pub struct AppClients {
     client: Client,
     user_pool_id: String,
+    /// The pool's identity providers the app clients offer besides `COGNITO`.
+    identity_providers: Vec<String>,
 }
 
 impl AppClients {
@@ -78,7 +80,25 @@ impl AppClients {
         Self {
             client,
             user_pool_id: user_pool_id.into(),
+            identity_providers: Vec::new(),
         }
+    }
+
+    /// Offers the pool's identity providers `names` (e.g. `Google`, an OIDC or SAML provider's
+    /// name) on the app clients besides Cognito's own accounts (`COGNITO`).
+    pub fn with_identity_providers(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.identity_providers = names
+            .into_iter()
+            .filter(|name| !name.is_empty() && name != "COGNITO")
+            .collect();
+        self
+    }
+
+    /// `SupportedIdentityProviders` of the app clients: `COGNITO` and the configured ones.
+    fn supported_identity_providers(&self) -> Vec<String> {
+        std::iter::once("COGNITO".to_owned())
+            .chain(self.identity_providers.iter().cloned())
+            .collect()
     }
 
     /// The app clients of `user_pool_id`, reached with the AWS configuration `config`.
@@ -103,7 +123,8 @@ impl AppClients {
             .create_user_pool_client()
             .user_pool_id(&self.user_pool_id)
             .generate_secret(request.confidential);
-        let output = apply_settings!(create, request, rotation()?)
+        let providers = self.supported_identity_providers();
+        let output = apply_settings!(create, request, rotation()?, providers)
             .send()
             .await
             .map_err(|error| CognitoFault::from_sdk(error.into_service_error(), false))?;
@@ -131,7 +152,8 @@ impl AppClients {
             .update_user_pool_client()
             .user_pool_id(&self.user_pool_id)
             .client_id(client_id);
-        apply_settings!(update, request, rotation()?)
+        let providers = self.supported_identity_providers();
+        apply_settings!(update, request, rotation()?, providers)
             .send()
             .await
             .map_err(|error| CognitoFault::from_sdk(error.into_service_error(), true))?;

@@ -13,7 +13,7 @@ pub mod output {
     pub const USER_POOL_ID: &str = "UserPoolId";
     /// The user pool's token issuer URL.
     pub const ISSUER: &str = "Issuer";
-    /// `https://PREFIX.auth.REGION.amazoncognito.com`.
+    /// `https://PREFIX.auth.REGION.amazoncognito.com`, or `https://` and the custom domain.
     pub const HOSTED_DOMAIN_URL: &str = "HostedDomainUrl";
     /// `MCP_SERVER_URL/mcp.read`.
     pub const SCOPE_READ: &str = "ScopeRead";
@@ -127,6 +127,11 @@ fn gateway_mode(stack: &DeployedStack<'_>) -> Result<Vec<EnvFile>, DeployError> 
             outputs.require(output::SCOPE_WRITE)?.to_owned(),
         ),
     ]);
+    let providers = settings.sign_in.provider_names();
+    if !providers.is_empty() {
+        // The bridge's app clients offer them too.
+        gateway.push(("COGNITO_IDENTITY_PROVIDERS", providers.join(",")));
+    }
     let mut files = vec![env_file(
         "gateway",
         "`mcp-oauth gateway`: metadata façade, registration bridge and the MCP server; \

@@ -166,6 +166,40 @@ pub enum DeployError {
         /// AWS's message, with its error code when there is one.
         message: String,
     },
+    /// The template (one given with `--template`) lacks what a sign-in option is added to.
+    #[error("the template has no {what}, which the sign-in options are added to")]
+    TemplateLacks {
+        /// What is missing.
+        what: &'static str,
+    },
+    /// The template with the sign-in options is longer than CloudFormation takes inline.
+    #[error(
+        "the template with the sign-in options is {bytes} bytes, over CloudFormation's limit of          51200 (a large managed login settings file?)"
+    )]
+    TemplateTooLarge {
+        /// Its length.
+        bytes: usize,
+    },
+    /// An OAuth or OIDC identity provider without its client id and secret.
+    #[error("identity provider {provider} needs its client id and secret: set {variables}")]
+    MissingProviderCredentials {
+        /// The provider's name.
+        provider: String,
+        /// The environment variables to set.
+        variables: String,
+    },
+    /// An identity provider's metadata cannot be read (checked before anything is created).
+    #[error(
+        "cannot use identity provider {provider}: {url}: {reason}; nothing was created (check          the URL, or that the provider is reachable from the internet)"
+    )]
+    ProviderMetadata {
+        /// The provider's name.
+        provider: String,
+        /// The URL read.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Reading or writing a local file failed.
     #[error("{path}: {source}")]
     Io {

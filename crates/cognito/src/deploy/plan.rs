@@ -8,9 +8,11 @@ use super::aws::Aws;
 use super::components::{DeployedStack, component_env_files, output, secret_client_output};
 use super::env_files::{ManifestRecord, remove_env_files, write_env_files};
 use super::error::DeployError;
+use super::preflight::check_sign_in;
 use super::progress::Progress;
 use super::secret::read_app_client_secret;
 use super::serverless;
+use super::sign_in_template::{credential_parameters, sign_in_template};
 use super::stack::{StackChange, StackOutputs, StackRequest, WaitPolicy};
 use super::template::{DeployMode, StackSettings, TEMPLATE};
 
@@ -91,9 +93,11 @@ pub(crate) async fn apply(
     settings: &StackSettings,
     on_progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(StackChange, StackOutputs), DeployError> {
+    let template = sign_in_template(&plan.template, &settings.sign_in)?;
     let mut parameters = settings.parameters();
+    parameters.extend(credential_parameters(&settings.sign_in)?);
     parameters.extend(plan.extra_parameters.iter().cloned());
-    let request = StackRequest::new(&settings.stack_name, &plan.template, parameters);
+    let request = StackRequest::new(&settings.stack_name, &template, parameters);
     aws.cloudformation(plan.wait)
         .apply(&request, &mut |event| on_progress(Progress::Event(event)))
         .await
@@ -101,13 +105,16 @@ pub(crate) async fn apply(
 
 /// Creates or updates the stack (reporting its events; with [`StackSettings::serverless`], in
 /// the phases that put the function's URL into the stack, the artifact checked before any AWS
-/// call), reads the app client's secret through the Cognito API, and writes every component's
+/// call; the identity providers' credentials and metadata, and the template with the sign-in
+/// options, checked before anything is created), reads the app client's secret through the Cognito API, and writes every component's
 /// `.env` file under the plan's directory.
 pub async fn deploy(
     aws: &Aws,
     plan: &DeployPlan,
     on_progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Deployment, DeployError> {
+    check_sign_in(&plan.settings.sign_in).await?;
+    sign_in_template(&plan.template, &plan.settings.sign_in)?;
     let (change, outputs, settings, serverless_url) = match &plan.settings.serverless {
         None => {
             serverless::refuse_to_drop_the_function(aws, plan).await?;

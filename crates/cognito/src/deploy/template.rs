@@ -1,5 +1,7 @@
 //! The CloudFormation template (embedded in the binary) and the values of its parameters.
 
+use super::sign_in::SignInOptions;
+
 /// The CloudFormation template `mcp-oauth deploy` applies: user pool, hosted domain, resource
 /// server, app client(s), registry table and gateway policy (`crates/cognito/template/`).
 pub const TEMPLATE: &str = include_str!("../../template/mcp-oauth.yaml");
@@ -123,6 +125,8 @@ pub struct StackSettings {
     pub deletion_protection: bool,
     /// The gateway on Lambda (gateway mode only); `None` runs it elsewhere.
     pub serverless: Option<ServerlessSettings>,
+    /// MFA, custom domain, identity providers, managed login, SES (default: none).
+    pub sign_in: SignInOptions,
 }
 
 impl StackSettings {
@@ -138,12 +142,14 @@ impl StackSettings {
             gateway_url: "http://localhost:3001".to_owned(),
             deletion_protection: false,
             serverless: None,
+            sign_in: SignInOptions::default(),
         }
     }
 
     /// The template's parameters, every one given (so an unchanged deploy is a no-op update);
-    /// the serverless ones only with [`Self::serverless`], so that templates of earlier versions
-    /// (`--template`) need not declare them.
+    /// the serverless ones only with [`Self::serverless`] and the sign-in ones only when they
+    /// differ from their default, so that templates of earlier versions (`--template`) need not
+    /// declare them. The identity providers' credentials are not among them.
     pub fn parameters(&self) -> Vec<(String, String)> {
         let protection = if self.deletion_protection {
             "ACTIVE"
@@ -161,6 +167,12 @@ impl StackSettings {
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
         .chain(self.serverless_parameters())
+        .chain(
+            self.sign_in
+                .parameters()
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value)),
+        )
         .collect()
     }
 
@@ -205,12 +217,42 @@ mod tests {
             .any(|kind| template.contains(&format!("\n  {key}:\n    Type: {kind}")))
     }
 
+    /// Every sign-in option set.
+    fn all_sign_in_options() -> SignInOptions {
+        use super::super::sign_in::{CustomDomain, IdentityProvider, ManagedLogin, Mfa, SesEmail};
+        let mut options = SignInOptions {
+            mfa: Mfa::Optional,
+            custom_domain: Some(
+                CustomDomain::new(
+                    "auth.example.com",
+                    "arn:aws:acm:us-east-1:123456789012:certificate/abc-1",
+                )
+                .unwrap(),
+            ),
+            managed_login: Some(ManagedLogin::default()),
+            ses: Some(
+                SesEmail::new(
+                    "no-reply@example.com",
+                    "arn:aws:ses:eu-west-1:123456789012:identity/example.com",
+                )
+                .unwrap(),
+            ),
+            ..SignInOptions::default()
+        };
+        options
+            .add_identity_provider(IdentityProvider::google())
+            .unwrap();
+        options
+    }
+
     #[test]
     fn every_parameter_given_is_declared_by_the_template() {
         let mut settings = StackSettings::new("stack", "prefix");
         settings.serverless = Some(ServerlessSettings::default());
+        settings.sign_in = all_sign_in_options();
         let parameters = settings.parameters();
         assert!(parameters.iter().any(|(key, _)| key == "CodeKey"));
+        assert!(parameters.iter().any(|(key, _)| key == "SesIdentityArn"));
         for (key, _) in parameters {
             for template in [TEMPLATE, MOTO_SUBSET] {
                 assert!(declares(template, &key), "{key} is not a parameter");
@@ -248,6 +290,8 @@ mod tests {
                 .lines()
                 .skip(1)
                 .take_while(|line| line.starts_with("          "))
+                // A variable's name is indented ten spaces; deeper lines are its value.
+                .filter(|line| !line.starts_with("           "))
                 .filter_map(|line| line.trim().split_once(':').map(|(k, _)| k.to_owned()))
                 .collect()
         };
@@ -276,6 +320,106 @@ mod tests {
     #[test]
     fn federation_callback_path_matches_the_template() {
         assert!(TEMPLATE.contains(&format!("${{AuthServerUrl}}{UPSTREAM_CALLBACK_PATH}")));
+    }
+
+    /// The text of resource `id` in the template (up to the next blank line).
+    fn resource(id: &str) -> &'static str {
+        let start = TEMPLATE
+            .find(&format!("\n  {id}:\n"))
+            .unwrap_or_else(|| panic!("{id} missing"));
+        let block = &TEMPLATE[start + 1..];
+        &block[..block.find("\n\n").unwrap_or(block.len()) + 1]
+    }
+
+    #[test]
+    fn the_user_pool_takes_mfa_with_software_tokens_and_ses_mail_from_parameters() {
+        let pool = resource("UserPool");
+        assert!(
+            pool.ends_with(
+                "      MfaConfiguration: !Ref Mfa
+      EnabledMfas: !If [HasMfa, [SOFTWARE_TOKEN_MFA], !Ref AWS::NoValue]
+      EmailConfiguration: !If
+        - HasSes
+        - EmailSendingAccount: DEVELOPER
+          From: !Ref SesFrom
+          SourceArn: !Ref SesIdentityArn
+        - !Ref AWS::NoValue
+"
+            ),
+            "{pool}"
+        );
+        assert!(TEMPLATE.contains("  HasMfa: !Not [!Equals [!Ref Mfa, \"OFF\"]]\n"));
+        assert!(!TEMPLATE.contains("SMS_MFA"));
+    }
+
+    #[test]
+    fn the_custom_domain_is_a_second_domain_with_its_certificate_and_outputs() {
+        assert_eq!(
+            resource("UserPoolCustomDomain"),
+            "  UserPoolCustomDomain:
+    Type: AWS::Cognito::UserPoolDomain
+    Condition: HasCustomDomain
+    Properties:
+      Domain: !Ref CustomDomain
+      UserPoolId: !Ref UserPool
+      CustomDomainConfig:
+        CertificateArn: !Ref CertificateArn
+      ManagedLoginVersion: !If [UseManagedLogin, 2, 1]
+"
+        );
+        assert!(
+            resource("UserPoolDomain").contains("ManagedLoginVersion: !If [UseManagedLogin, 2, 1]")
+        );
+        assert!(
+            TEMPLATE.contains("    Value: !GetAtt UserPoolCustomDomain.CloudFrontDistribution\n")
+        );
+        // The hosted domain the components use is the custom one when there is one.
+        let hosted = "!If\n      - HasCustomDomain\n      - !Sub \"https://${CustomDomain}\"";
+        assert!(TEMPLATE.contains(&format!("  HostedDomainUrl:\n    Description: >-\n      Base URL of the hosted sign-in and of /oauth2/authorize and /oauth2/token (the custom\n      domain when there is one).\n    Value: {hosted}")));
+        assert!(TEMPLATE.contains("COGNITO_DOMAIN_URL: !If\n            - HasCustomDomain\n"));
+    }
+
+    #[test]
+    fn managed_login_brands_the_stack_client_with_cognito_values() {
+        assert_eq!(
+            resource("ManagedLoginBranding"),
+            "  ManagedLoginBranding:
+    Type: AWS::Cognito::ManagedLoginBranding
+    Condition: UseManagedLogin
+    DependsOn: UserPoolDomain
+    Properties:
+      UserPoolId: !Ref UserPool
+      ClientId: !If [IsGateway, !Ref StaticClient, !Ref FederationClient]
+      UseCognitoProvidedValues: true
+"
+        );
+    }
+
+    #[test]
+    fn sign_in_parameters_follow_the_options() {
+        let mut settings = StackSettings::new("stack", "prefix");
+        settings.sign_in = all_sign_in_options();
+        let given: Vec<(String, String)> = settings.parameters().into_iter().skip(6).collect();
+        let expected = [
+            ("Mfa", "OPTIONAL"),
+            ("CustomDomain", "auth.example.com"),
+            (
+                "CertificateArn",
+                "arn:aws:acm:us-east-1:123456789012:certificate/abc-1",
+            ),
+            ("ManagedLogin", "true"),
+            ("SesFrom", "no-reply@example.com"),
+            (
+                "SesIdentityArn",
+                "arn:aws:ses:eu-west-1:123456789012:identity/example.com",
+            ),
+            ("IdentityProviders", "Google"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(given, expected);
     }
 
     #[test]

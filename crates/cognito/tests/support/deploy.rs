@@ -123,15 +123,34 @@ pub fn plan(
             _ => (key, value),
         })
         .collect();
+    // The sign-in options' defaults, for the same reason (a test that sets an option drops
+    // its default from here).
+    extra.extend(
+        [
+            ("Mfa", "OFF"),
+            ("CustomDomain", ""),
+            ("CertificateArn", ""),
+            ("ManagedLogin", "false"),
+            ("SesFrom", ""),
+            ("SesIdentityArn", ""),
+            ("IdentityProviders", ""),
+        ]
+        .map(|(key, value)| (key.to_owned(), value.to_owned())),
+    );
     extra.extend([
         ("UserPoolId".to_owned(), pool_id.to_owned()),
         ("AppClientId".to_owned(), client_id.to_owned()),
         ("TestFunctionUrl".to_owned(), TEST_FUNCTION_URL.to_owned()),
+        ("TestCloudFront".to_owned(), TEST_CLOUDFRONT.to_owned()),
     ]);
     DeployPlan::new(settings, env_dir)
         .with_template(MOTO_TEMPLATE, extra)
         .with_wait(fast_wait())
 }
+
+/// What moto's stack gives as a custom domain's CloudFront distribution (moto cannot create a
+/// domain).
+pub const TEST_CLOUDFRONT: &str = "d111111abcdef8.cloudfront.net";
 
 /// What moto's stack gives as the function URL (moto cannot create one).
 pub const TEST_FUNCTION_URL: &str = "https://abcdefgh.lambda-url.eu-west-1.on.aws/";

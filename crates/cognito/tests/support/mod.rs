@@ -188,6 +188,18 @@ impl ServedGateway {
         configure: impl FnOnce(GatewayConfig) -> GatewayConfig,
         scopes: Vec<String>,
     ) -> ServedGateway {
+        let app_clients = AppClients::connect(aws, pool_id);
+        Self::start_with(app_clients, registry, configure, scopes).await
+    }
+
+    /// Serves a gateway managing the app clients `app_clients` (of their pool).
+    pub async fn start_with(
+        app_clients: AppClients,
+        registry: Arc<dyn Registry>,
+        configure: impl FnOnce(GatewayConfig) -> GatewayConfig,
+        scopes: Vec<String>,
+    ) -> ServedGateway {
+        let pool_id = app_clients.user_pool_id().to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let config = configure(GatewayConfig::new(
@@ -196,8 +208,8 @@ impl ServedGateway {
             format!("https://cognito-idp.us-east-1.amazonaws.com/{pool_id}/.well-known/jwks.json"),
             scopes,
         ));
-        let gateway = Gateway::new(&config, AppClients::connect(aws, pool_id), registry)
-            .expect("valid gateway configuration");
+        let gateway =
+            Gateway::new(&config, app_clients, registry).expect("valid gateway configuration");
         let app = gateway.router::<()>();
         tokio::spawn(async move {
             axum::serve(
