@@ -36,6 +36,9 @@ const WRONG: &str = "That code is not right. Enter the code your app shows now, 
 const REPLAYED: &str = "That code was used already. Wait for your app to show the next one.";
 const MALFORMED: &str =
     "Enter the 6-digit code from your authenticator app, or one of your recovery codes.";
+/// [`WRONG`] and [`MALFORMED`] where recovery codes are not accepted (turning it off).
+const WRONG_APP_CODE: &str = "That code is not right. Enter the code your app shows now.";
+const MALFORMED_APP_CODE: &str = "Enter the 6-digit code from your authenticator app.";
 
 /// Checks `input` against `user`'s confirmed `credential` (and recovery codes, when
 /// `recovery_allowed`), for a browser that sent `headers` from `address`.
@@ -86,6 +89,11 @@ async fn judge(
     recovery_allowed: bool,
     now: UnixTime,
 ) -> Result<Verdict, StoreError> {
+    let (wrong, malformed) = if recovery_allowed {
+        (WRONG, MALFORMED)
+    } else {
+        (WRONG_APP_CODE, MALFORMED_APP_CODE)
+    };
     let compact: String = input.chars().filter(|c| !c.is_whitespace()).collect();
     if totp::is_code_shaped(&compact) {
         let failed = |reason, message| Verdict::Failed {
@@ -94,7 +102,7 @@ async fn judge(
             message,
         };
         let Some(step) = totp::matching_step(&credential.secret, &compact, now) else {
-            return Ok(failed("wrong_code", WRONG));
+            return Ok(failed("wrong_code", wrong));
         };
         return Ok(
             if accounts.mfa.accept_totp_step(&user.user_id, step).await? {
@@ -125,6 +133,6 @@ async fn judge(
     Ok(Verdict::Failed {
         method: SignInMethod::Totp,
         reason: "malformed_code",
-        message: MALFORMED,
+        message: malformed,
     })
 }
