@@ -290,6 +290,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         if auth.signup_allowed() {
             println!("     or create an account at {signup}");
         }
+        match auth.mfa {
+            MfaPolicy::Required => println!(
+                "     Two-step verification is required (--mfa required): the first sign-in sets \
+                 it up with an authenticator app"
+            ),
+            MfaPolicy::Optional => println!(
+                "     Two-step verification (an authenticator app) can be set up at {}/",
+                issuer.issuer.trim_end_matches('/')
+            ),
+            _ => {}
+        }
     }
     if let Some((second, _)) = &second {
         println!(
