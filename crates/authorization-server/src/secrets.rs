@@ -14,6 +14,19 @@ use zeroize::Zeroizing;
 
 use crate::store::SecretHash;
 
+/// Fills `bytes` from the operating system's CSPRNG: every secret, key and identifier of
+/// the server comes from here.
+///
+/// # Panics
+///
+/// When the operating system cannot provide randomness: nothing unguessable could be made
+/// then, so failing loudly is the only safe answer.
+pub(crate) fn fill_random(bytes: &mut [u8]) {
+    SystemRandom::new()
+        .fill(bytes)
+        .expect("the operating system's random number generator failed");
+}
+
 /// The value of a secret, whatever its kind.
 #[derive(Clone)]
 struct SecretValue(Zeroizing<String>);
@@ -22,11 +35,7 @@ impl SecretValue {
     /// 32 random bytes from the operating system's CSPRNG, base64url without padding.
     fn generate() -> Self {
         let mut bytes = Zeroizing::new([0u8; 32]);
-        // The system RNG only fails when the OS cannot provide randomness; nothing secret
-        // could be issued then, so failing loudly is the only safe answer.
-        SystemRandom::new()
-            .fill(bytes.as_mut())
-            .expect("the operating system's random number generator failed");
+        fill_random(bytes.as_mut());
         Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
     }
 
@@ -117,9 +126,7 @@ secret_type!(
 /// bytes, base64url.
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the operating system's random number generator failed");
+    fill_random(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 

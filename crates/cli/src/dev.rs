@@ -218,18 +218,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         // A scope the proxy's rules ask for must be one clients can get from this server.
         auth.support_scopes(args.mcp_upstream.scope_rules()?.scopes());
     }
-    let second = match args.second_authorization_server {
-        true => {
-            let dir = args.data_dir.join(SECOND_SERVER_DIR);
-            private_files::secure_dir(&dir, &[DEMO_PASSWORD_FILE])?;
-            let second = auth.second(&args.second_issuer, args.second_bind, &dir);
-            let store = second.storage.open().await?;
-            let password = demo_password.as_deref();
-            ensure_demo_user(&Admin::new(store.clone()), &dir, &args.demo_email, password).await?;
-            mcp.trust_issuer(second.issuer());
-            Some((second, store))
-        }
-        false => None,
+    let second = if args.second_authorization_server {
+        let dir = args.data_dir.join(SECOND_SERVER_DIR);
+        private_files::secure_dir(&dir, &[DEMO_PASSWORD_FILE])?;
+        let second = auth.second(&args.second_issuer, args.second_bind, &dir);
+        let store = second.storage.open().await?;
+        let password = demo_password.as_deref();
+        ensure_demo_user(&Admin::new(store.clone()), &dir, &args.demo_email, password).await?;
+        mcp.trust_issuer(second.issuer());
+        Some((second, store))
+    } else {
+        None
     };
     let mut services = vec![
         auth_server::prepare(&auth, store).await?,

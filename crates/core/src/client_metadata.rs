@@ -538,6 +538,16 @@ impl RegistrationError {
         }
     }
 
+    /// The governance rule behind this refusal, as the `reason` of the registration counters
+    /// ([`crate::REGISTRATION_REFUSAL_REASONS`]): `untrusted_redirect_uri` for a redirect URI
+    /// off the trusted hosts; `None` when the OAuth error code says it all.
+    pub fn governance_rule(&self) -> Option<&'static str> {
+        match self {
+            Self::UntrustedRedirectUri { .. } => Some("untrusted_redirect_uri"),
+            _ => None,
+        }
+    }
+
     /// The RFC 7591 §3.2.2 error response for this fault.
     pub fn to_error_response(&self) -> OAuthErrorResponse {
         OAuthErrorResponse::with_description(self.error_code(), self.to_string())

@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use mcp_oauth_core::{CertificateIdentity, ClientCertificate, DistinguishedName};
 use rustls::RootCertStore;
-use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
+
+use crate::store::UnixTime;
 
 /// Checks client certificates against what their clients registered.
 #[derive(Clone)]
@@ -54,7 +56,7 @@ impl CertificateAuthenticator {
         &self,
         identity: &CertificateIdentity,
         certificate: &ClientCertificate,
-        now: i64,
+        now: UnixTime,
     ) -> Result<(), String> {
         if let CertificateIdentity::SelfSigned(registered) = identity {
             return if registered.iter().any(|der| **der == *certificate.leaf) {
@@ -81,7 +83,7 @@ impl CertificateAuthenticator {
     }
 
     /// Whether `certificate` chains to a trusted CA and is valid for client authentication.
-    fn check_chain(&self, certificate: &ClientCertificate, now: i64) -> Result<(), String> {
+    fn check_chain(&self, certificate: &ClientCertificate, now: UnixTime) -> Result<(), String> {
         let issuers = self
             .issuers
             .as_ref()
@@ -92,7 +94,9 @@ impl CertificateAuthenticator {
             .iter()
             .map(|der| CertificateDer::from(der.as_slice()))
             .collect();
-        let now = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(now).unwrap_or(0)));
+        let now = rustls::pki_types::UnixTime::since_unix_epoch(Duration::from_secs(
+            u64::try_from(now).unwrap_or(0),
+        ));
         issuers
             .verify_client_cert(&leaf, &intermediates, now)
             .map(|_| ())

@@ -7,9 +7,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use mcp_oauth_core::{
-    ClientCertificate, ClientMetadata, ClientStatus, OAuthErrorCode, RegistrationError,
-    RegistrationGovernance, RegistrationPath, RegistrationPolicy, ScopeSet,
-    ValidatedClientMetadata,
+    ClientCertificate, ClientMetadata, ClientStatus, OAuthErrorCode, RegistrationGovernance,
+    RegistrationPath, RegistrationPolicy, ScopeSet, ValidatedClientMetadata,
 };
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
@@ -406,11 +405,9 @@ impl Registrar {
         let policy = self.governance.registration_policy(&self.policy, path);
         metadata.validate(&policy).map_err(|error| {
             let fault = Fault::new(error.error_code(), error.to_string());
-            match error {
-                RegistrationError::UntrustedRedirectUri { .. } => {
-                    Fault::governed("untrusted_redirect_uri", fault)
-                }
-                _ => fault,
+            match error.governance_rule() {
+                Some(rule) => Fault::governed(rule, fault),
+                None => fault,
             }
         })
     }

@@ -115,10 +115,7 @@ impl KeyEncryptionKey {
     /// A new random key (tests, and whoever makes keys in code).
     pub fn generate() -> Self {
         let mut bytes = Zeroizing::new([0u8; 32]);
-        // Without the operating system's randomness no key can be made; failing loudly is
-        // the only safe answer.
-        aws_lc_rs::rand::fill(bytes.as_mut())
-            .expect("the operating system's random number generator failed");
+        crate::secrets::fill_random(bytes.as_mut());
         Self { bytes }
     }
 

@@ -69,10 +69,6 @@ async fn admit(
         .governance
         .registration_policy(&bridge.policy, path);
     let validated = metadata.validate(&policy).map_err(|error| match error {
-        RegistrationError::UntrustedRedirectUri { .. } => Refusal {
-            answer: BadRequest::new(error.error_code(), error.to_string()),
-            rule: Some("untrusted_redirect_uri"),
-        },
         RegistrationError::AuthMethodNotAllowed { method } if method.uses_certificate() => {
             BadRequest::new(
                 OAuthErrorCode::InvalidClientMetadata,
@@ -84,7 +80,10 @@ async fn admit(
             )
             .into()
         }
-        error => BadRequest::new(error.error_code(), error.to_string()).into(),
+        error => Refusal {
+            answer: BadRequest::new(error.error_code(), error.to_string()),
+            rule: error.governance_rule(),
+        },
     })?;
     Ok((path, policy, validated))
 }

@@ -1,7 +1,8 @@
 //! Recovery codes: [`COUNT`] random codes shown once when two-step verification is set up,
 //! each of which replaces a TOTP code once (a lost phone).
 //!
-//! A code is 16 characters of base32 (80 random bits), shown as `XXXX-XXXX-XXXX-XXXX`. The
+//! A code is 16 characters of base32 (80 random bits), shown in four groups of four
+//! (`ABCD-EFGH-IJKL-MNOP`). The
 //! store keeps only a SHA-256 of the user id and the code ([`hash`]), not a slow password hash:
 //! a slow hash protects secrets people choose, which are guessable; these are random, and 80
 //! bits cannot be searched from a copy of the database whatever the hash's speed (as the
@@ -11,6 +12,7 @@
 use data_encoding::BASE32_NOPAD;
 use zeroize::Zeroizing;
 
+use crate::secrets::fill_random;
 use crate::store::{SecretHash, UserId};
 
 /// How many codes a set-up gives.
@@ -35,10 +37,7 @@ pub(crate) fn generate() -> Vec<RecoveryCode> {
     (0..COUNT)
         .map(|_| {
             let mut bytes = Zeroizing::new([0u8; CODE_BYTES]);
-            // Without the operating system's randomness no code can be made; failing loudly
-            // is the only safe answer.
-            aws_lc_rs::rand::fill(bytes.as_mut())
-                .expect("the operating system's random number generator failed");
+            fill_random(bytes.as_mut());
             let plain = Zeroizing::new(BASE32_NOPAD.encode(bytes.as_ref()));
             let groups: Vec<&str> = (0..CODE_CHARS)
                 .step_by(4)

@@ -8,6 +8,7 @@ use aws_lc_rs::hmac;
 use data_encoding::BASE32_NOPAD;
 use subtle::ConstantTimeEq;
 
+use crate::secrets::fill_random;
 use crate::store::{TotpSecret, UnixTime};
 
 /// Seconds per time step (RFC 6238 §4.1: X).
@@ -20,10 +21,7 @@ const SECRET_BYTES: usize = 20;
 /// A new random secret.
 pub(crate) fn generate_secret() -> TotpSecret {
     let mut bytes = vec![0u8; SECRET_BYTES];
-    // Without the operating system's randomness no secret can be made; failing loudly is the
-    // only safe answer.
-    aws_lc_rs::rand::fill(&mut bytes)
-        .expect("the operating system's random number generator failed");
+    fill_random(&mut bytes);
     TotpSecret::new(bytes)
 }
 
