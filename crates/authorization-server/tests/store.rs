@@ -20,6 +20,8 @@ mod cases;
 mod fixtures;
 #[path = "store/sqlite_files.rs"]
 mod sqlite_files;
+#[path = "store/sqlite_inline.rs"]
+mod sqlite_inline;
 #[path = "store/sqlite_only.rs"]
 mod sqlite_only;
 

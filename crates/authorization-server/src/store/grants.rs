@@ -31,12 +31,14 @@ pub trait GrantStore: Send + Sync {
     /// Stores a refresh token.
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// Rotates a refresh token, atomically: if `presented` is current, unexpired and its grant
-    /// not revoked, marks it used and stores `next` (same grant); if it was already used,
-    /// revokes the whole grant and reports reuse.
+    /// not revoked, marks it used and stores `next` (same grant) and the access token `issued`
+    /// with it, in one transaction; if it was already used, revokes the whole grant and reports
+    /// reuse (and stores neither).
     async fn rotate_refresh_token(
         &self,
         presented: &SecretHash,
         next: &RefreshTokenRecord,
+        issued: &AccessTokenRecord,
         now: UnixTime,
     ) -> StoreResult<RefreshRotation>;
     /// Checks `presented`, which is not active, for reuse, atomically: if it was already used

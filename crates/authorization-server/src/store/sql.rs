@@ -7,6 +7,9 @@
 //! verification) and `upstream` (feature
 //! `federation`; its tables exist in every build).
 //!
+//! On a SQLite file, the token endpoint's hot statements also run on the calling thread
+//! ([`inline`]), falling back to the pools when the database is locked.
+//!
 //! Both databases run the same statements (written in the SQL they share: `$n` parameters,
 //! `RETURNING`, `ON CONFLICT`); what differs is in [`dialect`]: the migration directory
 //! (`migrations/sqlite`, `migrations/postgres`, embedded in the binary), how a writing
@@ -23,6 +26,7 @@ mod devices;
 mod dialect;
 mod grants;
 mod housekeeping;
+mod inline;
 mod keys;
 mod limits;
 mod mfa;
@@ -44,6 +48,7 @@ use async_trait::async_trait;
 use sqlx::{Any, AnyPool, Transaction};
 
 use self::dialect::Dialect;
+use self::inline::{InlineError, InlineResult, InlineSqlite};
 use super::{
     ConnectionUse, DatabaseError, KeyEncryptionKey, KeyStore, Purged, Store, StoreError,
     StoreResult, UnixTime,
@@ -53,10 +58,12 @@ use super::{
 ///
 /// Opening a store applies the migrations the database lacks (PostgreSQL instances starting
 /// together take turns, under sqlx's advisory lock). Every multi-statement operation runs in one
-/// transaction; on SQLite, writing transactions begin `IMMEDIATE`, and every write of a store on
-/// a file goes through its one writer connection, so concurrent writers queue in the process
-/// (in order) instead of polling SQLite's lock; another process writing to the same file is
-/// waited for up to ten seconds (`busy_timeout`) instead of failing with "database is locked".
+/// transaction; on SQLite, writing transactions begin `IMMEDIATE`. A store on a file writes
+/// through its one writer connection, so concurrent writers queue in the process (in order)
+/// instead of polling SQLite's lock, or, for the token endpoint's hot statements, on the
+/// calling thread ([`inline`]) when the lock is free at once; another process writing to the
+/// same file is waited for up to ten seconds (`busy_timeout`) instead of failing with "database
+/// is locked".
 ///
 /// SQLite files use WAL journaling with `synchronous = NORMAL`: a commit is in the write-ahead
 /// log, written to the operating system, before the call returns, so a crash or `kill -9` of
@@ -73,6 +80,9 @@ pub struct SqlStore {
     writer: AnyPool,
     dialect: Dialect,
     key_encryption_key: Option<Arc<KeyEncryptionKey>>,
+    /// On a SQLite file opened with [`SqlStore::open_sqlite_dir_with`], the connections that run
+    /// the hot statements on the calling thread.
+    inline: Option<Arc<InlineSqlite>>,
 }
 
 impl SqlStore {
@@ -143,9 +153,13 @@ impl SqlStore {
         let init_empty = options.init_empty_database;
         let file = sqlite_file::prepare(data_dir, Self::SQLITE_FILE_NAME, init_empty)?;
         let label = format!("the database file {}", file.path.display());
-        let store = Self::pool(&file.url, Dialect::Sqlite, &label, options).await?;
+        let mut store = Self::pool(&file.url, Dialect::Sqlite, &label, options).await?;
         sqlite_file::require_store_data(&store.pool, &file, init_empty).await?;
         store.migrate_and_check_keys().await?;
+        store.inline = Some(Arc::new(InlineSqlite::open(
+            &file.path,
+            store.writer.clone(),
+        )?));
         Ok(store)
     }
 
@@ -161,6 +175,7 @@ impl SqlStore {
             writer: pools.write,
             dialect,
             key_encryption_key: options.key_encryption_key.clone(),
+            inline: None,
         })
     }
 
@@ -184,6 +199,9 @@ impl SqlStore {
 
     /// Closes every connection, waiting for those in use to come back. Later calls fail.
     pub async fn close(&self) {
+        if let Some(inline) = &self.inline {
+            inline.close();
+        }
         self.pool.close().await;
         self.writer.close().await;
     }
@@ -199,6 +217,20 @@ impl SqlStore {
             .await
             .map_err(migration)?;
         migrator.run(&self.writer).await.map_err(migration)
+    }
+
+    /// `run` on the inline connections, if the store has them ([`inline`]): `None` when it has
+    /// none or they could not do it now (the database was locked), for the caller to use the
+    /// pools.
+    fn inline<T>(
+        &self,
+        run: impl FnOnce(&InlineSqlite) -> InlineResult<T>,
+    ) -> Option<StoreResult<T>> {
+        match run(self.inline.as_deref()?) {
+            Ok(value) => Some(Ok(value)),
+            Err(InlineError::Failed(error)) => Some(Err(error)),
+            Err(InlineError::Fallback) => None,
+        }
     }
 
     /// Begins a transaction that will write: on SQLite it takes the write lock at once, so it

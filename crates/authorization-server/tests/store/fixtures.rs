@@ -126,6 +126,17 @@ pub fn access(jti: &str, grant: &GrantRecord, expires_at: UnixTime) -> AccessTok
     )
 }
 
+/// The access token issued with the refresh token `next`: named after it, for its grant (its
+/// client, which the store does not check against the grant, is the grant's id).
+pub fn issued_with(next: &RefreshTokenRecord) -> AccessTokenRecord {
+    AccessTokenRecord::new(
+        format!("jti-of-{}", next.token_hash.as_str()),
+        next.grant_id.clone(),
+        ClientId(next.grant_id.as_str().to_owned()),
+        next.expires_at,
+    )
+}
+
 /// A signing key whose private bytes and JWK name it, so round trips can be checked.
 pub fn key(kid: &str, created_at: UnixTime) -> SigningKeyRecord {
     SigningKeyRecord::new(

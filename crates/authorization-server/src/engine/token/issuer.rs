@@ -28,6 +28,13 @@ pub(crate) struct TokenResponse {
     id_token: Option<String>,
 }
 
+/// Signed tokens, not yet handed out: the response, and the record of its access token to
+/// store first.
+pub(crate) struct Signed {
+    pub(crate) response: TokenResponse,
+    pub(crate) access_token: AccessTokenRecord,
+}
+
 /// What an issuance needs beyond the grant.
 pub(crate) struct Issue<'a> {
     pub(crate) grant: &'a GrantRecord,
@@ -40,7 +47,8 @@ pub(crate) struct Issue<'a> {
     pub(crate) nonce: Option<&'a str>,
     /// Whether to issue an ID token (the code flow with `openid`).
     pub(crate) id_token: bool,
-    /// The refresh token to hand out with these tokens, already stored.
+    /// The refresh token to hand out with these tokens, stored (or stored with the access
+    /// token's record).
     pub(crate) refresh_token: Option<RefreshToken>,
     /// The `x5t#S256` thumbprint of the client certificate the access token is bound to
     /// (RFC 8705 §3), if any.
@@ -133,6 +141,17 @@ impl TokenIssuer {
     /// Issues an access token (and an ID token when asked) and remembers the access token's
     /// `jti`; the response carries the refresh token the caller stored.
     pub(crate) async fn issue(&self, issue: Issue<'_>) -> Result<TokenResponse, Fault> {
+        let Signed {
+            response,
+            access_token,
+        } = self.sign(issue)?;
+        self.grants.insert_access_token(&access_token).await?;
+        Ok(response)
+    }
+
+    /// Signs an access token (and an ID token when asked), for the caller to store its record
+    /// (a rotation stores it with the next refresh token) before handing out the response.
+    pub(crate) fn sign(&self, issue: Issue<'_>) -> Result<Signed, Fault> {
         let now = (self.clock)();
         let access_ttl = self.lifetimes.access_token;
         let jti = random_id();
@@ -159,29 +178,29 @@ impl TokenIssuer {
             .keys
             .sign("at+jwt", &claims)
             .map_err(|error| Fault::internal(&error))?;
-        self.grants
-            .insert_access_token(
-                &AccessTokenRecord::new(
-                    jti,
-                    issue.grant.grant_id.clone(),
-                    issue.client.id().clone(),
-                    expires_at,
-                )
-                .bound_to(issue.certificate_thumbprint.map(str::to_owned)),
-            )
-            .await?;
+        let access_token_record = AccessTokenRecord::new(
+            jti,
+            issue.grant.grant_id.clone(),
+            issue.client.id().clone(),
+            expires_at,
+        )
+        .bound_to(issue.certificate_thumbprint.map(str::to_owned));
         let id_token = if issue.id_token {
             Some(self.id_token(&issue, now)?)
         } else {
             None
         };
-        Ok(TokenResponse {
+        let response = TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: access_ttl,
             scope: issue.scope.to_string(),
             refresh_token: issue.refresh_token.map(|secret| secret.expose().to_owned()),
             id_token,
+        };
+        Ok(Signed {
+            response,
+            access_token: access_token_record,
         })
     }
 

@@ -1,8 +1,9 @@
 //! The `refresh_token` grant (RFC 6749 §6, OAuth 2.1 §4.3), as a sequence of named checks:
 //! the token is active (a rotated token presented again revokes its whole family, RFC 9700
 //! §4.14.2), was issued to this client, presented with the certificate it is bound to (if any,
-//! RFC 8705 §3), for this resource, and the scope may only narrow; then the token rotates and
-//! new tokens are issued.
+//! RFC 8705 §3), for this resource, and the scope may only narrow; then the new tokens are
+//! signed, and the token rotates, storing the new access token's record in the same
+//! transaction.
 
 use std::net::IpAddr;
 
@@ -15,7 +16,8 @@ use crate::engine::clients::RegisteredClient;
 use crate::engine::fault::Fault;
 use crate::secrets::RefreshToken;
 use crate::store::{
-    ActiveRefreshToken, GrantId, GrantRecord, RefreshRotation, RefreshTokenRecord, UnixTime,
+    AccessTokenRecord, ActiveRefreshToken, GrantId, GrantRecord, RefreshRotation,
+    RefreshTokenRecord, UnixTime,
 };
 
 /// What the token request presented.
@@ -46,27 +48,32 @@ pub(super) async fn exchange(
     let scope = check_scope(&current.scope, presented.scope)?;
     let scope = check_ceiling(&scope, endpoint.clients().ceiling_of(client))?;
     let (secret, next) = endpoint.issuer.new_refresh_token(&grant, &scope, binding);
-    rotate(endpoint, client, &presented, &next, now).await?;
-    let response = endpoint
-        .issuer
-        .issue(Issue {
-            grant: &grant,
-            client,
-            scope: &scope,
-            auth_time: grant.created_at,
-            nonce: None,
-            id_token: false,
-            refresh_token: Some(secret),
-            certificate_thumbprint: binding,
-        })
-        .await?;
+    let signed = endpoint.issuer.sign(Issue {
+        grant: &grant,
+        client,
+        scope: &scope,
+        auth_time: grant.created_at,
+        nonce: None,
+        id_token: false,
+        refresh_token: Some(secret),
+        certificate_thumbprint: binding,
+    })?;
+    rotate(
+        endpoint,
+        client,
+        &presented,
+        &next,
+        &signed.access_token,
+        now,
+    )
+    .await?;
     let refreshed = SecurityEvent::TokensIssued {
         grant_type: Grant::RefreshToken,
         grant: &grant,
         scope: &scope,
     };
     endpoint.audit.record(refreshed, presented.address).await;
-    Ok(response)
+    Ok(signed.response)
 }
 
 /// The presented token must be active; one that was already rotated revokes its family.
@@ -148,17 +155,19 @@ fn check_ceiling(scope: &ScopeSet, ceiling: Option<&ScopeSet>) -> Result<ScopeSe
         })
 }
 
-/// Rotates the token atomically; a concurrent rotation of the same token is a reuse.
+/// Rotates the token atomically, storing the access token `issued` with the next one; a
+/// concurrent rotation of the same token is a reuse.
 async fn rotate(
     endpoint: &TokenEndpoint,
     client: &RegisteredClient,
     presented: &Presented<'_>,
     next: &RefreshTokenRecord,
+    issued: &AccessTokenRecord,
     now: UnixTime,
 ) -> Result<(), Fault> {
     match endpoint
         .grants
-        .rotate_refresh_token(&presented.refresh_token.hash(), next, now)
+        .rotate_refresh_token(&presented.refresh_token.hash(), next, issued, now)
         .await?
     {
         RefreshRotation::Rotated { .. } => Ok(()),

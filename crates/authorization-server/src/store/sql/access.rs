@@ -1,25 +1,48 @@
 //! The `access_tokens` table: issued JWTs remembered by `jti`, for revocation and introspection
 //! (part of [`GrantStore`](crate::store::GrantStore)).
 
-use sqlx::AnyPool;
 use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Executor};
 
+use super::inline::{self, InlineResult};
 use super::rows::{self, db_error};
 use crate::store::{AccessTokenRecord, ClientId, GrantId, StoreResult, UnixTime};
 
-pub(super) async fn insert(pool: &AnyPool, token: &AccessTokenRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at, certificate_thumbprint) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(token.jti.as_str())
-    .bind(token.grant_id.as_str())
-    .bind(token.client_id.as_str())
-    .bind(token.expires_at)
-    .bind(token.certificate_thumbprint.as_deref())
-    .execute(pool)
-    .await
-    .map_err(rows::conflict("access token"))?;
+/// Remembers an issued access token.
+const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at, \
+     certificate_thumbprint) VALUES ($1, $2, $3, $4, $5)";
+
+/// Remembers an issued access token, on the pool or on a transaction.
+pub(super) async fn insert<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    token: &AccessTokenRecord,
+) -> StoreResult<()> {
+    sqlx::query(INSERT_ACCESS_TOKEN)
+        .bind(token.jti.as_str())
+        .bind(token.grant_id.as_str())
+        .bind(token.client_id.as_str())
+        .bind(token.expires_at)
+        .bind(token.certificate_thumbprint.as_deref())
+        .execute(executor)
+        .await
+        .map_err(rows::conflict("access token"))?;
+    Ok(())
+}
+
+/// [`insert`] on the inline writer.
+pub(super) fn insert_inline(
+    connection: &rusqlite::Connection,
+    token: &AccessTokenRecord,
+) -> InlineResult<()> {
+    let values: [&dyn rusqlite::ToSql; 5] = [
+        &token.jti.as_str(),
+        &token.grant_id.as_str(),
+        &token.client_id.as_str(),
+        &token.expires_at,
+        &token.certificate_thumbprint.as_deref(),
+    ];
+    inline::execute(connection, INSERT_ACCESS_TOKEN, values)
+        .map_err(inline::conflict("access token"))?;
     Ok(())
 }
 

@@ -6,8 +6,8 @@ use serde_json::Value;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
-use super::SqlStore;
 use super::rows::{self, db_error};
+use super::{SqlStore, inline};
 use crate::store::{
     AuditEventKind, AuditFilter, AuditOutcome, AuditRecord, AuditStore, ClientId, StoreError,
     StoreResult, UnixTime, UserId,
@@ -17,25 +17,45 @@ use crate::store::{
 const COLUMNS: &str =
     "id, occurred_at, event, outcome, reason, actor, user_id, client_id, address, details";
 
+/// Appends an event.
+const INSERT_AUDIT_RECORD: &str = "INSERT INTO audit_events (occurred_at, event, outcome, reason, \
+     actor, user_id, client_id, address, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn append_audit_record(&self, record: &AuditRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (occurred_at, event, outcome, reason, actor, user_id, \
-             client_id, address, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(record.occurred_at)
-        .bind(record.event.as_str())
-        .bind(record.outcome.as_str())
-        .bind(record.reason.as_deref())
-        .bind(record.actor.as_deref())
-        .bind(record.user_id.as_ref().map(UserId::as_str))
-        .bind(record.client_id.as_ref().map(ClientId::as_str))
-        .bind(record.address.as_deref())
-        .bind(Value::Object(record.details.clone()).to_string())
-        .execute(&self.writer)
-        .await
-        .map_err(db_error)?;
+        let details = Value::Object(record.details.clone()).to_string();
+        let inline = |connection: &rusqlite::Connection| {
+            let values: [&dyn rusqlite::ToSql; 9] = [
+                &record.occurred_at,
+                &record.event.as_str(),
+                &record.outcome.as_str(),
+                &record.reason.as_deref(),
+                &record.actor.as_deref(),
+                &record.user_id.as_ref().map(UserId::as_str),
+                &record.client_id.as_ref().map(ClientId::as_str),
+                &record.address.as_deref(),
+                &details,
+            ];
+            inline::execute(connection, INSERT_AUDIT_RECORD, values)?;
+            Ok(())
+        };
+        if let Some(done) = self.inline(|store| store.write(inline)) {
+            return done;
+        }
+        sqlx::query(INSERT_AUDIT_RECORD)
+            .bind(record.occurred_at)
+            .bind(record.event.as_str())
+            .bind(record.outcome.as_str())
+            .bind(record.reason.as_deref())
+            .bind(record.actor.as_deref())
+            .bind(record.user_id.as_ref().map(UserId::as_str))
+            .bind(record.client_id.as_ref().map(ClientId::as_str))
+            .bind(record.address.as_deref())
+            .bind(details)
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 

@@ -5,10 +5,10 @@
 
 use async_trait::async_trait;
 use mcp_oauth_core::ClientStatus;
-use sqlx::any::AnyRow;
 
 use super::SqlStore;
-use super::rows::{self, db_error};
+use super::inline;
+use super::rows::{self, StoredRow, db_error};
 use crate::store::{ClientId, ClientRecord, ClientStore, StoreResult, UnixTime};
 
 /// The columns of a client, in the order of `INSERT`'s parameters.
@@ -18,6 +18,9 @@ macro_rules! columns {
          updated_at, introspection_resources, status, registration_path, approved_at"
     };
 }
+
+/// The client `$1`.
+const SELECT_CLIENT: &str = concat!("SELECT ", columns!(), " FROM clients WHERE client_id = $1");
 
 /// Revokes every grant of the client `$1` at `$2`, with its refresh and access tokens.
 const REVOKE_GRANTS_OF_CLIENT: [&str; 3] = [
@@ -54,17 +57,21 @@ impl ClientStore for SqlStore {
     }
 
     async fn get_client(&self, client_id: &ClientId) -> StoreResult<Option<ClientRecord>> {
-        sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM clients WHERE client_id = $1"
-        ))
-        .bind(client_id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(|row| from_row(&row))
-        .transpose()
+        let inline = |connection: &rusqlite::Connection| {
+            inline::query_optional(connection, SELECT_CLIENT, [&client_id.as_str()], |row| {
+                from_row(row)
+            })
+        };
+        if let Some(found) = self.inline(|store| store.read(inline)) {
+            return found;
+        }
+        sqlx::query(SELECT_CLIENT)
+            .bind(client_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(|row| from_row(&row))
+            .transpose()
     }
 
     /// Replaces what may change after registration: metadata, secret hash, registration token
@@ -182,7 +189,7 @@ impl ClientStore for SqlStore {
     }
 }
 
-fn from_row(row: &AnyRow) -> StoreResult<ClientRecord> {
+fn from_row(row: &impl StoredRow) -> StoreResult<ClientRecord> {
     Ok(ClientRecord {
         client_id: ClientId(rows::get(row, "client_id")?),
         secret_hash: rows::optional_hash(row, "secret_hash")?,

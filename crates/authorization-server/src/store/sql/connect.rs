@@ -20,8 +20,9 @@ const MAX_CONNECTIONS: u32 = 10;
 /// process, and flushed to disk at each checkpoint), foreign keys (the cascades of the schema),
 /// and a 10 s wait for the write lock instead of "database is locked" (it only matters when
 /// another process, such as `mcp-oauth admin`, writes at the same time: in the server, writes
-/// queue for the one writer connection).
-const SQLITE_SETTINGS: [&str; 4] = [
+/// queue for the one writer connection, or run inline when the lock is free, see
+/// [`inline`](super::inline)).
+pub(super) const SQLITE_SETTINGS: [&str; 4] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 
-use super::rows::{self, db_error};
+use super::rows::{self, StoredRow, db_error};
 use super::{SqlStore, access, refresh};
 use crate::store::{
     AccessTokenRecord, ActiveRefreshToken, AuthorizationCodeRecord, ClientId, CodeRedemption,
@@ -51,13 +51,21 @@ impl GrantStore for SqlStore {
         &self,
         presented: &SecretHash,
         next: &RefreshTokenRecord,
+        issued: &AccessTokenRecord,
         now: UnixTime,
     ) -> StoreResult<RefreshRotation> {
+        let inline = |connection: &rusqlite::Connection| {
+            refresh::rotate_inline(connection, presented, next, issued, now)
+        };
+        if let Some(rotated) = self.inline(|store| store.write(inline)) {
+            return rotated;
+        }
         refresh::rotate(
             self.begin_write().await?,
             self.dialect,
             presented,
             next,
+            issued,
             now,
         )
         .await
@@ -77,10 +85,20 @@ impl GrantStore for SqlStore {
         token_hash: &SecretHash,
         now: UnixTime,
     ) -> StoreResult<Option<ActiveRefreshToken>> {
+        let inline = |connection: &rusqlite::Connection| {
+            refresh::find_active_inline(connection, token_hash, now)
+        };
+        if let Some(found) = self.inline(|store| store.read(inline)) {
+            return found;
+        }
         refresh::find_active(&self.pool, token_hash, now).await
     }
 
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
+        let inline = |connection: &rusqlite::Connection| access::insert_inline(connection, token);
+        if let Some(done) = self.inline(|store| store.write(inline)) {
+            return done;
+        }
         access::insert(&self.writer, token).await
     }
 
@@ -243,7 +261,7 @@ pub(super) async fn get<'e>(
 }
 
 /// A grant from a row with its columns under their own names.
-pub(super) fn grant_from_row(row: &AnyRow) -> StoreResult<GrantRecord> {
+pub(super) fn grant_from_row(row: &impl StoredRow) -> StoreResult<GrantRecord> {
     Ok(GrantRecord {
         grant_id: GrantId(rows::get(row, "grant_id")?),
         client_id: ClientId(rows::get(row, "client_id")?),

@@ -1,7 +1,9 @@
-//! From sqlx to the store's vocabulary: errors, and columns read back with their types checked,
-//! so that a bad row becomes [`StoreError::Database`] instead of a panic.
+//! From sqlx (and rusqlite, for the [`inline`](super::inline) statements) to the store's
+//! vocabulary: errors, and columns read back with their types checked, so that a bad row becomes
+//! [`StoreError::Database`] instead of a panic.
 
 use mcp_oauth_core::{CanonicalResource, ScopeSet};
+use rusqlite::types::FromSql;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::error::ErrorKind;
@@ -26,22 +28,44 @@ pub(super) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreE
     }
 }
 
+/// What a column is read back as: a type both drivers decode (text, integers, bytes, and
+/// their `Option`s for nullable columns).
+pub(super) trait ColumnValue: for<'r> Decode<'r, Any> + Type<Any> + FromSql {}
+
+impl<T> ColumnValue for T where T: for<'r> Decode<'r, Any> + Type<Any> + FromSql {}
+
+/// A row of a result, read by column name: sqlx's, or rusqlite's on the inline connections.
+pub(super) trait StoredRow {
+    /// The column named `column`, as `T`.
+    fn value<T: ColumnValue>(&self, column: &str) -> StoreResult<T>;
+}
+
+impl StoredRow for AnyRow {
+    fn value<T: ColumnValue>(&self, column: &str) -> StoreResult<T> {
+        self.try_get(column)
+            .map_err(|error| StoreError::database_cause(format!("column {column}"), error))
+    }
+}
+
+impl StoredRow for rusqlite::Row<'_> {
+    fn value<T: ColumnValue>(&self, column: &str) -> StoreResult<T> {
+        self.get(column)
+            .map_err(|error| StoreError::database_cause(format!("column {column}"), error))
+    }
+}
+
 /// A column read back as `T`.
-pub(super) fn get<'r, T>(row: &'r AnyRow, column: &str) -> StoreResult<T>
-where
-    T: Decode<'r, Any> + Type<Any>,
-{
-    row.try_get(column)
-        .map_err(|error| StoreError::database_cause(format!("column {column}"), error))
+pub(super) fn get<T: ColumnValue>(row: &impl StoredRow, column: &str) -> StoreResult<T> {
+    row.value(column)
 }
 
 /// A secret-hash column.
-pub(super) fn hash(row: &AnyRow, column: &str) -> StoreResult<SecretHash> {
+pub(super) fn hash(row: &impl StoredRow, column: &str) -> StoreResult<SecretHash> {
     get(row, column).map(SecretHash::from_stored)
 }
 
 /// A nullable secret-hash column.
-pub(super) fn optional_hash(row: &AnyRow, column: &str) -> StoreResult<Option<SecretHash>> {
+pub(super) fn optional_hash(row: &impl StoredRow, column: &str) -> StoreResult<Option<SecretHash>> {
     get::<Option<String>>(row, column).map(|value| value.map(SecretHash::from_stored))
 }
 
@@ -51,7 +75,7 @@ pub(super) fn hash_text(hash: Option<&SecretHash>) -> Option<&str> {
 }
 
 /// A JSON column (stored as text).
-pub(super) fn json(row: &AnyRow, column: &str) -> StoreResult<Value> {
+pub(super) fn json(row: &impl StoredRow, column: &str) -> StoreResult<Value> {
     let text: String = get(row, column)?;
     serde_json::from_str(&text)
         .map_err(|error| StoreError::database_cause(format!("column {column} is not JSON"), error))
@@ -63,13 +87,13 @@ pub(super) fn json_text(value: &Value) -> String {
 }
 
 /// A scope column: space-delimited scopes.
-pub(super) fn scope(row: &AnyRow, column: &str) -> StoreResult<ScopeSet> {
+pub(super) fn scope(row: &impl StoredRow, column: &str) -> StoreResult<ScopeSet> {
     get::<String>(row, column).map(|text| ScopeSet::parse(&text))
 }
 
 /// A nullable resource column, in canonical form.
 pub(super) fn optional_resource(
-    row: &AnyRow,
+    row: &impl StoredRow,
     column: &str,
 ) -> StoreResult<Option<CanonicalResource>> {
     get::<Option<String>>(row, column)?
@@ -84,7 +108,7 @@ fn parse_resource(column: &str, text: &str) -> StoreResult<CanonicalResource> {
 }
 
 /// A JSON array of resources (stored as text).
-pub(super) fn resources(row: &AnyRow, column: &str) -> StoreResult<Vec<CanonicalResource>> {
+pub(super) fn resources(row: &impl StoredRow, column: &str) -> StoreResult<Vec<CanonicalResource>> {
     let texts: Vec<String> = serde_json::from_value(json(row, column)?).map_err(|error| {
         StoreError::database_cause(format!("column {column} is not a list of strings"), error)
     })?;
@@ -100,7 +124,7 @@ pub(super) fn resources_text(resources: &[CanonicalResource]) -> String {
 }
 
 /// A client-metadata column (JSON), validated again as it is read.
-pub(super) fn metadata(row: &AnyRow, column: &str) -> StoreResult<RegisteredMetadata> {
+pub(super) fn metadata(row: &impl StoredRow, column: &str) -> StoreResult<RegisteredMetadata> {
     RegisteredMetadata::from_json(json(row, column)?).map_err(|problem| {
         StoreError::database(format!(
             "column {column} is not valid client metadata: {problem}"
@@ -121,7 +145,7 @@ pub(super) fn origin_text(origin: ClientOrigin) -> &'static str {
 }
 
 /// A client-origin column.
-pub(super) fn origin(row: &AnyRow, column: &str) -> StoreResult<ClientOrigin> {
+pub(super) fn origin(row: &impl StoredRow, column: &str) -> StoreResult<ClientOrigin> {
     let text: String = get(row, column)?;
     match text.as_str() {
         "static" => Ok(ClientOrigin::Static),
@@ -131,13 +155,13 @@ pub(super) fn origin(row: &AnyRow, column: &str) -> StoreResult<ClientOrigin> {
 }
 
 /// A column holding a name that parses as `T` (a client status, a registration path).
-pub(super) fn named<T: std::str::FromStr>(row: &AnyRow, column: &str) -> StoreResult<T> {
+pub(super) fn named<T: std::str::FromStr>(row: &impl StoredRow, column: &str) -> StoreResult<T> {
     let text: String = get(row, column)?;
     text.parse().map_err(|_| unexpected(column, &text))
 }
 
 /// A key-state column.
-pub(super) fn key_state(row: &AnyRow, column: &str) -> StoreResult<KeyState> {
+pub(super) fn key_state(row: &impl StoredRow, column: &str) -> StoreResult<KeyState> {
     let text: String = get(row, column)?;
     match text.as_str() {
         "current" => Ok(KeyState::Current),

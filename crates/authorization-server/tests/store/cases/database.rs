@@ -124,7 +124,12 @@ pub async fn concurrent_writers_all_succeed(db: &TestDb) {
                 store.insert_refresh_token(&first).await?;
                 let next = fixtures::refresh(&format!("rt-w{writer}-2"), &family.grant, T0 + 2);
                 let rotation = store
-                    .rotate_refresh_token(&first.token_hash, &next, T0 + 2)
+                    .rotate_refresh_token(
+                        &first.token_hash,
+                        &next,
+                        &fixtures::issued_with(&next),
+                        T0 + 2,
+                    )
                     .await?;
                 assert!(
                     matches!(rotation, RefreshRotation::Rotated { .. }),

@@ -247,7 +247,12 @@ pub async fn revoking_a_grant_deactivates_its_tokens(db: &TestDb) {
     let next = fixtures::refresh("rt-a-next", &family.grant, T0 + 30);
     assert_eq!(
         store
-            .rotate_refresh_token(&token.token_hash, &next, T0 + 30)
+            .rotate_refresh_token(
+                &token.token_hash,
+                &next,
+                &fixtures::issued_with(&next),
+                T0 + 30
+            )
             .await
             .unwrap(),
         RefreshRotation::Inactive

@@ -18,7 +18,12 @@ pub async fn rotating_a_refresh_token_replaces_it(db: &TestDb) {
     second.scope = ScopeSet::parse("mcp.read");
 
     let rotation = store
-        .rotate_refresh_token(&first.token_hash, &second, T0 + 10)
+        .rotate_refresh_token(
+            &first.token_hash,
+            &second,
+            &fixtures::issued_with(&second),
+            T0 + 10,
+        )
         .await
         .unwrap();
 
@@ -44,9 +49,18 @@ pub async fn rotating_a_refresh_token_replaces_it(db: &TestDb) {
         (active.token, active.grant),
         (second.clone(), family.grant.clone())
     );
+    let issued = fixtures::issued_with(&second);
+    assert_eq!(
+        store
+            .find_active_access_token(&issued.jti, T0 + 11)
+            .await
+            .unwrap(),
+        Some(issued),
+        "the access token issued with the rotation is recorded with it"
+    );
     let third = fixtures::refresh("rt-3", &family.grant, T0 + 20);
     assert!(matches!(
-        store.rotate_refresh_token(&second.token_hash, &third, T0 + 20).await.unwrap(),
+        store.rotate_refresh_token(&second.token_hash, &third, &fixtures::issued_with(&third), T0 + 20).await.unwrap(),
         RefreshRotation::Rotated { previous, .. } if previous == second
     ));
 }
@@ -62,7 +76,12 @@ pub async fn reused_refresh_token_revokes_the_whole_family(db: &TestDb) {
         store.insert_refresh_token(token).await.unwrap();
     }
     store
-        .rotate_refresh_token(&stolen.token_hash, &current, T0 + 10)
+        .rotate_refresh_token(
+            &stolen.token_hash,
+            &current,
+            &fixtures::issued_with(&current),
+            T0 + 10,
+        )
         .await
         .unwrap();
     store
@@ -80,7 +99,12 @@ pub async fn reused_refresh_token_revokes_the_whole_family(db: &TestDb) {
 
     let attacker_next = fixtures::refresh("rt-attacker", &victim.grant, T0 + 20);
     let reuse = store
-        .rotate_refresh_token(&stolen.token_hash, &attacker_next, T0 + 20)
+        .rotate_refresh_token(
+            &stolen.token_hash,
+            &attacker_next,
+            &fixtures::issued_with(&attacker_next),
+            T0 + 20,
+        )
         .await
         .unwrap();
 
@@ -121,7 +145,12 @@ pub async fn reused_refresh_token_revokes_the_whole_family(db: &TestDb) {
     let after = fixtures::refresh("rt-after", &victim.grant, now);
     assert_eq!(
         store
-            .rotate_refresh_token(&current.token_hash, &after, now)
+            .rotate_refresh_token(
+                &current.token_hash,
+                &after,
+                &fixtures::issued_with(&after),
+                now
+            )
             .await
             .unwrap(),
         RefreshRotation::Inactive,
@@ -151,7 +180,12 @@ pub async fn checking_a_token_for_reuse_revokes_only_a_reused_family(db: &TestDb
     let current = fixtures::refresh("rt-current", &family.grant, T0 + 10);
     store.insert_refresh_token(&used).await.unwrap();
     store
-        .rotate_refresh_token(&used.token_hash, &current, T0 + 10)
+        .rotate_refresh_token(
+            &used.token_hash,
+            &current,
+            &fixtures::issued_with(&current),
+            T0 + 10,
+        )
         .await
         .unwrap();
 
@@ -224,10 +258,23 @@ pub async fn expired_revoked_and_unknown_refresh_tokens_do_not_rotate(db: &TestD
     );
     assert_eq!(
         store
-            .rotate_refresh_token(&token.token_hash, &next, expiry)
+            .rotate_refresh_token(
+                &token.token_hash,
+                &next,
+                &fixtures::issued_with(&next),
+                expiry
+            )
             .await
             .unwrap(),
         RefreshRotation::Inactive
+    );
+    assert_eq!(
+        store
+            .find_active_access_token(&fixtures::issued_with(&next).jti, T0)
+            .await
+            .unwrap(),
+        None,
+        "a token that did not rotate records no access token"
     );
     assert_eq!(
         store
@@ -240,7 +287,12 @@ pub async fn expired_revoked_and_unknown_refresh_tokens_do_not_rotate(db: &TestD
     );
     assert_eq!(
         store
-            .rotate_refresh_token(&hash("never issued"), &next, T0)
+            .rotate_refresh_token(
+                &hash("never issued"),
+                &next,
+                &fixtures::issued_with(&next),
+                T0
+            )
             .await
             .unwrap(),
         RefreshRotation::Unknown
@@ -256,7 +308,12 @@ pub async fn expired_revoked_and_unknown_refresh_tokens_do_not_rotate(db: &TestD
     let next = fixtures::refresh("rt-revoked-next", &revoked.grant, T0 + 2);
     assert_eq!(
         store
-            .rotate_refresh_token(&revoked_token.token_hash, &next, T0 + 2)
+            .rotate_refresh_token(
+                &revoked_token.token_hash,
+                &next,
+                &fixtures::issued_with(&next),
+                T0 + 2
+            )
             .await
             .unwrap(),
         RefreshRotation::Inactive
@@ -272,7 +329,12 @@ pub async fn rotating_into_another_grant_is_refused_and_changes_nothing(db: &Tes
     let foreign_next = fixtures::refresh("rt-foreign", &theirs.grant, T0 + 5);
 
     let refused = store
-        .rotate_refresh_token(&token.token_hash, &foreign_next, T0 + 5)
+        .rotate_refresh_token(
+            &token.token_hash,
+            &foreign_next,
+            &fixtures::issued_with(&foreign_next),
+            T0 + 5,
+        )
         .await;
 
     assert!(
@@ -321,7 +383,14 @@ pub async fn concurrent_rotations_of_one_refresh_token_rotate_once(db: &TestDb) 
                     fixtures::refresh(&format!("rt-r{round}-next{racer}"), &family.grant, T0 + 1);
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    store.rotate_refresh_token(&presented, &next, T0 + 1).await
+                    store
+                        .rotate_refresh_token(
+                            &presented,
+                            &next,
+                            &fixtures::issued_with(&next),
+                            T0 + 1,
+                        )
+                        .await
                 })
             })
             .collect();
