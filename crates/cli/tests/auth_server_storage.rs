@@ -11,7 +11,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mcp_oauth_authorization_server::store::{ClientStore, SqlStore};
+use mcp_oauth_authorization_server::store::{
+    AuditEventKind, AuditFilter, AuditStore, ClientStore, SqlStore,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
 
@@ -441,11 +443,16 @@ fn a_server_killed_with_sigkill_has_lost_nothing_it_acknowledged() {
     assert!(data_dir.join("mcp-oauth.db-wal").exists());
     // It starts again on the same file, and every acknowledged client is there.
     drop(listening(auth_server(&data_dir)));
-    let kept = tokio::runtime::Runtime::new().unwrap().block_on(async {
+    let (kept, audited) = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = SqlStore::open_sqlite_dir(&data_dir).await.unwrap();
         let clients = store.list_clients().await.unwrap();
+        // The audit rows are written on the request's thread, not through the pools.
+        let mut registered = AuditFilter::new();
+        registered.event = Some(AuditEventKind::ClientRegistered);
+        registered.limit = 1_000;
+        let audited = store.audit_records(&registered).await.unwrap();
         store.close().await;
-        clients
+        (clients, audited)
     });
     let kept: std::collections::HashSet<&str> = kept
         .iter()
@@ -456,4 +463,13 @@ fn a_server_killed_with_sigkill_has_lost_nothing_it_acknowledged() {
         .filter(|id| !kept.contains(id.as_str()))
         .collect();
     assert!(lost.is_empty(), "lost {} of 200: {lost:?}", lost.len());
+    let audited: std::collections::HashSet<&str> = audited
+        .iter()
+        .filter_map(|record| record.client_id.as_ref().map(|id| id.as_str()))
+        .collect();
+    let unaudited = acknowledged
+        .iter()
+        .filter(|id| !audited.contains(id.as_str()))
+        .count();
+    assert_eq!(unaudited, 0, "registrations without their audit row");
 }
