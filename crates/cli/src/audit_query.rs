@@ -2,11 +2,13 @@
 //! as JSON lines. A filter that cannot be read is a usage error naming its flag, before the
 //! database is opened.
 
+use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use mcp_oauth_authorization_server::Admin;
 use mcp_oauth_authorization_server::store::{
     AuditEventKind, AuditFilter, AuditOutcome, AuditRecord, ClientId, UnixTime,
@@ -28,14 +30,12 @@ pub struct AuditArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     until: Option<TimeArg>,
 
-    /// Records of this event: sign_in, account_created, consent, client_registered,
-    /// client_updated, client_deleted, code_issued, tokens_issued, code_replayed,
-    /// refresh_token_reused, token_revoked, introspection, keys_rotated.
-    #[arg(long, value_name = "EVENT", value_parser = parse_event)]
+    /// Records of this event.
+    #[arg(long, value_name = "EVENT", value_parser = one_of::<AuditEventKind>(AuditEventKind::ALL.map(AuditEventKind::as_str)))]
     event: Option<AuditEventKind>,
 
-    /// Records with this outcome: succeeded, failed, refused, throttled.
-    #[arg(long, value_name = "OUTCOME", value_parser = parse_outcome)]
+    /// Records with this outcome.
+    #[arg(long, value_name = "OUTCOME", value_parser = one_of::<AuditOutcome>(AuditOutcome::ALL.map(AuditOutcome::as_str)))]
     outcome: Option<AuditOutcome>,
 
     /// Records concerning this client.
@@ -106,12 +106,15 @@ fn parse_time(text: &str) -> Result<TimeArg, String> {
     }
 }
 
-fn parse_event(text: &str) -> Result<AuditEventKind, String> {
-    text.parse().map_err(|error| format!("{error}"))
-}
-
-fn parse_outcome(text: &str) -> Result<AuditOutcome, String> {
-    text.parse().map_err(|error| format!("{error}"))
+/// A flag that takes one of `names` (all the names of an enumeration, such as
+/// [`AuditEventKind::ALL`]'s), which `--help` and a refusal list, so the list cannot fall
+/// behind the enumeration.
+fn one_of<T>(names: impl IntoIterator<Item = &'static str>) -> impl TypedValueParser<Value = T>
+where
+    T: FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).try_map(|name| name.parse::<T>())
 }
 
 impl AuditArgs {

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use mcp_oauth_authorization_server::store::{AuditEventKind, AuditOutcome};
 use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_mcp-oauth");
@@ -467,10 +468,32 @@ fn filters_that_cannot_be_read_are_usage_errors_naming_their_flag() {
     }
     let event = admin(data.path(), &["audit", "--event", "login"], None);
     let stderr = String::from_utf8_lossy(&event.stderr);
-    assert!(
-        stderr.contains("sign_in") && stderr.contains("refresh_token_reused"),
-        "the known events are named: {stderr}"
-    );
+    let help = admin(data.path(), &["audit", "--help"], None);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for kind in AuditEventKind::ALL {
+        assert!(
+            stderr.contains(kind.as_str()),
+            "the refusal names {}: {stderr}",
+            kind.as_str()
+        );
+        assert!(
+            help.contains(kind.as_str()),
+            "--help names {}: {help}",
+            kind.as_str()
+        );
+    }
+    let outcome = admin(data.path(), &["audit", "--outcome", "maybe"], None);
+    let stderr = String::from_utf8_lossy(&outcome.stderr);
+    for outcome in AuditOutcome::ALL {
+        assert!(
+            stderr.contains(outcome.as_str()),
+            "the refusal names {outcome}: {stderr}"
+        );
+        assert!(
+            help.contains(outcome.as_str()),
+            "--help names {outcome}: {help}"
+        );
+    }
 }
 
 /// Stores clients waiting for approval, as `auth-server --registration-approval` leaves them:
