@@ -81,13 +81,14 @@ struct ConnectionLabels {
 }
 
 /// The tables a purge deletes from, as labels; anything else is `other`.
-const PURGE_KINDS: [&str; 9] = [
+const PURGE_KINDS: [&str; 10] = [
     "authorization_codes",
     "refresh_tokens",
     "access_tokens",
     "sessions",
     "device_cookies",
     "upstream_logins",
+    "mfa_pending_sign_ins",
     "limit_counters",
     "audit_events",
     "pending_clients",

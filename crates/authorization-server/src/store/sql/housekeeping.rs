@@ -9,7 +9,7 @@ use crate::store::{Purged, StoreResult, UnixTime};
 /// Expired rows of each table that has an expiry. A used code or refresh token goes too once
 /// expired: presenting it afterwards is `Unknown` rather than a replay, which revokes nothing,
 /// but it could not have been redeemed anyway. Each is named by its table.
-const PURGES: [(&str, &str); 6] = [
+const PURGES: [(&str, &str); 7] = [
     (
         "authorization_codes",
         "DELETE FROM authorization_codes WHERE expires_at <= $1",
@@ -31,9 +31,14 @@ const PURGES: [(&str, &str); 6] = [
         "upstream_logins",
         "DELETE FROM upstream_logins WHERE expires_at <= $1",
     ),
+    (
+        "mfa_pending_sign_ins",
+        "DELETE FROM mfa_pending_sign_ins WHERE expires_at <= $1",
+    ),
 ];
 
-/// Deletes every expired code, token, session, device cookie, upstream sign-in and limit counter
+/// Deletes every expired code, token, session, device cookie, upstream sign-in, sign-in waiting
+/// for its second factor and limit counter
 /// (and the counters past the most kept per kind) in one transaction; the number of rows of
 /// each table.
 pub(super) async fn purge_expired(

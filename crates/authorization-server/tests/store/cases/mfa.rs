@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use mcp_oauth_authorization_server::store::{
-    AccountStore, MfaStore, PendingSignInRecord, TotpSecret, UserId,
+    AccountStore, MfaStore, PendingSignInRecord, Store, TotpSecret, UserId,
 };
 use tokio::sync::Barrier;
 
@@ -194,6 +194,12 @@ pub async fn a_pending_sign_in_is_found_until_it_expires_or_is_finished(db: &Tes
     let new = PendingSignInRecord::new(hash("p3"), ann.clone(), None, T0 + 400);
     store.insert_pending_sign_in(&new, T0 + 100).await.unwrap();
     assert!(!store.delete_pending_sign_in(&hash("p2")).await.unwrap());
+    // So does the purge, without a new one.
+    let left = PendingSignInRecord::new(hash("p4"), ann.clone(), None, T0 + 200);
+    store.insert_pending_sign_in(&left, T0 + 100).await.unwrap();
+    let purged = store.purge_expired(T0 + 200).await.unwrap();
+    assert_eq!(purged.of("mfa_pending_sign_ins"), 1);
+    assert!(!store.delete_pending_sign_in(&hash("p4")).await.unwrap());
     // And removing two-step verification ends them.
     store.remove_mfa(&ann).await.unwrap();
     assert!(

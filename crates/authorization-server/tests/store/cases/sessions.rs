@@ -156,6 +156,7 @@ pub async fn purging_deletes_only_what_expired(db: &TestDb) {
             ("sessions", 1),
             ("device_cookies", 1),
             ("upstream_logins", 0),
+            ("mfa_pending_sign_ins", 0),
             ("limit_counters", 0)
         ],
         "one code, one of each token, one session, one device cookie"
