@@ -230,6 +230,19 @@ async fn sets_up_with_a_right_code_then_asks_for_one_at_sign_in(db: &TestDb) {
     let failed = events(&server, AuditEventKind::SignIn).await;
     assert!(failed.contains(&(AuditOutcome::Failed, Some("wrong_code".to_owned()))));
     assert!(failed.contains(&(AuditOutcome::Failed, Some("malformed_code".to_owned()))));
+    // The password alone was not a sign-in: its record waits for the second factor.
+    assert!(failed.contains(&(
+        AuditOutcome::Pending,
+        Some("second_factor_required".to_owned())
+    )));
+    assert_eq!(
+        (
+            server.metric("mcp_oauth_sign_ins_total{method=\"password\",outcome=\"succeeded\"}"),
+            server.metric("mcp_oauth_sign_ins_total{method=\"password\",outcome=\"pending\"}")
+        ),
+        (0.0, 1.0),
+        "the password step is counted as waiting, not as a sign-in"
+    );
     assert_eq!(
         server.metric("mcp_oauth_sign_ins_total{method=\"totp\",outcome=\"succeeded\"}"),
         1.0

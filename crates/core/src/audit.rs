@@ -36,7 +36,8 @@ pub enum AuditOutcome {
     Refused,
     /// Too many attempts: refused by a throttle or rate limit before being looked at.
     Throttled,
-    /// Accepted, but waiting for an operator's decision (a registration awaiting approval).
+    /// Accepted, but waiting for an operator's decision (a registration awaiting approval), or
+    /// for the person's second factor (a right password when two-step verification follows).
     Pending,
 }
 

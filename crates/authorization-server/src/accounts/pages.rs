@@ -196,9 +196,19 @@ pub(super) async fn login(
                 // The sign-in stands; its attempt just stays counted as a failure.
                 tracing::warn!(%error, "cannot give a successful sign-in back to the throttle");
             }
-            let event = password_sign_in(AuditOutcome::Succeeded, true, &user.email, Some(&user));
+            // Recorded once it is known whether a second step follows: then the sign-in is not
+            // done, and its record says so (`pending`).
+            let second_step = mfa::after_password(&accounts, &user, target).await;
+            let outcome = match second_step {
+                Some(_) => AuditOutcome::Pending,
+                None => AuditOutcome::Succeeded,
+            };
+            let event = password_sign_in(outcome, true, &user.email, Some(&user));
             accounts.audit.record(event, address).await;
-            sign_in_with_password(&accounts, &headers, &user, target).await
+            match second_step {
+                Some(second_step) => second_step,
+                None => start_session(&accounts, &headers, &user, target).await,
+            }
         }
         (_, user) => {
             drop(attempt); // counted as a failure
@@ -376,6 +386,7 @@ fn password_sign_in<'a>(
     let reason = match outcome {
         AuditOutcome::Failed => Some("wrong_credentials"),
         AuditOutcome::Throttled => Some("too_many_attempts"),
+        AuditOutcome::Pending => Some("second_factor_required"),
         _ => None,
     };
     SecurityEvent::SignIn {
@@ -416,9 +427,20 @@ async fn sign_in_with_password(
     user: &UserRecord,
     target: Option<&str>,
 ) -> Response {
-    if let Some(second_step) = mfa::after_password(accounts, user, target).await {
-        return second_step;
+    match mfa::after_password(accounts, user, target).await {
+        Some(second_step) => second_step,
+        None => start_session(accounts, headers, user, target).await,
     }
+}
+
+/// A signed-in person's new session and device cookie ([`mfa::complete_sign_in`]), and the
+/// redirect to `target` or home.
+async fn start_session(
+    accounts: &Accounts,
+    headers: &HeaderMap,
+    user: &UserRecord,
+    target: Option<&str>,
+) -> Response {
     match mfa::complete_sign_in(accounts, headers, &user.user_id).await {
         Ok((session, device)) => with_cookie(
             see_other(target.unwrap_or(return_to::HOME), session),
