@@ -9,13 +9,11 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Extension, Form, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
-use zeroize::Zeroizing;
 
 use super::super::Accounts;
-use super::super::pages::{throttled, too_many, unreadable_form};
+use super::super::pages::{throttled, too_many};
 use super::verify::{self, Verdict};
-use super::{complete_sign_in, expired, pending};
+use super::{CodeForm, complete_sign_in, expired, pending, posted_code};
 use crate::audit::{SecurityEvent, SignInMethod};
 use crate::store::{AuditOutcome, PendingSignInRecord, StoreError, TotpCredential, UserRecord};
 use crate::web::csrf;
@@ -27,15 +25,6 @@ use crate::web::return_to;
 struct CodePage<'a> {
     error: Option<&'a str>,
     csrf_token: &'a str,
-}
-
-/// The form of the second step. Every field defaults to empty, so a form without a token
-/// reaches the CSRF check (and gets 403) instead of a parse error.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub(super) struct CodeForm {
-    code: String,
-    csrf_token: String,
 }
 
 /// `GET /login/code`: the form, while the sign-in is pending.
@@ -64,14 +53,10 @@ pub(super) async fn submit(
     headers: HeaderMap,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
-    let mut form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return unreadable_form(&rejection),
+    let code = match posted_code(&headers, form) {
+        Ok(code) => code,
+        Err(refused) => return *refused,
     };
-    let code = Zeroizing::new(std::mem::take(&mut form.code));
-    if !csrf::verify(&headers, &form.csrf_token) {
-        return csrf::rejected();
-    }
     let (csrf, _) = csrf::for_form(&headers, accounts.sessions.secure_cookies());
     let address = peer.map(|Extension(ConnectInfo(peer))| peer.ip());
     let (pending, user, credential) = match waiting(&accounts, &headers).await {

@@ -9,28 +9,16 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Extension, Form, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
-use serde::Deserialize;
-use zeroize::Zeroizing;
 
 use super::super::Accounts;
-use super::super::pages::{throttled, too_many, unreadable_form};
-use super::turned_off;
+use super::super::pages::{throttled, too_many};
 use super::verify::{self, Verdict};
+use super::{CodeForm, posted_code, turned_off};
 use crate::audit::{Actor, SecurityEvent};
 use crate::config::MfaPolicy;
 use crate::store::UserRecord;
-use crate::web::csrf;
 use crate::web::pages::{error_page, unavailable};
 use crate::web::return_to;
-
-/// The form. Every field defaults to empty, so a form without a token reaches the CSRF check
-/// (and gets 403) instead of a parse error.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub(super) struct DisableForm {
-    code: String,
-    csrf_token: String,
-}
 
 /// `POST /account/two-step/disable`: policy, CSRF token, the session, the credential, the
 /// throttle and the code; then the credential and recovery codes are removed.
@@ -38,19 +26,15 @@ pub(super) async fn submit(
     State(accounts): State<Accounts>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    form: Result<Form<DisableForm>, FormRejection>,
+    form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
     if !accounts.mfa_policy.enabled() {
         return turned_off();
     }
-    let mut form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return unreadable_form(&rejection),
+    let code = match posted_code(&headers, form) {
+        Ok(code) => code,
+        Err(refused) => return *refused,
     };
-    let code = Zeroizing::new(std::mem::take(&mut form.code));
-    if !csrf::verify(&headers, &form.csrf_token) {
-        return csrf::rejected();
-    }
     if accounts.mfa_policy == MfaPolicy::Required {
         return error_page(
             StatusCode::FORBIDDEN,

@@ -16,12 +16,12 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 use qrcode::QrCode;
 use qrcode::render::svg;
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::super::Accounts;
-use super::super::pages::unreadable_form;
-use super::{complete_sign_in, expired, pending, recovery, totp, turned_off};
+use super::{
+    CodeForm, complete_sign_in, expired, pending, posted_code, recovery, totp, turned_off,
+};
 use crate::audit::{SecurityEvent, SignInMethod};
 use crate::config::MfaPolicy;
 use crate::store::{AuditOutcome, PendingSignInRecord, StoreError, TotpSecret, UserRecord};
@@ -46,15 +46,6 @@ struct RecoveryCodesPage<'a> {
     codes: Vec<&'a str>,
     continue_href: &'a str,
     during_sign_in: bool,
-}
-
-/// The set-up form. Every field defaults to empty, so a form without a token reaches the CSRF
-/// check (and gets 403) instead of a parse error.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub(super) struct SetupForm {
-    code: String,
-    csrf_token: String,
 }
 
 /// Who is setting it up.
@@ -132,19 +123,15 @@ pub(super) async fn submit(
     State(accounts): State<Accounts>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    form: Result<Form<SetupForm>, FormRejection>,
+    form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
     if !accounts.mfa_policy.enabled() {
         return turned_off();
     }
-    let mut form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return unreadable_form(&rejection),
+    let code = match posted_code(&headers, form) {
+        Ok(code) => code,
+        Err(refused) => return *refused,
     };
-    let code = Zeroizing::new(std::mem::take(&mut form.code));
-    if !csrf::verify(&headers, &form.csrf_token) {
-        return csrf::rejected();
-    }
     let (csrf, _) = csrf::for_form(&headers, accounts.sessions.secure_cookies());
     let subject = match subject(&accounts, &headers).await {
         Ok(Some(subject)) => subject,

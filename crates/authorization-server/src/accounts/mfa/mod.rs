@@ -23,14 +23,20 @@ mod totp;
 mod verify;
 
 use axum::Router;
-use axum::extract::FromRef;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, FromRef};
 use axum::response::Response;
 use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use super::pages::unreadable_form;
 use super::{Accounts, device};
 use crate::config::MfaPolicy;
 use crate::store::{StoreError, UserId, UserRecord};
+use crate::web::csrf;
 use crate::web::pages::{error_page, see_other, unavailable};
 
 /// The second step of a sign-in.
@@ -141,6 +147,34 @@ fn expired() -> Response {
          Go back to the application and sign in again.",
         "sign_in_expired",
     )
+}
+
+/// A form that posts a code (of the authenticator app, or a recovery code) with its CSRF token:
+/// the second step of a sign-in, the set-up page, turning it off. Every field defaults to
+/// empty, so a form without a token reaches the CSRF check (and gets 403) instead of a parse
+/// error.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct CodeForm {
+    code: String,
+    csrf_token: String,
+}
+
+/// The code `form` posted, once the form is readable and its CSRF token right; otherwise the
+/// answer to send (400, 403). The code is wiped from memory when dropped.
+fn posted_code(
+    headers: &HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Zeroizing<String>, Box<Response>> {
+    let mut form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return Err(Box::new(unreadable_form(&rejection))),
+    };
+    let code = Zeroizing::new(std::mem::take(&mut form.code));
+    if !csrf::verify(headers, &form.csrf_token) {
+        return Err(Box::new(csrf::rejected()));
+    }
+    Ok(code)
 }
 
 /// The page of a two-step page when two-step verification is off on this server: 404.
