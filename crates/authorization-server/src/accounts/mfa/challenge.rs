@@ -13,7 +13,7 @@ use http::{HeaderMap, StatusCode, header};
 use super::super::Accounts;
 use super::super::pages::{throttled, too_many};
 use super::verify::{self, Verdict};
-use super::{CodeForm, complete_sign_in, expired, pending, posted_code};
+use super::{CodeForm, expired, finish_pending_sign_in, pending, posted_code};
 use crate::audit::{SecurityEvent, SignInMethod};
 use crate::store::{AuditOutcome, PendingSignInRecord, StoreError, TotpCredential, UserRecord};
 use crate::web::csrf;
@@ -127,7 +127,7 @@ pub(super) async fn submit(
                 accounts.audit.record(used, address).await;
             }
             let succeeded = event(method, AuditOutcome::Succeeded, None);
-            finish(&accounts, &headers, &pending, &user, succeeded, address).await
+            finish(&accounts, &headers, &pending, succeeded, address).await
         }
     }
 }
@@ -155,25 +155,17 @@ async fn waiting(
     }
 }
 
-/// Ends `pending` and signs `user` in, recording `succeeded`, then back to the authorization
-/// request (or home). Only the first request to end a pending sign-in gets this far.
+/// Ends `pending` and signs its person in, recording `succeeded`, then back to the
+/// authorization request (or home). Only the first request to end a pending sign-in gets this
+/// far.
 async fn finish(
     accounts: &Accounts,
     headers: &HeaderMap,
     pending: &PendingSignInRecord,
-    user: &UserRecord,
     succeeded: SecurityEvent<'_>,
     address: Option<std::net::IpAddr>,
 ) -> Response {
-    let signed_in = async {
-        if !pending::finish(accounts, pending).await? {
-            return Ok(None);
-        }
-        complete_sign_in(accounts, headers, &user.user_id)
-            .await
-            .map(Some)
-    };
-    match signed_in.await {
+    match finish_pending_sign_in(accounts, headers, pending).await {
         Ok(Some((session, device))) => {
             accounts.audit.record(succeeded, address).await;
             let target = pending.return_to.as_deref().and_then(return_to::accept);

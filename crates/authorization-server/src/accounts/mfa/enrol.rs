@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::super::Accounts;
 use super::{
-    CodeForm, complete_sign_in, expired, pending, posted_code, recovery, totp, turned_off,
+    CodeForm, expired, finish_pending_sign_in, pending, posted_code, recovery, totp, turned_off,
 };
 use crate::audit::{SecurityEvent, SignInMethod};
 use crate::config::MfaPolicy;
@@ -223,15 +223,7 @@ async fn finish_sign_in(
     codes: Vec<&str>,
     address: Option<IpAddr>,
 ) -> Response {
-    let signed_in = async {
-        if !pending::finish(accounts, pending_sign_in).await? {
-            return Ok(None);
-        }
-        complete_sign_in(accounts, headers, &user.user_id)
-            .await
-            .map(Some)
-    };
-    let (session, device) = match signed_in.await {
+    let (session, device) = match finish_pending_sign_in(accounts, headers, pending_sign_in).await {
         Ok(Some(cookies)) => cookies,
         Ok(None) => return expired(),
         Err(error) => {

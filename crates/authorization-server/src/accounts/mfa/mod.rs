@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 use super::pages::unreadable_form;
 use super::{Accounts, device};
 use crate::config::MfaPolicy;
-use crate::store::{StoreError, UserId, UserRecord};
+use crate::store::{PendingSignInRecord, StoreError, UserId, UserRecord};
 use crate::web::csrf;
 use crate::web::pages::{error_page, see_other, unavailable};
 
@@ -117,6 +117,21 @@ pub(super) async fn after_password(
             }
         },
     )
+}
+
+/// Ends `pending` and signs its person in: the cookies of [`complete_sign_in`]; `None` if
+/// another request ended it first (only one request finishes a sign-in).
+async fn finish_pending_sign_in(
+    accounts: &Accounts,
+    headers: &HeaderMap,
+    pending: &PendingSignInRecord,
+) -> Result<Option<(HeaderValue, Option<HeaderValue>)>, StoreError> {
+    if !pending::finish(accounts, pending).await? {
+        return Ok(None);
+    }
+    complete_sign_in(accounts, headers, &pending.user_id)
+        .await
+        .map(Some)
 }
 
 /// The cookies of a finished sign-in of `user_id`: a new session and a new device cookie
